@@ -1,0 +1,14 @@
+"""Streamlit entry point of 渠道参谋: page config and navigation, nothing else."""
+
+from advisor.runtime import pin_threads
+
+pin_threads()
+
+import streamlit as st  # noqa: E402
+
+st.set_page_config(page_title="渠道参谋", page_icon="🧭", layout="wide")
+st.navigation(
+    [
+        st.Page("ui/pages/data_center.py", title="数据中心", icon="📊", url_path="data", default=True),
+    ]
+).run()

@@ -1,0 +1,82 @@
+"""`python -m eval bench data`: measured figures (seconds, rows, peak memory) for the README."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+
+def peak_mb() -> float:
+    # ru_maxrss is in KiB on Linux: the peak resident memory of this process so far.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_data(partners: int, months: int, seed: int, with_import: bool) -> dict:
+    """Generate the sample company at scale, load it into DuckDB, then re-import its sales CSV."""
+    from company.sample import generate
+
+    from company.importers import import_file
+    from company.store import Store
+
+    figures: dict = {"partners": partners, "months": months}
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        sample = generate(partners=partners, months=months, seed=seed)
+        figures["generate_s"] = round(time.perf_counter() - started, 2)
+        figures["rows"] = {name: len(frame) for name, frame in sample.tables.items()}
+        figures["rows_total"] = sum(figures["rows"].values())
+        store = Store(Path(tmp) / "company")
+        started = time.perf_counter()
+        store.replace_all(sample.tables, meta={"source": "sample"})
+        figures["load_s"] = round(time.perf_counter() - started, 2)
+        figures["db_mb"] = round(store.path().stat().st_size / 1024 / 1024, 1)
+        started = time.perf_counter()
+        store.query("SELECT partner_id, sum(revenue) FROM sales GROUP BY 1")
+        figures["query_s"] = round(time.perf_counter() - started, 3)
+        figures["peak_mb_after_load"] = round(peak_mb())
+        if with_import:
+            csv_path = Path(tmp) / "sales.csv"
+            sample.tables["sales"].to_csv(csv_path, index=False)
+            figures["sales_csv_mb"] = round(csv_path.stat().st_size / 1024 / 1024, 1)
+            del sample
+            started = time.perf_counter()
+            report = import_file(store, csv_path, table="sales", replace_table=True, max_mb=4096)
+            figures["import_sales_csv_s"] = round(time.perf_counter() - started, 2)
+            figures["import_rows"] = report.rows_valid
+        figures["peak_mb"] = round(peak_mb())
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval", description="渠道参谋 评测与基准")
+    sub = parser.add_subparsers(dest="command", required=True)
+    bench = sub.add_parser("bench", help="性能基准")
+    bench.add_argument("target", choices=["data"], help="data：生成并载入示例公司")
+    bench.add_argument("--partners", type=int, default=5000)
+    bench.add_argument("--months", type=int, default=24)
+    bench.add_argument("--seed", type=int, default=7)
+    bench.add_argument("--no-import", action="store_true", help="跳过销售 CSV 重新导入的计时")
+    bench.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    figures = bench_data(args.partners, args.months, args.seed, not args.no_import)
+    if args.json:
+        print(json.dumps(figures, ensure_ascii=False, indent=2))
+        return 0
+    print(f"示例公司 {figures['partners']:,} 个伙伴 × {figures['months']} 个月")
+    print(
+        f"  生成 {figures['generate_s']} s，载入 DuckDB {figures['load_s']} s，共 {figures['rows_total']:,} 行，"
+        f"数据库 {figures['db_mb']} MB"
+    )
+    print("  " + "，".join(f"{k} {v:,}" for k, v in figures["rows"].items()))
+    print(f"  按伙伴汇总销售额查询 {figures['query_s']} s")
+    if "import_sales_csv_s" in figures:
+        print(
+            f"  重新导入销售明细 CSV（{figures['sales_csv_mb']} MB，{figures['import_rows']:,} 行）"
+            f"{figures['import_sales_csv_s']} s"
+        )
+    print(f"  峰值内存 {figures['peak_mb']:,} MB（载入后 {figures['peak_mb_after_load']:,} MB）")
+    return 0

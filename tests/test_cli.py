@@ -1,0 +1,76 @@
+"""The command line as a user types it: python -m advisor data sample|import|status|model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def run(data_dir, *args):
+    env = {**os.environ, "CANMOU_DATA_DIR": str(data_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "advisor", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_status_on_an_empty_folder_says_what_to_do(tmp_path):
+    result = run(tmp_path / "data", "data", "status", "--json")
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["exists"] is False
+    assert "data sample" in run(tmp_path / "data", "data", "status").stdout
+
+
+def test_sample_then_status_then_import_report(tmp_path):
+    data = tmp_path / "data"
+    made = run(data, "data", "sample", "--partners", "30", "--months", "12", "--json")
+    assert made.returncode == 0, made.stderr
+    made = json.loads(made.stdout)
+    assert {t["table"]: t["rows"] for t in made["tables"]}["partners"] == 30
+
+    status = json.loads(run(data, "data", "status", "--json").stdout)
+    assert status["source"] == "sample"
+    rows = {t["table"]: t for t in status["tables"]}
+    assert rows["sales"]["rows"] > 1000 and rows["sales"]["date_min"] < rows["sales"]["date_max"]
+
+    good = tmp_path / "targets.csv"
+    good.write_text("经销商编号,季度,目标\nP0001,2030Q1,120000\n", encoding="utf-8")
+    result = run(data, "data", "import", str(good), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["ok"] and report["report"]["table"] == "targets"
+    assert report["report"]["mapping"] == {"经销商编号": "partner_id", "季度": "quarter", "目标": "target_revenue"}
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("经销商编号,季度,目标\nP0001,2030Q1,很多\n", encoding="utf-8")
+    result = run(data, "data", "import", str(bad))
+    assert result.returncode == 2
+    assert "第2行" in result.stderr and "'很多' 不是数字" in result.stderr and "原有数据保持不变" in result.stderr
+    result = run(data, "data", "import", str(bad), "--json")
+    assert result.returncode == 2 and json.loads(result.stdout)["ok"] is False
+
+    mapped = tmp_path / "mapped.csv"
+    mapped.write_text("客户,Q,金额\nP0002,2030Q2,5000\n", encoding="utf-8")
+    result = run(
+        data,
+        "data",
+        "import",
+        str(mapped),
+        "--table",
+        "targets",
+        "--mapping",
+        '{"客户": "partner_id", "Q": "quarter", "金额": "target_revenue"}',
+    )
+    assert result.returncode == 0, result.stderr
+    assert "新增 1 行" in result.stdout
+
+
+def test_missing_file_and_model_doc(tmp_path):
+    result = run(tmp_path / "data", "data", "import", str(tmp_path / "nope.csv"))
+    assert result.returncode == 2 and "找不到文件" in result.stderr
+    model = run(tmp_path / "data", "data", "model")
+    assert model.returncode == 0 and "## 销售明细 `sales`" in model.stdout and "sold_to_province" in model.stdout
+    assert (ROOT / "docs" / "data-model.md").read_text(encoding="utf-8") == model.stdout

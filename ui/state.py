@@ -1,0 +1,16 @@
+"""Session-independent handles the pages share: settings and the company store."""
+
+from __future__ import annotations
+
+from advisor.settings import Settings, get_settings
+from advisor.workspace import open_store
+from company.store import Store
+
+
+def settings() -> Settings:
+    return get_settings()
+
+
+def store() -> Store:
+    # A Store is only a folder path; each query opens its own read-only connection.
+    return open_store(settings())
