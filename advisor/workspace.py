@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
 
 from advisor.settings import Settings, get_settings
 from company.store import Store
@@ -12,6 +14,20 @@ Progress = Callable[[float, str], None]
 
 def open_store(settings: Settings | None = None) -> Store:
     return Store((settings or get_settings()).company_dir)
+
+
+@lru_cache(maxsize=4)
+def _knowledge(folder: Path, backend: str, model_dir: str | None):
+    from retrieval.knowledge_base import KnowledgeBase  # chromadb is heavy; only when the base is used
+
+    return KnowledgeBase(folder, backend, model_dir)
+
+
+def open_knowledge(settings: Settings | None = None):
+    """The knowledge base for these settings (one instance per folder and backend per process)."""
+    settings = settings or get_settings()
+    model_dir = str(settings.embedding_model_dir) if settings.embedding_model_dir else None
+    return _knowledge(settings.knowledge_dir.resolve(), settings.embedding_backend, model_dir)
 
 
 def load_sample(store: Store, partners: int, months: int, seed: int, progress: Progress | None = None) -> dict:
@@ -26,11 +42,20 @@ def load_sample(store: Store, partners: int, months: int, seed: int, progress: P
     return sample.manifest
 
 
-def ensure_default(settings: Settings | None = None, progress: Progress | None = None) -> bool:
-    """Prepare the embedded default when nothing is there yet; returns True if it created data."""
+def ensure_default(settings: Settings | None = None, progress: Progress | None = None) -> dict[str, bool | int]:
+    """Prepare the embedded default where nothing is there yet: the sample company, the guide index."""
     settings = settings or get_settings()
+    notify = progress or (lambda _f, _m: None)
     store = open_store(settings)
-    if store.exists():
-        return False
-    load_sample(store, settings.sample_partners, settings.sample_months, settings.sample_seed, progress)
-    return True
+    made_sample = False
+    if not store.exists():
+        load_sample(
+            store,
+            settings.sample_partners,
+            settings.sample_months,
+            settings.sample_seed,
+            lambda f, m: notify(0.5 * f, m),
+        )
+        made_sample = True
+    guides = open_knowledge(settings).ensure_guides(lambda f, m: notify(0.5 + 0.5 * f, m))
+    return {"sample": made_sample, "guides": guides}

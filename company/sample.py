@@ -69,16 +69,36 @@ CATEGORIES = ("饮料", "乳制品", "休闲食品", "调味品", "方便食品"
 _SKU_PREFIX = ("BEV", "DAI", "SNK", "CND", "INS")
 # (category index, name with pack spec, list price per case in 元)
 _PRODUCTS = (
-    (0, "清泉矿泉水 550ml×24", 36), (0, "青柠苏打水 350ml×24", 62), (0, "冰爽红茶 500ml×15", 45),
-    (0, "鲜橙果汁饮料 1L×12", 72), (0, "无糖乌龙茶 500ml×15", 60), (0, "电解质运动饮料 600ml×15", 78),
-    (1, "全脂纯牛奶 250ml×24", 66), (1, "高钙低脂奶 250ml×16", 58), (1, "原味风味酸奶 200g×24", 86),
-    (1, "益生菌发酵乳 100ml×30", 92), (1, "儿童成长奶粉 800g×6", 288), (1, "高钙奶酪棒 500g×10", 255),
-    (2, "原味薯片 70g×30", 108), (2, "五香瓜子 500g×12", 150), (2, "每日坚果 750g×6", 276),
-    (2, "苏打饼干 400g×12", 96), (2, "香辣面筋 100g×40", 82), (2, "风干牛肉干 250g×10", 268),
-    (3, "特级生抽 500ml×12", 66), (3, "山西老陈醋 420ml×12", 48), (3, "鲜味蚝油 700g×12", 96),
-    (3, "香辣火锅底料 400g×20", 184), (3, "鸡精调味料 454g×20", 198), (3, "小磨芝麻香油 400ml×12", 228),
-    (4, "红烧牛肉面 105g×24", 62), (4, "酸辣粉 130g×24", 112), (4, "自热米饭 375g×12", 150),
-    (4, "柳州螺蛳粉 330g×20", 192), (4, "速冻猪肉水饺 1kg×10", 160), (4, "即食燕麦片 1kg×12", 168),
+    (0, "清泉矿泉水 550ml×24", 36),
+    (0, "青柠苏打水 350ml×24", 62),
+    (0, "冰爽红茶 500ml×15", 45),
+    (0, "鲜橙果汁饮料 1L×12", 72),
+    (0, "无糖乌龙茶 500ml×15", 60),
+    (0, "电解质运动饮料 600ml×15", 78),
+    (1, "全脂纯牛奶 250ml×24", 66),
+    (1, "高钙低脂奶 250ml×16", 58),
+    (1, "原味风味酸奶 200g×24", 86),
+    (1, "益生菌发酵乳 100ml×30", 92),
+    (1, "儿童成长奶粉 800g×6", 288),
+    (1, "高钙奶酪棒 500g×10", 255),
+    (2, "原味薯片 70g×30", 108),
+    (2, "五香瓜子 500g×12", 150),
+    (2, "每日坚果 750g×6", 276),
+    (2, "苏打饼干 400g×12", 96),
+    (2, "香辣面筋 100g×40", 82),
+    (2, "风干牛肉干 250g×10", 268),
+    (3, "特级生抽 500ml×12", 66),
+    (3, "山西老陈醋 420ml×12", 48),
+    (3, "鲜味蚝油 700g×12", 96),
+    (3, "香辣火锅底料 400g×20", 184),
+    (3, "鸡精调味料 454g×20", 198),
+    (3, "小磨芝麻香油 400ml×12", 228),
+    (4, "红烧牛肉面 105g×24", 62),
+    (4, "酸辣粉 130g×24", 112),
+    (4, "自热米饭 375g×12", 150),
+    (4, "柳州螺蛳粉 330g×20", 192),
+    (4, "速冻猪肉水饺 1kg×10", 160),
+    (4, "即食燕麦片 1kg×12", 168),
 )
 
 _TYPE_SHARE = (0.40, 0.12, 0.15, 0.15, 0.06, 0.12)  # in schema.PARTNER_TYPES order
@@ -106,11 +126,37 @@ _MARQUEE_SHOPS = ("京东自营", "天猫超市")
 
 # Spring Festival (month, day) by year: the holiday month dips, the month after restarts slowly.
 _SPRING_FESTIVAL = {
-    2010: (2, 14), 2011: (2, 3), 2012: (1, 23), 2013: (2, 10), 2014: (1, 31), 2015: (2, 19), 2016: (2, 8),
-    2017: (1, 28), 2018: (2, 16), 2019: (2, 5), 2020: (1, 25), 2021: (2, 12), 2022: (2, 1), 2023: (1, 22),
-    2024: (2, 10), 2025: (1, 29), 2026: (2, 17), 2027: (2, 6), 2028: (1, 26), 2029: (2, 13), 2030: (2, 3),
-    2031: (1, 23), 2032: (2, 11), 2033: (1, 31), 2034: (2, 19), 2035: (2, 8), 2036: (1, 28), 2037: (2, 15),
-    2038: (2, 4), 2039: (1, 24), 2040: (2, 12),
+    2010: (2, 14),
+    2011: (2, 3),
+    2012: (1, 23),
+    2013: (2, 10),
+    2014: (1, 31),
+    2015: (2, 19),
+    2016: (2, 8),
+    2017: (1, 28),
+    2018: (2, 16),
+    2019: (2, 5),
+    2020: (1, 25),
+    2021: (2, 12),
+    2022: (2, 1),
+    2023: (1, 22),
+    2024: (2, 10),
+    2025: (1, 29),
+    2026: (2, 17),
+    2027: (2, 6),
+    2028: (1, 26),
+    2029: (2, 13),
+    2030: (2, 3),
+    2031: (1, 23),
+    2032: (2, 11),
+    2033: (1, 31),
+    2034: (2, 19),
+    2035: (2, 8),
+    2036: (1, 28),
+    2037: (2, 15),
+    2038: (2, 4),
+    2039: (1, 24),
+    2040: (2, 12),
 }
 # Calendar-month demand factors: Q4 holiday peak (Nov/Dec highest); beverages get a summer bump on top.
 _BASE_SEASON = np.array([1.00, 0.98, 0.95, 0.96, 1.00, 1.02, 1.00, 1.00, 1.04, 1.10, 1.24, 1.34])
@@ -150,7 +196,7 @@ class SampleCompany:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _text(labels, codes: np.ndarray) -> pd.arrays.ArrowStringArray:
+def _text(labels, codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
     """labels[codes] as a pandas string array; code -1 becomes NA. Taking from a small array keeps it fast."""
     return pd.array(list(labels), dtype="string").take(np.asarray(codes), allow_fill=True)
 
@@ -174,6 +220,11 @@ def _top_k(rng: np.random.Generator, weights: np.ndarray, rows: int, k: int) -> 
     """k distinct column indices per row, drawn without replacement in proportion to weights (Gumbel top-k)."""
     keys = np.log(weights)[None, :] - np.log(-np.log(rng.random((rows, len(weights)))))
     return np.argsort(-keys, axis=1)[:, :k]
+
+
+def _numerals(values: np.ndarray) -> np.ndarray:
+    """Integers as an object array of decimal strings, ready for vectorised concatenation."""
+    return pd.Series(values).astype(str).to_numpy(dtype=object)
 
 
 def _pick(rng: np.random.Generator, pool: np.ndarray, count: int) -> np.ndarray:
@@ -271,14 +322,16 @@ class _Products:
         )
 
     def frame(self) -> pd.DataFrame:
-        return pd.DataFrame({
-            "sku": pd.array(self.sku, dtype="string"),
-            "name": pd.array(self.name, dtype="string"),
-            "category": _text(CATEGORIES, self.category),
-            "list_price": self.list_price,
-            "floor_price": self.floor_price,
-            "unit_cost": self.unit_cost,
-        })
+        return pd.DataFrame(
+            {
+                "sku": pd.array(self.sku, dtype="string"),
+                "name": pd.array(self.name, dtype="string"),
+                "category": _text(CATEGORIES, self.category),
+                "list_price": self.list_price,
+                "floor_price": self.floor_price,
+                "unit_cost": self.unit_cost,
+            }
+        )
 
 
 @dataclass
@@ -306,28 +359,33 @@ class _Partners:
     def territory_count(self) -> np.ndarray:
         return (self.territory >= 0).sum(axis=1)
 
-    def territory_text(self) -> list[str]:
-        provinces = np.array([*_PROVINCES, ""], dtype=object)[self.territory]
-        joined = ["、".join(p for p in row if p) for row in provinces]
-        return [schema.NATIONWIDE if t == ECOMMERCE else j for t, j in zip(self.type, joined, strict=True)]
+    def territory_text(self) -> np.ndarray:
+        names = np.array(_PROVINCES, dtype=object)
+        text = names[self.territory[:, 0]]
+        for j in (1, 2):
+            more = self.territory[:, j] >= 0
+            text[more] = text[more] + "、" + names[self.territory[more, j]]
+        return np.where(self.type == ECOMMERCE, schema.NATIONWIDE, text)
 
     def frame(self) -> pd.DataFrame:
-        return pd.DataFrame({
-            "partner_id": pd.array(self.ids, dtype="string"),
-            "name": pd.array(list(self.names), dtype="string"),
-            "type": _text(schema.PARTNER_TYPES, self.type),
-            "tier": _text(schema.TIERS, self.tier),
-            "channel_level": np.array(_CHANNEL_LEVEL, dtype=np.int64)[self.type],
-            "parent_id": _text(self.ids, self.parent),
-            "region": _text(schema.REGIONS, self.region),
-            "province": _text(_PROVINCES, self.province),
-            "city": _text(_CITIES, self.city),
-            "country": pd.array(["中国"] * self.count, dtype="string"),
-            "territory": pd.array(self.territory_text(), dtype="string"),
-            "contract_start": self.contract_start.astype("datetime64[ns]"),
-            "contract_end": self.contract_end.astype("datetime64[ns]"),
-            "credit_limit": self.credit_limit,
-        })
+        return pd.DataFrame(
+            {
+                "partner_id": pd.array(self.ids, dtype="string"),
+                "name": pd.array(list(self.names), dtype="string"),
+                "type": _text(schema.PARTNER_TYPES, self.type),
+                "tier": _text(schema.TIERS, self.tier),
+                "channel_level": np.array(_CHANNEL_LEVEL, dtype=np.int64)[self.type],
+                "parent_id": _text(self.ids, self.parent),
+                "region": _text(schema.REGIONS, self.region),
+                "province": _text(_PROVINCES, self.province),
+                "city": _text(_CITIES, self.city),
+                "country": pd.array(["中国"] * self.count, dtype="string"),
+                "territory": pd.array(list(self.territory_text()), dtype="string"),
+                "contract_start": self.contract_start.astype("datetime64[ns]"),
+                "contract_end": self.contract_end.astype("datetime64[ns]"),
+                "credit_limit": self.credit_limit,
+            }
+        )
 
 
 def _build_partners(rng: np.random.Generator, n: int, cal: _Calendar) -> _Partners:
@@ -357,13 +415,19 @@ def _build_partners(rng: np.random.Generator, n: int, cal: _Calendar) -> _Partne
     tier[order] = np.repeat(np.arange(len(_TIER_SHARE)), _allocate(n, _TIER_SHARE))
 
     kind = rng.random(n)
-    growth = np.where(kind < 0.08, rng.uniform(0.35, 0.45, n),  # fast growers
-                      np.where(kind < 0.25, rng.uniform(-0.02, 0.02, n),  # flat
-                               rng.uniform(0.03, 0.25, n)))
+    growth = np.where(
+        kind < 0.08,
+        rng.uniform(0.35, 0.45, n),  # fast growers
+        np.where(
+            kind < 0.25,
+            rng.uniform(-0.02, 0.02, n),  # flat
+            rng.uniform(0.03, 0.25, n),
+        ),
+    )
 
     territory = np.full((n, 3), -1)
     territory[:, 0] = province
-    wide = (np.isin(ptype, (DISTRIBUTOR, AGENT)) & (tier <= 1) & (rng.random(n) < 0.5))
+    wide = np.isin(ptype, (DISTRIBUTOR, AGENT)) & (tier <= 1) & (rng.random(n) < 0.5)
     extra = rng.integers(1, 3, n)
     for r in range(len(GEOGRAPHY)):
         provs = np.flatnonzero(_PROV_REGION == r)
@@ -389,10 +453,24 @@ def _build_partners(rng: np.random.Generator, n: int, cal: _Calendar) -> _Partne
     credit_limit = np.maximum(10_000.0, np.round(size * rng.uniform(1.0, 2.0, n), -4))
 
     width = max(4, len(str(n)))
-    ids = [f"P{i:0{width}d}" for i in range(1, n + 1)]
+    ids = list("P" + pd.Series(np.arange(1, n + 1)).astype(str).str.zfill(width))
     names = _partner_names(rng, ptype, city)
-    return _Partners(ids, names, region, province, city, ptype, tier, size, growth, territory, parent,
-                     contract_start, contract_end, credit_limit)
+    return _Partners(
+        ids,
+        names,
+        region,
+        province,
+        city,
+        ptype,
+        tier,
+        size,
+        growth,
+        territory,
+        parent,
+        contract_start,
+        contract_end,
+        credit_limit,
+    )
 
 
 def _partner_names(rng: np.random.Generator, ptype: np.ndarray, city: np.ndarray) -> np.ndarray:
@@ -420,7 +498,7 @@ def _partner_names(rng: np.random.Generator, ptype: np.ndarray, city: np.ndarray
     def branch(members: np.ndarray, total: int) -> np.ndarray:
         # Only reached by groups larger than their combo space (tens of thousands of partners).
         lap = rank[members] // total
-        return np.where(lap > 0, np.array([f"第{k + 1}分部" for k in lap], dtype=object), "")
+        return np.where(lap > 0, "第" + _numerals(lap + 1) + "分部", "")
 
     for t in (DISTRIBUTOR, AGENT, WHOLESALER, RETAILER):
         members = np.flatnonzero(ptype == t)
@@ -434,8 +512,7 @@ def _partner_names(rng: np.random.Generator, ptype: np.ndarray, city: np.ndarray
     names[marquee] = _MARQUEE_SHOPS[: len(marquee)]
 
     members = np.flatnonzero(ptype == DIRECT)
-    suffix = np.where(rank[members] == 0, "直营体验店",
-                      np.array([f"直营{k + 1}号店" for k in rank[members]], dtype=object))
+    suffix = np.where(rank[members] == 0, "直营体验店", "直营" + _numerals(rank[members] + 1) + "号店")
     names[members] = cities[members] + suffix
     return names
 
@@ -531,19 +608,23 @@ def _keep_growth_sane(rng: np.random.Generator, volume: _Volume, cal: _Calendar,
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _validate(partners, months, end_month) -> tuple[int, int]:
+def _validate(partners, months, seed, end_month) -> tuple[int, int]:
     if isinstance(partners, bool) or not isinstance(partners, (int, np.integer)) or partners < 20:
         raise ValueError(f"伙伴数 partners 必须是不小于 20 的整数（收到 {partners!r}）")
     if isinstance(months, bool) or not isinstance(months, (int, np.integer)) or months < 12:
         raise ValueError(f"月数 months 必须是不小于 12 的整数（收到 {months!r}）")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"随机种子 seed 必须是非负整数（收到 {seed!r}）")
     match = re.fullmatch(r"(\d{4})-(\d{2})", end_month) if isinstance(end_month, str) else None
     if not match or not 1 <= int(match[2]) <= 12:
         raise ValueError(f"结束月份 end_month 必须是 YYYY-MM 格式，例如 2026-09（收到 {end_month!r}）")
     year, month = int(match[1]), int(match[2])
     start_serial = year * 12 + month - 1 - (months - 1)
     if start_serial // 12 < min(_SPRING_FESTIVAL) or year > max(_SPRING_FESTIVAL):
-        raise ValueError(f"数据区间须落在 {min(_SPRING_FESTIVAL)}-01 至 {max(_SPRING_FESTIVAL)}-12 之间"
-                         f"（结束月份 {end_month}，共 {months} 个月）")
+        raise ValueError(
+            f"数据区间须落在 {min(_SPRING_FESTIVAL)}-01 至 {max(_SPRING_FESTIVAL)}-12 之间"
+            f"（结束月份 {end_month}，共 {months} 个月）"
+        )
     return year, month
 
 
@@ -551,10 +632,15 @@ def _anomaly_count(base: int, n: int) -> int:
     return max(1, round(base * np.sqrt(n / 240)))
 
 
-def generate(partners: int = 240, months: int = 24, seed: int = 7, end_month: str = "2026-09",
-             progress: Callable[[float, str], None] | None = None) -> SampleCompany:
+def generate(
+    partners: int = 240,
+    months: int = 24,
+    seed: int = 7,
+    end_month: str = "2026-09",
+    progress: Callable[[float, str], None] | None = None,
+) -> SampleCompany:
     """Generate the sample company: eight schema tables plus a manifest of planted anomalies."""
-    end_year, end_mon = _validate(partners, months, end_month)
+    end_year, end_mon = _validate(partners, months, seed, end_month)
     partners, months = int(partners), int(months)
     report = progress or (lambda fraction, message: None)
     rng = np.random.default_rng(seed)
@@ -580,8 +666,9 @@ def generate(partners: int = 240, months: int = 24, seed: int = 7, end_month: st
     lines = _sales_lines(rng, volume, world, products, cal, picks["cross_region"])
 
     report(0.75, "生成目标、库存、费用、回款与满意度")
-    revenue = np.bincount(lines["partner"] * months + lines["month"], weights=lines["revenue"],
-                          minlength=partners * months).reshape(partners, months)
+    revenue = np.bincount(
+        lines["partner"] * months + lines["month"], weights=lines["revenue"], minlength=partners * months
+    ).reshape(partners, months)
     inventory, stock_ratio = _inventory(rng, volume, world, products, cal, buildup)
     targets, target_frame, missing = _targets(rng, volume, world, cal, picks["all"])
     slow = _pick(rng, np.setdiff1d(np.arange(partners), picks["all"]), max(1, round(0.10 * partners)))
@@ -597,8 +684,9 @@ def generate(partners: int = 240, months: int = 24, seed: int = 7, end_month: st
     }
     report(0.92, "整理数据表与异常清单")
     tables = {name: tables[name][schema.TABLES[name].names] for name in schema.TABLES}
-    manifest = _manifest(world, products, cal, lines, revenue, stock_ratio, buildup, below_floor,
-                         picks, missing, slow, tables, seed)
+    manifest = _manifest(
+        world, products, cal, lines, revenue, stock_ratio, buildup, below_floor, picks, missing, slow, tables, seed
+    )
     report(1.0, "示例公司生成完成")
     return SampleCompany(tables=tables, manifest=manifest)
 
@@ -619,8 +707,10 @@ def _choose_anomaly_partners(rng: np.random.Generator, world: _Partners, cal: _C
         count = _anomaly_count(base, n) if base else 0
         chosen = _pick(rng, np.flatnonzero(preferred & ~taken), count)
         if len(chosen) < count:
-            chosen = np.union1d(chosen, _pick(rng, np.flatnonzero(fallback & ~taken & ~np.isin(np.arange(n), chosen)),
-                                              count - len(chosen)))
+            chosen = np.union1d(
+                chosen,
+                _pick(rng, np.flatnonzero(fallback & ~taken & ~np.isin(np.arange(n), chosen)), count - len(chosen)),
+            )
         taken[chosen] = True
         picks[name] = chosen
     picks["all"] = np.flatnonzero(taken)
@@ -636,15 +726,16 @@ def _plant_buildup(rng: np.random.Generator, volume: _Volume, cal: _Calendar, ch
         picked = np.sort(rng.choice(candidates, size=min(2, len(candidates)), replace=False))
         # At least 1.8x the recent run rate, so a seasonal low (March after the holiday) still reads as stuffing.
         run = volume.level[p].sum(axis=0)
-        prior = np.array([np.median(run[max(0, t - 3):t]) for t in picked])
+        prior = np.array([np.median(run[max(0, t - 3) : t]) for t in picked])
         volume.boost[p, picked] = np.maximum(rng.uniform(1.8, 2.2, len(picked)), 1.8 * prior / run[picked])
         volume.boost[p, picked + 1] = rng.uniform(0.65, 0.8, len(picked))  # the next month digests the stock
         months[int(p)] = picked
     return months
 
 
-def _plant_below_floor(rng: np.random.Generator, volume: _Volume, products: _Products, cal: _Calendar,
-                       chosen: np.ndarray) -> dict:
+def _plant_below_floor(
+    rng: np.random.Generator, volume: _Volume, products: _Products, cal: _Calendar, chosen: np.ndarray
+) -> dict:
     """One carried SKU per chosen partner is sold at 70-82% of list (under the 85% floor) for 2-3 months."""
     planted = {}
     for p in chosen:
@@ -656,24 +747,38 @@ def _plant_below_floor(rng: np.random.Generator, volume: _Volume, products: _Pro
     return planted
 
 
-def _sales_lines(rng: np.random.Generator, volume: _Volume, world: _Partners, products: _Products, cal: _Calendar,
-                 cross: np.ndarray) -> dict[str, np.ndarray]:
+def _sales_lines(
+    rng: np.random.Generator, volume: _Volume, world: _Partners, products: _Products, cal: _Calendar, cross: np.ndarray
+) -> dict[str, np.ndarray]:
     """Flatten the grid into order lines, choose ship-to places, split off the cross-region share, sort, number."""
     quantity = volume.quantity()
     p, k, t = np.nonzero(volume.carried[:, :, None] & np.ones(cal.size, bool)[None, None, :])
     qty = quantity[p, k, t]
 
-    # Ship-to: e-commerce ships nationwide, multi-province partners spread over their territory, others stay home.
-    n_terr = world.territory_count[p]
-    pick_home = (rng.random(len(p)) < 0.65) | (n_terr == 1)
-    other = 1 + np.floor(rng.random(len(p)) * np.maximum(n_terr - 1, 1)).astype(int)
-    province = np.where(pick_home, world.territory[p, 0], world.territory[p, np.minimum(other, 2)])
-    online = world.type[p] == ECOMMERCE
-    province[online] = rng.choice(len(_PROVINCES), size=online.sum(), p=_PROV_WEIGHT / _PROV_WEIGHT.sum())
-    city = _random_city(rng, province)
-    stay = (province == world.province[p]) & (rng.random(len(p)) < 0.75)
-    city[stay] = world.city[p[stay]]
+    # A partner places 1-4 orders a month (bigger ones more often), each with one day and one ship-to address;
+    # every home line joins one of them. E-commerce ships nationwide, multi-province partners spread over their
+    # territory, everyone else delivers within the home province, mostly to the home city.
+    n, m, most = world.count, cal.size, 4
+    orders_per_month = np.clip(1 + volume.carried.sum(axis=1) // 5 + rng.integers(-1, 2, n), 1, most)
+    order_day = np.floor(rng.random((n, m, most)) * cal.days[None, :, None]).astype(int)
+    n_terr = world.territory_count[:, None, None]
+    other = 1 + np.floor(rng.random((n, m, most)) * np.maximum(n_terr - 1, 1)).astype(int)
+    home = (rng.random((n, m, most)) < 0.65) | (n_terr == 1)
+    territory = np.take_along_axis(world.territory[:, None, :], np.minimum(other, 2).reshape(n, 1, -1), axis=2)
+    order_province = np.where(home, world.province[:, None, None], territory.reshape(n, m, most))
+    online = world.type == ECOMMERCE
+    order_province[online] = rng.choice(
+        len(_PROVINCES), size=(online.sum(), m, most), p=_PROV_WEIGHT / _PROV_WEIGHT.sum()
+    )
+    order_city = _random_city(rng, order_province.ravel()).reshape(n, m, most)
+    stay = (order_province == world.province[:, None, None]) & (rng.random((n, m, most)) < 0.75)
+    order_city = np.where(stay, world.city[:, None, None], order_city)
+    slot_of_order = np.floor(rng.random(len(p)) * orders_per_month[p]).astype(int)
+    day = order_day[p, t, slot_of_order]
+    province = order_province[p, t, slot_of_order]
+    city = order_city[p, t, slot_of_order]
 
+    # Diverted shipments: part of some SKU-months goes to a province in another region, on an order of its own.
     split = {"partner": [], "slot": [], "month": [], "quantity": [], "province": []}
     index = np.full(quantity.shape, -1)
     index[p, k, t] = np.arange(len(p))
@@ -681,7 +786,7 @@ def _sales_lines(rng: np.random.Generator, volume: _Volume, world: _Partners, pr
         slots = np.flatnonzero(volume.carried[partner])
         slots = slots[np.argsort(-volume.level[partner, slots].sum(axis=1))][: max(1, len(slots) // 2)]
         slots = _pick(rng, slots, rng.integers(1, min(3, len(slots)) + 1))
-        months = np.sort(rng.choice(cal.size, size=rng.integers(2, 5), replace=False))
+        months = np.sort(rng.choice(m, size=rng.integers(2, 5), replace=False))
         foreign = np.flatnonzero(_PROV_REGION != world.region[partner])
         destinations = rng.choice(foreign, size=2, replace=False, p=_PROV_WEIGHT[foreign] / _PROV_WEIGHT[foreign].sum())
         ss, mm = (a.ravel() for a in np.meshgrid(slots, months, indexing="ij"))
@@ -695,33 +800,35 @@ def _sales_lines(rng: np.random.Generator, volume: _Volume, world: _Partners, pr
         split["quantity"].append(moved[keep])
         split["province"].append(destinations[rng.integers(0, 2, keep.sum())])
 
-    def cat(key, first):
-        return np.concatenate([first] + split[key]) if split[key] else first
-
-    p, k, t = cat("partner", p), cat("slot", k), cat("month", t)
-    qty, province = cat("quantity", qty), cat("province", province)
-    n_split = len(p) - len(city)
-    city = np.concatenate([city, _random_city(rng, province[len(city):])])
-    is_cross = np.r_[np.zeros(len(p) - n_split, bool), np.ones(n_split, bool)]
-
-    # A partner places 1-4 orders a month (bigger ones more often); each home line joins one of them, and every
-    # diverted shipment goes out on an order of its own.
-    n, m = world.count, cal.size
-    orders_per_month = np.clip(1 + volume.carried.sum(axis=1) // 5 + rng.integers(-1, 2, n), 1, 4)
-    order_days = np.floor(rng.random((n, m, 4)) * cal.days[None, :, None]).astype(int)
-    slot_of_order = np.floor(rng.random(len(p)) * orders_per_month[p]).astype(int)
-    day = np.where(is_cross, np.floor(rng.random(len(p)) * cal.days[t]).astype(int), order_days[p, t, slot_of_order])
+    n_home = len(p)
+    if split["partner"]:
+        p, k, t, qty, province = (
+            np.concatenate([base, *split[key]])
+            for base, key in ((p, "partner"), (k, "slot"), (t, "month"), (qty, "quantity"), (province, "province"))
+        )
+    is_cross = np.arange(len(p)) >= n_home
+    city = np.concatenate([city, _random_city(rng, province[n_home:])])
+    day = np.concatenate([day, np.floor(rng.random(len(p) - n_home) * cal.days[t[n_home:]]).astype(int)])
 
     sku = volume.slot_sku[p, k]
-    order = np.lexsort((sku, is_cross, p, day, t))
+    order = np.lexsort((sku, city, province, is_cross, p, day, t))
     price = volume.price[p, k, t]
     lines = {
-        "partner": p, "slot": k, "month": t, "sku": sku, "quantity": qty, "price": price,
-        "revenue": np.round(qty * price, 2), "province": province, "city": city, "day": day, "cross": is_cross,
+        "partner": p,
+        "slot": k,
+        "month": t,
+        "sku": sku,
+        "quantity": qty,
+        "price": price,
+        "revenue": np.round(qty * price, 2),
+        "province": province,
+        "city": city,
+        "day": day,
+        "cross": is_cross,
     }
     lines = {key: value[order] for key, value in lines.items()}
     first = np.r_[True, np.diff(lines["month"]) != 0]
-    for key in ("day", "partner", "cross"):
+    for key in ("day", "partner", "cross", "province", "city"):
         first[1:] |= lines[key][1:] != lines[key][:-1]
     lines["order"] = np.cumsum(first) - 1
     starts = np.flatnonzero(first)
@@ -731,24 +838,26 @@ def _sales_lines(rng: np.random.Generator, volume: _Volume, world: _Partners, pr
 
 def _sales_frame(lines: dict, world: _Partners, products: _Products, cal: _Calendar) -> pd.DataFrame:
     n = len(lines["partner"])
-    return pd.DataFrame({
-        "order_id": _order_ids(lines["order"]),
-        "line_no": lines["line_no"].astype(np.int64),
-        "date": (cal.starts[lines["month"]] + lines["day"]).astype("datetime64[ns]"),
-        "partner_id": _text(world.ids, lines["partner"]),
-        "partner_name": pd.array([pd.NA] * n, dtype="string"),
-        "sku": _text(products.sku, lines["sku"]),
-        "quantity": lines["quantity"].astype(float),
-        "unit_price": lines["price"],
-        "revenue": lines["revenue"],
-        "sold_to_region": _text(schema.REGIONS, _PROV_REGION[lines["province"]]),
-        "sold_to_province": _text(_PROVINCES, lines["province"]),
-        "sold_to_city": _text(_CITIES, lines["city"]),
-        "sold_to_country": _text(["中国"], np.zeros(n, dtype=int)),
-    })
+    return pd.DataFrame(
+        {
+            "order_id": _order_ids(lines["order"]),
+            "line_no": lines["line_no"].astype(np.int64),
+            "date": (cal.starts[lines["month"]] + lines["day"]).astype("datetime64[ns]"),
+            "partner_id": _text(world.ids, lines["partner"]),
+            "partner_name": _text([], np.full(n, -1)),  # the buyer is identified by partner_id
+            "sku": _text(products.sku, lines["sku"]),
+            "quantity": lines["quantity"].astype(float),
+            "unit_price": lines["price"],
+            "revenue": lines["revenue"],
+            "sold_to_region": _text(schema.REGIONS, _PROV_REGION[lines["province"]]),
+            "sold_to_province": _text(_PROVINCES, lines["province"]),
+            "sold_to_city": _text(_CITIES, lines["city"]),
+            "sold_to_country": _text(["中国"], np.zeros(n, dtype=int)),
+        }
+    )
 
 
-def _order_ids(order: np.ndarray) -> pd.arrays.ArrowStringArray:
+def _order_ids(order: np.ndarray) -> pd.api.extensions.ExtensionArray:
     width = max(7, len(str(order.max() + 1)))
     ids = "SO" + pd.Series(np.arange(1, order.max() + 2)).astype("string").str.zfill(width)
     return ids.array.take(order)
@@ -758,10 +867,10 @@ def _month_ends(cal: _Calendar) -> np.ndarray:
     return cal.starts + cal.days - 1
 
 
-
-def _inventory(rng: np.random.Generator, volume: _Volume, world: _Partners, products: _Products, cal: _Calendar,
-               buildup: dict) -> tuple[pd.DataFrame, np.ndarray]:
-    """Month-end stock of 0.8-1.5 months of sell-out; planted build-ups hold 2.5-4x the partner's median.
+def _inventory(
+    rng: np.random.Generator, volume: _Volume, world: _Partners, products: _Products, cal: _Calendar, buildup: dict
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Month-end stock of 0.8-1.5 months of sell-out; planted build-ups hold 2.5-4x the partner's normal level.
 
     Returns the frame and each partner's month-end total as a multiple of its median month.
     """
@@ -776,25 +885,29 @@ def _inventory(rng: np.random.Generator, volume: _Volume, world: _Partners, prod
         planted[p, months] = True
     scale = np.ones((n, m))
     pp, tt = np.nonzero(planted)
-    scale[pp, tt] = rng.uniform(2.5, 4.0, len(pp)) * median[pp] / total[pp, tt]
+    # Relative to the larger of the median and that month's own level, so late months of fast growers still jump.
+    scale[pp, tt] = rng.uniform(2.5, 4.0, len(pp)) * np.maximum(median[pp], total[pp, tt]) / total[pp, tt]
     # Seasonal peaks of fast growers must not pass for stuffing at a quarter end.
     quarter_end = (cal.month % 3 == 0)[None, :] & ~planted
     scale = np.where(quarter_end, np.minimum(scale, _NORMAL_STOCK_CAP * median[:, None] / total), scale)
     stock = np.rint(stock * scale[:, None, :])
 
     t, p, k = np.nonzero(np.moveaxis(volume.carried[:, :, None] & np.ones(m, bool)[None, None, :], 2, 0))
-    frame = pd.DataFrame({
-        "date": _month_ends(cal)[t].astype("datetime64[ns]"),
-        "partner_id": _text(world.ids, p),
-        "sku": _text(products.sku, volume.slot_sku[p, k]),
-        "on_hand": stock[p, k, t],
-    })
+    frame = pd.DataFrame(
+        {
+            "date": _month_ends(cal)[t].astype("datetime64[ns]"),
+            "partner_id": _text(world.ids, p),
+            "sku": _text(products.sku, volume.slot_sku[p, k]),
+            "on_hand": stock[p, k, t],
+        }
+    )
     total = stock.sum(axis=1)
     return frame, total / np.median(total, axis=1)[:, None]
 
 
-def _targets(rng: np.random.Generator, volume: _Volume, world: _Partners, cal: _Calendar,
-             excluded: np.ndarray) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
+def _targets(
+    rng: np.random.Generator, volume: _Volume, world: _Partners, cal: _Calendar, excluded: np.ndarray
+) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
     """Quarterly targets = the planner's noise-free expectation x 1.05-1.20 stretch x a planning error."""
     n, nq = world.count, len(cal.quarters)
     expected = np.stack([volume.expected[:, months].sum(axis=1) for _, months in cal.quarters], axis=1)
@@ -804,11 +917,13 @@ def _targets(rng: np.random.Generator, volume: _Volume, world: _Partners, cal: _
     missing = _pick(rng, np.setdiff1d(np.arange(n), excluded), max(1, round(0.03 * n)))
     target[missing, -1] = np.nan
     q, p = np.nonzero(~np.isnan(target.T))
-    frame = pd.DataFrame({
-        "partner_id": _text(world.ids, p),
-        "quarter": _text([label for label, _ in cal.quarters], q),
-        "target_revenue": target[p, q],
-    })
+    frame = pd.DataFrame(
+        {
+            "partner_id": _text(world.ids, p),
+            "quarter": _text([label for label, _ in cal.quarters], q),
+            "target_revenue": target[p, q],
+        }
+    )
     return target, frame, missing
 
 
@@ -817,8 +932,9 @@ def _rate(rng: np.random.Generator, ranges, ptype: np.ndarray) -> np.ndarray:
     return rng.uniform(low[ptype], high[ptype])
 
 
-def _costs(rng: np.random.Generator, world: _Partners, cal: _Calendar, revenue: np.ndarray,
-           target: np.ndarray) -> pd.DataFrame:
+def _costs(
+    rng: np.random.Generator, world: _Partners, cal: _Calendar, revenue: np.ndarray, target: np.ndarray
+) -> pd.DataFrame:
     n, m = revenue.shape
     ptype, tier = world.type, world.tier
     every = np.ones((n, m), bool)
@@ -826,8 +942,9 @@ def _costs(rng: np.random.Generator, world: _Partners, cal: _Calendar, revenue: 
 
     def add(mask: np.ndarray, amount: np.ndarray, cost_type: str) -> None:
         p, t = np.nonzero(mask)
-        rows.append((p, t, ptype[p], world.region[p], np.full(len(p), schema.COST_TYPES.index(cost_type)),
-                     amount[p, t]))
+        rows.append(
+            (p, t, ptype[p], world.region[p], np.full(len(p), schema.COST_TYPES.index(cost_type)), amount[p, t])
+        )
 
     jitter = rng.uniform(0.92, 1.08, (n, m))
     logistics = np.clip(_rate(rng, _LOGISTICS_RATE, ptype)[:, None] * jitter, 0.02, 0.04)
@@ -860,24 +977,35 @@ def _costs(rng: np.random.Generator, world: _Partners, cal: _Calendar, revenue: 
     for cost_type, base in (("市场推广", _MARKETING_RATE), ("其他", _OTHER_RATE)):
         amount = group_revenue * np.repeat(base, n_regions)[:, None] * rng.uniform(0.8, 1.2, (n_groups, m))
         g, t = np.nonzero(group_revenue > 0)
-        rows.append((np.full(len(g), -1), t, g // n_regions, g % n_regions,
-                     np.full(len(g), schema.COST_TYPES.index(cost_type)), amount[g, t]))
+        rows.append(
+            (
+                np.full(len(g), -1),
+                t,
+                g // n_regions,
+                g % n_regions,
+                np.full(len(g), schema.COST_TYPES.index(cost_type)),
+                amount[g, t],
+            )
+        )
 
     p, t, channel, region, cost_type, amount = (np.concatenate(col) for col in zip(*rows, strict=True))
     order = np.lexsort((np.where(p < 0, n, p), cost_type, t))
     p, t, channel, region, cost_type, amount = (a[order] for a in (p, t, channel, region, cost_type, amount))
-    return pd.DataFrame({
-        "month": cal.starts[t].astype("datetime64[ns]"),
-        "partner_id": _text(world.ids, p),
-        "channel_type": _text(schema.PARTNER_TYPES, channel),
-        "region": _text(schema.REGIONS, region),
-        "cost_type": _text(schema.COST_TYPES, cost_type),
-        "amount": np.round(amount, 2),
-    })
+    return pd.DataFrame(
+        {
+            "month": cal.starts[t].astype("datetime64[ns]"),
+            "partner_id": _text(world.ids, p),
+            "channel_type": _text(schema.PARTNER_TYPES, channel),
+            "region": _text(schema.REGIONS, region),
+            "cost_type": _text(schema.COST_TYPES, cost_type),
+            "amount": np.round(amount, 2),
+        }
+    )
 
 
-def _collections(rng: np.random.Generator, world: _Partners, cal: _Calendar, revenue: np.ndarray,
-                 slow: np.ndarray) -> pd.DataFrame:
+def _collections(
+    rng: np.random.Generator, world: _Partners, cal: _Calendar, revenue: np.ndarray, slow: np.ndarray
+) -> pd.DataFrame:
     n, m = revenue.shape
     is_slow = np.isin(np.arange(n), slow)
     base = np.where(is_slow, rng.uniform(0.62, 0.82, n), rng.uniform(0.93, 0.99, n))
@@ -886,32 +1014,38 @@ def _collections(rng: np.random.Generator, world: _Partners, cal: _Calendar, rev
     rate = np.where(rate > 0.985, 1.0, rate)  # good payers often settle in full
     collected = np.minimum(np.floor(revenue * rate * 100 + 1e-6) / 100, revenue)
     t, p = np.nonzero(np.ones((m, n), bool))
-    return pd.DataFrame({
-        "partner_id": _text(world.ids, p),
-        "month": cal.starts[t].astype("datetime64[ns]"),
-        "amount_due": revenue[p, t],
-        "amount_collected": collected[p, t],
-    })
+    return pd.DataFrame(
+        {
+            "partner_id": _text(world.ids, p),
+            "month": cal.starts[t].astype("datetime64[ns]"),
+            "amount_due": revenue[p, t],
+            "amount_collected": collected[p, t],
+        }
+    )
 
 
-def _surveys(rng: np.random.Generator, world: _Partners, cal: _Calendar, declining: np.ndarray,
-             slow: np.ndarray) -> pd.DataFrame:
+def _surveys(
+    rng: np.random.Generator, world: _Partners, cal: _Calendar, declining: np.ndarray, slow: np.ndarray
+) -> pd.DataFrame:
     n, nq = world.count, len(cal.quarters)
     mood = rng.normal(4.0, 0.3, n) + np.array([0.12, 0.05, 0.0, -0.1])[world.tier] - 0.25 * np.isin(np.arange(n), slow)
     score = mood[:, None] + rng.normal(0, 0.18, (n, nq))
     # Declining partners grow unhappier over the quarters their business shrinks.
-    fading = np.clip(np.arange(nq) - (nq - _DECLINE_QUARTERS) + 1, 0, None) * 0.15
+    n_decline = len(cal.yoy_quarters[-_DECLINE_QUARTERS:])
+    fading = np.clip(np.arange(nq) - (nq - n_decline) + 1, 0, None) * 0.15
     score[declining] -= fading[None, :]
     score = np.round(np.clip(score, 1.0, 5.0), 1)
     mean_hours = np.array([22.0, 15.0, 9.0, 5.0])[world.tier]
     hours = np.round(np.clip(rng.gamma(3.0, mean_hours[:, None] / 3.0, (n, nq)), 0, 40) * 2) / 2
     q, p = np.nonzero(np.ones((nq, n), bool))
-    return pd.DataFrame({
-        "partner_id": _text(world.ids, p),
-        "quarter": _text([label for label, _ in cal.quarters], q),
-        "satisfaction": score[p, q],
-        "training_hours": hours[p, q],
-    })
+    return pd.DataFrame(
+        {
+            "partner_id": _text(world.ids, p),
+            "quarter": _text([label for label, _ in cal.quarters], q),
+            "satisfaction": score[p, q],
+            "training_hours": hours[p, q],
+        }
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -919,83 +1053,108 @@ def _surveys(rng: np.random.Generator, world: _Partners, cal: _Calendar, declini
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _manifest(world: _Partners, products: _Products, cal: _Calendar, lines: dict, revenue: np.ndarray,
-              stock_ratio: np.ndarray, buildup: dict, below_floor: dict, picks: dict, missing: np.ndarray,
-              slow: np.ndarray, tables: dict[str, pd.DataFrame], seed) -> dict:
+def _manifest(
+    world: _Partners,
+    products: _Products,
+    cal: _Calendar,
+    lines: dict,
+    revenue: np.ndarray,
+    stock_ratio: np.ndarray,
+    buildup: dict,
+    below_floor: dict,
+    picks: dict,
+    missing: np.ndarray,
+    slow: np.ndarray,
+    tables: dict[str, pd.DataFrame],
+    seed,
+) -> dict:
     order_ids = tables["sales"]["order_id"].to_numpy()
 
     def line_keys(rows: np.ndarray) -> list[list]:
         return [[str(order_ids[i]), int(lines["line_no"][i])] for i in rows]
+
     pair_key = (lines["partner"] * _MAX_SKUS + lines["slot"]) * cal.size + lines["month"]
 
     def months_of(rows: np.ndarray) -> list[str]:
         return _months_label(cal, np.unique(lines["month"][rows]))
 
+    territory = world.territory_text()
     cross = []
     for p in picks["cross_region"]:
         rows = np.flatnonzero(lines["cross"] & (lines["partner"] == p))
         pairs = np.isin(pair_key, pair_key[rows])  # home and cross lines of the same SKU-month
-        cross.append({
-            "partner_id": world.ids[p],
-            "name": world.names[p],
-            "territory": _territory_of(world, p),
-            "months": months_of(rows),
-            "sold_to_provinces": sorted({_PROVINCES[i] for i in lines["province"][rows]}),
-            "sold_to_regions": sorted({schema.REGIONS[_PROV_REGION[i]] for i in lines["province"][rows]}),
-            "skus": sorted({products.sku[i] for i in lines["sku"][rows]}),
-            "lines": line_keys(rows),
-            "quantity": float(lines["quantity"][rows].sum()),
-            "revenue": round(float(lines["revenue"][rows].sum()), 2),
-            "share_of_volume": round(float(lines["quantity"][rows].sum() / lines["quantity"][pairs].sum()), 4),
-        })
+        cross.append(
+            {
+                "partner_id": world.ids[p],
+                "name": world.names[p],
+                "territory": territory[p],
+                "months": months_of(rows),
+                "sold_to_provinces": sorted({_PROVINCES[i] for i in lines["province"][rows]}),
+                "sold_to_regions": sorted({schema.REGIONS[_PROV_REGION[i]] for i in lines["province"][rows]}),
+                "skus": sorted({products.sku[i] for i in lines["sku"][rows]}),
+                "lines": line_keys(rows),
+                "quantity": float(lines["quantity"][rows].sum()),
+                "revenue": round(float(lines["revenue"][rows].sum()), 2),
+                "share_of_volume": round(float(lines["quantity"][rows].sum() / lines["quantity"][pairs].sum()), 4),
+            }
+        )
 
     floor = []
     for p, (slot, months) in below_floor.items():
         rows = np.flatnonzero((lines["partner"] == p) & (lines["slot"] == slot) & np.isin(lines["month"], months))
         sku = int(lines["sku"][rows[0]])
-        floor.append({
-            "partner_id": world.ids[p],
-            "name": world.names[p],
-            "sku": products.sku[sku],
-            "months": months_of(rows),
-            "lines": line_keys(rows),
-            "min_price": float(lines["price"][rows].min()),
-            "floor_price": float(products.floor_price[sku]),
-            "list_price": float(products.list_price[sku]),
-        })
+        floor.append(
+            {
+                "partner_id": world.ids[p],
+                "name": world.names[p],
+                "sku": products.sku[sku],
+                "months": months_of(rows),
+                "lines": line_keys(rows),
+                "min_price": float(lines["price"][rows].min()),
+                "floor_price": float(products.floor_price[sku]),
+                "list_price": float(products.list_price[sku]),
+            }
+        )
 
     quantity = np.zeros_like(revenue)
     np.add.at(quantity, (lines["partner"], lines["month"]), lines["quantity"])
     stuffing = []
     for p, months in buildup.items():
-        stuffing.append({
-            "partner_id": world.ids[p],
-            "name": world.names[p],
-            "months": _months_label(cal, months),
-            "sell_in_vs_prior_3m": [round(float(quantity[p, t] / np.median(quantity[p, max(0, t - 3):t])), 2)
-                                    for t in months],
-            "inventory_vs_median": [round(float(stock_ratio[p, t]), 2) for t in months],
-            "inventory_next_month_vs_median": [round(float(stock_ratio[p, t + 1]), 2) for t in months],
-        })
+        stuffing.append(
+            {
+                "partner_id": world.ids[p],
+                "name": world.names[p],
+                "months": _months_label(cal, months),
+                "sell_in_vs_prior_3m": [
+                    round(float(quantity[p, t] / np.median(quantity[p, max(0, t - 3) : t])), 2) for t in months
+                ],
+                "inventory_vs_median": [round(float(stock_ratio[p, t]), 2) for t in months],
+                "inventory_next_month_vs_median": [round(float(stock_ratio[p, t + 1]), 2) for t in months],
+            }
+        )
 
     quarter_revenue = np.stack([revenue[:, months].sum(axis=1) for _, months in cal.quarters], axis=1)
     decline_quarters = cal.yoy_quarters[-_DECLINE_QUARTERS:]
-    declining = [{
-        "partner_id": world.ids[p],
-        "name": world.names[p],
-        "quarters": [cal.quarters[q][0] for q in decline_quarters],
-        "yoy": [round(float(quarter_revenue[p, q] / quarter_revenue[p, q - 4] - 1), 4) for q in decline_quarters],
-    } for p in picks["declining"]]
+    declining = [
+        {
+            "partner_id": world.ids[p],
+            "name": world.names[p],
+            "quarters": [cal.quarters[q][0] for q in decline_quarters],
+            "yoy": [round(float(quarter_revenue[p, q] / quarter_revenue[p, q - 4] - 1), 4) for q in decline_quarters],
+        }
+        for p in picks["declining"]
+    ]
 
     anomalies = {"cross_region": cross, "below_floor": floor, "stock_buildup": stuffing, "declining": declining}
     data_end = _month_ends(cal)[-1]
     return {
         "generator": "company.sample",
-        "parameters": {"partners": world.count, "months": cal.size, "seed": int(seed),
-                       "end_month": cal.labels[-1]},
+        "parameters": {"partners": world.count, "months": cal.size, "seed": int(seed), "end_month": cal.labels[-1]},
         "date_range": {
-            "start": str(cal.starts[0]), "end": str(data_end),
-            "first_month": cal.labels[0], "last_month": cal.labels[-1],
+            "start": str(cal.starts[0]),
+            "end": str(data_end),
+            "first_month": cal.labels[0],
+            "last_month": cal.labels[-1],
             "quarters": [label for label, _ in cal.quarters],
             "spring_festival_months": [cal.labels[t] for t in cal.spring_festival],
         },
@@ -1008,9 +1167,3 @@ def _manifest(world: _Partners, products: _Products, cal: _Calendar, lines: dict
             "contracts_expiring_in_window": [world.ids[p] for p in np.flatnonzero(world.contract_end <= data_end)],
         },
     }
-
-
-def _territory_of(world: _Partners, p: int) -> str:
-    if world.type[p] == ECOMMERCE:
-        return schema.NATIONWIDE
-    return "、".join(_PROVINCES[i] for i in world.territory[p] if i >= 0)

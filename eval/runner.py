@@ -17,9 +17,8 @@ def peak_mb() -> float:
 
 def bench_data(partners: int, months: int, seed: int, with_import: bool) -> dict:
     """Generate the sample company at scale, load it into DuckDB, then re-import its sales CSV."""
-    from company.sample import generate
-
     from company.importers import import_file
+    from company.sample import generate
     from company.store import Store
 
     figures: dict = {"partners": partners, "months": months}
@@ -61,7 +60,14 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--seed", type=int, default=7)
     bench.add_argument("--no-import", action="store_true", help="跳过销售 CSV 重新导入的计时")
     bench.add_argument("--json", action="store_true")
+    retrieval = sub.add_parser("retrieval", help="检索评测：各路召回与融合的 hit@1、hit@5、MRR")
+    retrieval.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    if args.command == "retrieval":
+        from eval.retrieval import run
+
+        run(args.json)
+        return 0
     figures = bench_data(args.partners, args.months, args.seed, not args.no_import)
     if args.json:
         print(json.dumps(figures, ensure_ascii=False, indent=2))

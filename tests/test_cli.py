@@ -74,3 +74,25 @@ def test_missing_file_and_model_doc(tmp_path):
     model = run(tmp_path / "data", "data", "model")
     assert model.returncode == 0 and "## 销售明细 `sales`" in model.stdout and "sold_to_province" in model.stdout
     assert (ROOT / "docs" / "data-model.md").read_text(encoding="utf-8") == model.stdout
+
+
+def test_kb_add_list_search_remove(tmp_path):
+    from tests.test_knowledge_base import DOC
+
+    data = tmp_path / "data"
+    doc = tmp_path / "年会.txt"
+    doc.write_text(DOC, encoding="gbk")
+    added = run(data, "kb", "add", str(doc), str(tmp_path / "missing.pdf"))
+    assert added.returncode == 2
+    assert "✓ 年会.txt" in added.stdout and "找不到文件" in added.stderr
+    listed = json.loads(run(data, "kb", "list", "--json").stdout)
+    assert [d["title"] for d in listed] == ["经销商年度大会筹备要点"]
+    found = json.loads(run(data, "kb", "search", "年会会场怎么布置", "--k", "2", "--json").stdout)
+    first = found["passages"][0]
+    assert found["found"] and first["rank"] == 1 and first["source"] == "年会.txt"
+    assert {"rank", "score", "source", "title", "location", "text"} <= set(first)
+    assert "三百人" in first["text"] and first["location"]["paragraph"] >= 1
+    removed = run(data, "kb", "remove", listed[0]["doc_id"])
+    assert removed.returncode == 0 and "已删除" in removed.stdout
+    missing = run(data, "kb", "remove", listed[0]["doc_id"])
+    assert missing.returncode == 2 and "没有编号为" in missing.stderr

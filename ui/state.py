@@ -14,3 +14,10 @@ def settings() -> Settings:
 def store() -> Store:
     # A Store is only a folder path; each query opens its own read-only connection.
     return open_store(settings())
+
+
+def knowledge():
+    """The knowledge base for the current settings (opened once per process)."""
+    from advisor.workspace import open_knowledge
+
+    return open_knowledge(settings())

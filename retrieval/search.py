@@ -1,0 +1,216 @@
+"""Hybrid search over chunks: two BM25 legs (jieba words, character bigrams) and a dense leg, fused by RRF.
+
+The evidence gate marks passages relevant only when the dense similarity or the share of query
+words they contain clears a threshold; when none does, the result says so instead of guessing.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import bm25s
+import numpy as np
+
+from retrieval.chunking import Chunk
+from retrieval.glossary import translate
+from retrieval.synonyms import expand_terms, expand_text
+from retrieval.tokens import CJK_RE, bigrams, words
+
+Leg = Literal["words", "bigrams", "dense"]
+LEGS: tuple[Leg, ...] = ("words", "bigrams", "dense")
+RRF_K = 60
+LEG_WEIGHTS: dict[str, float] = {"words": 1.0, "bigrams": 1.0, "dense": 1.0}
+CANDIDATES_PER_LEG = 50
+# Calibrated on eval/retrieval_questions.jsonl and the out-of-domain questions in eval/ (see README).
+GATE_SIMILARITY = 0.38
+GATE_COVERAGE = 0.5
+NOT_FOUND = "知识库中没有找到相关依据。"
+
+DenseQuery = Callable[[str, int, dict[str, Any] | None], list[tuple[str, float]]]
+
+
+@dataclass
+class Evidence:
+    rank: int
+    score: float
+    chunk: Chunk
+    legs: dict[str, dict[str, float]] = field(default_factory=dict)
+    similarity: float | None = None
+    coverage: float = 0.0
+    relevant: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.chunk
+        return {
+            "rank": self.rank,
+            "score": round(self.score, 5),
+            "relevant": self.relevant,
+            "source": c.source,
+            "title": c.title,
+            "heading_path": list(c.heading_path),
+            "location": c.location,
+            "location_label": c.location_label,
+            "doc_id": c.doc_id,
+            "chunk_id": c.chunk_id,
+            "topic": c.topic,
+            "text": c.text,
+            "legs": self.legs,
+            "similarity": None if self.similarity is None else round(self.similarity, 4),
+            "coverage": round(self.coverage, 3),
+        }
+
+
+@dataclass
+class SearchResult:
+    query: str
+    passages: list[Evidence]
+    expanded_terms: list[str] = field(default_factory=list)
+    elapsed_ms: float = 0.0
+
+    @property
+    def found(self) -> bool:
+        return any(p.relevant for p in self.passages)
+
+    @property
+    def relevant(self) -> list[Evidence]:
+        return [p for p in self.passages if p.relevant]
+
+    @property
+    def message(self) -> str | None:
+        return None if self.found else NOT_FOUND
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "found": self.found,
+            "message": self.message,
+            "expanded_terms": self.expanded_terms,
+            "elapsed_ms": round(self.elapsed_ms, 2),
+            "passages": [p.to_dict() for p in self.passages],
+        }
+
+
+@dataclass
+class QueryTerms:
+    """What the lexical legs and the gate see of a question (English phrases translated to Chinese)."""
+
+    words: list[str]
+    expanded: list[str]
+    bigrams: list[str]
+    concepts: list[frozenset[str]]
+
+
+def analyse(query: str) -> QueryTerms:
+    own = words(query)
+    translated = translate(query) if re.search(r"[A-Za-z]", query) else []
+    concepts = [frozenset(expand_terms([w])) for w in dict.fromkeys(own) if CJK_RE.search(w)]
+    extra: list[str] = []
+    for _phrase, terms in translated:
+        tokens = words(" ".join(terms))
+        extra += tokens
+        concepts.append(frozenset(expand_terms(tokens)))
+    expanded = expand_terms(own + extra)
+    text = " ".join([query, *expand_text(query), *(t for _p, terms in translated for t in terms)])
+    return QueryTerms(own, expanded, bigrams(text), concepts)
+
+
+def _bm25(corpus: list[list[str]]) -> bm25s.BM25:
+    index = bm25s.BM25()
+    # bm25s cannot index an empty document; a sentinel token keeps positions aligned.
+    index.index([tokens or ["\u0000"] for tokens in corpus], show_progress=False)
+    return index
+
+
+class HybridSearcher:
+    """Immutable snapshot of the indexed chunks; rebuild it after the knowledge base changes."""
+
+    def __init__(
+        self,
+        chunks: list[Chunk],
+        word_tokens: list[list[str]],
+        bigram_tokens: list[list[str]],
+        dense: DenseQuery | None,
+    ):
+        self.chunks = chunks
+        self.position = {c.chunk_id: i for i, c in enumerate(chunks)}
+        self.word_sets = [set(t) for t in word_tokens]
+        self._words = _bm25(word_tokens) if chunks else None
+        self._bigrams = _bm25(bigram_tokens) if chunks else None
+        self._dense = dense
+
+    def _mask(self, sources: list[str] | None, topics: list[str] | None) -> np.ndarray:
+        mask = np.ones(len(self.chunks), dtype=bool)
+        if sources:
+            wanted = set(sources)
+            mask &= np.array([c.source in wanted or c.doc_id in wanted for c in self.chunks])
+        if topics:
+            wanted = set(topics)
+            mask &= np.array([c.topic in wanted for c in self.chunks])
+        return mask
+
+    @staticmethod
+    def _where(sources: list[str] | None, topics: list[str] | None) -> dict[str, Any] | None:
+        clauses = []
+        if sources:
+            clauses.append({"$or": [{"source": {"$in": list(sources)}}, {"doc_id": {"$in": list(sources)}}]})
+        if topics:
+            clauses.append({"topic": {"$in": list(topics)}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def _lexical(self, index: bm25s.BM25, tokens: list[str], mask: np.ndarray) -> list[tuple[int, float]]:
+        if not tokens:
+            return []
+        scores = index.get_scores(tokens) * mask
+        top = np.argsort(-scores, kind="stable")[:CANDIDATES_PER_LEG]
+        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        sources: list[str] | None = None,
+        topics: list[str] | None = None,
+        legs: tuple[Leg, ...] = LEGS,
+    ) -> SearchResult:
+        started = time.perf_counter()
+        query = query.strip()
+        if not query or not self.chunks:
+            return SearchResult(query, [], elapsed_ms=(time.perf_counter() - started) * 1000)
+        mask = self._mask(sources, topics)
+        terms = analyse(query)
+        ranked: dict[str, list[tuple[int, float]]] = {}
+        if "words" in legs:
+            ranked["words"] = self._lexical(self._words, terms.expanded, mask)
+        if "bigrams" in legs:
+            ranked["bigrams"] = self._lexical(self._bigrams, terms.bigrams, mask)
+        similarity: dict[int, float] = {}
+        if self._dense is not None:  # the gate needs similarity even when the dense leg is not ranked
+            hits = self._dense(query, CANDIDATES_PER_LEG, self._where(sources, topics))
+            dense = [(self.position[cid], sim) for cid, sim in hits if cid in self.position]
+            similarity = dict(dense)
+            if "dense" in legs:
+                ranked["dense"] = dense
+        fused: dict[int, float] = {}
+        leg_info: dict[int, dict[str, dict[str, float]]] = {}
+        for leg, hits in ranked.items():
+            for rank, (i, score) in enumerate(hits, start=1):
+                fused[i] = fused.get(i, 0.0) + LEG_WEIGHTS[leg] / (RRF_K + rank)
+                leg_info.setdefault(i, {})[leg] = {"rank": rank, "score": round(score, 4)}
+        order = sorted(fused, key=lambda i: (-fused[i], i))[:k]
+        passages = []
+        for rank, i in enumerate(order, start=1):
+            covered = sum(1 for g in terms.concepts if g & self.word_sets[i])
+            coverage = covered / len(terms.concepts) if terms.concepts else 0.0
+            sim = similarity.get(i)
+            relevant = (sim is not None and sim >= GATE_SIMILARITY) or (coverage >= GATE_COVERAGE and covered >= 2)
+            passages.append(Evidence(rank, fused[i], self.chunks[i], leg_info[i], sim, coverage, relevant))
+        return SearchResult(
+            query, passages, [t for t in terms.expanded if t not in terms.words], (time.perf_counter() - started) * 1000
+        )

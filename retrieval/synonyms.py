@@ -1,0 +1,97 @@
+"""Channel-management synonym groups used to expand queries (Chinese colloquial terms and English).
+
+A query that names any member of a group also searches the others: 返点 finds 返利, "rebate"
+finds 返利, 砸价 finds 乱价. Keep groups narrow: a loose group drags in unrelated passages.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+GROUPS: tuple[tuple[str, ...], ...] = (
+    ("经销商", "分销商", "代理商", "渠道商", "经销", "distributor", "distributors", "dealer", "dealers", "reseller"),
+    ("渠道伙伴", "伙伴", "合作伙伴", "客户", "partner", "partners"),
+    ("返利", "返点", "返现", "折让", "rebate", "rebates", "kickback"),
+    ("阶梯返利", "返利梯度", "返点梯度", "阶梯", "tiered rebate", "ladder", "tier", "tiers"),
+    ("激励", "奖励", "奖金", "incentive", "incentives", "bonus", "reward"),
+    ("门槛", "起返点", "达标线", "threshold", "thresholds"),
+    ("窜货", "跨区销售", "跨区", "冲货", "越区", "串货", "cross-region", "territory", "outside", "diversion"),
+    ("乱价", "砸价", "低价", "低于限价", "价格混乱", "破价", "限价", "price", "pricing", "undercut", "undercutting"),
+    ("压货", "囤货", "塞货", "库存积压", "冲量", "stuffing", "overstock"),
+    ("库存", "存货", "库存天数", "库存周转", "inventory", "stock"),
+    ("完成率", "达成率", "目标达成", "achievement", "attainment", "target"),
+    ("回款", "回款率", "收款", "账期", "应收", "collection", "collections", "receivable", "payment"),
+    ("费用率", "费用", "成本", "渠道费用", "cost", "costs", "expense", "expenses"),
+    ("毛利", "毛利率", "利润", "margin", "profit", "profitability"),
+    ("投入产出", "roi", "回报", "投资回报", "return"),
+    ("考核", "评估", "评价", "记分卡", "打分", "评分", "scorecard", "evaluation", "evaluate", "kpi", "kpis"),
+    ("分级", "分层", "等级", "ranking", "grading", "segmentation"),
+    ("培训", "赋能", "训练", "training", "train", "coaching"),
+    ("选择", "筛选", "甄选", "招商", "准入", "select", "selection", "recruit", "recruiting", "onboarding"),
+    ("考察", "实地考察", "走访", "尽调", "visit", "inspection", "due diligence"),
+    ("协议", "合同", "合作协议", "条款", "agreement", "contract", "clause", "clauses"),
+    ("冲突", "矛盾", "纠纷", "conflict", "conflicts", "dispute"),
+    ("沟通", "协同", "对接", "例会", "communication", "meeting", "meetings", "relationship"),
+    ("渠道长度", "层级", "扁平化", "中间环节", "length", "levels", "flatten"),
+    ("渠道宽度", "独家分销", "选择性分销", "密集分销", "width", "exclusive", "selective", "intensive"),
+    ("直销", "直营", "direct", "direct sales"),
+    ("电商", "线上", "网店", "电商平台", "直播", "online", "e-commerce", "ecommerce", "livestream"),
+    ("社群", "微信", "私域", "社交", "social", "wechat", "community"),
+    ("线上线下", "o2o", "全渠道", "omnichannel", "omni-channel"),
+    ("垂直营销", "垂直营销系统", "一体化", "vertical", "vms"),
+    ("联盟", "战略联盟", "产销联盟", "入股", "合资", "alliance", "joint venture"),
+    ("分销规划", "联合规划", "programming", "joint planning"),
+    ("物流", "配送", "仓储", "logistics", "warehouse", "delivery"),
+    ("铺货", "铺货率", "覆盖率", "网点", "coverage", "outlets", "distribution"),
+    ("动销", "终端销售", "出货", "sell-out", "sellout", "sell through"),
+    ("预算", "费用预算", "budget", "budgets"),
+    ("工作计划", "计划", "季度计划", "work plan", "plan", "plans", "quarterly"),
+    ("模板", "范本", "格式", "大纲", "template", "templates", "outline"),
+    ("满意度", "满意", "satisfaction", "survey"),
+    ("优化", "调整", "改进", "optimise", "optimize", "optimization", "improve"),
+    ("淘汰", "清退", "退出", "terminate", "termination", "remove"),
+    ("保证金", "押金", "deposit"),
+)
+
+
+def _normalise(term: str) -> str:
+    return term.strip().lower()
+
+
+@lru_cache(maxsize=1)
+def _index() -> dict[str, frozenset[str]]:
+    index: dict[str, set[str]] = {}
+    for group in GROUPS:
+        members = {_normalise(t) for t in group}
+        for term in members:
+            index.setdefault(term, set()).update(members)
+    return {term: frozenset(members) for term, members in index.items()}
+
+
+def all_terms() -> list[str]:
+    return sorted({_normalise(t) for group in GROUPS for t in group})
+
+
+def expand_terms(tokens: list[str]) -> list[str]:
+    """The tokens plus every synonym of each (each once, original tokens first)."""
+    index = _index()
+    seen = dict.fromkeys(tokens)
+    for token in tokens:
+        for other in sorted(index.get(_normalise(token), ())):
+            seen.setdefault(other)
+    return list(seen)
+
+
+def expand_text(text: str) -> list[str]:
+    """Synonyms of the group members that occur anywhere in text (for the character-bigram leg)."""
+    lowered = text.lower()
+    found: set[str] = set()
+    for term, members in _index().items():
+        if re.search(r"[a-z]", term):
+            hit = re.search(rf"(?<![a-z]){re.escape(term)}(?![a-z])", lowered)
+        else:
+            hit = term in lowered
+        if hit:
+            found.update(members)
+    return sorted(found - {t for t in found if t in lowered})

@@ -1,0 +1,160 @@
+"""The knowledge base: guides indexed, hybrid search with citations, gate, filters, add/remove, consistency."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from retrieval.knowledge_base import GUIDES_DIR, KnowledgeBase, KnowledgeError
+from retrieval.search import NOT_FOUND
+
+DOC = (
+    "经销商年度大会筹备要点\n\n一、会议目的\n表彰优秀经销商，发布新一年的返利政策和新品计划，"
+    "让核心伙伴提前了解公司的市场推广节奏。\n\n二、会场布置\n主会场按三百人准备，"
+    "签到处安排两名专员，并准备经销商荣誉墙。\n"
+)
+
+
+@pytest.fixture(scope="session")
+def guides_kb(tmp_path_factory) -> KnowledgeBase:
+    kb = KnowledgeBase(tmp_path_factory.mktemp("kb") / "knowledge")
+    assert kb.ensure_guides() == len(list(GUIDES_DIR.glob("*.md")))
+    return kb
+
+
+@pytest.fixture
+def small_kb(tmp_path) -> KnowledgeBase:
+    return KnowledgeBase(tmp_path / "knowledge")
+
+
+def test_guides_are_indexed_with_vectors_for_every_chunk(guides_kb):
+    stats = guides_kb.stats()
+    assert stats["documents"] >= 20 and stats["chunks"] == stats["vectors"] > 200
+    assert guides_kb.ensure_guides() == 0, "a second prepare must not index the guides twice"
+    topics = {d.topic for d in guides_kb.documents()}
+    assert {"incentive", "conflict", "templates", "control"} <= topics
+
+
+def test_search_cites_the_passage_it_found(guides_kb):
+    result = guides_kb.search("经销商跨区窜货怎么处理", k=5)
+    assert result.found and result.message is None
+    top = result.passages[0]
+    assert top.relevant and top.chunk.topic in {"conflict", "control"}
+    data = top.to_dict()
+    assert data["source"].endswith(".md") and data["title"] and data["location_label"]
+    assert data["text"] in (GUIDES_DIR / data["source"]).read_text(encoding="utf-8").replace("\n", "") or all(
+        line in (GUIDES_DIR / data["source"]).read_text(encoding="utf-8") for line in data["text"].splitlines()
+    )
+    assert set(data["legs"]) <= {"words", "bigrams", "dense"} and data["legs"]
+
+
+def test_synonyms_and_english_reach_the_same_passages(guides_kb):
+    rebate = guides_kb.search("返点门槛怎么定", k=5)
+    assert "返利" in rebate.expanded_terms
+    assert any("返利" in p.chunk.title for p in rebate.passages[:3])
+    english = guides_kb.search("How should we set rebate tiers and thresholds for distributors?", k=5)
+    assert english.found
+    assert any(p.chunk.topic == "incentive" for p in english.passages[:3])
+
+
+def test_evidence_gate_refuses_unrelated_questions(guides_kb):
+    for question in ("红烧肉怎么做才好吃", "What is the capital of Australia?"):
+        result = guides_kb.search(question, k=5)
+        assert not result.found and result.message == NOT_FOUND
+        assert result.relevant == []
+
+
+def test_topic_and_source_filters(guides_kb):
+    only = guides_kb.search("怎么设计激励", k=8, topics=["templates"])
+    assert only.passages and {p.chunk.topic for p in only.passages} == {"templates"}
+    source = guides_kb.documents()[0].source
+    by_source = guides_kb.search("渠道", k=5, sources=[source])
+    assert by_source.passages and {p.chunk.source for p in by_source.passages} == {source}
+
+
+def test_add_list_search_remove_and_persist(small_kb, tmp_path):
+    outcome = small_kb.add("年会.txt", DOC.encode("gbk"))
+    assert outcome.ok and outcome.document.title == "经销商年度大会筹备要点"
+    assert small_kb.add("年会-副本.txt", DOC.encode("gbk")).duplicate_of == outcome.document.doc_id
+    reopened = KnowledgeBase(tmp_path / "knowledge")
+    assert [d.doc_id for d in reopened.documents()] == [outcome.document.doc_id]
+    hit = reopened.search("年会会场怎么布置", k=3).passages[0]
+    assert hit.chunk.heading_path == ("二、会场布置",) and hit.chunk.source == "年会.txt"
+    reopened.remove(outcome.document.doc_id)
+    assert reopened.documents() == [] and reopened.stats() == {"documents": 0, "chunks": 0, "vectors": 0}
+    assert reopened.search("年会会场怎么布置").passages == []
+    with pytest.raises(KnowledgeError, match="没有编号为"):
+        reopened.remove("doc:nothing")
+
+
+def test_add_files_reports_each_failure_and_keeps_the_rest(small_kb, tmp_path):
+    good = tmp_path / "good.txt"
+    good.write_text(DOC, encoding="utf-8")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("", encoding="utf-8")
+    (tmp_path / "x.exe").write_bytes(b"MZ")
+    outcomes = small_kb.add_files([good, empty, tmp_path / "missing.md", tmp_path / "x.exe"])
+    assert [o.ok for o in outcomes] == [True, False, False, False]
+    assert "是空的" in outcomes[1].error and "找不到文件" in outcomes[2].error and "不支持" in outcomes[3].error
+    assert len(small_kb.documents()) == 1
+
+
+def test_interrupted_add_leaves_the_index_consistent(small_kb, tmp_path, monkeypatch):
+    small_kb.add("first.txt", DOC.encode())
+    before = small_kb.stats()
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt  # the process is stopped after vectors were written, before the commit
+
+    monkeypatch.setattr(small_kb, "_commit_document", crash)
+    monkeypatch.setattr(small_kb, "_discard_vectors", lambda ids: None)  # no clean-up: as if killed
+    with pytest.raises(KeyboardInterrupt):
+        small_kb.add("second.txt", DOC.replace("三百人", "五百人").encode())
+    assert small_kb._chroma().count() > before["vectors"], "the crash left orphan vectors behind"
+    reopened = KnowledgeBase(tmp_path / "knowledge")
+    assert reopened.stats() == before
+    assert [d.source for d in reopened.documents()] == ["first.txt"]
+    assert not list((tmp_path / "knowledge" / "files").glob("*.tmp"))
+    assert all(p.chunk.source == "first.txt" for p in reopened.search("会场布置五百人", k=5).passages)
+
+
+def test_failed_add_changes_nothing(small_kb):
+    before = small_kb.stats()
+    with pytest.raises(Exception, match="不是有效的 PDF"):
+        small_kb.add("bad.pdf", b"not a pdf")
+    assert small_kb.stats() == before
+
+
+def test_reindex_rebuilds_from_stored_originals(small_kb):
+    doc = small_kb.add("年会.txt", DOC.encode()).document
+    outcomes = small_kb.reindex()
+    assert [o.ok for o in outcomes] == [True]
+    assert small_kb.stats() == {"documents": 1, "chunks": doc.chunks, "vectors": doc.chunks}
+
+
+def test_chromadb_default_embedding_is_never_called(tmp_path, monkeypatch):
+    from chromadb.utils import embedding_functions
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("chromadb's default embedding function was called")
+
+    monkeypatch.setattr(embedding_functions.DefaultEmbeddingFunction, "__call__", forbidden)
+    monkeypatch.setattr(embedding_functions.ONNXMiniLM_L6_V2, "__call__", forbidden)
+    kb = KnowledgeBase(tmp_path / "knowledge")
+    kb.add("年会.txt", DOC.encode())
+    assert kb.search("年会会场", k=2).passages
+
+
+def test_retrieval_needs_no_network(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError("network access attempted during retrieval")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    kb = KnowledgeBase(tmp_path / "knowledge")
+    kb.add("年会.txt", DOC.encode())
+    result = kb.search("经销商年会表彰", k=2)
+    assert result.found and result.passages[0].chunk.source == "年会.txt"

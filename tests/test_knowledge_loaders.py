@@ -1,0 +1,202 @@
+"""Loading user documents: titles, heading paths, locations, hard wraps, boilerplate, duplicates, chunks."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from knowledge.loaders import DocumentError, load_document
+from retrieval.chunking import MAX_CHARS, chunk_document
+from retrieval.tokens import count_tokens, encoding
+
+WRAPPED = """渠道冲突处理手册
+
+本文档由某某文库网站收集整理，仅供学习交流使用，如有侵权请联系删除。
+
+一、窜货的识别
+发现经销商跨区域销售时，首先要核对出库单和物流单据，确认货物的实际流向，再与授权区
+域进行比对，不能只凭终端一句话就下结论。核对完成后，把证据整理成书面材料，交由渠道
+管理部复核。
+
+二、处理步骤
+第一步，书面通知违规经销商，限期说明情况；第二步，按协议扣减当季返利；第三步，情节严
+重的暂停供货，直至解除合作。
+更多精品资料模板请访问 www.example-docs.com 免费下载
+
+二、处理步骤
+第一步，书面通知违规经销商，限期说明情况；第二步，按协议扣减当季返利；第三步，情节严
+重的暂停供货，直至解除合作。
+
+三、预防措施
+在合同中写明授权区域和违约责任，产品外箱喷印区域码，便于追溯。
+"""
+
+
+def test_hard_wrapped_text_with_repeated_section_becomes_clean_unique_chunks():
+    doc = load_document(WRAPPED.encode("utf-8"), "冲突手册.txt")
+    assert doc.title == "渠道冲突处理手册"
+    texts = [b.text for b in doc.blocks]
+    assert any("再与授权区域进行比对" in t for t in texts), "a line broken mid-sentence must be re-joined"
+    assert any("情节严重的暂停供货" in t for t in texts)
+    assert not any("文库" in t or "www." in t for t in texts), "download-site boilerplate must be dropped"
+    assert sum("书面通知违规经销商" in t for t in texts) == 1, "the repeated section must be collapsed"
+    assert doc.dropped_boilerplate == 2 and doc.dropped_duplicates == 1
+    chunks = chunk_document(doc, "doc:test")
+    assert sum("书面通知违规经销商" in c.text for c in chunks) == 1
+    step_chunk = next(c for c in chunks if "书面通知" in c.text)
+    assert step_chunk.heading_path == ("二、处理步骤",)
+    assert step_chunk.prefix == "渠道冲突处理手册 > 二、处理步骤"
+    assert step_chunk.indexed_text.startswith("渠道冲突处理手册 > 二、处理步骤\n")
+    assert step_chunk.location == {"paragraph": step_chunk.location["paragraph"]} and step_chunk.location_label
+
+
+def test_near_duplicate_paragraphs_are_collapsed():
+    para = (
+        "季度返利按回款额计算，完成率达到百分之百的经销商返点百分之三，超过一百一十的返点百分之四点五，未达九十不返。"
+    )
+    near = para.replace("经销商", "经销商们")
+    text = f"返利说明\n\n{para}\n\n{near}\n\n另外一段完全不同的内容，讲的是培训安排与考核方式。\n"
+    doc = load_document(text.encode("gbk"), "返利.txt")
+    assert [b.text for b in doc.blocks] == [para, "另外一段完全不同的内容，讲的是培训安排与考核方式。"]
+
+
+def test_markdown_front_matter_and_heading_paths():
+    text = (
+        "---\ntitle: 返利设计\ntopic: incentive\ntags: [返利, 门槛]\n---\n# 返利设计\n\n## 档位\n\n"
+        "### 门槛\n\n完成率九成起返。\n\n## 预算\n\n预算按上年返利额的一点一倍测算。\n"
+    )
+    doc = load_document(text.encode(), "rebate.md")
+    assert (doc.title, doc.topic, doc.tags) == ("返利设计", "incentive", ["返利", "门槛"])
+    assert [(b.heading_path, b.text) for b in doc.blocks] == [
+        (("档位", "门槛"), "完成率九成起返。"),
+        (("预算",), "预算按上年返利额的一点一倍测算。"),
+    ]
+
+
+def test_docx_headings_paragraph_numbers_and_tables():
+    import docx
+
+    document = docx.Document()
+    document.add_heading("经销商管理办法", level=0)
+    document.add_heading("第一章 总则", level=1)
+    document.add_paragraph("本办法适用于公司所有签约经销商。")
+    document.add_heading("第二章 考核", level=1)
+    document.add_paragraph("每季度考核一次，结果用于分级。")
+    table = document.add_table(rows=3, cols=2)
+    for row, values in zip(table.rows, [("等级", "返点"), ("A", "3%"), ("B", "2%")], strict=True):
+        row.cells[0].text, row.cells[1].text = values
+    buffer = io.BytesIO()
+    document.save(buffer)
+    doc = load_document(buffer.getvalue(), "办法.docx")
+    assert doc.title == "经销商管理办法"
+    blocks = {b.text: b for b in doc.blocks}
+    assert blocks["本办法适用于公司所有签约经销商。"].heading_path == ("第一章 总则",)
+    assert blocks["每季度考核一次，结果用于分级。"].location == {"paragraph": 5}
+    assert blocks["等级：A；返点：3%"].location == {"row": 2}
+
+
+def test_pdf_pages_running_footer_and_wrapped_lines(tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    path = tmp_path / "guide.pdf"
+    bodies = [
+        [
+            "Channel Review Guide",
+            "",
+            "1. Quarterly review",
+            "Every quarter the regional manager compares sales",
+            "against target for each distributor and records the gap.",
+        ],
+        [
+            "2. Price checks",
+            "Store visits check shelf prices against the floor price",
+            "list before any rebate is paid.",
+        ],
+        ["3. Follow-up", "Distributors below target get an improvement plan with", "dated actions."],
+    ]
+    with PdfPages(path) as pdf:
+        for number, lines in enumerate(bodies, start=1):
+            fig = plt.figure(figsize=(8.27, 11.69))
+            for i, line in enumerate(lines):
+                fig.text(0.1, 0.9 - i * 0.03, line, fontsize=11)
+            fig.text(0.1, 0.05, "Confidential - ACME Foods channel team", fontsize=8)
+            fig.text(0.85, 0.05, str(number), fontsize=8)
+            pdf.savefig(fig)
+            plt.close(fig)
+    doc = load_document(path.read_bytes(), "guide.pdf")
+    assert doc.title == "Channel Review Guide"
+    texts = {b.text: b for b in doc.blocks}
+    first = "Every quarter the regional manager compares sales against target for each distributor and records the gap."
+    assert texts[first].location == {"page": 1} and texts[first].heading_path == ("1. Quarterly review",)
+    assert not any("Confidential" in t for t in texts), "a footer on every page is dropped"
+    assert any(b.location == {"page": 3} for b in doc.blocks)
+
+
+def test_html_title_headings_and_scripts():
+    html = (
+        "<html><head><title>O2O 渠道打法</title><script>var x=1;</script></head><body><nav>首页 | 关于</nav>"
+        "<h2>门店自提</h2><p>线上下单、门店自提可以带动到店客流。</p><h2>价格</h2><p>线上线下同价，避免互相抢客。</p>"
+        "<footer>版权所有</footer></body></html>"
+    )
+    doc = load_document(html.encode("utf-8"), "o2o.html")
+    assert doc.title == "O2O 渠道打法"
+    assert [(b.heading_path, b.text) for b in doc.blocks] == [
+        (("门店自提",), "线上下单、门店自提可以带动到店客流。"),
+        (("价格",), "线上线下同价，避免互相抢客。"),
+    ]
+
+
+def test_csv_and_xlsx_become_row_passages():
+    import pandas as pd
+
+    frame = pd.DataFrame({"政策": ["季度返利", "年度奖励"], "条件": ["完成率≥90%", "全年无窜货"]})
+    for name, data in (("政策.csv", frame.to_csv(index=False).encode("gbk")), ("政策.xlsx", _xlsx(frame))):
+        doc = load_document(data, name)
+        assert [(b.text, b.location) for b in doc.blocks] == [
+            ("政策：季度返利；条件：完成率≥90%", {"row": 2}),
+            ("政策：年度奖励；条件：全年无窜货", {"row": 3}),
+        ]
+
+
+def _xlsx(frame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_excel(buffer, index=False)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "name, data, fragment",
+    [
+        ("空.txt", b"  \n", "是空的"),
+        ("a.doc", b"\xd0\xcf\x11\xe0", "不支持的文档类型 .doc"),
+        ("fake.docx", b"not a zip", "不是有效的 .docx"),
+        ("fake.pdf", b"hello", "不是有效的 PDF"),
+        ("only-ads.txt", "下载更多精品资料请访问 www.example.com\n".encode(), "没有可用的正文"),
+    ],
+)
+def test_unusable_documents_are_explained(name, data, fragment):
+    with pytest.raises(DocumentError) as caught:
+        load_document(data, name)
+    assert fragment in caught.value.message
+
+
+def test_chunks_are_sentence_aware_and_carry_token_counts():
+    sentence = "经销商的库存天数等于平均库存除以日均出货量，超过四十五天就要预警。"
+    text = "库存管理\n\n一、库存天数\n" + sentence * 40 + "\n"
+    doc = load_document(text.encode(), "库存.txt")
+    chunks = chunk_document(doc, "doc:inv")
+    assert len(chunks) >= 4
+    for chunk in chunks:
+        assert len(chunk.text) <= MAX_CHARS
+        assert chunk.text.endswith("。"), "chunks end at a sentence boundary"
+        assert chunk.tokens == len(encoding().encode(chunk.indexed_text)) > 0
+    assert 200 <= sorted(len(c.text) for c in chunks)[len(chunks) // 2] <= 330
+
+
+def test_tiktoken_works_offline_from_the_packaged_files():
+    assert encoding().encode("hello world") == [15339, 1917]
+    assert count_tokens("渠道") > 0
