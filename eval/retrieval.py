@@ -132,6 +132,17 @@ def print_report(report: dict) -> None:
             f"{run:10}{a['hit1']:>12.3f}{a['hit5']:>8.3f}{a['mrr']:>8.3f}  |{p['hit5']:>12.3f}{p['mrr']:>8.3f}  |"
             f"{d['mrr']:>10.3f}  |{e['hit5']:>10.3f}{e['mrr']:>8.3f}"
         )
+    para = {run: subsets["paraphrased"] for run, subsets in report["runs"].items()}
+    best = max((r for r in para if r != "fusion"), key=lambda r: (para[r]["mrr"], para[r]["hit5"]))
+    verdict = (
+        "胜出"
+        if (para["fusion"]["mrr"], para["fusion"]["hit5"]) > (para[best]["mrr"], para[best]["hit5"])
+        else "未胜出"
+    )
+    print(
+        f"改写题：融合 hit@5 {para['fusion']['hit5']:.3f} / MRR {para['fusion']['mrr']:.3f}，"
+        f"最佳单路（{best}）hit@5 {para[best]['hit5']:.3f} / MRR {para[best]['mrr']:.3f} → 融合{verdict}"
+    )
     counts = report["runs"]["fusion"]
     print(f"（题数：改写 {counts['paraphrased']['n']}，直接 {counts['direct']['n']}，英文 {counts['en']['n']}）")
     gate = report["gate"]

@@ -28,6 +28,7 @@ from retrieval.tokens import bigrams, words
 
 GUIDES_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "guides"
 EMBED_BATCH = 32
+DENSE_UNITS_PER_CHUNK = 4
 Progress = Callable[[float, str], None]
 
 SCHEMA = """
@@ -151,8 +152,9 @@ class KnowledgeBase:
                 }
                 docs = {row[0]: row[1] for row in db.execute("SELECT doc_id, suffix FROM documents")}
             collection = self._chroma()
-            stored = set(collection.get(include=[])["ids"])
-            orphans = sorted(stored - set(known))
+            vector_ids = collection.get(include=[])["ids"]
+            stored = {vid.split("#", 1)[0] for vid in vector_ids}
+            orphans = sorted(vid for vid in vector_ids if vid.split("#", 1)[0] not in known)
             if orphans:
                 collection.delete(ids=orphans)
             missing = [known[cid] for cid in sorted(set(known) - stored)]
@@ -173,18 +175,24 @@ class KnowledgeBase:
         self._add_vectors(chunks, progress, "补齐向量")
 
     def _add_vectors(self, chunks: list[Chunk], progress: Progress | None, label: str) -> None:
+        """Embed every dense unit of the chunks; vector ids are '<chunk_id>#<n>'."""
         notify = progress or (lambda _f, _m: None)
         embedder = self._embedder()
         collection = self._chroma()
-        for start in range(0, len(chunks), EMBED_BATCH):
-            batch = chunks[start : start + EMBED_BATCH]
-            vectors = embedder.embed([c.indexed_text for c in batch])
+        units = [(f"{c.chunk_id}#{n}", text, c) for c in chunks for n, text in enumerate(c.dense_units())]
+        for start in range(0, len(units), EMBED_BATCH):
+            batch = units[start : start + EMBED_BATCH]
+            vectors = embedder.embed([text for _id, text, _c in batch])
             collection.upsert(
-                ids=[c.chunk_id for c in batch],
+                ids=[vid for vid, _t, _c in batch],
                 embeddings=[v.tolist() for v in vectors],
-                metadatas=[{"doc_id": c.doc_id, "source": c.source, "topic": c.topic or ""} for c in batch],
+                metadatas=[
+                    {"chunk_id": c.chunk_id, "doc_id": c.doc_id, "source": c.source, "topic": c.topic or ""}
+                    for _id, _t, c in batch
+                ],
             )
-            notify(min(1.0, (start + len(batch)) / len(chunks)), f"{label}：{start + len(batch)}/{len(chunks)} 段")
+            done = {c.chunk_id for _id, _t, c in units[: start + len(batch)]}
+            notify(min(1.0, (start + len(batch)) / len(units)), f"{label}：{len(done)}/{len(chunks)} 段")
 
     # ---- documents --------------------------------------------------------------------------------
     def documents(self) -> list[DocumentInfo]:
@@ -236,9 +244,11 @@ class KnowledgeBase:
         self._searcher = None
         notify(1.0, f"已加入：{document.title}")
 
-    def _discard_vectors(self, ids: list[str]) -> None:
+    def _discard_vectors(self, chunk_ids: list[str]) -> None:
+        if not chunk_ids:
+            return
         try:
-            self._chroma().delete(ids=ids)
+            self._chroma().delete(where={"chunk_id": {"$in": list(chunk_ids)}})
         except Exception:  # the next reconcile() removes orphans anyway
             pass
 
@@ -388,10 +398,18 @@ class KnowledgeBase:
         if count == 0:
             return []
         vector = self._embedder().embed([query])[0]
+        # Several vectors per chunk: fetch more, keep each chunk's best unit. The chunk id is in the
+        # vector id, so metadata (which triples the query time) is not fetched.
         result = collection.query(
-            query_embeddings=[vector.tolist()], n_results=min(n, count), where=where, include=["distances"]
+            query_embeddings=[vector.tolist()],
+            n_results=min(n * DENSE_UNITS_PER_CHUNK, count),
+            where=where,
+            include=["distances"],
         )
-        return [(cid, 1.0 - float(dist)) for cid, dist in zip(result["ids"][0], result["distances"][0], strict=True)]
+        best: dict[str, float] = {}
+        for vector_id, dist in zip(result["ids"][0], result["distances"][0], strict=True):
+            best.setdefault(vector_id.split("#", 1)[0], 1.0 - float(dist))
+        return list(best.items())[:n]
 
     def search(
         self,

@@ -52,6 +52,10 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("优化", "调整", "改进", "optimise", "optimize", "optimization", "improve"),
     ("淘汰", "清退", "退出", "terminate", "termination", "remove"),
     ("保证金", "押金", "deposit"),
+    # How a question is asked says what kind of passage answers it.
+    ("怎么办", "处理流程", "处理步骤", "应对措施", "怎么处理", "如何处理"),
+    ("为什么", "原因", "根源", "成因", "根子", "怎么产生"),
+    ("怎么算", "计算", "公式", "测算", "算法", "怎么计算"),
 )
 
 

@@ -49,7 +49,8 @@ def test_missing_model_folder_and_unknown_backend_are_explained(tmp_path):
 def test_default_path_never_imports_sentence_transformers(tmp_path):
     code = (
         "import sys; from retrieval.knowledge_base import KnowledgeBase; "
-        f"kb = KnowledgeBase({str(tmp_path / 'kb')!r}); kb.add('a.txt', '返利政策\\n\\n季度返利按完成率计算。'.encode()); "
+        f"kb = KnowledgeBase({str(tmp_path / 'kb')!r}); "
+        "kb.add('a.txt', '返利政策\\n\\n季度返利按完成率计算。'.encode()); "
         "kb.search('返利'); print('sentence_transformers' in sys.modules, 'langchain_openai' in sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)

@@ -30,7 +30,7 @@ def small_kb(tmp_path) -> KnowledgeBase:
 
 def test_guides_are_indexed_with_vectors_for_every_chunk(guides_kb):
     stats = guides_kb.stats()
-    assert stats["documents"] >= 20 and stats["chunks"] == stats["vectors"] > 200
+    assert stats["documents"] >= 20 and stats["vectors"] > stats["chunks"] > 200
     assert guides_kb.ensure_guides() == 0, "a second prepare must not index the guides twice"
     topics = {d.topic for d in guides_kb.documents()}
     assert {"incentive", "conflict", "templates", "control"} <= topics
@@ -127,10 +127,11 @@ def test_failed_add_changes_nothing(small_kb):
 
 
 def test_reindex_rebuilds_from_stored_originals(small_kb):
-    doc = small_kb.add("年会.txt", DOC.encode()).document
+    small_kb.add("年会.txt", DOC.encode())
+    before = small_kb.stats()
     outcomes = small_kb.reindex()
     assert [o.ok for o in outcomes] == [True]
-    assert small_kb.stats() == {"documents": 1, "chunks": doc.chunks, "vectors": doc.chunks}
+    assert small_kb.stats() == before and before["vectors"] >= before["chunks"] > 0
 
 
 def test_chromadb_default_embedding_is_never_called(tmp_path, monkeypatch):
