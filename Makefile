@@ -36,7 +36,8 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 
 bench: prepare
-	$(BIN)/python -m eval bench data
+	$(BIN)/python -m eval bench data --partners 5000 --months 24
+	$(BIN)/python -m eval retrieval
 
 clean-data:
 	rm -rf data

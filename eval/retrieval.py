@@ -76,6 +76,9 @@ def evaluate(kb: KnowledgeBase, questions: list[dict], negatives: list[dict]) ->
         "paraphrased": lambda q: q["kind"] == "paraphrased",
         "zh": lambda q: q["lang"] == "zh",
         "en": lambda q: q["lang"] == "en",
+        # Two halves: the fusion settings were compared on the whole set, so each half is shown too.
+        "odd": lambda q: int(q["id"][1:]) % 2 == 1,
+        "even": lambda q: int(q["id"][1:]) % 2 == 0,
     }
     for run, rows in ranks.items():
         report["runs"][run] = {name: vars(score([r for q, r in rows if keep(q)])) for name, keep in subsets.items()}
@@ -143,6 +146,9 @@ def print_report(report: dict) -> None:
         f"改写题：融合 hit@5 {para['fusion']['hit5']:.3f} / MRR {para['fusion']['mrr']:.3f}，"
         f"最佳单路（{best}）hit@5 {para[best]['hit5']:.3f} / MRR {para[best]['mrr']:.3f} → 融合{verdict}"
     )
+    halves = report["runs"]["fusion"]
+    print(f"融合分半核对：奇数号 hit@5 {halves['odd']['hit5']:.3f} / MRR {halves['odd']['mrr']:.3f}；"
+          f"偶数号 hit@5 {halves['even']['hit5']:.3f} / MRR {halves['even']['mrr']:.3f}")
     counts = report["runs"]["fusion"]
     print(f"（题数：改写 {counts['paraphrased']['n']}，直接 {counts['direct']['n']}，英文 {counts['en']['n']}）")
     gate = report["gate"]
