@@ -48,6 +48,9 @@ def rejoin(lines: list[str], is_heading=lambda _line: False) -> list[str]:
                 paragraphs.append(current)
             current = ""
             continue
+        if line.startswith("|") and current.startswith("|"):  # a table stays one block, row by row
+            current += "\n" + line
+            continue
         starts_new = is_heading(line) or LIST_ITEM_RE.match(line) or line.startswith("|")
         if current and not starts_new and not current.endswith(tuple(SENTENCE_END)) and not is_heading(current):
             joiner = "" if _is_cjk(current[-1]) or _is_cjk(line[0]) else " "
@@ -88,7 +91,8 @@ def duplicate_positions(texts: list[str]) -> set[int]:
     seen: dict[str, int] = {}
     for i, text in enumerate(texts):
         digest = hashlib.sha1(_key(text).encode()).hexdigest()
-        if digest in seen and len(_key(text)) >= 2:
+        # Short lines ("填写提示：", "化解措施：") legitimately recur; only passages are deduplicated.
+        if digest in seen and len(_key(text)) >= MIN_DEDUPE_CHARS:
             drop.add(i)
         else:
             seen[digest] = i

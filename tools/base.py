@@ -1,0 +1,102 @@
+"""What every channel tool shares: the typed result, errors, the registry, and period resolution.
+
+A tool is a pure function (store, args) -> ToolResult. Its argument model's docstring is the
+description an LLM sees when the tool is offered by tool calling, so it is written for a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Generic, TypeVar
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from company.errors import CanmouError
+from company.periods import Period, parse_period
+from company.store import Store
+
+
+class ToolError(CanmouError):
+    """Bad arguments or data a tool cannot work with; the message says what to change."""
+
+
+class ToolResult(BaseModel):
+    """Tables, a short explanation, the formula and parameters used, and the period, for one tool run."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    tool: str
+    title: str
+    period: str = ""
+    explanation: str = ""
+    formula: str = ""
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = Field(default_factory=dict)
+    figures: dict[str, float | int | str | None] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
+    data: Any = None  # a structured value (e.g. a work plan) when the result is more than tables
+
+    def table(self, name: str) -> pd.DataFrame:
+        return self.tables[name]
+
+    def numbers(self) -> set[float]:
+        """Every number this result shows (headline figures and table cells), for answer checks."""
+        out: set[float] = set()
+        for value in self.figures.values():
+            if isinstance(value, int | float) and not isinstance(value, bool) and pd.notna(value):
+                out.add(float(value))
+        for frame in self.tables.values():
+            for column in frame.select_dtypes("number").columns:
+                out.update(float(v) for v in frame[column].dropna().unique())
+        return out
+
+
+Args = TypeVar("Args", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Tool(Generic[Args]):
+    name: str
+    args: type[Args]
+    run: Callable[[Store, Args], ToolResult]
+
+    @property
+    def description(self) -> str:
+        return (self.args.__doc__ or "").strip()
+
+    def __call__(self, store: Store, args: Args | dict[str, Any] | None = None) -> ToolResult:
+        if not isinstance(args, self.args):
+            args = self.args.model_validate(args or {})
+        return self.run(store, args)
+
+
+TOOLS: dict[str, Tool] = {}
+
+
+def register(name: str, args: type[Args]) -> Callable[[Callable[[Store, Args], ToolResult]], Callable]:
+    """Decorator: make a tool function callable by name through TOOLS."""
+
+    def wrap(fn: Callable[[Store, Args], ToolResult]) -> Callable[[Store, Args], ToolResult]:
+        TOOLS[name] = Tool(name, args, fn)
+        return fn
+
+    return wrap
+
+
+def latest_date(store: Store) -> date:
+    row = store.query("SELECT max(date) AS d FROM sales")
+    value = row["d"].iloc[0]
+    if pd.isna(value):
+        raise ToolError("还没有销售明细，无法计算。请先在「数据中心」导入销售数据或生成示例公司。")
+    return pd.Timestamp(value).date()
+
+
+def resolve_period(store: Store, text: str | None, grain: str | None = None) -> Period:
+    period = parse_period(text, latest_date(store))
+    if grain and period.grain != grain:
+        names = {"quarter": "季度（如 2026Q3）", "month": "月份（如 2026-07）", "year": "年份（如 2026）"}
+        raise ToolError(f"这里需要按{names[grain]}计算，收到的是「{text}」。")
+    return period

@@ -1,0 +1,117 @@
+"""Per-partner metrics for a period, computed once in DuckDB SQL and shared by every channel tool.
+
+Definitions (documented in docs and README, used by scorecard, incentive, conflict and cost):
+- achievement 完成率 = revenue / target (target of the quarter; a month or year sums its quarters' targets
+  pro rata by days); missing when the partner has no target.
+- growth_yoy 同比 / growth_qoq 环比 = revenue / revenue of the year-ago / previous period - 1.
+- collection_rate 回款率 = amount collected / amount due for the months of the period.
+- avg_on_hand = mean of the month-end snapshots in the period (units); inventory_days 库存天数 =
+  avg_on_hand / (units sold in the period / days); turnover 库存周转(次/年) = annualised cost of goods
+  sold / average inventory at cost.
+- territory_compliance = share of units sold inside the authorised territory (全国 covers all);
+  price_compliance = share of revenue sold at or above the floor price.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from company.periods import Period
+from company.schema import TERRITORY_SEPARATORS
+from company.store import Store
+
+SEPARATOR_RE = "[" + TERRITORY_SEPARATORS.replace("|", "\\|") + "]"
+
+METRICS_SQL = f"""
+WITH p AS (
+    SELECT partner_id, name, type, tier, region, province, city, channel_level, territory,
+           list_transform(string_split_regex(coalesce(territory, ''), '{SEPARATOR_RE}'), lambda x: trim(x)) AS terr
+    FROM partners
+),
+s AS (
+    SELECT s.partner_id,
+           sum(s.revenue) AS revenue,
+           sum(s.quantity) AS quantity,
+           sum(s.quantity * pr.unit_cost) AS cogs,
+           sum(CASE WHEN p.territory = '全国' OR s.sold_to_province IS NULL AND s.sold_to_region IS NULL
+                     OR list_contains(p.terr, s.sold_to_province) OR list_contains(p.terr, s.sold_to_region)
+                    THEN 0 ELSE s.quantity END) AS out_of_territory_qty,
+           sum(CASE WHEN s.unit_price < pr.floor_price THEN s.revenue ELSE 0 END) AS below_floor_revenue
+    FROM sales s
+    LEFT JOIN products pr USING (sku)
+    LEFT JOIN p USING (partner_id)
+    WHERE s.date BETWEEN $start AND $end
+    GROUP BY 1
+),
+prev AS (SELECT partner_id, sum(revenue) AS revenue FROM sales WHERE date BETWEEN $prev_start AND $prev_end GROUP BY 1),
+ago AS (SELECT partner_id, sum(revenue) AS revenue FROM sales WHERE date BETWEEN $ago_start AND $ago_end GROUP BY 1),
+t AS (SELECT partner_id, sum(target_revenue) AS target FROM targets WHERE list_contains($quarters, quarter) GROUP BY 1),
+c AS (
+    SELECT partner_id, sum(amount_due) AS amount_due, sum(amount_collected) AS amount_collected
+    FROM collections WHERE month BETWEEN $start AND $end GROUP BY 1
+),
+i AS (
+    SELECT i.partner_id, sum(i.on_hand) / count(DISTINCT i.date) AS avg_on_hand,
+           sum(i.on_hand * pr.unit_cost) / count(DISTINCT i.date) AS avg_inventory_cost
+    FROM inventory i LEFT JOIN products pr USING (sku)
+    WHERE i.date BETWEEN $start AND $end GROUP BY 1
+),
+v AS (
+    SELECT partner_id, avg(satisfaction) AS satisfaction, sum(training_hours) AS training_hours
+    FROM surveys WHERE list_contains($quarters, quarter) GROUP BY 1
+)
+SELECT p.partner_id, p.name, p.type, p.tier, p.region, p.province, p.city, p.channel_level, p.territory,
+       coalesce(s.revenue, 0) AS revenue,
+       coalesce(s.quantity, 0) AS quantity,
+       coalesce(s.revenue, 0) - coalesce(s.cogs, 0) AS gross_profit,
+       t.target * $target_share AS target,
+       CASE WHEN t.target > 0 THEN coalesce(s.revenue, 0) / (t.target * $target_share) END AS achievement,
+       prev.revenue AS revenue_prev,
+       ago.revenue AS revenue_year_ago,
+       CASE WHEN prev.revenue > 0 THEN coalesce(s.revenue, 0) / prev.revenue - 1 END AS growth_qoq,
+       CASE WHEN ago.revenue > 0 THEN coalesce(s.revenue, 0) / ago.revenue - 1 END AS growth_yoy,
+       c.amount_due, c.amount_collected,
+       CASE WHEN c.amount_due > 0 THEN c.amount_collected / c.amount_due END AS collection_rate,
+       i.avg_on_hand,
+       CASE WHEN s.quantity > 0 THEN i.avg_on_hand / (s.quantity / $days) END AS inventory_days,
+       CASE WHEN i.avg_inventory_cost > 0 THEN s.cogs * (365.0 / $days) / i.avg_inventory_cost END AS turnover,
+       coalesce(s.out_of_territory_qty, 0) AS out_of_territory_qty,
+       CASE WHEN s.quantity > 0 THEN 1 - coalesce(s.out_of_territory_qty, 0) / s.quantity END
+           AS territory_compliance,
+       coalesce(s.below_floor_revenue, 0) AS below_floor_revenue,
+       CASE WHEN s.revenue > 0 THEN 1 - coalesce(s.below_floor_revenue, 0) / s.revenue END AS price_compliance,
+       v.satisfaction, v.training_hours
+FROM p
+LEFT JOIN s USING (partner_id) LEFT JOIN prev USING (partner_id) LEFT JOIN ago USING (partner_id)
+LEFT JOIN t USING (partner_id) LEFT JOIN c USING (partner_id) LEFT JOIN i USING (partner_id)
+LEFT JOIN v USING (partner_id)
+ORDER BY p.partner_id
+"""
+
+
+def quarters_of(period: Period) -> tuple[list[str], float]:
+    """Quarter keys overlapping the period, and the share of their targets that falls inside it."""
+    if period.grain == "quarter":
+        return [period.key], 1.0
+    if period.grain == "year":
+        return [f"{period.start.year}Q{q}" for q in range(1, 5)], 1.0
+    q = (period.start.month - 1) // 3 + 1
+    quarter_days = {1: 90, 2: 91, 3: 92, 4: 92}[q] + (1 if q == 1 and period.start.year % 4 == 0 else 0)
+    return [f"{period.start.year}Q{q}"], period.days / quarter_days
+
+
+def partner_metrics(store: Store, period: Period) -> pd.DataFrame:
+    """One row per partner (all partners, also those without sales) with the metrics above."""
+    quarters, share = quarters_of(period)
+    params = {
+        "start": period.start,
+        "end": period.end,
+        "days": period.days,
+        "prev_start": period.previous.start,
+        "prev_end": period.previous.end,
+        "ago_start": period.year_ago.start,
+        "ago_end": period.year_ago.end,
+        "quarters": quarters,
+        "target_share": share,
+    }
+    return store.query(METRICS_SQL, params)

@@ -1,0 +1,285 @@
+"""Partner scorecard and tiering: normalised, weighted KPIs -> score 0-100 -> tier A/B/C/D, with movement."""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from company.periods import Period
+from company.schema import TIER_NAMES
+from company.store import Store
+from tools.base import ToolError, ToolResult, register, resolve_period
+from tools.metrics import partner_metrics
+
+DEFAULTS_FILE = Path(__file__).with_name("scorecard.toml")
+KPIS: dict[str, tuple[str, str, Literal["higher", "lower"]]] = {
+    # name: (Chinese label, unit, direction)
+    "achievement": ("完成率", "%", "higher"),
+    "growth_yoy": ("同比增长", "%", "higher"),
+    "collection_rate": ("回款率", "%", "higher"),
+    "inventory_days": ("库存天数", "天", "lower"),
+    "price_compliance": ("价格合规", "%", "higher"),
+    "territory_compliance": ("区域合规", "%", "higher"),
+    "satisfaction": ("满意度", "分", "higher"),
+    "training_hours": ("培训时长", "小时", "higher"),
+}
+PERCENT_KPIS = {k for k, (_l, unit, _d) in KPIS.items() if unit == "%"}
+TIER_ORDER = ("A", "B", "C", "D")
+
+
+@lru_cache(maxsize=1)
+def defaults() -> dict:
+    return tomllib.loads(DEFAULTS_FILE.read_text(encoding="utf-8"))
+
+
+def default_weights() -> dict[str, float]:
+    return dict(defaults()["weights"])
+
+
+def default_cutoffs() -> dict[str, float]:
+    return dict(defaults()["tiers"])
+
+
+class ScorecardArgs(BaseModel):
+    """Score every channel partner for a period and assign tiers A/B/C/D (战略/核心/一般/观察).
+
+    Call this for questions about partner evaluation, ranking, tiering, 记分卡, 考核, 分级, who should be
+    promoted or demoted, or which KPI a partner should improve. KPIs: achievement (完成率), growth_yoy,
+    collection_rate (回款率), inventory_days (库存天数, lower is better), price_compliance,
+    territory_compliance, satisfaction, training_hours. Each KPI is normalised across all partners
+    (percentile by default, or minmax), weighted (weights must sum to 1), and summed to a 0-100 score.
+    The result lists each partner's score, tier, gap to the next tier, the KPI that would lift the score
+    most, and the tier movement against the previous period. Filters only narrow the rows shown; scores
+    are always computed against all partners.
+    """
+
+    period: str = Field("latest", description="期间 period: 2026Q3 / 2026-07 / 2026 / 本季度 / 上季度")
+    weights: dict[str, float] | None = Field(None, description="指标权重 KPI weights (must sum to 1); default file")
+    cutoffs: dict[str, float] | None = Field(None, description="分级线 tier cut-offs {A: 75, B: 65, C: 52}")
+    normalisation: Literal["percentile", "minmax"] | None = Field(None, description="归一化方法 normalisation")
+    region: str | None = Field(None, description="只看某个区域 region filter, e.g. 华东")
+    partner_type: str | None = Field(None, description="只看某类伙伴 partner type filter, e.g. 经销商")
+    tiers: list[Literal["A", "B", "C", "D"]] | None = Field(None, description="只看这些级别 tier filter")
+    top: int | None = Field(None, ge=1, description="只列出得分最高的 N 个 top N rows")
+
+
+def _check_weights(weights: dict[str, float]) -> dict[str, float]:
+    unknown = sorted(set(weights) - set(KPIS))
+    if unknown:
+        raise ToolError(
+            f"未知的指标：{'、'.join(unknown)}。可用指标：{'、'.join(f'{k}（{v[0]}）' for k, v in KPIS.items())}。"
+        )
+    if any(w < 0 for w in weights.values()):
+        raise ToolError("权重不能为负数。")
+    total = sum(weights.values())
+    if abs(total - 1) > 1e-6:
+        suggestion = weights.get("achievement", 0) + 1 - total
+        raise ToolError(f"权重之和为 {total:.4g}，必须等于 1。请调整后再算（例如完成率权重改为 {suggestion:.2f}）。")
+    return {k: float(w) for k, w in weights.items() if w > 0}
+
+
+def _check_cutoffs(cutoffs: dict[str, float]) -> dict[str, float]:
+    if set(cutoffs) != {"A", "B", "C"}:
+        raise ToolError("分级线需要给出 A、B、C 三档（低于 C 为 D），例如 {A: 75, B: 65, C: 52}。")
+    if not 100 >= cutoffs["A"] > cutoffs["B"] > cutoffs["C"] >= 0:
+        raise ToolError(
+            f"分级线必须满足 100 ≥ A > B > C ≥ 0，当前为 A={cutoffs['A']}、B={cutoffs['B']}、C={cutoffs['C']}。"
+        )
+    return cutoffs
+
+
+def normalise(values: pd.Series, direction: str, method: str) -> pd.Series:
+    """0..1 where 1 is best; missing stays missing. Ties share the better rank, so a KPI everyone
+    meets (full compliance) gives everyone 1 rather than an average rank."""
+    present = values.dropna()
+    out = pd.Series(np.nan, index=values.index)
+    if present.empty:
+        return out
+    if method == "minmax":
+        low, high = present.min(), present.max()
+        if high == low:
+            out[present.index] = 1.0
+        else:
+            scaled = (present - low) / (high - low)
+            out[present.index] = scaled if direction == "higher" else 1 - scaled
+        return out
+    ranks = present.rank(method="max", pct=True, ascending=direction == "higher")
+    out[present.index] = ranks
+    return out
+
+
+def tier_of(score: float, cutoffs: dict[str, float]) -> str:
+    for tier in ("A", "B", "C"):
+        if score >= cutoffs[tier]:
+            return tier
+    return "D"
+
+
+def score_frame(
+    metrics: pd.DataFrame, weights: dict[str, float], cutoffs: dict[str, float], method: str
+) -> pd.DataFrame:
+    """Scores, tiers, gaps and best lever for every partner row of partner_metrics."""
+    frame = metrics.copy()
+    norm = pd.DataFrame(
+        {k: normalise(frame[k].astype("float64"), KPIS[k][2], method) for k in weights}, index=frame.index
+    )
+    w = pd.Series(weights)
+    available = norm.notna().mul(w, axis=1).sum(axis=1)
+    points = norm.fillna(0).mul(w, axis=1)
+    frame["score"] = (points.sum(axis=1) / available.replace(0, np.nan) * 100).round(2)
+    frame["tier"] = frame["score"].map(lambda s: tier_of(s, cutoffs) if pd.notna(s) else "D")
+    # The lever: the KPI whose move to the best normalised value adds the most points.
+    headroom = (1 - norm).mul(w, axis=1).div(available.replace(0, np.nan), axis=0) * 100
+    has_room = headroom.notna().any(axis=1)
+    frame["lever"] = headroom.fillna(-1).idxmax(axis=1).where(has_room)
+    frame["lever_points"] = headroom.max(axis=1).round(2)
+    next_cut = {"B": cutoffs["A"], "C": cutoffs["B"], "D": cutoffs["C"]}
+    frame["gap_to_next"] = [
+        round(next_cut[t] - s, 2) if t in next_cut and pd.notna(s) else np.nan
+        for t, s in zip(frame["tier"], frame["score"], strict=True)
+    ]
+    return frame
+
+
+@register("partner_scorecard", ScorecardArgs)
+def partner_scorecard(store: Store, args: ScorecardArgs) -> ToolResult:
+    config = defaults()
+    weights = _check_weights(args.weights if args.weights is not None else default_weights())
+    cutoffs = _check_cutoffs(args.cutoffs if args.cutoffs is not None else default_cutoffs())
+    method = args.normalisation or config.get("normalisation", "percentile")
+    period = resolve_period(store, args.period)
+    current = score_frame(partner_metrics(store, period), weights, cutoffs, method)
+    if current["revenue"].sum() == 0:
+        raise ToolError(f"{period.span} 没有销售数据，无法评分。请换一个有数据的期间。")
+    previous = _previous_tiers(store, period, weights, cutoffs, method)
+    current["previous_tier"] = current["partner_id"].map(previous)
+    current["movement"] = [
+        _movement(now, before) for now, before in zip(current["tier"], current["previous_tier"], strict=True)
+    ]
+
+    shown = _filter(current, args)
+    table = _table(shown.sort_values("score", ascending=False))
+    if args.top:
+        table = table.head(args.top)
+    distribution = _distribution(shown)
+    moves = _table(shown[shown["movement"].isin(["升级", "降级"])].sort_values("score", ascending=False))
+    counts = shown["tier"].value_counts()
+    top = shown.sort_values("score", ascending=False).iloc[0] if len(shown) else None
+    figures = {f"{t}级伙伴数": int(counts.get(t, 0)) for t in TIER_ORDER}
+    figures |= {
+        "伙伴数": len(shown),
+        "平均得分": round(float(shown["score"].mean()), 2) if len(shown) else None,
+        "升级数": int((shown["movement"] == "升级").sum()),
+        "降级数": int((shown["movement"] == "降级").sum()),
+    }
+    explanation = (
+        f"{period.label}共评估 {len(shown)} 个伙伴：A 级 {figures['A级伙伴数']} 个、B 级 {figures['B级伙伴数']} 个、"
+        f"C 级 {figures['C级伙伴数']} 个、D 级 {figures['D级伙伴数']} 个；较上期升级 {figures['升级数']} 个、"
+        f"降级 {figures['降级数']} 个。"
+        + (f"得分最高的是{top['name']}（{top['score']:.1f} 分）。" if top is not None else "")
+    )
+    formula = (
+        "得分 = Σ 权重 × 归一化指标 × 100（缺失指标不计，其余权重按比例放大）；"
+        f"归一化：{'百分位排名（并列取较高名次）' if method == 'percentile' else '最小-最大缩放'}，库存天数越低越好；"
+        f"分级：≥{cutoffs['A']:g} A（战略），≥{cutoffs['B']:g} B（核心），≥{cutoffs['C']:g} C（一般），其余 D（观察）"
+    )
+    warnings = []
+    no_target = int(current["achievement"].isna().sum())
+    if no_target:
+        warnings.append(f"{no_target} 个伙伴在{period.label}没有目标，完成率不参与其评分。")
+    return ToolResult(
+        tool="partner_scorecard",
+        title=f"伙伴记分卡与分级（{period.label}）",
+        period=period.span,
+        explanation=explanation,
+        formula=formula,
+        parameters={
+            "period": period.key,
+            "weights": weights,
+            "cutoffs": cutoffs,
+            "normalisation": method,
+            "region": args.region,
+            "partner_type": args.partner_type,
+            "tiers": args.tiers,
+            "top": args.top,
+        },
+        tables={"记分卡": table, "分级分布": distribution, "升降级": moves},
+        figures=figures,
+        warnings=warnings,
+        data=shown,
+    )
+
+
+def _previous_tiers(store, period: Period, weights, cutoffs, method) -> dict[str, str]:
+    previous = partner_metrics(store, period.previous)
+    if previous["revenue"].sum() == 0:
+        return {}
+    scored = score_frame(previous, weights, cutoffs, method)
+    return dict(zip(scored["partner_id"], scored["tier"], strict=True))
+
+
+def _movement(now: str, before) -> str:
+    if not isinstance(before, str):
+        return "新进"
+    if now == before:
+        return "持平"
+    return "升级" if TIER_ORDER.index(now) < TIER_ORDER.index(before) else "降级"
+
+
+def _filter(frame: pd.DataFrame, args: ScorecardArgs) -> pd.DataFrame:
+    for column, value, label in (("region", args.region, "区域"), ("type", args.partner_type, "伙伴类型")):
+        if value:
+            known = sorted(frame[column].dropna().unique())
+            if value not in known:
+                raise ToolError(f"没有{label}「{value}」。可选：{'、'.join(known)}。")
+            frame = frame[frame[column] == value]
+    if args.tiers:
+        frame = frame[frame["tier"].isin(args.tiers)]
+    return frame
+
+
+def _table(frame: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame(
+        {
+            "伙伴编号": frame["partner_id"],
+            "伙伴名称": frame["name"],
+            "区域": frame["region"],
+            "类型": frame["type"],
+            "得分": frame["score"],
+            "级别": frame["tier"],
+            "级别名称": frame["tier"].map(TIER_NAMES),
+            "上期级别": frame["previous_tier"],
+            "变动": frame["movement"],
+            "距上一级(分)": frame["gap_to_next"],
+            "最该提升的指标": frame["lever"].map(lambda k: KPIS[k][0] if isinstance(k, str) else None),
+            "可增加(分)": frame["lever_points"],
+        }
+    )
+    for key, (label, unit, _d) in KPIS.items():
+        values = frame[key].astype("float64")
+        out[f"{label}({unit})"] = (values * 100).round(2) if key in PERCENT_KPIS else values.round(2)
+    out["销售额(元)"] = frame["revenue"].round(2)
+    return out.reset_index(drop=True)
+
+
+def _distribution(frame: pd.DataFrame) -> pd.DataFrame:
+    counts = frame["tier"].value_counts().reindex(list(TIER_ORDER), fill_value=0)
+    total = int(counts.sum())
+    return pd.DataFrame(
+        {
+            "级别": list(TIER_ORDER),
+            "级别名称": [TIER_NAMES[t] for t in TIER_ORDER],
+            "伙伴数": counts.to_numpy(),
+            "占比(%)": [round(c / total * 100, 2) if total else 0.0 for c in counts],
+            "平均得分": [
+                round(float(frame.loc[frame["tier"] == t, "score"].mean()), 2) if c else None
+                for t, c in zip(TIER_ORDER, counts, strict=True)
+            ],
+        }
+    )
