@@ -118,12 +118,13 @@ def _reject(report: ImportReport, headline: str) -> ImportRejected:
     errors = report.errors
     shown = "\n".join(f"- {p}" for p in errors[:MAX_PROBLEMS_IN_MESSAGE])
     more = (
-        f"\n……另有 {len(errors) - MAX_PROBLEMS_IN_MESSAGE} 个问题，见完整报告。"
+        f"\n- ……另有 {len(errors) - MAX_PROBLEMS_IN_MESSAGE} 个问题，见完整报告。"
         if len(errors) > MAX_PROBLEMS_IN_MESSAGE
         else ""
     )
-    tail = "\n没有写入任何数据，原有数据保持不变。改正后重新导入，或选择「跳过有问题的行」。"
-    return ImportRejected(f"{headline}\n{shown}{more}{tail}", report)
+    # Blank lines keep the closing sentence out of the bullet list when shown as Markdown.
+    tail = "\n\n没有写入任何数据，原有数据保持不变。改正后重新导入，或选择「跳过有问题的行」。"
+    return ImportRejected(f"{headline}\n\n{shown}{more}{tail}", report)
 
 
 # ---- reading ------------------------------------------------------------------------------
@@ -223,9 +224,7 @@ def _read_csv_text(text: str, name: str) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
         match = re.search(r"line (\d+)", str(exc))
         line = int(match.group(1)) if match else _first_long_line(text, sep)
-        raise DataFileError(
-            f"{name} 第{line}行的列数多于表头（可能有未加引号的逗号）。请检查该行后重新导出。"
-        ) from exc
+        raise DataFileError(f"{name} 第{line}行的列数多于表头（可能有未加引号的逗号）。请检查该行后重新导出。") from exc
     except pd.errors.EmptyDataError as exc:
         raise DataFileError(f"文件 {name} 是空的，没有任何内容。") from exc
     _check_header(frame, name)
@@ -453,7 +452,7 @@ def _convert_column(raw: pd.Series, present: pd.Series, col: Column, checker: _C
         checker.flag(
             present & values.isna(),
             col.name,
-            lambda v, c=col: f"「{c.zh}」的值 '{v}' 不是数字，请只填数字（可带千分位逗号）。",
+            lambda v, c=col: f"值「{v}」不是数字，请只填阿拉伯数字（如 100000，可带千分位逗号）。",
             raw,
         )
         if col.non_negative:
@@ -462,12 +461,12 @@ def _convert_column(raw: pd.Series, present: pd.Series, col: Column, checker: _C
             checker.flag(
                 negative.fillna(False),
                 col.name,
-                lambda v, c=col, h=hint: f"「{c.zh}」不能为负数（当前值 {v}）{h}。",
+                lambda v, c=col, h=hint: f"不能为负数（当前值 {v}）{h}。",
                 raw,
             )
         if col.kind == "int":
             fractional = values.notna() & (values % 1 != 0)
-            checker.flag(fractional, col.name, lambda v, c=col: f"「{c.zh}」应为整数，当前值 '{v}'。", raw)
+            checker.flag(fractional, col.name, lambda v, c=col: f"应为整数，当前值「{v}」。", raw)
             return values.round().astype("Int64")
         return values
     if col.kind in ("date", "month"):
@@ -476,7 +475,7 @@ def _convert_column(raw: pd.Series, present: pd.Series, col: Column, checker: _C
         checker.flag(
             present & values.isna(),
             col.name,
-            lambda v, c=col, e=example: f"「{c.zh}」的值 '{v}' 无法识别为日期，请使用 {e} 这样的格式。",
+            lambda v, c=col, e=example: f"值「{v}」无法识别为日期，请使用 {e} 这样的格式。",
             raw,
         )
         return values
@@ -485,7 +484,7 @@ def _convert_column(raw: pd.Series, present: pd.Series, col: Column, checker: _C
         checker.flag(
             present & values.isna(),
             col.name,
-            lambda v, c=col: f"「{c.zh}」的值 '{v}' 无法识别为季度，请使用 2025Q1 这样的格式。",
+            lambda v, c=col: f"值「{v}」无法识别为季度，请使用 2025Q1 这样的格式。",
             raw,
         )
         return values
@@ -495,7 +494,7 @@ def _convert_column(raw: pd.Series, present: pd.Series, col: Column, checker: _C
         checker.flag(
             wrong.fillna(False),
             col.name,
-            lambda v, c=col: f"「{c.zh}」的值 '{v}' 不在允许范围内，只能是：{'、'.join(c.choices)}。",
+            lambda v, c=col: f"值「{v}」不在允许范围内，只能是：{'、'.join(c.choices)}。",
             raw,
         )
     return values

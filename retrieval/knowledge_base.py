@@ -392,6 +392,10 @@ class KnowledgeBase:
                 )
             return self._searcher
 
+    def warm_up(self) -> None:
+        """Load the tokeniser, the embedding model and the indexes now rather than on the first question."""
+        self.searcher().search("渠道", k=1)
+
     def _dense_query(self, query: str, n: int, where: dict[str, Any] | None) -> list[tuple[str, float]]:
         collection = self._chroma()
         count = collection.count()

@@ -48,7 +48,7 @@ def test_sample_then_status_then_import_report(tmp_path):
     bad.write_text("经销商编号,季度,目标\nP0001,2030Q1,很多\n", encoding="utf-8")
     result = run(data, "data", "import", str(bad))
     assert result.returncode == 2
-    assert "第2行" in result.stderr and "'很多' 不是数字" in result.stderr and "原有数据保持不变" in result.stderr
+    assert "第2行" in result.stderr and "值「很多」不是数字" in result.stderr and "原有数据保持不变" in result.stderr
     result = run(data, "data", "import", str(bad), "--json")
     assert result.returncode == 2 and json.loads(result.stdout)["ok"] is False
 

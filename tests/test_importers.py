@@ -222,14 +222,14 @@ BAD_INPUTS = {
     "text in numeric column": (
         to_csv_bytes(_targets_csv(target_revenue=["十万", "250000"])),
         ImportRejected,
-        "'十万' 不是数字",
+        "值「十万」不是数字",
     ),
     "negative quantity": (to_csv_bytes(_sales_csv(quantity=["-5", "20"])), ImportRejected, "不能为负数"),
     "duplicate keys": (to_csv_bytes(_targets_csv(partner_id=["P0001", "P0001"])), ImportRejected, "与第2行重复"),
     "unparseable date": (
         to_csv_bytes(_sales_csv(date=["2030-13-45", "2030-01-06"])),
         ImportRejected,
-        "'2030-13-45' 无法识别为日期",
+        "值「2030-13-45」无法识别为日期",
     ),
     "undecodable bytes": (b"partner_id,name\n\x81 \x81 ,\x8d\x90\n", DataFileError, "无法识别文件编码"),
     "unknown partner": (
@@ -272,7 +272,8 @@ def test_problem_points_at_file_row_and_column(loaded_store):
         import_file(loaded_store, to_csv_bytes(frame, "gbk"), filename="订单.csv")
     problem = caught.value.report.errors[0]
     assert (problem.file, problem.row, problem.column) == ("订单.csv", 3, "数量")
-    assert str(problem) == "订单.csv 第3行 列「数量」：「数量」的值 'abc' 不是数字，请只填数字（可带千分位逗号）。"
+    assert str(problem) == ("订单.csv 第3行 列「数量」：值「abc」不是数字，"
+                            "请只填阿拉伯数字（如 100000，可带千分位逗号）。")
 
 
 def test_file_over_the_size_limit(loaded_store, tmp_path):

@@ -51,7 +51,7 @@ def test_upload_check_and_import(loaded_store):
     app = run_page()
     before = len(loaded_store.table("targets"))
     csv = "经销商编号,季度,目标销售额\nP0001,2031Q1,100000\nP0002,2031Q1,200000\n".encode("gbk")
-    app.file_uploader(key="upload").upload("目标.csv", csv, "text/csv")
+    app.file_uploader[0].upload("目标.csv", csv, "text/csv")
     app.run()
     assert not app.exception
     assert "识别为：季度目标（targets）" in texts(app)
@@ -61,23 +61,25 @@ def test_upload_check_and_import(loaded_store):
     assert not app.exception
     assert "新增 2 行" in texts(app)
     assert len(loaded_store.table("targets")) == before + 2
+    assert not [b for b in app.button if b.key == "commit_import"], "a finished import cannot be submitted twice"
+    assert "内置示例公司 + 已导入的数据" in texts(app)
 
 
 def test_bad_upload_shows_the_problem_and_imports_nothing(loaded_store):
     app = run_page()
     path_before = loaded_store.path()
     csv = "经销商编号,季度,目标销售额\nP0001,2031Q1,十万\n".encode()
-    app.file_uploader(key="upload").upload("目标.csv", csv, "text/csv")
+    app.file_uploader[0].upload("目标.csv", csv, "text/csv")
     app.run()
     assert not app.exception
-    assert "'十万' 不是数字" in texts(app)
+    assert "值「十万」不是数字" in texts(app)
     assert not [b for b in app.button if b.key == "commit_import"]
     assert loaded_store.path() == path_before
 
 
 def test_empty_upload_is_explained(loaded_store):
     app = run_page()
-    app.file_uploader(key="upload").upload("空.csv", b"", "text/csv")
+    app.file_uploader[0].upload("空.csv", b"", "text/csv")
     app.run()
     assert not app.exception
     assert "是空的" in texts(app)

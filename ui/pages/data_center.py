@@ -43,6 +43,8 @@ def show_overview() -> None:
     version = str(store.path())
     source = store.meta("source", "import")
     label = "内置示例公司（虚构的食品饮料企业）" if source == "sample" else "已导入的公司数据"
+    if source == "sample" and not store.import_log().empty:
+        label = "内置示例公司 + 已导入的数据"
     st.caption(f"当前数据：{label} · {store.path().name}")
     status = _status(version)
     cols = st.columns(4)
@@ -51,8 +53,8 @@ def show_overview() -> None:
     cols[1].metric("产品", f"{counts.get('products', 0):,}")
     cols[2].metric("销售明细行", f"{counts.get('sales', 0):,}")
     sales = status[status["表名"] == "sales"].iloc[0]
-    cols[3].metric("销售期间", f"{sales['起'] or '—'} ~ {sales['止'] or '—'}" if sales["起"] else "—")
-    st.dataframe(status, hide_index=True, width="stretch")
+    cols[3].metric("销售期间", f"{sales['起'][:7]} ~ {sales['止'][:7]}" if isinstance(sales["起"], str) else "—")
+    st.dataframe(status.fillna("—"), hide_index=True, width="stretch")
 
     by_month, by_region = _overview(version)
     left, right = st.columns(2)
@@ -62,6 +64,8 @@ def show_overview() -> None:
         else:
             fig = px.bar(by_month, x="月份", y="销售额万元", title="月度销售额（万元）")
             fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), height=320)
+            fig.update_xaxes(tickformat="%Y-%m")
+            fig.update_yaxes(tickformat=",.0f")
             st.plotly_chart(fig, width="stretch")
     with right:
         if by_region.empty:
@@ -126,7 +130,9 @@ def import_section() -> None:
         "导入失败时原有数据保持不变。只有销售导出（订单行、客户名称、区域）也可以导入，未知客户会自动建为伙伴。"
     )
     settings = state.settings()
-    upload = st.file_uploader("选择文件", type=["csv", "txt", "tsv", "xlsx", "xlsm"], key="upload")
+    # A new key after each import empties the uploader, so a finished import cannot be re-submitted.
+    round_ = st.session_state.setdefault("upload_round", 0)
+    upload = st.file_uploader("选择文件", type=["csv", "txt", "tsv", "xlsx", "xlsm"], key=f"upload_{round_}")
     if upload is None:
         st.session_state.pop("import_plan", None)
         return
@@ -167,7 +173,13 @@ def import_section() -> None:
     if plan is None:
         return
     st.success(plan.report.summary())
-    st.dataframe(plan.frames[report.table].head(20), hide_index=True, width="stretch")
+    spec = TABLES[report.table]
+    preview = plan.frames[report.table].head(20)
+    st.dataframe(
+        preview.rename(columns={c: spec.column(c).zh for c in preview.columns if c in spec.names}),
+        hide_index=True,
+        width="stretch",
+    )
     if st.button("确认导入", type="primary", key="commit_import"):
         bar = st.progress(0.0, text="写入数据库…")
         try:
@@ -178,6 +190,7 @@ def import_section() -> None:
         bar.progress(1.0, text="导入完成")
         st.session_state["last_import"] = done.summary()
         st.session_state.pop("import_mapping_override", None)
+        st.session_state["upload_round"] = round_ + 1
         st.rerun()
 
 

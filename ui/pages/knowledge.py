@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import streamlit as st
 
 from company.errors import CanmouError
 from knowledge.loaders import SUPPORTED
 from ui import state
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
 
 TOPICS = {
     "strategy": "渠道策略",
@@ -89,13 +93,13 @@ def documents_section(kb) -> None:
         ]
     )
     st.dataframe(frame, hide_index=True, width="stretch")
-    c1, c2 = st.columns([3, 1])
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
     choice = c1.selectbox(
         "删除文档",
         [""] + [d.doc_id for d in docs],
         key="kb_remove_choice",
         format_func=lambda v: (
-            "选择要删除的文档" if not v else next(f"{d.title}（{d.doc_id}）" for d in docs if d.doc_id == v)
+            "选择要删除的文档" if not v else next(f"{d.title}（{d.source}）" for d in docs if d.doc_id == v)
         ),
     )
     if c2.button("删除", key="kb_remove", disabled=not choice):
@@ -108,7 +112,7 @@ def search_section(kb) -> None:
     st.subheader("检索测试")
     c1, c2, c3 = st.columns([4, 2, 1])
     query = c1.text_input("问题", placeholder="例如：经销商跨区窜货怎么处理？", key="kb_query")
-    topics = c2.multiselect("主题", list(TOPICS), format_func=TOPICS.get, key="kb_topics")
+    topics = c2.multiselect("主题", list(TOPICS), format_func=TOPICS.get, key="kb_topics", placeholder="全部主题")
     k = c3.number_input("段落数", min_value=1, max_value=20, value=5, key="kb_k")
     if not query.strip():
         return
@@ -124,7 +128,7 @@ def search_section(kb) -> None:
         legs = "，".join(f"{LEG_NAMES[leg]}第{info['rank']}名" for leg, info in p.legs.items())
         path = " > ".join(c.heading_path)
         label = f"[{p.rank}] {c.title}{' > ' + path if path else ''}"
-        with st.expander(label, expanded=p.rank <= 2):
+        with st.expander(label, expanded=p.relevant and p.rank <= 2):
             st.markdown(c.text)
             sim = f"{p.similarity:.3f}" if p.similarity is not None else "—"
             st.caption(
@@ -141,11 +145,12 @@ try:
 except CanmouError as exc:
     st.error(exc.message)
     st.stop()
+with st.spinner("正在加载检索模型（首次打开约需几秒）…"):
+    knowledge.warm_up()
 stats = knowledge.stats()
 cols = st.columns(3)
 cols[0].metric("文档", stats["documents"])
-cols[1].metric("段落", stats["chunks"])
-cols[2].metric("向量", stats["vectors"])
+cols[1].metric("段落", stats["chunks"], help="文档切分成的引用单位，每段约 300 字，回答时按段引用。")
 search_section(knowledge)
 upload_section(knowledge)
 documents_section(knowledge)
