@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any, Generic, TypeVar
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from company.errors import CanmouError
 from company.periods import Period, parse_period
@@ -69,8 +69,33 @@ class Tool(Generic[Args]):
 
     def __call__(self, store: Store, args: Args | dict[str, Any] | None = None) -> ToolResult:
         if not isinstance(args, self.args):
-            args = self.args.model_validate(args or {})
+            try:
+                args = self.args.model_validate(args or {})
+            except ValidationError as exc:
+                raise ToolError(argument_message(exc)) from exc
         return self.run(store, args)
+
+
+def argument_message(exc: ValidationError) -> str:
+    """Pydantic's errors as one Chinese sentence per argument (our validators already speak Chinese)."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "参数"
+        ctx = error.get("ctx") or {}
+        template = PYDANTIC_MESSAGES.get(error["type"])
+        message = template.format(**ctx) if template else str(error["msg"])
+        message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ").rstrip("。")
+        parts.append(f"参数 {where}：{message}")
+    return "；".join(parts) + "。"
+
+
+PYDANTIC_MESSAGES = {
+    "greater_than_equal": "应不小于 {ge}", "greater_than": "应大于 {gt}", "less_than_equal": "应不大于 {le}",
+    "less_than": "应小于 {lt}", "literal_error": "只能是 {expected}", "missing": "缺少这个参数",
+    "int_parsing": "应为整数", "int_type": "应为整数", "float_parsing": "应为数字", "float_type": "应为数字",
+    "string_type": "应为文字", "list_type": "应为列表", "dict_type": "应为键值对", "bool_type": "应为是/否",
+    "extra_forbidden": "不认识这个参数", "too_short": "至少需要 {min_length} 项", "too_long": "最多 {max_length} 项",
+}
 
 
 TOOLS: dict[str, Tool] = {}

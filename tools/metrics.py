@@ -33,7 +33,8 @@ s AS (
            sum(s.revenue) AS revenue,
            sum(s.quantity) AS quantity,
            sum(s.quantity * pr.unit_cost) AS cogs,
-           sum(CASE WHEN p.territory = '全国' OR s.sold_to_province IS NULL AND s.sold_to_region IS NULL
+           sum(CASE WHEN p.territory = '全国' OR coalesce(p.territory, '') = ''
+                     OR s.sold_to_province IS NULL AND s.sold_to_region IS NULL
                      OR list_contains(p.terr, s.sold_to_province) OR list_contains(p.terr, s.sold_to_region)
                     THEN 0 ELSE s.quantity END) AS out_of_territory_qty,
            sum(CASE WHEN s.unit_price < pr.floor_price THEN s.revenue ELSE 0 END) AS below_floor_revenue

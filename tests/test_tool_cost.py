@@ -1,0 +1,395 @@
+"""Channel cost analysis: hand-worked expense ratios, cost-to-serve, margins, ROI, concentration, channel length,
+shared-cost allocation, edge cases, argument errors, and consistency on the sample company."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import tools.cost  # noqa: F401  (registers cost_analysis)
+from tests.fixtures import make_store, partner, product, sale
+from tools.base import TOOLS, ToolError
+from tools.cost import hhi_verdict
+
+# Product A: price 100, unit cost 60 (40% margin); product B: price 50, unit cost 20 (60% margin).
+PARTNERS = [
+    partner("P1", type="经销商", region="华东", channel_level=2),
+    partner("P2", type="经销商", region="华南", channel_level=2),
+    partner("P3", type="零售商", region="华东", channel_level=1),
+    partner("P4", type="直营", region="华东", channel_level=0),
+    partner("P5", type="零售商", region="华南", channel_level=1),
+]
+PRODUCTS = [
+    product("A", list_price=100.0, floor_price=80.0, unit_cost=60.0),
+    product("B", list_price=50.0, floor_price=40.0, unit_cost=20.0),
+]
+SALES_2026Q1 = [
+    sale("P1", "A", "2026-01-15", 100, 100),  # 10000, GP 4000
+    sale("P1", "B", "2026-02-10", 200, 50),  # 10000, GP 6000
+    sale("P2", "A", "2026-02-01", 50, 100),  # 5000, GP 2000
+    sale("P3", "B", "2026-03-05", 100, 50),  # 5000, GP 3000
+    sale("P4", "A", "2026-01-20", 25, 100),  # 2500, GP 1000
+    sale("P5", "B", "2026-03-20", 150, 50),  # 7500, GP 4500
+]
+SALES_2025Q1 = [
+    sale("P1", "A", "2025-01-15", 80, 100),  # 8000, GP 3200
+    sale("P2", "A", "2025-02-01", 40, 100),  # 4000, GP 1600
+    sale("P3", "B", "2025-03-05", 80, 50),  # 4000, GP 2400
+    sale("P4", "A", "2025-01-20", 20, 100),  # 2000, GP 800
+    sale("P5", "B", "2025-03-20", 100, 50),  # 5000, GP 3000
+]
+
+
+def cost(month, cost_type, amount, partner_id=None, channel_type=None, region=None):
+    return {
+        "month": month,
+        "partner_id": partner_id,
+        "channel_type": channel_type,
+        "region": region,
+        "cost_type": cost_type,
+        "amount": amount,
+    }
+
+
+COSTS = [
+    # Booked to partners. P1's row carries a wrong type/region: the partner's master data must win.
+    cost("2026-01-01", "物流", 600, "P1", channel_type="直营", region="华南"),
+    cost("2026-03-01", "返利", 1000, "P1"),
+    cost("2026-02-01", "促销", 400, "P2"),
+    cost("2026-03-01", "人员", 300, "P3"),
+    cost("2026-01-01", "人员", 400, "P4"),
+    cost("2026-02-01", "人员", 400, "P4"),
+    cost("2026-03-01", "人员", 400, "P4"),
+    cost("2026-01-01", "物流", 300, "P4"),
+    # Shared: 经销商 in every region -> P1:P2 by revenue 20000:5000; 零售商 only 华东 -> P3 (not P5).
+    cost("2026-02-01", "市场推广", 1000, channel_type="经销商"),
+    cost("2026-03-01", "促销", 500, channel_type="零售商", region="华东"),
+    cost("2026-01-01", "其他", 200, channel_type="直营", region="华东"),
+    # A channel type without partners: a zero-revenue group, cannot be allocated.
+    cost("2026-02-01", "市场推广", 300, channel_type="代理商", region="华北"),
+    # Outside 2026Q1: must not count.
+    cost("2025-12-01", "物流", 999, "P1"),
+    cost("2025-01-01", "返利", 500, "P1"),
+]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    # The tool only reads, so one hand-made company serves every test in this module.
+    return make_store(
+        tmp_path_factory.mktemp("cost"),
+        partners=PARTNERS,
+        products=PRODUCTS,
+        sales=SALES_2026Q1 + SALES_2025Q1,
+        costs=COSTS,
+    )
+
+
+def run(store, **args):
+    return TOOLS["cost_analysis"](store, args)
+
+
+def row(frame, column, value):
+    rows = frame[frame[column] == value]
+    assert len(rows) == 1, f"{value} not found once in {column}"
+    return rows.iloc[0]
+
+
+def test_expense_ratio_margin_and_contribution_by_channel_type(store):
+    result = run(store)  # latest = 2026Q1, the quarter of the last sale
+    assert result.period.startswith("2026年第1季度")
+    table = result.tables["按渠道类型"]
+    assert next(iter(result.tables)) == "按渠道类型"
+    expected = {
+        # type: partners, revenue, cost, ratio%, GP, margin%, contribution, contribution%
+        "经销商": (2, 25_000, 600 + 1000 + 400 + 1000, 12.00, 12_000, 48.00, 9_000, 36.00),
+        "零售商": (2, 12_500, 300 + 500, 6.40, 7_500, 60.00, 6_700, 53.60),
+        "直营": (1, 2_500, 1200 + 300 + 200, 68.00, 1_000, 40.00, -700, -28.00),
+    }
+    for name, (n, revenue, spent, ratio, gp, margin, contrib, contrib_pct) in expected.items():
+        r = row(table, "渠道类型", name)
+        assert r["伙伴数"] == n
+        assert r["销售额(元)"] == pytest.approx(revenue)
+        assert r["渠道费用(元)"] == pytest.approx(spent)
+        assert r["费用率(%)"] == pytest.approx(ratio)
+        assert r["毛利(元)"] == pytest.approx(gp)
+        assert r["毛利率(%)"] == pytest.approx(margin)
+        assert r["贡献(元)"] == pytest.approx(contrib)
+        assert r["贡献率(%)"] == pytest.approx(contrib_pct)
+
+    f = result.figures
+    assert f["销售额(元)"] == pytest.approx(40_000)
+    assert f["渠道费用(元)"] == pytest.approx(3_800 + 2_000)
+    assert f["费用率(%)"] == pytest.approx(14.50)  # 5800 / 40000
+    assert f["毛利(元)"] == pytest.approx(20_500)
+    assert f["毛利率(%)"] == pytest.approx(51.25)
+    assert f["贡献(元)"] == pytest.approx(14_700)
+    assert (f["费用率最高分组"], f["费用率最高(%)"]) == ("直营", 68.00)
+    assert (f["费用率最低分组"], f["费用率最低(%)"]) == ("零售商", 6.40)
+    assert "直营" in result.explanation and "零售商" in result.explanation
+    assert "61.60 个百分点" in result.explanation  # 68.00 - 6.40
+    assert "按本期销售额占比" in result.formula
+
+
+def test_zero_revenue_group_shows_cost_but_no_ratio(store):
+    result = run(store)
+    agent = row(result.tables["按渠道类型"], "渠道类型", "代理商")
+    assert agent["伙伴数"] == 0
+    assert agent["销售额(元)"] == 0
+    assert agent["渠道费用(元)"] == pytest.approx(300)
+    assert math.isnan(agent["费用率(%)"])
+    north = row(result.tables["按区域"], "区域", "华北")
+    assert north["渠道费用(元)"] == pytest.approx(300) and math.isnan(north["费用率(%)"])
+    assert result.figures["未分摊费用(元)"] == pytest.approx(300)
+    assert any("代理商/华北" in w and "300.00" in w for w in result.warnings)
+
+
+def test_region_table_includes_allocated_shared_costs(store):
+    result = run(store, group_by="region")
+    table = result.tables["按区域"]
+    assert next(iter(result.tables)) == "按区域"
+    east = row(table, "区域", "华东")  # P1 1600+800, P3 300+500, P4 1500+200
+    assert east["销售额(元)"] == pytest.approx(27_500)
+    assert east["渠道费用(元)"] == pytest.approx(4_900)
+    assert east["费用率(%)"] == pytest.approx(17.82)  # 4900 / 27500 = 17.818%
+    assert east["毛利率(%)"] == pytest.approx(50.91)  # 14000 / 27500
+    south = row(table, "区域", "华南")  # P2 400+200, P5 nothing
+    assert south["渠道费用(元)"] == pytest.approx(600)
+    assert south["费用率(%)"] == pytest.approx(4.80)
+    assert table["渠道费用(元)"].sum() == pytest.approx(5_800)
+    assert (result.figures["费用率最高分组"], result.figures["费用率最低分组"]) == ("华东", "华南")
+    assert "13.02 个百分点" in result.explanation  # 17.82 - 4.80
+
+
+def test_cost_to_serve_per_partner_with_allocation(store):
+    result = run(store, group_by="partner")
+    table = result.tables["按伙伴"]
+    assert next(iter(result.tables)) == "按伙伴"
+    expected = {
+        # partner: direct, allocated, cost-to-serve, per 万元 revenue, ratio %
+        "P1": (600 + 1000, 800, 2_400, 1_200.00, 12.00),  # 1000 × 20000/25000
+        "P2": (400, 200, 600, 1_200.00, 12.00),  # 1000 × 5000/25000
+        "P3": (300, 500, 800, 1_600.00, 16.00),  # the whole 零售商/华东 pool
+        "P4": (1_500, 200, 1_700, 6_800.00, 68.00),
+        "P5": (0, 0, 0, 0.00, 0.00),  # 华南 零售商: no direct cost and outside the 华东 pool
+    }
+    for pid, (direct, allocated, total, per_10k, ratio) in expected.items():
+        r = row(table, "伙伴编号", pid)
+        assert r["直接费用(元)"] == pytest.approx(direct)
+        assert r["分摊费用(元)"] == pytest.approx(allocated)
+        assert r["服务成本(元)"] == pytest.approx(total)
+        assert r["每万元销售服务成本(元)"] == pytest.approx(per_10k)
+        assert r["费用率(%)"] == pytest.approx(ratio)
+    assert row(table, "伙伴编号", "P1")["渠道类型"] == "经销商"  # not the 直营 written on its cost row
+    assert (result.figures["费用率最高分组"], result.figures["费用率最低分组"]) == ("伙伴P4", "伙伴P5")
+    # Allocated partner costs plus the unallocated pool give back every cost of the quarter.
+    assert table["服务成本(元)"].sum() + result.figures["未分摊费用(元)"] == pytest.approx(5_800)
+
+
+def test_cost_breakdown_by_cost_type(store):
+    breakdown = run(store).tables["费用构成"]
+    dealer = row(breakdown, "渠道类型", "经销商")
+    assert (dealer["物流(元)"], dealer["促销(元)"], dealer["返利(元)"], dealer["市场推广(元)"]) == (
+        600,
+        400,
+        1000,
+        1000,
+    )
+    assert dealer["人员(元)"] == 0 and dealer["合计(元)"] == 3_000
+    direct = row(breakdown, "渠道类型", "直营")
+    assert (direct["人员(元)"], direct["物流(元)"], direct["其他(元)"], direct["合计(元)"]) == (1200, 300, 200, 1700)
+    by_partner = run(store, group_by="partner").tables["费用构成"]
+    p1 = row(by_partner, "伙伴编号", "P1")
+    assert (p1["伙伴名称"], p1["物流(元)"], p1["返利(元)"], p1["市场推广(元)"]) == ("伙伴P1", 600, 1000, 800)
+    assert row(by_partner, "伙伴编号", "P5")["合计(元)"] == 0
+
+
+def test_incentive_roi_against_year_ago(store):
+    result = run(store)
+    roi = result.tables["激励投入产出"]
+    dealer = row(roi, "渠道类型", "经销商")
+    assert dealer["本期毛利(元)"] == pytest.approx(12_000)
+    assert dealer["去年同期毛利(元)"] == pytest.approx(3_200 + 1_600)
+    assert dealer["增量毛利(元)"] == pytest.approx(7_200)
+    assert dealer["激励投入(元)"] == pytest.approx(1_000 + 400)  # 返利 P1 + 促销 P2
+    assert dealer["激励投入产出比(倍)"] == pytest.approx(5.1429)  # 7200 / 1400
+    retail = row(roi, "渠道类型", "零售商")
+    assert retail["增量毛利(元)"] == pytest.approx(7_500 - 5_400)
+    assert retail["激励投入产出比(倍)"] == pytest.approx(4.2)  # 2100 / 500 shared 促销
+    direct = row(roi, "渠道类型", "直营")
+    assert direct["激励投入(元)"] == 0 and math.isnan(direct["激励投入产出比(倍)"])
+    assert any("直营" in w and "没有激励费用" in w for w in result.warnings)
+    assert result.figures["激励投入产出比(倍)"] == pytest.approx(5.0)  # (7200 + 2100 + 200) / 1900
+
+    only_rebate = run(store, incentive_cost_types=["返利"]).tables["激励投入产出"]
+    assert row(only_rebate, "渠道类型", "经销商")["激励投入产出比(倍)"] == pytest.approx(7.2)  # 7200 / 1000
+
+
+def test_concentration_top_share_and_hhi(store):
+    result = run(store, top_n=3)
+    # shares 0.5, 0.1875, 0.125, 0.125, 0.0625 -> HHI = 0.3203125 × 10000
+    assert result.figures["HHI"] == pytest.approx(3203.125, abs=0.01)
+    assert result.figures["集中度判断"] == "高度集中"
+    assert result.figures["前N名销售占比(%)"] == pytest.approx(81.25)  # (20000 + 7500 + 5000) / 40000
+    top = result.tables["集中度"]
+    assert top["伙伴编号"].tolist() == ["P1", "P5", "P2"]
+    assert top["累计占比(%)"].tolist() == [50.00, 68.75, 81.25]
+    assert "高度集中" in result.explanation
+    assert run(store).figures["前N名销售占比(%)"] == pytest.approx(100.0)
+
+
+@pytest.mark.parametrize(
+    "hhi, verdict", [(1499.9, "分散"), (1500, "中等集中"), (2500, "中等集中"), (2500.1, "高度集中")]
+)
+def test_hhi_verdict_thresholds(hhi, verdict):
+    assert hhi_verdict(hhi) == verdict
+
+
+def test_channel_length_comparison(store):
+    table = run(store).tables["渠道长度对比"]
+    assert table["层级名称"].tolist() == ["直营/直销", "一级", "二级"]
+    assert table["伙伴数"].tolist() == [1, 2, 2]
+    assert table["销售额(元)"].tolist() == [2_500, 12_500, 25_000]
+    assert table["毛利率(%)"].tolist() == [40.00, 60.00, 48.00]
+    assert table["费用率(%)"].tolist() == [68.00, 6.40, 12.00]
+    assert table["贡献率(%)"].tolist() == [-28.00, 53.60, 36.00]
+
+
+def test_region_filter_keeps_allocated_share_of_nationwide_pool(store):
+    result = run(store, region="华东")
+    assert "区域=华东" in result.title
+    assert result.figures["销售额(元)"] == pytest.approx(27_500)
+    assert result.figures["渠道费用(元)"] == pytest.approx(4_900)  # P1 gets 800 of the 经销商 pool, P2's 200 is out
+    assert set(result.tables["按伙伴"]["伙伴编号"]) == {"P1", "P3", "P4"}
+    # (20000² + 5000² + 2500²) / 27500² × 10000
+    assert result.figures["HHI"] == pytest.approx(5702.48, abs=0.01)
+
+
+def test_partner_type_filter(store):
+    result = run(store, partner_type="零售商")
+    assert result.figures["销售额(元)"] == pytest.approx(12_500)
+    assert result.figures["渠道费用(元)"] == pytest.approx(800)
+    assert result.tables["按渠道类型"]["渠道类型"].tolist() == ["零售商"]
+    assert result.explanation.startswith("范围内只有零售商一组有销售")
+
+
+def test_month_grain_allocates_within_the_month(store):
+    result = run(store, period="2026-02", group_by="partner")
+    f = result.figures
+    assert f["销售额(元)"] == pytest.approx(15_000)  # P1 10000 (B), P2 5000
+    assert f["渠道费用(元)"] == pytest.approx(400 + 400 + 1000 + 300)
+    assert f["费用率(%)"] == pytest.approx(14.00)
+    table = result.tables["按伙伴"]
+    assert row(table, "伙伴编号", "P1")["分摊费用(元)"] == pytest.approx(666.67)  # 1000 × 10000/15000
+    p4 = row(table, "伙伴编号", "P4")  # staff cost but no sales this month
+    assert p4["服务成本(元)"] == pytest.approx(400) and math.isnan(p4["每万元销售服务成本(元)"])
+    roi = result.tables["激励投入产出"]
+    assert row(roi, "渠道类型", "经销商")["激励投入产出比(倍)"] == pytest.approx(16.0)  # (8000 - 1600) / 400
+
+
+def test_no_year_ago_sales_leaves_roi_missing_with_warning(tmp_path):
+    store = make_store(tmp_path, partners=PARTNERS, products=PRODUCTS, sales=SALES_2026Q1, costs=COSTS)
+    result = run(store)
+    roi = result.tables["激励投入产出"]
+    assert roi["激励投入产出比(倍)"].isna().all()
+    assert roi["去年同期毛利(元)"].isna().all()
+    assert result.figures["激励投入产出比(倍)"] is None
+    assert any("去年同期（2025年第1季度）没有销售数据" in w for w in result.warnings)
+
+
+def test_partly_covered_year_ago_is_not_a_baseline(tmp_path):
+    # Data starts in February 2025, so 2025Q1 lacks January: comparing with it would inflate the ROI.
+    sales = [*SALES_2026Q1, sale("P2", "A", "2025-02-01", 40, 100), sale("P3", "B", "2025-03-05", 80, 50)]
+    store = make_store(tmp_path, partners=PARTNERS, products=PRODUCTS, sales=sales, costs=COSTS)
+    result = run(store)
+    assert result.tables["激励投入产出"]["激励投入产出比(倍)"].isna().all()
+    assert any("2025-02-01 开始" in w and "只有部分月份" in w for w in result.warnings)
+
+
+def test_incomplete_current_period_is_warned(tmp_path):
+    sales = [s for s in SALES_2026Q1 + SALES_2025Q1 if s["date"] < "2026-03-01"]
+    store = make_store(tmp_path, partners=PARTNERS, products=PRODUCTS, sales=sales, costs=COSTS)
+    result = run(store, period="2026Q1")
+    assert any("本期销售数据只到 2026-02-10" in w for w in result.warnings)
+    assert not any("本期销售数据只到" in w for w in run(store, period="2026-02").warnings)
+
+
+def test_no_costs_at_all_gives_zeros(tmp_path):
+    store = make_store(tmp_path, partners=PARTNERS, products=PRODUCTS, sales=SALES_2026Q1)
+    result = run(store, group_by="partner")
+    assert result.figures["渠道费用(元)"] == 0 and result.figures["费用率(%)"] == 0
+    assert (result.tables["按伙伴"]["服务成本(元)"] == 0).all()
+    assert (result.tables["费用构成"]["合计(元)"] == 0).all()
+
+
+def test_missing_unit_cost_is_warned(tmp_path):
+    store = make_store(
+        tmp_path,
+        partners=PARTNERS,
+        products=[product("A", unit_cost=None)],
+        sales=[sale("P1", "A", "2026-01-15", 10, 100)],
+    )
+    result = run(store)
+    assert any("缺少单位成本" in w and "1,000.00" in w for w in result.warnings)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({"region": "火星"}, "可选区域：华东、华北、华南"),
+        ({"partner_type": "代购"}, "可选类型："),
+        ({"period": "2024Q1"}, "2024年第1季度"),
+        ({"period": "2024Q1"}, "2025-01-15 ~ 2026-03-20"),
+        ({"region": "华北"}, "没有销售额"),
+    ],
+)
+def test_bad_arguments_are_explained(store, args, message):
+    with pytest.raises(ToolError) as error:
+        run(store, **args)
+    assert message in error.value.message
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({"group_by": "product"}, "group_by 只能是"),
+        ({"incentive_cost_types": ["广告"]}, "未知的费用类型：广告"),
+        ({"incentive_cost_types": []}, "不能为空"),
+        ({"top_n": 0}, "top_n"),
+    ],
+)
+def test_invalid_argument_values_are_rejected(store, args, message):
+    with pytest.raises(ToolError) as error:
+        run(store, **args)
+    assert message in str(error.value)
+
+
+def test_chinese_group_by_alias(store):
+    result = run(store, group_by="区域")
+    assert result.parameters["group_by"] == "region"
+    assert next(iter(result.tables)) == "按区域"
+
+
+def test_sample_company_is_consistent(loaded_store):
+    result = run(loaded_store)
+    span = result.period
+    start, end = span[span.index("（") + 1 : span.index("）")].split(" ~ ")
+    total = loaded_store.query("SELECT sum(amount) AS t FROM costs WHERE month BETWEEN ? AND ?", [start, end])["t"][0]
+    revenue = loaded_store.query("SELECT sum(revenue) AS r FROM sales WHERE date BETWEEN ? AND ?", [start, end])["r"][0]
+    assert result.figures["渠道费用(元)"] == pytest.approx(total, abs=0.05)
+    assert result.figures["销售额(元)"] == pytest.approx(revenue, abs=0.05)
+    for name in ("按渠道类型", "按区域"):
+        assert result.tables[name]["渠道费用(元)"].sum() == pytest.approx(total, abs=0.5)
+        ratios = result.tables[name]["费用率(%)"].dropna()
+        assert ((ratios > 0) & (ratios < 100)).all()
+    partners = result.tables["按伙伴"]
+    assert partners["服务成本(元)"].sum() + result.figures["未分摊费用(元)"] == pytest.approx(total, abs=0.5)
+    assert (partners["服务成本(元)"] >= 0).all() and partners["服务成本(元)"].notna().all()
+    by_type = result.tables["按渠道类型"].set_index("渠道类型")["费用率(%)"]
+    assert by_type.idxmax() == "直营" == result.figures["费用率最高分组"]
+    length = result.tables["渠道长度对比"].set_index("渠道层级")["费用率(%)"]
+    assert length[0] > length[2]  # direct stores carry their own staff
+    assert 0 < result.figures["HHI"] <= 10_000
+    # The small sample spans 12 months: the latest quarter has no year-ago quarter.
+    assert any("去年同期（" in w and "没有销售数据" in w for w in result.warnings)
