@@ -87,6 +87,11 @@ def _make(grain: Grain, start: date) -> Period:
     return Period(grain, start, date(start.year, 12, 31))
 
 
+def period_of(grain: Grain, day: date) -> Period:
+    """The quarter, month or year that contains day."""
+    return _make(grain, day)
+
+
 RELATIVE = {
     "latest": ("quarter", 0),
     "本季度": ("quarter", 0),

@@ -1,0 +1,480 @@
+"""Quarterly channel work plan built from the scorecard, cost, conflict and rebate results (a structured plan)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from company.periods import Period, period_of
+from company.store import Store
+from tools.base import TOOLS, ToolError, ToolResult, register, resolve_period
+from tools.metrics import partner_metrics
+from tools.scorecard import KPIS
+
+ROLES = {
+    "渠道总监": "整体目标与资源调配，主持月度与季度复盘",
+    "区域经理": "伙伴一对一整改与冲级辅导、终端走访",
+    "渠道管理部": "渠道秩序（窜货、乱价、压货）核查与处理，记分卡维护",
+    "财务部": "费用复核、回款跟踪与返利核算",
+    "市场部": "促销与培训资源、伙伴满意度调查",
+}
+
+
+class Goal(BaseModel):
+    area: str
+    name: str
+    baseline: float | None
+    target: float
+    unit: str
+    basis: str
+
+
+class Measure(BaseModel):
+    area: str
+    action: str
+    detail: str
+    owner: str
+    partners: list[str] = Field(default_factory=list)
+    source: str
+
+
+class Phase(BaseModel):
+    name: str
+    start: date
+    end: date
+    weeks: str
+    tasks: list[str]
+    owner: str
+
+
+class Kpi(BaseModel):
+    name: str
+    formula: str
+    baseline: float | None
+    target: float
+    unit: str
+    owner: str
+    review_dates: list[date]
+
+
+class WorkPlan(BaseModel):
+    """A quarterly distribution work plan: goals with numbers, measures by area, phases, owners, KPIs."""
+
+    title: str
+    quarter: str
+    region: str | None
+    basis_period: str
+    goals: list[Goal]
+    measures: list[Measure]
+    phases: list[Phase]
+    kpis: list[Kpi]
+    owners: dict[str, str]
+    risks: list[str]
+    review_dates: list[date]
+
+
+class WorkPlanArgs(BaseModel):
+    """Draft a quarterly channel work plan (季度渠道工作计划) with goals, measures, phases, owners and KPIs.
+
+    Call this when the user asks for a quarterly (work) plan, 季度计划, 工作计划, or what to do next quarter.
+    It runs the partner scorecard, the cost analysis, the conflict check and the rebate simulation on the
+    quarter before the plan quarter (the basis), and turns their numbers into goals (sales, share of
+    partners on target, expense ratio, collection rate, channel order, partner structure), measures naming
+    the partners concerned, three monthly phases with dates, owners by role and KPIs with review dates.
+    """
+
+    quarter: str | None = Field(
+        None, description="计划季度 plan quarter, e.g. 2026Q4; default: the quarter after the data"
+    )
+    region: str | None = Field(None, description="只为某个区域做计划 region, e.g. 华东")
+    revenue_growth: float = Field(
+        0.08, ge=-0.5, le=2, description="销售额目标：较去年同季增长 growth vs same quarter last year"
+    )
+    cost_cut_points: float = Field(0.5, ge=0, le=20, description="费用率目标：下降的百分点 expense-ratio cut in points")
+    collection_target: float = Field(0.95, gt=0, le=1, description="回款率目标 collection-rate target")
+
+
+def _plan_quarter(store: Store, text: str | None) -> Period:
+    if text:
+        return resolve_period(store, text, grain="quarter")
+    latest = resolve_period(store, "latest")
+    return latest.shift(1)
+
+
+def _review_dates(quarter: Period) -> list[date]:
+    """The 5th of each month of the quarter, and the 5th of the month after (the quarter review)."""
+    first = period_of("month", quarter.start)
+    return [date(m.start.year, m.start.month, 5) for m in (first.shift(i) for i in range(4))]
+
+
+def _phases(quarter: Period, focus: dict[str, list[str]]) -> list[Phase]:
+    starts = [period_of("month", quarter.start).shift(i) for i in range(3)]
+    names = ("诊断与部署", "执行与跟进", "冲刺与复盘")
+    weeks = ("第1-4周", "第5-8周", "第9-13周")
+    owners = ("渠道总监", "区域经理", "渠道总监")
+    return [
+        Phase(
+            name=names[i],
+            start=m.start,
+            end=m.end if i < 2 else quarter.end,
+            weeks=weeks[i],
+            tasks=focus[names[i]],
+            owner=owners[i],
+        )
+        for i, m in enumerate(starts)
+    ]
+
+
+def _names(frame: pd.DataFrame, limit: int = 5) -> list[str]:
+    return [f"{row['name']}（{row['partner_id']}）" for _, row in frame.head(limit).iterrows()]
+
+
+@register("quarterly_work_plan", WorkPlanArgs)
+def quarterly_work_plan(store: Store, args: WorkPlanArgs) -> ToolResult:
+    quarter = _plan_quarter(store, args.quarter)
+    basis = quarter.previous
+    metrics = partner_metrics(store, basis)
+    if args.region:
+        regions = sorted(metrics["region"].dropna().unique())
+        if args.region not in regions:
+            raise ToolError(f"没有区域「{args.region}」。可选：{'、'.join(regions)}。")
+        metrics = metrics[metrics["region"] == args.region]
+    if metrics["revenue"].sum() == 0:
+        raise ToolError(f"计划基于上一季度（{basis.span}）的数据，但该季度没有销售。请选择数据之后的季度做计划。")
+
+    scope = {"region": args.region} if args.region else {}
+    card = TOOLS["partner_scorecard"](store, {"period": basis.key, **scope})
+    cost = TOOLS["cost_analysis"](store, {"period": basis.key, **scope})
+    conflicts = TOOLS["detect_conflicts"](store, {"period": basis.key, **scope})
+    rebate = TOOLS["simulate_rebate"](store, {"period": basis.key, **scope})
+
+    goals = _goals(store, quarter, basis, metrics, card, cost, conflicts, args)
+    measures = _measures(metrics, card, cost, conflicts, rebate)
+    focus = {
+        "诊断与部署": [
+            "召开季度启动会，向伙伴发布目标与返利政策",
+            "区域经理与 D 级伙伴逐一面谈，签订整改计划",
+            "对高、中严重度的窜货/乱价/压货案件核实证据并书面通知",
+        ],
+        "执行与跟进": [
+            "每周跟踪完成率、回款与库存，发现偏差当周纠正",
+            "对临近升级的伙伴做冲级辅导",
+            "复核费用率最高渠道的费用明细，停止低效投入",
+        ],
+        "冲刺与复盘": [
+            "季末冲刺但不压货：按动销而非进货考核",
+            "核算返利与回款，兑现前置条件",
+            "季度复盘：更新记分卡与分级，确定下季度调整",
+        ],
+    }
+    phases = _phases(quarter, focus)
+    reviews = _review_dates(quarter)
+    kpis = [
+        Kpi(
+            name=g.name,
+            formula=KPI_FORMULAS.get(g.name, ""),
+            baseline=g.baseline,
+            target=g.target,
+            unit=g.unit,
+            owner=KPI_OWNERS.get(g.name, "渠道总监"),
+            review_dates=reviews,
+        )
+        for g in goals
+    ]
+    scope_label = args.region or "全国"
+    plan = WorkPlan(
+        title=f"{quarter.label}渠道工作计划（{scope_label}）",
+        quarter=quarter.key,
+        region=args.region,
+        basis_period=basis.span,
+        goals=goals,
+        measures=measures,
+        phases=phases,
+        kpis=kpis,
+        owners=dict(ROLES),
+        risks=_risks(cost, conflicts, card),
+        review_dates=reviews,
+    )
+    return ToolResult(
+        tool="quarterly_work_plan",
+        title=plan.title,
+        period=quarter.span,
+        explanation=(
+            f"以{basis.label}的实际数据为基础，为{quarter.label}（{scope_label}）设定 {len(goals)} 项目标、"
+            f"{len(measures)} 条措施、3 个阶段，月度复盘日为 {'、'.join(d.isoformat() for d in reviews[:3])}，"
+            f"季度复盘日为 {reviews[3].isoformat()}。"
+        ),
+        formula="销售额目标 = 去年同季销售额 × (1 + 增长率)（无去年同季数据时用上季度）；"
+        "费用率目标 = 上季度费用率 − 下降点数；回款率目标 = max(上季度回款率, 目标回款率)；"
+        "达标伙伴占比目标 = 上季度占比 + 10 个百分点（不超过 100%）",
+        parameters={"quarter": quarter.key, "basis": basis.key, **args.model_dump()},
+        tables={
+            "目标": _goal_table(goals),
+            "措施": _measure_table(measures),
+            "阶段安排": _phase_table(phases),
+            "考核指标": _kpi_table(kpis),
+        },
+        figures={g.name + "目标": g.target for g in goals} | {g.name + "基线": g.baseline for g in goals},
+        warnings=[*card.warnings, *cost.warnings, *conflicts.warnings],
+        data=plan,
+    )
+
+
+KPI_FORMULAS = {
+    "销售额": "Σ 销售额（元）",
+    "达标伙伴占比": "完成率 ≥ 100% 的伙伴数 ÷ 有目标的伙伴数",
+    "费用率": "渠道费用 ÷ 销售额",
+    "回款率": "实收 ÷ 应收",
+    "高严重度渠道冲突": "未处理完毕的高严重度案件数",
+    "A/B级伙伴占比": "A、B 级伙伴数 ÷ 伙伴总数",
+}
+KPI_OWNERS = {
+    "销售额": "渠道总监",
+    "达标伙伴占比": "区域经理",
+    "费用率": "财务部",
+    "回款率": "财务部",
+    "高严重度渠道冲突": "渠道管理部",
+    "A/B级伙伴占比": "区域经理",
+}
+
+
+def _goals(store, quarter, basis, metrics, card, cost, conflicts, args) -> list[Goal]:
+    year_ago = partner_metrics(store, quarter.year_ago)
+    if args.region:
+        year_ago = year_ago[year_ago["region"] == args.region]
+    seasonal = float(year_ago["revenue"].sum())
+    base_revenue = float(metrics["revenue"].sum())
+    reference, basis_text = (
+        (seasonal, f"{quarter.year_ago.label}销售额") if seasonal > 0 else (base_revenue, f"{basis.label}销售额")
+    )
+    with_target = metrics[metrics["achievement"].notna()]
+    on_target = float((with_target["achievement"] >= 1).mean() * 100) if len(with_target) else None
+    ratio = cost.figures["费用率(%)"]
+    collection = (
+        metrics["amount_collected"].sum() / metrics["amount_due"].sum() if metrics["amount_due"].sum() else None
+    )
+    high = int(conflicts.figures.get("高严重度项数", 0))
+    tiers = card.data["tier"].value_counts()
+    ab_share = float((tiers.get("A", 0) + tiers.get("B", 0)) / len(card.data) * 100) if len(card.data) else None
+    goals = [
+        Goal(
+            area="销售",
+            name="销售额",
+            baseline=round(base_revenue, 2),
+            target=round(reference * (1 + args.revenue_growth), 2),
+            unit="元",
+            basis=f"{basis_text} {reference:,.2f} 元 × (1 + {args.revenue_growth:.0%})",
+        ),
+    ]
+    if on_target is not None:
+        goals.append(
+            Goal(
+                area="伙伴管理",
+                name="达标伙伴占比",
+                baseline=round(on_target, 2),
+                target=round(min(100.0, on_target + 10), 2),
+                unit="%",
+                basis=f"{basis.label}完成率 ≥ 100% 的伙伴占比",
+            )
+        )
+    if ratio is not None:
+        goals.append(
+            Goal(
+                area="费用控制",
+                name="费用率",
+                baseline=ratio,
+                target=round(max(0.0, ratio - args.cost_cut_points), 2),
+                unit="%",
+                basis=f"{basis.label}费用率 {ratio}% − {args.cost_cut_points} 个百分点",
+            )
+        )
+    if collection is not None:
+        goals.append(
+            Goal(
+                area="回款",
+                name="回款率",
+                baseline=round(collection * 100, 2),
+                target=round(max(collection, args.collection_target) * 100, 2),
+                unit="%",
+                basis=f"{basis.label}回款率与目标 {args.collection_target:.0%} 取高者",
+            )
+        )
+    goals.append(
+        Goal(
+            area="渠道秩序",
+            name="高严重度渠道冲突",
+            baseline=high,
+            target=0,
+            unit="件",
+            basis=f"{basis.label}排查出的高严重度窜货/乱价/压货/下滑案件",
+        )
+    )
+    if ab_share is not None:
+        goals.append(
+            Goal(
+                area="伙伴结构",
+                name="A/B级伙伴占比",
+                baseline=round(ab_share, 2),
+                target=round(min(100.0, ab_share + 5), 2),
+                unit="%",
+                basis=f"{basis.label}记分卡分级",
+            )
+        )
+    return goals
+
+
+def _measures(metrics, card, cost, conflicts, rebate) -> list[Measure]:
+    scored = card.data
+    measures: list[Measure] = []
+    weak = scored[scored["tier"] == "D"].sort_values("score")
+    if len(weak):
+        measures.append(
+            Measure(
+                area="伙伴管理",
+                action=f"与 {len(weak)} 家 D 级（观察）伙伴签订整改计划",
+                detail="逐一面谈，按其最弱指标定整改目标，季度末未改善的列入优化名单",
+                owner="区域经理",
+                partners=_names(weak),
+                source="partner_scorecard",
+            )
+        )
+    near = scored[(scored["tier"] == "C") & (scored["gap_to_next"] <= 5)].sort_values("gap_to_next")
+    if len(near):
+        lever = near["lever"].mode().iloc[0] if near["lever"].notna().any() else None
+        measures.append(
+            Measure(
+                area="伙伴管理",
+                action=f"辅导 {len(near)} 家距 B 级不足 5 分的伙伴冲级",
+                detail=f"重点提升{KPIS[lever][0] if lever else '薄弱指标'}，每两周复核一次",
+                owner="区域经理",
+                partners=_names(near),
+                source="partner_scorecard",
+            )
+        )
+    by_region = metrics.groupby("region", dropna=True).agg(revenue=("revenue", "sum"), target=("target", "sum"))
+    by_region = by_region[by_region["target"] > 0]
+    if len(by_region) > 1:
+        worst = (by_region["revenue"] / by_region["target"]).sort_values()
+        measures.append(
+            Measure(
+                area="网络建设",
+                action=f"在完成率最低的{worst.index[0]}区优化网点",
+                detail=f"{worst.index[0]}上季度完成率 {worst.iloc[0]:.1%}：排查空白城市与低效网点，补充或替换伙伴",
+                owner="渠道总监",
+                source="partner_metrics",
+            )
+        )
+    high_group, high_ratio = cost.figures.get("费用率最高分组"), cost.figures.get("费用率最高(%)")
+    if high_group:
+        measures.append(
+            Measure(
+                area="费用控制",
+                action=f"复核费用率最高的「{high_group}」渠道费用",
+                detail=f"上季度费用率 {high_ratio}%（整体 {cost.figures['费用率(%)']}%）："
+                "逐项核对物流、促销与人员费用，停止投入产出比低的活动",
+                owner="财务部",
+                source="cost_analysis",
+            )
+        )
+    for finding in [f for f in conflicts.data if f.severity in ("高", "中")][:6]:
+        measures.append(
+            Measure(
+                area="渠道秩序",
+                action=f"处理{finding.kind_zh}：{finding.partner_name}",
+                detail=f"{finding.summary} {finding.suggested_action}",
+                owner="渠道管理部",
+                partners=[f"{finding.partner_name}（{finding.partner_id}）"],
+                source="detect_conflicts",
+            )
+        )
+    low_sat = metrics[metrics["satisfaction"].notna()].sort_values("satisfaction").head(5)
+    if len(low_sat):
+        measures.append(
+            Measure(
+                area="客户满意度",
+                action="走访满意度最低的伙伴",
+                detail=f"满意度 {low_sat['satisfaction'].min():.1f}~{low_sat['satisfaction'].max():.1f} 分："
+                "了解返利兑现、到货与价格方面的意见，两周内答复",
+                owner="市场部",
+                partners=_names(low_sat),
+                source="partner_metrics",
+            )
+        )
+    total = rebate.figures.get("返利合计(元)")
+    if total is not None:
+        measures.append(
+            Measure(
+                area="激励",
+                action="按现行阶梯返利测算本季返利预算",
+                detail=f"按上季度数据测算返利合计 {total:,.2f} 元，"
+                f"{rebate.figures.get('临近下一档伙伴数', 0)} 家伙伴临近下一档；"
+                "前置条件（回款率、无窜货乱价）照常执行",
+                owner="财务部",
+                source="simulate_rebate",
+            )
+        )
+    return measures
+
+
+def _risks(cost, conflicts, card) -> list[str]:
+    risks = ["季末冲量可能引发压货与窜货：返利按动销和回款核算，季末两周加密库存核查。"]
+    if cost.figures.get("集中度判断") == "高度集中":
+        risks.append(f"销售高度集中（HHI {cost.figures['HHI']}）：头部伙伴变动风险大，需培育第二梯队。")
+    if conflicts.figures.get("发现总数", 0):
+        risks.append(f"上季度发现 {conflicts.figures['发现总数']} 起渠道冲突信号，处理不及时会影响价格体系与伙伴信心。")
+    if card.figures.get("降级数", 0):
+        risks.append(f"上季度有 {card.figures['降级数']} 家伙伴降级，需防止其流失或消极经营。")
+    return risks
+
+
+def _goal_table(goals: list[Goal]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"领域": g.area, "目标": g.name, "基线": g.baseline, "目标值": g.target, "单位": g.unit, "依据": g.basis}
+            for g in goals
+        ]
+    )
+
+
+def _measure_table(measures: list[Measure]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"领域": m.area, "措施": m.action, "说明": m.detail, "负责": m.owner, "涉及伙伴": "、".join(m.partners)}
+            for m in measures
+        ]
+    )
+
+
+def _phase_table(phases: list[Phase]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "阶段": p.name,
+                "周次": p.weeks,
+                "开始": p.start.isoformat(),
+                "结束": p.end.isoformat(),
+                "主要任务": "；".join(p.tasks),
+                "负责": p.owner,
+            }
+            for p in phases
+        ]
+    )
+
+
+def _kpi_table(kpis: list[Kpi]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "指标": k.name,
+                "计算": k.formula,
+                "基线": k.baseline,
+                "目标": k.target,
+                "单位": k.unit,
+                "负责": k.owner,
+                "复盘日期": "、".join(d.isoformat() for d in k.review_dates),
+            }
+            for k in kpis
+        ]
+    )
