@@ -195,6 +195,38 @@ def cmd_kb_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tool(args: argparse.Namespace) -> int:
+    from tools.registry import TOOLS
+
+    if not args.name:
+        for name, spec in TOOLS.items():
+            print(f"{name:<22} {spec.description.splitlines()[0]}")
+        return 0
+    if args.name not in TOOLS:
+        print(f"没有名为 {args.name} 的工具。可用：{'、'.join(TOOLS)}。", file=sys.stderr)
+        return 2
+    try:
+        arguments = json.loads(args.args)
+    except json.JSONDecodeError as exc:
+        print(f"--args 不是有效的 JSON：{exc.msg}。示例：'{{\"period\": \"2026Q3\"}}'", file=sys.stderr)
+        return 2
+    result = TOOLS[args.name](open_store(), arguments)
+    if args.json:
+        _print_json({"tool": result.tool, "title": result.title, "period": result.period,
+                     "explanation": result.explanation, "formula": result.formula, "parameters": result.parameters,
+                     "figures": result.figures, "warnings": result.warnings,
+                     "tables": {k: json.loads(v.to_json(orient="records", force_ascii=False, date_format="iso"))
+                                for k, v in result.tables.items()}})
+        return 0
+    print(f"{result.title}\n{result.period}\n\n{result.explanation}\n\n计算方法：{result.formula}")
+    for warning in result.warnings:
+        print(f"提示：{warning}")
+    for name, table in result.tables.items():
+        print(f"\n【{name}】（共 {len(table)} 行{'，显示前 20 行' if len(table) > 20 else ''}）")
+        print(table.head(20).to_string(index=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m advisor", description="渠道参谋命令行")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -247,6 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--topic", action="append", help="只检索这些主题（如 incentive、conflict，可重复）")
     search.add_argument("--json", action="store_true")
     search.set_defaults(func=cmd_kb_search)
+
+    tool = sub.add_parser("tool", help="运行渠道计算工具（记分卡、费用、返利、冲突、工作计划）")
+    tool.add_argument("name", nargs="?", help="工具名；不填则列出全部工具")
+    tool.add_argument("--args", default="{}", help='参数 JSON，如 \'{"period": "2026Q3", "region": "华东"}\'')
+    tool.add_argument("--json", action="store_true", help="以 JSON 输出（表格为行列表）")
+    tool.set_defaults(func=cmd_tool)
 
     prepare = sub.add_parser("prepare", help="准备内置默认数据（示例公司与指南索引）")
     prepare.set_defaults(func=cmd_prepare)

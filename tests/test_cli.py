@@ -96,3 +96,20 @@ def test_kb_add_list_search_remove(tmp_path):
     assert removed.returncode == 0 and "已删除" in removed.stdout
     missing = run(data, "kb", "remove", listed[0]["doc_id"])
     assert missing.returncode == 2 and "没有编号为" in missing.stderr
+
+
+def test_tool_command_lists_runs_and_explains_errors(tmp_path):
+    data = tmp_path / "data"
+    assert run(data, "data", "sample", "--partners", "30", "--months", "12").returncode == 0
+    listing = run(data, "tool")
+    assert "partner_scorecard" in listing.stdout and "quarterly_work_plan" in listing.stdout
+    result = run(data, "tool", "partner_scorecard", "--args", '{"top": 3}', "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert len(payload["tables"]["记分卡"]) == 3 and payload["period"].endswith("）")
+    text = run(data, "tool", "detect_conflicts")
+    assert text.returncode == 0 and "计算方法" in text.stdout
+    bad = run(data, "tool", "cost_analysis", "--args", '{"top_n": 0}')
+    assert bad.returncode == 2 and "参数 top_n：应不小于 1" in bad.stderr
+    assert run(data, "tool", "no_such_tool").returncode == 2
+    assert "不是有效的 JSON" in run(data, "tool", "cost_analysis", "--args", "{period}").stderr
