@@ -9,7 +9,8 @@ import streamlit as st  # noqa: E402
 st.set_page_config(page_title="渠道参谋", page_icon=":material/explore:", layout="wide")
 st.navigation(
     [
-        st.Page("ui/pages/data_center.py", title="数据中心", icon=":material/database:", url_path="data", default=True),
-    st.Page("ui/pages/knowledge.py", title="知识库", icon=":material/menu_book:", url_path="knowledge"),
+        st.Page("ui/pages/chat.py", title="对话", icon=":material/chat:", url_path="chat", default=True),
+        st.Page("ui/pages/data_center.py", title="数据中心", icon=":material/database:", url_path="data"),
+        st.Page("ui/pages/knowledge.py", title="知识库", icon=":material/menu_book:", url_path="knowledge"),
     ]
 ).run()

@@ -11,9 +11,8 @@ from advisor.runtime import pin_threads
 
 pin_threads()
 
-from company.sample import SampleCompany, generate  # noqa: E402
-
 from advisor.settings import reset_settings  # noqa: E402
+from company.sample import SampleCompany, generate  # noqa: E402
 from company.store import Store  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +28,16 @@ def _loaded_template(tmp_path_factory, small_company) -> Path:
     folder = tmp_path_factory.mktemp("template") / "company"
     Store(folder).replace_all(small_company.tables, meta={"source": "sample", "manifest": small_company.manifest})
     return folder
+
+
+@pytest.fixture(scope="session")
+def guides_kb(tmp_path_factory):
+    """A knowledge base holding the authored guides (indexed once per test session)."""
+    from retrieval.knowledge_base import GUIDES_DIR, KnowledgeBase
+
+    kb = KnowledgeBase(tmp_path_factory.mktemp("kb") / "knowledge")
+    assert kb.ensure_guides() == len(list(GUIDES_DIR.glob("*.md")))
+    return kb
 
 
 @pytest.fixture

@@ -16,13 +16,6 @@ DOC = (
 )
 
 
-@pytest.fixture(scope="session")
-def guides_kb(tmp_path_factory) -> KnowledgeBase:
-    kb = KnowledgeBase(tmp_path_factory.mktemp("kb") / "knowledge")
-    assert kb.ensure_guides() == len(list(GUIDES_DIR.glob("*.md")))
-    return kb
-
-
 @pytest.fixture
 def small_kb(tmp_path) -> KnowledgeBase:
     return KnowledgeBase(tmp_path / "knowledge")

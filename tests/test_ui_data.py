@@ -23,9 +23,9 @@ def texts(app: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-def test_app_entry_opens_the_data_page(loaded_store):
+def test_app_entry_opens_the_chat_page(loaded_store):
     app = run_page(APP)
-    assert app.title[0].value == "数据中心"
+    assert app.title[0].value == "渠道参谋"
 
 
 def test_overview_shows_counts_and_charts(loaded_store, small_company):

@@ -21,3 +21,9 @@ def knowledge():
     from advisor.workspace import open_knowledge
 
     return open_knowledge(settings())
+
+
+def history():
+    from advisor.history import History
+
+    return History(settings().data_dir / "history.sqlite")

@@ -1,0 +1,212 @@
+"""Offline composer: answers built from tool results and retrieved evidence through templates in prompts/.
+
+Every number comes from a tool result; every guidance sentence is a sentence of a retrieved passage
+followed by its citation [n]; when the evidence gate finds nothing, the answer says so.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from advisor.types import Answer, AnswerTable, ChartSpec, Citation, Route, Step
+from retrieval.chunking import sentences
+from retrieval.search import NOT_FOUND, SearchResult, analyse
+from tools.base import ToolResult
+
+PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
+MARKDOWN_NOISE = re.compile(r"\*\*|__|`|^#+\s*|^[-*]\s+|^\d+[.、]\s*|^>\s*")
+
+
+def template(name: str, **values: Any) -> str:
+    """Fill prompts/<name>.md; a missing variable is a programming error and raises KeyError."""
+    return (PROMPTS / f"{name}.md").read_text(encoding="utf-8").format(**values)
+
+
+def money(value: float | None) -> str:
+    if value is None or pd.isna(value):
+        return "—"
+    if abs(value) >= 10_000:
+        return f"{value / 10_000:,.2f} 万元"
+    return f"{value:,.2f} 元"
+
+
+def md_table(frame: pd.DataFrame, max_rows: int = 15) -> str:
+    if frame.empty:
+        return "（无数据）"
+    shown = frame.head(max_rows).copy()
+    for column in shown.columns:
+        if pd.api.types.is_float_dtype(shown[column]):
+            shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:,.2f}")
+    text = shown.to_markdown(index=False)
+    if len(frame) > max_rows:
+        text += f"\n\n（共 {len(frame)} 行，此处显示前 {max_rows} 行，完整表格见下方。）"
+    return text
+
+
+# ---- citations ------------------------------------------------------------------------------------
+class Citations:
+    """Numbers passages [1], [2] ... in the order they are first cited in one answer."""
+
+    def __init__(self, start: int = 1):
+        self.items: list[Citation] = []
+        self._by_chunk: dict[str, int] = {}
+        self._next = start
+
+    def cite(self, evidence) -> int:
+        chunk = evidence.chunk
+        if chunk.chunk_id not in self._by_chunk:
+            number = self._next
+            self._next += 1
+            self._by_chunk[chunk.chunk_id] = number
+            self.items.append(
+                Citation(
+                    number=number,
+                    source=chunk.source,
+                    title=chunk.title,
+                    heading_path=list(chunk.heading_path),
+                    location=chunk.location_label,
+                    text=chunk.text,
+                    chunk_id=chunk.chunk_id,
+                )
+            )
+        return self._by_chunk[chunk.chunk_id]
+
+    def reference_list(self) -> str:
+        if not self.items:
+            return ""
+        lines = [
+            f"[{c.number}] {c.title}"
+            + (f" > {' > '.join(c.heading_path)}" if c.heading_path else "")
+            + f"（{c.source}{' ' + c.location if c.location else ''}）"
+            for c in self.items
+        ]
+        return "\n".join(lines)
+
+
+def key_sentences(text: str, query: str, limit: int = 2) -> list[str]:
+    """The passage sentences that share most words with the question, in their original order."""
+    terms = set(analyse(query).expanded)
+    candidates = []
+    for position, raw in enumerate(sentences(text)):
+        sentence = MARKDOWN_NOISE.sub("", raw.strip()).strip()
+        if len(sentence) < 8 or sentence.startswith("|"):
+            continue
+        overlap = sum(1 for term in terms if term in sentence)
+        candidates.append((overlap, -position, sentence))
+    best = sorted(candidates, reverse=True)[:limit]
+    ordered = sorted(best, key=lambda c: -c[1])
+    return [s if s[-1] in "。！？.!?；;：:" else s + "。" for _o, _p, s in ordered]
+
+
+def cited_guidance(
+    result: SearchResult, query: str, citations: Citations, passages: int = 3, per_passage: int = 2
+) -> list[str]:
+    """Bullet lines of passage sentences, each sentence followed by its [n]; empty when nothing is relevant."""
+    lines = []
+    for evidence in result.relevant[:passages]:
+        number = citations.cite(evidence)
+        picked = key_sentences(evidence.chunk.text, query, per_passage)
+        if picked:
+            lines.append("- " + "".join(f"{s}[{number}]" for s in picked))
+    return lines
+
+
+def guidance_block(result: SearchResult | None, query: str, citations: Citations, passages: int = 2) -> str:
+    if result is None:
+        return "（知识库未加载，无法引用指南。）"
+    lines = cited_guidance(result, query, citations, passages=passages)
+    return "\n".join(lines) if lines else NOT_FOUND
+
+
+# ---- answers --------------------------------------------------------------------------------------
+def answer_guidance(question: str, route: Route, result: SearchResult | None, steps: list[Step]) -> Answer:
+    citations = Citations()
+    if result is None:
+        markdown = "知识库还没有准备好（没有索引）。请先运行 `make run` 或在「知识库」页面加入文档。"
+    elif not result.found:
+        markdown = (
+            f"{NOT_FOUND}\n\n可以换个说法再问，或在「知识库」页面上传相关的制度、方案文档后再问。"
+            if route.language == "zh"
+            else "Nothing relevant was found in the knowledge base (知识库中没有找到相关依据). "
+            "Try rephrasing, or upload the relevant documents on the 知识库 page."
+        )
+    else:
+        lines = cited_guidance(result, question, citations, passages=3)
+        intro = (
+            "根据渠道管理指南："
+            if route.language == "zh"
+            else "From the channel-management guides (quoted in Chinese):"
+        )
+        markdown = intro + "\n\n" + "\n".join(lines)
+        markdown += "\n\n**出处**\n\n" + citations.reference_list()
+    return Answer(question=question, route=route, markdown=markdown, citations=citations.items, steps=steps)
+
+
+def chart_for(result: ToolResult) -> list[ChartSpec]:
+    charts = {
+        "partner_scorecard": ChartSpec(kind="bar", table="分级分布", x="级别", y="伙伴数", title="伙伴分级分布"),
+        "cost_analysis": ChartSpec(
+            kind="bar", table="按渠道类型", x="渠道类型", y="费用率(%)", title="各渠道类型费用率(%)"
+        ),
+        "simulate_rebate": ChartSpec(kind="bar", table="按档位汇总", x="档位", y="返利(元)", title="各档位返利(元)"),
+        "detect_conflicts": ChartSpec(kind="bar", table="按类型与严重度统计", x="类型", y="合计", title="冲突信号数量"),
+    }
+    spec = charts.get(result.tool)
+    if spec is None or spec.table not in result.tables:
+        return []
+    frame = result.tables[spec.table]
+    if spec.x not in frame.columns or spec.y not in frame.columns:
+        return []
+    return [spec]
+
+
+def tables_of(result: ToolResult, names: list[str] | None = None) -> list[AnswerTable]:
+    chosen = names or list(result.tables)
+    return [AnswerTable(name=n, frame=result.tables[n]) for n in chosen if n in result.tables]
+
+
+def answer_tool(
+    question: str,
+    route: Route,
+    result: ToolResult,
+    guidance: SearchResult | None,
+    steps: list[Step],
+    main_tables: list[str] | None = None,
+) -> Answer:
+    """A scorecard, cost or conflict answer: what was computed, the headline, the tables, cited advice."""
+    citations = Citations()
+    parts = [f"**{result.title}**　{result.period}", "", result.explanation]
+    first = (main_tables or list(result.tables))[0]
+    parts += ["", md_table(result.tables[first], 10)]
+    if result.warnings:
+        parts += ["", *[f"> 提示：{w}" for w in result.warnings]]
+    parts += ["", f"计算方法：{result.formula}"]
+    advice = cited_guidance(guidance, question, citations, passages=2, per_passage=1) if guidance else []
+    if advice:
+        parts += ["", "**建议（来自指南）**", "", *advice, "", "**出处**", "", citations.reference_list()]
+    return Answer(
+        question=question,
+        route=route,
+        markdown="\n".join(parts),
+        tables=tables_of(result, main_tables),
+        charts=chart_for(result),
+        citations=citations.items,
+        steps=steps,
+        period=result.period,
+        numbers=sorted(result.numbers()),
+    )
+
+
+def answer_clarify(question: str, route: Route, steps: list[Step]) -> Answer:
+    options = "\n".join(f"- {o}" for o in route.options)
+    return Answer(question=question, route=route, markdown=f"{route.clarify}\n\n{options}", steps=steps)
+
+
+def answer_help(question: str, route: Route, steps: list[Step], data_note: str, kb_note: str) -> Answer:
+    return Answer(
+        question=question, route=route, markdown=template("help", data_note=data_note, kb_note=kb_note), steps=steps
+    )

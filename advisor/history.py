@@ -1,0 +1,126 @@
+"""Conversations and drafts in SQLite: list, reopen and continue; tables, charts and citations restored."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from advisor.types import Answer, AnswerTable, Draft
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY, title TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    role TEXT NOT NULL, content TEXT NOT NULL, payload TEXT, created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_conversation ON messages(conversation_id, id);
+"""
+
+
+@dataclass
+class Conversation:
+    id: str
+    title: str
+    created_at: str
+    updated_at: str
+
+
+@dataclass
+class Message:
+    role: str  # "user" | "assistant"
+    content: str
+    answer: Answer | None = None
+
+
+def _dump_answer(answer: Answer) -> str:
+    data = answer.model_dump(mode="json", exclude={"tables"})
+    data["tables"] = [
+        {"name": t.name, "frame": t.frame.to_json(orient="split", force_ascii=False, date_format="iso")}
+        for t in answer.tables
+    ]
+    return json.dumps(data, ensure_ascii=False)
+
+
+def _load_answer(payload: str) -> Answer:
+    data = json.loads(payload)
+    tables = [
+        AnswerTable(name=t["name"], frame=pd.read_json(io.StringIO(t["frame"]), orient="split"))
+        for t in data.pop("tables", [])
+    ]
+    return Answer.model_validate({**data, "tables": tables})
+
+
+class History:
+    """History in `path` (data/history.sqlite by default)."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._db() as db:
+            db.executescript(SCHEMA)
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.execute("PRAGMA foreign_keys = ON")
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    def start(self, title: str) -> str:
+        now = datetime.now().isoformat(timespec="seconds")
+        conversation_id = uuid.uuid4().hex[:12]
+        with self._db() as db:
+            db.execute(
+                "INSERT INTO conversations VALUES (?, ?, ?, ?)", [conversation_id, title[:40] or "新对话", now, now]
+            )
+        return conversation_id
+
+    def add(self, conversation_id: str, role: str, content: str, answer: Answer | None = None) -> None:
+        now = datetime.now().isoformat(timespec="seconds")
+        with self._db() as db:
+            db.execute(
+                "INSERT INTO messages (conversation_id, role, content, payload, created_at) VALUES (?, ?, ?, ?, ?)",
+                [conversation_id, role, content, _dump_answer(answer) if answer else None, now],
+            )
+            db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", [now, conversation_id])
+
+    def conversations(self, limit: int = 50) -> list[Conversation]:
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT id, title, created_at, updated_at FROM conversations ORDER BY updated_at DESC, "
+                "rowid DESC LIMIT ?",
+                [limit],
+            ).fetchall()
+        return [Conversation(*row) for row in rows]
+
+    def messages(self, conversation_id: str) -> list[Message]:
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT role, content, payload FROM messages WHERE conversation_id = ? ORDER BY id", [conversation_id]
+            ).fetchall()
+        return [Message(role, content, _load_answer(payload) if payload else None) for role, content, payload in rows]
+
+    def current_draft(self, conversation_id: str) -> Draft | None:
+        for message in reversed(self.messages(conversation_id)):
+            if message.answer is not None and message.answer.draft is not None:
+                return message.answer.draft
+        return None
+
+    def delete(self, conversation_id: str) -> None:
+        with self._db() as db:
+            db.execute("DELETE FROM conversations WHERE id = ?", [conversation_id])

@@ -1,0 +1,207 @@
+"""The assistant's pipeline: route the question, run tools and retrieval, compose (offline or with an LLM).
+
+Dependencies come in through Context (store, knowledge base, settings, the current draft, history);
+nothing here imports streamlit, and the LLM client is imported only when an LLM backend is chosen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from advisor import composer, drafts
+from advisor.router import describe, route
+from advisor.settings import Settings
+from advisor.types import Answer, AnswerTable, ChartSpec, Draft, Route, Step
+from company.errors import CanmouError
+from company.store import Store
+from tools.registry import TOOLS
+
+Event = Callable[[str, Any], None]  # ("step", Step) | ("token", str)
+
+TOOL_INTENTS = {
+    "scorecard": ("partner_scorecard", ["记分卡", "分级分布", "升降级"], ["monitoring"]),
+    "cost": ("cost_analysis", None, ["control", "monitoring"]),
+    "conflict": ("detect_conflicts", ["发现清单", "按类型与严重度统计"], ["conflict"]),
+}
+DRAFT_INTENTS = {"incentive": "incentive", "work_plan": "work_plan", "strategy": "strategy"}
+
+
+@dataclass
+class Context:
+    store: Store
+    kb: Any | None  # retrieval.knowledge_base.KnowledgeBase
+    settings: Settings
+    draft: Draft | None = None
+    history: list[dict] = field(default_factory=list)
+
+
+def _search(ctx: Context):
+    return ctx.kb.search if ctx.kb is not None else None
+
+
+def _notify(on_event: Event | None, step: Step, steps: list[Step]) -> None:
+    steps.append(step)
+    if on_event:
+        on_event("step", step)
+
+
+def answer(question: str, ctx: Context, on_event: Event | None = None) -> Answer:
+    """Answer one question; never raises for a user-level problem (the message is the answer)."""
+    question = question.strip()
+    steps: list[Step] = []
+    routed = route(question, has_draft=ctx.draft is not None)
+    _notify(on_event, Step(label="理解问题", detail=describe(routed)), steps)
+    if routed.intent is None:
+        return composer.answer_clarify(question, routed, steps)
+    if ctx.settings.llm_backend != "offline" and routed.intent not in ("help", "revise"):
+        from advisor.llm_answers import answer_with_llm  # imported only when an LLM is configured
+
+        return answer_with_llm(question, routed, ctx, steps, on_event)
+    try:
+        return HANDLERS[routed.intent](question, routed, ctx, steps, on_event)
+    except CanmouError as exc:
+        _notify(on_event, Step(label="出错", detail=exc.message), steps)
+        return Answer(question=question, route=routed, markdown=exc.message, steps=steps)
+
+
+def _help(question, routed, ctx: Context, steps, on_event) -> Answer:
+    data_note = "尚无公司数据，请在「数据中心」生成示例或导入"
+    if ctx.store.exists():
+        source = ctx.store.meta("source", "import")
+        data_note = "内置示例公司（虚构的食品饮料企业）" if source == "sample" else "已导入的公司数据"
+    kb_note = "未加载"
+    if ctx.kb is not None:
+        stats = ctx.kb.stats()
+        kb_note = f"{stats['documents']} 篇文档、{stats['chunks']} 段"
+    return composer.answer_help(question, routed, steps, data_note, kb_note)
+
+
+def _guidance(question, routed, ctx: Context, steps, on_event) -> Answer:
+    result = ctx.kb.search(question, k=5) if ctx.kb is not None else None
+    detail = (
+        "没有知识库"
+        if result is None
+        else (f"找到 {len(result.relevant)} 段相关依据" if result.found else "没有足够相关的段落")
+    )
+    _notify(on_event, Step(label="检索知识库", detail=detail), steps)
+    return composer.answer_guidance(question, routed, result, steps)
+
+
+def _data(question, routed, ctx: Context, steps, on_event) -> Answer:
+    from advisor.data_questions import Clarification, answer_data_question
+
+    result = answer_data_question(ctx.store, question)
+    if isinstance(result, Clarification):
+        _notify(on_event, Step(label="需要澄清", detail=result.question), steps)
+        clarified = routed.model_copy(update={"clarify": result.question, "options": list(result.options)})
+        return composer.answer_clarify(question, clarified, steps)
+    _notify(on_event, Step(label="查询数据", detail=f"{result.window}，{len(result.frame)} 行"), steps)
+    chart = result.chart or {}
+    charts = []
+    if isinstance(chart, dict) and chart.get("kind") in ("bar", "line"):
+        charts = [
+            ChartSpec(
+                kind=chart["kind"],
+                table="结果",
+                x=chart.get("x", ""),
+                y=chart.get("y", ""),
+                title=chart.get("title", ""),
+            )
+        ]
+    elif hasattr(chart, "kind") and chart.kind in ("bar", "line"):
+        charts = [ChartSpec(kind=chart.kind, table="结果", x=chart.x, y=chart.y, title=getattr(chart, "title", ""))]
+    window_label = "期间" if routed.language == "zh" else "Window"
+    markdown = f"{result.summary}\n\n{window_label}：{result.window}\n\n{composer.md_table(result.table, 15)}"
+    numbers = sorted(
+        {float(v) for col in result.frame.select_dtypes("number").columns for v in result.frame[col].dropna()}
+    )
+    return Answer(
+        question=question,
+        route=routed,
+        markdown=markdown,
+        tables=[AnswerTable(name="结果", frame=result.table)],
+        charts=charts,
+        steps=steps,
+        sql=result.sql,
+        period=result.window,
+        numbers=numbers,
+    )
+
+
+def _tool_args(intent: str, slots: dict) -> dict:
+    args: dict[str, Any] = {}
+    if slots.get("region"):
+        args["region"] = slots["region"]
+    if slots.get("period") and slots["period"] != "next":
+        args["period"] = slots["period"]
+    if intent == "scorecard" and slots.get("partner_type"):
+        args["partner_type"] = slots["partner_type"]
+    if intent == "cost" and slots.get("partner_type"):
+        args["partner_type"] = slots["partner_type"]
+    return args
+
+
+def _tool(question, routed: Route, ctx: Context, steps, on_event) -> Answer:
+    name, main_tables, topics = TOOL_INTENTS[routed.intent]
+    args = _tool_args(routed.intent, routed.slots)
+    if routed.intent == "conflict":
+        args.setdefault("lookback_quarters", 4)
+    result = TOOLS[name](ctx.store, args)
+    _notify(on_event, Step(label=f"运行工具 {name}", detail=result.period), steps)
+    guidance = ctx.kb.search(question, k=4, topics=topics) if ctx.kb is not None else None
+    if guidance is not None:
+        _notify(on_event, Step(label="检索知识库", detail=f"找到 {len(guidance.relevant)} 段相关依据"), steps)
+    return composer.answer_tool(question, routed, result, guidance, steps, main_tables)
+
+
+def _draft_answer(question, routed: Route, built: drafts.Built, steps, changes: list[str]) -> Answer:
+    draft = built.draft
+    parts = []
+    if changes:
+        parts += ["**本次修改**", "", *[f"- {c}" for c in changes], ""]
+    parts.append(draft.markdown)
+    return Answer(
+        question=question,
+        route=routed,
+        markdown="\n".join(parts),
+        tables=built.tables,
+        charts=built.charts,
+        citations=built.citations.items,
+        steps=steps,
+        period=built.period,
+        draft=draft,
+        changes=changes,
+        numbers=sorted(built.numbers),
+    )
+
+
+def _new_draft(question, routed: Route, ctx: Context, steps, on_event) -> Answer:
+    kind = DRAFT_INTENTS[routed.intent]
+    initial, _apply, build = drafts.BUILDERS[kind]
+    built = build(ctx.store, initial(routed.slots), _search(ctx))
+    _notify(on_event, Step(label="生成方案", detail=f"{built.draft.title}（{built.period}）"), steps)
+    return _draft_answer(question, routed, built, steps, [])
+
+
+def _revise(question, routed: Route, ctx: Context, steps, on_event) -> Answer:
+    if ctx.draft is None:
+        raise CanmouError("当前没有可修改的方案。先说「设计一个返利方案」或「做一份季度工作计划」，再提修改。")
+    built, changes = drafts.revise(ctx.store, ctx.draft, routed.slots, _search(ctx))
+    _notify(on_event, Step(label="重新计算方案", detail="；".join(changes)), steps)
+    return _draft_answer(question, routed, built, steps, changes)
+
+
+HANDLERS: dict[str, Callable[..., Answer]] = {
+    "help": _help,
+    "guidance": _guidance,
+    "data": _data,
+    "scorecard": _tool,
+    "cost": _tool,
+    "conflict": _tool,
+    "incentive": _new_draft,
+    "work_plan": _new_draft,
+    "strategy": _new_draft,
+    "revise": _revise,
+}

@@ -1,0 +1,114 @@
+"""Types that cross the assistant's boundaries: routes, answers, citations, drafts, steps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+Intent = Literal[
+    "guidance",  # 指南问答
+    "data",  # 数据问答
+    "scorecard",  # 伙伴记分卡
+    "cost",  # 费用与投入产出
+    "incentive",  # 激励/返利方案
+    "conflict",  # 窜货乱价排查
+    "work_plan",  # 季度工作计划
+    "strategy",  # 渠道策略草案
+    "revise",  # 修改当前草案
+    "help",  # 帮助
+]
+INTENT_NAMES: dict[str, str] = {
+    "guidance": "指南问答",
+    "data": "数据问答",
+    "scorecard": "伙伴记分卡",
+    "cost": "费用与投入产出",
+    "incentive": "激励返利方案",
+    "conflict": "窜货乱价排查",
+    "work_plan": "季度工作计划",
+    "strategy": "渠道策略草案",
+    "revise": "修改方案",
+    "help": "帮助",
+}
+Language = Literal["zh", "en"]
+
+
+class Route(BaseModel):
+    """What the router understood: an intent with its slots, or a clarifying question with options."""
+
+    intent: Intent | None
+    confidence: float
+    slots: dict[str, Any] = Field(default_factory=dict)
+    language: Language = "zh"
+    clarify: str | None = None
+    options: list[str] = Field(default_factory=list)
+
+
+class Citation(BaseModel):
+    """[n] in an answer points at this retrieved passage."""
+
+    number: int
+    source: str
+    title: str
+    heading_path: list[str] = Field(default_factory=list)
+    location: str = ""
+    text: str
+    chunk_id: str
+
+
+class AnswerTable(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    name: str
+    frame: pd.DataFrame
+
+
+class ChartSpec(BaseModel):
+    kind: Literal["bar", "line", "none"] = "bar"
+    table: str = ""
+    x: str = ""
+    y: str = ""
+    color: str | None = None
+    title: str = ""
+
+
+class Step(BaseModel):
+    """One visible step of the pipeline (shown in st.status): route, tool run, passages found, model call."""
+
+    label: str
+    detail: str = ""
+
+
+class Draft(BaseModel):
+    """The current plan the user iterates on: its kind, the arguments that produced it, and its sections."""
+
+    kind: Literal["incentive", "work_plan", "strategy"]
+    title: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    markdown: str = ""
+    figures: dict[str, Any] = Field(default_factory=dict)
+    version: int = 1
+
+
+class Answer(BaseModel):
+    """Everything the UI, the CLI and the history need to show one reply."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    question: str
+    route: Route
+    markdown: str
+    tables: list[AnswerTable] = Field(default_factory=list)
+    charts: list[ChartSpec] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=list)
+    steps: list[Step] = Field(default_factory=list)
+    sql: str | None = None
+    period: str | None = None
+    draft: Draft | None = None
+    changes: list[str] = Field(default_factory=list)
+    numbers: list[float] = Field(default_factory=list)  # every number the tools produced for this answer
+    flags: list[str] = Field(default_factory=list)  # post-check warnings (numbers or citations not grounded)
+    backend: str = "offline"
+    created_at: datetime = Field(default_factory=datetime.now)

@@ -1,0 +1,151 @@
+"""A scripted conversation through the offline pipeline: every intent, Chinese and English, checked for content."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from advisor.pipeline import Context, answer
+from advisor.router import route
+from advisor.settings import Settings
+from tools.registry import TOOLS
+
+INCENTIVE_SECTIONS = ["## 一、适用对象", "## 二、返利档位与返点", "## 三、前置条件", "## 四、测算结果与预算",
+                      "## 五、兑现时间与方式", "## 六、计算示例", "## 七、设计依据"]
+WORK_PLAN_SECTIONS = ["## 一、季度目标", "## 二、现状回顾", "## 三、分领域措施", "## 四、阶段安排", "## 五、激励安排",
+                      "## 六、风险与应对", "## 七、考核指标与复盘日期", "## 八、参考依据"]
+STRATEGY_SECTIONS = ["## 一、渠道现状", "## 二、渠道长度、宽度与类型的选择", "## 三、伙伴选择标准", "## 四、渠道控制手段",
+                     "## 五、实施路线图"]
+
+
+@pytest.fixture
+def ctx(loaded_store, guides_kb, tmp_path):
+    return Context(store=loaded_store, kb=guides_kb, settings=Settings(data_dir=tmp_path / "data"))
+
+
+def assert_citations_resolve(reply, kb) -> None:
+    chunks = {c.chunk_id: c for c in kb.chunks()}
+    numbers = {c.number for c in reply.citations}
+    for citation in reply.citations:
+        assert citation.chunk_id in chunks and citation.text == chunks[citation.chunk_id].text
+    cited = {int(n) for n in re.findall(r"\[(\d+)\]", reply.markdown)}
+    assert cited <= numbers, f"citations {cited - numbers} point nowhere"
+
+
+@pytest.mark.parametrize("question, intent", [
+    ("帮助", "help"), ("经销商跨区窜货怎么处理？", "guidance"), ("上季度华东哪些经销商完成率低于80%？", "data"),
+    ("给华东经销商打分分级", "scorecard"), ("做一个渠道费用分析", "cost"), ("有没有窜货？", "conflict"),
+    ("设计一个返利方案，预算150万", "incentive"), ("做一份下季度的渠道工作计划", "work_plan"),
+    ("起草一份渠道策略", "strategy"), ("How should we select new distributors?", "guidance"),
+    ("Which distributors in East China were below 80% of target last quarter?", "data"),
+    ("Design a rebate plan with a budget of 1.5 million", "incentive"), ("Are there any cross-region sales?", "conflict"),
+])
+def test_router_picks_each_intent(question, intent):
+    assert route(question).intent == intent
+
+
+def test_unclear_question_gets_options():
+    routed = route("今天天气怎么样")
+    assert routed.intent is None and routed.clarify and len(routed.options) >= 5
+
+
+def test_guidance_answer_cites_every_sentence(ctx):
+    reply = answer("经销商跨区窜货怎么处理？", ctx)
+    assert reply.route.intent == "guidance" and reply.citations
+    assert_citations_resolve(reply, ctx.kb)
+    bullets = [line for line in reply.markdown.splitlines() if line.startswith("- ")]
+    assert bullets
+    for bullet in bullets:
+        for sentence in re.split(r"(?<=\])", bullet[2:]):
+            if sentence.strip():
+                assert re.search(r"\[\d+\]$", sentence.strip()), f"uncited sentence: {sentence}"
+
+
+def test_guidance_without_evidence_says_so(ctx):
+    reply = answer("红烧肉怎么做才好吃？", ctx)
+    assert "知识库中没有找到相关依据" in reply.markdown and not reply.citations
+
+
+def test_english_guidance_question(ctx):
+    reply = answer("How should we select new distributors?", ctx)
+    assert reply.route.language == "en" and reply.citations
+    assert_citations_resolve(reply, ctx.kb)
+
+
+@pytest.mark.parametrize("question, tool, args", [
+    ("给华东经销商打分分级", "partner_scorecard", {"region": "华东", "partner_type": "经销商"}),
+    ("做一个渠道费用分析", "cost_analysis", {}),
+    ("有没有窜货？", "detect_conflicts", {"lookback_quarters": 4}),
+])
+def test_tool_answers_carry_the_tool_numbers(ctx, question, tool, args):
+    reply = answer(question, ctx)
+    expected = TOOLS[tool](ctx.store, args)
+    assert reply.numbers == sorted(expected.numbers())
+    assert expected.explanation in reply.markdown
+    assert reply.period == expected.period and reply.tables
+    assert_citations_resolve(reply, ctx.kb)
+
+
+def test_english_tool_question(ctx):
+    reply = answer("Are there any cross-region sales?", ctx)
+    assert reply.route.intent == "conflict" and reply.tables
+
+
+def test_incentive_draft_then_revisions_change_exactly_what_was_asked(ctx):
+    first = answer("设计一个返利方案，预算150万", ctx)
+    draft = first.draft
+    assert draft.kind == "incentive" and draft.args["budget"] == 1_500_000
+    for section in INCENTIVE_SECTIONS:
+        assert section in first.markdown
+    simulated = TOOLS["simulate_rebate"](ctx.store, {"budget": 1_500_000, "schedule": draft.args["schedule"]})
+    assert draft.figures["返利合计(元)"] == simulated.figures["返利合计(元)"]
+    assert_citations_resolve(first, ctx.kb)
+
+    ctx.draft = draft
+    second = answer("把返利门槛提高到95%再算一次", ctx)
+    assert second.route.intent == "revise" and second.draft.version == 2
+    old_tiers, new_tiers = draft.args["schedule"]["tiers"], second.draft.args["schedule"]["tiers"]
+    assert new_tiers[0]["threshold"] == 0.95 and new_tiers[1:] == old_tiers[1:]
+    assert [t["rate"] for t in new_tiers] == [t["rate"] for t in old_tiers]
+    assert {k: v for k, v in second.draft.args.items() if k != "schedule"} == \
+        {k: v for k, v in draft.args.items() if k != "schedule"}
+    assert second.changes[0] == "入门门槛：90% → 95%"
+    rerun = TOOLS["simulate_rebate"](ctx.store, {"budget": 1_500_000, "schedule": second.draft.args["schedule"]})
+    assert second.draft.figures["返利合计(元)"] == rerun.figures["返利合计(元)"]
+
+    ctx.draft = second.draft
+    third = answer("预算改成200万", ctx)
+    assert third.draft.args["budget"] == 2_000_000
+    assert third.draft.args["schedule"] == second.draft.args["schedule"]
+    assert third.changes[0] == "预算：150.00 万元 → 200.00 万元"
+
+    ctx.draft = third.draft
+    fourth = answer("只看华东", ctx)
+    assert fourth.draft.args["region"] == "华东" and fourth.draft.title.startswith("华东")
+    assert fourth.draft.args["budget"] == 2_000_000
+
+
+def test_revision_without_a_draft_is_explained(ctx):
+    reply = answer("把返利门槛提高到110%再算一次", ctx)
+    assert reply.route.intent != "revise" or "没有可修改的方案" in reply.markdown
+
+
+def test_work_plan_and_strategy_drafts_have_their_sections(ctx):
+    plan = answer("做一份下季度的渠道工作计划", ctx)
+    for section in WORK_PLAN_SECTIONS:
+        assert section in plan.markdown
+    expected = TOOLS["quarterly_work_plan"](ctx.store, {})
+    assert plan.draft.figures["销售额目标"] == expected.figures["销售额目标"]
+    ctx.draft = plan.draft
+    south = answer("只看华南", ctx)
+    assert south.draft.args["region"] == "华南" and south.changes[0] == "范围：全国 → 华南"
+    strategy = answer("起草一份渠道策略", ctx)
+    for section in STRATEGY_SECTIONS:
+        assert section in strategy.markdown
+    assert_citations_resolve(strategy, ctx.kb)
+
+
+def test_help_describes_what_is_loaded(ctx):
+    reply = answer("帮助", ctx)
+    assert "内置示例公司" in reply.markdown and "篇文档" in reply.markdown

@@ -1,0 +1,50 @@
+"""Show an Answer in Streamlit: markdown, tables, plotly charts, citations, the SQL, flags, draft download."""
+
+from __future__ import annotations
+
+import plotly.express as px
+import streamlit as st
+
+from advisor.types import Answer
+
+
+def render_answer(answer: Answer, key: str) -> None:
+    for flag in answer.flags:
+        st.warning(f"核对提示：{flag}")
+    st.markdown(answer.markdown)
+    tables = {t.name: t.frame for t in answer.tables}
+    for number, chart in enumerate(answer.charts):
+        frame = tables.get(chart.table)
+        if frame is None or chart.x not in frame.columns or chart.y not in frame.columns or frame.empty:
+            continue
+        draw = px.line if chart.kind == "line" else px.bar
+        fig = draw(frame, x=chart.x, y=chart.y, color=chart.color, title=chart.title)
+        fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), height=320)
+        st.plotly_chart(fig, width="stretch", key=f"{key}-chart-{number}")
+    if answer.tables:
+        with st.expander(
+            f"查看表格（{len(answer.tables)} 个）", expanded=answer.draft is None and answer.sql is not None
+        ):
+            for table in answer.tables:
+                st.caption(table.name)
+                st.dataframe(table.frame, hide_index=True, width="stretch")
+    if answer.sql:
+        with st.expander("查询语句（SQL）与期间"):
+            if answer.period:
+                st.caption(f"期间：{answer.period}")
+            st.code(answer.sql, language="sql")
+    if answer.citations:
+        with st.expander(f"出处（{len(answer.citations)} 段）"):
+            for citation in answer.citations:
+                path = " > ".join(citation.heading_path)
+                st.markdown(f"**[{citation.number}] {citation.title}**" + (f" > {path}" if path else ""))
+                st.caption(f"{citation.source} {citation.location}")
+                st.markdown(citation.text)
+    if answer.draft is not None:
+        st.download_button(
+            "下载方案（Markdown）",
+            answer.draft.markdown.encode("utf-8"),
+            file_name=f"{answer.draft.title}-v{answer.draft.version}.md",
+            mime="text/markdown",
+            key=f"{key}-download",
+        )
