@@ -208,15 +208,26 @@ def cmd_tool(args: argparse.Namespace) -> int:
     try:
         arguments = json.loads(args.args)
     except json.JSONDecodeError as exc:
-        print(f"--args 不是有效的 JSON：{exc.msg}。示例：'{{\"period\": \"2026Q3\"}}'", file=sys.stderr)
+        print(f'--args 不是有效的 JSON：{exc.msg}。示例：\'{{"period": "2026Q3"}}\'', file=sys.stderr)
         return 2
     result = TOOLS[args.name](open_store(), arguments)
     if args.json:
-        _print_json({"tool": result.tool, "title": result.title, "period": result.period,
-                     "explanation": result.explanation, "formula": result.formula, "parameters": result.parameters,
-                     "figures": result.figures, "warnings": result.warnings,
-                     "tables": {k: json.loads(v.to_json(orient="records", force_ascii=False, date_format="iso"))
-                                for k, v in result.tables.items()}})
+        _print_json(
+            {
+                "tool": result.tool,
+                "title": result.title,
+                "period": result.period,
+                "explanation": result.explanation,
+                "formula": result.formula,
+                "parameters": result.parameters,
+                "figures": result.figures,
+                "warnings": result.warnings,
+                "tables": {
+                    k: json.loads(v.to_json(orient="records", force_ascii=False, date_format="iso"))
+                    for k, v in result.tables.items()
+                },
+            }
+        )
         return 0
     print(f"{result.title}\n{result.period}\n\n{result.explanation}\n\n计算方法：{result.formula}")
     for warning in result.warnings:
@@ -224,6 +235,49 @@ def cmd_tool(args: argparse.Namespace) -> int:
     for name, table in result.tables.items():
         print(f"\n【{name}】（共 {len(table)} 行{'，显示前 20 行' if len(table) > 20 else ''}）")
         print(table.head(20).to_string(index=False))
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from advisor.history import History
+    from advisor.pipeline import Context, answer
+
+    settings = get_settings()
+    store = open_store(settings)
+    history = History(settings.data_dir / "history.sqlite")
+    conversation = args.conversation or history.start(args.question)
+    history.add(conversation, "user", args.question)
+    context = Context(
+        store=store,
+        kb=open_knowledge(settings),
+        settings=settings,
+        draft=history.current_draft(conversation),
+        history=[{"role": m.role, "content": m.content} for m in history.messages(conversation)[-8:]],
+    )
+
+    def on_event(kind: str, value) -> None:
+        if kind == "step" and not args.json:
+            print(f"· {value.label}：{value.detail}", file=sys.stderr)
+        elif kind == "token" and not args.json:
+            print(value, end="", flush=True)
+
+    reply = answer(args.question, context, on_event)
+    history.add(conversation, "assistant", reply.markdown, reply)
+    if args.json:
+        payload = reply.model_dump(mode="json", exclude={"tables"})
+        payload["tables"] = {
+            t.name: json.loads(t.frame.to_json(orient="records", force_ascii=False, date_format="iso"))
+            for t in reply.tables
+        }
+        payload["conversation"] = conversation
+        _print_json(payload)
+        return 0
+    print(reply.markdown)
+    if reply.sql:
+        print(f"\n查询语句：\n{reply.sql}")
+    for flag in reply.flags:
+        print(f"核对提示：{flag}", file=sys.stderr)
+    print(f"\n（对话编号 {conversation}；继续修改方案：--conversation {conversation}）", file=sys.stderr)
     return 0
 
 
@@ -279,6 +333,12 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--topic", action="append", help="只检索这些主题（如 incentive、conflict，可重复）")
     search.add_argument("--json", action="store_true")
     search.set_defaults(func=cmd_kb_search)
+
+    ask = sub.add_parser("ask", help="向渠道参谋提问（与对话页面同一流程）")
+    ask.add_argument("question", help="问题，例如：设计一个返利方案，预算150万")
+    ask.add_argument("--conversation", help="继续某个对话（可修改其中的方案）")
+    ask.add_argument("--json", action="store_true", help="以 JSON 输出完整回答")
+    ask.set_defaults(func=cmd_ask)
 
     tool = sub.add_parser("tool", help="运行渠道计算工具（记分卡、费用、返利、冲突、工作计划）")
     tool.add_argument("name", nargs="?", help="工具名；不填则列出全部工具")

@@ -113,3 +113,17 @@ def test_tool_command_lists_runs_and_explains_errors(tmp_path):
     assert bad.returncode == 2 and "参数 top_n：应不小于 1" in bad.stderr
     assert run(data, "tool", "no_such_tool").returncode == 2
     assert "不是有效的 JSON" in run(data, "tool", "cost_analysis", "--args", "{period}").stderr
+
+
+def test_ask_answers_and_continues_a_conversation(tmp_path):
+    data = tmp_path / "data"
+    assert run(data, "data", "sample", "--partners", "30", "--months", "12").returncode == 0
+    first = run(data, "ask", "设计一个返利方案，预算100万", "--json")
+    assert first.returncode == 0, first.stderr
+    payload = json.loads(first.stdout)
+    assert payload["route"]["intent"] == "incentive" and payload["draft"]["args"]["budget"] == 1_000_000
+    second = run(data, "ask", "预算改成120万", "--conversation", payload["conversation"])
+    assert second.returncode == 0, second.stderr
+    assert "预算：100.00 万元 → 120.00 万元" in second.stdout
+    clarify = json.loads(run(data, "ask", "今天天气怎么样", "--json").stdout)
+    assert clarify["route"]["intent"] is None and clarify["route"]["options"]

@@ -11,12 +11,32 @@ from advisor.router import route
 from advisor.settings import Settings
 from tools.registry import TOOLS
 
-INCENTIVE_SECTIONS = ["## 一、适用对象", "## 二、返利档位与返点", "## 三、前置条件", "## 四、测算结果与预算",
-                      "## 五、兑现时间与方式", "## 六、计算示例", "## 七、设计依据"]
-WORK_PLAN_SECTIONS = ["## 一、季度目标", "## 二、现状回顾", "## 三、分领域措施", "## 四、阶段安排", "## 五、激励安排",
-                      "## 六、风险与应对", "## 七、考核指标与复盘日期", "## 八、参考依据"]
-STRATEGY_SECTIONS = ["## 一、渠道现状", "## 二、渠道长度、宽度与类型的选择", "## 三、伙伴选择标准", "## 四、渠道控制手段",
-                     "## 五、实施路线图"]
+INCENTIVE_SECTIONS = [
+    "## 一、适用对象",
+    "## 二、返利档位与返点",
+    "## 三、前置条件",
+    "## 四、测算结果与预算",
+    "## 五、兑现时间与方式",
+    "## 六、计算示例",
+    "## 七、设计依据",
+]
+WORK_PLAN_SECTIONS = [
+    "## 一、季度目标",
+    "## 二、现状回顾",
+    "## 三、分领域措施",
+    "## 四、阶段安排",
+    "## 五、激励安排",
+    "## 六、风险与应对",
+    "## 七、考核指标与复盘日期",
+    "## 八、参考依据",
+]
+STRATEGY_SECTIONS = [
+    "## 一、渠道现状",
+    "## 二、渠道长度、宽度与类型的选择",
+    "## 三、伙伴选择标准",
+    "## 四、渠道控制手段",
+    "## 五、实施路线图",
+]
 
 
 @pytest.fixture
@@ -33,14 +53,24 @@ def assert_citations_resolve(reply, kb) -> None:
     assert cited <= numbers, f"citations {cited - numbers} point nowhere"
 
 
-@pytest.mark.parametrize("question, intent", [
-    ("帮助", "help"), ("经销商跨区窜货怎么处理？", "guidance"), ("上季度华东哪些经销商完成率低于80%？", "data"),
-    ("给华东经销商打分分级", "scorecard"), ("做一个渠道费用分析", "cost"), ("有没有窜货？", "conflict"),
-    ("设计一个返利方案，预算150万", "incentive"), ("做一份下季度的渠道工作计划", "work_plan"),
-    ("起草一份渠道策略", "strategy"), ("How should we select new distributors?", "guidance"),
-    ("Which distributors in East China were below 80% of target last quarter?", "data"),
-    ("Design a rebate plan with a budget of 1.5 million", "incentive"), ("Are there any cross-region sales?", "conflict"),
-])
+@pytest.mark.parametrize(
+    "question, intent",
+    [
+        ("帮助", "help"),
+        ("经销商跨区窜货怎么处理？", "guidance"),
+        ("上季度华东哪些经销商完成率低于80%？", "data"),
+        ("给华东经销商打分分级", "scorecard"),
+        ("做一个渠道费用分析", "cost"),
+        ("有没有窜货？", "conflict"),
+        ("设计一个返利方案，预算150万", "incentive"),
+        ("做一份下季度的渠道工作计划", "work_plan"),
+        ("起草一份渠道策略", "strategy"),
+        ("How should we select new distributors?", "guidance"),
+        ("Which distributors in East China were below 80% of target last quarter?", "data"),
+        ("Design a rebate plan with a budget of 1.5 million", "incentive"),
+        ("Are there any cross-region sales?", "conflict"),
+    ],
+)
 def test_router_picks_each_intent(question, intent):
     assert route(question).intent == intent
 
@@ -73,11 +103,14 @@ def test_english_guidance_question(ctx):
     assert_citations_resolve(reply, ctx.kb)
 
 
-@pytest.mark.parametrize("question, tool, args", [
-    ("给华东经销商打分分级", "partner_scorecard", {"region": "华东", "partner_type": "经销商"}),
-    ("做一个渠道费用分析", "cost_analysis", {}),
-    ("有没有窜货？", "detect_conflicts", {"lookback_quarters": 4}),
-])
+@pytest.mark.parametrize(
+    "question, tool, args",
+    [
+        ("给华东经销商打分分级", "partner_scorecard", {"region": "华东", "partner_type": "经销商"}),
+        ("做一个渠道费用分析", "cost_analysis", {}),
+        ("有没有窜货？", "detect_conflicts", {"lookback_quarters": 4}),
+    ],
+)
 def test_tool_answers_carry_the_tool_numbers(ctx, question, tool, args):
     reply = answer(question, ctx)
     expected = TOOLS[tool](ctx.store, args)
@@ -108,8 +141,9 @@ def test_incentive_draft_then_revisions_change_exactly_what_was_asked(ctx):
     old_tiers, new_tiers = draft.args["schedule"]["tiers"], second.draft.args["schedule"]["tiers"]
     assert new_tiers[0]["threshold"] == 0.95 and new_tiers[1:] == old_tiers[1:]
     assert [t["rate"] for t in new_tiers] == [t["rate"] for t in old_tiers]
-    assert {k: v for k, v in second.draft.args.items() if k != "schedule"} == \
-        {k: v for k, v in draft.args.items() if k != "schedule"}
+    assert {k: v for k, v in second.draft.args.items() if k != "schedule"} == {
+        k: v for k, v in draft.args.items() if k != "schedule"
+    }
     assert second.changes[0] == "入门门槛：90% → 95%"
     rerun = TOOLS["simulate_rebate"](ctx.store, {"budget": 1_500_000, "schedule": second.draft.args["schedule"]})
     assert second.draft.figures["返利合计(元)"] == rerun.figures["返利合计(元)"]
