@@ -30,6 +30,7 @@ class Built:
     numbers: set[float]
     period: str
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # changes the builder made itself (e.g. fitted rates)
 
 
 def _search(search: Search | None, query: str, topics: list[str]):
@@ -73,10 +74,29 @@ def apply_incentive_slots(args: dict, slots: dict) -> tuple[dict, list[str]]:
     if "period" in slots and slots["period"] not in ("next",):
         changes.append(f"测算期间：{args['period']} → {slots['period']}")
         new["period"] = slots["period"]
+    if slots.get("fit_budget"):
+        new["fit"] = True  # build_incentive scales the rates to the budget with fit_rebate_budget
     return new, changes
 
 
+def fit_to_budget(store: Store, args: dict) -> tuple[dict, str]:
+    """Scale the rates so the total stays within the budget; returns new arguments and the change in words."""
+    if not args.get("budget"):
+        raise ToolError("还没有预算，无法按预算调整。请先说「预算改成150万」这样的金额。")
+    scope = {k: args[k] for k in ("period", "region") if args.get(k)}
+    fitted = TOOLS["fit_rebate_budget"](store, {**scope, "schedule": args["schedule"], "budget": args["budget"],
+                                                "method": "scale_rates"})
+    if not fitted.data["feasible"]:
+        raise ToolError(fitted.explanation)
+    old_rates = "/".join(f"{t['rate']:.2%}" for t in args["schedule"]["tiers"])
+    new_rates = "/".join(f"{t['rate']:.2%}" for t in fitted.data["schedule"]["tiers"])
+    return {**args, "schedule": fitted.data["schedule"]}, f"按预算调整返点：{old_rates} → {new_rates}"
+
+
 def build_incentive(store: Store, args: dict, search: Search | None, version: int = 1) -> Built:
+    fit_note = None
+    if args.get("fit"):
+        args, fit_note = fit_to_budget(store, {k: v for k, v in args.items() if k != "fit"})
     result = TOOLS["simulate_rebate"](store, {k: v for k, v in args.items() if v is not None})
     schedule = RebateSchedule.model_validate(args["schedule"])
     citations = Citations()
@@ -151,7 +171,8 @@ def build_incentive(store: Store, args: dict, search: Search | None, version: in
         if n in result.tables
     ]
     charts = [ChartSpec(kind="bar", table="按档位汇总", x="档位", y="返利(元)", title="各档位返利(元)")]
-    return Built(draft, tables, charts, citations, result.numbers(), result.period, result.warnings)
+    return Built(draft, tables, charts, citations, result.numbers(), result.period, result.warnings,
+                 [fit_note] if fit_note else [])
 
 
 # ---- quarterly work plan -------------------------------------------------------------------------------
@@ -357,10 +378,11 @@ def figure_changes(old: Draft, new: Draft) -> list[str]:
 def revise(store: Store, draft: Draft, slots: dict, search: Search | None) -> tuple[Built, list[str]]:
     _initial, apply, build = BUILDERS[draft.kind]
     args, changes = apply(draft.args, slots)
-    if not changes:
+    if not changes and not args.get("fit"):
         raise ToolError(
             "没有看出要改什么。可以这样说：「把返利门槛提高到110%再算一次」「预算改成150万」「只看华东」"
             "「返点提高0.5个点」「改成分段累进」「增长目标改成10%」。"
         )
     built = build(store, args, search, version=draft.version + 1)
+    changes = [c for c in changes if c] + built.notes
     return built, changes + [c for c in figure_changes(draft, built.draft) if c not in changes]

@@ -114,12 +114,14 @@ CUES: dict[Intent, tuple[Cue, ...]] = {
 }
 REVISE_CUES = _cues(
     (
-        r"改成|改为|改到|提高到|降低到|降到|调到|调整为|调为|设为|再算|重新算|重算|只看|换成|加上|去掉|提高|降低|上调|下调",
+        r"按预算|控制在预算|压到预算|改成|改为|改到|提高到|降低到|降到|调到|调整为|调为|设为|再算|重新算|重算|只看|换成|"
+        r"加上|去掉|提高|降低|上调|下调",
         2,
     ),
     (r"预算|门槛|返点|档位|区域|季度|增长|费用率|回款率|分段|全额", 1),
     (r"change|set .* to|raise|lower|increase|decrease|only (show|look)|recalculate|instead", 2),
 )
+REVISABLE = {"budget", "threshold", "rate_delta", "region", "period", "growth", "mode", "fit_budget"}
 # Asking for something to be run or listed, as opposed to asking how something should be done.
 ACTION_RE = re.compile(
     r"有没有|哪些|哪个|哪家|多少|找出|查一下|查查|排查|列出|检查|看看|分析|算一下|测算|给我|帮我|做一个|做一份|设计一|起草|生成|"
@@ -260,6 +262,9 @@ def extract_slots(text: str) -> dict:
         slots["mode"] = "marginal"
     elif re.search(r"全额累进|full[- ]amount|retroactive", lowered):
         slots["mode"] = "full"
+    fit = r"按预算(调整|压|控制|修改)|控制在预算(内|以内)|压到预算|符合预算|fit (it |the )?(to |within )?(the )?budget"
+    if re.search(fit + r"|within (the )?budget", lowered):
+        slots["fit_budget"] = True
     if re.search(r"全国|所有区域|全部区域|all regions|nationwide", lowered):
         slots["region"] = None
     return slots
@@ -276,10 +281,7 @@ def route(text: str, *, has_draft: bool = False) -> Route:
     if has_draft:
         revise = _score(question, REVISE_CUES)
         # A short instruction that changes a number of the current draft is a revision, not a new request.
-        if revise >= 2 and (
-            slots.keys() & {"budget", "threshold", "rate_delta", "region", "period", "growth", "mode"}
-            or "region" in slots
-        ):
+        if revise >= 2 and slots.keys() & REVISABLE:
             scores["revise"] = revise + 2.5
     if scores["guidance"] > 0 and not ACTION_RE.search(question) and scores.get("revise", 0) == 0:
         # "窜货怎么处理？" asks for guidance about a topic, not for the conflict scan.

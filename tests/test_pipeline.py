@@ -183,3 +183,13 @@ def test_work_plan_and_strategy_drafts_have_their_sections(ctx):
 def test_help_describes_what_is_loaded(ctx):
     reply = answer("帮助", ctx)
     assert "内置示例公司" in reply.markdown and "篇文档" in reply.markdown
+
+
+def test_fit_to_budget_scales_rates_only(ctx):
+    ctx.draft = answer("设计一个返利方案，预算20万", ctx).draft
+    fitted = answer("按预算调整", ctx)
+    assert fitted.route.intent == "revise" and fitted.changes[0].startswith("按预算调整返点：")
+    old, new = ctx.draft.args["schedule"]["tiers"], fitted.draft.args["schedule"]["tiers"]
+    assert [t["threshold"] for t in new] == [t["threshold"] for t in old]
+    assert all(n["rate"] < o["rate"] for n, o in zip(new, old, strict=True))
+    assert fitted.draft.figures["返利合计(元)"] <= 200_000
