@@ -272,8 +272,9 @@ def test_problem_points_at_file_row_and_column(loaded_store):
         import_file(loaded_store, to_csv_bytes(frame, "gbk"), filename="订单.csv")
     problem = caught.value.report.errors[0]
     assert (problem.file, problem.row, problem.column) == ("订单.csv", 3, "数量")
-    assert str(problem) == ("订单.csv 第3行 列「数量」：值「abc」不是数字，"
-                            "请只填阿拉伯数字（如 100000，可带千分位逗号）。")
+    assert str(problem) == (
+        "订单.csv 第3行 列「数量」：值「abc」不是数字，请只填阿拉伯数字（如 100000，可带千分位逗号）。"
+    )
 
 
 def test_file_over_the_size_limit(loaded_store, tmp_path):

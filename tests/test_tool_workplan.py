@@ -15,21 +15,48 @@ from tools.registry import TOOLS
 def store(tmp_path):
     partners = [partner("P1"), partner("P2"), partner("P3", region="华南", province="广东", territory="广东")]
     sales = [
-        sale("P1", "X", "2026-02-10", 100, 100), sale("P2", "X", "2026-02-10", 50, 100),
+        sale("P1", "X", "2026-02-10", 100, 100),
+        sale("P2", "X", "2026-02-10", 50, 100),
         sale("P3", "X", "2026-02-10", 80, 100, sold_to_region="华南", sold_to_province="广东"),
-        sale("P1", "X", "2025-05-10", 90, 100), sale("P2", "X", "2025-05-10", 60, 100),
+        sale("P1", "X", "2025-05-10", 90, 100),
+        sale("P2", "X", "2025-05-10", 60, 100),
         sale("P3", "X", "2025-05-10", 50, 100, sold_to_region="华南", sold_to_province="广东"),
     ]
-    targets = [{"partner_id": p, "quarter": "2026Q1", "target_revenue": t}
-               for p, t in (("P1", 9_000), ("P2", 10_000), ("P3", 8_000))]
-    costs = [{"month": "2026-02-01", "partner_id": "P1", "channel_type": "经销商", "region": "华东",
-              "cost_type": "物流", "amount": 1_150}, {"month": "2026-02-01", "partner_id": "P3",
-                                                    "channel_type": "经销商", "region": "华南", "cost_type": "促销",
-                                                    "amount": 800}]
-    collections = [{"partner_id": p, "month": "2026-02-01", "amount_due": d, "amount_collected": c}
-                   for p, d, c in (("P1", 10_000, 9_000), ("P2", 5_000, 5_000), ("P3", 8_000, 6_000))]
-    return make_store(tmp_path, partners=partners, products=[product("X")], sales=sales, targets=targets,
-                      costs=costs, collections=collections)
+    targets = [
+        {"partner_id": p, "quarter": "2026Q1", "target_revenue": t}
+        for p, t in (("P1", 9_000), ("P2", 10_000), ("P3", 8_000))
+    ]
+    costs = [
+        {
+            "month": "2026-02-01",
+            "partner_id": "P1",
+            "channel_type": "经销商",
+            "region": "华东",
+            "cost_type": "物流",
+            "amount": 1_150,
+        },
+        {
+            "month": "2026-02-01",
+            "partner_id": "P3",
+            "channel_type": "经销商",
+            "region": "华南",
+            "cost_type": "促销",
+            "amount": 800,
+        },
+    ]
+    collections = [
+        {"partner_id": p, "month": "2026-02-01", "amount_due": d, "amount_collected": c}
+        for p, d, c in (("P1", 10_000, 9_000), ("P2", 5_000, 5_000), ("P3", 8_000, 6_000))
+    ]
+    return make_store(
+        tmp_path,
+        partners=partners,
+        products=[product("X")],
+        sales=sales,
+        targets=targets,
+        costs=costs,
+        collections=collections,
+    )
 
 
 def plan(store, **args):

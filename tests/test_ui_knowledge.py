@@ -56,7 +56,8 @@ def test_upload_search_and_remove(data_dir):
 def test_bad_upload_is_reported_and_others_still_added(data_dir):
     app = run_page()
     app.file_uploader(key="kb_upload").set_value(
-        [("坏.pdf", b"not a pdf", "application/pdf"), ("年会.txt", DOC.encode(), "text/plain")])
+        [("坏.pdf", b"not a pdf", "application/pdf"), ("年会.txt", DOC.encode(), "text/plain")]
+    )
     app.run()
     app.button(key="kb_add").click()
     app.run()
