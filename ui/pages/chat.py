@@ -77,6 +77,9 @@ def ask(question: str, history) -> None:
             elif kind == "token":
                 streamed.append(value)
                 stream.markdown("".join(streamed) + "▌")
+            elif kind == "retract":  # the model streamed a preamble, then decided to call tools
+                streamed.clear()
+                stream.empty()
 
         try:
             context = Context(
