@@ -98,20 +98,13 @@ def _data(question, routed, ctx: Context, steps, on_event) -> Answer:
         clarified = routed.model_copy(update={"clarify": result.question, "options": list(result.options)})
         return composer.answer_clarify(question, clarified, steps)
     _notify(on_event, Step(label="查询数据", detail=f"{result.window}，{len(result.frame)} 行"), steps)
-    chart = result.chart or {}
     charts = []
-    if isinstance(chart, dict) and chart.get("kind") in ("bar", "line"):
+    if result.chart.kind in ("bar", "line") and result.chart.x and result.chart.y:
         charts = [
             ChartSpec(
-                kind=chart["kind"],
-                table="结果",
-                x=chart.get("x", ""),
-                y=chart.get("y", ""),
-                title=chart.get("title", ""),
+                kind=result.chart.kind, table="数值", x=result.chart.x, y=result.chart.y, title=result.chart.title
             )
         ]
-    elif hasattr(chart, "kind") and chart.kind in ("bar", "line"):
-        charts = [ChartSpec(kind=chart.kind, table="结果", x=chart.x, y=chart.y, title=getattr(chart, "title", ""))]
     window_label = "期间" if routed.language == "zh" else "Window"
     markdown = f"{result.summary}\n\n{window_label}：{result.window}\n\n{composer.md_table(result.table, 15)}"
     numbers = sorted(
@@ -121,7 +114,7 @@ def _data(question, routed, ctx: Context, steps, on_event) -> Answer:
         question=question,
         route=routed,
         markdown=markdown,
-        tables=[AnswerTable(name="结果", frame=result.table)],
+        tables=[AnswerTable(name="结果", frame=result.table), AnswerTable(name="数值", frame=result.frame)],
         charts=charts,
         steps=steps,
         sql=result.sql,

@@ -779,7 +779,7 @@ def simulate_rebate(store: Store, args: RebateArgs) -> ToolResult:
         if gap > 0:
             sentences.append(
                 f"比预算 {_money(args.budget)}超出 {_money(gap)}（{_pct(gap / args.budget)}），"
-                "可用 fit_rebate_budget 按预算调整方案。"
+                "可按预算调整方案（按比例下调返点，或提高入门门槛）。"
             )
         else:
             sentences.append(f"在预算 {_money(args.budget)}之内，结余 {_money(-gap)}。")
