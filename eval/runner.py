@@ -1,4 +1,4 @@
-"""`python -m eval bench data`: measured figures (seconds, rows, peak memory) for the README."""
+"""`python -m eval`: benchmarks (`bench data`, `bench questions`) and evaluations (`data`, `retrieval`)."""
 
 from __future__ import annotations
 
@@ -54,12 +54,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval", description="渠道参谋 评测与基准")
     sub = parser.add_subparsers(dest="command", required=True)
     bench = sub.add_parser("bench", help="性能基准")
-    bench.add_argument("target", choices=["data"], help="data：生成并载入示例公司")
+    bench.add_argument(
+        "target",
+        choices=["data", "questions"],
+        help="data：生成并载入示例公司；questions：数据问答用时（示例公司与 --partners × --months 公司）",
+    )
     bench.add_argument("--partners", type=int, default=5000)
     bench.add_argument("--months", type=int, default=24)
     bench.add_argument("--seed", type=int, default=7)
     bench.add_argument("--no-import", action="store_true", help="跳过销售 CSV 重新导入的计时")
     bench.add_argument("--json", action="store_true")
+    data = sub.add_parser("data", help="数据问答评测：与 pandas 独立计算的结果逐题比对的准确率")
+    data.add_argument("--json", action="store_true", help="以 JSON 输出全部数字与失败明细")
+    data.add_argument("--show-failures", action="store_true", help="列出每个失败问题的期望与实得")
     retrieval = sub.add_parser("retrieval", help="检索评测：各路召回与融合的 hit@1、hit@5、MRR")
     retrieval.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -67,6 +74,16 @@ def main(argv: list[str] | None = None) -> int:
         from eval.retrieval import run
 
         run(args.json)
+        return 0
+    if args.command == "data":
+        from eval.data_eval import run as run_data
+
+        run_data(args.json, args.show_failures)
+        return 0
+    if args.target == "questions":
+        from eval.data_eval import run_bench
+
+        run_bench(args.partners, args.months, args.seed, args.json)
         return 0
     figures = bench_data(args.partners, args.months, args.seed, not args.no_import)
     if args.json:

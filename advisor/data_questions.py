@@ -1,0 +1,1598 @@
+"""Data questions: a short Chinese or English question → QuerySpec (offline parser) → SQL on the store → DataAnswer.
+
+No model writes SQL here. The parser recognises time expressions, metrics, dimensions, thresholds and rankings
+from fixed dictionaries (docs/semantic-layer.md), entity values from the data itself, and partner/product names by
+fuzzy matching; when a question is missing a metric or a name is unclear it returns a Clarification, never a guess.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from rapidfuzz import fuzz, process
+
+from company.errors import StoreError
+from company.schema import TIER_NAMES
+from company.semantic import (
+    DIMENSIONS,
+    METRICS,
+    OP_ZH,
+    Language,
+    QuerySpec,
+    TimeWindow,
+    add_months,
+    compile_spec,
+    format_value,
+    metric_of,
+    month_end,
+    quarter_start,
+    range_label,
+    spec_error_message,
+    wan,
+)
+from company.store import Store
+
+ClarificationReason = Literal["missing_metric", "missing_dimension", "ambiguous_name", "unknown_name", "unsupported"]
+
+# ---------------------------------------------------------------------------------------------------------------
+# Results
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class Clarification(BaseModel):
+    """A question back to the user instead of a guess; options are the choices that would resolve it."""
+
+    question: str
+    options: list[str] = Field(default_factory=list)
+    reason: ClarificationReason
+    language: Language = "zh"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"clarification": self.question, "options": self.options, "reason": self.reason}
+
+
+class ChartSpec(BaseModel):
+    """line for a time dimension, bar for rankings and categories, none for a single number; x/y are frame columns."""
+
+    kind: Literal["line", "bar", "none"]
+    x: str | None = None
+    y: str | None = None
+    title: str = ""
+
+
+class DataAnswer(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    spec: QuerySpec
+    frame: pd.DataFrame  # canonical columns (docs/semantic-layer.md), numbers unformatted, ratios as fractions
+    table: pd.DataFrame  # display copy: headers in the question's language, formatted values with units
+    chart: ChartSpec
+    summary: str
+    sql: str
+    params: dict[str, Any]
+    window: str  # label with dates, e.g. 2026年第2季度（2026-04-01 ~ 2026-06-30）
+    compare_window: str | None = None
+    language: Language = "zh"
+    notes: list[str] = Field(default_factory=list)
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [{k: _plain(v) for k, v in row.items()} for row in self.frame.to_dict(orient="records")]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec.model_dump(mode="json"),
+            "window": self.window,
+            "compare_window": self.compare_window,
+            "columns": list(self.frame.columns),
+            "rows": self.rows(),
+            "summary": self.summary,
+            "chart": self.chart.model_dump(),
+            "notes": self.notes,
+            "sql": self.sql,
+            "params": {k: _plain(v) for k, v in self.params.items()},
+            "language": self.language,
+        }
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly: dates as ISO text, NaN as None, numpy scalars as Python numbers."""
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Per-store lookups: entity values and names, cached by the store's current file
+# ---------------------------------------------------------------------------------------------------------------
+
+REGION_EN = {
+    "华东": ("east china", "eastern china"),
+    "华南": ("south china", "southern china"),
+    "华北": ("north china", "northern china"),
+    "华中": ("central china",),
+    "西南": ("southwest china", "southwest", "south west"),
+    "西北": ("northwest china", "northwest", "north west"),
+    "东北": ("northeast china", "northeast", "north east"),
+}
+PROVINCE_EN = {
+    "北京": "beijing", "天津": "tianjin", "河北": "hebei", "山西": "shanxi", "内蒙古": "inner mongolia",
+    "辽宁": "liaoning", "吉林": "jilin", "黑龙江": "heilongjiang", "上海": "shanghai", "江苏": "jiangsu",
+    "浙江": "zhejiang", "安徽": "anhui", "福建": "fujian", "江西": "jiangxi", "山东": "shandong", "河南": "henan",
+    "湖北": "hubei", "湖南": "hunan", "广东": "guangdong", "广西": "guangxi", "海南": "hainan", "重庆": "chongqing",
+    "四川": "sichuan", "贵州": "guizhou", "云南": "yunnan", "西藏": "tibet", "陕西": "shaanxi", "甘肃": "gansu",
+    "青海": "qinghai", "宁夏": "ningxia", "新疆": "xinjiang",
+}  # fmt: skip
+CATEGORY_EN = {
+    "饮料": ("beverages", "beverage", "drinks"),
+    "乳制品": ("dairy",),
+    "休闲食品": ("snacks", "snack foods"),
+    "调味品": ("condiments", "seasonings"),
+    "方便食品": ("instant food", "convenience food", "instant foods"),
+}
+# Partner nouns: listing words (group by partner) that are also partner-type values when the value exists.
+PARTNER_NOUNS_ZH = {
+    "渠道伙伴": None, "合作伙伴": None, "伙伴": None, "客户": None, "渠道商": None, "网点": None, "门店": None,
+    "经销商": "经销商", "分销商": "经销商", "代理商": "代理商", "批发商": "批发商", "零售商": "零售商",
+    "电商平台": "电商平台", "电商": "电商平台",
+}  # fmt: skip
+PARTNER_NOUNS_EN = {
+    "partner": None, "customer": None, "account": None, "distributor": "经销商", "dealer": "经销商",
+    "agent": "代理商", "wholesaler": "批发商", "retailer": "零售商", "e-commerce platform": "电商平台",
+    "ecommerce platform": "电商平台", "online platform": "电商平台",
+}  # fmt: skip
+TYPE_ENTITY = {"直营": "直营", "direct": "直营", "direct sales": "直营", "直销": "直营"}
+
+
+@dataclass(frozen=True)
+class NameEntry:
+    kind: Literal["partner", "product"]
+    key: str  # partner_id or sku
+    name: str
+    norm: str
+    attrs: dict[str, str]
+
+    @property
+    def dimension(self) -> str:
+        return self.kind
+
+
+@dataclass
+class DataContext:
+    """What the parser needs to know about one company's data: its latest date, values, names."""
+
+    latest: date
+    values: dict[str, set[str]]
+    partners: list[NameEntry]
+    products: list[NameEntry]
+    by_id: dict[str, NameEntry]
+    entity_aliases: dict[str, tuple[str, str]]
+    entity_pattern: re.Pattern | None
+    full_names: list[NameEntry] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, latest: date, partners: pd.DataFrame, products: pd.DataFrame) -> DataContext:
+        def text(v: Any) -> str | None:
+            return None if v is None or (isinstance(v, float) and math.isnan(v)) or pd.isna(v) else str(v)
+
+        values: dict[str, set[str]] = {k: set() for k in ("region", "province", "city", "partner_type", "tier")}
+        values["category"] = set()
+        plist, qlist = [], []
+        for row in partners.itertuples(index=False):
+            attrs = {
+                "region": text(row.region),
+                "province": text(row.province),
+                "city": text(row.city),
+                "partner_type": text(row.type),
+                "tier": text(row.tier),
+            }
+            for k, v in attrs.items():
+                if v:
+                    values[k].add(v)
+            name = text(row.name) or str(row.partner_id)
+            plist.append(NameEntry("partner", str(row.partner_id), name, _normalise(name), attrs))
+        for row in products.itertuples(index=False):
+            cat = text(row.category)
+            if cat:
+                values["category"].add(cat)
+            name = text(row.name) or str(row.sku)
+            qlist.append(NameEntry("product", str(row.sku), name, _normalise(name), {"category": cat}))
+        by_id = {e.key.lower(): e for e in plist}
+        by_id.update({e.key.lower(): e for e in qlist})
+
+        aliases: dict[str, tuple[str, str]] = {}
+
+        def alias(a: str, dim: str, value: str) -> None:
+            a = _normalise(a)
+            if len(a) >= 2 and a not in aliases:
+                aliases[a] = (dim, value)
+
+        for v in sorted(values["region"]):
+            for suffix in ("", "区", "大区", "地区", "区域", "片区"):
+                alias(v + suffix, "region", v)
+            for en in REGION_EN.get(v, ()):
+                alias(en, "region", v)
+        for v in sorted(values["province"]):
+            alias(v, "province", v)
+            alias(v + "省", "province", v)
+            if v in PROVINCE_EN:
+                alias(PROVINCE_EN[v], "province", v)
+        for v in sorted(values["city"]):
+            alias(v, "city", v)
+            alias(v + "市", "city", v)
+        for v in sorted(values["category"]):
+            alias(v, "category", v)
+            for en in CATEGORY_EN.get(v, ()):
+                alias(en, "category", v)
+        for v in sorted(values["tier"]):
+            for a in (f"{v}类", f"{v}级", f"{v}档", f"tier {v}", f"{v}-tier", f"{v} tier", f"tier-{v}"):
+                alias(a, "tier", v)
+            if v in TIER_NAMES:
+                alias(TIER_NAMES[v] + "级", "tier", v)
+        for a, v in TYPE_ENTITY.items():
+            if v in values["partner_type"]:
+                alias(a, "partner_type", v)
+        pattern = None
+        if aliases:
+            parts = []
+            for a in sorted(aliases, key=len, reverse=True):
+                escaped = re.escape(a)
+                parts.append(rf"(?<![a-z]){escaped}(?![a-z])" if re.search("[a-z]", a) else escaped)
+            pattern = re.compile("|".join(parts))
+        full = sorted((e for e in plist + qlist if len(e.norm) >= 3), key=lambda e: len(e.norm), reverse=True)
+        return cls(latest, values, plist, qlist, by_id, aliases, pattern, full)
+
+
+_CONTEXTS: dict[str, DataContext] = {}
+_CONTEXT_LOCK = threading.Lock()
+_CONTEXT_CACHE_SIZE = 8
+
+
+def context_for(store: Store) -> DataContext:
+    """The lookups for the store's current data file, loaded once per file (a new import makes a new file)."""
+    path = store.path()
+    if path is None:
+        with store.connect():  # raises the StoreError that tells the user how to load data
+            pass
+    key = str(path)
+    with _CONTEXT_LOCK:
+        if key in _CONTEXTS:
+            return _CONTEXTS[key]
+    with store.connect() as con:
+        latest = con.execute("SELECT max(date) FROM sales").fetchone()[0]
+        partners = con.execute("SELECT partner_id, name, type, tier, region, province, city FROM partners").df()
+        products = con.execute("SELECT sku, name, category FROM products").df()
+    if latest is None:
+        raise StoreError("销售数据是空的，无法确定时间窗口。请先导入销售明细或生成示例公司。")
+    if not isinstance(latest, date):
+        latest = pd.Timestamp(latest).date()
+    context = DataContext.build(latest, partners, products)
+    with _CONTEXT_LOCK:
+        while len(_CONTEXTS) >= _CONTEXT_CACHE_SIZE:
+            _CONTEXTS.pop(next(iter(_CONTEXTS)))
+        _CONTEXTS[key] = context
+    return context
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Text helpers and numbers
+# ---------------------------------------------------------------------------------------------------------------
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+CN_BIG = {"万": 10_000, "亿": 100_000_000}
+EN_NUMBERS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+    "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "fifty": 50, "hundred": 100,
+}  # fmt: skip
+MONTHS_EN = {
+    "january": 1, "jan": 1, "february": 2, "feb": 2, "march": 3, "mar": 3, "april": 4, "apr": 4, "may": 5,
+    "june": 6, "jun": 6, "july": 7, "jul": 7, "august": 8, "aug": 8, "september": 9, "sept": 9, "sep": 9,
+    "october": 10, "oct": 10, "november": 11, "nov": 11, "december": 12, "dec": 12,
+}  # fmt: skip
+MONTH_EN = "|".join(sorted(MONTHS_EN, key=len, reverse=True))
+MONTH_EN_FULL = "january|february|march|april|june|july|august|september|october|november|december"
+CN_NUM = "[零〇一二两三四五六七八九十百千]+"
+N_ZH = rf"(\d{{1,3}}|{CN_NUM})"
+N_EN = r"(\d{1,4}|" + "|".join(EN_NUMBERS) + ")"
+
+
+def _normalise(text: str) -> str:
+    """Full-width to half-width (NFKC), lower case, single spaces."""
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().lower()
+
+
+def cn_number(text: str) -> float | None:
+    """'八十' → 80, '一百二十' → 120, '两万' → 20000, '八点五' → 8.5; None when not a Chinese number."""
+    if not text:
+        return None
+    if "点" in text:
+        whole, _, frac = text.partition("点")
+        base = cn_number(whole) if whole else 0
+        if base is None or not frac or any(c not in CN_DIGITS for c in frac):
+            return None
+        return base + float("0." + "".join(str(CN_DIGITS[c]) for c in frac))
+    total, section, number = 0.0, 0.0, 0.0
+    for ch in text:
+        if ch in CN_DIGITS:
+            number = CN_DIGITS[ch]
+        elif ch in CN_UNITS:
+            section += (number or 1) * CN_UNITS[ch]
+            number = 0
+        elif ch in CN_BIG:
+            total += (section + number) * CN_BIG[ch]
+            section = number = 0
+        else:
+            return None
+    return total + section + number
+
+
+def to_number(text: str) -> float | None:
+    text = text.strip().replace(",", "")
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return float(text)
+    if text in EN_NUMBERS:
+        return float(EN_NUMBERS[text])
+    return cn_number(text)
+
+
+def _count(text: str) -> int | None:
+    value = to_number(text)
+    return int(value) if value is not None and value == int(value) and value > 0 else None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Time expressions (docs/semantic-layer.md, "Time"): resolved against the data's latest sales date
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _month(year: int, month: int, lang: Language) -> TimeWindow:
+    start = date(year, month, 1)
+    return TimeWindow(start=start, end=month_end(start), label=range_label(start, month_end(start), lang), kind="month")
+
+
+def _quarter(year: int, q: int, lang: Language) -> TimeWindow:
+    start = date(year, q * 3 - 2, 1)
+    end = add_months(start, 3) - timedelta(days=1)
+    return TimeWindow(start=start, end=end, label=range_label(start, end, lang), kind="quarter")
+
+
+def _year(year: int, lang: Language) -> TimeWindow:
+    return TimeWindow(start=date(year, 1, 1), end=date(year, 12, 31), label=range_label(date(year, 1, 1), date(year, 12, 31), lang), kind="year")  # noqa: E501
+
+
+def _recent_months(n: int, latest: date, lang: Language) -> TimeWindow:
+    start = add_months(date(latest.year, latest.month, 1), -(n - 1))
+    label = f"近{n}个月" if lang == "zh" else f"last {n} months"
+    return TimeWindow(start=start, end=month_end(latest), label=label, kind="months")
+
+
+def _ytd(latest: date, lang: Language) -> TimeWindow:
+    label = f"{latest.year}年初至今" if lang == "zh" else f"{latest.year} year to date"
+    return TimeWindow(start=date(latest.year, 1, 1), end=latest, label=label, kind="ytd")
+
+
+def _through(year: int, month: int, lang: Language) -> TimeWindow:
+    end = month_end(date(year, month, 1))
+    label = f"截至{year}年{month}月" if lang == "zh" else f"through {range_label(date(year, month, 1), end, 'en')}"
+    return TimeWindow(start=date(year, 1, 1), end=end, label=label, kind="ytd")
+
+
+def default_window(latest: date, lang: Language = "zh") -> TimeWindow:
+    """No time expression: 本季度, the calendar quarter containing the latest date."""
+    return _quarter(latest.year, (latest.month - 1) // 3 + 1, lang)
+
+
+_Q_WORDS = {"一": 1, "二": 2, "三": 3, "四": 4, "first": 1, "second": 2, "third": 3, "fourth": 4}
+_Q_WORDS.update({"1st": 1, "2nd": 2, "3rd": 3, "4th": 4})
+M_ZH = r"(\d{1,2}|十[一二]?|[一二三四五六七八九])"
+
+
+def _qn(text: str) -> int:
+    return int(text) if text.isdigit() else _Q_WORDS[text]
+
+
+def _mn(text: str) -> int:
+    return int(text) if text.isdigit() else int(cn_number(text) or 0)
+
+
+def _relative(kind: str, steps: int, latest: date, lang: Language) -> TimeWindow:
+    if kind == "month":
+        start = add_months(date(latest.year, latest.month, 1), steps)
+        return _month(start.year, start.month, lang)
+    if kind == "quarter":
+        start = add_months(quarter_start(latest), 3 * steps)
+        return _quarter(start.year, (start.month - 1) // 3 + 1, lang)
+    return _year(latest.year + steps, lang)
+
+
+RELATIVE_WORDS: list[tuple[str, Any]] = [
+    (r"今年以来|年初至今|今年迄今|本年度至今|this year|year[- ]to[- ]date|\bytd\b|current year", "ytd"),
+    (r"今年|本年度|本年", "ytd"),
+    (r"去年|上年度|上一年|上年|last year|previous year|prior year", ("year", -1)),
+    (r"前年", ("year", -2)),
+    (r"本季度|这个季度|这季度|本季|当季|当前季度|this quarter|current quarter|quarter[- ]to[- ]date|\bqtd\b", ("quarter", 0)),  # noqa: E501
+    (r"上季度|上个季度|上一季度|上一个季度|上季|last quarter|previous quarter|prior quarter", ("quarter", -1)),
+    (r"本月|这个月|当月|本月度|this month|current month|month[- ]to[- ]date|\bmtd\b", ("month", 0)),
+    (r"上月|上个月|上一个月|last month|previous month|prior month", ("month", -1)),
+]
+
+TIME_PATTERNS: list[tuple[re.Pattern, str]] = [
+    # 截至2026年6月 / 截至6月底 / through June 2026
+    (re.compile(rf"(?:截至|截止到|截止|截至到)\s*(?:(\d{{4}})\s*年\s*)?{M_ZH}\s*月(?:份)?(?:底|末)?"), "through_zh"),
+    (re.compile(rf"\b(?:through|thru|until|up to|as of(?: the end of)?|to the end of)\s+(?:end of\s+)?({MONTH_EN})\.?(?:\s*,?\s*(\d{{4}}))?\b"), "through_en"),  # noqa: E501
+    # 2026年4月到6月 / 4-6月
+    (re.compile(rf"(?:(\d{{4}})\s*年\s*)?(?<!\d){M_ZH}\s*月?\s*(?:至|到|-|~|—)\s*(?:(\d{{4}})\s*年\s*)?{M_ZH}\s*月(?:份)?"), "range_zh"),  # noqa: E501
+    # 近N个月 / 最近N个月 / 过去N个月 / last N months
+    (re.compile(rf"(?:近|最近|过去|前)\s*{N_ZH}\s*个\s*月"), "recent_zh"),
+    (re.compile(r"(?:近|最近|过去)\s*(半|一|1)\s*年"), "recent_year_zh"),
+    (re.compile(rf"\b(?:the\s+)?(?:last|past|previous|trailing|recent|latest)\s+{N_EN}\s+months?\b"), "recent_en"),
+    (re.compile(r"\b(?:ltm|ttm|last twelve months|trailing twelve months)\b"), "ltm"),
+    # quarters with a year
+    (re.compile(r"(\d{4})\s*年?\s*(?:第\s*([1-4一二三四])\s*(?:季度|季)|[-/]?\s*q\s*([1-4]))(?![0-9])"), "year_quarter"),  # noqa: E501
+    (re.compile(r"\bq([1-4])\s*[-/,]?\s*(?:of\s+)?(\d{4})\b"), "quarter_year"),
+    (re.compile(r"\b(first|second|third|fourth|1st|2nd|3rd|4th)\s+quarter\s+(?:of\s+)?(\d{4})\b"), "quarter_year_en"),
+    # months with a year
+    (re.compile(rf"(\d{{4}})\s*年\s*{M_ZH}\s*月(?:份)?"), "year_month"),
+    (re.compile(r"(?<![\d.])(\d{4})\s*[-/.]\s*(\d{1,2})(?![\d.\-/])"), "year_month"),
+    (re.compile(rf"\b({MONTH_EN})\.?\s*,?\s*(\d{{4}})\b"), "month_year_en"),
+    (re.compile(rf"\b(\d{{4}})\s+({MONTH_EN})\b"), "year_month_en"),
+]
+RELATIVE_PATTERNS = [(re.compile(p), v) for p, v in RELATIVE_WORDS]
+YEAR_PATTERNS: list[tuple[re.Pattern, str]] = [
+    (re.compile(r"(?<!\d)(\d{4})\s*(?:年度|全年|年)"), "year"),
+    (re.compile(r"\b(?:in|for|during|of|fy)\s*(\d{4})\b"), "year"),
+    (re.compile(r"(?<![\d.])((?:19|20)\d{2})(?![\d.%])"), "year"),
+    (re.compile(r"第\s*([1-4一二三四])\s*(?:季度|季)"), "quarter_only"),
+    (re.compile(r"(?<![a-z0-9])q([1-4])(?![0-9])"), "quarter_only"),
+    (re.compile(rf"(?<![\d年个])(?<!\d\s){M_ZH}\s*月(?:份)?(?!底|末|度)"), "month_only"),
+    (re.compile(rf"\b(?:in\s+)?({MONTH_EN_FULL})\b"), "month_only_en"),
+]
+
+
+def _window_from(kind: str, m: re.Match, latest: date, lang: Language) -> TimeWindow | None:
+    g = m.groups()
+    if kind == "through_zh":
+        return _through(int(g[0]) if g[0] else latest.year, _mn(g[1]), lang)
+    if kind == "through_en":
+        return _through(int(g[1]) if g[1] else latest.year, MONTHS_EN[g[0]], lang)
+    if kind == "range_zh":
+        y1 = int(g[0]) if g[0] else latest.year
+        y2 = int(g[2]) if g[2] else y1
+        m1, m2 = _mn(g[1]), _mn(g[3])
+        if not (1 <= m1 <= 12 and 1 <= m2 <= 12):
+            return None
+        start, end = date(y1, m1, 1), month_end(date(y2, m2, 1))
+        if start > end:
+            return None
+        return TimeWindow(start=start, end=end, label=range_label(start, end, lang), kind="custom")
+    if kind in ("recent_zh", "recent_en"):
+        n = _count(g[0])
+        return _recent_months(n, latest, lang) if n and n <= 120 else None
+    if kind == "recent_year_zh":
+        return _recent_months(6 if g[0] == "半" else 12, latest, lang)
+    if kind == "ltm":
+        return _recent_months(12, latest, lang)
+    if kind == "year_quarter":
+        return _quarter(int(g[0]), _qn(g[1] or g[2]), lang)
+    if kind == "quarter_year":
+        return _quarter(int(g[1]), int(g[0]), lang)
+    if kind == "quarter_year_en":
+        return _quarter(int(g[1]), _qn(g[0]), lang)
+    if kind == "year_month":
+        month = _mn(g[1])
+        return _month(int(g[0]), month, lang) if 1 <= month <= 12 else None
+    if kind == "month_year_en":
+        return _month(int(g[1]), MONTHS_EN[g[0]], lang)
+    if kind == "year_month_en":
+        return _month(int(g[0]), MONTHS_EN[g[1]], lang)
+    if kind == "year":
+        year = int(g[0])
+        return _year(year, lang) if 1990 <= year <= 2100 else None
+    if kind == "quarter_only":
+        return _quarter(latest.year, _qn(g[0]), lang)
+    if kind == "month_only":
+        month = _mn(g[0])
+        return _month(latest.year, month, lang) if 1 <= month <= 12 else None
+    if kind == "month_only_en":
+        return _month(latest.year, MONTHS_EN[g[0]], lang)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The parser
+# ---------------------------------------------------------------------------------------------------------------
+
+QUOTED = re.compile(r"\"([^\"]{1,200})\"|“([^”]{1,200})”|「([^」]{1,200})」|『([^』]{1,200})』|《([^》]{1,200})》|‘([^’]{1,200})’")  # noqa: E501
+YOY = re.compile(
+    r"同比|去年同期|上年同期|(?:比|较|相比|对比|和|跟|与)\s*去年(?:同期)?(?:相比|比)?|year[- ](?:over|on)[- ]year|\byoy\b"
+    r"|(?:vs\.?|versus|compared\s+(?:to|with)|than)\s+(?:the\s+)?(?:same\s+period\s+(?:of\s+)?)?last\s+year"
+    r"|same period last year"
+)
+PREVIOUS = re.compile(
+    r"环比|(?:比|较|相比|对比|和|跟|与)\s*(?:上期|上季度|上个季度|上季|上月|上个月)(?:相比|比)?|上期|\bqoq\b|\bmom\b"
+    r"|quarter[- ]over[- ]quarter|month[- ]over[- ]month|(?:vs\.?|versus|compared\s+(?:to|with)|than)\s+(?:the\s+)?"
+    r"(?:previous|prior|last)\s+(?:period|quarter|month)|previous period|prior period"
+)
+GROWTH = re.compile(r"增长率|增长|增速|增幅|涨幅|上涨|提升|\bgrowth\b|\bgrew\b|\bgrowing\b|\bincreased?\b|\bchange\b")
+DECLINE = re.compile(r"下降|下滑|减少|降幅|跌幅|下跌|\bdeclined?\b|\bdeclining\b|\bdropped\b|\bfell\b|\bdecreased?\b")
+
+NUMBER = (
+    r"(?:百分之\s*(?P<pct>[零一二两三四五六七八九十百点\d.]+)"
+    r"|(?P<num>\d+(?:,\d{3})*(?:\.\d+)?|[零一二两三四五六七八九十百千万亿点]+)"
+    r"\s*(?P<unit>%|个百分点|\s?percent\b|\s?pct\b|成[一二三四五六七八九]?|万元|万|亿元|亿|千元|元|块|天|日|次|件|箱|家|倍"
+    r"|\s?k\b|\s?m\b|\s?million\b|\s?billion\b|\s?thousand\b|\s?days?\b|\s?times\b|\s?units?\b|\s?cny\b|\s?rmb\b)?)"
+)
+CMP_ZH = {
+    "不低于": "ge", "不少于": "ge", "不小于": "ge", "至少": "ge", "达到": "ge", "不高于": "le", "不超过": "le",
+    "不大于": "le", "至多": "le", "不到": "lt", "不足": "lt", "未达到": "lt", "未达": "lt", "低于": "lt",
+    "小于": "lt", "少于": "lt", "高于": "gt", "超过": "gt", "大于": "gt", "多于": "gt", "超": "gt",
+    "<=": "le", ">=": "ge", "≤": "le", "≥": "ge", "<": "lt", ">": "gt",
+}  # fmt: skip
+CMP_EN = {
+    "at least": "ge", "no less than": "ge", "not less than": "ge", "at most": "le", "no more than": "le",
+    "not more than": "le", "less than": "lt", "lower than": "lt", "fewer than": "lt", "below": "lt", "under": "lt",
+    "more than": "gt", "greater than": "gt", "higher than": "gt", "above": "gt", "over": "gt", "exceeding": "gt",
+    "exceeds": "gt", "exceed": "gt",
+}  # fmt: skip
+POST = {
+    "及以上": "ge", "或以上": "ge", "以上": "ge", "及以下": "le", "或以下": "le", "以下": "le", "以内": "le",
+    "or more": "ge", "or above": "ge", "or higher": "ge", "and above": "ge", "or less": "le", "or below": "le",
+    "or lower": "le", "and below": "le",
+}  # fmt: skip
+
+
+def _alt(words) -> str:
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
+_EN_CMP = _alt(CMP_EN) + "|<=|>=|<|>"
+_POST = _alt(POST)
+OF_TARGET = re.compile(
+    rf"(?P<cmp>{_alt(CMP_ZH)}|\b(?:{_EN_CMP}))\s*(?:(?:目标|任务)的?\s*{NUMBER}|{NUMBER.replace('?P<', '?P<b_')}\s*of\s+"
+    rf"(?:the\s+|their\s+|its\s+)?(?:targets?|quotas?|plans?|goals?))"
+)
+THRESHOLD_ZH = re.compile(rf"(?P<cmp>{_alt(CMP_ZH)})\s*{NUMBER}\s*(?P<post>{_POST})?")
+THRESHOLD_EN = re.compile(rf"(?<![a-z])(?P<cmp>{_EN_CMP})\s*{NUMBER}\s*(?P<post>{_POST})?")
+THRESHOLD_POST = re.compile(rf"(?<![\d.]){NUMBER}\s*(?P<post>{_POST})")
+TARGET_PHRASES = [
+    (re.compile(r"未达标|没达标|没有达标|未完成(?:目标|任务)|没(?:有)?完成(?:目标|任务)|未达成目标|没达成目标"), "lt", 1.0),
+    (re.compile(r"\b(?:missed|miss|missing|below|under|short of|behind)\s+(?:the\s+|their\s+|its\s+)?(?:targets?|quotas?|plans?)\b"), "lt", 1.0),  # noqa: E501
+    (re.compile(r"超额完成(?:目标|任务)?"), "gt", 1.0),
+    (re.compile(r"\b(?:exceeded|exceeding|beat|above|over)\s+(?:the\s+|their\s+|its\s+)?(?:targets?|quotas?|plans?)\b"), "gt", 1.0),  # noqa: E501
+    (re.compile(r"达标|完成了?(?:目标|任务)|达成(?:了)?目标"), "ge", 1.0),
+    (re.compile(r"\b(?:met|meet|meeting|hit|reached|achieved)\s+(?:the\s+|their\s+|its\s+)?(?:targets?|quotas?|plans?)\b"), "ge", 1.0),  # noqa: E501
+]
+
+LIMIT_PATTERNS = [
+    (re.compile(rf"(?:前|top)\s*{N_ZH}\s*(?:个|家|名|位|大|款|种|条|项)?"), "desc"),
+    (re.compile(rf"(?:后|末|倒数|最后)\s*{N_ZH}\s*(?:个|家|名|位|款|种|条|项)?"), "asc"),
+    (re.compile(rf"{N_ZH}\s*强"), "desc"),
+    (re.compile(rf"(?<![\d.]){N_ZH}\s*(?:个|家|名|位|款|种|条|项)(?!月|季|百分点)"), None),
+    (re.compile(rf"\b(?:top|first)\s+{N_EN}\b"), "desc"),
+    (re.compile(rf"\btop{N_EN}\b"), "desc"),
+    (re.compile(rf"\b(?:bottom|last)\s+{N_EN}\b"), "asc"),
+    (re.compile(rf"\b{N_EN}\s+(?:highest|largest|biggest|best|most|top|greatest)\b"), "desc"),
+    (re.compile(rf"\b{N_EN}\s+(?:lowest|smallest|worst|least|fewest|bottom)\b"), "asc"),
+    (re.compile(rf"\b(?:highest|largest|biggest|best|greatest)\s+{N_EN}\b"), "desc"),
+    (re.compile(rf"\b(?:lowest|smallest|worst|fewest)\s+{N_EN}\b"), "asc"),
+    (re.compile(rf"\b{N_EN}\s+(?=(?:partners?|distributors?|dealers?|customers?|agents?|retailers?|wholesalers?|regions?|provinces?|cities|city|products?|skus?|items?|categories|category|channels?|tiers?)\b)"), None),  # noqa: E501
+]
+RANK_SUPERLATIVE = [
+    (re.compile(r"最高|最多|最大|最好|最快|最强|最佳|最靠前"), "desc"),
+    (re.compile(r"最低|最少|最小|最差|最慢|最弱|最靠后|垫底"), "asc"),
+    (re.compile(r"\b(?:highest|largest|biggest|most|best|greatest|strongest|leading)\b"), "desc"),
+    (re.compile(r"\b(?:lowest|smallest|least|fewest|worst|weakest)\b"), "asc"),
+]
+RANK_TOP = [(re.compile(r"\btop\b"), "desc"), (re.compile(r"\bbottom\b"), "asc")]
+RANK_FULL = [
+    (re.compile(r"排名靠前|从高到低|从大到小|降序|排行榜|排行|排名|排序|\branking\b|\branked\b|\brank\b|\bsorted\b|\bdescending\b"), "desc"),  # noqa: E501
+    (re.compile(r"排名靠后|从低到高|从小到大|升序|\bascending\b"), "asc"),
+]
+
+# Grouping: a marker before a dimension word, or a listing word after it.
+MARK_ZH = "各个|各|按照|按|每一个|每个|每家|每|分|哪几个|哪几家|哪一个|哪个|哪些|哪家|哪|不同"
+MARK_EN = r"by|per|each|every|across|which|for each|for every|among|all"
+DIM_WORDS_ZH: dict[str, str] = {
+    "伙伴类型": "partner_type", "渠道类型": "partner_type", "客户类型": "partner_type", "渠道": "partner_type",
+    "类型": "partner_type", "业态": "partner_type", "级别": "tier", "等级": "tier", "分级": "tier",
+    "区域": "region", "大区": "region", "地区": "region", "片区": "region", "区": "region", "省份": "province",
+    "省": "province", "城市": "city", "地市": "city", "市": "city", "产品": "product", "单品": "product",
+    "商品": "product", "sku": "product", "品项": "product", "品类": "category", "产品类别": "category",
+    "类别": "category", "产品线": "category", "大类": "category", "月份": "month", "月度": "month", "月": "month",
+    "季度": "quarter", "季": "quarter", "年度": "year", "年份": "year", "年": "year",
+}  # fmt: skip
+BARE_ZH_MIN = 2  # bare (unmarked) Chinese dimension words need two characters: 区/市/省/月/年 alone are too common
+DIM_WORDS_EN: dict[str, str] = {
+    "partner types": "partner_type", "partner type": "partner_type", "channel types": "partner_type",
+    "channel type": "partner_type", "channels": "partner_type", "channel": "partner_type", "tiers": "tier",
+    "tier": "tier", "regions": "region", "region": "region", "provinces": "province", "province": "province",
+    "cities": "city", "city": "city", "products": "product", "product": "product", "skus": "product",
+    "sku": "product", "items": "product", "item": "product", "categories": "category", "category": "category",
+    "product lines": "category", "months": "month", "month": "month", "quarters": "quarter", "quarter": "quarter",
+    "years": "year", "year": "year",
+}  # fmt: skip
+TIME_GROUP_WORDS = [
+    (re.compile(r"逐月|月度|按月|每月|分月|各月|趋势|走势|\bmonthly\b|\bmonth by month\b|\btrend\b|\bover time\b"), "month"),  # noqa: E501
+    (re.compile(r"逐季|按季|每季|分季|\bquarterly\b|\bquarter by quarter\b"), "quarter"),
+    (re.compile(r"逐年|\byearly\b|\bannually\b|\bannual\b|\byear by year\b"), "year"),
+]
+AFTER_MARKERS = re.compile(r"对比|分布|占比|比较|明细|构成|分别|各自|之间|\bcompare\b|\bcomparison\b|\bbreakdown\b|\blist\b")  # noqa: E501
+ID_PATTERN = re.compile(r"(?<![a-z0-9])([a-z]{1,4}-?\d{2,8}(?:-\d+)?)(?![a-z0-9])")
+
+STOP_ZH = set(
+    "的 了 是 有 在 里 中 和 与 及 跟 同 对 把 给 我 我们 你 帮 帮我 请 请问 查 查询 查看 看 看看 看下 看一下 一下 列出 "
+    "列 出 显示 统计 分析 计算 算 算一下 多少 几 几个 怎么样 如何 情况 表现 怎样 吗 呢 啊 吧 呀 哪些 哪个 哪 什么 共 总 "
+    "总共 合计 总计 全部 所有 整体 总体 数据 对比 比较 分别 各自 是多少 有多少 排名 排行 里面 当中 其中 以及 或 还是 "
+    "数值 水平 趋势 走势 变化 一共 目前 现在 当前 公司 我司 全国 整个 情况如何 相比 相比较 之间 哪家 谁 为 占 占比 "
+    "分布 明细 构成 贡献 结果 汇总 报表 报告 给出 告诉 告诉我 想 想知道 知道 需要 能否 能 可以 一个 个 家 名 位 "
+    "top 的话 这些 那些 这个 那个 它们 他们 其 以 按 按照 各 各个 每 每个 分 是否 有没有 多 少 高 低 大 小 "
+    "期间 时候 时间 期 内 以来 上 下 前 后 相关 方面 数 值 率 额 量 元 万 万元 亿 件 天 次 做 做得 情形 怎么 为什么".split()
+)
+STOP_EN = set(
+    "the a an of for in on at by to from with and or vs versus what what's whats which who whom how much many is "
+    "are was were be been being do does did done show me list give get tell display find our my their its all each "
+    "per every please total overall value number compare compared comparison between across among during within "
+    "than that those these there has have had please can could would you i we us it this period data report "
+    "figures figure numbers look see view let lets let's top bottom any some rank ranking ranked sorted sort "
+    "as were was most least highest lowest had breakdown split by- current so far about across against up down "
+    "result results performance performing perform level levels trend".split()
+)
+COMMON_WORD_FREQ = 1000  # jieba frequency above which an unmatched word is ordinary language, not a name
+MISSING_METRIC_OPTIONS = ("revenue", "achievement", "expense_ratio", "collection_rate", "inventory_days", "gross_margin")
+
+
+@dataclass
+class _Span:
+    start: int
+    end: int
+    kind: str
+    value: Any = None
+
+
+class _Scan:
+    """The question with recognised parts blanked out (positions stay), and what was recognised where."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.work = text
+        self.spans: list[_Span] = []
+
+    def free(self, start: int, end: int) -> bool:
+        return "\x00" not in self.work[start:end]
+
+    def take(self, start: int, end: int, kind: str, value: Any = None) -> _Span:
+        self.work = self.work[:start] + "\x00" * (end - start) + self.work[end:]
+        span = _Span(start, end, kind, value)
+        self.spans.append(span)
+        return span
+
+    def take_all(self, pattern: re.Pattern, kind: str, value: Any = None) -> list[tuple[re.Match, _Span]]:
+        out = []
+        for m in list(pattern.finditer(self.work)):
+            if m.end() > m.start() and self.free(m.start(), m.end()):
+                out.append((m, self.take(m.start(), m.end(), kind, value)))
+        return out
+
+    def of(self, kind: str) -> list[_Span]:
+        return [s for s in self.spans if s.kind == kind]
+
+
+def _find_time(scan: _Scan, latest: date, lang: Language) -> TimeWindow | None:
+    """The first time expression in the scan (all of them are blanked out), resolved against latest."""
+    found: TimeWindow | None = None
+    for pattern, kind in TIME_PATTERNS:
+        for m, _span in scan.take_all(pattern, "time"):
+            found = found or _window_from(kind, m, latest, lang)
+    for pattern, value in RELATIVE_PATTERNS:
+        for _m, _span in scan.take_all(pattern, "time"):
+            if found is None:
+                found = _ytd(latest, lang) if value == "ytd" else _relative(*value, latest, lang)
+    for pattern, kind in YEAR_PATTERNS:
+        for m, _span in scan.take_all(pattern, "time"):
+            found = found or _window_from(kind, m, latest, lang)
+    return found
+
+
+def resolve_window(text: str, latest: date, language: Language | None = None) -> TimeWindow:
+    """The window a time expression (or a whole question) means, against the data's latest date L;
+    本季度 (the quarter containing L) when there is none."""
+    lang = language or language_of(text)
+    scan = _Scan(_normalise(text))
+    scan.take_all(YOY, "compare")  # 比去年 is a comparison, not the window
+    scan.take_all(PREVIOUS, "compare")
+    return _find_time(scan, latest, lang) or default_window(latest, lang)
+
+
+def language_of(question: str) -> Language:
+    """zh or en: whichever script opens the question (without quoted names and codes), unless the other clearly
+    dominates (华东销售额'; DROP TABLE sales → zh; revenue of 鑫源 → en; SKU销量排名 → zh)."""
+    text = QUOTED.sub(" ", unicodedata.normalize("NFKC", question).lower())
+    text = re.sub(r"(?<![a-z])[a-z]{0,4}-?\d[\w-]*", " ", text)
+    cjk = len(CJK.findall(text))
+    words = re.findall(r"[a-z]{2,}", text)
+    first_word = re.search(r"[a-z]{2,}", text)
+    first_cjk = CJK.search(text)
+    if first_cjk is None:
+        return "en" if words else "zh"
+    if first_word is None:
+        return "zh"
+    if first_cjk.start() < first_word.start():
+        return "en" if len(words) > cjk else "zh"
+    return "zh" if cjk > 2 * len(words) else "en"
+
+
+@dataclass
+class _Threshold:
+    span: _Span
+    op: str
+    value: float
+    is_percent: bool
+    metric: str | None = None  # fixed (achievement) for "below 80% of target"
+
+
+def _threshold_value(m: re.Match, prefix: str = "") -> tuple[float, bool] | None:
+    get = lambda k: m.group(prefix + k)  # noqa: E731
+    if get("pct"):
+        v = to_number(get("pct"))
+        return (v / 100, True) if v is not None else None
+    v = to_number(get("num") or "")
+    if v is None:
+        return None
+    unit = (get("unit") or "").strip()
+    if unit in ("%", "percent", "pct", "个百分点"):
+        return v / 100, True
+    if unit.startswith("成"):
+        extra = CN_DIGITS.get(unit[1:], 0) if len(unit) > 1 else 0
+        return v / 10 + extra / 100, True
+    scale = {"万": 1e4, "万元": 1e4, "亿": 1e8, "亿元": 1e8, "千元": 1e3, "k": 1e3, "thousand": 1e3, "m": 1e6}
+    scale |= {"million": 1e6, "billion": 1e9}
+    return v * scale.get(unit, 1), False
+
+
+@dataclass
+class _Parsed:
+    spec: QuerySpec
+    notes: list[str]
+    language: Language
+
+
+class _Parser:
+    def __init__(self, question: str, context: DataContext):
+        self.question = question
+        self.context = context
+        self.lang: Language = language_of(question)
+        self.display = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", question)).strip()
+        self.scan = _Scan(_normalise(question))
+        if len(self.display) != len(self.scan.text):
+            self.display = self.scan.text
+        self.notes: list[str] = []
+
+    # -- helpers -----------------------------------------------------------------------------------------------
+    def _zh(self, zh: str, en: str) -> str:
+        return zh if self.lang == "zh" else en
+
+    def _clarify(self, reason: ClarificationReason, zh: str, en: str, options: list[str] | None = None):
+        return Clarification(question=self._zh(zh, en), options=options or [], reason=reason, language=self.lang)
+
+    # -- steps -------------------------------------------------------------------------------------------------
+    def _quoted(self) -> list[_Span]:
+        out = []
+        for m in list(QUOTED.finditer(self.scan.work)):
+            i = next(k for k, g in enumerate(m.groups(), 1) if g is not None)
+            inner = self.display[m.start(i) : m.end(i)].strip()
+            out.append(self.scan.take(m.start(), m.end(), "quoted", inner))
+        return out
+
+    def _comparison(self) -> str:
+        comparison = "none"
+        if self.scan.take_all(YOY, "compare", "yoy"):
+            comparison = "yoy"
+        if self.scan.take_all(PREVIOUS, "compare", "previous") and comparison == "none":
+            comparison = "previous"
+        grew = self.scan.take_all(GROWTH, "growth", 1)
+        fell = self.scan.take_all(DECLINE, "growth", -1)
+        if (grew or fell) and comparison == "none":
+            comparison = "yoy"
+            self.notes.append(self._zh("“增长/下降”未注明对比期，按同比计算", "growth without a reference period: year over year"))  # noqa: E501
+        return comparison
+
+    def _time(self) -> TimeWindow:
+        found = _find_time(self.scan, self.context.latest, self.lang)
+        if found is None:
+            self.notes.append(self._zh("未指定时间，默认本季度", "no period given: this quarter"))
+            return default_window(self.context.latest, self.lang)
+        return found
+
+    def _ids(self) -> tuple[list[NameEntry], list[str]]:
+        found, unknown = [], []
+        for m in list(ID_PATTERN.finditer(self.scan.work)):
+            code = m.group(1)
+            entry = self.context.by_id.get(code)
+            if entry is None and "-" not in code and re.fullmatch(r"[a-z]\d+", code) is None:
+                continue  # 'top5', 'h1' ... are not codes
+            self.scan.take(m.start(), m.end(), "name", entry)
+            if entry is None:
+                unknown.append(code.upper())
+            else:
+                found.append(entry)
+        return found, unknown
+
+    def _full_names(self) -> list[NameEntry]:
+        found = []
+        work = self.scan.work
+        for entry in self.context.full_names:
+            i = work.find(entry.norm)
+            if i >= 0:
+                self.scan.take(i, i + len(entry.norm), "name", entry)
+                work = self.scan.work
+                found.append(entry)
+        return found
+
+    def _thresholds(self) -> list[_Threshold]:
+        out: list[_Threshold] = []
+        for pattern, op, value in TARGET_PHRASES:
+            for _m, span in self.scan.take_all(pattern, "threshold"):
+                out.append(_Threshold(span, op, value, True, "achievement"))
+        for m in list(OF_TARGET.finditer(self.scan.work)):
+            if not self.scan.free(m.start(), m.end()):
+                continue
+            parsed = _threshold_value(m) if m.group("num") or m.group("pct") else _threshold_value(m, "b_")
+            if parsed is None:
+                continue
+            op = CMP_ZH.get(m.group("cmp")) or CMP_EN.get(m.group("cmp")) or CMP_ZH.get(m.group("cmp"), "lt")
+            span = self.scan.take(m.start(), m.end(), "threshold")
+            value = parsed[0] if parsed[1] or parsed[0] <= 1.5 else parsed[0] / 100
+            out.append(_Threshold(span, op, value, True, "achievement"))
+        for pattern, table in ((THRESHOLD_ZH, CMP_ZH), (THRESHOLD_EN, CMP_EN), (THRESHOLD_POST, {})):
+            for m in list(pattern.finditer(self.scan.work)):
+                if not self.scan.free(m.start(), m.end()):
+                    continue
+                parsed = _threshold_value(m)
+                if parsed is None:
+                    continue
+                cmp = m.groupdict().get("cmp")
+                op = POST[m.group("post")] if m.groupdict().get("post") else table.get(cmp) or CMP_ZH.get(cmp or "")
+                if op is None:
+                    continue
+                out.append(_Threshold(self.scan.take(m.start(), m.end(), "threshold"), op, parsed[0], parsed[1]))
+        return out
+
+    def _ranking(self) -> tuple[str | None, int | None, _Span | None, bool]:
+        """(direction, limit, span of the ranking word, superlative?)"""
+        direction, limit, where, superlative = None, None, None, False
+        for pattern, d in LIMIT_PATTERNS:
+            for m, span in self.scan.take_all(pattern, "limit"):
+                n = _count(m.group(1))
+                if n is not None and limit is None:
+                    limit = min(n, 1000)
+                    span.value = limit
+                    if d and direction is None:
+                        direction, where = d, span
+        for pattern, d in RANK_SUPERLATIVE:
+            for _m, span in self.scan.take_all(pattern, "rank"):
+                if direction is None or where is None or where.kind == "limit":
+                    direction, where, superlative = d, span, True
+        for pattern, d in RANK_TOP:
+            for _m, span in self.scan.take_all(pattern, "rank"):
+                if direction is None:
+                    direction, where = d, span
+                    limit = limit or 10
+        for pattern, d in RANK_FULL:
+            for _m, span in self.scan.take_all(pattern, "rank"):
+                if direction is None:
+                    direction, where = d, span
+        if superlative and limit is None:
+            limit = 1
+        if limit is not None and direction is None:
+            direction = "desc"
+        return direction, limit, where, superlative
+
+    def _markers(self) -> list[_Span]:
+        """各区域 / 按月 / 哪些经销商 / by region / which distributors → grouping."""
+        zh_words = {**DIM_WORDS_ZH, **{w: "partner" for w in PARTNER_NOUNS_ZH}}
+        en_words = {**DIM_WORDS_EN}
+        for noun in PARTNER_NOUNS_EN:
+            en_words[noun] = en_words[noun + "s"] = "partner"
+        zh = re.compile(rf"(?:{MARK_ZH})\s*({_alt(zh_words)})")
+        en = re.compile(rf"\b(?:{MARK_EN})\s+(?:the\s+)?({_alt(en_words)})\b")
+        out = []
+        for pattern, words, table in ((zh, zh_words, PARTNER_NOUNS_ZH), (en, en_words, None)):
+            for m, span in self.scan.take_all(pattern, "group"):
+                word = m.group(1)
+                dim = words[word]
+                type_value = table.get(word) if table is not None else PARTNER_NOUNS_EN.get(word.rstrip("s"))
+                span.value = (dim, type_value, True)
+                out.append(span)
+        for pattern, dim in TIME_GROUP_WORDS:
+            for _m, span in self.scan.take_all(pattern, "group"):
+                span.value = (dim, None, True)
+                out.append(span)
+        return out
+
+    def _metrics(self) -> tuple[list[tuple[_Span, str]], list[str]]:
+        candidates = []
+        work = self.scan.work
+        type_filters = []
+        for metric in METRICS.values():
+            for alias in metric.synonyms_zh:
+                a = alias.lower()
+                for m in re.finditer(re.escape(a), work):
+                    candidates.append((m.start(), m.end(), metric.key, alias))
+            for alias in metric.synonyms_en:
+                for m in re.finditer(rf"(?<![a-z]){re.escape(alias)}s?(?![a-z])", work):
+                    candidates.append((m.start(), m.end(), metric.key, alias))
+        nouns = "|".join(["partners", "distributors", "dealers", "customers", "agents", "retailers", "wholesalers"])
+        for m in re.finditer(rf"\b(?:how many|number of|count of)(?=\s+(?:{nouns})\b)", work):
+            candidates.append((m.start(), m.end(), "partner_count", m.group(0)))
+        types = "|".join(re.escape(w) for w in PARTNER_NOUNS_ZH)
+        for m in re.finditer(rf"(?:多少|几)\s*(?:个|家|位)?(?=\s*(?:{types}))", work):
+            candidates.append((m.start(), m.end(), "partner_count", m.group(0)))
+        candidates.sort(key=lambda c: (-(c[1] - c[0]), c[0]))
+        out = []
+        for start, end, key, alias in candidates:
+            if self.scan.free(start, end):
+                out.append((self.scan.take(start, end, "metric", key), key))
+                for noun, value in PARTNER_NOUNS_ZH.items():
+                    if value and noun in alias and value in self.context.values["partner_type"]:
+                        type_filters.append(value)
+        out.sort(key=lambda t: t[0].start)
+        return out, type_filters
+
+    def _entities(self) -> list[_Span]:
+        if self.context.entity_pattern is None:
+            return []
+        out = []
+        for m, span in self.scan.take_all(self.context.entity_pattern, "entity"):
+            span.value = self.context.entity_aliases[m.group(0)]
+            out.append(span)
+        return out
+
+    def _nouns(self) -> list[_Span]:
+        """Bare partner nouns (经销商, customers …) and bare dimension words (区域, products …)."""
+        out = []
+        types = self.context.values["partner_type"]
+        zh = re.compile(_alt(PARTNER_NOUNS_ZH))
+        for m, span in self.scan.take_all(zh, "group"):
+            value = PARTNER_NOUNS_ZH[m.group(0)]
+            span.value = ("partner", value if value in types else None, False)
+            out.append(span)
+        en_nouns = {n: v for n, v in PARTNER_NOUNS_EN.items()}
+        en = re.compile(rf"\b({_alt(en_nouns)})(s?)\b")
+        for m, span in self.scan.take_all(en, "group"):
+            value = en_nouns[m.group(1)]
+            span.value = ("partner", value if value in types else None, False, bool(m.group(2)))
+            out.append(span)
+        bare_zh = {w: d for w, d in DIM_WORDS_ZH.items() if len(w) >= BARE_ZH_MIN and not DIMENSIONS[d].is_time}
+        for m, span in self.scan.take_all(re.compile(_alt(bare_zh)), "group"):
+            span.value = (bare_zh[m.group(0)], None, False)
+            out.append(span)
+        bare_en = {w: d for w, d in DIM_WORDS_EN.items() if not DIMENSIONS[d].is_time}
+        for m, span in self.scan.take_all(re.compile(rf"\b(?:{_alt(bare_en)})\b"), "group"):
+            span.value = (bare_en[m.group(0)], None, False)
+            out.append(span)
+        # Time words left after the time expressions are gone mean a grouping: 今年月度销售额, 季度销量.
+        time_zh = {w: d for w, d in DIM_WORDS_ZH.items() if DIMENSIONS[d].is_time and w != "季"}
+        for m, span in self.scan.take_all(re.compile(_alt(time_zh)), "group"):
+            span.value = (time_zh[m.group(0)], None, False)
+            out.append(span)
+        return out
+
+    def _leftovers(self) -> list[tuple[str, int, int]]:
+        """Unrecognised phrases that may be names: (phrase as typed, start, end) in the normalised text."""
+        from retrieval.tokens import _jieba
+
+        jieba = _jieba()
+        out = []
+        for m in re.finditer(r"[^\x00,.;:!?，。；：！？、()（）\[\]【】'\"`~=+*/\\|<>#@$^&_-]+", self.scan.work):
+            chunk, base = m.group(0), m.start()
+            pos, p_start, p_end = 0, None, None
+            tokens = jieba.lcut(chunk) if CJK.search(chunk) else re.findall(r"\S+|\s+", chunk)
+            for token in [*tokens, None]:
+                if token is None:  # end of chunk: flush the open phrase
+                    word, t_start = "", len(chunk)
+                else:
+                    t_start = chunk.find(token, pos)
+                    pos = t_start + len(token)
+                    word = token.strip()
+                    if not word and p_start is not None and not CJK.search(chunk):
+                        continue  # spaces inside an English phrase
+                junk = not word or word in STOP_ZH or word in STOP_EN or re.fullmatch(r"[\d.%]+", word)
+                if junk or (len(word) == 1 and CJK.match(word)):
+                    if p_start is not None:
+                        out.append((self.display[base + p_start : base + p_end].strip(), base + p_start, base + p_end))
+                        p_start = None
+                    continue
+                if p_start is None:
+                    p_start = t_start
+                p_end = pos
+        return [(p, s, e) for p, s, e in out if p]
+
+    # -- names ---------------------------------------------------------------------------------------------------
+    def _match(self, phrase: str) -> tuple[list[NameEntry], bool]:
+        """Candidates for a phrase and whether they are exact (substring) matches."""
+        norm = _normalise(phrase)
+        entries = self.context.partners + self.context.products
+        exact = [e for e in entries if e.norm == norm]
+        if exact:
+            return exact, True
+        subs = [e for e in entries if norm in e.norm]
+        if subs:
+            return subs, True
+        if len(norm) < 4 and CJK.search(norm) or len(norm) < 3:
+            return [], False
+        names = [e.norm for e in entries]
+        hits = process.extract(norm, names, scorer=fuzz.partial_ratio, score_cutoff=85, limit=20)
+        hits = [h for h in hits if fuzz.ratio(norm, h[0]) >= 50 or len(norm) >= 6]
+        if not hits:
+            return [], False
+        best = hits[0][1]
+        return [entries[h[2]] for h in hits if h[1] >= best - 3], False
+
+    def _resolve_names(self, phrases, entities: list[_Span]):
+        """Match each leftover phrase to partner/product names; returns (entries, dropped entity spans, problem)."""
+        resolved: list[NameEntry] = []
+        dropped: list[_Span] = []
+        for phrase, start, end in phrases:
+            candidates, _exact = self._match(phrase)
+            # The name may have swallowed an adjacent city or category (常州鑫源, 鲜橙果汁饮料): try them together.
+            for ent in entities:
+                if ent in dropped:
+                    continue
+                if self.scan.text[ent.end : start].strip() == "" or self.scan.text[end : ent.start].strip() == "":
+                    lo, hi = min(ent.start, start), max(ent.end, end)
+                    joined, _ = self._match(self.scan.text[lo:hi])
+                    if joined and (not candidates or len(joined) <= len(candidates)):
+                        candidates = joined
+                        dropped.append(ent)
+            if len(candidates) > 1:
+                narrowed = self._narrow(candidates, [e for e in entities if e not in dropped])
+                candidates = narrowed or candidates
+            if not candidates:
+                if self._is_common(phrase):
+                    continue
+                return resolved, dropped, self._clarify(
+                    "unknown_name",
+                    f"没有找到名称或编号为「{phrase}」的伙伴或产品。请检查名称，或换一种说法。",
+                    f'No partner or product named "{phrase}" was found. Please check the name.',
+                )
+            if len({(c.kind, c.key) for c in candidates}) > 1:
+                options = self._options(candidates)
+                more = len(candidates) - len(options)
+                tail_zh = f"（还有 {more} 个，请说得更具体）" if more > 0 else ""
+                tail_en = f" ({more} more; please be more specific)" if more > 0 else ""
+                return resolved, dropped, self._clarify(
+                    "ambiguous_name",
+                    f"「{phrase}」对应多个伙伴或产品，您指的是哪一个？{tail_zh}",
+                    f'"{phrase}" matches several partners or products. Which one do you mean?{tail_en}',
+                    options,
+                )
+            resolved.append(candidates[0])
+        return resolved, dropped, None
+
+    def _narrow(self, candidates: list[NameEntry], entities: list[_Span]) -> list[NameEntry]:
+        out = candidates
+        for ent in entities:
+            dim, value = ent.value
+            keep = [c for c in out if c.attrs.get(dim) == value]
+            if keep:
+                out = keep
+        return out if len(out) < len(candidates) else []
+
+    @staticmethod
+    def _options(candidates: list[NameEntry]) -> list[str]:
+        names = [c.name for c in candidates]
+        out = []
+        for c in sorted(candidates, key=lambda c: (c.kind, c.name))[:10]:
+            out.append(c.name if names.count(c.name) == 1 else f"{c.name}（{c.key}）")
+        return out
+
+    @staticmethod
+    def _is_common(phrase: str) -> bool:
+        if not CJK.search(phrase):
+            return all(w in STOP_EN for w in phrase.split())
+        from retrieval.tokens import _jieba
+
+        freq = _jieba().dt.FREQ
+        return all((freq.get(w) or 0) >= COMMON_WORD_FREQ or w in STOP_ZH for w in _jieba().lcut(phrase))
+
+    # -- assembly ----------------------------------------------------------------------------------------------
+    def parse(self) -> _Parsed | Clarification:
+        quoted = self._quoted()
+        comparison = self._comparison()
+        window = self._time()
+        ids, unknown_ids = self._ids()
+        if unknown_ids:
+            code = unknown_ids[0]
+            return self._clarify(
+                "unknown_name",
+                f"没有找到编号为「{code}」的伙伴或产品。请检查编号。",
+                f'No partner or product with code "{code}" was found.',
+            )
+        names = ids + self._full_names()
+        thresholds = self._thresholds()
+        direction, limit, rank_span, superlative = self._ranking()
+        marked = self._markers()
+        metric_spans, metric_types = self._metrics()
+        entities = self._entities()
+        nouns = self._nouns()
+        phrases = [(q.value, q.start, q.end) for q in quoted]
+        for phrase in list(phrases):
+            entity = self.context.entity_aliases.get(_normalise(phrase[0]))
+            if entity is not None:
+                phrases.remove(phrase)
+                q = next(s for s in quoted if s.value == phrase[0])
+                entities.append(_Span(q.start, q.end, "entity", entity))
+        resolved, dropped, problem = self._resolve_names(phrases + self._leftovers(), entities)
+        if problem is not None:
+            return problem
+        names += resolved
+        entities = [e for e in entities if e not in dropped]
+
+        metrics: list[str] = []
+        for _span, key in metric_spans:
+            if key not in metrics:
+                metrics.append(key)
+        growth_spans = self.scan.of("growth") + self.scan.of("compare")
+        filters: list[dict[str, Any]] = []
+        for t in thresholds:
+            key, part = t.metric, ""
+            if key is None:
+                before = [s for s, _k in metric_spans if s.end <= t.span.start]
+                after = [s for s, _k in metric_spans if s.start >= t.span.end]
+                near = before[-1] if before else (after[0] if after else None)
+                if near is None:
+                    continue
+                key = near.value
+                lo, hi = (near.end, t.span.start) if near.end <= t.span.start else (t.span.end, near.start)
+                between = [g for g in growth_spans if lo <= g.start and g.end <= hi + 1]
+                if between and comparison != "none":
+                    part = "_change"
+                    if any(g.value == -1 for g in between):  # 下降超过10% → change < −10%
+                        t.value = -t.value
+                        t.op = {"gt": "lt", "ge": "le", "lt": "gt", "le": "ge"}[t.op]
+            value = t.value
+            if (METRICS[key].is_ratio or part) and not t.is_percent and abs(value) > 1.5:
+                value = value / 100  # 完成率低于80 → 80%
+            if key not in metrics:
+                metrics.append(key)
+            filters.append({"field": key + part, "op": t.op, "value": value})
+        if not metrics:
+            options = [METRICS[k].label(self.lang) for k in MISSING_METRIC_OPTIONS]
+            return self._clarify(
+                "missing_metric",
+                "您想看哪个指标？例如销售额、完成率、费用率、回款率、库存天数。",
+                "Which figure would you like? For example revenue, achievement, expense ratio, collection rate "
+                "or days of inventory.",
+                options,
+            )
+
+        # Dimension filters: entities, partner-type words, names.
+        by_dim: dict[str, list[str]] = {}
+        for ent in entities:
+            dim, value = ent.value
+            by_dim.setdefault(dim, [])
+            if value not in by_dim[dim]:
+                by_dim[dim].append(value)
+        groups: list[str] = []
+        explicit: list[str] = []
+        partner_words = [s for s in marked + nouns if s.value[0] == "partner"]
+        for span in marked + nouns:
+            dim = span.value[0]
+            if dim == "partner":
+                continue
+            if span.value[2]:
+                explicit.append(dim)
+            elif dim in by_dim:
+                continue  # 华东区域 → a filter, not a grouping
+            if dim not in groups:
+                groups.append(dim)
+        type_values = [v for v in metric_types]
+        type_values += [s.value[1] for s in partner_words if s.value[1]]
+        for v in dict.fromkeys(type_values):
+            by_dim.setdefault("partner_type", [])
+            if v not in by_dim["partner_type"]:
+                by_dim["partner_type"].append(v)
+        if type_values:
+            self.notes.append(
+                self._zh(
+                    f"「{'、'.join(dict.fromkeys(type_values))}」按伙伴类型筛选",
+                    f"partner type filter: {', '.join(dict.fromkeys(type_values))}",
+                )
+            )
+        counting = all(k in ("partner_count", "active_partners") for k in metrics)
+        if partner_words and not counting:
+            listing = any(s.value[2] for s in partner_words)
+            listing = listing or bool(rank_span or limit or thresholds or AFTER_MARKERS.search(self.scan.text))
+            listing = listing or any(self._at_end(s) for s in partner_words)
+            listing = listing or any(len(s.value) > 3 and s.value[3] and "which" in self.scan.text for s in partner_words)  # noqa: E501
+            other_explicit = [d for d in explicit if not DIMENSIONS[d].is_time]
+            if listing and not other_explicit and "partner" not in groups:
+                groups.insert(0, "partner")
+        partner_ids = list(dict.fromkeys(e.key for e in names if e.kind == "partner"))
+        skus = list(dict.fromkeys(e.key for e in names if e.kind == "product"))
+        if partner_ids:
+            by_dim["partner"] = partner_ids
+        if skus:
+            by_dim["product"] = skus
+        for dim, values in by_dim.items():
+            if len(values) == 1:
+                filters.append({"field": dim, "op": "eq", "value": values[0]})
+                if dim in groups and dim not in explicit:
+                    groups.remove(dim)
+                if dim == "partner" and dim in groups:
+                    groups.remove(dim)
+            else:
+                filters.append({"field": dim, "op": "in", "value": values})
+                if dim not in groups and not (dim == "partner_type" and "partner" in groups):
+                    groups.append(dim)
+        groups = [g for g in groups if not DIMENSIONS[g].is_time] + [g for g in groups if DIMENSIONS[g].is_time][:1]
+
+        sort = None
+        ranked_metric = self._ranked_metric(metric_spans, rank_span, metrics)
+        if direction is not None:
+            if not groups:
+                return self._clarify(
+                    "missing_dimension",
+                    "您想按什么排名？例如伙伴、区域、产品、品类、渠道类型或月份。",
+                    "Rank by what? For example partner, region, product, category, channel or month.",
+                    [DIMENSIONS[k].label(self.lang) for k in ("partner", "region", "product", "category", "partner_type", "month")],  # noqa: E501
+                )
+            growth_words = self.scan.of("growth")
+            key = ranked_metric
+            if growth_words and comparison != "none":
+                key += "_change"
+                if any(g.value == -1 for g in growth_words) and superlative:
+                    direction = "asc"
+            sort = {"metric": key, "direction": direction}
+        elif filters and any(f["field"] not in DIMENSIONS for f in filters) and groups:
+            f = next(f for f in filters if f["field"] not in DIMENSIONS)
+            sort = {"metric": f["field"], "direction": "asc" if f["op"] in ("lt", "le") else "desc"}
+        spec_data = {
+            "metrics": metrics,
+            "dimensions": groups,
+            "filters": filters,
+            "window": window,
+            "comparison": comparison,
+            "sort": sort,
+            "limit": limit if groups else None,
+        }
+        try:
+            spec = QuerySpec(**spec_data)
+        except ValidationError as exc:
+            message = spec_error_message(exc)
+            return self._clarify("unsupported", message, f"This question cannot be answered as asked: {message}")
+        return _Parsed(spec, self.notes, self.lang)
+
+    def _ranked_metric(self, metric_spans, rank_span: _Span | None, metrics: list[str]) -> str:
+        if rank_span is None or not metric_spans:
+            return metrics[0]
+        before = [(s, k) for s, k in metric_spans if s.end <= rank_span.start]
+        if before:
+            return before[-1][1]
+        after = [(s, k) for s, k in metric_spans if s.start >= rank_span.end]
+        return after[0][1] if after else metrics[0]
+
+    def _at_end(self, span: _Span) -> bool:
+        rest = self.scan.text[span.end :]
+        rest = re.sub(r"[\s?？。.!！,，]|有哪些|是哪些|有哪几家|是哪几家|呢|吗|名单|列表|\bare\b|\bwere\b", "", rest)
+        return not rest.strip("\x00")
+
+
+def parse(question: str, context: DataContext) -> QuerySpec | Clarification:
+    """A question in Chinese or English → QuerySpec, or a Clarification when something is missing or unclear."""
+    result = _Parser(question, context).parse()
+    return result if isinstance(result, Clarification) else result.spec
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Answers
+# ---------------------------------------------------------------------------------------------------------------
+
+UNIT_SUFFIX_ZH = {"money": " 元", "quantity": " 件", "days": " 天", "times": " 次/年", "count": " 家", "price": " 元/件"}
+UNIT_SUFFIX_EN = {"money": " CNY", "quantity": " units", "days": " days", "times": " turns/yr", "count": "", "price": " CNY/unit"}  # noqa: E501
+DIM_HEADERS = {
+    "partner_id": ("伙伴编号", "Partner ID"),
+    "partner_name": ("伙伴名称", "Partner"),
+    "sku": ("产品编码", "SKU"),
+    "product_name": ("产品名称", "Product"),
+    "partner_type": ("伙伴类型", "Partner type"),
+    "tier": ("级别", "Tier"),
+    "region": ("区域", "Region"),
+    "province": ("省份", "Province"),
+    "city": ("城市", "City"),
+    "category": ("品类", "Category"),
+    "month": ("月份", "Month"),
+    "quarter": ("季度", "Quarter"),
+    "year": ("年份", "Year"),
+}
+DIM_NOUNS = {
+    "partner": ("伙伴", "partners"),
+    "partner_type": ("伙伴类型", "partner types"),
+    "tier": ("级别", "tiers"),
+    "region": ("区域", "regions"),
+    "province": ("省份", "provinces"),
+    "city": ("城市", "cities"),
+    "product": ("产品", "products"),
+    "category": ("品类", "categories"),
+    "month": ("月份", "months"),
+    "quarter": ("季度", "quarters"),
+    "year": ("年份", "years"),
+}
+
+
+def _show(metric_key: str, value: Any, lang: Language, signed: bool = False) -> str:
+    metric = METRICS[metric_key]
+    text = format_value(metric.fmt, value, signed=signed)
+    if text == "—" or metric.fmt == "ratio":
+        return text
+    suffix = (UNIT_SUFFIX_ZH if lang == "zh" else UNIT_SUFFIX_EN).get(metric.fmt, "")
+    if metric.key == "partner_count" and lang == "en":
+        suffix = ""
+    return text + suffix
+
+
+def _header(column: str, lang: Language, comparison: str) -> str:
+    if column in DIM_HEADERS:
+        return DIM_HEADERS[column][0 if lang == "zh" else 1]
+    metric, part = metric_of(column)  # type: ignore[misc]
+    name = metric.label(lang)
+    name = name[0].upper() + name[1:] if lang == "en" else name
+    unit = metric.unit(lang)
+    unit_text = f"（{unit}）" if lang == "zh" else f" ({unit})"
+    if metric.fmt == "ratio":
+        unit_text = ""
+    if part == "compare":
+        tag = ("去年同期", "same period last year") if comparison == "yoy" else ("上期", "previous period")
+        return f"{name}（{tag[0]}）" if lang == "zh" else f"{name} ({tag[1]})"
+    if part == "change":
+        if lang == "zh":
+            return f"{name}{'同比' if comparison == 'yoy' else '环比'}"
+        return f"{name} {'YoY' if comparison == 'yoy' else 'vs previous'}"
+    return name + unit_text
+
+
+def _display_table(frame: pd.DataFrame, spec: QuerySpec, lang: Language) -> pd.DataFrame:
+    out = pd.DataFrame(index=frame.index)
+    for column in frame.columns:
+        header = _header(column, lang, spec.comparison)
+        if column in DIM_HEADERS:
+            out[header] = frame[column].map(lambda v: "" if v is None or pd.isna(v) else str(v))
+            continue
+        metric, part = metric_of(column)  # type: ignore[misc]
+        if part == "change":
+            out[header] = frame[column].map(lambda v: format_value("ratio", v, signed=True))
+        else:
+            out[header] = frame[column].map(lambda v, m=metric: format_value(m.fmt, v))
+            if metric.key == "revenue" and part == "":
+                out["销售额（万元）" if lang == "zh" else "Revenue (CNY 10k)"] = frame[column].map(wan)
+    return out.reset_index(drop=True)
+
+
+def _row_label(row: pd.Series, spec: QuerySpec) -> str:
+    parts = []
+    for dim in spec.dimensions:
+        if dim == "partner":
+            parts.append(str(row.get("partner_name") or row.get("partner_id")))
+        elif dim == "product":
+            parts.append(str(row.get("product_name") or row.get("sku")))
+        else:
+            parts.append(str(row[DIMENSIONS[dim].column]))
+    return "·".join(parts)
+
+
+def _filter_text(spec: QuerySpec, context: DataContext | None, lang: Language) -> str:
+    parts = []
+    for f in spec.filters:
+        if f.field in DIMENSIONS:
+            values = f.value if isinstance(f.value, list) else [f.value]
+            shown = []
+            for v in values:
+                entry = context.by_id.get(str(v).lower()) if context and f.field in ("partner", "product") else None
+                shown.append(entry.name if entry else str(v))
+            name = DIMENSIONS[f.field].label(lang)
+            joiner = "、" if lang == "zh" else ", "
+            parts.append(f"{name} {OP_ZH[f.op]} {joiner.join(shown)}")
+        else:
+            metric, part = metric_of(f.field)  # type: ignore[misc]
+            fmt = "ratio" if part == "change" else metric.fmt
+            suffix = ("变化" if lang == "zh" else " change") if part == "change" else ""
+            parts.append(f"{metric.label(lang)}{suffix} {OP_ZH[f.op]} {format_value(fmt, f.value)}")
+    return ("；" if lang == "zh" else "; ").join(parts)
+
+
+def _missing_names(spec: QuerySpec, context: DataContext | None, lang: Language) -> str:
+    """Filter values naming partners/products that do not exist, said plainly (zero rows is then no surprise)."""
+    if context is None:
+        return ""
+    missing = []
+    for f in spec.filters:
+        if f.field in ("partner", "product") and f.op in ("eq", "in"):
+            for v in f.value if isinstance(f.value, list) else [f.value]:
+                if str(v).lower() not in context.by_id:
+                    missing.append(str(v))
+    if not missing:
+        return ""
+    if lang == "zh":
+        return "没有找到编号为「" + "」「".join(missing) + "」的伙伴或产品。"
+    return "No partner or product with code " + ", ".join(f'"{m}"' for m in missing) + " exists. "
+
+
+def _value(column: str, value: Any, lang: Language) -> str:
+    metric, part = metric_of(column)  # type: ignore[misc]
+    return format_value("ratio", value, signed=True) if part == "change" else _show(metric.key, value, lang)
+
+
+def _summary(spec: QuerySpec, frame: pd.DataFrame, lang: Language, window: str, context: DataContext | None) -> str:
+    """One or two sentences computed from the result: the number, the total and share, the extremes, the change."""
+    zh = lang == "zh"
+    column = spec.sort.metric if spec.sort else spec.metrics[0]
+    metric, part = metric_of(column)  # type: ignore[misc]
+    key = metric.key
+    name = metric.label(lang) + (("变化" if zh else " change") if part == "change" else "")
+    scope_spec = spec.model_copy(update={"filters": [f for f in spec.filters if f.field in DIMENSIONS]})
+    scope = _filter_text(scope_spec, context, lang)
+    head = window + ((f"（{scope}）" if zh else f" ({scope})") if scope else "")
+    compare_word = ("同比" if spec.comparison == "yoy" else "环比") if zh else ("YoY" if spec.comparison == "yoy" else "vs previous period")  # noqa: E501
+    if frame.empty:
+        missing = _missing_names(spec, context, lang)
+        thresholds = _filter_text(spec.model_copy(update={"filters": [f for f in spec.filters if f.is_threshold]}), context, lang)  # noqa: E501
+        if zh:
+            return f"{missing}{head}没有符合条件的数据" + (f"（条件：{thresholds}）" if thresholds else "") + "。"
+        return f"{missing}No data matches for {head}" + (f" (condition: {thresholds})" if thresholds else "") + "."
+
+    if not spec.dimensions:
+        row = frame.iloc[0]
+        shown = [f"{METRICS[k].label(lang)} {_show(k, row[k], lang)}" for k in spec.metrics]
+        if "revenue" in spec.metrics and pd.notna(row["revenue"]) and zh:
+            shown[spec.metrics.index("revenue")] += f"（{wan(row['revenue'])} 万元）"
+        first = f"{head}：" + "，".join(shown) + "。" if zh else f"{head}: " + ", ".join(shown) + "."
+        if spec.comparison == "none":
+            return first
+        change, before = row.get(f"{key}_change"), row.get(f"{key}_compare")
+        if change is None or pd.isna(change):
+            second = (
+                f"对比期为 {_show(key, before, lang)}，无法计算变化。"
+                if zh
+                else f" Comparison period: {_show(key, before, lang)}; change not available."
+            )
+        elif zh:
+            second = f"对比期为 {_show(key, before, lang)}，{compare_word}{'增长' if change >= 0 else '下降'} {abs(change) * 100:.1f}%。"  # noqa: E501
+        else:
+            second = f" Comparison period: {_show(key, before, lang)}, {compare_word} {change * 100:+.1f}%."
+        return first + second
+
+    n = len(frame)
+    lead_dim = next((d for d in spec.dimensions if not DIMENSIONS[d].is_time), spec.dimensions[0])
+    noun = DIM_NOUNS[lead_dim][0 if zh else 1]
+    ptype = next((f.value for f in spec.filters if f.field == "partner_type" and f.op == "eq"), None)
+    if lead_dim == "partner" and ptype and zh:
+        noun = str(ptype)
+    valid = frame[frame[column].notna()]
+    thresholds = [f for f in spec.filters if f.is_threshold]
+    if valid.empty:
+        return f"{head}共 {n} 个{noun}，{name}没有数值（缺少数据）。" if zh else f"{head}: {n} {noun}, no {name} values."
+
+    def item(row: pd.Series) -> str:
+        return f"{_row_label(row, spec)}（{_value(column, row[column], lang)}）" if zh else f"{_row_label(row, spec)} ({_value(column, row[column], lang)})"  # noqa: E501
+
+    top, low = valid.loc[valid[column].idxmax()], valid.loc[valid[column].idxmin()]
+    ranked = spec.sort is not None and spec.limit is not None and not thresholds
+    if ranked:
+        desc = spec.sort.direction == "desc"  # type: ignore[union-attr]
+        order = ("最高" if desc else "最低") if zh else ("highest" if desc else "lowest")
+        if part == "change":
+            name = metric.label(lang) + (compare_word if zh else "")
+            order = ("增幅最大" if desc else "增幅最小") if zh else ("largest growth in" if desc else "smallest growth in")
+        first_row, last_row = frame.iloc[0], frame.iloc[-1]
+        if n == 1:
+            text = f"{head}{name}{order}的{noun}是 {item(first_row)}。" if zh else f"{head}: the {noun.rstrip('s')} with the {order} {name} is {item(first_row)}."  # noqa: E501
+        elif zh:
+            text = f"{head}{name}{order}的 {n} 个{noun}：第 1 是 {item(first_row)}，第 {n} 是 {item(last_row)}。"
+        else:
+            text = f"{head}: the {n} {noun} with the {order} {name}; #1 is {item(first_row)}, #{n} is {item(last_row)}."  # noqa: E501
+    else:
+        if thresholds:
+            cond = _filter_text(spec.model_copy(update={"filters": thresholds}), context, lang)
+            first = f"{head}共有 {n} 个{noun}满足 {cond}" if zh else f"{head}: {n} {noun} meet {cond}"
+        else:
+            first = f"{head}共 {n} 个{noun}" if zh else f"{head}: {n} {noun}"
+        if metric.additive and not part and not spec.limit and not thresholds:
+            total = float(valid[column].sum())
+            share = f"，占 {float(top[column]) / total * 100:.1f}%" if total else ""
+            share_en = f", {float(top[column]) / total * 100:.1f}% of the total" if total else ""
+            text = (
+                f"{first}，{name}合计 {_show(key, total, lang)}；最高的是 {item(top)[:-1]}{share}），最低的是 {item(low)}。"
+                if zh
+                else f"{first}; {name} totals {_show(key, total, lang)}. Highest: {item(top)[:-1]}{share_en}), lowest: {item(low)}."  # noqa: E501
+            )
+        elif n == 1:
+            text = f"{first}：{item(top)}。" if zh else f"{first}: {item(top)}."
+        else:
+            text = f"{first}，{name}最高的是 {item(top)}，最低的是 {item(low)}。" if zh else f"{first}. Highest {name}: {item(top)}; lowest: {item(low)}."  # noqa: E501
+    if spec.comparison != "none" and not part and f"{key}_change" in frame.columns:
+        change = frame[f"{key}_change"]
+        if metric.additive and not spec.limit and not thresholds:
+            now, before = valid[key].sum(), frame[f"{key}_compare"].sum()
+            if before:
+                growth = now / before - 1
+                text += (
+                    f"合计{compare_word}{'增长' if growth >= 0 else '下降'} {abs(growth) * 100:.1f}%。"
+                    if zh
+                    else f" Total {compare_word}: {growth * 100:+.1f}%."
+                )
+        elif change.notna().any():
+            best = frame.loc[change.idxmax()]
+            text += (
+                f"{compare_word}增幅最大的是 {_row_label(best, spec)}（{best[f'{key}_change'] * 100:+.1f}%）。"
+                if zh
+                else f" Largest increase {compare_word}: {_row_label(best, spec)} ({best[f'{key}_change'] * 100:+.1f}%)."  # noqa: E501
+            )
+    return text
+
+
+def _chart(spec: QuerySpec, frame: pd.DataFrame, lang: Language, label: str) -> ChartSpec:
+    key = metric_of(spec.sort.metric)[0].key if spec.sort else spec.metrics[0]  # type: ignore[index]
+    title = f"{METRICS[key].label(lang)}（{label}）" if lang == "zh" else f"{METRICS[key].label(lang)} ({label})"
+    if not spec.dimensions or frame.empty:
+        return ChartSpec(kind="none", title=title)
+    time_dim = spec.time_dimension()
+    if time_dim is not None:
+        return ChartSpec(kind="line", x=time_dim.column, y=key, title=title)
+    dim = spec.dimensions[0]
+    x = {"partner": "partner_name", "product": "product_name"}.get(dim, DIMENSIONS[dim].column)
+    return ChartSpec(kind="bar", x=x, y=key, title=title)
+
+
+def answer_spec(store: Store, spec: QuerySpec, language: Language = "zh", notes: list[str] | None = None) -> DataAnswer:
+    """Run a QuerySpec on the read-only store and build the answer (frame, display table, chart, summary, SQL)."""
+    compiled = compile_spec(spec)
+    frame = store.query(compiled.sql, compiled.params)
+    frame = frame[list(compiled.columns)].reset_index(drop=True)
+    for column in frame.columns:
+        if column in ("partner_count", "active_partners", "year"):
+            frame[column] = frame[column].astype("int64") if frame[column].notna().all() else frame[column]
+    try:
+        context = context_for(store)
+    except StoreError:
+        context = None
+    window = spec.window.span(language)
+    compare = spec.compare_window(language)
+    return DataAnswer(
+        spec=spec,
+        frame=frame,
+        table=_display_table(frame, spec, language),
+        chart=_chart(spec, frame, language, spec.window.label),
+        summary=_summary(spec, frame, language, window, context),
+        sql=compiled.sql,
+        params=compiled.params,
+        window=window,
+        compare_window=compare.span(language) if compare else None,
+        language=language,
+        notes=list(notes or []),
+    )
+
+
+def answer_data_question(store: Store, question: str) -> DataAnswer | Clarification:
+    """Answer a data question about the company in the store, or ask back when the question is unclear."""
+    context = context_for(store)
+    parsed = _Parser(question, context).parse()
+    if isinstance(parsed, Clarification):
+        return parsed
+    return answer_spec(store, parsed.spec, parsed.language, parsed.notes)

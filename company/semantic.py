@@ -1,0 +1,1100 @@
+"""The semantic layer: metric and dimension definitions, the typed QuerySpec, and its compiler to parameterised SQL.
+
+docs/semantic-layer.md is the contract. Identifiers in the SQL come only from the definitions below; every value
+(dates, filter values, thresholds, limits) is bound as a $named parameter. Metrics from different tables are
+aggregated in separate CTEs per dimension key and joined on that key, so no total is multiplied by a join.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+
+from company.errors import CanmouError
+
+Language = Literal["zh", "en"]
+Source = Literal["sales", "targets", "costs", "rebates", "inventory", "collections", "partners"]
+Format = Literal["money", "quantity", "ratio", "days", "times", "count", "price"]
+WindowKind = Literal["month", "quarter", "year", "months", "ytd", "custom"]
+
+PARTNER_SOURCES: tuple[Source, ...] = ("sales", "targets", "costs", "rebates", "inventory", "collections", "partners")
+TIME_DIMENSIONS = ("month", "quarter", "year")
+MAX_LIMIT = 1000
+REBATE_COST_TYPE = "返利"
+
+
+class QuerySpecError(CanmouError):
+    """A QuerySpec that cannot be built or run; the message says what to change, in Chinese."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Definitions
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dimension:
+    key: str
+    zh: str
+    en: str
+    synonyms_zh: tuple[str, ...]
+    synonyms_en: tuple[str, ...]
+    # SQL expression per source table (alias x = the fact table, p = partners, pr = products); a source missing
+    # here cannot be grouped or filtered by this dimension. Time dimensions come from the bucket table instead.
+    expressions: dict[str, str]
+    columns: tuple[str, ...]  # frame columns, canonical keys
+
+    @property
+    def column(self) -> str:
+        return self.columns[0]
+
+    @property
+    def is_time(self) -> bool:
+        return self.key in TIME_DIMENSIONS
+
+    def label(self, language: Language) -> str:
+        return self.zh if language == "zh" else self.en
+
+
+def _partner_attr(column: str, costs: str | None = None) -> dict[str, str]:
+    expr = {source: f"p.{column}" for source in PARTNER_SOURCES}
+    if costs:
+        expr["costs"] = expr["rebates"] = costs
+    return expr
+
+
+DIMENSIONS: dict[str, Dimension] = {
+    d.key: d
+    for d in (
+        Dimension(
+            "partner",
+            "伙伴",
+            "partner",
+            ("伙伴", "经销商", "客户", "代理商", "渠道伙伴", "合作伙伴", "渠道商"),
+            ("partner", "distributor", "dealer", "customer"),
+            {
+                "sales": "x.partner_id",
+                "targets": "x.partner_id",
+                "costs": "x.partner_id",
+                "rebates": "x.partner_id",
+                "inventory": "x.partner_id",
+                "collections": "x.partner_id",
+                "partners": "p.partner_id",
+            },
+            ("partner_id", "partner_name"),
+        ),
+        Dimension(
+            "partner_type",
+            "伙伴类型",
+            "partner type",
+            ("伙伴类型", "渠道类型", "渠道", "类型"),
+            ("channel", "partner type", "channel type"),
+            _partner_attr("type", costs="x.channel_type"),
+            ("partner_type",),
+        ),
+        Dimension(
+            "tier", "级别", "tier", ("级别", "等级", "分级"), ("tier",), _partner_attr("tier"), ("tier",)
+        ),
+        Dimension(
+            "region",
+            "区域",
+            "region",
+            ("区域", "大区", "地区", "片区"),
+            ("region",),
+            _partner_attr("region", costs="x.region"),
+            ("region",),
+        ),
+        Dimension(
+            "province", "省份", "province", ("省份", "省"), ("province",), _partner_attr("province"), ("province",)
+        ),
+        Dimension("city", "城市", "city", ("城市", "地市"), ("city",), _partner_attr("city"), ("city",)),
+        Dimension(
+            "product",
+            "产品",
+            "product",
+            ("产品", "SKU", "单品", "商品"),
+            ("product", "sku", "item"),
+            {"sales": "x.sku", "inventory": "x.sku"},
+            ("sku", "product_name"),
+        ),
+        Dimension(
+            "category",
+            "品类",
+            "category",
+            ("品类", "产品类别", "类别", "产品线"),
+            ("category", "product line"),
+            {"sales": "pr.category", "inventory": "pr.category"},
+            ("category",),
+        ),
+        Dimension("month", "月份", "month", ("月", "每月", "按月", "月度"), ("month", "monthly"), {}, ("month",)),
+        Dimension(
+            "quarter", "季度", "quarter", ("季度", "每季度", "按季度"), ("quarter", "quarterly"), {}, ("quarter",)
+        ),
+        Dimension("year", "年份", "year", ("年", "每年", "按年"), ("year", "yearly"), {}, ("year",)),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    zh: str
+    en: str
+    fmt: Format
+    unit_zh: str
+    unit_en: str
+    synonyms_zh: tuple[str, ...]
+    synonyms_en: tuple[str, ...]
+    sources: tuple[Source, ...]
+    # Final expression over the joined per-key CTEs ({sales}, {targets}, ... are CTE names, {buckets} the window's
+    # bucket table); every CTE has at most one row per key, so sum() is that row's value.
+    expression: str
+    definition: str
+
+    @property
+    def is_ratio(self) -> bool:
+        return self.fmt == "ratio"
+
+    @property
+    def additive(self) -> bool:
+        """Whether values of groups add up to the value of their union (a total is meaningful)."""
+        return self.key in {"revenue", "quantity", "gross_profit", "cost", "rebate", "target", "partner_count"}
+
+    def label(self, language: Language) -> str:
+        return self.zh if language == "zh" else self.en
+
+    def unit(self, language: Language) -> str:
+        return self.unit_zh if language == "zh" else self.unit_en
+
+
+METRICS: dict[str, Metric] = {
+    m.key: m
+    for m in (
+        Metric(
+            "revenue",
+            "销售额",
+            "revenue",
+            "money",
+            "元",
+            "CNY",
+            ("销售额", "营收", "收入", "销售收入", "业绩", "销售金额", "销售"),
+            ("revenue", "sales", "turnover in cny"),
+            ("sales",),
+            "coalesce(sum({sales}.revenue), 0)",
+            "Σ sales.revenue",
+        ),
+        Metric(
+            "quantity",
+            "销量",
+            "units",
+            "quantity",
+            "件",
+            "units",
+            ("销量", "销售量", "出货量", "件数", "销售数量"),
+            ("units", "volume", "quantity", "units sold"),
+            ("sales",),
+            "coalesce(sum({sales}.quantity), 0)",
+            "Σ sales.quantity",
+        ),
+        Metric(
+            "target",
+            "目标",
+            "target",
+            "money",
+            "元",
+            "CNY",
+            ("目标", "任务", "指标额", "目标额", "任务额", "销售目标"),
+            ("target", "quota", "sales target"),
+            ("targets",),
+            "sum({targets}.target)",
+            "Σ targets.target_revenue，窗口覆盖的季度按天数折算",
+        ),
+        Metric(
+            "achievement",
+            "完成率",
+            "achievement",
+            "ratio",
+            "%",
+            "%",
+            ("完成率", "达成率", "目标完成率", "任务完成率", "目标达成率", "完成度"),
+            ("achievement", "attainment", "target achievement", "quota attainment"),
+            ("targets",),
+            "sum({targets}.achieved_revenue) / nullif(sum({targets}.target), 0)",
+            "有目标伙伴的销售额 ÷ 目标",
+        ),
+        Metric(
+            "gross_profit",
+            "毛利",
+            "gross profit",
+            "money",
+            "元",
+            "CNY",
+            ("毛利", "毛利润", "毛利额"),
+            ("gross profit",),
+            ("sales",),
+            "coalesce(sum({sales}.gross_profit), 0)",
+            "Σ (销售额 − 数量 × 单位成本)",
+        ),
+        Metric(
+            "gross_margin",
+            "毛利率",
+            "gross margin",
+            "ratio",
+            "%",
+            "%",
+            ("毛利率",),
+            ("gross margin", "margin"),
+            ("sales",),
+            "sum({sales}.gross_profit) / nullif(sum({sales}.revenue), 0)",
+            "毛利 ÷ 销售额",
+        ),
+        Metric(
+            "cost",
+            "费用",
+            "cost",
+            "money",
+            "元",
+            "CNY",
+            ("费用", "渠道费用", "成本费用", "费用额", "费用金额"),
+            ("cost", "costs", "expense", "expenses", "channel cost", "spend"),
+            ("costs",),
+            "coalesce(sum({costs}.cost), 0)",
+            "Σ costs.amount",
+        ),
+        Metric(
+            "expense_ratio",
+            "费用率",
+            "expense ratio",
+            "ratio",
+            "%",
+            "%",
+            ("费用率", "渠道费用率", "费用占比"),
+            ("expense ratio", "cost ratio", "cost to sales", "cost-to-sales"),
+            ("costs", "sales"),
+            "coalesce(sum({costs}.cost), 0) / nullif(sum({sales}.revenue), 0)",
+            "费用 ÷ 同组销售额",
+        ),
+        Metric(
+            "rebate",
+            "返利",
+            "rebate",
+            "money",
+            "元",
+            "CNY",
+            ("返利", "返点", "返利金额"),
+            ("rebate", "rebates"),
+            ("rebates",),
+            "coalesce(sum({rebates}.rebate), 0)",
+            "Σ costs.amount（费用类型 = 返利）",
+        ),
+        Metric(
+            "inventory",
+            "库存",
+            "inventory",
+            "quantity",
+            "件",
+            "units",
+            ("库存", "库存量", "在库", "库存数量"),
+            ("inventory", "stock", "on hand", "stock on hand"),
+            ("inventory",),
+            "sum({inventory}.inventory)",
+            "窗口内最后一个快照日的 Σ on_hand",
+        ),
+        Metric(
+            "inventory_days",
+            "库存天数",
+            "days of inventory",
+            "days",
+            "天",
+            "days",
+            ("库存天数", "库存周期", "周转天数", "库存可售天数"),
+            ("days of inventory", "inventory days", "days on hand", "doi", "days of stock"),
+            ("inventory", "sales"),
+            "sum({inventory}.avg_on_hand) / nullif(sum({sales}.quantity) / any_value({buckets}._days), 0)",
+            "平均库存 ÷ (销量 ÷ 天数)",
+        ),
+        Metric(
+            "turnover",
+            "库存周转",
+            "inventory turnover",
+            "times",
+            "次/年",
+            "turns/yr",
+            ("库存周转", "周转率", "周转次数", "周转"),
+            ("inventory turnover", "stock turnover", "turnover", "inventory turns", "turns"),
+            ("inventory", "sales"),
+            "(sum({sales}.cogs) * 365.0 / any_value({buckets}._days)) / nullif(sum({inventory}.avg_on_hand_cost), 0)",
+            "(销售成本 × 365 ÷ 天数) ÷ 平均库存成本",
+        ),
+        Metric(
+            "collection_rate",
+            "回款率",
+            "collection rate",
+            "ratio",
+            "%",
+            "%",
+            ("回款率", "收款率", "回款"),
+            ("collection rate", "collections rate", "collection"),
+            ("collections",),
+            "sum({collections}.collected) / nullif(sum({collections}.due), 0)",
+            "Σ 实收 ÷ Σ 应收",
+        ),
+        Metric(
+            "partner_count",
+            "伙伴数",
+            "number of partners",
+            "count",
+            "家",
+            "partners",
+            ("伙伴数", "经销商数", "客户数", "代理商数", "伙伴数量", "经销商数量", "客户数量", "多少家", "几家", "家数"),
+            ("number of partners", "partner count", "number of distributors"),
+            ("partners",),
+            "coalesce(sum({partners}.partner_count), 0)",
+            "符合条件的伙伴数（主数据，不随时间）",
+        ),
+        Metric(
+            "active_partners",
+            "活跃伙伴数",
+            "active partners",
+            "count",
+            "家",
+            "partners",
+            ("活跃伙伴数", "有销售的伙伴", "活跃伙伴", "活跃客户数", "活跃经销商数", "动销伙伴数", "活跃客户"),
+            ("active partners", "active partner count", "active distributors", "active customers"),
+            ("sales",),
+            "coalesce(sum({sales}.active_partners), 0)",
+            "窗口内有销售的伙伴数",
+        ),
+        Metric(
+            "avg_price",
+            "平均单价",
+            "average price",
+            "price",
+            "元/件",
+            "CNY/unit",
+            ("平均单价", "单价", "均价", "平均价格", "成交均价"),
+            ("average price", "avg price", "asp", "unit price", "average selling price"),
+            ("sales",),
+            "sum({sales}.revenue) / nullif(sum({sales}.quantity), 0)",
+            "销售额 ÷ 销量",
+        ),
+    )
+}
+
+SOURCE_ZH = {
+    "sales": "销售",
+    "targets": "目标",
+    "costs": "费用",
+    "rebates": "返利",
+    "inventory": "库存",
+    "collections": "回款",
+    "partners": "伙伴主数据",
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# Time windows
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def add_months(day: date, months: int) -> date:
+    """The first day of the month `months` after day's month."""
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def month_end(day: date) -> date:
+    return add_months(day, 1) - timedelta(days=1)
+
+
+def quarter_start(day: date) -> date:
+    return date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
+
+
+def shift_date(day: date, months: int) -> date:
+    """day moved by whole months; a month's last day stays the last day, other days are clamped."""
+    first = add_months(day, months)
+    if day == month_end(day):
+        return month_end(first)
+    return first.replace(day=min(day.day, month_end(first).day))
+
+
+def _is_month_aligned(start: date, end: date) -> bool:
+    return start.day == 1 and end == month_end(end)
+
+
+_MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def range_label(start: date, end: date, language: Language = "zh") -> str:
+    """A name for an inclusive date range: 2026年第3季度 / 2026 Q3, 2026年7月 / Jul 2026, 2026年 / 2026, …"""
+    zh = language == "zh"
+    if _is_month_aligned(start, end):
+        months = (end.year - start.year) * 12 + end.month - start.month + 1
+        if months == 1:
+            return f"{start.year}年{start.month}月" if zh else f"{_MONTHS_EN[start.month - 1]} {start.year}"
+        if months == 3 and start.month % 3 == 1:
+            q = (start.month - 1) // 3 + 1
+            return f"{start.year}年第{q}季度" if zh else f"{start.year} Q{q}"
+        if months == 12 and start.month == 1:
+            return f"{start.year}年" if zh else str(start.year)
+        if start.year == end.year:
+            return f"{start.year}年{start.month}-{end.month}月" if zh else (
+                f"{_MONTHS_EN[start.month - 1]}–{_MONTHS_EN[end.month - 1]} {start.year}"
+            )
+        return (
+            f"{start.year}年{start.month}月-{end.year}年{end.month}月"
+            if zh
+            else f"{_MONTHS_EN[start.month - 1]} {start.year}–{_MONTHS_EN[end.month - 1]} {end.year}"
+        )
+    if zh:
+        return f"{start.year}年{start.month}月{start.day}日至{end.year}年{end.month}月{end.day}日"
+    return f"{start.isoformat()} to {end.isoformat()}"
+
+
+class TimeWindow(BaseModel):
+    """An inclusive date range with the label shown in answers; kind decides the 'previous period'."""
+
+    start: date
+    end: date
+    label: str = ""
+    kind: WindowKind = "custom"
+
+    @model_validator(mode="after")
+    def _check(self) -> TimeWindow:
+        if self.start > self.end:
+            raise ValueError(f"时间窗口的开始日期 {self.start} 晚于结束日期 {self.end}")
+        if (self.end - self.start).days > 366 * 20:
+            raise ValueError("时间窗口不能超过 20 年")
+        if not self.label:
+            self.label = range_label(self.start, self.end)
+        return self
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def span(self, language: Language = "zh") -> str:
+        """`标签（YYYY-MM-DD ~ YYYY-MM-DD）`, as every answer shows its window."""
+        if language == "zh":
+            return f"{self.label}（{self.start.isoformat()} ~ {self.end.isoformat()}）"
+        return f"{self.label} ({self.start.isoformat()} ~ {self.end.isoformat()})"
+
+    def compared(self, comparison: str, language: Language = "zh") -> TimeWindow:
+        """The comparison window: yoy = shifted back 12 months; previous = the same length immediately before
+        (for a year-to-date window the previous year's same span)."""
+        if comparison == "yoy" or (comparison == "previous" and self.kind == "ytd"):
+            start, end = shift_date(self.start, -12), shift_date(self.end, -12)
+        elif _is_month_aligned(self.start, self.end):
+            months = (self.end.year - self.start.year) * 12 + self.end.month - self.start.month + 1
+            start, end = add_months(self.start, -months), month_end(add_months(self.start, -1))
+        else:
+            start, end = self.start - timedelta(days=self.days), self.start - timedelta(days=1)
+        if comparison == "yoy":
+            label = f"去年同期 {range_label(start, end)}" if language == "zh" else f"same period last year, {range_label(start, end, 'en')}"
+        else:
+            label = f"上期 {range_label(start, end)}" if language == "zh" else f"previous period, {range_label(start, end, 'en')}"
+        return TimeWindow(start=start, end=end, label=label, kind=self.kind)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# QuerySpec
+# ---------------------------------------------------------------------------------------------------------------
+
+DIMENSION_OPS = {"eq": "=", "ne": "<>", "in": "IN", "not_in": "NOT IN"}
+METRIC_OPS = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "=", "ne": "<>"}
+OP_ALIASES = {"=": "eq", "==": "eq", "!=": "ne", "<>": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
+OP_ZH = {"eq": "=", "ne": "≠", "in": "属于", "not_in": "不属于", "lt": "<", "le": "≤", "gt": ">", "ge": "≥"}
+COMPARISONS = ("none", "yoy", "previous")
+
+
+def _metric_list() -> str:
+    return "、".join(f"{m.key}（{m.zh}）" for m in METRICS.values())
+
+
+def _dimension_list() -> str:
+    return "、".join(f"{d.key}（{d.zh}）" for d in DIMENSIONS.values())
+
+
+def metric_of(field: str) -> tuple[Metric, str] | None:
+    """'revenue' -> (revenue, ''), 'revenue_change' -> (revenue, 'change'), 'revenue_compare' -> (…, 'compare')."""
+    if field in METRICS:
+        return METRICS[field], ""
+    for suffix in ("_change", "_compare"):
+        if field.endswith(suffix) and field[: -len(suffix)] in METRICS:
+            return METRICS[field[: -len(suffix)]], suffix[1:]
+    return None
+
+
+class Filter(BaseModel):
+    """field = a dimension key (WHERE on rows) or a metric key / <metric>_change (HAVING on groups)."""
+
+    field: str
+    op: str = "eq"
+    value: Any
+
+    @field_validator("op", mode="before")
+    @classmethod
+    def _op(cls, value: Any) -> str:
+        op = OP_ALIASES.get(str(value).strip(), str(value).strip().lower())
+        if op not in DIMENSION_OPS and op not in METRIC_OPS:
+            raise ValueError(f"不支持的比较方式「{value}」；可用：eq(=)、ne(≠)、in、not_in、lt(<)、le(≤)、gt(>)、ge(≥)")
+        return op
+
+    @model_validator(mode="after")
+    def _check(self) -> Filter:
+        if self.field in DIMENSIONS:
+            dim = DIMENSIONS[self.field]
+            if dim.is_time:
+                raise ValueError(f"不能按「{dim.zh}」筛选；请用时间窗口（window）限定时间")
+            if self.op not in DIMENSION_OPS:
+                raise ValueError(f"维度「{dim.zh}」只能用 eq、ne、in、not_in 筛选，不能用「{OP_ZH[self.op]}」")
+            if self.op in ("in", "not_in"):
+                values = self.value if isinstance(self.value, list | tuple | set) else [self.value]
+                if not values or len(values) > MAX_LIMIT:
+                    raise ValueError(f"维度「{dim.zh}」的取值列表必须有 1 到 {MAX_LIMIT} 个值")
+                self.value = [self._scalar(v, dim) for v in values]
+            else:
+                self.value = self._scalar(self.value, dim)
+            return self
+        found = metric_of(self.field)
+        if found is None:
+            raise ValueError(f"筛选字段「{self.field}」既不是维度也不是指标。可用维度：{_dimension_list()}")
+        if self.op not in METRIC_OPS:
+            raise ValueError(f"指标「{found[0].zh}」的阈值只能用 <、≤、>、≥、=、≠，不能用「{self.op}」")
+        if isinstance(self.value, bool) or not isinstance(self.value, int | float):
+            try:
+                self.value = float(str(self.value).strip())
+            except ValueError:
+                raise ValueError(f"指标「{found[0].zh}」的阈值「{self.value}」不是数字") from None
+        if not math.isfinite(float(self.value)):
+            raise ValueError(f"指标「{found[0].zh}」的阈值必须是有限的数字")
+        self.value = float(self.value)
+        return self
+
+    @staticmethod
+    def _scalar(value: Any, dim: Dimension) -> str:
+        if isinstance(value, list | tuple | dict | set) or value is None:
+            raise ValueError(f"维度「{dim.zh}」的筛选值必须是单个文字值")
+        text = str(value)
+        if len(text) > 200:
+            raise ValueError(f"维度「{dim.zh}」的筛选值太长（最多 200 个字符）")
+        return text
+
+    @property
+    def is_threshold(self) -> bool:
+        return self.field not in DIMENSIONS
+
+
+class Sort(BaseModel):
+    metric: str
+    direction: str = "desc"
+
+    @field_validator("direction", mode="before")
+    @classmethod
+    def _direction(cls, value: Any) -> str:
+        text = str(value).strip().lower()
+        if text not in ("asc", "desc"):
+            raise ValueError(f"排序方向「{value}」无效；请用 asc（升序）或 desc（降序）")
+        return text
+
+
+class QuerySpec(BaseModel):
+    """What to compute: metrics by dimensions over a window, filtered, compared, sorted and limited."""
+
+    metrics: list[str]
+    dimensions: list[str] = Field(default_factory=list)
+    filters: list[Filter] = Field(default_factory=list)
+    window: TimeWindow
+    comparison: str = "none"
+    sort: Sort | None = None
+    limit: int | None = None
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError(f"至少需要一个指标。可用指标：{_metric_list()}")
+        for key in value:
+            if key not in METRICS:
+                raise ValueError(f"未知指标「{key}」。可用指标：{_metric_list()}")
+        if len(set(value)) != len(value):
+            raise ValueError("指标重复了")
+        if len(value) > 8:
+            raise ValueError("一次最多查询 8 个指标")
+        return value
+
+    @field_validator("dimensions")
+    @classmethod
+    def _dimensions(cls, value: list[str]) -> list[str]:
+        for key in value:
+            if key not in DIMENSIONS:
+                raise ValueError(f"未知维度「{key}」。可用维度：{_dimension_list()}")
+        if len(set(value)) != len(value):
+            raise ValueError("维度重复了")
+        if len(value) > 3:
+            raise ValueError("一次最多按 3 个维度分组")
+        if sum(DIMENSIONS[k].is_time for k in value) > 1:
+            raise ValueError("只能按一个时间维度（月、季度或年）分组")
+        return value
+
+    @field_validator("comparison", mode="before")
+    @classmethod
+    def _comparison(cls, value: Any) -> str:
+        text = "none" if value is None else str(value).strip().lower()
+        if text not in COMPARISONS:
+            raise ValueError(f"对比方式「{value}」无效；可用：none（不对比）、yoy（同比）、previous（环比/上期）")
+        return text
+
+    @field_validator("limit")
+    @classmethod
+    def _limit(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= MAX_LIMIT:
+            raise ValueError(f"返回行数 limit 必须在 1 到 {MAX_LIMIT} 之间，收到 {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> QuerySpec:
+        # Thresholds and the sort key are shown: a metric they use joins the requested ones.
+        for field in [f.field for f in self.filters if f.is_threshold] + ([self.sort.metric] if self.sort else []):
+            found = metric_of(field)
+            if found is None:
+                raise ValueError(f"排序字段「{field}」不是指标。可用指标：{_metric_list()}")
+            metric, part = found
+            if part and self.comparison == "none":
+                raise ValueError(f"「{field}」需要对比期：请把 comparison 设为 yoy（同比）或 previous（环比）")
+            if metric.key not in self.metrics:
+                if len(self.metrics) >= 8:
+                    raise ValueError("一次最多查询 8 个指标")
+                self.metrics.append(metric.key)
+        used = set(self.dimensions) | {f.field for f in self.filters if not f.is_threshold}
+        for key in self.metrics:
+            metric = METRICS[key]
+            for dim_key in used:
+                dim = DIMENSIONS[dim_key]
+                if dim.is_time:
+                    if "partners" in metric.sources:
+                        raise ValueError(f"「{metric.zh}」来自伙伴主数据，不随时间变化，不能按{dim.zh}分组")
+                    continue
+                missing = [s for s in metric.sources if s not in dim.expressions]
+                if missing:
+                    raise ValueError(
+                        f"「{metric.zh}」的{SOURCE_ZH[missing[0]]}数据没有按{dim.zh}记录，不能按{dim.zh}分组或筛选"
+                    )
+        return self
+
+    def time_dimension(self) -> Dimension | None:
+        return next((DIMENSIONS[k] for k in self.dimensions if DIMENSIONS[k].is_time), None)
+
+    def compare_window(self, language: Language = "zh") -> TimeWindow | None:
+        return None if self.comparison == "none" else self.window.compared(self.comparison, language)
+
+
+def build_spec(**data: Any) -> QuerySpec:
+    """QuerySpec(**data), with validation problems raised as one QuerySpecError in Chinese."""
+    try:
+        return QuerySpec(**data)
+    except ValidationError as exc:
+        raise QuerySpecError(spec_error_message(exc)) from None
+
+
+def spec_error_message(exc: ValidationError) -> str:
+    messages = []
+    for error in exc.errors():
+        text = str(error.get("msg", ""))
+        text = text.removeprefix("Value error, ")
+        where = ".".join(str(p) for p in error.get("loc", ()))
+        if error.get("type") in ("missing", "int_parsing", "date_parsing", "date_from_datetime_parsing", "int_type"):
+            text = f"字段 {where} 缺失或格式不对（{text}）"
+        messages.append(text)
+    return "查询条件有误：" + "；".join(dict.fromkeys(messages))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Compiler
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CompiledQuery:
+    sql: str
+    params: dict[str, Any]
+    columns: tuple[str, ...]
+
+
+class _Params:
+    """Named parameters: every value goes through here, the SQL only ever holds $names."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self._named: dict[str, str] = {}
+
+    def once(self, key: str, hint: str, value: Any) -> str:
+        """The same value used in several CTEs (a filter) is one parameter."""
+        if key not in self._named:
+            self._named[key] = self.add(hint, value)
+        return self._named[key]
+
+    def add(self, hint: str, value: Any) -> str:
+        name, n = hint, 1
+        while name in self.values:
+            n += 1
+            name = f"{hint}_{n}"
+        self.values[name] = value
+        return f"${name}"
+
+
+def _bucket_label(day: date, grain: str | None) -> str:
+    if grain == "month":
+        return f"{day.year}-{day.month:02d}"
+    if grain == "quarter":
+        return f"{day.year}Q{(day.month - 1) // 3 + 1}"
+    if grain == "year":
+        return str(day.year)
+    return "all"
+
+
+def _grain_start(day: date, grain: str) -> date:
+    if grain == "month":
+        return date(day.year, day.month, 1)
+    if grain == "quarter":
+        return quarter_start(day)
+    return date(day.year, 1, 1)
+
+
+def buckets(window: TimeWindow, grain: str | None, shift_months: int = 0) -> list[tuple[str, date, date]]:
+    """(label, start, end) of each time bucket in the window (one bucket when grain is None).
+
+    Labels of a comparison window are those of the current period they line up with (shifted by shift_months),
+    so comparison values join the current rows on the same label."""
+    if grain is None:
+        return [("all", window.start, window.end)]
+    step = {"month": 1, "quarter": 3, "year": 12}[grain]
+    out, current = [], _grain_start(window.start, grain)
+    while current <= window.end:
+        nxt = add_months(current, step)
+        start, end = max(current, window.start), min(nxt - timedelta(days=1), window.end)
+        out.append((_bucket_label(add_months(start, shift_months), grain), start, end))
+        current = nxt
+    return out
+
+
+def target_shares(parts: list[tuple[str, date, date]]) -> list[tuple[str, str, float]]:
+    """(quarter key, bucket label, share): a quarter's target counts pro rata by the days it overlaps a bucket."""
+    out = []
+    for label, start, end in parts:
+        q = quarter_start(start)
+        while q <= end:
+            q_end = add_months(q, 3) - timedelta(days=1)
+            overlap = (min(q_end, end) - max(q, start)).days + 1
+            if overlap > 0:
+                out.append((f"{q.year}Q{(q.month - 1) // 3 + 1}", label, overlap / ((q_end - q).days + 1)))
+            q = add_months(q, 3)
+    return out
+
+
+class _Compiler:
+    def __init__(self, spec: QuerySpec):
+        self.spec = spec
+        self.params = _Params()
+        self.time = spec.time_dimension()
+        self.dims = [DIMENSIONS[k] for k in spec.dimensions if not DIMENSIONS[k].is_time]
+        self.keys = [d.column for d in self.dims]
+        self.row_filters = [f for f in spec.filters if not f.is_threshold]
+        self.thresholds = [f for f in spec.filters if f.is_threshold]
+        self.sources: list[Source] = []
+        for key in spec.metrics:
+            for source in METRICS[key].sources:
+                if source not in self.sources:
+                    self.sources.append(source)
+
+    # -- pieces ------------------------------------------------------------------------------------------------
+    def _where(self, source: Source) -> list[str]:
+        out = []
+        for i, f in enumerate(self.row_filters):
+            expr = DIMENSIONS[f.field].expressions[source]
+            value = list(f.value) if f.op in ("in", "not_in") else f.value
+            name = self.params.once(f"filter{i}", f"f_{f.field}", value)
+            # ne / not_in keep rows without a value (an unattributed cost is "not tier A"), as pandas would.
+            if f.op == "in":
+                out.append(f"list_contains({name}, {expr})")
+            elif f.op == "not_in":
+                out.append(f"NOT coalesce(list_contains({name}, {expr}), false)")
+            elif f.op == "ne":
+                out.append(f"{expr} IS DISTINCT FROM {name}")
+            else:
+                out.append(f"{expr} = {name}")
+        for d in self.dims:  # groups without a key are left out, as a GROUP BY over the raw table would
+            out.append(f"{d.expressions[source]} IS NOT NULL")
+        return out
+
+    def _select_keys(self, source: Source) -> list[str]:
+        return [f"{d.expressions[source]} AS {d.column}" for d in self.dims]
+
+    @staticmethod
+    def _joins(text: str, fact_partner: str = "x.partner_id") -> str:
+        joins = ""
+        if re.search(r"\bp\.", text):
+            joins += f"\n    LEFT JOIN partners p ON p.partner_id = {fact_partner}"
+        if re.search(r"\bpr\.", text):
+            joins += "\n    LEFT JOIN products pr ON pr.sku = x.sku"
+        return joins
+
+    def _cte(self, select: list[str], fact: str, date_col: str, where: list[str], bounds: tuple[str, str], b: str):
+        body = ",\n           ".join(select)
+        conditions = [f"x.{date_col} BETWEEN {bounds[0]} AND {bounds[1]}", *where]
+        text = body + " ".join(conditions)
+        on = f"x.{date_col} BETWEEN {b}._start AND {b}._end"
+        if date_col == "month":
+            on = f"x.month BETWEEN {b}._mstart AND {b}._end"
+        return (
+            f"SELECT {body}\n    FROM {fact} x JOIN {b} ON {on}{self._joins(text)}\n"
+            f"    WHERE {' AND '.join(conditions)}\n    GROUP BY ALL"
+        )
+
+    def _source_ctes(self, source: Source, prefix: str, window: TimeWindow, b: str, shift: int) -> list[str]:
+        need = set(self.spec.metrics)
+        keys = self._select_keys(source)
+        where = self._where(source)
+        name = f"{prefix}_{source}"
+        if source == "partners":  # master data, not time-bound
+            key_sel = "".join(f"{k}, " for k in keys)
+            where_sql = f"\n    WHERE {' AND '.join(where)}" if where else ""
+            return [
+                f"{name} AS (\n    SELECT {key_sel}{b}._b, count(*) AS partner_count\n"
+                f"    FROM partners p CROSS JOIN {b}{where_sql}\n    GROUP BY ALL\n)"
+            ]
+        start = ""
+        if source in ("sales", "inventory", "targets"):  # costs and collections are booked per month
+            start = self.params.once(f"{prefix}_start", f"{prefix}_start", window.start)
+        end = self.params.once(f"{prefix}_end", f"{prefix}_end", window.end)
+        if source == "sales":
+            cols = [*keys, f"{b}._b", "sum(x.revenue) AS revenue", "sum(x.quantity) AS quantity"]
+            if need & {"gross_profit", "gross_margin"}:
+                cols.append("sum(x.revenue - x.quantity * pr.unit_cost) AS gross_profit")
+            if "turnover" in need:
+                cols.append("sum(x.quantity * pr.unit_cost) AS cogs")
+            if "active_partners" in need:
+                cols.append("count(DISTINCT x.partner_id) AS active_partners")
+            return [f"{name} AS (\n    {self._cte(cols, 'sales', 'date', where, (start, end), b)}\n)"]
+        if source in ("costs", "rebates"):
+            cols = [*keys, f"{b}._b", f"sum(x.amount) AS {'cost' if source == 'costs' else 'rebate'}"]
+            if source == "rebates":
+                where = [f"x.cost_type = {self.params.once('rebate', 'rebate_type', REBATE_COST_TYPE)}", *where]
+            mstart = self.params.once(
+                f"{prefix}_mstart", f"{prefix}_month_start", date(window.start.year, window.start.month, 1)
+            )
+            return [f"{name} AS (\n    {self._cte(cols, 'costs', 'month', where, (mstart, end), b)}\n)"]
+        if source == "collections":
+            cols = [*keys, f"{b}._b", "sum(x.amount_due) AS due", "sum(x.amount_collected) AS collected"]
+            mstart = self.params.once(
+                f"{prefix}_mstart", f"{prefix}_month_start", date(window.start.year, window.start.month, 1)
+            )
+            return [f"{name} AS (\n    {self._cte(cols, 'collections', 'month', where, (mstart, end), b)}\n)"]
+        if source == "inventory":
+            cols = [*keys, f"{b}._b", "x.date AS _snapshot", "sum(x.on_hand) AS on_hand"]
+            cols.append("sum(x.on_hand * pr.unit_cost) AS on_hand_cost")
+            snap = f"{name}_snapshots"
+            last = f"{name}_last"
+            key_list = "".join(f"{k}, " for k in self.keys)
+            return [
+                f"{snap} AS (\n    {self._cte(cols, 'inventory', 'date', where, (start, end), b)}\n)",
+                f"{last} AS (SELECT _b, max(_snapshot) AS _snapshot FROM {snap} GROUP BY _b)",
+                f"{name} AS (\n    SELECT {key_list}{snap}._b,\n"
+                f"           sum(CASE WHEN {snap}._snapshot = {last}._snapshot THEN on_hand END) AS inventory,\n"
+                f"           avg(on_hand) AS avg_on_hand, avg(on_hand_cost) AS avg_on_hand_cost\n"
+                f"    FROM {snap} JOIN {last} ON {last}._b = {snap}._b\n    GROUP BY ALL\n)",
+            ]
+        if source == "targets":
+            shares = target_shares(buckets(window, self.time.key if self.time else None, shift))
+            quarters = self.params.add(f"{prefix}_target_quarters", [s[0] for s in shares])
+            labels = self.params.add(f"{prefix}_target_buckets", [s[1] for s in shares])
+            weights = self.params.add(f"{prefix}_target_shares", [s[2] for s in shares])
+            share_cte, partner_target, partner_sales = f"{name}_shares", f"{name}_by_partner", f"{name}_sales"
+            text = " ".join(keys + where)
+            key_sel = "".join(f"{k}, " for k in keys)
+            where_sql = f"\n    WHERE {' AND '.join(where)}" if where else ""
+            return [
+                f"{share_cte} AS (SELECT unnest({quarters}) AS quarter, unnest({labels}) AS _b, "
+                f"unnest({weights}) AS _share)",
+                f"{partner_target} AS (\n    SELECT x.partner_id, s._b, sum(x.target_revenue * s._share) AS target\n"
+                f"    FROM targets x JOIN {share_cte} s ON s.quarter = x.quarter\n    GROUP BY ALL\n)",
+                f"{partner_sales} AS (\n    SELECT x.partner_id, {b}._b, sum(x.revenue) AS revenue\n"
+                f"    FROM sales x JOIN {b} ON x.date BETWEEN {b}._start AND {b}._end\n"
+                f"    WHERE x.date BETWEEN {start} AND {end}\n    GROUP BY ALL\n)",
+                # Achievement counts only partners with a target: revenue is taken over the target rows.
+                f"{name} AS (\n    SELECT {key_sel}x._b, sum(x.target) AS target,"
+                f" sum(coalesce(ps.revenue, 0)) AS achieved_revenue\n"
+                f"    FROM {partner_target} x LEFT JOIN {partner_sales} ps"
+                f" ON ps.partner_id = x.partner_id AND ps._b = x._b{self._joins(text)}{where_sql}\n    GROUP BY ALL\n)",
+            ]
+        raise AssertionError(source)
+
+    def _bucket_cte(self, name: str, window: TimeWindow, shift: int) -> str:
+        parts = buckets(window, self.time.key if self.time else None, shift)
+        labels = self.params.add(f"{name}_label", [p[0] for p in parts])
+        starts = self.params.add(f"{name}_start", [p[1] for p in parts])
+        ends = self.params.add(f"{name}_end", [p[2] for p in parts])
+        mstarts = self.params.add(f"{name}_month_start", [date(p[1].year, p[1].month, 1) for p in parts])
+        days = self.params.add(f"{name}_days", [(p[2] - p[1]).days + 1 for p in parts])
+        return (
+            f"{name} AS (SELECT unnest({labels}) AS _b, unnest({starts}) AS _start, unnest({ends}) AS _end, "
+            f"unnest({mstarts}) AS _mstart, unnest({days}) AS _days)"
+        )
+
+    def _expr(self, metric: Metric, prefix: str) -> str:
+        names = {s: f"{prefix}_{s}" for s in PARTNER_SOURCES}
+        return "(" + metric.expression.format(buckets=f"{prefix}_buckets", **names) + ")"
+
+    def _field_expr(self, field: str) -> str:
+        metric, part = metric_of(field)  # type: ignore[misc]
+        if part == "compare":
+            return self._expr(metric, "cmp")
+        if part == "change":
+            return f"({self._expr(metric, 'cur')} / nullif({self._expr(metric, 'cmp')}, 0) - 1)"
+        return self._expr(metric, "cur")
+
+    def _single_row(self) -> list[str]:
+        """A question without dimensions always gets its one row (0 when nothing was booked), as long as the
+        filters name partners and products that exist; a filter naming nobody gives no row at all."""
+        if self.spec.dimensions:
+            return []
+        checks = []
+        partner_filters = [f for f in self.row_filters if "partners" in DIMENSIONS[f.field].expressions]
+        product_filters = [f for f in self.row_filters if f.field in ("product", "category")]
+        for table, alias, found in (("partners", "p", partner_filters), ("products", "pr", product_filters)):
+            if not found:
+                continue
+            conditions = []
+            for f in found:
+                i = self.row_filters.index(f)
+                expr = "pr.sku" if f.field == "product" else (
+                    "pr.category" if f.field == "category" else DIMENSIONS[f.field].expressions["partners"]
+                )
+                name = self.params.once(f"filter{i}", f"f_{f.field}", list(f.value) if f.op in ("in", "not_in") else f.value)  # noqa: E501
+                conditions.append(
+                    {
+                        "eq": f"{expr} = {name}",
+                        "ne": f"{expr} IS DISTINCT FROM {name}",
+                        "in": f"list_contains({name}, {expr})",
+                        "not_in": f"NOT coalesce(list_contains({name}, {expr}), false)",
+                    }[f.op]
+                )
+            checks.append(f"EXISTS (SELECT 1 FROM {table} {alias} WHERE {' AND '.join(conditions)})")
+        where = f" WHERE {' AND '.join(checks)}" if checks else ""
+        return [f"SELECT _b FROM cur_buckets{where}"]
+
+    # -- whole statement ---------------------------------------------------------------------------------------
+    def compile(self) -> CompiledQuery:
+        spec = self.spec
+        ctes = [self._bucket_cte("cur_buckets", spec.window, 0)]
+        for source in self.sources:
+            ctes += self._source_ctes(source, "cur", spec.window, "cur_buckets", 0)
+        compare = spec.compare_window()
+        if compare is not None:
+            shift = (spec.window.start.year - compare.start.year) * 12 + spec.window.start.month - compare.start.month
+            ctes.append(self._bucket_cte("cmp_buckets", compare, shift))
+            for source in self.sources:
+                ctes += self._source_ctes(source, "cmp", compare, "cmp_buckets", shift)
+        key_cols = [*self.keys, "_b"]
+        ctes.append(
+            "keyset AS (\n    "
+            + "\n    UNION\n    ".join(
+                [f"SELECT {', '.join(key_cols)} FROM cur_{s}" for s in self.sources] + self._single_row()
+            )
+            + "\n)"
+        )
+
+        select, columns = [], []
+        for dim_key in spec.dimensions:
+            dim = DIMENSIONS[dim_key]
+            if dim.is_time:
+                select.append("CAST(k._b AS INTEGER) AS year" if dim.key == "year" else f"k._b AS {dim.column}")
+            elif dim.key == "partner":
+                select += ["k.partner_id", "pn.name AS partner_name"]
+            elif dim.key == "product":
+                select += ["k.sku", "pd.name AS product_name"]
+            else:
+                select.append(f"k.{dim.column}")
+            columns += dim.columns
+        for key in spec.metrics:
+            select.append(f"{self._expr(METRICS[key], 'cur')} AS {key}")
+            columns.append(key)
+        if compare is not None:
+            for key in spec.metrics:
+                select.append(f"{self._expr(METRICS[key], 'cmp')} AS {key}_compare")
+                select.append(f"{self._field_expr(key + '_change')} AS {key}_change")
+                columns += [f"{key}_compare", f"{key}_change"]
+
+        using = ", ".join(key_cols)
+        joins = ["JOIN cur_buckets USING (_b)"]
+        joins += [f"LEFT JOIN cur_{s} USING ({using})" for s in self.sources]
+        if compare is not None:
+            joins.append("LEFT JOIN cmp_buckets USING (_b)")
+            joins += [f"LEFT JOIN cmp_{s} USING ({using})" for s in self.sources]
+        if "partner" in spec.dimensions:
+            joins.append("LEFT JOIN partners pn ON pn.partner_id = k.partner_id")
+        if "product" in spec.dimensions:
+            joins.append("LEFT JOIN products pd ON pd.sku = k.sku")
+
+        having = [
+            f"{self._field_expr(f.field)} {METRIC_OPS[f.op]} {self.params.add(f'threshold_{f.field}', f.value)}"
+            for f in self.thresholds
+        ]
+        order = []
+        if spec.sort is not None:
+            order.append(f"{spec.sort.metric} {spec.sort.direction.upper()} NULLS LAST")
+        if self.time is not None:
+            order.append(f"{self.time.column} ASC")
+        if spec.sort is None and self.dims:
+            order.append(f"{spec.metrics[0]} DESC NULLS LAST")
+        order += [d.column for d in self.dims]
+
+        sql = "WITH " + ",\n".join(ctes)
+        sql += "\nSELECT " + ",\n       ".join(select)
+        sql += "\nFROM keyset k\n" + "\n".join(joins)
+        sql += "\nGROUP BY ALL"
+        if having:
+            sql += "\nHAVING " + "\n   AND ".join(having)
+        if order:
+            sql += "\nORDER BY " + ", ".join(order)
+        if spec.limit is not None:
+            sql += f"\nLIMIT {self.params.add('limit', spec.limit)}"
+        return CompiledQuery(sql, self.params.values, tuple(columns))
+
+
+def compile_spec(spec: QuerySpec) -> CompiledQuery:
+    """The SQL (with $named placeholders) and its parameters for a validated QuerySpec."""
+    return _Compiler(spec).compile()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Display
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def format_value(fmt: Format | str, value: Any, *, signed: bool = False) -> str:
+    """A number as shown in tables and summaries: 1,234,567.89 元 → '1,234,567.89'; 0.853 → '85.3%'."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    v = float(value)
+    if fmt == "ratio":
+        return f"{v * 100:+.1f}%" if signed else f"{v * 100:.1f}%"
+    if fmt in ("money", "price"):
+        return f"{v:+,.2f}" if signed else f"{v:,.2f}"
+    if fmt in ("quantity", "count"):
+        return f"{v:+,.0f}" if signed else f"{v:,.0f}"
+    if fmt == "days":
+        return f"{v:,.1f}"
+    return f"{v:,.2f}"
+
+
+def wan(value: Any) -> str:
+    """元 → 万元 with two decimals."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{float(value) / 10_000:,.2f}"
