@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from advisor.settings import get_settings
@@ -281,6 +282,88 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ask_data(args: argparse.Namespace) -> int:
+    from advisor.data_questions import Clarification, answer_data_question
+
+    result = answer_data_question(open_store(), args.question)
+    if args.json:
+        _print_json(result.to_dict())
+        return 0
+    if isinstance(result, Clarification):
+        print(result.question)
+        for number, option in enumerate(result.options, 1):
+            print(f"  {number}. {option}")
+        return 0
+    zh = result.language == "zh"
+    print(("时间：" if zh else "Period: ") + result.window)
+    if result.compare_window:
+        print(("对比期：" if zh else "Compared with: ") + result.compare_window)
+    for note in result.notes:
+        print(("说明：" if zh else "Note: ") + note)
+    print()
+    if result.table.empty:
+        print("（没有符合条件的数据）" if zh else "(no rows)")
+    else:
+        print(result.table.head(50).to_string(index=False))
+        if len(result.table) > 50:
+            print(
+                f"……共 {len(result.table)} 行，显示前 50 行" if zh else f"... {len(result.table)} rows, first 50 shown"
+            )
+    print()
+    print(result.summary)
+    print("\n" + ("查询语句：" if zh else "SQL:"))
+    print(result.sql)
+    params = json.dumps(result.to_dict()["params"], ensure_ascii=False)
+    print(("参数：" if zh else "Parameters: ") + params)
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from advisor.plans import PlanLibrary, export, generate, regional_plans
+
+    settings = get_settings()
+    store = open_store(settings)
+    search = open_knowledge(settings).search
+    kind = {"quarterly": "work_plan", "incentive": "incentive", "strategy": "strategy"}[args.kind]
+    started = time.perf_counter()
+    if args.all_regions:
+        if kind != "work_plan":
+            print("--all-regions 只用于季度工作计划（plan quarterly）。", file=sys.stderr)
+            return 2
+        folder = Path(args.out or "plans")
+        written = regional_plans(
+            store, search, args.quarter, folder, _progress(True), fmt=".md" if args.format == "md" else ".docx"
+        )
+        for path in written:
+            print(path)
+        print(f"共 {len(written)} 个文件，用时 {time.perf_counter() - started:.1f} 秒。", file=sys.stderr)
+        return 0
+    plan_args: dict = {"region": args.region}
+    if kind == "work_plan":
+        plan_args["quarter"] = args.quarter
+    elif kind == "incentive":
+        from advisor.drafts import incentive_args
+
+        plan_args = incentive_args({"region": args.region, **({"budget": args.budget} if args.budget else {})})
+        if args.quarter:
+            plan_args["period"] = args.quarter
+    else:
+        plan_args["period"] = args.quarter or "latest"
+    document = generate(kind, plan_args, store, search)
+    PlanLibrary(settings.data_dir / "plans").save(document)
+    out = Path(args.out) if args.out else Path(safe_file(document.title))
+    for path in export(document, out):
+        print(path)
+    print(f"「{document.title}」已生成并保存到方案库，用时 {time.perf_counter() - started:.1f} 秒。", file=sys.stderr)
+    return 0
+
+
+def safe_file(title: str) -> str:
+    from advisor.plans import safe_name
+
+    return safe_name(title) + ".docx"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m advisor", description="渠道参谋命令行")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -340,11 +423,26 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="以 JSON 输出完整回答")
     ask.set_defaults(func=cmd_ask)
 
+    plan = sub.add_parser("plan", help="生成方案文档（Word 与 Markdown）")
+    plan.add_argument("kind", choices=["quarterly", "incentive", "strategy"], help="季度工作计划 / 返利方案 / 渠道策略")
+    plan.add_argument("--quarter", help="计划季度，如 2026Q1（返利方案与渠道策略：测算/分析期间）")
+    plan.add_argument("--region", help="区域，如 华东")
+    plan.add_argument("--budget", type=float, help="返利预算（元），仅返利方案")
+    plan.add_argument("--out", help="输出文件（.docx 或 .md；不写扩展名则两种都生成）；--all-regions 时为输出文件夹")
+    plan.add_argument("--all-regions", action="store_true", help="每个区域一份季度计划，外加全公司汇总")
+    plan.add_argument("--format", choices=["docx", "md"], default="docx", help="--all-regions 时的文件格式")
+    plan.set_defaults(func=cmd_plan)
+
     tool = sub.add_parser("tool", help="运行渠道计算工具（记分卡、费用、返利、冲突、工作计划）")
     tool.add_argument("name", nargs="?", help="工具名；不填则列出全部工具")
     tool.add_argument("--args", default="{}", help='参数 JSON，如 \'{"period": "2026Q3", "region": "华东"}\'')
     tool.add_argument("--json", action="store_true", help="以 JSON 输出（表格为行列表）")
     tool.set_defaults(func=cmd_tool)
+
+    ask_data = sub.add_parser("ask-data", help="数据提问：把问题解析为查询并直接给出数字、表格与 SQL")
+    ask_data.add_argument("question", help="问题，例如：上季度华东区完成率最低的5个经销商")
+    ask_data.add_argument("--json", action="store_true", help="以 JSON 输出（查询定义、时间、行、结论、SQL 与参数）")
+    ask_data.set_defaults(func=cmd_ask_data)
 
     prepare = sub.add_parser("prepare", help="准备内置默认数据（示例公司与指南索引）")
     prepare.set_defaults(func=cmd_prepare)

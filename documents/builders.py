@@ -1,0 +1,562 @@
+"""Build the three plan documents from tool results and retrieved guide passages.
+
+Every number comes from a tool result (TOOLS[...]); every guidance sentence is a sentence of a retrieved
+passage followed by its [n]; with no knowledge base (search=None) the guidance parts say so instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from advisor.composer import Citations, key_sentences, money
+from company.errors import CanmouError
+from company.store import Store
+from documents import wording
+from documents.model import Chart, Metadata, Paragraph, PlanDocument, Reference, Section, Table
+from retrieval.search import NOT_FOUND
+from tools.base import ToolResult
+from tools.incentive import DEFAULT_SCHEDULE, RebateSchedule
+from tools.registry import TOOLS
+
+Search = Callable[..., Any]  # KnowledgeBase.search: (query, k=..., topics=[...]) -> SearchResult
+
+
+class DocumentError(CanmouError):
+    """A document cannot be built from these arguments; the message says what to change."""
+
+
+class Guidance:
+    """Cites retrieved passages for one document: bullet paragraphs of passage sentences, each with its [n]."""
+
+    def __init__(self, search: Search | None):
+        self.search = search
+        self.citations = Citations()
+        self._used: set[str] = set()
+
+    def bullets(
+        self, query: str, topics: list[str], terms: str | None = None, passages: int = 2, lead: str | None = None
+    ) -> list[Paragraph]:
+        """Up to `passages` bullets, each two sentences of one passage with its [n]; `lead` introduces them."""
+        if self.search is None:
+            return [Paragraph(text=wording.KB_MISSING, style="note")]
+        result = self.search(query, k=4, topics=topics)
+        lines = []
+        for evidence in result.relevant[:passages]:
+            picked = [s for s in key_sentences(evidence.chunk.text, terms or query, 2) if s not in self._used]
+            if not picked:
+                continue
+            self._used.update(picked)
+            number = self.citations.cite(evidence)
+            lines.append(Paragraph(text="".join(f"{s}[{number}]" for s in picked), style="bullet"))
+        if not lines:
+            return [Paragraph(text=NOT_FOUND, style="note")]
+        return ([Paragraph(text=lead)] if lead else []) + lines
+
+    def references(self) -> list[Reference]:
+        return [Reference.model_validate(c.model_dump()) for c in self.citations.items]
+
+
+def _company(store: Store, company: str | None) -> str:
+    if company:
+        return company
+    named = store.meta("company_name")
+    if named:
+        return str(named)
+    return "示例公司（演示数据）" if store.meta("source") == "sample" else "本公司"
+
+
+def _warnings(*results: ToolResult) -> list[str]:
+    return list(dict.fromkeys(w for r in results for w in r.warnings))
+
+
+def _table(result: ToolResult, name: str, caption: str, note: str = "", frame: pd.DataFrame | None = None) -> Table:
+    return Table(caption=caption, frame=result.tables[name] if frame is None else frame, note=note, source=result.tool)
+
+
+def _bar(result: ToolResult, name: str, x: str, y: str, title: str, frame: pd.DataFrame | None = None) -> Chart:
+    data = (result.tables[name] if frame is None else frame)[[x, y]]
+    return Chart(kind="bar", title=title, data=data.reset_index(drop=True), x=x, y=[y])
+
+
+# ---- quarterly work plan -----------------------------------------------------------------------------------
+def build_quarterly_plan(
+    store: Store,
+    search: Search | None,
+    quarter: str | None = None,
+    region: str | None = None,
+    revenue_growth: float = 0.08,
+    *,
+    company: str | None = None,
+    author: str = "渠道管理部",
+    version: int = 1,
+    today: date | None = None,
+) -> PlanDocument:
+    """季度渠道工作计划: goals, review of the basis quarter, measures, phases (Gantt), incentives, risks, KPIs."""
+    args = {"quarter": quarter, "region": region, "revenue_growth": revenue_growth}
+    result = TOOLS["quarterly_work_plan"](store, {k: v for k, v in args.items() if v is not None})
+    plan = result.data
+    basis_key = result.parameters["basis"]
+    basis = plan.basis_period.split("（")[0]
+    label = result.period.split("（")[0]
+    scope = {"region": region} if region else {}
+    card = TOOLS["partner_scorecard"](store, {"period": basis_key, **scope})
+    cost = TOOLS["cost_analysis"](store, {"period": basis_key, **scope})
+    rebate = TOOLS["simulate_rebate"](store, {"period": basis_key, **scope})
+    guide = Guidance(search)
+
+    goals = Section(
+        heading="季度目标",
+        paragraphs=[result.explanation, f"目标值的计算方法：{result.formula}。"],
+        tables=[_table(result, "目标", f"{label}季度目标", f"基线为{basis}实际值；单位见「单位」列。")],
+    )
+    goals.closing = guide.bullets(
+        "季度工作计划 目标 数字 负责人 完成日期",
+        ["templates"],
+        "季度计划 目标 数字 负责人 时间 动作",
+        lead="编制要点（摘自指南）：",
+    )
+
+    review = Section(
+        heading="现状回顾",
+        paragraphs=[f"以下为{basis}（计划的基础数据期）的实际情况。"],
+        subsections=[
+            Section(
+                heading="伙伴分级",
+                level=2,
+                paragraphs=[card.explanation],
+                tables=[_table(card, "分级分布", f"{basis}伙伴分级分布", "得分为记分卡加权得分（0-100 分）。")],
+                charts=[_bar(card, "分级分布", "级别", "伙伴数", f"{basis}伙伴分级分布（家）")],
+            ),
+            Section(
+                heading="渠道费用",
+                level=2,
+                paragraphs=[cost.explanation],
+                tables=[_table(cost, "按渠道类型", f"{basis}各渠道类型费用与效益", "金额单位：元；比例单位：%。")],
+            ),
+        ],
+    )
+
+    measures = Section(
+        heading="分领域措施",
+        paragraphs=[
+            f"根据{basis}的记分卡、费用、渠道冲突与返利测算结果，本季度共安排 {len(plan.measures)} 条措施，"
+            "按领域列出负责部门与涉及伙伴。"
+        ],
+        tables=[_table(result, "措施", "分领域措施与负责部门")],
+    )
+
+    phase_rows = pd.DataFrame(
+        [
+            {"阶段": p.name, "开始": p.start.isoformat(), "结束": p.end.isoformat(), "标注": f"{p.owner} · {p.weeks}"}
+            for p in plan.phases
+        ]
+    )
+    owners = pd.DataFrame([{"角色": role, "职责": duty} for role, duty in plan.owners.items()])
+    phases = Section(
+        heading="阶段安排",
+        paragraphs=[
+            f"本季度分 {len(plan.phases)} 个阶段推进，起止日期、任务与负责人如下；复盘日期见「考核指标与复盘日期」。"
+        ],
+        tables=[
+            _table(result, "阶段安排", "阶段、时间与主要任务"),
+            Table(caption="职责分工", frame=owners, source=result.tool),
+        ],
+        charts=[
+            Chart(
+                kind="gantt",
+                title=f"{label}阶段安排",
+                data=phase_rows,
+                x="阶段",
+                y=["开始", "结束"],
+                label="标注",
+                markers=[d.isoformat() for d in plan.review_dates],
+                caption=f"{label}阶段甘特图（虚线为复盘日）",
+            )
+        ],
+    )
+
+    schedule = RebateSchedule.model_validate(rebate.parameters["schedule"])
+    incentive = Section(
+        heading="激励安排",
+        paragraphs=[
+            f"沿用现行阶梯返利（{schedule.describe()}），按{basis}数据测算：{wording.plain(rebate.explanation)}",
+        ],
+        tables=[_table(rebate, "按档位汇总", f"按{basis}数据测算的各档返利", "金额单位：元；比例单位：%。")],
+    )
+    incentive.closing = guide.bullets(
+        "阶梯返利 冲档 压货 季末 返利兑现", ["incentive"], "返利 冲档 压货 季末 兑现", lead="执行要点（摘自指南）："
+    )
+
+    risks = Section(heading="风险与应对", paragraphs=[Paragraph(text=r, style="bullet") for r in plan.risks])
+    risks.closing = guide.bullets(
+        "窜货 乱价 压货 处理 预防", ["conflict", "control"], "窜货 乱价 压货 处理 预防", lead="应对要点（摘自指南）："
+    )
+
+    reviews = [d.isoformat() for d in plan.review_dates]
+    kpis = Section(
+        heading="考核指标与复盘日期",
+        paragraphs=[f"月度复盘日：{'、'.join(reviews[:-1])}；季度复盘日：{reviews[-1]}。"],
+        tables=[_table(result, "考核指标", "考核指标、负责部门与复盘日期")],
+    )
+    kpis.closing = guide.bullets(
+        "季度复盘 月度 考核 评估 对照目标",
+        ["monitoring", "templates"],
+        "复盘 考核 评估 目标 滞后",
+        lead="复盘要点（摘自指南）：",
+    )
+
+    scope_text = region or "全国"
+    return PlanDocument(
+        kind="quarterly_plan",
+        title=plan.title,
+        metadata=Metadata(
+            company=_company(store, company),
+            period=result.period,
+            scope=scope_text,
+            author=author,
+            date=today or date.today(),
+            version=version,
+            basis=plan.basis_period,
+        ),
+        sections=[goals, review, measures, phases, incentive, risks, kpis],
+        references=guide.references(),
+        references_heading="附录：引用的指南",
+        warnings=_warnings(result, card, cost, rebate),
+        args=args,
+    )
+
+
+# ---- incentive plan ------------------------------------------------------------------------------------------
+def _fit(store: Store, args: dict) -> tuple[dict, str]:
+    """Scale the rates so the total stays within the budget (as the chat draft's 按预算调整 does)."""
+    if not args.get("budget"):
+        raise DocumentError("还没有预算，无法按预算调整。请先给出预算金额，例如「预算改成150万」。")
+    scope = {k: args[k] for k in ("period", "region") if args.get(k)}
+    fitted = TOOLS["fit_rebate_budget"](
+        store, {**scope, "schedule": args["schedule"], "budget": args["budget"], "method": "scale_rates"}
+    )
+    if not fitted.data["feasible"]:
+        raise DocumentError(fitted.explanation)
+    old = "/".join(f"{t['rate']:.2%}" for t in args["schedule"]["tiers"])
+    new = "/".join(f"{t['rate']:.2%}" for t in fitted.data["schedule"]["tiers"])
+    return {**args, "schedule": fitted.data["schedule"]}, f"已按预算调整返点：{old} → {new}。"
+
+
+def _examples(detail: pd.DataFrame) -> tuple[list[Paragraph], pd.DataFrame]:
+    paid = detail[detail["返利(元)"] > 0].sort_values("返利(元)", ascending=False).head(2)
+    ineligible = detail[detail["符合条件"] == "否"].head(1)
+    lines = [
+        Paragraph(
+            text=f"{row['伙伴名称']}：销售额 {money(row['销售额(元)'])}，目标 {money(row['目标(元)'])}，"
+            f"完成率 {row['完成率(%)']:.2f}%，达到{row['达到档位']}（返点 {row['档位返点(%)']:.2f}%），"
+            f"返利 {money(row['返利(元)'])}。",
+            style="bullet",
+        )
+        for _, row in paid.iterrows()
+    ]
+    lines += [
+        Paragraph(
+            text=f"{row['伙伴名称']}：完成率 {row['完成率(%)']:.2f}%，但{row['不符合原因']}，本期不返利"
+            f"（应得 {money(row['应得返利(元)'])}）。",
+            style="bullet",
+        )
+        for _, row in ineligible.iterrows()
+    ]
+    columns = [
+        "伙伴名称",
+        "销售额(元)",
+        "目标(元)",
+        "完成率(%)",
+        "达到档位",
+        "档位返点(%)",
+        "应得返利(元)",
+        "符合条件",
+        "返利(元)",
+    ]
+    return lines, pd.concat([paid, ineligible])[columns].reset_index(drop=True)
+
+
+def build_incentive_plan(
+    store: Store,
+    search: Search | None,
+    args: dict | None = None,
+    *,
+    company: str | None = None,
+    author: str = "渠道管理部",
+    version: int = 1,
+    today: date | None = None,
+) -> PlanDocument:
+    """激励/返利方案: eligibility, tiers, conditions, simulation and budget, payout, worked examples, basis.
+
+    `args` is the chat draft's argument dict: period, schedule (RebateSchedule as a dict), region, budget, fit.
+    """
+    args = {
+        "period": "latest",
+        "schedule": DEFAULT_SCHEDULE.model_dump(),
+        "region": None,
+        "budget": None,
+        **(args or {}),
+    }
+    notes: list[str] = []
+    if args.pop("fit", False):
+        args, note = _fit(store, args)
+        notes.append(note)
+    result = TOOLS["simulate_rebate"](store, {k: v for k, v in args.items() if v is not None})
+    schedule = RebateSchedule.model_validate(args["schedule"])
+    figures = result.figures
+    scope = args.get("region") or "全国"
+    guide = Guidance(search)
+
+    eligibility = Section(
+        heading="适用对象",
+        paragraphs=[
+            f"{scope}范围内在考核期有销售目标的"
+            + ("、".join(schedule.partner_types) if schedule.partner_types else "全部渠道伙伴")
+            + f"，共 {figures['伙伴数']} 家参与测算。"
+        ],
+    )
+    tiers = Section(
+        heading="返利档位与返点",
+        paragraphs=[f"计算方式：{wording.MODE_TEXT[schedule.mode]}", f"方案要点：{schedule.describe()}。", *notes],
+        tables=[_table(result, "返利方案", "返利档位与返点", "门槛为季度销售目标完成率；返点为占销售额的比例（%）。")],
+    )
+    conditions = [f"回款率不低于 {schedule.min_collection_rate:.0%}。"]
+    if schedule.require_territory_compliance:
+        conditions.append("考核期内无跨区销售（窜货），发现即取消当期返利。")
+    if schedule.require_price_compliance:
+        conditions.append("考核期内无低于最低限价的销售（乱价）。")
+    preconditions = Section(heading="前置条件", paragraphs=[Paragraph(text=c, style="bullet") for c in conditions])
+
+    by_tier = result.tables["按档位汇总"]
+    budget = Section(heading="预算对比", level=2)
+    if "预算对比" in result.tables:
+        budget.tables.append(_table(result, "预算对比", "测算返利与预算对比", "差额为正数表示超出预算。"))
+        comparison = pd.DataFrame(
+            {"项目": ["预算", "测算返利合计"], "金额(元)": [figures["预算(元)"], figures["返利合计(元)"]]}
+        )
+        budget.charts.append(Chart(kind="bar", title="测算返利与预算", data=comparison, x="项目", y=["金额(元)"]))
+    else:
+        budget.paragraphs.append(
+            Paragraph(
+                text=f"本方案未设定预算：测算返利合计 {money(figures['返利合计(元)'])}，"
+                f"占销售额 {figures['返利费用率(%)']:.2f}%。给出预算后可重新测算预算差额。"
+            )
+        )
+    simulation = Section(
+        heading="测算结果与预算",
+        paragraphs=[wording.plain(result.explanation)],
+        subsections=[
+            Section(
+                heading="各档位测算",
+                level=2,
+                tables=[_table(result, "按档位汇总", "各档位伙伴数与返利", "金额单位：元；比例单位：%。")],
+                charts=[
+                    _bar(result, "按档位汇总", "档位", "返利(元)", "各档位返利", by_tier[by_tier["档位"] != "无目标"])
+                ],
+            ),
+            budget,
+        ],
+    )
+    if not args.get("region") and "按区域汇总" in result.tables:
+        simulation.subsections.append(
+            Section(
+                heading="分区域测算",
+                level=2,
+                tables=[_table(result, "按区域汇总", "各区域返利测算", "金额单位：元；比例单位：%。")],
+            )
+        )
+
+    payout = Section(heading="兑现时间与方式", paragraphs=[Paragraph(text=t, style="bullet") for t in wording.PAYOUT])
+
+    example_lines, example_rows = _examples(result.tables["返利明细"])
+    examples = Section(
+        heading="计算示例",
+        paragraphs=example_lines or [Paragraph(text="（本期没有获返利的伙伴。）", style="note")],
+        tables=[
+            Table(
+                caption="示例伙伴的返利计算", frame=example_rows, note="金额单位：元；比例单位：%。", source=result.tool
+            )
+        ]
+        if len(example_rows)
+        else [],
+    )
+
+    basis = Section(heading="设计依据")
+    basis.paragraphs += guide.bullets(
+        "阶梯返利 门槛 返点 前置条件 预算", ["incentive"], "阶梯返利 门槛 返点 前置条件 预算 公平", passages=3
+    )
+    basis.paragraphs += guide.bullets("返利预算 过度激励 压货 窜货 风险", ["incentive"], "预算 过度 压货 窜货 风险")
+
+    return PlanDocument(
+        kind="incentive_plan",
+        title=f"{scope}渠道返利方案",
+        metadata=Metadata(
+            company=_company(store, company),
+            period=result.period,
+            scope=scope,
+            author=author,
+            date=today or date.today(),
+            version=version,
+        ),
+        sections=[eligibility, tiers, preconditions, simulation, payout, examples, basis],
+        references=guide.references(),
+        warnings=_warnings(result),
+        args=args,
+    )
+
+
+# ---- channel strategy ------------------------------------------------------------------------------------
+def build_strategy(
+    store: Store,
+    search: Search | None,
+    region: str | None = None,
+    period: str = "latest",
+    *,
+    company: str | None = None,
+    author: str = "渠道管理部",
+    version: int = 1,
+    today: date | None = None,
+) -> PlanDocument:
+    """渠道策略（草案）: current channels by type and length, structure choices, partner criteria, control, roadmap."""
+    scope = {"region": region} if region else {}
+    cost = TOOLS["cost_analysis"](store, {"period": period, **scope})
+    conflicts = TOOLS["detect_conflicts"](store, {"period": period, **scope})
+    card = TOOLS["partner_scorecard"](store, {"period": period, **scope})
+    guide = Guidance(search)
+
+    by_type = cost.tables["按渠道类型"].sort_values("销售额(元)", ascending=False).reset_index(drop=True)
+    total = float(by_type["销售额(元)"].sum())
+    lead = by_type.iloc[0]
+    length = cost.tables["渠道长度对比"]
+    best = length.sort_values("贡献率(%)", ascending=False).iloc[0]
+    situation = Section(
+        heading="渠道现状",
+        paragraphs=[cost.explanation],
+        subsections=[
+            Section(
+                heading="渠道类型",
+                level=2,
+                paragraphs=[
+                    f"销售额最大的渠道类型是{lead['渠道类型']}（{money(lead['销售额(元)'])}，"
+                    f"占 {lead['销售额(元)'] / total:.1%}）。"
+                ],
+                tables=[
+                    _table(
+                        cost, "按渠道类型", "各渠道类型销售、费用与贡献", "金额单位：元；比例单位：%。", frame=by_type
+                    )
+                ],
+                charts=[_bar(cost, "按渠道类型", "渠道类型", "销售额(元)", "各渠道类型销售额", frame=by_type)],
+            ),
+            Section(
+                heading="渠道长度",
+                level=2,
+                paragraphs=[
+                    f"贡献率最高的是{best['层级名称']}渠道（{best['贡献率(%)']:.2f}%）；"
+                    f"费用率最高的渠道类型是{cost.figures['费用率最高分组']}（{cost.figures['费用率最高(%)']:.2f}%）。"
+                ],
+                tables=[_table(cost, "渠道长度对比", "不同渠道层级的费用与贡献", "金额单位：元；比例单位：%。")],
+            ),
+        ],
+    )
+
+    choices = Section(
+        heading="渠道长度、宽度与类型的选择",
+        paragraphs=[
+            f"从数据看，{best['层级名称']}渠道贡献率最高，{cost.figures['费用率最高分组']}费用率最高，"
+            "渠道结构调整应在控制力与覆盖效率之间取舍。指南要点："
+        ],
+    )
+    choices.paragraphs += guide.bullets(
+        "渠道长度 宽度 类型 选择 多渠道",
+        ["strategy"],
+        "渠道长度 渠道宽度 渠道类型 密集分销 选择性分销 多渠道",
+        passages=3,
+    )
+
+    selection = Section(
+        heading="伙伴选择标准",
+        paragraphs=[f"现有伙伴的记分卡分级：{card.explanation}"],
+        tables=[_table(card, "分级分布", "现有伙伴分级分布", "得分为记分卡加权得分（0-100 分）。")],
+    )
+    selection.closing = guide.bullets(
+        "经销商选择标准 评分",
+        ["selection"],
+        "经销商选择标准 信誉 实力 覆盖 合作意愿 评分",
+        passages=2,
+        lead="新增或替换伙伴时的选择标准（摘自指南）：",
+    )
+
+    control = Section(
+        heading="渠道控制手段",
+        paragraphs=[f"本期排查发现 {conflicts.figures['发现总数']} 条渠道冲突信号：{conflicts.explanation}"],
+        tables=[_table(conflicts, "按类型与严重度统计", "渠道冲突信号（按类型与严重度）", "单位：项。")],
+    )
+    control.closing = guide.bullets(
+        "渠道控制 六个抓手 区域 价格",
+        ["control", "conflict"],
+        "渠道控制 区域控制 价格控制 窜货 乱价",
+        passages=2,
+        lead="控制要点（摘自指南）：",
+    )
+
+    roadmap = Section(
+        heading="实施路线图",
+        paragraphs=["策略分三个阶段在六个月内落地，每月复盘一次进度。"],
+        tables=[Table(caption="实施路线图", frame=pd.DataFrame(wording.ROADMAP))],
+    )
+
+    scope_text = region or "全国"
+    return PlanDocument(
+        kind="strategy",
+        title=f"{scope_text}渠道策略（草案）",
+        metadata=Metadata(
+            company=_company(store, company),
+            period=cost.period,
+            scope=scope_text,
+            author=author,
+            date=today or date.today(),
+            version=version,
+        ),
+        sections=[situation, choices, selection, control, roadmap],
+        references=guide.references(),
+        warnings=_warnings(cost, conflicts, card),
+        args={"region": region, "period": period},
+    )
+
+
+# ---- the chat drafts' arguments ------------------------------------------------------------------------------
+def from_draft_args(kind: str, args: dict, store: Store, search: Search | None, **options: Any) -> PlanDocument:
+    """Build the document for a chat draft: kind is the Draft kind (incentive / work_plan / strategy) or the
+    document kind, args the dict advisor/drafts.py keeps; options go to the builder (company, author, version)."""
+    if kind in ("incentive", "incentive_plan"):
+        return build_incentive_plan(store, search, dict(args), **options)
+    if kind in ("work_plan", "quarterly_plan"):
+        return build_quarterly_plan(
+            store,
+            search,
+            quarter=args.get("quarter"),
+            region=args.get("region"),
+            revenue_growth=args.get("revenue_growth", 0.08),
+            **options,
+        )
+    if kind == "strategy":
+        return build_strategy(
+            store, search, region=args.get("region"), period=args.get("period") or "latest", **options
+        )
+    raise DocumentError(
+        f"不认识的文档类型「{kind}」。可选：季度工作计划（work_plan）、返利方案（incentive）、渠道策略（strategy）。"
+    )
+
+
+__all__ = [
+    "DocumentError",
+    "Guidance",
+    "build_incentive_plan",
+    "build_quarterly_plan",
+    "build_strategy",
+    "from_draft_args",
+]

@@ -1,0 +1,96 @@
+"""PlanDocument -> Markdown: title, metadata block, numbered headings, tables with units, charts, references."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from documents.charts import render_png
+from documents.model import Chart, Paragraph, PlanDocument, Reference, Table, numbered_headings
+from documents.tables import header, numeric_columns, rows
+
+EXCERPT = 160  # characters of a cited passage printed under its reference
+
+
+def metadata_lines(document: PlanDocument) -> list[tuple[str, str]]:
+    """The cover facts, in the order both renderers print them."""
+    meta = document.metadata
+    period_name = (
+        "计划期间"
+        if document.kind == "quarterly_plan"
+        else "考核期间"
+        if document.kind == "incentive_plan"
+        else "分析期间"
+    )
+    pairs = [("编制单位", meta.company), (period_name, meta.period), ("适用范围", meta.scope)]
+    if meta.basis:
+        pairs.append(("基础数据", meta.basis))
+    pairs += [("编制部门", meta.author), ("编制日期", meta.date.isoformat()), ("版本", f"第 {meta.version} 版")]
+    return pairs
+
+
+def excerpt(reference: Reference, limit: int = EXCERPT) -> str:
+    text = " ".join(reference.text.split())
+    return text if len(text) <= limit else text[:limit].rstrip() + "……"
+
+
+def markdown_table(table: Table) -> str:
+    if table.frame.empty:
+        return "（无数据）"
+    frame = pd.DataFrame([[c.replace("|", "\\|") for c in r] for r in rows(table)], columns=header(table))
+    align = ["right" if flag else "left" for flag in numeric_columns(table.frame)]
+    return frame.to_markdown(index=False, colalign=align, disable_numparse=True)
+
+
+def render_markdown(document: PlanDocument, image_dir: Path | str | None = None, image_prefix: str = "") -> str:
+    """The document as Markdown. With image_dir, charts are written there as fig-N.png and linked
+    (as image_prefix + file name); without it, each chart is named in a note."""
+    out = [f"# {document.title}", ""]
+    out += ["> " + "　".join(f"**{k}**：{v}" for k, v in metadata_lines(document)), ""]
+    for warning in document.warnings:
+        out += [f"> 数据提示：{warning}", ""]
+    table_no = chart_no = 0
+    for heading, section in numbered_headings(document):
+        out += ["#" * (section.level + 1) + " " + heading, ""]
+        out += _paragraphs(section.paragraphs)
+        for table in section.tables:
+            table_no += 1
+            out += [f"**表{table_no}　{table.caption}**", "", markdown_table(table), ""]
+            if table.note:
+                out += [f"*{table.note}*", ""]
+        for chart in section.charts:
+            chart_no += 1
+            out += [_chart(chart, chart_no, image_dir, image_prefix), ""]
+        out += _paragraphs(section.closing)
+    if document.references:
+        out += ["## " + document.references_heading, ""]
+        for ref in document.references:
+            out += [f"[{ref.number}] {ref.label}", "", f"> {excerpt(ref)}", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _paragraphs(paragraphs: list[Paragraph]) -> list[str]:
+    out = []
+    for paragraph in paragraphs:
+        out += [{"body": "", "bullet": "- ", "note": "> "}[paragraph.style] + paragraph.text, ""]
+    return out
+
+
+def _chart(chart: Chart, number: int, image_dir: Path | str | None, prefix: str) -> str:
+    caption = f"图{number}　{chart.caption or chart.title}"
+    if image_dir is None:
+        return f"*{caption}（图表见 Word 版）*"
+    folder = Path(image_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"fig-{number}.png"
+    (folder / name).write_bytes(render_png(chart))
+    return f"![{caption}]({prefix}{name})\n\n*{caption}*"
+
+
+def export_markdown(document: PlanDocument, path: Path | str) -> Path:
+    """Write <path>.md with its charts beside it in <stem>_files/."""
+    path = Path(path)
+    folder = path.parent / f"{path.stem}_files"
+    path.write_text(render_markdown(document, folder, f"{folder.name}/"), encoding="utf-8")
+    return path
