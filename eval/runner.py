@@ -50,14 +50,46 @@ def bench_data(partners: int, months: int, seed: int, with_import: bool) -> dict
     return figures
 
 
+def bench_plans(seed: int) -> dict:
+    """Time the 7 regional quarterly plans as DOCX for the default sample company (preparation excluded)."""
+    from advisor.plans import export, generate
+    from company.sample import generate as generate_sample
+    from company.schema import REGIONS
+    from company.store import Store
+    from retrieval.knowledge_base import KnowledgeBase
+
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        store = Store(Path(tmp) / "company")
+        store.replace_all(generate_sample(seed=seed).tables)
+        kb = KnowledgeBase(Path(tmp) / "knowledge")
+        kb.ensure_guides()
+        kb.warm_up()
+        prepared = time.perf_counter() - started
+        started = time.perf_counter()
+        for region in REGIONS:
+            export(
+                generate("work_plan", {"quarter": None, "region": region}, store, kb.search),
+                Path(tmp) / "plans" / f"{region}.docx",
+            )
+        elapsed = time.perf_counter() - started
+    return {
+        "prepare_s": round(prepared, 1),
+        "plans_s": round(elapsed, 2),
+        "per_plan_s": round(elapsed / 7, 2),
+        "peak_mb": round(peak_mb()),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval", description="渠道参谋 评测与基准")
     sub = parser.add_subparsers(dest="command", required=True)
     bench = sub.add_parser("bench", help="性能基准")
     bench.add_argument(
         "target",
-        choices=["data", "questions"],
-        help="data：生成并载入示例公司；questions：数据问答用时（示例公司与 --partners × --months 公司）",
+        choices=["data", "questions", "plans"],
+        help="data：生成并载入示例公司；questions：数据问答用时（示例公司与 --partners × --months 公司）；"
+        "plans：为示例公司生成 7 个区域的季度计划（Word）",
     )
     bench.add_argument("--partners", type=int, default=5000)
     bench.add_argument("--months", type=int, default=24)
@@ -79,6 +111,17 @@ def main(argv: list[str] | None = None) -> int:
         from eval.data_eval import run as run_data
 
         run_data(args.json, args.show_failures)
+        return 0
+    if args.target == "plans":
+        figures = bench_plans(args.seed)
+        if args.json:
+            print(json.dumps(figures, ensure_ascii=False, indent=2))
+        else:
+            print(
+                f"示例公司（240 个伙伴 × 24 个月）7 个区域季度计划（Word）：共 {figures['plans_s']} s，"
+                f"每份 {figures['per_plan_s']} s（准备示例数据与指南索引 {figures['prepare_s']} s，不计入）；"
+                f"峰值内存 {figures['peak_mb']:,} MB"
+            )
         return 0
     if args.target == "questions":
         from eval.data_eval import run_bench
