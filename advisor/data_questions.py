@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
 
+import duckdb
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rapidfuzz import fuzz, process
@@ -27,6 +28,7 @@ from company.semantic import (
     OP_ZH,
     Language,
     QuerySpec,
+    QuerySpecError,
     TimeWindow,
     add_months,
     compile_spec,
@@ -166,10 +168,6 @@ class NameEntry:
     name: str
     norm: str
     attrs: dict[str, str]
-
-    @property
-    def dimension(self) -> str:
-        return self.kind
 
 
 @dataclass
@@ -374,7 +372,12 @@ def _quarter(year: int, q: int, lang: Language) -> TimeWindow:
 
 
 def _year(year: int, lang: Language) -> TimeWindow:
-    return TimeWindow(start=date(year, 1, 1), end=date(year, 12, 31), label=range_label(date(year, 1, 1), date(year, 12, 31), lang), kind="year")  # noqa: E501
+    return TimeWindow(
+        start=date(year, 1, 1),
+        end=date(year, 12, 31),
+        label=range_label(date(year, 1, 1), date(year, 12, 31), lang),
+        kind="year",
+    )
 
 
 def _recent_months(n: int, latest: date, lang: Language) -> TimeWindow:
@@ -427,7 +430,10 @@ RELATIVE_WORDS: list[tuple[str, Any]] = [
     (r"今年|本年度|本年", "ytd"),
     (r"去年|上年度|上一年|上年|last year|previous year|prior year", ("year", -1)),
     (r"前年", ("year", -2)),
-    (r"本季度|这个季度|这季度|本季|当季|当前季度|this quarter|current quarter|quarter[- ]to[- ]date|\bqtd\b", ("quarter", 0)),  # noqa: E501
+    (
+        r"本季度|这个季度|这季度|本季|当季|当前季度|this quarter|current quarter|quarter[- ]to[- ]date|\bqtd\b",
+        ("quarter", 0),
+    ),
     (r"上季度|上个季度|上一季度|上一个季度|上季|last quarter|previous quarter|prior quarter", ("quarter", -1)),
     (r"本月|这个月|当月|本月度|this month|current month|month[- ]to[- ]date|\bmtd\b", ("month", 0)),
     (r"上月|上个月|上一个月|last month|previous month|prior month", ("month", -1)),
@@ -436,16 +442,30 @@ RELATIVE_WORDS: list[tuple[str, Any]] = [
 TIME_PATTERNS: list[tuple[re.Pattern, str]] = [
     # 截至2026年6月 / 截至6月底 / through June 2026
     (re.compile(rf"(?:截至|截止到|截止|截至到)\s*(?:(\d{{4}})\s*年\s*)?{M_ZH}\s*月(?:份)?(?:底|末)?"), "through_zh"),
-    (re.compile(rf"\b(?:through|thru|until|up to|as of(?: the end of)?|to the end of)\s+(?:end of\s+)?({MONTH_EN})\.?(?:\s*,?\s*(\d{{4}}))?\b"), "through_en"),  # noqa: E501
+    (
+        re.compile(
+            rf"\b(?:through|thru|until|up to|as of(?: the end of)?|to the end of)\s+(?:end of\s+)?({MONTH_EN})\.?"
+            r"(?:\s*,?\s*(\d{4}))?\b"
+        ),
+        "through_en",
+    ),
     # 2026年4月到6月 / 4-6月
-    (re.compile(rf"(?:(\d{{4}})\s*年\s*)?(?<!\d){M_ZH}\s*月?\s*(?:至|到|-|~|—)\s*(?:(\d{{4}})\s*年\s*)?{M_ZH}\s*月(?:份)?"), "range_zh"),  # noqa: E501
+    (
+        re.compile(
+            rf"(?:(\d{{4}})\s*年\s*)?(?<!\d){M_ZH}\s*月?\s*(?:至|到|-|~|—)\s*(?:(\d{{4}})\s*年\s*)?{M_ZH}\s*月(?:份)?"
+        ),
+        "range_zh",
+    ),
     # 近N个月 / 最近N个月 / 过去N个月 / last N months
     (re.compile(rf"(?:近|最近|过去|前)\s*{N_ZH}\s*个\s*月"), "recent_zh"),
     (re.compile(r"(?:近|最近|过去)\s*(半|一|1)\s*年"), "recent_year_zh"),
     (re.compile(rf"\b(?:the\s+)?(?:last|past|previous|trailing|recent|latest)\s+{N_EN}\s+months?\b"), "recent_en"),
     (re.compile(r"\b(?:ltm|ttm|last twelve months|trailing twelve months)\b"), "ltm"),
     # quarters with a year
-    (re.compile(r"(\d{4})\s*年?\s*(?:第\s*([1-4一二三四])\s*(?:季度|季)|[-/]?\s*q\s*([1-4]))(?![0-9])"), "year_quarter"),  # noqa: E501
+    (
+        re.compile(r"(\d{4})\s*年?\s*(?:第\s*([1-4一二三四])\s*(?:季度|季)|[-/]?\s*q\s*([1-4]))(?![0-9])"),
+        "year_quarter",
+    ),
     (re.compile(r"\bq([1-4])\s*[-/,]?\s*(?:of\s+)?(\d{4})\b"), "quarter_year"),
     (re.compile(r"\b(first|second|third|fourth|1st|2nd|3rd|4th)\s+quarter\s+(?:of\s+)?(\d{4})\b"), "quarter_year_en"),
     # months with a year
@@ -519,9 +539,12 @@ def _window_from(kind: str, m: re.Match, latest: date, lang: Language) -> TimeWi
 # The parser
 # ---------------------------------------------------------------------------------------------------------------
 
-QUOTED = re.compile(r"\"([^\"]{1,200})\"|“([^”]{1,200})”|「([^」]{1,200})」|『([^』]{1,200})』|《([^》]{1,200})》|‘([^’]{1,200})’")  # noqa: E501
+QUOTED = re.compile(
+    r"\"([^\"]{1,200})\"|“([^”]{1,200})”|「([^」]{1,200})」|『([^』]{1,200})』|《([^》]{1,200})》|‘([^’]{1,200})’"
+)
 YOY = re.compile(
-    r"同比|去年同期|上年同期|(?:比|较|相比|对比|和|跟|与)\s*去年(?:同期)?(?:相比|比)?|year[- ](?:over|on)[- ]year|\byoy\b"
+    r"同比|去年同期|上年同期|(?:比|较|相比|对比|和|跟|与)\s*去年(?:同期)?(?:相比|比)?"
+    r"|year[- ](?:over|on)[- ]year|\byoy\b"
     r"|(?:vs\.?|versus|compared\s+(?:to|with)|than)\s+(?:the\s+)?(?:same\s+period\s+(?:of\s+)?)?last\s+year"
     r"|same period last year"
 )
@@ -565,19 +588,43 @@ def _alt(words) -> str:
 _EN_CMP = _alt(CMP_EN) + "|<=|>=|<|>"
 _POST = _alt(POST)
 OF_TARGET = re.compile(
-    rf"(?P<cmp>{_alt(CMP_ZH)}|\b(?:{_EN_CMP}))\s*(?:(?:目标|任务)的?\s*{NUMBER}|{NUMBER.replace('?P<', '?P<b_')}\s*of\s+"
+    rf"(?P<cmp>{_alt(CMP_ZH)}|\b(?:{_EN_CMP}))\s*"
+    rf"(?:(?:目标|任务)的?\s*{NUMBER}|{NUMBER.replace('?P<', '?P<b_')}\s*of\s+"
     rf"(?:the\s+|their\s+|its\s+)?(?:targets?|quotas?|plans?|goals?))"
 )
 THRESHOLD_ZH = re.compile(rf"(?P<cmp>{_alt(CMP_ZH)})\s*{NUMBER}\s*(?P<post>{_POST})?")
 THRESHOLD_EN = re.compile(rf"(?<![a-z])(?P<cmp>{_EN_CMP})\s*{NUMBER}\s*(?P<post>{_POST})?")
 THRESHOLD_POST = re.compile(rf"(?<![\d.]){NUMBER}\s*(?P<post>{_POST})")
 TARGET_PHRASES = [
-    (re.compile(r"未达标|没达标|没有达标|未完成(?:目标|任务)|没(?:有)?完成(?:目标|任务)|未达成目标|没达成目标"), "lt", 1.0),
-    (re.compile(r"\b(?:missed|miss|missing|below|under|short of|behind)\s+(?:the\s+|their\s+|its\s+)?(?:targets?|quotas?|plans?)\b"), "lt", 1.0),  # noqa: E501
+    (
+        re.compile(r"未达标|没达标|没有达标|未完成(?:目标|任务)|没(?:有)?完成(?:目标|任务)|未达成目标|没达成目标"),
+        "lt",
+        1.0,
+    ),
+    (
+        re.compile(
+            r"\b(?:missed|miss|missing|below|under|short of|behind)\s+(?:the\s+|their\s+|its\s+)?"
+            r"(?:targets?|quotas?|plans?)\b"
+        ),
+        "lt",
+        1.0,
+    ),
     (re.compile(r"超额完成(?:目标|任务)?"), "gt", 1.0),
-    (re.compile(r"\b(?:exceeded|exceeding|beat|above|over)\s+(?:the\s+|their\s+|its\s+)?(?:targets?|quotas?|plans?)\b"), "gt", 1.0),  # noqa: E501
+    (
+        re.compile(
+            r"\b(?:exceeded|exceeding|beat|above|over)\s+(?:the\s+|their\s+|its\s+)?(?:targets?|quotas?|plans?)\b"
+        ),
+        "gt",
+        1.0,
+    ),
     (re.compile(r"达标|完成了?(?:目标|任务)|达成(?:了)?目标"), "ge", 1.0),
-    (re.compile(r"\b(?:met|meet|meeting|hit|reached|achieved)\s+(?:the\s+|their\s+|its\s+)?(?:targets?|quotas?|plans?)\b"), "ge", 1.0),  # noqa: E501
+    (
+        re.compile(
+            r"\b(?:met|meet|meeting|hit|reached|achieved)\s+(?:the\s+|their\s+|its\s+)?(?:targets?|quotas?|plans?)\b"
+        ),
+        "ge",
+        1.0,
+    ),
 ]
 
 LIMIT_PATTERNS = [
@@ -592,7 +639,13 @@ LIMIT_PATTERNS = [
     (re.compile(rf"\b{N_EN}\s+(?:lowest|smallest|worst|least|fewest|bottom)\b"), "asc"),
     (re.compile(rf"\b(?:highest|largest|biggest|best|greatest)\s+{N_EN}\b"), "desc"),
     (re.compile(rf"\b(?:lowest|smallest|worst|fewest)\s+{N_EN}\b"), "asc"),
-    (re.compile(rf"\b{N_EN}\s+(?=(?:partners?|distributors?|dealers?|customers?|agents?|retailers?|wholesalers?|regions?|provinces?|cities|city|products?|skus?|items?|categories|category|channels?|tiers?)\b)"), None),  # noqa: E501
+    (
+        re.compile(
+            rf"\b{N_EN}\s+(?=(?:partners?|distributors?|dealers?|customers?|agents?|retailers?|wholesalers?"
+            r"|regions?|provinces?|cities|city|products?|skus?|items?|categories|category|channels?|tiers?)\b)"
+        ),
+        None,
+    ),
 ]
 RANK_SUPERLATIVE = [
     (re.compile(r"最高|最多|最大|最好|最快|最强|最佳|最靠前"), "desc"),
@@ -602,7 +655,12 @@ RANK_SUPERLATIVE = [
 ]
 RANK_TOP = [(re.compile(r"\btop\b"), "desc"), (re.compile(r"\bbottom\b"), "asc")]
 RANK_FULL = [
-    (re.compile(r"排名靠前|从高到低|从大到小|降序|排行榜|排行|排名|排序|\branking\b|\branked\b|\brank\b|\bsorted\b|\bdescending\b"), "desc"),  # noqa: E501
+    (
+        re.compile(
+            r"排名靠前|从高到低|从大到小|降序|排行榜|排行|排名|排序|\branking\b|\branked\b|\brank\b|\bsorted\b|\bdescending\b"
+        ),
+        "desc",
+    ),
     (re.compile(r"排名靠后|从低到高|从小到大|升序|\bascending\b"), "asc"),
 ]
 
@@ -629,21 +687,30 @@ DIM_WORDS_EN: dict[str, str] = {
     "years": "year", "year": "year",
 }  # fmt: skip
 TIME_GROUP_WORDS = [
-    (re.compile(r"逐月|月度|按月|每月|分月|各月|趋势|走势|\bmonthly\b|\bmonth by month\b|\btrend\b|\bover time\b"), "month"),  # noqa: E501
+    (
+        re.compile(r"逐月|月度|按月|每月|分月|各月|趋势|走势|\bmonthly\b|\bmonth by month\b|\btrend\b|\bover time\b"),
+        "month",
+    ),
     (re.compile(r"逐季|按季|每季|分季|\bquarterly\b|\bquarter by quarter\b"), "quarter"),
     (re.compile(r"逐年|\byearly\b|\bannually\b|\bannual\b|\byear by year\b"), "year"),
 ]
-AFTER_MARKERS = re.compile(r"对比|分布|占比|比较|明细|构成|分别|各自|之间|\bcompare\b|\bcomparison\b|\bbreakdown\b|\blist\b")  # noqa: E501
-ID_PATTERN = re.compile(r"(?<![a-z0-9])([a-z]{1,4}-?\d{2,8}(?:-\d+)?)(?![a-z0-9])")
+AFTER_MARKERS = re.compile(
+    r"对比|分布|占比|比较|明细|构成|分别|各自|之间|\bcompare\b|\bcomparison\b|\bbreakdown\b|\blist\b"
+)
+ID_PATTERN = re.compile(r"(?<![a-z0-9_-])([a-z0-9][a-z0-9_-]*)(?![a-z0-9_-])")
+# Tokens that look like a code (P0001, BEV-001) but name nothing in the data are reported, not ignored.
+CODE_LIKE = re.compile(r"[a-z]{1,4}-\d{2,8}(?:-\d+)?|[a-z]\d{3,8}")
 
 STOP_ZH = set(
-    "的 了 是 有 在 里 中 和 与 及 跟 同 对 把 给 我 我们 你 帮 帮我 请 请问 查 查询 查看 看 看看 看下 看一下 一下 列出 "
-    "列 出 显示 统计 分析 计算 算 算一下 多少 几 几个 怎么样 如何 情况 表现 怎样 吗 呢 啊 吧 呀 哪些 哪个 哪 什么 共 总 "
+    "的 了 是 有 在 里 中 和 与 及 跟 同 对 把 给 我 我们 你 帮 帮我 请 请问 查 查询 查看 看 看看 看下 "
+    "看一下 一下 列出 列 出 显示 统计 分析 计算 算 算一下 多少 几 几个 怎么样 如何 情况 表现 怎样 "
+    "吗 呢 啊 吧 呀 哪些 哪个 哪 什么 共 总 "
     "总共 合计 总计 全部 所有 整体 总体 数据 对比 比较 分别 各自 是多少 有多少 排名 排行 里面 当中 其中 以及 或 还是 "
     "数值 水平 趋势 走势 变化 一共 目前 现在 当前 公司 我司 全国 整个 情况如何 相比 相比较 之间 哪家 谁 为 占 占比 "
     "分布 明细 构成 贡献 结果 汇总 报表 报告 给出 告诉 告诉我 想 想知道 知道 需要 能否 能 可以 一个 个 家 名 位 "
     "top 的话 这些 那些 这个 那个 它们 他们 其 以 按 按照 各 各个 每 每个 分 是否 有没有 多 少 高 低 大 小 "
-    "期间 时候 时间 期 内 以来 上 下 前 后 相关 方面 数 值 率 额 量 元 万 万元 亿 件 天 次 做 做得 情形 怎么 为什么".split()
+    "期间 时候 时间 期 内 以来 上 下 前 后 相关 方面 数 值 率 额 量 元 万 万元 亿 件 天 次 做 做得 "
+    "情形 怎么 为什么".split()
 )
 STOP_EN = set(
     "the a an of for in on at by to from with and or vs versus what what's whats which who whom how much many is "
@@ -652,10 +719,18 @@ STOP_EN = set(
     "than that those these there has have had please can could would you i we us it this period data report "
     "figures figure numbers look see view let lets let's top bottom any some rank ranking ranked sorted sort "
     "as were was most least highest lowest had breakdown split by- current so far about across against up down "
-    "result results performance performing perform level levels trend".split()
+    "result results performance performing perform level levels trend doing going done fare faring like "
+    "looking".split()
 )
 COMMON_WORD_FREQ = 1000  # jieba frequency above which an unmatched word is ordinary language, not a name
-MISSING_METRIC_OPTIONS = ("revenue", "achievement", "expense_ratio", "collection_rate", "inventory_days", "gross_margin")
+MISSING_METRIC_OPTIONS = (
+    "revenue",
+    "achievement",
+    "expense_ratio",
+    "collection_rate",
+    "inventory_days",
+    "gross_margin",
+)
 
 
 @dataclass
@@ -810,7 +885,9 @@ class _Parser:
         fell = self.scan.take_all(DECLINE, "growth", -1)
         if (grew or fell) and comparison == "none":
             comparison = "yoy"
-            self.notes.append(self._zh("“增长/下降”未注明对比期，按同比计算", "growth without a reference period: year over year"))  # noqa: E501
+            self.notes.append(
+                self._zh("“增长/下降”未注明对比期，按同比计算", "growth without a reference period: year over year")
+            )
         return comparison
 
     def _time(self) -> TimeWindow:
@@ -821,12 +898,15 @@ class _Parser:
         return found
 
     def _ids(self) -> tuple[list[NameEntry], list[str]]:
+        """Partner ids and SKUs typed as such (P0001, BEV-001); a code naming nothing is reported."""
         found, unknown = [], []
         for m in list(ID_PATTERN.finditer(self.scan.work)):
             code = m.group(1)
             entry = self.context.by_id.get(code)
-            if entry is None and "-" not in code and re.fullmatch(r"[a-z]\d+", code) is None:
-                continue  # 'top5', 'h1' ... are not codes
+            if entry is not None and not re.search("[a-z]", code) and len(code) < 5:
+                entry = None  # a short number is a number (前5, 80), not an id
+            if entry is None and not CODE_LIKE.fullmatch(code):
+                continue
             self.scan.take(m.start(), m.end(), "name", entry)
             if entry is None:
                 unknown.append(code.upper())
@@ -910,16 +990,27 @@ class _Parser:
         en_words = {**DIM_WORDS_EN}
         for noun in PARTNER_NOUNS_EN:
             en_words[noun] = en_words[noun + "s"] = "partner"
-        zh = re.compile(rf"(?:{MARK_ZH})\s*({_alt(zh_words)})")
-        en = re.compile(rf"\b(?:{MARK_EN})\s+(?:the\s+)?({_alt(en_words)})\b")
         out = []
-        for pattern, words, table in ((zh, zh_words, PARTNER_NOUNS_ZH), (en, en_words, None)):
-            for m, span in self.scan.take_all(pattern, "group"):
-                word = m.group(1)
-                dim = words[word]
-                type_value = table.get(word) if table is not None else PARTNER_NOUNS_EN.get(word.rstrip("s"))
-                span.value = (dim, type_value, True)
+        # 各渠道伙伴数 is 各渠道 + 伙伴数: a dimension word must not cut into a metric word that runs past it.
+        metric_words = [a.lower() for m in METRICS.values() for a in m.synonyms_zh]
+        occupied = [(m.start(), m.end()) for a in metric_words for m in re.finditer(re.escape(a), self.scan.work)]
+        by_length = sorted(zh_words, key=len, reverse=True)
+        for m in list(re.finditer(rf"(?:{MARK_ZH})\s*", self.scan.work)):
+            pos = m.end()
+            for word in by_length:
+                end = pos + len(word)
+                if not self.scan.work.startswith(word, pos) or not self.scan.free(m.start(), end):
+                    continue
+                if any(pos < a < end < b for a, b in occupied):
+                    continue
+                span = self.scan.take(m.start(), end, "group", (zh_words[word], PARTNER_NOUNS_ZH.get(word), True))
                 out.append(span)
+                break
+        en = re.compile(rf"\b(?:{MARK_EN})\s+(?:the\s+)?({_alt(en_words)})\b")
+        for m, span in self.scan.take_all(en, "group"):
+            word = m.group(1)
+            span.value = (en_words[word], PARTNER_NOUNS_EN.get(word.rstrip("s")), True)
+            out.append(span)
         for pattern, dim in TIME_GROUP_WORDS:
             for _m, span in self.scan.take_all(pattern, "group"):
                 span.value = (dim, None, True)
@@ -1013,7 +1104,7 @@ class _Parser:
                     word = token.strip()
                     if not word and p_start is not None and not CJK.search(chunk):
                         continue  # spaces inside an English phrase
-                junk = not word or word in STOP_ZH or word in STOP_EN or re.fullmatch(r"[\d.%]+", word)
+                junk = not word or word in STOP_ZH or word in STOP_EN or re.fullmatch(r"[\d.%]+|[a-z]", word)
                 if junk or (len(word) == 1 and CJK.match(word)):
                     if p_start is not None:
                         out.append((self.display[base + p_start : base + p_end].strip(), base + p_start, base + p_end))
@@ -1025,39 +1116,42 @@ class _Parser:
         return [(p, s, e) for p, s, e in out if p]
 
     # -- names ---------------------------------------------------------------------------------------------------
-    def _match(self, phrase: str) -> tuple[list[NameEntry], bool]:
-        """Candidates for a phrase and whether they are exact (substring) matches."""
+    def _match(self, phrase: str) -> list[NameEntry]:
+        """Partners and products a phrase may name: the exact name, else names containing it, else close
+        fuzzy matches (rapidfuzz partial ratio ≥ 85, within 3 points of the best) for phrases of 4+ characters."""
         norm = _normalise(phrase)
         entries = self.context.partners + self.context.products
         exact = [e for e in entries if e.norm == norm]
         if exact:
-            return exact, True
+            return exact
         subs = [e for e in entries if norm in e.norm]
         if subs:
-            return subs, True
-        if len(norm) < 4 and CJK.search(norm) or len(norm) < 3:
-            return [], False
+            return subs
+        if (len(norm) < 4 and CJK.search(norm)) or len(norm) < 3:
+            return []  # two typed characters are matched exactly or not at all
         names = [e.norm for e in entries]
         hits = process.extract(norm, names, scorer=fuzz.partial_ratio, score_cutoff=85, limit=20)
         hits = [h for h in hits if fuzz.ratio(norm, h[0]) >= 50 or len(norm) >= 6]
         if not hits:
-            return [], False
+            return []
         best = hits[0][1]
-        return [entries[h[2]] for h in hits if h[1] >= best - 3], False
+        return [entries[h[2]] for h in hits if h[1] >= best - 3]
 
-    def _resolve_names(self, phrases, entities: list[_Span]):
+    def _resolve_names(self, phrases: list[tuple[str, int, int, bool]], entities: list[_Span]):
         """Match each leftover phrase to partner/product names; returns (entries, dropped entity spans, problem)."""
         resolved: list[NameEntry] = []
         dropped: list[_Span] = []
-        for phrase, start, end in phrases:
-            candidates, _exact = self._match(phrase)
+        for phrase, start, end, explicit in phrases:
+            candidates = self._match(phrase)
             # The name may have swallowed an adjacent city or category (常州鑫源, 鲜橙果汁饮料): try them together.
             for ent in entities:
                 if ent in dropped:
                     continue
-                if self.scan.text[ent.end : start].strip() == "" or self.scan.text[end : ent.start].strip() == "":
+                before = ent.end <= start and not self.scan.text[ent.end : start].strip()
+                after = ent.start >= end and not self.scan.text[end : ent.start].strip()
+                if before or after:
                     lo, hi = min(ent.start, start), max(ent.end, end)
-                    joined, _ = self._match(self.scan.text[lo:hi])
+                    joined = self._match(self.scan.text[lo:hi])
                     if joined and (not candidates or len(joined) <= len(candidates)):
                         candidates = joined
                         dropped.append(ent)
@@ -1065,23 +1159,31 @@ class _Parser:
                 narrowed = self._narrow(candidates, [e for e in entities if e not in dropped])
                 candidates = narrowed or candidates
             if not candidates:
-                if self._is_common(phrase):
+                if not explicit and self._is_common(phrase):
                     continue
-                return resolved, dropped, self._clarify(
-                    "unknown_name",
-                    f"没有找到名称或编号为「{phrase}」的伙伴或产品。请检查名称，或换一种说法。",
-                    f'No partner or product named "{phrase}" was found. Please check the name.',
+                return (
+                    resolved,
+                    dropped,
+                    self._clarify(
+                        "unknown_name",
+                        f"没有找到名称或编号为「{phrase}」的伙伴或产品。请检查名称，或换一种说法。",
+                        f'No partner or product named "{phrase}" was found. Please check the name.',
+                    ),
                 )
             if len({(c.kind, c.key) for c in candidates}) > 1:
                 options = self._options(candidates)
                 more = len(candidates) - len(options)
                 tail_zh = f"（还有 {more} 个，请说得更具体）" if more > 0 else ""
                 tail_en = f" ({more} more; please be more specific)" if more > 0 else ""
-                return resolved, dropped, self._clarify(
-                    "ambiguous_name",
-                    f"「{phrase}」对应多个伙伴或产品，您指的是哪一个？{tail_zh}",
-                    f'"{phrase}" matches several partners or products. Which one do you mean?{tail_en}',
-                    options,
+                return (
+                    resolved,
+                    dropped,
+                    self._clarify(
+                        "ambiguous_name",
+                        f"「{phrase}」对应多个伙伴或产品，您指的是哪一个？{tail_zh}",
+                        f'"{phrase}" matches several partners or products. Which one do you mean?{tail_en}',
+                        options,
+                    ),
                 )
             resolved.append(candidates[0])
         return resolved, dropped, None
@@ -1132,14 +1234,24 @@ class _Parser:
         metric_spans, metric_types = self._metrics()
         entities = self._entities()
         nouns = self._nouns()
-        phrases = [(q.value, q.start, q.end) for q in quoted]
-        for phrase in list(phrases):
-            entity = self.context.entity_aliases.get(_normalise(phrase[0]))
+        if not metric_spans and not any(t.metric for t in thresholds):
+            options = [METRICS[k].label(self.lang) for k in MISSING_METRIC_OPTIONS]
+            return self._clarify(
+                "missing_metric",
+                "您想看哪个指标？例如销售额、完成率、费用率、回款率、库存天数。",
+                "Which figure would you like? For example revenue, achievement, expense ratio, collection rate "
+                "or days of inventory.",
+                options,
+            )
+        phrases = []
+        for q in quoted:  # a quoted text is a name (or a region, city … typed in quotes)
+            entity = self.context.entity_aliases.get(_normalise(q.value))
             if entity is not None:
-                phrases.remove(phrase)
-                q = next(s for s in quoted if s.value == phrase[0])
                 entities.append(_Span(q.start, q.end, "entity", entity))
-        resolved, dropped, problem = self._resolve_names(phrases + self._leftovers(), entities)
+            else:
+                phrases.append((q.value, q.start, q.end, True))
+        phrases += [(p, start, end, False) for p, start, end in self._leftovers()]
+        resolved, dropped, problem = self._resolve_names(phrases, entities)
         if problem is not None:
             return problem
         names += resolved
@@ -1173,14 +1285,13 @@ class _Parser:
             if key not in metrics:
                 metrics.append(key)
             filters.append({"field": key + part, "op": t.op, "value": value})
-        if not metrics:
-            options = [METRICS[k].label(self.lang) for k in MISSING_METRIC_OPTIONS]
+        if not metrics:  # thresholds named no metric they could belong to
             return self._clarify(
                 "missing_metric",
                 "您想看哪个指标？例如销售额、完成率、费用率、回款率、库存天数。",
                 "Which figure would you like? For example revenue, achievement, expense ratio, collection rate "
                 "or days of inventory.",
-                options,
+                [METRICS[k].label(self.lang) for k in MISSING_METRIC_OPTIONS],
             )
 
         # Dimension filters: entities, partner-type words, names.
@@ -1221,7 +1332,9 @@ class _Parser:
             listing = any(s.value[2] for s in partner_words)
             listing = listing or bool(rank_span or limit or thresholds or AFTER_MARKERS.search(self.scan.text))
             listing = listing or any(self._at_end(s) for s in partner_words)
-            listing = listing or any(len(s.value) > 3 and s.value[3] and "which" in self.scan.text for s in partner_words)  # noqa: E501
+            listing = listing or any(
+                len(s.value) > 3 and s.value[3] and "which" in self.scan.text for s in partner_words
+            )
             other_explicit = [d for d in explicit if not DIMENSIONS[d].is_time]
             if listing and not other_explicit and "partner" not in groups:
                 groups.insert(0, "partner")
@@ -1252,7 +1365,10 @@ class _Parser:
                     "missing_dimension",
                     "您想按什么排名？例如伙伴、区域、产品、品类、渠道类型或月份。",
                     "Rank by what? For example partner, region, product, category, channel or month.",
-                    [DIMENSIONS[k].label(self.lang) for k in ("partner", "region", "product", "category", "partner_type", "month")],  # noqa: E501
+                    [
+                        DIMENSIONS[k].label(self.lang)
+                        for k in ("partner", "region", "product", "category", "partner_type", "month")
+                    ],
                 )
             growth_words = self.scan.of("growth")
             key = ranked_metric
@@ -1305,8 +1421,22 @@ def parse(question: str, context: DataContext) -> QuerySpec | Clarification:
 # Answers
 # ---------------------------------------------------------------------------------------------------------------
 
-UNIT_SUFFIX_ZH = {"money": " 元", "quantity": " 件", "days": " 天", "times": " 次/年", "count": " 家", "price": " 元/件"}
-UNIT_SUFFIX_EN = {"money": " CNY", "quantity": " units", "days": " days", "times": " turns/yr", "count": "", "price": " CNY/unit"}  # noqa: E501
+UNIT_SUFFIX_ZH = {
+    "money": " 元",
+    "quantity": " 件",
+    "days": " 天",
+    "times": " 次/年",
+    "count": " 家",
+    "price": " 元/件",
+}
+UNIT_SUFFIX_EN = {
+    "money": " CNY",
+    "quantity": " units",
+    "days": " days",
+    "times": " turns/yr",
+    "count": "",
+    "price": " CNY/unit",
+}
 DIM_HEADERS = {
     "partner_id": ("伙伴编号", "Partner ID"),
     "partner_name": ("伙伴名称", "Partner"),
@@ -1321,6 +1451,14 @@ DIM_HEADERS = {
     "month": ("月份", "Month"),
     "quarter": ("季度", "Quarter"),
     "year": ("年份", "Year"),
+}
+TYPE_NOUNS_EN = {
+    "经销商": "distributors",
+    "代理商": "agents",
+    "批发商": "wholesalers",
+    "零售商": "retailers",
+    "电商平台": "e-commerce platforms",
+    "直营": "direct outlets",
 }
 DIM_NOUNS = {
     "partner": ("伙伴", "partners"),
@@ -1449,10 +1587,16 @@ def _summary(spec: QuerySpec, frame: pd.DataFrame, lang: Language, window: str, 
     scope_spec = spec.model_copy(update={"filters": [f for f in spec.filters if f.field in DIMENSIONS]})
     scope = _filter_text(scope_spec, context, lang)
     head = window + ((f"（{scope}）" if zh else f" ({scope})") if scope else "")
-    compare_word = ("同比" if spec.comparison == "yoy" else "环比") if zh else ("YoY" if spec.comparison == "yoy" else "vs previous period")  # noqa: E501
+    compare_word = (
+        ("同比" if spec.comparison == "yoy" else "环比")
+        if zh
+        else ("YoY" if spec.comparison == "yoy" else "vs previous period")
+    )
     if frame.empty:
         missing = _missing_names(spec, context, lang)
-        thresholds = _filter_text(spec.model_copy(update={"filters": [f for f in spec.filters if f.is_threshold]}), context, lang)  # noqa: E501
+        thresholds = _filter_text(
+            spec.model_copy(update={"filters": [f for f in spec.filters if f.is_threshold]}), context, lang
+        )
         if zh:
             return f"{missing}{head}没有符合条件的数据" + (f"（条件：{thresholds}）" if thresholds else "") + "。"
         return f"{missing}No data matches for {head}" + (f" (condition: {thresholds})" if thresholds else "") + "."
@@ -1473,7 +1617,8 @@ def _summary(spec: QuerySpec, frame: pd.DataFrame, lang: Language, window: str, 
                 else f" Comparison period: {_show(key, before, lang)}; change not available."
             )
         elif zh:
-            second = f"对比期为 {_show(key, before, lang)}，{compare_word}{'增长' if change >= 0 else '下降'} {abs(change) * 100:.1f}%。"  # noqa: E501
+            direction = "增长" if change >= 0 else "下降"
+            second = f"对比期为 {_show(key, before, lang)}，{compare_word}{direction} {abs(change) * 100:.1f}%。"
         else:
             second = f" Comparison period: {_show(key, before, lang)}, {compare_word} {change * 100:+.1f}%."
         return first + second
@@ -1482,15 +1627,30 @@ def _summary(spec: QuerySpec, frame: pd.DataFrame, lang: Language, window: str, 
     lead_dim = next((d for d in spec.dimensions if not DIMENSIONS[d].is_time), spec.dimensions[0])
     noun = DIM_NOUNS[lead_dim][0 if zh else 1]
     ptype = next((f.value for f in spec.filters if f.field == "partner_type" and f.op == "eq"), None)
-    if lead_dim == "partner" and ptype and zh:
-        noun = str(ptype)
+    if lead_dim == "partner" and ptype:
+        noun = str(ptype) if zh else TYPE_NOUNS_EN.get(str(ptype), noun)
+    if len(spec.dimensions) > 1:
+        names = [DIMENSIONS[d].label(lang) for d in spec.dimensions]
+        noun = f"组（{'×'.join(names)}）" if zh else f"groups ({' × '.join(names)})"
+    if not zh and n == 1:
+        noun = (
+            re.sub(r"ies\b", "y", noun, count=1)
+            if noun.startswith(("categor", "cit"))
+            else re.sub(r"s\b", "", noun, count=1)
+        )
     valid = frame[frame[column].notna()]
     thresholds = [f for f in spec.filters if f.is_threshold]
     if valid.empty:
-        return f"{head}共 {n} 个{noun}，{name}没有数值（缺少数据）。" if zh else f"{head}: {n} {noun}, no {name} values."
+        return (
+            f"{head}共 {n} 个{noun}，{name}没有数值（缺少数据）。" if zh else f"{head}: {n} {noun}, no {name} values."
+        )
 
     def item(row: pd.Series) -> str:
-        return f"{_row_label(row, spec)}（{_value(column, row[column], lang)}）" if zh else f"{_row_label(row, spec)} ({_value(column, row[column], lang)})"  # noqa: E501
+        return (
+            f"{_row_label(row, spec)}（{_value(column, row[column], lang)}）"
+            if zh
+            else f"{_row_label(row, spec)} ({_value(column, row[column], lang)})"
+        )
 
     top, low = valid.loc[valid[column].idxmax()], valid.loc[valid[column].idxmin()]
     ranked = spec.sort is not None and spec.limit is not None and not thresholds
@@ -1499,14 +1659,20 @@ def _summary(spec: QuerySpec, frame: pd.DataFrame, lang: Language, window: str, 
         order = ("最高" if desc else "最低") if zh else ("highest" if desc else "lowest")
         if part == "change":
             name = metric.label(lang) + (compare_word if zh else "")
-            order = ("增幅最大" if desc else "增幅最小") if zh else ("largest growth in" if desc else "smallest growth in")
+            order = (
+                ("增幅最大" if desc else "增幅最小") if zh else ("largest growth in" if desc else "smallest growth in")
+            )
         first_row, last_row = frame.iloc[0], frame.iloc[-1]
         if n == 1:
-            text = f"{head}{name}{order}的{noun}是 {item(first_row)}。" if zh else f"{head}: the {noun.rstrip('s')} with the {order} {name} is {item(first_row)}."  # noqa: E501
+            text = (
+                f"{head}{name}{order}的{noun}是 {item(first_row)}。"
+                if zh
+                else f"{head}: the {noun.rstrip('s')} with the {order} {name} is {item(first_row)}."
+            )
         elif zh:
             text = f"{head}{name}{order}的 {n} 个{noun}：第 1 是 {item(first_row)}，第 {n} 是 {item(last_row)}。"
         else:
-            text = f"{head}: the {n} {noun} with the {order} {name}; #1 is {item(first_row)}, #{n} is {item(last_row)}."  # noqa: E501
+            text = f"{head}: the {n} {noun} with the {order} {name}; #1 is {item(first_row)}, #{n} is {item(last_row)}."
     else:
         if thresholds:
             cond = _filter_text(spec.model_copy(update={"filters": thresholds}), context, lang)
@@ -1518,14 +1684,20 @@ def _summary(spec: QuerySpec, frame: pd.DataFrame, lang: Language, window: str, 
             share = f"，占 {float(top[column]) / total * 100:.1f}%" if total else ""
             share_en = f", {float(top[column]) / total * 100:.1f}% of the total" if total else ""
             text = (
-                f"{first}，{name}合计 {_show(key, total, lang)}；最高的是 {item(top)[:-1]}{share}），最低的是 {item(low)}。"
+                f"{first}，{name}合计 {_show(key, total, lang)}；"
+                f"最高的是 {item(top)[:-1]}{share}），最低的是 {item(low)}。"
                 if zh
-                else f"{first}; {name} totals {_show(key, total, lang)}. Highest: {item(top)[:-1]}{share_en}), lowest: {item(low)}."  # noqa: E501
+                else f"{first}; {name} totals {_show(key, total, lang)}. "
+                f"Highest: {item(top)[:-1]}{share_en}), lowest: {item(low)}."
             )
         elif n == 1:
             text = f"{first}：{item(top)}。" if zh else f"{first}: {item(top)}."
         else:
-            text = f"{first}，{name}最高的是 {item(top)}，最低的是 {item(low)}。" if zh else f"{first}. Highest {name}: {item(top)}; lowest: {item(low)}."  # noqa: E501
+            text = (
+                f"{first}，{name}最高的是 {item(top)}，最低的是 {item(low)}。"
+                if zh
+                else f"{first}. Highest {name}: {item(top)}; lowest: {item(low)}."
+            )
     if spec.comparison != "none" and not part and f"{key}_change" in frame.columns:
         change = frame[f"{key}_change"]
         if metric.additive and not spec.limit and not thresholds:
@@ -1542,7 +1714,8 @@ def _summary(spec: QuerySpec, frame: pd.DataFrame, lang: Language, window: str, 
             text += (
                 f"{compare_word}增幅最大的是 {_row_label(best, spec)}（{best[f'{key}_change'] * 100:+.1f}%）。"
                 if zh
-                else f" Largest increase {compare_word}: {_row_label(best, spec)} ({best[f'{key}_change'] * 100:+.1f}%)."  # noqa: E501
+                else f" Largest increase {compare_word}: {_row_label(best, spec)} "
+                f"({best[f'{key}_change'] * 100:+.1f}%)."
             )
     return text
 
@@ -1563,7 +1736,10 @@ def _chart(spec: QuerySpec, frame: pd.DataFrame, lang: Language, label: str) -> 
 def answer_spec(store: Store, spec: QuerySpec, language: Language = "zh", notes: list[str] | None = None) -> DataAnswer:
     """Run a QuerySpec on the read-only store and build the answer (frame, display table, chart, summary, SQL)."""
     compiled = compile_spec(spec)
-    frame = store.query(compiled.sql, compiled.params)
+    try:
+        frame = store.query(compiled.sql, compiled.params)
+    except duckdb.Error as exc:  # e.g. a hand-imported database missing a column the metric needs
+        raise QuerySpecError(f"查询没有执行成功，请检查公司数据是否完整（{type(exc).__name__}：{exc}）") from exc
     frame = frame[list(compiled.columns)].reset_index(drop=True)
     for column in frame.columns:
         if column in ("partner_count", "active_partners", "year"):

@@ -97,9 +97,7 @@ DIMENSIONS: dict[str, Dimension] = {
             _partner_attr("type", costs="x.channel_type"),
             ("partner_type",),
         ),
-        Dimension(
-            "tier", "级别", "tier", ("级别", "等级", "分级"), ("tier",), _partner_attr("tier"), ("tier",)
-        ),
+        Dimension("tier", "级别", "tier", ("级别", "等级", "分级"), ("tier",), _partner_attr("tier"), ("tier",)),
         Dimension(
             "region",
             "区域",
@@ -351,7 +349,18 @@ METRICS: dict[str, Metric] = {
             "count",
             "家",
             "partners",
-            ("伙伴数", "经销商数", "客户数", "代理商数", "伙伴数量", "经销商数量", "客户数量", "多少家", "几家", "家数"),
+            (
+                "伙伴数",
+                "经销商数",
+                "客户数",
+                "代理商数",
+                "伙伴数量",
+                "经销商数量",
+                "客户数量",
+                "多少家",
+                "几家",
+                "家数",
+            ),
             ("number of partners", "partner count", "number of distributors"),
             ("partners",),
             "coalesce(sum({partners}.partner_count), 0)",
@@ -443,8 +452,10 @@ def range_label(start: date, end: date, language: Language = "zh") -> str:
         if months == 12 and start.month == 1:
             return f"{start.year}年" if zh else str(start.year)
         if start.year == end.year:
-            return f"{start.year}年{start.month}-{end.month}月" if zh else (
-                f"{_MONTHS_EN[start.month - 1]}–{_MONTHS_EN[end.month - 1]} {start.year}"
+            return (
+                f"{start.year}年{start.month}-{end.month}月"
+                if zh
+                else (f"{_MONTHS_EN[start.month - 1]}–{_MONTHS_EN[end.month - 1]} {start.year}")
             )
         return (
             f"{start.year}年{start.month}月-{end.year}年{end.month}月"
@@ -495,9 +506,17 @@ class TimeWindow(BaseModel):
         else:
             start, end = self.start - timedelta(days=self.days), self.start - timedelta(days=1)
         if comparison == "yoy":
-            label = f"去年同期 {range_label(start, end)}" if language == "zh" else f"same period last year, {range_label(start, end, 'en')}"
+            label = (
+                f"去年同期 {range_label(start, end)}"
+                if language == "zh"
+                else f"same period last year, {range_label(start, end, 'en')}"
+            )
         else:
-            label = f"上期 {range_label(start, end)}" if language == "zh" else f"previous period, {range_label(start, end, 'en')}"
+            label = (
+                f"上期 {range_label(start, end)}"
+                if language == "zh"
+                else f"previous period, {range_label(start, end, 'en')}"
+            )
         return TimeWindow(start=start, end=end, label=label, kind=self.kind)
 
 
@@ -844,7 +863,9 @@ class _Compiler:
             joins += "\n    LEFT JOIN products pr ON pr.sku = x.sku"
         return joins
 
-    def _cte(self, select: list[str], fact: str, date_col: str, where: list[str], bounds: tuple[str, str], b: str):
+    def _cte(
+        self, select: list[str], fact: str, date_col: str, where: list[str], bounds: tuple[str, str], b: str
+    ) -> str:
         body = ",\n           ".join(select)
         conditions = [f"x.{date_col} BETWEEN {bounds[0]} AND {bounds[1]}", *where]
         text = body + " ".join(conditions)
@@ -972,10 +993,14 @@ class _Compiler:
             conditions = []
             for f in found:
                 i = self.row_filters.index(f)
-                expr = "pr.sku" if f.field == "product" else (
-                    "pr.category" if f.field == "category" else DIMENSIONS[f.field].expressions["partners"]
+                expr = (
+                    "pr.sku"
+                    if f.field == "product"
+                    else ("pr.category" if f.field == "category" else DIMENSIONS[f.field].expressions["partners"])
                 )
-                name = self.params.once(f"filter{i}", f"f_{f.field}", list(f.value) if f.op in ("in", "not_in") else f.value)  # noqa: E501
+                name = self.params.once(
+                    f"filter{i}", f"f_{f.field}", list(f.value) if f.op in ("in", "not_in") else f.value
+                )
                 conditions.append(
                     {
                         "eq": f"{expr} = {name}",
@@ -1010,6 +1035,8 @@ class _Compiler:
         )
 
         select, columns = [], []
+        if self.time is None:
+            select.append("k._b AS _bucket")  # always group: an empty key set must give no row, not one of NULLs
         for dim_key in spec.dimensions:
             dim = DIMENSIONS[dim_key]
             if dim.is_time:

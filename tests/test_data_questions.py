@@ -1,0 +1,825 @@
+"""Data questions as an executive asks them: parsing, hand-checked numbers, clarifications, injection, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from datetime import date
+
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+
+from advisor.data_questions import (
+    Clarification,
+    DataAnswer,
+    answer_data_question,
+    answer_spec,
+    context_for,
+    language_of,
+    parse,
+    resolve_window,
+)
+from company.semantic import METRICS, QuerySpec, QuerySpecError, TimeWindow, build_spec, compile_spec
+from tests.conftest import ROOT
+from tests.fixtures import make_store, partner, product, sale
+
+L = date(2026, 9, 30)  # the sample company's latest sales date, as in docs/semantic-layer.md
+Q2 = TimeWindow(start=date(2026, 4, 1), end=date(2026, 6, 30))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A small company whose answers can be worked out by hand. Latest sale 2026-06-30, so 本季度 = 2026Q2.
+#   P1 南京恒通商贸有限公司  经销商 华东 江苏 南京 A   target Q2 20,000
+#   P2 杭州恒通食品有限公司  经销商 华东 浙江 杭州 B   target Q2 20,000
+#   P3 广州鑫源超市          零售商 华南 广东 广州 C   target Q2  5,000
+#   P4 深圳瑞丰食品代理有限公司 代理商 华南 广东 深圳 B   no target
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def company(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dq")
+    return make_store(
+        folder,
+        partners=[
+            partner("P1", name="南京恒通商贸有限公司", tier="A"),
+            partner("P2", name="杭州恒通食品有限公司", province="浙江", city="杭州"),
+            partner("P3", name="广州鑫源超市", type="零售商", tier="C", region="华南", province="广东", city="广州"),
+            partner("P4", name="深圳瑞丰食品代理有限公司", type="代理商", region="华南", province="广东", city="深圳"),
+        ],
+        products=[
+            product("BEV-001", name="清泉矿泉水 550ml×24", category="饮料", unit_cost=60.0),
+            product("SNK-001", name="原味薯片 70g×30", category="休闲食品", unit_cost=50.0),
+        ],
+        sales=[
+            sale("P1", "BEV-001", "2026-04-10", 100, 100),  # 10,000
+            sale("P1", "SNK-001", "2026-05-15", 50, 80),  # 4,000
+            sale("P2", "BEV-001", "2026-06-30", 200, 90),  # 18,000
+            sale("P3", "BEV-001", "2026-04-20", 30, 100),  # 3,000
+            sale("P4", "SNK-001", "2026-05-05", 100, 70),  # 7,000 (no target)
+            sale("P1", "BEV-001", "2026-02-10", 80, 100),  # Q1 8,000
+            sale("P3", "SNK-001", "2026-03-01", 10, 80),  # Q1 800
+            sale("P1", "BEV-001", "2025-05-10", 60, 100),  # Q2 2025 6,000
+            sale("P2", "BEV-001", "2025-06-01", 100, 100),  # Q2 2025 10,000
+        ],
+        targets=[
+            {"partner_id": "P1", "quarter": "2026Q2", "target_revenue": 20_000},
+            {"partner_id": "P2", "quarter": "2026Q2", "target_revenue": 20_000},
+            {"partner_id": "P3", "quarter": "2026Q2", "target_revenue": 5_000},
+            {"partner_id": "P1", "quarter": "2026Q1", "target_revenue": 10_000},
+        ],
+        costs=[
+            {
+                "month": "2026-04-01",
+                "partner_id": "P1",
+                "channel_type": "经销商",
+                "region": "华东",
+                "cost_type": "物流",
+                "amount": 1000,
+            },
+            {
+                "month": "2026-05-01",
+                "partner_id": "P2",
+                "channel_type": "经销商",
+                "region": "华东",
+                "cost_type": "返利",
+                "amount": 2000,
+            },
+            {
+                "month": "2026-06-01",
+                "partner_id": None,
+                "channel_type": "零售商",
+                "region": "华南",
+                "cost_type": "市场推广",
+                "amount": 500,
+            },
+            {
+                "month": "2026-05-01",
+                "partner_id": "P4",
+                "channel_type": "代理商",
+                "region": "华南",
+                "cost_type": "促销",
+                "amount": 700,
+            },
+            {
+                "month": "2026-01-01",
+                "partner_id": "P1",
+                "channel_type": "经销商",
+                "region": "华东",
+                "cost_type": "物流",
+                "amount": 300,
+            },
+        ],
+        inventory=[
+            {"date": "2026-04-30", "partner_id": "P1", "sku": "BEV-001", "on_hand": 300},
+            {"date": "2026-04-30", "partner_id": "P2", "sku": "BEV-001", "on_hand": 100},
+            {"date": "2026-05-31", "partner_id": "P1", "sku": "BEV-001", "on_hand": 200},
+            {"date": "2026-05-31", "partner_id": "P2", "sku": "BEV-001", "on_hand": 250},
+            {"date": "2026-06-30", "partner_id": "P1", "sku": "BEV-001", "on_hand": 100},
+            {"date": "2026-06-30", "partner_id": "P2", "sku": "BEV-001", "on_hand": 200},
+        ],
+        collections=[
+            {"partner_id": "P1", "month": "2026-04-01", "amount_due": 10_000, "amount_collected": 9_000},
+            {"partner_id": "P1", "month": "2026-05-01", "amount_due": 5_000, "amount_collected": 5_000},
+            {"partner_id": "P3", "month": "2026-06-01", "amount_due": 2_000, "amount_collected": 1_000},
+            {"partner_id": "P1", "month": "2026-03-01", "amount_due": 1_000, "amount_collected": 0},
+        ],
+    )
+
+
+@pytest.fixture(scope="module")
+def ctx(company):
+    return context_for(company)
+
+
+def ask(store, question) -> DataAnswer:
+    result = answer_data_question(store, question)
+    assert isinstance(result, DataAnswer), getattr(result, "question", result)
+    return result
+
+
+def spec_of(ctx, question) -> QuerySpec:
+    result = parse(question, ctx)
+    assert isinstance(result, QuerySpec), getattr(result, "question", result)
+    return result
+
+
+def value(answer: DataAnswer, column: str, **where) -> float:
+    frame = answer.frame
+    for key, wanted in where.items():
+        frame = frame[frame[key] == wanted]
+    assert len(frame) == 1, answer.frame
+    return float(frame[column].iloc[0])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Time expressions, resolved against the data's latest date (never today)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, start, end",
+    [
+        ("本月", "2026-09-01", "2026-09-30"),
+        ("this month", "2026-09-01", "2026-09-30"),
+        ("上月", "2026-08-01", "2026-08-31"),
+        ("上个月", "2026-08-01", "2026-08-31"),
+        ("last month", "2026-08-01", "2026-08-31"),
+        ("本季度", "2026-07-01", "2026-09-30"),
+        ("这个季度", "2026-07-01", "2026-09-30"),
+        ("this quarter", "2026-07-01", "2026-09-30"),
+        ("上季度", "2026-04-01", "2026-06-30"),
+        ("上个季度", "2026-04-01", "2026-06-30"),
+        ("last quarter", "2026-04-01", "2026-06-30"),
+        ("今年", "2026-01-01", "2026-09-30"),
+        ("本年", "2026-01-01", "2026-09-30"),
+        ("this year", "2026-01-01", "2026-09-30"),
+        ("YTD", "2026-01-01", "2026-09-30"),
+        ("去年", "2025-01-01", "2025-12-31"),
+        ("last year", "2025-01-01", "2025-12-31"),
+        ("近3个月", "2026-07-01", "2026-09-30"),
+        ("最近三个月", "2026-07-01", "2026-09-30"),
+        ("过去6个月", "2026-04-01", "2026-09-30"),
+        ("近十二个月", "2025-10-01", "2026-09-30"),
+        ("last 3 months", "2026-07-01", "2026-09-30"),
+        ("past six months", "2026-04-01", "2026-09-30"),
+        ("2025年Q3", "2025-07-01", "2025-09-30"),
+        ("2025年第三季度", "2025-07-01", "2025-09-30"),
+        ("2025Q3", "2025-07-01", "2025-09-30"),
+        ("Q3 2025", "2025-07-01", "2025-09-30"),
+        ("2025年3月", "2025-03-01", "2025-03-31"),
+        ("2025-03", "2025-03-01", "2025-03-31"),
+        ("March 2025", "2025-03-01", "2025-03-31"),
+        ("2024年2月", "2024-02-01", "2024-02-29"),
+        ("2025年", "2025-01-01", "2025-12-31"),
+        ("2025", "2025-01-01", "2025-12-31"),
+        ("in 2025", "2025-01-01", "2025-12-31"),
+        ("截至2026年6月", "2026-01-01", "2026-06-30"),
+        ("截至6月底", "2026-01-01", "2026-06-30"),
+        ("through June 2026", "2026-01-01", "2026-06-30"),
+        ("各区域销售额", "2026-07-01", "2026-09-30"),  # no time expression: 本季度
+    ],
+)
+def test_time_expressions_resolve_against_the_latest_sales_date(text, start, end):
+    window = resolve_window(text, L)
+    assert (window.start.isoformat(), window.end.isoformat()) == (start, end)
+
+
+def test_window_is_shown_with_its_dates_and_the_data_latest_date_not_today(company):
+    answer = ask(company, "上季度销售额")
+    assert answer.window == "2026年第1季度（2026-01-01 ~ 2026-03-31）"
+    assert ask(company, "last quarter revenue").window == "2026 Q1 (2026-01-01 ~ 2026-03-31)"
+
+
+@pytest.mark.parametrize(
+    "text, comparison, start, end",
+    [
+        ("本季度", "yoy", "2025-07-01", "2025-09-30"),
+        ("本季度", "previous", "2026-04-01", "2026-06-30"),
+        ("上月", "previous", "2026-07-01", "2026-07-31"),
+        ("近3个月", "previous", "2026-04-01", "2026-06-30"),
+        ("近3个月", "yoy", "2025-07-01", "2025-09-30"),
+        ("今年", "previous", "2025-01-01", "2025-09-30"),  # YTD: the previous year's same span
+        ("2024年2月", "yoy", "2023-02-01", "2023-02-28"),
+    ],
+)
+def test_comparison_windows(text, comparison, start, end):
+    other = resolve_window(text, L).compared(comparison)
+    assert (other.start.isoformat(), other.end.isoformat()) == (start, end)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Metrics, dimensions, thresholds, rankings, filters, comparisons: the parse
+# ---------------------------------------------------------------------------------------------------------------
+
+METRIC_PHRASES = {
+    "revenue": ["销售额", "营收", "收入", "销售收入", "业绩", "销售金额", "revenue", "sales"],
+    "quantity": ["销量", "销售量", "出货量", "件数", "units", "volume", "quantity"],
+    "target": ["目标", "任务", "指标额", "target"],
+    "achievement": ["完成率", "达成率", "目标完成率", "achievement", "attainment"],
+    "gross_profit": ["毛利", "毛利润", "gross profit"],
+    "gross_margin": ["毛利率", "gross margin"],
+    "cost": ["费用", "渠道费用", "成本费用", "cost", "expense"],
+    "expense_ratio": ["费用率", "expense ratio", "cost ratio"],
+    "rebate": ["返利", "返点", "rebate"],
+    "inventory": ["库存", "库存量", "inventory", "stock"],
+    "inventory_days": ["库存天数", "库存周期", "days of inventory"],
+    "turnover": ["周转", "库存周转", "周转率", "inventory turnover"],
+    "collection_rate": ["回款率", "收款率", "collection rate"],
+    "partner_count": ["伙伴数", "客户数", "number of partners"],
+    "active_partners": ["活跃伙伴数", "有销售的伙伴", "active partners"],
+    "avg_price": ["单价", "平均单价", "均价", "average price"],
+}
+
+
+@pytest.mark.parametrize("key, phrase", [(k, p) for k, phrases in METRIC_PHRASES.items() for p in phrases])
+def test_each_metric_synonym(ctx, key, phrase):
+    question = f"本季度{phrase}" if any("\u4e00" <= c <= "\u9fff" for c in phrase) else f"{phrase} this quarter"
+    assert spec_of(ctx, question).metrics == [key]
+
+
+def test_partner_count_words_that_name_a_type_also_filter_it(ctx):
+    for question in ("经销商数", "华东有多少家经销商", "How many distributors are in East China?"):
+        spec = spec_of(ctx, question)
+        assert spec.metrics == ["partner_count"] and spec.dimensions == []
+        assert ("partner_type", "eq", "经销商") in [(f.field, f.op, f.value) for f in spec.filters]
+
+
+@pytest.mark.parametrize(
+    "question, dimension",
+    [
+        ("各伙伴销售额", "partner"),
+        ("各客户销售额", "partner"),
+        ("各经销商销售额", "partner"),
+        ("各代理商销售额", "partner"),
+        ("各伙伴类型销售额", "partner_type"),
+        ("各渠道类型销售额", "partner_type"),
+        ("各渠道销售额", "partner_type"),
+        ("各级别销售额", "tier"),
+        ("按等级看销售额", "tier"),
+        ("各区域销售额", "region"),
+        ("各大区销售额", "region"),
+        ("各省份销售额", "province"),
+        ("各省销售额", "province"),
+        ("各城市销售额", "city"),
+        ("各产品销售额", "product"),
+        ("各SKU销售额", "product"),
+        ("各单品销售额", "product"),
+        ("各品类销售额", "category"),
+        ("各产品类别销售额", "category"),
+        ("今年每月销售额", "month"),
+        ("今年按月销售额", "month"),
+        ("今年月度销售额", "month"),
+        ("今年每季度销售额", "quarter"),
+        ("按季度销售额", "quarter"),
+        ("每年销售额", "year"),
+        ("按年销售额", "year"),
+        ("revenue by partner", "partner"),
+        ("revenue by distributor", "partner"),
+        ("revenue by dealer", "partner"),
+        ("revenue by customer", "partner"),
+        ("revenue by channel", "partner_type"),
+        ("revenue by partner type", "partner_type"),
+        ("revenue by tier", "tier"),
+        ("revenue by region", "region"),
+        ("revenue by province", "province"),
+        ("revenue by city", "city"),
+        ("revenue by product", "product"),
+        ("revenue by SKU", "product"),
+        ("revenue by category", "category"),
+        ("monthly revenue this year", "month"),
+        ("revenue by month", "month"),
+        ("quarterly revenue", "quarter"),
+        ("revenue by year", "year"),
+    ],
+)
+def test_each_dimension_synonym(ctx, question, dimension):
+    assert spec_of(ctx, question).dimensions == [dimension]
+
+
+def test_a_partner_type_word_filters_and_when_listed_also_groups_by_partner(ctx):
+    filtered = spec_of(ctx, "华东的经销商销售额")
+    assert filtered.dimensions == [] and ("partner_type", "经销商") in [(f.field, f.value) for f in filtered.filters]
+    listed = spec_of(ctx, "完成率最低的5个经销商")
+    assert listed.dimensions == ["partner"] and listed.limit == 5
+    assert ("partner_type", "经销商") in [(f.field, f.value) for f in listed.filters]
+    which = spec_of(ctx, "哪些代理商销售额超过1万")
+    assert which.dimensions == ["partner"] and ("partner_type", "代理商") in [(f.field, f.value) for f in which.filters]
+
+
+@pytest.mark.parametrize("phrase", ["80%", "0.8", "八成", "百分之八十", "80"])
+def test_ratio_thresholds_in_every_form_mean_point_eight(ctx, phrase):
+    spec = spec_of(ctx, f"完成率低于{phrase}的伙伴")
+    threshold = next(f for f in spec.filters if f.field == "achievement")
+    assert threshold.op == "lt" and threshold.value == pytest.approx(0.8)
+    assert spec.dimensions == ["partner"]
+
+
+@pytest.mark.parametrize(
+    "question, op",
+    [
+        ("回款率低于90%的区域", "lt"),
+        ("回款率不到90%的区域", "lt"),
+        ("回款率小于90%的区域", "lt"),
+        ("回款率不足90%的区域", "lt"),
+        ("回款率90%以下的区域", "le"),
+        ("回款率高于90%的区域", "gt"),
+        ("回款率超过90%的区域", "gt"),
+        ("回款率大于90%的区域", "gt"),
+        ("回款率90%以上的区域", "ge"),
+        ("回款率不低于90%的区域", "ge"),
+        ("regions with collection rate under 90%", "lt"),
+        ("regions with collection rate below 90%", "lt"),
+        ("regions with collection rate above 90%", "gt"),
+        ("regions with collection rate over 90%", "gt"),
+        ("regions with collection rate more than 90%", "gt"),
+        ("regions with collection rate at least 90%", "ge"),
+    ],
+)
+def test_threshold_words(ctx, question, op):
+    spec = spec_of(ctx, question)
+    threshold = next(f for f in spec.filters if f.field == "collection_rate")
+    assert (threshold.op, threshold.value) == (op, pytest.approx(0.9))
+    assert spec.dimensions == ["region"]
+
+
+def test_money_and_day_thresholds_keep_their_units(ctx):
+    money = next(f for f in spec_of(ctx, "销售额超过1.5万的客户").filters if f.field == "revenue")
+    assert (money.op, money.value) == ("gt", 15_000)
+    days = next(f for f in spec_of(ctx, "库存天数高于60天的伙伴").filters if f.field == "inventory_days")
+    assert (days.op, days.value) == ("gt", 60)
+
+
+@pytest.mark.parametrize(
+    "question, direction, limit, dimension",
+    [
+        ("销售额最高的区域", "desc", 1, "region"),
+        ("哪个区域销售额最高", "desc", 1, "region"),
+        ("销售额最低的3个省份", "asc", 3, "province"),
+        ("销售额前十的客户", "desc", 10, "partner"),
+        ("销量排名前五的产品", "desc", 5, "product"),
+        ("完成率最低的五个经销商", "asc", 5, "partner"),
+        ("各品类销量排名", "desc", None, "category"),
+        ("top 5 partners by revenue this year", "desc", 5, "partner"),
+        ("bottom 3 regions by collection rate", "asc", 3, "region"),
+        ("the five lowest regions by revenue", "asc", 5, "region"),
+        ("which region has the highest revenue", "desc", 1, "region"),
+    ],
+)
+def test_rankings_and_limits(ctx, question, direction, limit, dimension):
+    spec = spec_of(ctx, question)
+    assert spec.sort is not None and spec.sort.direction == direction
+    assert spec.limit == limit and spec.dimensions == [dimension]
+
+
+@pytest.mark.parametrize(
+    "question, field, value",
+    [
+        ("华东销售额", "region", "华东"),
+        ("华东区销售额", "region", "华东"),
+        ("revenue in East China", "region", "华东"),
+        ("江苏省销售额", "province", "江苏"),
+        ("revenue of Jiangsu", "province", "江苏"),
+        ("南京销售额", "city", "南京"),
+        ("零售商销售额", "partner_type", "零售商"),
+        ("A类伙伴销售额", "tier", "A"),
+        ("饮料销售额", "category", "饮料"),
+        ("鑫源的销售额", "partner", "P3"),
+        ("P4 销售额同比", "partner", "P4"),
+        ("南京恒通商贸有限公司的销售额", "partner", "P1"),
+        ("矿泉水销量", "product", "BEV-001"),
+        ("SNK-001 销量", "product", "SNK-001"),
+    ],
+)
+def test_filters_from_data_values_and_names(ctx, question, field, value):
+    spec = spec_of(ctx, question)
+    assert (field, "eq", value) in [(f.field, f.op, f.value) for f in spec.filters]
+    assert spec.dimensions == []
+
+
+def test_a_name_that_swallowed_a_city_is_still_found(ctx):
+    spec = spec_of(ctx, "杭州恒通的销量")
+    assert [(f.field, f.value) for f in spec.filters] == [("partner", "P2")]
+
+
+def test_two_values_of_one_dimension_are_compared_side_by_side(ctx):
+    spec = spec_of(ctx, "华东和华南销售额对比")
+    assert spec.dimensions == ["region"]
+    assert [(f.field, f.op, f.value) for f in spec.filters] == [("region", "in", ["华东", "华南"])]
+
+
+@pytest.mark.parametrize(
+    "question, comparison",
+    [
+        ("销售额同比", "yoy"),
+        ("销售额和去年同期相比", "yoy"),
+        ("revenue YoY", "yoy"),
+        ("revenue year over year", "yoy"),
+        ("销售额环比", "previous"),
+        ("销售额比上期", "previous"),
+        ("revenue QoQ", "previous"),
+        ("revenue vs previous period", "previous"),
+        ("销售额", "none"),
+    ],
+)
+def test_comparisons(ctx, question, comparison):
+    assert spec_of(ctx, question).comparison == comparison
+
+
+def test_growth_threshold_and_ranking_use_the_change_column(ctx):
+    spec = spec_of(ctx, "销售额同比增长超过10%的经销商")
+    assert spec.comparison == "yoy"
+    assert ("revenue_change", "gt", pytest.approx(0.1)) in [(f.field, f.op, f.value) for f in spec.filters]
+    fastest = spec_of(ctx, "销售额增长最快的3个区域")
+    assert fastest.sort.metric == "revenue_change" and fastest.sort.direction == "desc" and fastest.limit == 3
+
+
+def test_english_questions(ctx):
+    spec = spec_of(ctx, "Which distributors in East China were below 80% of target last quarter?")
+    assert spec.metrics == ["achievement"] and spec.dimensions == ["partner"]
+    fields = {(f.field, f.op, f.value) for f in spec.filters}
+    assert {("achievement", "lt", 0.8), ("region", "eq", "华东"), ("partner_type", "eq", "经销商")} <= fields
+    assert (spec.window.start, spec.window.end) == (date(2026, 1, 1), date(2026, 3, 31))
+    missed = spec_of(ctx, "Which distributors missed target last quarter?")
+    assert ("achievement", "lt", 1.0) in {(f.field, f.op, f.value) for f in missed.filters}
+    assert language_of("top 5 partners by revenue this year") == "en"
+    assert language_of("华东销售额'; DROP TABLE sales; --") == "zh"
+    assert language_of("P0001 销售额同比") == "zh"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Compiled SQL: parameters only
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_compiled_sql_binds_every_value_as_a_parameter():
+    spec = build_spec(
+        metrics=["revenue", "achievement"],
+        dimensions=["partner"],
+        filters=[
+            {"field": "region", "op": "eq", "value": "华东"},
+            {"field": "partner_type", "op": "in", "value": ["经销商", "代理商"]},
+            {"field": "achievement", "op": "lt", "value": 0.8},
+        ],
+        window=Q2,
+        comparison="yoy",
+        sort={"metric": "achievement", "direction": "asc"},
+        limit=5,
+    )
+    compiled = compile_spec(spec)
+    for literal in ("华东", "经销商", "0.8", "2026-04-01", "2026Q2", "LIMIT 5"):
+        assert literal not in compiled.sql
+    assert "HAVING" in compiled.sql and "$limit" in compiled.sql and "$f_region" in compiled.sql
+    assert compiled.params["f_region"] == "华东" and compiled.params["limit"] == 5
+    assert compiled.params["f_partner_type"] == ["经销商", "代理商"]
+    assert 0.8 in compiled.params.values()
+    # the threshold filters groups, the region filter rows
+    assert compiled.sql.index("$f_region") < compiled.sql.index("HAVING")
+    assert compiled.sql.split("HAVING")[1].count("$threshold_achievement") == 1
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Hand-computed numbers on the small company
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_revenue_total_region_and_yoy(company):
+    total = ask(company, "本季度销售额同比")
+    assert value(total, "revenue") == 42_000
+    assert value(total, "revenue_compare") == 16_000
+    assert value(total, "revenue_change") == pytest.approx(42_000 / 16_000 - 1)
+    assert "42,000.00 元" in total.summary and "同比增长 162.5%" in total.summary
+    by_region = ask(company, "各区域销售额")
+    assert list(by_region.frame.columns) == ["region", "revenue"]
+    assert value(by_region, "revenue", region="华东") == 32_000
+    assert value(by_region, "revenue", region="华南") == 10_000
+    assert "占 76.2%" in by_region.summary  # 32,000 of 42,000
+
+
+def test_achievement_counts_only_partners_with_a_target(company):
+    # P4 sold 7,000 without a target: 35,000 / 45,000, not 42,000 / 45,000.
+    assert value(ask(company, "本季度完成率"), "achievement") == pytest.approx(35_000 / 45_000)
+    per_partner = ask(company, "各伙伴完成率")
+    assert value(per_partner, "achievement", partner_id="P1") == pytest.approx(0.7)
+    assert value(per_partner, "achievement", partner_id="P2") == pytest.approx(0.9)
+    assert value(per_partner, "achievement", partner_id="P3") == pytest.approx(0.6)
+    assert "P4" not in set(per_partner.frame["partner_id"])
+    assert value(ask(company, "华东完成率"), "achievement") == pytest.approx(32_000 / 40_000)
+
+
+def test_achievement_of_a_month_uses_the_quarter_target_pro_rata(company):
+    # May: 31 of the quarter's 91 days of the 45,000 target; only P1 (4,000) of the target holders sold.
+    answer = ask(company, "2026年5月完成率")
+    assert value(answer, "achievement") == pytest.approx(4_000 / (45_000 * 31 / 91))
+    assert value(ask(company, "2026年5月目标"), "target") == pytest.approx(45_000 * 31 / 91)
+
+
+def test_below_80_percent_lists_only_distributors_under_the_line(company):
+    answer = ask(company, "完成率<80%的经销商")
+    assert list(answer.frame["partner_id"]) == ["P1"]
+    assert list(answer.frame.columns) == ["partner_id", "partner_name", "achievement"]
+    everyone = ask(company, "完成率低于80%的伙伴")
+    assert list(everyone.frame["partner_id"]) == ["P3", "P1"]  # sorted worst first
+    assert "共有 2 个伙伴满足 完成率 < 80.0%" in everyone.summary
+
+
+def test_expense_ratio_by_channel_type_uses_the_cost_channel(company):
+    answer = ask(company, "各渠道费用率对比")
+    assert value(answer, "expense_ratio", partner_type="经销商") == pytest.approx(3_000 / 32_000)
+    assert value(answer, "expense_ratio", partner_type="零售商") == pytest.approx(500 / 3_000)  # unattributed cost
+    assert value(answer, "expense_ratio", partner_type="代理商") == pytest.approx(700 / 7_000)
+    assert value(ask(company, "本季度费用率"), "expense_ratio") == pytest.approx(4_200 / 42_000)
+    assert value(ask(company, "本季度返利"), "rebate") == 2_000
+    by_partner = ask(company, "各伙伴费用")
+    assert value(by_partner, "cost", partner_id="P1") == 1_000  # Q1's 300 is outside the window
+
+
+def test_inventory_inventory_days_and_turnover(company):
+    # snapshots hold 400, 450 and 300 units: the latest is 300, the mean 383.3
+    assert value(ask(company, "本季度库存"), "inventory") == 300
+    mean = (400 + 450 + 300) / 3
+    east = ask(company, "华东库存天数")
+    assert value(east, "inventory_days") == pytest.approx(mean / (350 / 91))  # 350 units sold in 91 days
+    assert value(ask(company, "本季度库存天数"), "inventory_days") == pytest.approx(mean / (480 / 91))
+    turnover = ask(company, "华东库存周转")
+    assert value(turnover, "turnover") == pytest.approx((20_500 * 365 / 91) / (mean * 60))
+    monthly = ask(company, "本季度各月库存")
+    assert list(monthly.frame["month"]) == ["2026-04", "2026-05", "2026-06"]
+    assert list(monthly.frame["inventory"]) == [400, 450, 300]
+    assert monthly.chart.kind == "line"
+
+
+def test_collection_rate_overall_and_by_region(company):
+    assert value(ask(company, "本季度回款率"), "collection_rate") == pytest.approx(15_000 / 17_000)
+    by_region = ask(company, "各区域回款率")
+    assert value(by_region, "collection_rate", region="华东") == pytest.approx(14_000 / 15_000)
+    assert value(by_region, "collection_rate", region="华南") == pytest.approx(0.5)
+    assert "最高的是 华东（93.3%），最低的是 华南（50.0%）" in by_region.summary
+
+
+def test_margin_counts_prices_and_activity(company):
+    assert value(ask(company, "本季度毛利率"), "gross_margin") == pytest.approx((42_000 - 27_300) / 42_000)
+    assert value(ask(company, "本季度毛利"), "gross_profit") == pytest.approx(14_700)
+    assert value(ask(company, "本季度平均单价"), "avg_price") == pytest.approx(42_000 / 480)
+    assert value(ask(company, "上季度活跃伙伴数"), "active_partners") == 2
+    assert value(ask(company, "华东伙伴数"), "partner_count") == 2
+    by_type = ask(company, "各渠道伙伴数")
+    assert value(by_type, "partner_count", partner_type="经销商") == 2
+
+
+def test_metrics_from_several_tables_are_not_multiplied_by_joins(company):
+    combined = ask(company, "各区域销售额、费用、回款率、库存和完成率")
+    assert combined.spec.metrics == ["revenue", "cost", "collection_rate", "inventory", "achievement"]
+    assert value(combined, "revenue", region="华东") == 32_000
+    assert value(combined, "cost", region="华东") == 3_000
+    assert value(combined, "collection_rate", region="华东") == pytest.approx(14_000 / 15_000)
+    assert value(combined, "inventory", region="华东") == 300
+    assert value(combined, "achievement", region="华南") == pytest.approx(3_000 / 5_000)
+    assert combined.frame["revenue"].sum() == 42_000
+
+
+def test_rankings_are_sorted_and_limited(company):
+    answer = ask(company, "本季度销售额最高的2个客户")
+    assert list(answer.frame["partner_id"]) == ["P2", "P1"]
+    assert list(answer.frame["revenue"]) == [18_000, 14_000]
+    assert answer.chart.kind == "bar" and answer.chart.x == "partner_name" and answer.chart.y == "revenue"
+    single = ask(company, "哪个区域销售额最低")
+    assert list(single.frame["region"]) == ["华南"] and "销售额最低的区域是 华南（10,000.00 元）" in single.summary
+
+
+def test_comparison_columns_per_group(company):
+    answer = ask(company, "各区域销售额同比")
+    assert list(answer.frame.columns) == ["region", "revenue", "revenue_compare", "revenue_change"]
+    assert value(answer, "revenue_change", region="华东") == pytest.approx(1.0)  # 32,000 vs 16,000
+    south = answer.frame[answer.frame.region == "华南"].iloc[0]
+    assert south["revenue_compare"] == 0 and pd.isna(south["revenue_change"])  # no growth from nothing
+    assert answer.compare_window == "去年同期 2025年第2季度（2025-04-01 ~ 2025-06-30）"
+
+
+def test_answers_speak_the_question_language(company):
+    english = ask(company, "revenue by region this quarter")
+    assert english.language == "en" and list(english.table.columns)[:2] == ["Region", "Revenue (CNY)"]
+    assert english.summary.startswith("2026 Q2 (2026-04-01 ~ 2026-06-30): 2 regions; revenue totals 42,000.00 CNY")
+    chinese = ask(company, "各区域销售额")
+    assert list(chinese.table.columns) == ["区域", "销售额（元）", "销售额（万元）"]
+    assert list(chinese.table["销售额（元）"]) == ["32,000.00", "10,000.00"]
+    assert list(chinese.table["销售额（万元）"]) == ["3.20", "1.00"]
+    ratio = ask(company, "各区域回款率")
+    assert list(ratio.table["回款率"]) == ["93.3%", "50.0%"]
+    assert ask(company, "本季度销售额").chart.kind == "none"
+
+
+def test_a_single_number_is_zero_when_nothing_was_booked(company):
+    answer = ask(company, "2026年6月返利")
+    assert value(answer, "rebate") == 0 and "返利 0.00 元" in answer.summary
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Clarifications instead of guesses
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_no_metric_asks_which_one(company):
+    result = answer_data_question(company, "华东的经销商怎么样")
+    assert isinstance(result, Clarification) and result.reason == "missing_metric"
+    assert {"销售额", "完成率", "费用率", "回款率", "库存天数"} <= set(result.options)
+    english = answer_data_question(company, "how are distributors in East China doing")
+    assert isinstance(english, Clarification) and "revenue" in english.options
+
+
+def test_ambiguous_partner_name_offers_the_candidates(company):
+    result = answer_data_question(company, "恒通的销售额")
+    assert isinstance(result, Clarification) and result.reason == "ambiguous_name"
+    assert sorted(result.options) == ["南京恒通商贸有限公司", "杭州恒通食品有限公司"]
+    # choosing an option answers
+    assert value(ask(company, f"{result.options[0]}的销售额"), "revenue") in (14_000, 18_000)
+
+
+def test_unknown_name_says_it_was_not_found(company):
+    result = answer_data_question(company, "宏发贸易的销售额")
+    assert isinstance(result, Clarification) and result.reason == "unknown_name" and "宏发贸易" in result.question
+    unknown_id = answer_data_question(company, "P0099 销售额")
+    assert isinstance(unknown_id, Clarification) and "P0099" in unknown_id.question
+
+
+def test_ranking_without_anything_to_rank_asks_by_what(company):
+    result = answer_data_question(company, "销售额最高的")
+    assert isinstance(result, Clarification) and result.reason == "missing_dimension"
+
+
+def test_an_impossible_combination_is_explained_in_chinese(company):
+    result = answer_data_question(company, "各产品完成率")
+    assert isinstance(result, Clarification) and result.reason == "unsupported"
+    assert "目标数据没有按产品记录" in result.question
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Injection: nothing changes, nothing extra comes back
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _snapshot(store) -> dict[str, pd.DataFrame]:
+    return {t: store.table(t) for t in ("partners", "sales", "targets", "costs", "inventory", "collections")}
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "华东销售额'; DROP TABLE sales; --",
+        "revenue of partner \"x' OR '1'='1\"",
+        '华东销售额"; DELETE FROM partners; --',
+        "「1' UNION SELECT * FROM partners --」的销售额",
+    ],
+)
+def test_injection_in_questions_changes_nothing(company, question):
+    before = _snapshot(company)
+    result = answer_data_question(company, question)
+    assert isinstance(result, Clarification) and result.reason == "unknown_name"
+    after = _snapshot(company)
+    for name, frame in before.items():
+        pd.testing.assert_frame_equal(frame, after[name])
+
+
+def test_injection_in_spec_values_returns_no_rows_and_says_so(company):
+    before = _snapshot(company)
+    for filters in (
+        [{"field": "partner", "op": "eq", "value": "x' OR '1'='1"}],
+        [{"field": "region", "op": "eq", "value": "华东' OR '1'='1"}],
+        [{"field": "partner", "op": "in", "value": ["P1') OR ('1'='1", "'; DROP TABLE sales; --"]}],
+    ):
+        for dims in ([], ["partner"]):
+            spec = build_spec(metrics=["revenue", "collection_rate"], dimensions=dims, filters=filters, window=Q2)
+            answer = answer_spec(company, spec)
+            assert answer.frame.empty
+            assert "没有符合条件的数据" in answer.summary
+    answer = answer_spec(
+        company,
+        build_spec(metrics=["revenue"], filters=[{"field": "partner", "op": "eq", "value": "x' OR '1'='1"}], window=Q2),
+    )
+    assert "没有找到编号为「x' OR '1'='1」的伙伴或产品" in answer.summary
+    after = _snapshot(company)
+    for name, frame in before.items():
+        pd.testing.assert_frame_equal(frame, after[name])
+
+
+def test_spec_validation_errors_are_in_chinese():
+    cases = [
+        ({"metrics": ["revenue; DROP TABLE sales"]}, "未知指标"),
+        ({"metrics": ["revenue"], "dimensions": ["region) UNION SELECT"]}, "未知维度"),
+        ({"metrics": ["revenue"], "filters": [{"field": "region", "op": "LIKE", "value": "%"}]}, "不支持的比较方式"),
+        ({"metrics": ["revenue"], "filters": [{"field": "region", "op": "lt", "value": "华东"}]}, "只能用 eq"),
+        ({"metrics": ["revenue"], "filters": [{"field": "achievement", "op": "lt", "value": "0.8; DROP"}]}, "不是数字"),
+        ({"metrics": ["revenue"], "limit": 0}, "1 到 1000"),
+        ({"metrics": ["revenue"], "limit": 5000}, "1 到 1000"),
+        ({"metrics": ["achievement"], "dimensions": ["product"]}, "没有按产品记录"),
+        ({"metrics": ["revenue"], "comparison": "wow"}, "对比方式"),
+        ({"metrics": ["revenue"], "sort": {"metric": "revenue_change"}}, "需要对比期"),
+    ]
+    for data, message in cases:
+        with pytest.raises(QuerySpecError, match=message):
+            build_spec(window=Q2, **data)
+        with pytest.raises(ValidationError):
+            QuerySpec(window=Q2, **data)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The sample company
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_lowest_achievement_distributors_in_east_china_last_quarter(loaded_store):
+    answer = ask(loaded_store, "上季度华东区完成率最低的5个经销商")
+    frame = answer.frame
+    assert 0 < len(frame) <= 5 and list(frame["achievement"]) == sorted(frame["achievement"])
+    partners = loaded_store.table("partners").set_index("partner_id")
+    assert set(partners.loc[frame["partner_id"], "region"]) == {"华东"}
+    assert set(partners.loc[frame["partner_id"], "type"]) == {"经销商"}
+    latest = loaded_store.query("SELECT max(date) AS d FROM sales")["d"].iloc[0]
+    quarter_start = date(latest.year, (latest.month - 1) // 3 * 3 + 1, 1)
+    assert answer.spec.window.end.isoformat() < quarter_start.isoformat()
+    # cross-check one partner by hand
+    pid = frame["partner_id"].iloc[0]
+    w = answer.spec.window
+    revenue = loaded_store.query(
+        "SELECT sum(revenue) AS r FROM sales WHERE partner_id = ? AND date BETWEEN ? AND ?", [pid, w.start, w.end]
+    )["r"].iloc[0]
+    target = loaded_store.query(
+        "SELECT sum(target_revenue) AS t FROM targets WHERE partner_id = ? AND quarter = ?",
+        [pid, f"{w.start.year}Q{(w.start.month - 1) // 3 + 1}"],
+    )["t"].iloc[0]
+    assert frame["achievement"].iloc[0] == pytest.approx(revenue / target)
+
+
+def test_sample_company_totals_add_up(loaded_store):
+    by_region = ask(loaded_store, "各区域销售额")
+    total = ask(loaded_store, "本季度销售额")
+    assert by_region.frame["revenue"].sum() == pytest.approx(value(total, "revenue"))
+    channel = ask(loaded_store, "各渠道费用率对比")
+    assert len(channel.frame) == loaded_store.query("SELECT count(DISTINCT type) AS n FROM partners")["n"].iloc[0]
+    assert channel.frame["expense_ratio"].between(0, 1).all()
+    top = ask(loaded_store, "top 5 partners by revenue this year")
+    assert top.language == "en" and len(top.frame) == 5
+    assert list(top.frame["revenue"]) == sorted(top.frame["revenue"], reverse=True)
+    assert top.table.columns[0] == "Partner ID"
+
+
+def test_lookups_are_cached_per_data_file(loaded_store, small_company):
+    first = context_for(loaded_store)
+    assert context_for(loaded_store) is first
+    loaded_store.replace_all(small_company.tables, meta={"source": "sample"})
+    assert context_for(loaded_store) is not first
+
+
+def test_cli_ask_data(loaded_store, data_dir):
+    import os
+
+    env = {**os.environ, "CANMOU_DATA_DIR": str(data_dir)}
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "advisor", "ask-data", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    result = run("各区域回款率", "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert {"spec", "window", "rows", "summary", "sql", "params"} <= set(payload)
+    assert payload["spec"]["dimensions"] == ["region"] and "collection_rate" in payload["rows"][0]
+    assert "$" in payload["sql"] and payload["window"].endswith("）")
+    text = run("上季度华东区完成率最低的5个经销商")
+    assert text.returncode == 0 and "时间：" in text.stdout and "完成率" in text.stdout and "SELECT" in text.stdout
+    unclear = run("华东的经销商", "--json")
+    assert unclear.returncode == 0 and json.loads(unclear.stdout)["options"]
+
+
+def test_metric_definitions_cover_the_contract():
+    assert set(METRICS) == set(METRIC_PHRASES)
+    assert all(math.isfinite(len(m.definition)) and m.definition for m in METRICS.values())
