@@ -6,12 +6,15 @@ pin_threads()
 
 import streamlit as st  # noqa: E402
 
+from ui.i18n import t  # noqa: E402
+
 st.set_page_config(page_title="渠道参谋", page_icon=":material/explore:", layout="wide")
 st.navigation(
     [
-        st.Page("ui/pages/chat.py", title="对话", icon=":material/chat:", url_path="chat", default=True),
-        st.Page("ui/pages/plans.py", title="方案", icon=":material/description:", url_path="plans"),
-        st.Page("ui/pages/data_center.py", title="数据中心", icon=":material/database:", url_path="data"),
-        st.Page("ui/pages/knowledge.py", title="知识库", icon=":material/menu_book:", url_path="knowledge"),
+        st.Page("ui/pages/chat.py", title=t("nav.chat"), icon=":material/chat:", url_path="chat", default=True),
+        st.Page("ui/pages/plans.py", title=t("nav.plans"), icon=":material/description:", url_path="plans"),
+        st.Page("ui/pages/data_center.py", title=t("nav.data"), icon=":material/database:", url_path="data"),
+        st.Page("ui/pages/knowledge_base.py", title=t("nav.knowledge"), icon=":material/menu_book:", url_path="knowledge"),
+        st.Page("ui/pages/settings.py", title=t("nav.settings"), icon=":material/settings:", url_path="settings"),
     ]
 ).run()

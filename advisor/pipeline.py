@@ -139,6 +139,12 @@ def _tool_args(intent: str, slots: dict) -> dict:
 def _tool(question, routed: Route, ctx: Context, steps, on_event) -> Answer:
     name, main_tables, topics = TOOL_INTENTS[routed.intent]
     args = _tool_args(routed.intent, routed.slots)
+    if routed.intent == "scorecard":  # weights and cut-offs chosen on the settings page
+        args |= {
+            k: v
+            for k, v in (("weights", ctx.settings.scorecard_weights), ("cutoffs", ctx.settings.scorecard_cutoffs))
+            if v
+        }
     if routed.intent == "conflict":
         args.setdefault("lookback_quarters", 4)
     result = TOOLS[name](ctx.store, args)

@@ -1,16 +1,34 @@
-"""One Settings object for the whole app: environment (prefix CANMOU_), .env, then defaults.
+"""One Settings object for the whole app: environment (prefix CANMOU_), .env, the settings page's file, defaults.
 
-Read lazily through get_settings(); nothing reads os.environ at import time.
+Read lazily through get_settings(); nothing reads os.environ at import time. The settings page writes
+<data_dir>/settings.json and calls reset_settings(), so changes apply without a restart.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, JsonConfigSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+SETTINGS_FILE = "settings.json"
+# What the settings page may write; everything else stays in the environment or .env.
+PAGE_FIELDS = (
+    "llm_backend",
+    "llm_base_url",
+    "llm_api_key",
+    "llm_model",
+    "llm_temperature",
+    "embedding_backend",
+    "embedding_model_dir",
+    "scorecard_weights",
+    "scorecard_cutoffs",
+    "ui_language",
+)
 
 
 class Settings(BaseSettings):
@@ -32,6 +50,23 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(default=0.2, ge=0, le=2, description="采样温度")
     llm_timeout_s: float = Field(default=60.0, gt=0, description="单次请求超时（秒）")
     llm_context_tokens: int = Field(default=16000, ge=2000, description="每次请求的上下文预算（tokens）")
+    scorecard_weights: dict[str, float] | None = Field(
+        default=None, description="记分卡权重（空则用 tools/scorecard.toml）"
+    )
+    scorecard_cutoffs: dict[str, float] | None = Field(default=None, description="分级线 A/B/C（空则用默认）")
+    ui_language: Literal["zh", "en"] = Field(default="zh", description="界面语言")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        saved = JsonConfigSettingsSource(settings_cls, json_file=settings_file())
+        return init_settings, env_settings, dotenv_settings, saved, file_secret_settings
 
     @property
     def company_dir(self) -> Path:
@@ -40,6 +75,43 @@ class Settings(BaseSettings):
     @property
     def knowledge_dir(self) -> Path:
         return self.data_dir / "knowledge"
+
+
+def settings_file() -> Path:
+    """<data_dir>/settings.json, where data_dir comes from the environment (it cannot come from the file)."""
+    return Path(os.environ.get("CANMOU_DATA_DIR") or "data") / SETTINGS_FILE
+
+
+def saved_settings() -> dict[str, Any]:
+    path = settings_file()
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def save_settings(values: dict[str, Any]) -> Settings:
+    """Validate and store page settings, then reload; invalid values raise pydantic's ValidationError."""
+    unknown = set(values) - set(PAGE_FIELDS)
+    if unknown:
+        raise ValueError(f"这些设置不能在页面上修改：{'、'.join(sorted(unknown))}")
+    values = {k: v.get_secret_value() if isinstance(v, SecretStr) else v for k, v in values.items()}
+    merged = {**saved_settings(), **values}
+    Settings.model_validate({**get_settings().model_dump(), **merged})  # fail before writing anything
+    path = settings_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(merged, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    os.chmod(tmp, 0o600)  # the file may hold an API key
+    tmp.replace(path)
+    reset_settings()
+    return get_settings()
+
+
+def overridden_by_environment(name: str) -> bool:
+    return f"CANMOU_{name.upper()}" in os.environ
 
 
 @lru_cache(maxsize=1)

@@ -9,7 +9,7 @@ from tests.conftest import ROOT
 from tests.test_knowledge_base import DOC
 from tests.test_ui_data import texts
 
-PAGE = str(ROOT / "ui" / "pages" / "knowledge.py")
+PAGE = str(ROOT / "ui" / "pages" / "knowledge_base.py")
 
 
 def run_page() -> AppTest:

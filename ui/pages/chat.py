@@ -8,21 +8,26 @@ from advisor.pipeline import Context, answer
 from advisor.types import Step
 from company.errors import CanmouError
 from ui import state
+from ui.i18n import t
 from ui.render import render_answer
 
 STARTERS = {
-    "渠道经理：起草方案": ["设计一个返利方案，预算300万", "做一份下季度的渠道工作计划", "起草一份渠道策略"],
-    "高管：查伙伴数据": ["上季度华东哪些经销商完成率低于80%？", "各渠道费用率对比", "有没有窜货？"],
-    "方法与指南": ["经销商跨区窜货怎么处理？", "返利门槛怎么定？", "How should we select new distributors?"],
+    "chat.group.manager": ["设计一个返利方案，预算300万", "返利门槛怎么定？", "经销商跨区窜货怎么处理？"],
+    "chat.group.executive": ["上季度华东哪些经销商完成率低于80%？", "各渠道费用率对比", "有没有窜货？"],
+    "chat.group.plan": [
+        "做一份下季度的渠道工作计划",
+        "起草一份渠道策略",
+        "Which distributors in East China were below 80% of target last quarter?",
+    ],
 }
 
 
 def sidebar(history) -> None:
     with st.sidebar:
-        if st.button("＋ 新对话", width="stretch", key="new_chat"):
+        if st.button(t("chat.new"), width="stretch", key="new_chat"):
             st.session_state.pop("conversation_id", None)
             st.rerun()
-        st.caption("历史对话")
+        st.caption(t("chat.history"))
         for conversation in history.conversations(30):
             current = conversation.id == st.session_state.get("conversation_id")
             label = ("▸ " if current else "") + conversation.title
@@ -32,14 +37,18 @@ def sidebar(history) -> None:
 
 
 def welcome() -> None:
-    st.markdown(
-        "我是**渠道参谋**：查伙伴数据、问渠道管理方法、做记分卡与费用分析、起草返利方案和季度计划。"
-        "数字都来自公司数据，建议都标明出处。试试下面的问题："
-    )
+    st.markdown(t("chat.welcome"))
+    store = state.store()
+    if store.exists():
+        source = store.meta("source", "import")
+        data = "内置示例公司（虚构的食品饮料企业）" if source == "sample" else "已导入的公司数据"
+        st.caption(t("chat.loaded", data=data, docs=str(state.knowledge().stats()["documents"])))
+    st.caption(t("chat.own"))
+    st.markdown(t("chat.try"))
     columns = st.columns(len(STARTERS))
     for column, (group, questions) in zip(columns, STARTERS.items(), strict=True):
         with column:
-            st.caption(group)
+            st.caption(t(group))
             for number, question in enumerate(questions):
                 if st.button(question, key=f"starter-{group}-{number}", width="stretch"):
                     st.session_state["pending"] = question
@@ -101,17 +110,17 @@ def ask(question: str, history) -> None:
     st.rerun()
 
 
-st.title("渠道参谋")
+st.title(t("chat.title"))
 history = state.history()
 sidebar(history)
 if not state.store().exists():
-    st.info("还没有公司数据：数据问题和方案需要数据。请到「数据中心」生成示例公司或导入文件；方法类问题仍可回答。")
+    st.info(t("chat.nodata"))
 conversation = st.session_state.get("conversation_id")
 if conversation:
     replay(history, conversation)
 else:
     welcome()
-typed = st.chat_input("问数据、问方法、或让我起草方案…（例如：上季度华东哪些经销商完成率低于80%？）")
+typed = st.chat_input(t("chat.input"))
 question = typed or st.session_state.pop("pending", None)
 if question:
     ask(question, history)

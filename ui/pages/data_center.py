@@ -11,6 +11,7 @@ from company.errors import CanmouError, ImportRejected
 from company.importers import ImportPlan, commit, plan_import, read_file
 from company.schema import TABLES, Table
 from ui import state
+from ui.i18n import t
 
 AUTO = "（自动判断）"
 IGNORE = "（忽略）"
@@ -219,7 +220,7 @@ def sample_section(has_data: bool) -> None:
             st.rerun()
 
 
-st.title("数据中心")
+st.title(t("data.title"))
 if message := st.session_state.pop("last_import", None):
     st.success(message)
 has_data = state.store().exists()

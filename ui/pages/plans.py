@@ -11,6 +11,7 @@ from company.schema import REGIONS
 from documents.docx import file_name
 from documents.model import Paragraph, PlanDocument
 from ui import state
+from ui.i18n import t
 
 ALL = "全国"
 
@@ -131,7 +132,7 @@ def show(document: PlanDocument, plan_id: str) -> None:
     st.markdown(render_markdown(document))
 
 
-st.title("方案")
+st.title(t("plans.title"))
 if message := st.session_state.pop("plan_message", None):
     st.success(message)
 if not state.store().exists():

@@ -10,6 +10,7 @@ import streamlit as st
 from company.errors import CanmouError
 from knowledge.loaders import SUPPORTED
 from ui import state
+from ui.i18n import t
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -137,7 +138,7 @@ def search_section(kb) -> None:
             )
 
 
-st.title("知识库")
+st.title(t("knowledge.title"))
 for kind, message in st.session_state.pop("kb_messages", []):
     getattr(st, kind)(message)
 try:
