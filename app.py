@@ -14,7 +14,9 @@ st.navigation(
         st.Page("ui/pages/chat.py", title=t("nav.chat"), icon=":material/chat:", url_path="chat", default=True),
         st.Page("ui/pages/plans.py", title=t("nav.plans"), icon=":material/description:", url_path="plans"),
         st.Page("ui/pages/data_center.py", title=t("nav.data"), icon=":material/database:", url_path="data"),
-        st.Page("ui/pages/knowledge_base.py", title=t("nav.knowledge"), icon=":material/menu_book:", url_path="knowledge"),
+        st.Page(
+            "ui/pages/knowledge_base.py", title=t("nav.knowledge"), icon=":material/menu_book:", url_path="knowledge"
+        ),
         st.Page("ui/pages/settings.py", title=t("nav.settings"), icon=":material/settings:", url_path="settings"),
     ]
 ).run()

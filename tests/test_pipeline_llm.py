@@ -20,8 +20,14 @@ def stub():
 
 @pytest.fixture
 def ctx(stub, loaded_store, guides_kb, tmp_path):
-    settings = Settings(data_dir=tmp_path / "data", llm_backend="openai", llm_base_url=stub.base_url,
-                        llm_api_key=KEY, llm_model=stub.model, llm_timeout_s=10)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        llm_backend="openai",
+        llm_base_url=stub.base_url,
+        llm_api_key=KEY,
+        llm_model=stub.model,
+        llm_timeout_s=10,
+    )
     return Context(store=loaded_store, kb=guides_kb, settings=settings)
 
 
@@ -37,14 +43,17 @@ class Events:
             self.steps.append(payload.label)
 
 
-@pytest.mark.parametrize("question, tool, args, figure", [
-    ("给华东经销商打分分级", "partner_scorecard", {"region": "华东"}, "A级伙伴数"),
-    ("做一个渠道费用分析", "cost_analysis", {}, "费用率(%)"),
-    ("有没有窜货？", "detect_conflicts", {}, "发现总数"),
-    ("设计一个返利方案，预算150万", "simulate_rebate", {"budget": 1_500_000}, "返利合计(元)"),
-    ("做一份下季度的渠道工作计划", "quarterly_work_plan", {}, "销售额目标"),
-    ("Design a rebate plan with a budget of 1.5 million", "simulate_rebate", {"budget": 1_500_000}, "获返利伙伴数"),
-])
+@pytest.mark.parametrize(
+    "question, tool, args, figure",
+    [
+        ("给华东经销商打分分级", "partner_scorecard", {"region": "华东"}, "A级伙伴数"),
+        ("做一个渠道费用分析", "cost_analysis", {}, "费用率(%)"),
+        ("有没有窜货？", "detect_conflicts", {}, "发现总数"),
+        ("设计一个返利方案，预算150万", "simulate_rebate", {"budget": 1_500_000}, "返利合计(元)"),
+        ("做一份下季度的渠道工作计划", "quarterly_work_plan", {}, "销售额目标"),
+        ("Design a rebate plan with a budget of 1.5 million", "simulate_rebate", {"budget": 1_500_000}, "获返利伙伴数"),
+    ],
+)
 def test_tool_scenarios_call_the_tool_and_stream_a_grounded_answer(stub, ctx, question, tool, args, figure):
     value = TOOLS[tool](ctx.store, args).figures[figure]
     text = f"根据工具结果，{figure.split('(')[0]}为 {value:,}。"
@@ -91,8 +100,13 @@ def test_post_check_catches_an_invented_number_and_a_dangling_citation(stub, ctx
 
 
 def test_endpoint_down_falls_back_to_the_offline_composer(ctx, tmp_path):
-    ctx.settings = Settings(data_dir=tmp_path / "data", llm_backend="openai", llm_base_url="http://127.0.0.1:9/v1",
-                            llm_model="m", llm_timeout_s=2)
+    ctx.settings = Settings(
+        data_dir=tmp_path / "data",
+        llm_backend="openai",
+        llm_base_url="http://127.0.0.1:9/v1",
+        llm_model="m",
+        llm_timeout_s=2,
+    )
     reply = answer("有没有窜货？", ctx, Events())
     assert reply.tables and reply.backend == "offline"
     assert any("大模型调用失败" in flag for flag in reply.flags)

@@ -7,8 +7,15 @@ import pytest
 from tools.base import ToolError
 from tools.registry import TOOLS
 
-EXPECTED = {"partner_scorecard", "cost_analysis", "simulate_rebate", "fit_rebate_budget", "rebate_sensitivity",
-            "detect_conflicts", "quarterly_work_plan"}
+EXPECTED = {
+    "partner_scorecard",
+    "cost_analysis",
+    "simulate_rebate",
+    "fit_rebate_budget",
+    "rebate_sensitivity",
+    "detect_conflicts",
+    "quarterly_work_plan",
+}
 
 
 def test_every_tool_is_registered_with_a_description_and_schema():
