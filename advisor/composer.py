@@ -62,17 +62,7 @@ class Citations:
             number = self._next
             self._next += 1
             self._by_chunk[chunk.chunk_id] = number
-            self.items.append(
-                Citation(
-                    number=number,
-                    source=chunk.source,
-                    title=chunk.title,
-                    heading_path=list(chunk.heading_path),
-                    location=chunk.location_label,
-                    text=chunk.text,
-                    chunk_id=chunk.chunk_id,
-                )
-            )
+            self.items.append(Citation.from_chunk(number, chunk))
         return self._by_chunk[chunk.chunk_id]
 
     def reference_list(self) -> str:

@@ -84,8 +84,9 @@ def fit_to_budget(store: Store, args: dict) -> tuple[dict, str]:
     if not args.get("budget"):
         raise ToolError("还没有预算，无法按预算调整。请先说「预算改成150万」这样的金额。")
     scope = {k: args[k] for k in ("period", "region") if args.get(k)}
-    fitted = TOOLS["fit_rebate_budget"](store, {**scope, "schedule": args["schedule"], "budget": args["budget"],
-                                                "method": "scale_rates"})
+    fitted = TOOLS["fit_rebate_budget"](
+        store, {**scope, "schedule": args["schedule"], "budget": args["budget"], "method": "scale_rates"}
+    )
     if not fitted.data["feasible"]:
         raise ToolError(fitted.explanation)
     old_rates = "/".join(f"{t['rate']:.2%}" for t in args["schedule"]["tiers"])
@@ -171,8 +172,16 @@ def build_incentive(store: Store, args: dict, search: Search | None, version: in
         if n in result.tables
     ]
     charts = [ChartSpec(kind="bar", table="按档位汇总", x="档位", y="返利(元)", title="各档位返利(元)")]
-    return Built(draft, tables, charts, citations, result.numbers(), result.period, result.warnings,
-                 [fit_note] if fit_note else [])
+    return Built(
+        draft,
+        tables,
+        charts,
+        citations,
+        result.numbers(),
+        result.period,
+        result.warnings,
+        [fit_note] if fit_note else [],
+    )
 
 
 # ---- quarterly work plan -------------------------------------------------------------------------------

@@ -867,15 +867,7 @@ class _Turn:
             chunk = evidence.chunk
             citation = self.citations.get(chunk.chunk_id)
             if citation is None:
-                citation = Citation(
-                    number=len(self.citations) + 1,
-                    source=chunk.source,
-                    title=chunk.title,
-                    heading_path=list(chunk.heading_path),
-                    location=chunk.location_label,
-                    text=chunk.text,
-                    chunk_id=chunk.chunk_id,
-                )
+                citation = Citation.from_chunk(len(self.citations) + 1, chunk)
                 self.citations[chunk.chunk_id] = citation
             given.append(citation)
         run.result = given

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from advisor.data_questions import cn_number, to_number
 from advisor.types import INTENT_NAMES, Intent, Route
 from company.schema import PARTNER_TYPES, REGIONS
 
@@ -156,30 +157,8 @@ def _score(text: str, cues: tuple[Cue, ...]) -> float:
     return sum(c.weight for c in cues if re.search(c.pattern, text, re.IGNORECASE))
 
 
-CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-
-
-def _cn_number(text: str) -> float | None:
-    """'150' / '1.5' / '一百五十' (small Chinese numerals up to thousands) -> float."""
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    total, current = 0, 0
-    units = {"十": 10, "百": 100, "千": 1000}
-    for ch in text:
-        if ch in CN_DIGITS:
-            current = CN_DIGITS[ch]
-        elif ch in units:
-            total += (current or 1) * units[ch]
-            current = 0
-        else:
-            return None
-    return float(total + current)
-
-
 def _money(number: str, unit: str | None) -> float | None:
-    value = _cn_number(number)
+    value = to_number(number)
     if value is None:
         return None
     scale = {
@@ -216,7 +195,7 @@ def extract_slots(text: str) -> dict:
             slots["partner_type"] = partner_type
     if match := re.search(r"(\d{4})\s*[-年]?\s*(?:q|第)\s*([1-4一二三四])\s*(?:季度|季)?", lowered):
         quarter = match.group(2)
-        quarter = str(CN_DIGITS.get(quarter, quarter))
+        quarter = str(int(cn_number(quarter)))
         slots["period"] = f"{match.group(1)}Q{quarter}"
     elif match := re.search(r"q([1-4])\s*(\d{4})", lowered):
         slots["period"] = f"{match.group(2)}Q{match.group(1)}"

@@ -57,6 +57,19 @@ class Citation(BaseModel):
     text: str
     chunk_id: str
 
+    @classmethod
+    def from_chunk(cls, number: int, chunk) -> Citation:
+        """Cite a retrieval.chunking.Chunk as [number]."""
+        return cls(
+            number=number,
+            source=chunk.source,
+            title=chunk.title,
+            heading_path=list(chunk.heading_path),
+            location=chunk.location_label,
+            text=chunk.text,
+            chunk_id=chunk.chunk_id,
+        )
+
 
 class AnswerTable(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
