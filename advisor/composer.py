@@ -69,7 +69,7 @@ class Citations:
         if not self.items:
             return ""
         lines = [
-            f"[{c.number}] {c.title}"
+            f"- [{c.number}] {c.title}"
             + (f" > {' > '.join(c.heading_path)}" if c.heading_path else "")
             + f"（{c.source}{' ' + c.location if c.location else ''}）"
             for c in self.items

@@ -84,7 +84,8 @@ def test_guidance_answer_cites_every_sentence(ctx):
     reply = answer("经销商跨区窜货怎么处理？", ctx)
     assert reply.route.intent == "guidance" and reply.citations
     assert_citations_resolve(reply, ctx.kb)
-    bullets = [line for line in reply.markdown.splitlines() if line.startswith("- ")]
+    body = reply.markdown.split("**出处**")[0]
+    bullets = [line for line in body.splitlines() if line.startswith("- ")]
     assert bullets
     for bullet in bullets:
         for sentence in re.split(r"(?<=\])", bullet[2:]):
