@@ -31,7 +31,8 @@ def test_question_answer_draft_and_history(loaded_store):
     app.chat_input[0].set_value("设计一个返利方案，预算150万").run()
     assert not app.exception, [e.value for e in app.exception]
     assert "一、适用对象" in texts(app)
-    assert app.get("download_button"), "a draft can be downloaded as Markdown"
+    labels = [b.label for b in app.get("download_button")]
+    assert "下载方案（Markdown）" in labels and "下载方案（Word）" in labels
     app.chat_input[0].set_value("预算改成200万").run()
     assert not app.exception
     assert "预算：150.00 万元 → 200.00 万元" in texts(app)

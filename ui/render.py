@@ -41,10 +41,29 @@ def render_answer(answer: Answer, key: str) -> None:
                 st.caption(f"{citation.source} {citation.location}")
                 st.markdown(citation.text)
     if answer.draft is not None:
-        st.download_button(
+        draft = answer.draft
+        c1, c2 = st.columns(2)
+        c1.download_button(
             "下载方案（Markdown）",
-            answer.draft.markdown.encode("utf-8"),
-            file_name=f"{answer.draft.title}-v{answer.draft.version}.md",
+            draft.markdown.encode("utf-8"),
+            file_name=f"{draft.title}-v{draft.version}.md",
             mime="text/markdown",
             key=f"{key}-download",
         )
+        c2.download_button(
+            "下载方案（Word）",
+            data=lambda: draft_docx(draft),
+            file_name=f"{draft.title}-v{draft.version}.docx",
+            mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            key=f"{key}-docx",
+        )
+
+
+def draft_docx(draft) -> bytes:
+    """The Word version of a chat draft, built when the user asks for it (it takes a second or two)."""
+    from advisor.plans import PlanLibrary, generate, render_docx
+    from ui import state
+
+    document = generate(draft.kind, draft.args, state.store(), state.knowledge().search, version=draft.version)
+    PlanLibrary(state.settings().data_dir / "plans").save(document)  # also listed on the 方案 page
+    return render_docx(document)
