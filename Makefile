@@ -29,7 +29,23 @@ prepare: $(VENV)/.runtime
 run: prepare
 	$(BIN)/streamlit run app.py --server.port 8501 --server.headless true
 
-test: $(VENV)/.dev prepare
+# Debian's Chromium for tests/test_browser.py (a browser downloaded by Playwright does not work here).
+# Installs only when it is missing and we are root; otherwise it says so and the browser tests are skipped.
+.PHONY: browser-deps
+browser-deps:
+	@if [ -x /usr/bin/chromium ]; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "browser-deps: installing Debian's chromium, chromium-driver and fonts-noto-cjk for the browser tests"; \
+		(export DEBIAN_FRONTEND=noninteractive; apt-get update -qq \
+			&& apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-noto-cjk) \
+		|| echo "browser-deps: apt-get could not install chromium; the browser tests will be skipped."; \
+	else \
+		echo "browser-deps: /usr/bin/chromium is missing and installing it needs root and apt-get;" \
+			"the browser tests will be skipped (apt-get install chromium chromium-driver fonts-noto-cjk)."; \
+	fi
+
+test: $(VENV)/.dev prepare browser-deps
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.dev

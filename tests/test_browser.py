@@ -1,0 +1,218 @@
+"""The app in headless Chromium: chat (data, guidance, rebate draft and Word download), import, upload, language.
+
+Each step saves a full screenshot to test-artifacts/browser/NN-name.png and fails if Streamlit showed an
+exception box at any moment of the step. Needs Debian's /usr/bin/chromium (`make browser-deps` installs it).
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import suppress
+
+import pytest
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import expect, sync_playwright
+
+from tests.browser_support import (
+    ARTIFACTS,
+    CHROMIUM,
+    DOCUMENT,
+    DOCUMENT_NAME,
+    StreamlitServer,
+    app_environment,
+    assert_no_exception,
+    launch_chromium,
+    prepare_data,
+    screenshot,
+    targets_csv_gbk,
+    wait_idle,
+)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason=f"{CHROMIUM} is not installed: run `make browser-deps` as root to install Debian's chromium",
+    ),
+]
+
+ANSWER_TIMEOUT = 90_000  # the first answers load jieba and the embedding model
+expect.set_options(timeout=ANSWER_TIMEOUT)
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    """The app on a free loopback port over a fresh data folder: sample company (60 × 24) plus indexed guides."""
+    folder = tmp_path_factory.mktemp("browser")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = ARTIFACTS / "streamlit.log"
+    log.write_text("", encoding="utf-8")
+    env = app_environment(folder / "data")
+    prepare_data(env, log)
+    server = StreamlitServer(env, log)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium(tmp_path_factory):
+    with sync_playwright() as playwright:
+        context = launch_chromium(playwright, tmp_path_factory.mktemp("chromium-profile"))
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def page(chromium, app_server):
+    """A new tab, hence a new Streamlit session, on the app's first page."""
+    tab = chromium.new_page()
+    tab.set_default_timeout(ANSWER_TIMEOUT)
+    tab.goto(app_server.url + "/")
+    expect(chat_input(tab)).to_be_visible()
+    wait_idle(tab)
+    try:
+        yield tab
+    finally:
+        tab.close()
+
+
+def chat_input(page):
+    return page.get_by_placeholder(re.compile("^问数据"))
+
+
+def ask(page, question: str) -> None:
+    box = chat_input(page)
+    box.fill(question)
+    box.press("Enter")
+    expect(page.get_by_test_id("stChatMessage").filter(has_text=question).last).to_be_visible()
+
+
+def last_answer(page):
+    return page.get_by_test_id("stChatMessage").last
+
+
+def open_page(page, link: str, title: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=link, exact=True).click()
+    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
+    wait_idle(page)
+
+
+def finish(page, name: str) -> None:
+    wait_idle(page)
+    screenshot(page, name)
+    assert_no_exception(page, name)
+
+
+def test_01_chat_data_question_shows_table(page):
+    expect(page.get_by_role("button", name="上季度华东哪些经销商完成率低于80%？")).to_be_visible()
+    finish(page, "01a-chat-welcome")
+    ask(page, "上季度华东哪些经销商完成率低于80%？")
+    answer = last_answer(page)
+    # The rows show as a Markdown table in the answer and as st.dataframe grids (canvas-drawn, with a hidden
+    # accessible copy of the cells); either way the header and a percentage must be there and the table visible.
+    table = answer.locator('[data-testid="stMarkdownContainer"] table, [data-testid="stDataFrame"]')
+    expect(table.first).to_be_visible()
+    header = answer.get_by_role("columnheader", name="伙伴名称", exact=True, include_hidden=True)
+    expect(header.first).to_be_attached()
+    percent = re.compile(r"^\s*\d{1,3}(\.\d+)?%\s*$")
+    cells = answer.get_by_role("cell", include_hidden=True).or_(answer.get_by_role("gridcell", include_hidden=True))
+    expect(cells.filter(has_text=percent).first).to_be_attached()
+    finish(page, "01b-chat-data-question")
+
+
+def test_02_chat_guidance_question_cites_sources(page):
+    ask(page, "经销商跨区窜货怎么处理？")
+    answer = last_answer(page)
+    sources = answer.get_by_test_id("stExpander").filter(has_text="出处（")
+    expect(sources).to_be_visible()
+    if sources.locator("details[open]").count() == 0:
+        sources.locator("summary").click()
+    expect(sources.get_by_text(re.compile(r"\S+\.md\b")).first).to_be_visible()
+    finish(page, "02-chat-guidance-sources")
+
+
+def test_03_chat_rebate_draft_revise_and_download_word(page):
+    ask(page, "设计一个返利方案，预算150万")
+    expect(last_answer(page).get_by_text("一、适用对象").first).to_be_visible()
+    finish(page, "03a-chat-rebate-draft")
+
+    ask(page, "把返利门槛提高到95%再算一次")
+    revised = last_answer(page)
+    expect(revised.get_by_text("入门门槛：90% → 95%").first).to_be_visible()
+    finish(page, "03b-chat-rebate-revised")
+
+    downloads = revised.get_by_test_id("stDownloadButton")
+    expect(downloads.first).to_be_visible()
+    button = revised.get_by_role("button", name="下载方案（Word）")
+    assert button.count() == 1, (
+        "the revised draft has no 下载方案（Word） button; its download buttons are: "
+        + " | ".join(downloads.all_inner_texts())
+    )
+    with page.expect_download() as event:
+        button.click()
+    download = event.value
+    assert download.failure() is None, download.failure()
+    assert download.suggested_filename.endswith(".docx"), download.suggested_filename
+    saved = ARTIFACTS / "03-rebate-plan.docx"
+    download.save_as(saved)
+    content = saved.read_bytes()
+    assert content[:2] == b"PK" and len(content) > 10_000, (len(content), content[:16])
+    finish(page, "03c-chat-rebate-word-downloaded")
+
+
+def test_04_data_center_imports_gbk_targets(page):
+    open_page(page, "数据中心", "数据中心")
+    page.get_by_test_id("stFileUploader").locator("input[type=file]").set_input_files(
+        files=[{"name": "季度目标.csv", "mimeType": "text/csv", "buffer": targets_csv_gbk()}]
+    )
+    expect(page.get_by_text("识别为：季度目标")).to_be_visible()
+    expect(page.get_by_text(re.compile("编码 (gbk|gb18030)", re.IGNORECASE))).to_be_visible()
+    finish(page, "04a-data-import-preview")
+    page.get_by_role("button", name="确认导入").click()
+    expect(page.get_by_text(re.compile("新增 2 行"))).to_be_visible()
+    finish(page, "04b-data-imported")
+
+
+def test_05_knowledge_upload_and_search(page):
+    open_page(page, "知识库", "知识库")
+    page.get_by_test_id("stFileUploader").locator("input[type=file]").set_input_files(
+        files=[{"name": DOCUMENT_NAME, "mimeType": "text/plain", "buffer": DOCUMENT.encode("utf-8")}]
+    )
+    expect(page.get_by_text(DOCUMENT_NAME).first).to_be_visible()
+    page.get_by_role("button", name="加入知识库").click()
+    expect(page.get_by_text(re.compile("已加入「经销商年会筹备指引」"))).to_be_visible()
+    finish(page, "05a-knowledge-added")
+    query = page.get_by_label("问题")
+    query.fill("经销商年会在哪个厅分组研讨？")
+    query.press("Enter")
+    expect(page.get_by_text(re.compile("来源：" + re.escape(DOCUMENT_NAME))).first).to_be_visible()
+    finish(page, "05b-knowledge-search")
+
+
+def choose_language(page, option: str, timeout: float = ANSWER_TIMEOUT) -> None:
+    page.get_by_role("radiogroup", name="界面语言 / Language").get_by_text(option, exact=True).click(timeout=timeout)
+    page.get_by_role("button", name=re.compile("^(保存设置|Save settings)$")).click(timeout=timeout)
+
+
+def test_06_settings_switch_to_english(page):
+    """Last on purpose: the choice is saved in the shared data folder (it is switched back at the end)."""
+    open_page(page, "设置", "设置")
+    try:
+        choose_language(page, "English")
+        nav = page.get_by_test_id("stSidebarNav")
+        for label in ("Chat", "Data", "Knowledge", "Plans", "Settings"):
+            expect(nav.get_by_role("link", name=label, exact=True)).to_be_visible()
+        expect(page.get_by_role("heading", name="Settings", exact=True)).to_be_visible()
+        finish(page, "06-settings-english")
+    except BaseException:
+        # Best effort, so the first failure stays the one reported; the shared app should not stay in English.
+        with suppress(PlaywrightError, AssertionError):
+            choose_language(page, "中文", timeout=10_000)
+        raise
+    choose_language(page, "中文")
+    expect(page.get_by_test_id("stSidebarNav").get_by_role("link", name="对话", exact=True)).to_be_visible()
