@@ -194,3 +194,28 @@ def test_fit_to_budget_scales_rates_only(ctx):
     assert [t["threshold"] for t in new] == [t["threshold"] for t in old]
     assert all(n["rate"] < o["rate"] for n, o in zip(new, old, strict=True))
     assert fitted.draft.figures["返利合计(元)"] <= 200_000
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "上季度华东哪些经销商完成率低于80%？",
+        "各渠道费用率对比",
+        "Which distributors in East China were below 80% of target last quarter?",
+    ],
+)
+def test_data_answers_show_the_engine_numbers_table_chart_and_sql(ctx, question):
+    from advisor.data_questions import answer_data_question
+
+    expected = answer_data_question(ctx.store, question)
+    reply = answer(question, ctx)
+    assert reply.route.intent == "data" and reply.sql == expected.sql and reply.period == expected.window
+    numeric = expected.frame.select_dtypes("number")
+    assert reply.numbers == sorted({float(v) for c in numeric.columns for v in numeric[c].dropna()})
+    assert expected.summary in reply.markdown
+    assert [t.name for t in reply.tables] == ["结果", "数值"] and reply.charts
+
+
+def test_data_question_that_needs_a_choice_asks_back(ctx):
+    reply = answer("给我看看华东的经销商", ctx)
+    assert reply.route.clarify and len(reply.route.options) >= 2
