@@ -98,13 +98,7 @@ def _data(question, routed, ctx: Context, steps, on_event) -> Answer:
         clarified = routed.model_copy(update={"clarify": result.question, "options": list(result.options)})
         return composer.answer_clarify(question, clarified, steps)
     _notify(on_event, Step(label="查询数据", detail=f"{result.window}，{len(result.frame)} 行"), steps)
-    charts = []
-    if result.chart.kind in ("bar", "line") and result.chart.x and result.chart.y:
-        charts = [
-            ChartSpec(
-                kind=result.chart.kind, table="数值", x=result.chart.x, y=result.chart.y, title=result.chart.title
-            )
-        ]
+    chart_frame, charts = _chart_frame(result)
     window_label = "期间" if routed.language == "zh" else "Window"
     markdown = f"{result.summary}\n\n{window_label}：{result.window}\n\n{composer.md_table(result.table, 15)}"
     numbers = sorted(
@@ -114,13 +108,62 @@ def _data(question, routed, ctx: Context, steps, on_event) -> Answer:
         question=question,
         route=routed,
         markdown=markdown,
-        tables=[AnswerTable(name="结果", frame=result.table), AnswerTable(name="数值", frame=result.frame)],
+        tables=[AnswerTable(name="结果", frame=result.table), AnswerTable(name="数值", frame=chart_frame)],
         charts=charts,
         steps=steps,
         sql=result.sql,
         period=result.window,
         numbers=numbers,
     )
+
+
+def _chart_frame(result) -> tuple[Any, list[ChartSpec]]:
+    """The engine's numeric frame with readable headers (ratios in %) and the chart drawn from it."""
+    from company.semantic import DIMENSIONS, METRICS
+
+    english = result.language == "en"
+    names: dict[str, str] = {}
+    frame = result.frame.copy()
+    for column in frame.columns:
+        base = column.removesuffix("_compare").removesuffix("_change")
+        metric = METRICS.get(base)
+        if metric is not None:
+            label = metric.en if english else metric.zh
+            if metric.fmt == "ratio" or column.endswith("_change"):
+                frame[column] = frame[column] * 100
+                label += " (%)" if english else "(%)"
+            elif column == base and (metric.unit_en if english else metric.unit_zh):
+                label += f" ({metric.unit_en})" if english else f"({metric.unit_zh})"
+            if column.endswith("_compare"):
+                label += " prev" if english else "·对比期"
+            elif column.endswith("_change"):
+                label = ("change " if english else "变化") + label
+            names[column] = label
+        elif column in ("partner_id", "sku"):
+            names[column] = (
+                ("ID" if english else "伙伴编号") if column == "partner_id" else ("SKU" if english else "产品编码")
+            )
+        elif column in ("partner_name", "product_name"):
+            names[column] = (
+                ("Partner" if english else "伙伴名称")
+                if column == "partner_name"
+                else ("Product" if english else "产品名称")
+            )
+        elif column in DIMENSIONS:
+            names[column] = DIMENSIONS[column].en if english else DIMENSIONS[column].zh
+    frame = frame.rename(columns=names)
+    chart = result.chart
+    if chart.kind not in ("bar", "line") or not chart.x or not chart.y:
+        return frame, []
+    return frame, [
+        ChartSpec(
+            kind=chart.kind,
+            table="数值",
+            x=names.get(chart.x, chart.x),
+            y=names.get(chart.y, chart.y),
+            title=chart.title,
+        )
+    ]
 
 
 def _tool_args(intent: str, slots: dict) -> dict:

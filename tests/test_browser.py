@@ -7,6 +7,7 @@ exception box at any moment of the step. Needs Debian's /usr/bin/chromium (`make
 from __future__ import annotations
 
 import re
+import zipfile
 from contextlib import suppress
 
 import pytest
@@ -162,6 +163,9 @@ def test_03_chat_rebate_draft_revise_and_download_word(page):
     download.save_as(saved)
     content = saved.read_bytes()
     assert content[:2] == b"PK" and len(content) > 10_000, (len(content), content[:16])
+    with zipfile.ZipFile(saved) as docx:
+        body = docx.read("word/document.xml").decode("utf-8")
+    assert "95%" in body, "the Word file should be the revised plan (entry threshold 95%)"
     finish(page, "03c-chat-rebate-word-downloaded")
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import plotly.express as px
 import streamlit as st
 
@@ -65,5 +68,7 @@ def draft_docx(draft) -> bytes:
     from ui import state
 
     document = generate(draft.kind, draft.args, state.store(), state.knowledge().search, version=draft.version)
-    PlanLibrary(state.settings().data_dir / "plans").save(document)  # also listed on the 方案 page
+    # One saved plan per draft version (also listed on the 方案 page), however often the button is pressed.
+    digest = hashlib.sha1(json.dumps(draft.args, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    PlanLibrary(state.settings().data_dir / "plans").save(document, f"draft-{draft.kind}-{digest}-v{draft.version}")
     return render_docx(document)

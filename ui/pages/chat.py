@@ -14,11 +14,7 @@ from ui.render import render_answer
 STARTERS = {
     "chat.group.manager": ["设计一个返利方案，预算300万", "返利门槛怎么定？", "经销商跨区窜货怎么处理？"],
     "chat.group.executive": ["上季度华东哪些经销商完成率低于80%？", "各渠道费用率对比", "有没有窜货？"],
-    "chat.group.plan": [
-        "做一份下季度的渠道工作计划",
-        "起草一份渠道策略",
-        "Which distributors in East China were below 80% of target last quarter?",
-    ],
+    "chat.group.plan": ["做一份下季度的渠道工作计划", "起草一份渠道策略", "给华东经销商打分分级"],
 }
 
 
