@@ -15,7 +15,7 @@ from advisor.composer import Citations, guidance_block, md_table, money, templat
 from advisor.types import AnswerTable, ChartSpec, Draft
 from company.store import Store
 from tools.base import ToolError
-from tools.incentive import DEFAULT_SCHEDULE, RebateSchedule
+from tools.incentive import DEFAULT_SCHEDULE, RebateSchedule, fit_to_budget
 from tools.registry import TOOLS
 
 Search = Callable[..., Any]  # KnowledgeBase.search or None
@@ -77,21 +77,6 @@ def apply_incentive_slots(args: dict, slots: dict) -> tuple[dict, list[str]]:
     if slots.get("fit_budget"):
         new["fit"] = True  # build_incentive scales the rates to the budget with fit_rebate_budget
     return new, changes
-
-
-def fit_to_budget(store: Store, args: dict) -> tuple[dict, str]:
-    """Scale the rates so the total stays within the budget; returns new arguments and the change in words."""
-    if not args.get("budget"):
-        raise ToolError("还没有预算，无法按预算调整。请先说「预算改成150万」这样的金额。")
-    scope = {k: args[k] for k in ("period", "region") if args.get(k)}
-    fitted = TOOLS["fit_rebate_budget"](
-        store, {**scope, "schedule": args["schedule"], "budget": args["budget"], "method": "scale_rates"}
-    )
-    if not fitted.data["feasible"]:
-        raise ToolError(fitted.explanation)
-    old_rates = "/".join(f"{t['rate']:.2%}" for t in args["schedule"]["tiers"])
-    new_rates = "/".join(f"{t['rate']:.2%}" for t in fitted.data["schedule"]["tiers"])
-    return {**args, "schedule": fitted.data["schedule"]}, f"按预算调整返点：{old_rates} → {new_rates}"
 
 
 def build_incentive(store: Store, args: dict, search: Search | None, version: int = 1) -> Built:

@@ -19,7 +19,7 @@ from documents import wording
 from documents.model import Chart, Metadata, Paragraph, PlanDocument, Reference, Section, Table
 from retrieval.search import NOT_FOUND
 from tools.base import ToolResult
-from tools.incentive import DEFAULT_SCHEDULE, RebateSchedule
+from tools.incentive import DEFAULT_SCHEDULE, RebateSchedule, fit_to_budget
 from tools.registry import TOOLS
 
 Search = Callable[..., Any]  # KnowledgeBase.search: (query, k=..., topics=[...]) -> SearchResult
@@ -231,19 +231,6 @@ def build_quarterly_plan(
 
 
 # ---- incentive plan ------------------------------------------------------------------------------------------
-def _fit(store: Store, args: dict) -> tuple[dict, str]:
-    """Scale the rates so the total stays within the budget (as the chat draft's 按预算调整 does)."""
-    if not args.get("budget"):
-        raise DocumentError("还没有预算，无法按预算调整。请先给出预算金额，例如「预算改成150万」。")
-    scope = {k: args[k] for k in ("period", "region") if args.get(k)}
-    fitted = TOOLS["fit_rebate_budget"](
-        store, {**scope, "schedule": args["schedule"], "budget": args["budget"], "method": "scale_rates"}
-    )
-    if not fitted.data["feasible"]:
-        raise DocumentError(fitted.explanation)
-    old = "/".join(f"{t['rate']:.2%}" for t in args["schedule"]["tiers"])
-    new = "/".join(f"{t['rate']:.2%}" for t in fitted.data["schedule"]["tiers"])
-    return {**args, "schedule": fitted.data["schedule"]}, f"已按预算调整返点：{old} → {new}。"
 
 
 def _examples(detail: pd.DataFrame) -> tuple[list[Paragraph], pd.DataFrame]:
@@ -303,8 +290,8 @@ def build_incentive_plan(
     }
     notes: list[str] = []
     if args.pop("fit", False):
-        args, note = _fit(store, args)
-        notes.append(note)
+        args, note = fit_to_budget(store, args)
+        notes.append(f"已{note}。")
     result = TOOLS["simulate_rebate"](store, {k: v for k, v in args.items() if v is not None})
     schedule = RebateSchedule.model_validate(args["schedule"])
     figures = result.figures

@@ -1105,3 +1105,21 @@ def rebate_sensitivity(store: Store, args: SensitivityArgs) -> ToolResult:
 
 def _signed_money(amount: float) -> str:
     return ("+" if amount > 0 else "−" if amount < 0 else "±") + _money(abs(amount))
+
+
+def fit_to_budget(store: Store, args: dict) -> tuple[dict, str]:
+    """Scale a draft's rates so its total stays within its budget; returns new arguments and the change in words.
+
+    Shared by the chat draft's 按预算调整 and the plan documents, so both fit a budget the same way.
+    """
+    if not args.get("budget"):
+        raise ToolError("还没有预算，无法按预算调整。请先给出预算金额，例如「预算改成150万」。")
+    scope = {k: args[k] for k in ("period", "region") if args.get(k)}
+    fitted = fit_rebate_budget(
+        store, FitBudgetArgs(**scope, schedule=args["schedule"], budget=args["budget"], method="scale_rates")
+    )
+    if not fitted.data["feasible"]:
+        raise ToolError(fitted.explanation)
+    old = "/".join(f"{t['rate']:.2%}" for t in args["schedule"]["tiers"])
+    new = "/".join(f"{t['rate']:.2%}" for t in fitted.data["schedule"]["tiers"])
+    return {**args, "schedule": fitted.data["schedule"]}, f"按预算调整返点：{old} → {new}"
