@@ -10,10 +10,20 @@ from pathlib import Path
 from typing import Any
 
 from advisor.settings import get_settings
-from advisor.workspace import ensure_default, load_sample, open_knowledge, open_store
+from advisor.workspace import (
+    active_dataset,
+    ensure_default,
+    import_into_workspace,
+    load_sample,
+    open_knowledge,
+    open_store,
+    workspaces,
+)
 from company.errors import CanmouError, ImportRejected
-from company.importers import import_file, parse_mapping
+from company.importers import parse_mapping
 from company.schema import TABLES, data_model_markdown
+from company.units import CURRENCIES, check_code
+from company.workspaces import SAMPLE_ID
 
 
 def _progress(enabled: bool):
@@ -30,38 +40,39 @@ def _print_json(value: Any) -> None:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     settings = get_settings()
-    store = open_store(settings)
     started = time.perf_counter()
     manifest = load_sample(
-        store,
+        settings,
         args.partners or settings.sample_partners,
         args.months or settings.sample_months,
         settings.sample_seed if args.seed is None else args.seed,
         _progress(not args.json),
+        end_month=args.end_month,
     )
     seconds = time.perf_counter() - started
+    store = workspaces(settings).get(SAMPLE_ID).store
     status = [s.to_dict() for s in store.status()]
     if args.json:
         _print_json({"seconds": round(seconds, 2), "tables": status, "manifest": manifest})
     else:
-        print(f"示例公司已生成并载入 {store.path()}（{seconds:.1f} 秒）")
+        print(f"示例公司已生成并载入数据集「示例公司」（{seconds:.1f} 秒）；您自己的数据集不受影响。")
         _print_status(status)
     return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    settings = get_settings()
-    store = open_store(settings)
     try:
-        report = import_file(
-            store,
-            args.file,
+        report = import_into_workspace(
+            Path(args.file),
+            dataset=args.dataset,
+            progress=_progress(not args.json),
             table=args.table,
             mapping=parse_mapping(args.mapping),
             skip_bad_rows=args.skip_bad_rows,
             replace_table=args.replace,
-            max_mb=settings.max_upload_mb,
-            progress=_progress(not args.json),
+            cascade=args.cascade,
+            date_order=args.date_order,
+            currency_code=args.currency,
         )
     except ImportRejected as exc:
         if args.json:
@@ -73,6 +84,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         _print_json({"ok": True, "message": report.summary(), "report": report.to_dict()})
         return 0
     print(report.summary())
+    if report.dataset_created:
+        print(f"已新建数据集「{report.dataset_name}」（编号 {report.dataset_id}）并切换到它；示例公司保持不变。")
+    for line in report.overview_lines():
+        print(line)
     if report.mapping:
         print("列映射：" + "，".join(f"{src}→{dst}" for src, dst in report.mapping.items()))
     for problem in report.warnings[:20]:
@@ -88,21 +103,132 @@ def _print_status(rows: list[dict]) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    store = open_store()
-    if not store.exists():
+    dataset = active_dataset()
+    if dataset is None or not dataset.store.exists():
         message = "还没有公司数据。运行 `python -m advisor data sample` 生成示例公司，或用 `data import` 导入文件。"
         if args.json:
             _print_json({"exists": False, "message": message, "tables": []})
         else:
             print(message)
         return 0
+    store = dataset.store
     rows = [s.to_dict() for s in store.status()]
-    source = store.meta("source", "import")
+    profile = store.profile()
     if args.json:
-        _print_json({"exists": True, "path": str(store.path()), "source": source, "tables": rows})
+        _print_json(
+            {
+                "exists": True,
+                "dataset": dataset.id,
+                "name": profile.name,
+                "kind": profile.kind,
+                "currency": profile.currency,
+                "path": str(store.path()),
+                "tables": rows,
+            }
+        )
     else:
-        print(f"公司数据：{store.path()}（来源：{'示例公司' if source == 'sample' else '导入'}）")
+        print(f"当前数据集：{dataset.describe()}，编号 {dataset.id}")
         _print_status(rows)
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    spaces = workspaces()
+    active = spaces.active_id()
+    rows = []
+    for d in spaces.list():
+        p = d.profile
+        sales = next((s for s in d.store.status() if s.table == "sales"), None) if d.store.exists() else None
+        rows.append(
+            {
+                "id": d.id,
+                "name": p.name,
+                "kind": p.kind,
+                "currency": p.currency,
+                "active": d.id == active,
+                "sales_rows": sales.rows if sales else 0,
+                "date_min": sales.date_min if sales else None,
+                "date_max": sales.date_max if sales else None,
+            }
+        )
+    if args.json:
+        _print_json(rows)
+        return 0
+    if not rows:
+        print("还没有数据集。运行 `python -m advisor data sample` 生成示例公司，或用 `data import 文件` 导入。")
+    for r in rows:
+        mark = "*" if r["active"] else " "
+        kind = "示例" if r["kind"] == "sample" else "公司"
+        span = f"{r['date_min']} ~ {r['date_max']}" if r["date_min"] else "（无销售数据）"
+        print(f"{mark} {r['id']:<24} {kind}  {r['currency']}  销售 {r['sales_rows']:>10,} 行  {span}  {r['name']}")
+    print("（* 为当前数据集；切换：python -m advisor data use 编号）")
+    return 0
+
+
+def cmd_use(args: argparse.Namespace) -> int:
+    dataset = workspaces().activate(args.dataset)
+    print(f"已切换到数据集 {dataset.describe()}。")
+    return 0
+
+
+def cmd_dataset_set(args: argparse.Namespace) -> int:
+    spaces = workspaces()
+    dataset = spaces.get(args.dataset) if args.dataset else spaces.active()
+    if dataset is None:
+        print("还没有数据集。", file=sys.stderr)
+        return 2
+    changes: dict[str, Any] = {}
+    if args.currency:
+        try:
+            changes["currency"] = check_code(args.currency)
+        except ValueError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+    if args.name:
+        changes["name"] = args.name.strip()
+    if args.quantity_unit:
+        changes["quantity_unit"] = args.quantity_unit.strip()
+    if args.confirm_dates:
+        changes["dates_confirmed"] = True
+    if not changes:
+        print("没有要修改的内容：可用 --name、--currency、--quantity-unit、--confirm-dates。", file=sys.stderr)
+        return 2
+    dataset.store.update_profile(**changes)
+    print(f"已更新数据集 {dataset.describe()}。")
+    return 0
+
+
+def cmd_dataset_drop(args: argparse.Namespace) -> int:
+    spaces = workspaces()
+    dataset = spaces.get(args.dataset)
+    if not args.yes:
+        print(f"将删除数据集 {dataset.describe()} 的全部数据，且不可恢复。确认请加 --yes。", file=sys.stderr)
+        return 2
+    spaces.remove(dataset.id)
+    active = spaces.active()
+    print(f"已删除数据集「{dataset.id}」。当前数据集：{active.describe() if active else '（无）'}")
+    return 0
+
+
+def cmd_attributes(args: argparse.Namespace) -> int:
+    from company.catalog import attributes, relabel
+
+    store = open_store()
+    if args.set:
+        try:
+            relabel(store, args.set, zh=args.zh, en=args.en, kind=args.kind)
+        except ValueError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+    rows = [a.to_dict() for a in attributes(store)]
+    if args.json:
+        _print_json(rows)
+        return 0
+    if not rows:
+        print("当前数据集没有保留的其它列（导入时未匹配到标准字段的列会保留在这里）。")
+    for a in rows:
+        kind = "维度" if a["kind"] == "dimension" else "度量"
+        print(f"  {a['table']}.{a['column']:<28} {kind}  中文名：{a['zh']}  英文名：{a['en']}  （原列名 {a['header']}）")
     return 0
 
 
@@ -375,6 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--partners", type=int, help="伙伴数（默认 240）")
     sample.add_argument("--months", type=int, help="月数（默认 24）")
     sample.add_argument("--seed", type=int, help="随机种子")
+    sample.add_argument("--end-month", help="最后一个月 YYYY-MM（默认：今天之前最后一个完整的月份）")
     sample.add_argument("--json", action="store_true", help="以 JSON 输出")
     sample.set_defaults(func=cmd_sample)
 
@@ -384,12 +511,47 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--mapping", help='列映射 JSON，如 {"客户全称": "name"}，或一个 .json 文件路径')
     imp.add_argument("--skip-bad-rows", action="store_true", help="跳过有问题的行（每一行都会列在报告里）")
     imp.add_argument("--replace", action="store_true", help="清空目标表后再导入（默认按主键更新或追加）")
+    imp.add_argument(
+        "--cascade", action="store_true", help="与 --replace 一起用：连带删除引用被删伙伴/产品的记录（会报告数量）"
+    )
+    imp.add_argument(
+        "--date-order", choices=["mdy", "dmy"], help="日期无法自动判断时指定：mdy 月/日/年（美式），dmy 日/月/年（欧式）"
+    )
+    imp.add_argument("--currency", choices=list(CURRENCIES), help="文件金额的币种（默认按列名和符号识别，否则人民币）")
+    imp.add_argument(
+        "--dataset", help="导入到哪个数据集：已有编号，或 new:名称 新建（默认：当前数据集；当前是示例公司时新建）"
+    )
     imp.add_argument("--json", action="store_true", help="以 JSON 输出导入报告")
     imp.set_defaults(func=cmd_import)
 
     status = data.add_parser("status", help="各数据表的行数与日期范围")
     status.add_argument("--json", action="store_true", help="以 JSON 输出")
     status.set_defaults(func=cmd_status)
+
+    listing_ds = data.add_parser("datasets", help="列出数据集（示例公司与您的公司数据）")
+    listing_ds.add_argument("--json", action="store_true", help="以 JSON 输出")
+    listing_ds.set_defaults(func=cmd_datasets)
+    use = data.add_parser("use", help="切换当前数据集")
+    use.add_argument("dataset", help="数据集编号（见 data datasets）")
+    use.set_defaults(func=cmd_use)
+    setter = data.add_parser("set", help="修改数据集的名称、币种、数量单位，或确认晚于今天的日期")
+    setter.add_argument("--dataset", help="数据集编号（默认当前数据集）")
+    setter.add_argument("--name", help="新名称")
+    setter.add_argument("--currency", help="币种代码，如 CNY、USD、EUR")
+    setter.add_argument("--quantity-unit", help="数量单位，如 件、箱")
+    setter.add_argument("--confirm-dates", action="store_true", help="确认晚于今天或早于 1990 年的日期无误")
+    setter.set_defaults(func=cmd_dataset_set)
+    drop = data.add_parser("drop", help="删除一个数据集（不可恢复）")
+    drop.add_argument("dataset", help="数据集编号")
+    drop.add_argument("--yes", action="store_true", help="确认删除")
+    drop.set_defaults(func=cmd_dataset_drop)
+    attrs = data.add_parser("attributes", help="列出或修改导入时保留的其它列（维度/度量）的名称")
+    attrs.add_argument("--set", metavar="TABLE.COLUMN", help="要修改的列，如 sales.x_status")
+    attrs.add_argument("--zh", help="中文名")
+    attrs.add_argument("--en", help="英文名")
+    attrs.add_argument("--kind", choices=["dimension", "measure"], help="作为维度或度量")
+    attrs.add_argument("--json", action="store_true", help="以 JSON 输出")
+    attrs.set_defaults(func=cmd_attributes)
 
     model = data.add_parser("model", help="打印数据模型说明（Markdown）")
     model.set_defaults(func=cmd_model)

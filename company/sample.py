@@ -8,11 +8,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import pandas as pd
 
-from company import schema
+from company import clock, schema
 
 # ---------------------------------------------------------------------------------------------------------------
 # Reference data
@@ -606,6 +607,13 @@ def _keep_growth_sane(rng: np.random.Generator, volume: _Volume, cal: _Calendar,
 # ---------------------------------------------------------------------------------------------------------------
 # The generator
 # ---------------------------------------------------------------------------------------------------------------
+
+
+def last_complete_month(today: date | None = None) -> str:
+    """YYYY-MM of the last month that has ended before today (the sample company runs up to it)."""
+    day = today or clock.today()
+    year, month = (day.year, day.month - 1) if day.month > 1 else (day.year - 1, 12)
+    return f"{year}-{month:02d}"
 
 
 def _validate(partners, months, seed, end_month) -> tuple[int, int]:

@@ -1,20 +1,25 @@
-"""The company database: one DuckDB file per version in a data folder, swapped atomically.
+"""The company database of one dataset: one DuckDB file per version in a folder, swapped atomically.
 
-Every write builds a new file (a copy of the current one, changed inside a transaction),
-then points CURRENT at it; a failed write leaves the previous file untouched. Queries use
-short-lived read-only connections, always bound parameters.
+Every write builds a new file (a copy of the current one, changed inside a transaction), then points
+CURRENT at it; a failed write leaves the previous file untouched. Writers are serialised by a file
+lock (a second writer waits, then fails with a clear message); the previous version is kept until the
+next write so a reader that has just read the pointer never finds its file gone; leftovers of a killed
+writer (*.tmp) are removed the next time the folder is opened. Queries use read-only connections and
+bound parameters. dataset.json beside the files holds the dataset's name, kind, currency and unit.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,14 +29,21 @@ import pandas as pd
 
 from company.errors import StoreError
 from company.schema import TABLES, Table, create_table_sql
+from company.units import DEFAULT_CURRENCY, DEFAULT_QUANTITY_UNIT, currency
 
 POINTER = "CURRENT"
+PROFILE = "dataset.json"
 META_TABLE = "_meta"
 IMPORT_LOG = "_imports"
-
+LOCK_FILE = ".lock"
+WRITE_TIMEOUT_S = 120.0
 
 _READERS: dict[Path, duckdb.DuckDBPyConnection] = {}
 _READERS_LOCK = threading.Lock()
+_CLEANED: set[Path] = set()
+# Re-entrant writer lock per folder within this process: (owning thread, depth, open handle).
+_HELD: dict[Path, list] = {}
+_HELD_LOCK = threading.Lock()
 
 
 def _reader(path: Path) -> duckdb.DuckDBPyConnection:
@@ -62,6 +74,31 @@ class TableStatus:
         }
 
 
+@dataclass
+class Profile:
+    """What a dataset is, beside its data: shown on every page, answer and document."""
+
+    name: str = "公司数据"
+    kind: str = "company"  # sample | company
+    currency: str = DEFAULT_CURRENCY
+    quantity_unit: str = DEFAULT_QUANTITY_UNIT
+    created_at: str = ""
+    # Dates after the import day (or before 1990) are kept out of "latest" until the user confirms them.
+    dates_confirmed: bool = False
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def money(self):
+        return currency(self.currency)
+
+    @property
+    def is_sample(self) -> bool:
+        return self.kind == "sample"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 def insert_frame(con: duckdb.DuckDBPyConnection, table: Table, frame: pd.DataFrame) -> int:
     """Insert the schema columns of frame into table (missing columns become NULL)."""
     if frame.empty:
@@ -70,10 +107,9 @@ def insert_frame(con: duckdb.DuckDBPyConnection, table: Table, frame: pd.DataFra
     con.register(view, frame)
     try:
         select = ", ".join(
-            f'CAST("{c.name}" AS {c.sql_type})' if c.name in frame.columns else f"CAST(NULL AS {c.sql_type})"
-            for c in table.columns
+            f'CAST("{c.name}" AS {c.sql_type}) AS "{c.name}"' for c in table.columns if c.name in frame.columns
         )
-        con.execute(f'INSERT INTO "{table.name}" SELECT {select} FROM "{view}"')
+        con.execute(f'INSERT INTO "{table.name}" BY NAME SELECT {select} FROM "{view}"')
     finally:
         con.unregister(view)
     return len(frame)
@@ -84,17 +120,37 @@ class Store:
 
     def __init__(self, folder: Path | str):
         self.folder = Path(folder)
+        if self.folder not in _CLEANED and self.folder.exists():
+            self._remove_leftovers()
 
     # ---- locating the current version -------------------------------------------------
-    def path(self) -> Path | None:
+    def _pointed(self) -> Path | None:
         pointer = self.folder / POINTER
-        if not pointer.exists():
+        try:
+            name = pointer.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
             return None
-        path = self.folder / pointer.read_text(encoding="utf-8").strip()
-        return path if path.exists() else None
+        return self.folder / name if name else None
+
+    def path(self) -> Path | None:
+        # A writer moves the pointer, then removes versions older than the previous one; re-reading the
+        # pointer a few times covers a reader that read it just before a swap.
+        for attempt in range(5):
+            path = self._pointed()
+            if path is None:
+                return None
+            if path.exists():
+                return path
+            time.sleep(0.01 * (attempt + 1))
+        return None
 
     def exists(self) -> bool:
         return self.path() is not None
+
+    def version(self) -> str:
+        """A token that changes with every write (cache key for derived values)."""
+        path = self.path()
+        return path.name if path else ""
 
     def _require(self) -> Path:
         path = self.path()
@@ -105,6 +161,29 @@ class Store:
             )
         return path
 
+    # ---- profile ------------------------------------------------------------------------
+    def profile(self) -> Profile:
+        path = self.folder / PROFILE
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            raw = {}
+        known = {k: v for k, v in raw.items() if k in Profile.__dataclass_fields__}
+        return Profile(**known)
+
+    def save_profile(self, profile: Profile) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / (PROFILE + ".tmp")
+        tmp.write_text(json.dumps(profile.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
+        os.replace(tmp, self.folder / PROFILE)
+
+    def update_profile(self, **changes: Any) -> Profile:
+        profile = self.profile()
+        for key, value in changes.items():
+            setattr(profile, key, value)
+        self.save_profile(profile)
+        return profile
+
     # ---- reading ----------------------------------------------------------------------
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -113,7 +192,15 @@ class Store:
         Opening a DuckDB file costs ~30 ms, a cursor on an open one under 1 ms, so one read-only
         connection per version file is kept for the process; versions never change once written.
         """
-        cursor = _reader(self._require()).cursor()
+        for attempt in range(3):
+            path = self._require()
+            try:
+                cursor = _reader(path).cursor()
+                break
+            except duckdb.IOException:
+                if attempt == 2:
+                    raise
+                time.sleep(0.02)
         try:
             yield cursor
         finally:
@@ -124,10 +211,20 @@ class Store:
         with self.connect() as con:
             return con.execute(sql, params or []).df()
 
+    def scalar(self, sql: str, params: list | dict | None = None) -> Any:
+        with self.connect() as con:
+            row = con.execute(sql, params or []).fetchone()
+        return None if row is None else row[0]
+
     def table(self, name: str) -> pd.DataFrame:
         if name not in TABLES:
             raise StoreError(f"没有名为 {name} 的数据表；可用的表：{', '.join(TABLES)}")
         return self.query(f'SELECT * FROM "{name}"')
+
+    def columns(self, name: str) -> list[str]:
+        """The columns the table has in this version: schema fields plus imported attributes."""
+        with self.connect() as con:
+            return [r[0] for r in con.execute(f'DESCRIBE "{name}"').fetchall()]
 
     def status(self) -> list[TableStatus]:
         with self.connect() as con:
@@ -163,21 +260,93 @@ class Store:
 
     # ---- writing ----------------------------------------------------------------------
     @contextmanager
-    def _lock(self) -> Iterator[None]:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.folder / ".lock", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+    def lock(self, timeout: float = WRITE_TIMEOUT_S) -> Iterator[None]:
+        """Hold the writer lock of this folder (re-entrant within a thread); wait up to timeout seconds."""
+        key = self.folder.resolve()
+        me = threading.get_ident()
+        with _HELD_LOCK:
+            held = _HELD.get(key)
+            if held is not None and held[0] == me:
+                held[1] += 1
+                reentered = True
+            else:
+                reentered = False
+        if reentered:
             try:
                 yield
             finally:
+                with _HELD_LOCK:
+                    _HELD[key][1] -= 1
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        handle = open(self.folder / LOCK_FILE, "w")
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                    if time.monotonic() >= deadline:
+                        raise StoreError(
+                            f"另一个导入或写入正在进行，等待 {timeout:g} 秒后仍未结束。原有数据没有改动；"
+                            "请等它完成后再试。"
+                        ) from None
+                    time.sleep(0.05)
+            with _HELD_LOCK:
+                _HELD[key] = [me, 1, handle]
+            try:
+                self._remove_leftovers(locked=True)
+                yield
+            finally:
+                with _HELD_LOCK:
+                    _HELD.pop(key, None)
                 fcntl.flock(handle, fcntl.LOCK_UN)
+        finally:
+            handle.close()
+
+    def _remove_leftovers(self, locked: bool = False) -> None:
+        """Delete what a killed writer left (*.tmp, their WAL files, unreferenced old versions).
+
+        Only while holding the writer lock, so a running writer's files are never touched."""
+        if not locked:
+            try:
+                handle = open(self.folder / LOCK_FILE, "a")
+            except OSError:
+                return
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                return  # a writer is at work; it cleans up itself
+            try:
+                self._remove_leftovers(locked=True)
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                handle.close()
+            return
+        _CLEANED.add(self.folder)
+        for leftover in list(self.folder.glob("*.tmp")) + list(self.folder.glob("*.tmp.wal")):
+            leftover.unlink(missing_ok=True)
+        current = self._pointed()
+        versions = sorted(self.folder.glob("company-*.duckdb"))
+        keep = {current}
+        older = [v for v in versions if current is None or v.name < current.name]
+        if older:
+            keep.add(older[-1])  # the previous version, for readers that just read the old pointer
+        for old in versions:
+            if old not in keep:
+                old.unlink(missing_ok=True)
+                Path(str(old) + ".wal").unlink(missing_ok=True)
 
     def write(self, change: Callable[[duckdb.DuckDBPyConnection], Any], *, fresh: bool = False) -> Any:
         """Apply change(con) to a new version and swap it in; on any error nothing changes.
 
         fresh=True starts from empty tables instead of a copy of the current data.
         """
-        with self._lock():
+        with self.lock():
             current = self.path()
             stamp = datetime.now().strftime("%Y%m%dT%H%M%S%f")
             new = self.folder / f"company-{stamp}.duckdb"
@@ -187,7 +356,7 @@ class Store:
                     shutil.copyfile(current, tmp)
                 con = duckdb.connect(str(tmp))
                 try:
-                    self._ensure_tables(con)
+                    ensure_tables(con)
                     con.execute("BEGIN TRANSACTION")
                     result = change(con)
                     con.execute("COMMIT")
@@ -203,21 +372,8 @@ class Store:
                     if leftover.exists() and leftover != current:
                         leftover.unlink()
                 raise
-            # Old versions go once the pointer has moved; open readers keep their file handle.
-            for old in self.folder.glob("company-*.duckdb"):
-                if old != new:
-                    old.unlink(missing_ok=True)
+            self._remove_leftovers(locked=True)  # keeps the new and the previous version
             return result
-
-    @staticmethod
-    def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-        for table in TABLES.values():
-            con.execute(create_table_sql(table))
-        con.execute(f'CREATE TABLE IF NOT EXISTS "{META_TABLE}" (key VARCHAR PRIMARY KEY, value VARCHAR)')
-        con.execute(
-            f'CREATE TABLE IF NOT EXISTS "{IMPORT_LOG}" (imported_at TIMESTAMP, file VARCHAR, "table" VARCHAR, '
-            "inserted BIGINT, replaced BIGINT, created_partners BIGINT, skipped BIGINT)"
-        )
 
     def replace_all(self, tables: dict[str, pd.DataFrame], meta: dict[str, Any] | None = None) -> None:
         """Replace every table with the given frames (e.g. a freshly generated sample company)."""
@@ -234,24 +390,20 @@ class Store:
         self.write(change, fresh=True)
 
 
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for table in TABLES.values():
+        con.execute(create_table_sql(table))
+    con.execute(f'CREATE TABLE IF NOT EXISTS "{META_TABLE}" (key VARCHAR PRIMARY KEY, value VARCHAR)')
+    con.execute(
+        f'CREATE TABLE IF NOT EXISTS "{IMPORT_LOG}" (imported_at TIMESTAMP, file VARCHAR, "table" VARCHAR, '
+        "inserted BIGINT, replaced BIGINT, created_partners BIGINT, skipped BIGINT)"
+    )
+
+
 def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: Any) -> None:
     con.execute(f'INSERT OR REPLACE INTO "{META_TABLE}" VALUES (?, ?)', [key, json.dumps(value, ensure_ascii=False)])
 
 
-def upsert(con: duckdb.DuckDBPyConnection, table: Table, frame: pd.DataFrame) -> tuple[int, int]:
-    """Insert frame into table, first deleting rows with the same key; returns (inserted, replaced)."""
-    replaced = 0
-    keys = [k for k in table.key if k in frame.columns and frame[k].notna().all()]
-    if frame.empty:
-        return 0, 0
-    if table.key and len(keys) == len(table.key):
-        view = "_incoming_keys"
-        con.register(view, frame[keys].drop_duplicates())
-        try:
-            cond = " AND ".join(f't."{k}" = CAST(k."{k}" AS {table.column(k).sql_type})' for k in keys)
-            replaced = con.execute(f'SELECT count(*) FROM "{table.name}" t, "{view}" k WHERE {cond}').fetchone()[0]
-            con.execute(f'DELETE FROM "{table.name}" t USING "{view}" k WHERE {cond}')
-        finally:
-            con.unregister(view)
-    inserted = insert_frame(con, table, frame)
-    return inserted, int(replaced)
+def get_meta(con: duckdb.DuckDBPyConnection, key: str, default: Any = None) -> Any:
+    row = con.execute(f'SELECT value FROM "{META_TABLE}" WHERE key = ?', [key]).fetchone()
+    return default if row is None else json.loads(row[0])

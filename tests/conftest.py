@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -10,10 +11,12 @@ import pytest
 from advisor.runtime import pin_threads
 
 pin_threads()
+# Relative periods (本季度, 上季度, latest) resolve against today: tests fix the day (subprocesses inherit it).
+os.environ.setdefault("CANMOU_TODAY", "2026-11-30")
 
 from advisor.settings import reset_settings  # noqa: E402
 from company.sample import SampleCompany, generate  # noqa: E402
-from company.store import Store  # noqa: E402
+from company.store import Profile, Store  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,7 +29,10 @@ def small_company() -> SampleCompany:
 @pytest.fixture(scope="session")
 def _loaded_template(tmp_path_factory, small_company) -> Path:
     folder = tmp_path_factory.mktemp("template") / "company"
-    Store(folder).replace_all(small_company.tables, meta={"source": "sample", "manifest": small_company.manifest})
+    store = Store(folder / "sample")
+    store.replace_all(small_company.tables, meta={"source": "sample", "manifest": small_company.manifest})
+    store.save_profile(Profile(name="示例公司", kind="sample"))
+    (folder / "ACTIVE").write_text("sample", encoding="utf-8")
     return folder
 
 
@@ -52,11 +58,12 @@ def data_dir(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def empty_store(data_dir) -> Store:
-    return Store(data_dir / "company")
+    """The (empty) sample dataset's folder of an empty data folder."""
+    return Store(data_dir / "company" / "sample")
 
 
 @pytest.fixture
 def loaded_store(data_dir, _loaded_template) -> Store:
-    """A store holding the small sample company (a private copy per test)."""
+    """The active sample dataset holding the small sample company (a private copy per test)."""
     shutil.copytree(_loaded_template, data_dir / "company")
-    return Store(data_dir / "company")
+    return Store(data_dir / "company" / "sample")

@@ -32,9 +32,25 @@ def test_sample_then_status_then_import_report(tmp_path):
     assert {t["table"]: t["rows"] for t in made["tables"]}["partners"] == 30
 
     status = json.loads(run(data, "data", "status", "--json").stdout)
-    assert status["source"] == "sample"
+    assert status["kind"] == "sample" and status["dataset"] == "sample"
     rows = {t["table"]: t for t in status["tables"]}
     assert rows["sales"]["rows"] > 1000 and rows["sales"]["date_min"] < rows["sales"]["date_max"]
+
+    # The company's own data never goes into the fictional sample: the first import makes a dataset.
+    partners = tmp_path / "经销商.csv"
+    partners.write_text("经销商编号,经销商名称,大区\nP0001,甲商贸,华东\nP0002,乙商贸,华南\n", encoding="utf-8")
+    result = run(data, "data", "import", str(partners))
+    assert result.returncode == 0, result.stderr
+    assert "已新建数据集「经销商」" in result.stdout and "示例公司保持不变" in result.stdout
+    listed = json.loads(run(data, "data", "datasets", "--json").stdout)
+    assert [(d["id"], d["active"]) for d in listed] == [("sample", False), ("company", True)]
+    sample_rows = {t["table"]: t["rows"] for t in made["tables"]}
+    assert run(data, "data", "use", "sample").returncode == 0
+    again = {t["table"]: t["rows"] for t in json.loads(run(data, "data", "status", "--json").stdout)["tables"]}
+    assert again == sample_rows
+    refused = run(data, "data", "import", str(partners), "--dataset", "sample")
+    assert refused.returncode == 2 and "虚构的演示数据" in refused.stderr
+    assert run(data, "data", "use", "company").returncode == 0
 
     good = tmp_path / "targets.csv"
     good.write_text("经销商编号,季度,目标\nP0001,2030Q1,120000\n", encoding="utf-8")

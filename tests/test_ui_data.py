@@ -47,34 +47,56 @@ def test_empty_data_folder_explains_next_steps(empty_store):
     assert any(b.label == "生成示例公司" for b in app.button)
 
 
-def test_upload_check_and_import(loaded_store):
+SALES_CSV = (
+    "订单号,订单日期,客户名称,产品编码,产品线,数量,单价,销售额,国家,订单状态\n"
+    "A1,2026-07-03,甲商贸,SKU-1,饮料,10,50,500,中国,已发货\n"
+    "A2,2026-08-15,乙超市,SKU-2,零食,4,25,100,中国,已取消\n"
+)
+
+
+def test_upload_goes_into_a_new_dataset_and_leaves_the_sample_alone(loaded_store):
+    sample_sales = len(loaded_store.table("sales"))
     app = run_page()
-    before = len(loaded_store.table("targets"))
-    csv = "经销商编号,季度,目标销售额\nP0001,2031Q1,100000\nP0002,2031Q1,200000\n".encode("gbk")
-    app.file_uploader[0].upload("目标.csv", csv, "text/csv")
+    app.file_uploader[0].upload("华东经销商.csv", SALES_CSV.encode("gbk"), "text/csv")
     app.run()
     assert not app.exception
-    assert "识别为：季度目标（targets）" in texts(app)
-    assert "有效 2 行" in texts(app)
+    shown = texts(app)
+    assert "识别为：销售明细（sales）" in shown and "有效 2 行" in shown
+    assert "保留其它列 1 个" in shown and "订单状态（维度）" in shown
+    assert app.selectbox(key="import_target").value == "new:华东经销商"
     app.button(key="commit_import").click()
     app.run()
     assert not app.exception
-    assert "新增 2 行" in texts(app)
-    assert len(loaded_store.table("targets")) == before + 2
+    shown = texts(app)
+    assert "新增 2 行" in shown and "已新建数据集「华东经销商」" in shown
+    assert "当前数据集：「华东经销商」" in shown
     assert not [b for b in app.button if b.key == "commit_import"], "a finished import cannot be submitted twice"
-    assert "内置示例公司 + 已导入的数据" in texts(app)
+    assert len(loaded_store.table("sales")) == sample_sales
+
+    # A second file goes into the (now active) company dataset.
+    # A second file goes into the (now active) company dataset; partners may be named instead of numbered.
+    targets = "客户名称,季度,目标销售额\n甲商贸,2026Q3,1000\n丙公司,2026Q3,500\n"
+    app.file_uploader[0].upload("目标.csv", targets.encode(), "text/csv")
+    app.run()
+    assert "伙伴「丙公司」不在当前数据集的伙伴表中" in texts(app)
+    app.file_uploader[0].upload("目标.csv", targets.replace("丙公司", "乙超市").encode(), "text/csv")
+    app.run()
+    assert app.selectbox(key="import_target").value == "company"  # the active company dataset, not a new one
+    app.button(key="commit_import").click()
+    app.run()
+    assert "新增 2 行" in texts(app) and "新建数据集" not in texts(app)
 
 
 def test_bad_upload_shows_the_problem_and_imports_nothing(loaded_store):
     app = run_page()
-    path_before = loaded_store.path()
-    csv = "经销商编号,季度,目标销售额\nP0001,2031Q1,十万\n".encode()
-    app.file_uploader[0].upload("目标.csv", csv, "text/csv")
+    before = sorted(p.name for p in (loaded_store.folder.parent).iterdir())
+    bad = SALES_CSV.replace(",10,50,500,", ",十个,50,,")
+    app.file_uploader[0].upload("订单.csv", bad.encode(), "text/csv")
     app.run()
     assert not app.exception
-    assert "值「十万」不是数字" in texts(app)
+    assert "值「十个」不是数字" in texts(app)
     assert not [b for b in app.button if b.key == "commit_import"]
-    assert loaded_store.path() == path_before
+    assert sorted(p.name for p in (loaded_store.folder.parent).iterdir()) == before
 
 
 def test_empty_upload_is_explained(loaded_store):
