@@ -64,7 +64,7 @@ def test_failed_write_keeps_current_version(loaded_store):
     assert loaded_store.path() == before
     assert len(loaded_store.table("partners")) > 0
     assert sorted(p.name for p in loaded_store.folder.iterdir() if not p.name.startswith(".")) == sorted(
-        ["CURRENT", before.name]
+        ["CURRENT", "dataset.json", before.name]
     )
 
 
