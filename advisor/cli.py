@@ -349,6 +349,7 @@ def cmd_tool(args: argparse.Namespace) -> int:
                 "parameters": result.parameters,
                 "figures": result.figures,
                 "warnings": result.warnings,
+                "missing": [m.to_dict() for m in result.missing],
                 "tables": {
                     k: json.loads(v.to_json(orient="records", force_ascii=False, date_format="iso"))
                     for k, v in result.tables.items()
@@ -359,6 +360,8 @@ def cmd_tool(args: argparse.Namespace) -> int:
     print(f"{result.title}\n{result.period}\n\n{result.explanation}\n\n计算方法：{result.formula}")
     for warning in result.warnings:
         print(f"提示：{warning}")
+    for line in result.missing_lines():
+        print(f"需要补充的数据：{line}")
     for name, table in result.tables.items():
         print(f"\n【{name}】（共 {len(table)} 行{'，显示前 20 行' if len(table) > 20 else ''}）")
         print(table.head(20).to_string(index=False))

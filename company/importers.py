@@ -1379,7 +1379,7 @@ def _create_partners(con: duckdb.DuckDBPyConnection, plan: ImportPlan) -> None:
     )
     con.execute(
         "INSERT INTO partners BY NAME SELECT partner_id, name, type, region, province, city, country, "
-        "coalesce(province, region) AS territory FROM _new_partners"
+        "NULL AS territory FROM _new_partners"
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _name_ids AS SELECT name, partner_id FROM _existing_names "

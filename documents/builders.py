@@ -66,11 +66,26 @@ def _company(store: Store, company: str | None) -> str:
     named = store.meta("company_name")
     if named:
         return str(named)
-    return "示例公司（演示数据）" if store.meta("source") == "sample" else "本公司"
+    profile = store.profile()
+    return f"{profile.name}（演示数据）" if profile.is_sample else profile.name
 
 
 def _warnings(*results: ToolResult) -> list[str]:
     return list(dict.fromkeys(w for r in results for w in r.warnings))
+
+
+def _missing_section(*results: ToolResult | None) -> list[Section]:
+    """「需要补充的数据」: every input the plan's numbers lacked, what was done instead, which file adds it."""
+    lines = list(dict.fromkeys(m.message() for r in results if r is not None for m in r.missing))
+    if not lines:
+        return []
+    return [
+        Section(
+            heading="需要补充的数据",
+            paragraphs=[Paragraph(text="以下内容因公司数据不全而没有计算或改用了替代口径：")]
+            + [Paragraph(text=line, style="bullet") for line in lines],
+        )
+    ]
 
 
 def _table(result: ToolResult, name: str, caption: str, note: str = "", frame: pd.DataFrame | None = None) -> Table:
@@ -222,7 +237,7 @@ def build_quarterly_plan(
             version=version,
             basis=plan.basis_period,
         ),
-        sections=[goals, review, measures, phases, incentive, risks, kpis],
+        sections=[goals, review, measures, phases, incentive, risks, kpis, *_missing_section(result)],
         references=guide.references(),
         references_heading="附录：引用的指南",
         warnings=_warnings(result, card, cost, rebate),
@@ -236,10 +251,17 @@ def build_quarterly_plan(
 def _examples(detail: pd.DataFrame) -> tuple[list[Paragraph], pd.DataFrame]:
     paid = detail[detail["返利(元)"] > 0].sort_values("返利(元)", ascending=False).head(2)
     ineligible = detail[detail["符合条件"] == "否"].head(1)
+    # Without targets the tiers measure growth against a year earlier (tools.incentive names it so).
+    base, reach = ("目标(元)", "完成率(%)") if "目标(元)" in detail.columns else ("去年同期销售额(元)", "同比达成率(%)")
+    base_word, reach_word = base.removesuffix("(元)"), reach.removesuffix("(%)")
+
+    def rate(value) -> str:
+        return f"{value:.2f}%" if pd.notna(value) else "无法计算"
+
     lines = [
         Paragraph(
-            text=f"{row['伙伴名称']}：销售额 {money(row['销售额(元)'])}，目标 {money(row['目标(元)'])}，"
-            f"完成率 {row['完成率(%)']:.2f}%，达到{row['达到档位']}（返点 {row['档位返点(%)']:.2f}%），"
+            text=f"{row['伙伴名称']}：销售额 {money(row['销售额(元)'])}，{base_word} {money(row[base])}，"
+            f"{reach_word} {rate(row[reach])}，达到{row['达到档位']}（返点 {row['档位返点(%)']:.2f}%），"
             f"返利 {money(row['返利(元)'])}。",
             style="bullet",
         )
@@ -247,7 +269,7 @@ def _examples(detail: pd.DataFrame) -> tuple[list[Paragraph], pd.DataFrame]:
     ]
     lines += [
         Paragraph(
-            text=f"{row['伙伴名称']}：完成率 {row['完成率(%)']:.2f}%，但{row['不符合原因']}，本期不返利"
+            text=f"{row['伙伴名称']}：{reach_word} {rate(row[reach])}，但{row['不符合原因']}，本期不返利"
             f"（应得 {money(row['应得返利(元)'])}）。",
             style="bullet",
         )
@@ -256,8 +278,8 @@ def _examples(detail: pd.DataFrame) -> tuple[list[Paragraph], pd.DataFrame]:
     columns = [
         "伙伴名称",
         "销售额(元)",
-        "目标(元)",
-        "完成率(%)",
+        base,
+        reach,
         "达到档位",
         "档位返点(%)",
         "应得返利(元)",
@@ -389,7 +411,7 @@ def build_incentive_plan(
             date=today or date.today(),
             version=version,
         ),
-        sections=[eligibility, tiers, preconditions, simulation, payout, examples, basis],
+        sections=[eligibility, tiers, preconditions, simulation, payout, examples, basis, *_missing_section(result)],
         references=guide.references(),
         warnings=_warnings(result),
         args=args,
@@ -418,8 +440,16 @@ def build_strategy(
     by_type = cost.tables["按渠道类型"].sort_values("销售额(元)", ascending=False).reset_index(drop=True)
     total = float(by_type["销售额(元)"].sum())
     lead = by_type.iloc[0]
-    length = cost.tables["渠道长度对比"]
-    best = length.sort_values("贡献率(%)", ascending=False).iloc[0]
+    length = cost.tables.get("渠道长度对比")
+    measured = length is not None and length["贡献率(%)"].notna().any()
+    best = length.sort_values("贡献率(%)", ascending=False).iloc[0] if measured else None
+    high_group = cost.figures.get("费用率最高分组")
+    high_text = f"费用率最高的渠道类型是{high_group}（{cost.figures['费用率最高(%)']:.2f}%）。" if high_group else ""
+    length_text = (
+        f"贡献率最高的是{best['层级名称']}渠道（{best['贡献率(%)']:.2f}%）；{high_text}"
+        if best is not None
+        else "渠道长度与贡献的对比需要渠道层级、费用和产品成本数据，见文末「需要补充的数据」。" + high_text
+    )
     situation = Section(
         heading="渠道现状",
         paragraphs=[cost.explanation],
@@ -441,11 +471,10 @@ def build_strategy(
             Section(
                 heading="渠道长度",
                 level=2,
-                paragraphs=[
-                    f"贡献率最高的是{best['层级名称']}渠道（{best['贡献率(%)']:.2f}%）；"
-                    f"费用率最高的渠道类型是{cost.figures['费用率最高分组']}（{cost.figures['费用率最高(%)']:.2f}%）。"
-                ],
-                tables=[_table(cost, "渠道长度对比", "不同渠道层级的费用与贡献", "金额单位：元；比例单位：%。")],
+                paragraphs=[length_text],
+                tables=[_table(cost, "渠道长度对比", "不同渠道层级的费用与贡献", "金额单位：元；比例单位：%。")]
+                if length is not None
+                else [],
             ),
         ],
     )
@@ -453,8 +482,9 @@ def build_strategy(
     choices = Section(
         heading="渠道长度、宽度与类型的选择",
         paragraphs=[
-            f"从数据看，{best['层级名称']}渠道贡献率最高，{cost.figures['费用率最高分组']}费用率最高，"
-            "渠道结构调整应在控制力与覆盖效率之间取舍。指南要点："
+            (f"从数据看，{best['层级名称']}渠道贡献率最高，" if best is not None else "")
+            + (f"{high_group}费用率最高，" if high_group else "")
+            + "渠道结构调整应在控制力与覆盖效率之间取舍。指南要点："
         ],
     )
     choices.paragraphs += guide.bullets(
@@ -508,7 +538,7 @@ def build_strategy(
             date=today or date.today(),
             version=version,
         ),
-        sections=[situation, choices, selection, control, roadmap],
+        sections=[situation, choices, selection, control, roadmap, *_missing_section(cost, conflicts, card)],
         references=guide.references(),
         warnings=_warnings(cost, conflicts, card),
         args={"region": region, "period": period},

@@ -146,13 +146,13 @@ def test_min_severity_and_region_filter(cross_store):
     assert [f.partner_id for f in findings] == ["A4"]
 
     with pytest.raises(ToolError, match="火星"):
-        run(cross_store, region="火星")
+        run(cross_store, period="2025Q1", region="火星")
 
 
 def test_period_without_data_says_so(cross_store):
-    findings, result = run(cross_store, period="2023", checks=["cross_region", "below_floor"])
-    assert findings == []
-    assert any("没有销售明细" in w for w in result.warnings)
+    with pytest.raises(ToolError) as caught:
+        run(cross_store, period="2023", checks=["cross_region", "below_floor"])
+    assert caught.value.message == "2023年没有数据：数据截至 2025-03-15（数据从 2025-01-05 开始）。"
 
 
 def test_lookback_window_limits_what_is_scanned(cross_store):
@@ -371,9 +371,12 @@ def test_declining_anchor_follows_period_and_skips_incomplete_quarter(decline_st
     assert found["D1"].metrics["avg_yoy"] == pytest.approx((-0.15 - 0.20 - 0.30) / 3, abs=1e-4)
     assert found["D1"].severity == "中"
 
-    # "latest" is 2026Q1, which holds only 5 January days: the check stops at 2025Q4 and says so.
+    # "latest" is the last complete quarter, 2025Q4 (2026Q1 holds only 5 January days).
     findings, result = run(decline_store, checks=["declining"])
     assert sorted(f.partner_id for f in findings) == ["D1", "D2", "D4"]
+    assert result.period.startswith("2025年第4季度")
+    # Asked for by name, the incomplete quarter is skipped by the decline check, which says so.
+    _, result = run(decline_store, period="2026Q1", checks=["declining"])
     assert any("2026Q1" in w and "不完整" in w for w in result.warnings)
 
 

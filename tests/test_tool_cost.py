@@ -87,7 +87,8 @@ def store(tmp_path_factory):
 
 
 def run(store, **args):
-    return TOOLS["cost_analysis"](store, args)
+    # The fixture's sales run to 2026-03-20: ask for that quarter by name ("latest" is the last complete one).
+    return TOOLS["cost_analysis"](store, {"period": "2026Q1", **args})
 
 
 def row(frame, column, value):
@@ -315,15 +316,28 @@ def test_incomplete_current_period_is_warned(tmp_path):
     assert not any("本期销售数据只到" in w for w in run(store, period="2026-02").warnings)
 
 
-def test_no_costs_at_all_gives_zeros(tmp_path):
+def test_no_costs_at_all_are_named_not_counted_as_zero(tmp_path):
     store = make_store(tmp_path, partners=PARTNERS, products=PRODUCTS, sales=SALES_2026Q1)
     result = run(store, group_by="partner")
-    assert result.figures["渠道费用(元)"] == 0 and result.figures["费用率(%)"] == 0
-    assert (result.tables["按伙伴"]["服务成本(元)"] == 0).all()
-    assert (result.tables["费用构成"]["合计(元)"] == 0).all()
+    assert result.figures["渠道费用(元)"] is None and result.figures["费用率(%)"] is None  # never "0 %"
+    assert result.tables["按伙伴"]["服务成本(元)"].isna().all()
+    assert [m.key for m in result.missing] == ["costs"]
+    assert "缺少「渠道费用」" in result.missing_lines()[0] and "导入渠道费用表" in result.missing_lines()[0]
+    assert result.figures["销售额(元)"] > 0 and result.figures["毛利率(%)"] is not None
 
 
 def test_missing_unit_cost_is_warned(tmp_path):
+    store = make_store(
+        tmp_path,
+        partners=PARTNERS,
+        products=[product("A", unit_cost=None), product("B")],
+        sales=[sale("P1", "A", "2026-01-15", 10, 100), sale("P1", "B", "2026-01-15", 1, 100)],
+    )
+    result = run(store)
+    assert any("缺少单位成本" in w and "1,000.00" in w for w in result.warnings)
+
+
+def test_no_unit_cost_at_all_leaves_margin_uncomputed(tmp_path):
     store = make_store(
         tmp_path,
         partners=PARTNERS,
@@ -331,7 +345,8 @@ def test_missing_unit_cost_is_warned(tmp_path):
         sales=[sale("P1", "A", "2026-01-15", 10, 100)],
     )
     result = run(store)
-    assert any("缺少单位成本" in w and "1,000.00" in w for w in result.warnings)
+    assert result.figures["毛利率(%)"] is None and result.tables["按渠道类型"]["毛利(元)"].isna().all()
+    assert "unit_costs" in [m.key for m in result.missing]
 
 
 @pytest.mark.parametrize(
@@ -340,7 +355,7 @@ def test_missing_unit_cost_is_warned(tmp_path):
         ({"region": "火星"}, "可选区域：华东、华北、华南"),
         ({"partner_type": "代购"}, "可选类型："),
         ({"period": "2024Q1"}, "2024年第1季度"),
-        ({"period": "2024Q1"}, "2025-01-15 ~ 2026-03-20"),
+        ({"period": "2024Q1"}, "数据截至 2026-03-20（数据从 2025-01-15 开始）"),
         ({"region": "华北"}, "没有销售额"),
     ],
 )

@@ -200,13 +200,13 @@ def test_missing_collections_table_skips_the_check_with_a_warning(tmp_path):
     store = company(tmp_path, FIVE, collections=False)
     result = simulate(store)
     assert result.figures["返利合计(元)"] == pytest.approx(141_800)
-    assert any("没有回款记录" in w for w in result.warnings)
+    assert [m.instead for m in result.missing if m.key == "collections"] == ["「回款率」前置条件没有核查"]
 
 
-def test_period_without_sales_pays_nothing_and_says_so(five):
-    result = simulate_rebate(five, RebateArgs(period="2026Q1"))
-    assert result.figures["返利合计(元)"] == 0
-    assert any("没有任何销售" in w for w in result.warnings)
+def test_period_without_sales_is_refused_naming_the_data_span(five):
+    with pytest.raises(ToolError) as caught:
+        simulate_rebate(five, RebateArgs(period="2026Q1"))
+    assert caught.value.message == "2026年第1季度没有数据：数据截至 2026-08-15（数据从 2026-08-15 开始）。"
 
 
 def test_budget_comparison(five):

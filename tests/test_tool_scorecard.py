@@ -77,7 +77,10 @@ def test_scores_tiers_gaps_and_levers_worked_by_hand(store):
     assert math.isnan(card.loc["P4", "得分"]), "a partner with no data cannot be scored"
     assert result.figures["A级伙伴数"] == 1 and result.figures["D级伙伴数"] == 2
     assert "P4" not in card.index[card["完成率(%)"].notna()]
-    assert result.warnings == ["1 个伙伴在2026年第1季度没有目标，完成率不参与其评分。"]
+    assert result.warnings == [
+        "数据截至 2026-02-10，2026年第1季度只有部分数据（2026-01-01 ~ 2026-02-10）。",
+        "1 个伙伴在2026年第1季度没有目标，完成率不参与其评分。",
+    ]
     assert result.period == "2026年第1季度（2026-01-01 ~ 2026-03-31）"
 
 
@@ -119,7 +122,7 @@ def test_percentile_normalisation_gives_ties_the_better_rank():
         ({"cutoffs": {"A": 60, "B": 65, "C": 50}}, "100 ≥ A > B > C ≥ 0"),
         ({"cutoffs": {"A": 80, "B": 65}}, "A、B、C 三档"),
         ({"region": "火星"}, "没有区域「火星」"),
-        ({"period": "2030Q1"}, "没有销售数据"),
+        ({"period": "2030Q1"}, "2030年第1季度没有数据：数据截至 2026-02-10"),
         ({"period": "下辈子"}, "无法识别期间"),
     ],
 )

@@ -15,9 +15,9 @@ from tools.registry import TOOLS
 def store(tmp_path):
     partners = [partner("P1"), partner("P2"), partner("P3", region="华南", province="广东", territory="广东")]
     sales = [
-        sale("P1", "X", "2026-02-10", 100, 100),
-        sale("P2", "X", "2026-02-10", 50, 100),
-        sale("P3", "X", "2026-02-10", 80, 100, sold_to_region="华南", sold_to_province="广东"),
+        sale("P1", "X", "2026-03-31", 100, 100),
+        sale("P2", "X", "2026-03-31", 50, 100),
+        sale("P3", "X", "2026-03-31", 80, 100, sold_to_region="华南", sold_to_province="广东"),
         sale("P1", "X", "2025-05-10", 90, 100),
         sale("P2", "X", "2025-05-10", 60, 100),
         sale("P3", "X", "2025-05-10", 50, 100, sold_to_region="华南", sold_to_province="广东"),

@@ -14,8 +14,9 @@ from typing import Any, Generic, TypeVar
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from company.capabilities import Missing
 from company.errors import CanmouError
-from company.periods import Period, parse_period
+from company.periods import DataSpan, Period, PeriodError, data_span, resolve
 from company.store import Store
 
 
@@ -37,7 +38,12 @@ class ToolResult(BaseModel):
     tables: dict[str, pd.DataFrame] = Field(default_factory=dict)
     figures: dict[str, float | int | str | None] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
+    # Inputs the data lacks: each names what was computed instead and which file adds it (capability model).
+    missing: list[Missing] = Field(default_factory=list)
     data: Any = None  # a structured value (e.g. a work plan) when the result is more than tables
+
+    def missing_lines(self) -> list[str]:
+        return [m.message() for m in self.missing]
 
     def table(self, name: str) -> pd.DataFrame:
         return self.tables[name]
@@ -90,11 +96,23 @@ def argument_message(exc: ValidationError) -> str:
 
 
 PYDANTIC_MESSAGES = {
-    "greater_than_equal": "应不小于 {ge}", "greater_than": "应大于 {gt}", "less_than_equal": "应不大于 {le}",
-    "less_than": "应小于 {lt}", "literal_error": "只能是 {expected}", "missing": "缺少这个参数",
-    "int_parsing": "应为整数", "int_type": "应为整数", "float_parsing": "应为数字", "float_type": "应为数字",
-    "string_type": "应为文字", "list_type": "应为列表", "dict_type": "应为键值对", "bool_type": "应为是/否",
-    "extra_forbidden": "不认识这个参数", "too_short": "至少需要 {min_length} 项", "too_long": "最多 {max_length} 项",
+    "greater_than_equal": "应不小于 {ge}",
+    "greater_than": "应大于 {gt}",
+    "less_than_equal": "应不大于 {le}",
+    "less_than": "应小于 {lt}",
+    "literal_error": "只能是 {expected}",
+    "missing": "缺少这个参数",
+    "int_parsing": "应为整数",
+    "int_type": "应为整数",
+    "float_parsing": "应为数字",
+    "float_type": "应为数字",
+    "string_type": "应为文字",
+    "list_type": "应为列表",
+    "dict_type": "应为键值对",
+    "bool_type": "应为是/否",
+    "extra_forbidden": "不认识这个参数",
+    "too_short": "至少需要 {min_length} 项",
+    "too_long": "最多 {max_length} 项",
 }
 
 
@@ -111,17 +129,27 @@ def register(name: str, args: type[Args]) -> Callable[[Callable[[Store, Args], T
     return wrap
 
 
-def latest_date(store: Store) -> date:
-    row = store.query("SELECT max(date) AS d FROM sales")
-    value = row["d"].iloc[0]
-    if pd.isna(value):
+def span_of(store: Store) -> DataSpan:
+    span = data_span(store)
+    if span is None:
         raise ToolError("还没有销售明细，无法计算。请先在「数据中心」导入销售数据或生成示例公司。")
-    return pd.Timestamp(value).date()
+    return span
 
 
-def resolve_period(store: Store, text: str | None, grain: str | None = None) -> Period:
-    period = parse_period(text, latest_date(store))
-    if grain and period.grain != grain:
-        names = {"quarter": "季度（如 2026Q3）", "month": "月份（如 2026-07）", "year": "年份（如 2026）"}
-        raise ToolError(f"这里需要按{names[grain]}计算，收到的是「{text}」。")
-    return period
+def latest_date(store: Store) -> date:
+    """The last sales date of the data (dates after today count once confirmed)."""
+    return span_of(store).last
+
+
+def resolve_period(store: Store, text: str | None, grain: str | None = None, notes: list[str] | None = None) -> Period:
+    """The period a tool computes: relative words against today, 'latest' = latest complete period with data.
+
+    A period without data raises ToolError naming the latest complete one; a partial period adds a note
+    (数据截至 …) to `notes` when given."""
+    try:
+        resolved = resolve(text, span_of(store), grain)  # type: ignore[arg-type]
+    except PeriodError as exc:
+        raise ToolError(exc.message) from None
+    if notes is not None:
+        notes.extend(resolved.notes)
+    return resolved.period

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from company.capabilities import Missing, availability
 from company.periods import Period
 from company.schema import NATIONWIDE, TERRITORY_SEPARATORS
 from company.store import Store
@@ -904,6 +905,8 @@ def _count_table(findings: list[Finding], checks: list[str]) -> pd.DataFrame:
 
 
 def _explanation(findings: list[Finding], checks: list[str], scan: _Scan, hidden: int) -> str:
+    if not checks:
+        return "缺少所需数据，没有做任何冲突检查。"
     names = "、".join(KIND_ZH[k] for k in checks)
     floor = "" if scan.args.min_severity == "低" else f"（严重度不低于「{scan.args.min_severity}」）"
     if not findings:
@@ -916,6 +919,17 @@ def _explanation(findings: list[Finding], checks: list[str], scan: _Scan, hidden
     if hidden:
         text += f"另有 {hidden} 项低于「{scan.args.min_severity}」严重度的信号未列出。"
     return text
+
+
+# The data each check needs (company.capabilities).
+CHECK_INPUTS: dict[str, tuple[str, ...]] = {
+    "cross_region": ("territories", "sold_to"),
+    "below_floor": ("floor_prices",),
+    "stock_buildup": ("inventory",),
+    "declining": ("sales",),
+}
+# Words of the per-item warnings a skipped check would otherwise also print.
+_SKIPPED_HINTS = {"floor_prices": "最低限价", "inventory": "库存数据", "territories": "授权区域", "sold_to": "售达"}
 
 
 @register("detect_conflicts", ConflictArgs)
@@ -934,8 +948,19 @@ def detect_conflicts(store: Store, args: ConflictArgs) -> ToolResult:
             f"{scan.data_start.isoformat()}~{scan.data_end.isoformat()}），没有发现不代表没有问题；请换一个期间。"
         )
 
+    available = availability(store)
+    missing: list[Missing] = []
+    checks: list[str] = []
+    for kind in args.checks:  # a check runs only when the data it needs exists; otherwise it says so
+        lacking = available.lacking(CHECK_INPUTS[kind])
+        if lacking:
+            missing += [available.missing(k, f"没有做「{KIND_ZH[kind]}」检查") for k in lacking]
+        else:
+            checks.append(kind)
+    if missing:
+        scan.warnings = [w for w in scan.warnings if not any(m.zh in w or _SKIPPED_HINTS[m.key] in w for m in missing)]
     found: list[Finding] = []
-    for kind in args.checks:
+    for kind in checks:
         found.extend(CHECKS[kind](scan))
     threshold = SEVERITY_RANK[args.min_severity]
     findings = [f for f in found if SEVERITY_RANK[f.severity] >= threshold]
@@ -944,7 +969,7 @@ def detect_conflicts(store: Store, args: ConflictArgs) -> ToolResult:
     figures: dict[str, float | int | str | None] = {
         "发现总数": len(findings),
         **{f"{s}严重度项数": sum(1 for f in findings if f.severity == s) for s in ("高", "中", "低")},
-        **{f"{KIND_ZH[k]}项数": sum(1 for f in findings if f.kind == k) for k in args.checks},
+        **{f"{KIND_ZH[k]}项数": sum(1 for f in findings if f.kind == k) for k in checks},
         "扫描开始": start.isoformat(),
         "扫描结束": period.end.isoformat(),
     }
@@ -954,7 +979,8 @@ def detect_conflicts(store: Store, args: ConflictArgs) -> ToolResult:
         tool="detect_conflicts",
         title="渠道冲突排查（窜货、乱价、压货、持续下滑）",
         period=period.span,
-        explanation=_explanation(findings, list(args.checks), scan, len(found) - len(findings)),
+        explanation=_explanation(findings, checks, scan, len(found) - len(findings))
+        + (f"因缺少数据未检查：{'、'.join(KIND_ZH[k] for k in args.checks if k not in checks)}。" if missing else ""),
         formula=(
             "窜货占比 = 授权区域外售出件数 ÷ 该伙伴扫描期内总件数；"
             "低于限价幅度 = (最低限价 − 成交单价) ÷ 最低限价；"
@@ -974,8 +1000,9 @@ def detect_conflicts(store: Store, args: ConflictArgs) -> ToolResult:
                 "平均同比 高/中": [DECLINE_HIGH, DECLINE_MEDIUM],
             },
         },
-        tables={"发现清单": _summary_table(findings), "按类型与严重度统计": _count_table(findings, list(args.checks))},
+        tables={"发现清单": _summary_table(findings), "按类型与严重度统计": _count_table(findings, checks)},
         figures=figures,
         warnings=scan.warnings,
+        missing=missing,
         data=findings,
     )

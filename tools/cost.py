@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field, field_validator
 
+from company.capabilities import Availability, Missing, availability
 from company.periods import Period
 from company.schema import COST_TYPES
 from company.store import Store
@@ -165,7 +166,8 @@ def _facts(store: Store, period: Period, args: CostArgs) -> pd.Series:
             f"{period.span} 没有销售记录，无法计算费用率。"
             f"销售数据覆盖 {lo.isoformat()} ~ {hi.isoformat()}，请换一个期间。"
         )
-    regions, types = list(facts["regions"]), list(facts["types"])
+    regions = [str(r) for r in facts["regions"]] if isinstance(facts["regions"], list | tuple | np.ndarray) else []
+    types = [str(t) for t in facts["types"]] if isinstance(facts["types"], list | tuple | np.ndarray) else []
     if args.region is not None and args.region not in regions:
         raise ToolError(f"数据里没有区域「{args.region}」。可选区域：{'、'.join(regions)}。")
     if args.partner_type is not None and args.partner_type not in types:
@@ -438,12 +440,20 @@ def cost_analysis(store: Store, args: CostArgs) -> ToolResult:
     tables["集中度"] = concentration
     tables["渠道长度对比"] = _length_table(partner_costs)
 
+    available = availability(store)
+    missing = _unmeasured(available, tables)
+    if not available.has("unit_costs"):
+        warnings = [w for w in warnings if "缺少单位成本" not in w]
+    if not available.has("costs"):
+        warnings = [w for w in warnings if "激励" not in w]
     revenue = float(partners["revenue"].sum())
-    gross_profit = float(partners["gross_profit"].sum())
-    cost = float(ledger["amount"].sum())
+    gross_profit = float(partners["gross_profit"].sum()) if available.has("unit_costs") else math.nan
+    cost = float(ledger["amount"].sum()) if available.has("costs") else math.nan
     verdict = hhi_verdict(hhi)
     name_col = "伙伴名称" if args.group_by == "partner" else label
     ranked = main[main["费用率(%)"].notna()].sort_values("费用率(%)", ascending=False)
+    if ranked.empty:  # no costs: the expense-ratio comparison has nothing to compare
+        ranked = main.sort_values("销售额(元)", ascending=False).head(1).assign(**{"费用率(%)": math.nan})
     high, low = ranked.iloc[0], ranked.iloc[-1]
     incentive_spend = float(roi["激励投入(元)"].sum())
     incremental = roi["增量毛利(元)"].sum(min_count=1)
@@ -455,33 +465,40 @@ def cost_analysis(store: Store, args: CostArgs) -> ToolResult:
 
     figures = {
         "销售额(元)": round(revenue, 2),
-        "渠道费用(元)": round(cost, 2),
+        "渠道费用(元)": _num(round(cost, 2)),
         "费用率(%)": _num(_pct(cost, revenue)),
-        "毛利(元)": round(gross_profit, 2),
+        "毛利(元)": _num(round(gross_profit, 2)),
         "毛利率(%)": _num(_pct(gross_profit, revenue)),
-        "贡献(元)": round(gross_profit - cost, 2),
+        "贡献(元)": _num(round(gross_profit - cost, 2)),
         "贡献率(%)": _num(_pct(gross_profit - cost, revenue)),
         "前N名销售占比(%)": round(top_share * 100, 2),
         "HHI": round(hhi, 2),
         "集中度判断": verdict,
-        "费用率最高分组": str(high[name_col]),
-        "费用率最高(%)": float(high["费用率(%)"]),
-        "费用率最低分组": str(low[name_col]),
-        "费用率最低(%)": float(low["费用率(%)"]),
+        "费用率最高分组": str(high[name_col]) if pd.notna(high["费用率(%)"]) else None,
+        "费用率最高(%)": _num(high["费用率(%)"]),
+        "费用率最低分组": str(low[name_col]) if pd.notna(low["费用率(%)"]) else None,
+        "费用率最低(%)": _num(low["费用率(%)"]),
         "未分摊费用(元)": round(unallocated_total, 2),
         "激励投入(元)": round(incentive_spend, 2),
         "激励投入产出比(倍)": overall_roi,
     }
     gap = float(high["费用率(%)"]) - float(low["费用率(%)"])
-    if len(ranked) > 1:
+    if not available.has("costs"):
+        comparison = f"没有渠道费用数据，费用率与贡献未计算；范围内销售额 {revenue:,.2f} 元；"
+    elif len(ranked) > 1:
         comparison = (
             f"按{GROUP_LABELS[args.group_by]}看，{high[name_col]}费用率最高（{high['费用率(%)']:.2f}%），"
             f"{low[name_col]}最低（{low['费用率(%)']:.2f}%），相差 {gap:.2f} 个百分点；"
         )
     else:
         comparison = f"范围内只有{high[name_col]}一组有销售；"
+    ratios = "、".join(
+        f"{name} {figures[key]:.2f}%"
+        for name, key in (("整体费用率", "费用率(%)"), ("毛利率", "毛利率(%)"))
+        if figures[key] is not None
+    )
     explanation = (
-        f"{comparison}整体费用率 {figures['费用率(%)']:.2f}%、毛利率 {figures['毛利率(%)']:.2f}%。"
+        f"{comparison}{ratios + '。' if ratios else ''}"
         f"前 {args.top_n} 名伙伴占销售额 {top_share * 100:.2f}%，HHI 为 {hhi:,.0f}，销售{verdict}。"
     )
     formula = (
@@ -503,4 +520,30 @@ def cost_analysis(store: Store, args: CostArgs) -> ToolResult:
         tables=tables,
         figures=figures,
         warnings=warnings,
+        missing=missing,
     )
+
+
+def _unmeasured(available: Availability, tables: dict[str, pd.DataFrame]) -> list[Missing]:
+    """Blank the columns whose inputs the data lacks (never a 0 % expense ratio for costs never recorded)."""
+    missing: list[Missing] = []
+    blank: list[str] = []
+    if not available.has("costs"):
+        missing.append(
+            available.missing("costs", "费用率、贡献、服务成本和激励投入产出没有计算；只给出销售额、毛利与集中度")
+        )
+        blank += ["费用", "贡献", "服务成本", "激励", "投入产出"]
+    if not available.has("unit_costs"):
+        missing.append(available.missing("unit_costs", "毛利、毛利率与贡献没有计算"))
+        blank += ["毛利", "贡献"]
+    if not available.has("partner_types"):
+        missing.append(available.missing("partner_types", f"按渠道类型的对比只有「{NO_TYPE}」一组"))
+    if not available.has("channel_levels"):
+        missing.append(available.missing("channel_levels", "渠道长度对比没有计算"))
+        tables.pop("渠道长度对比", None)
+    for name, frame in tables.items():
+        for column in frame.columns:
+            if any(word in column for word in blank) and pd.api.types.is_numeric_dtype(frame[column]):
+                frame[column] = np.nan
+        tables[name] = frame
+    return missing

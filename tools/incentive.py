@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from company.capabilities import Missing, availability
 from company.periods import Period
 from company.store import Store
 from tools.base import ToolError, ToolResult, latest_date, register, resolve_period
@@ -405,9 +406,67 @@ def _scope(store: Store, args: ScopeArgs) -> tuple[Period, pd.DataFrame, list[st
         )
     if frame.empty:
         raise ToolError("所选范围内没有伙伴，请放宽区域或伙伴类型条件。")
+    frame.attrs["basis"], frame.attrs["missing"] = _basis(store, frame, period)
     if not (frame["revenue"] > 0).any():
         warnings.append(f"{period.label}所选范围内没有任何销售，返利为 0。")
     return period, frame, warnings
+
+
+def _basis(store: Store, frame: pd.DataFrame, period: Period) -> tuple[str, list[Missing]]:
+    """What the tiers measure. With targets: achievement. Without: the ratio to the same period a year
+    earlier (同比达成率), said so; with neither, the tool asks for targets instead of paying nobody."""
+    available = availability(store)
+    missing: list[Missing] = []
+    if not (available.has("territories") and available.has("sold_to")):
+        lacking = next(k for k in ("territories", "sold_to") if not available.has(k))
+        missing.append(available.missing(lacking, "「无跨区销售」前置条件没有核查"))
+    if not available.has("floor_prices"):
+        missing.append(available.missing("floor_prices", "「无低于限价销售」前置条件没有核查"))
+    if not available.has("collections"):
+        missing.append(available.missing("collections", "「回款率」前置条件没有核查"))
+    if available.has("targets"):
+        return "achievement", missing
+    ago = frame["revenue_year_ago"]
+    if not (ago > 0).any():
+        raise ToolError(
+            f"没有季度目标，也没有{period.year_ago.label}的销售可比，无法按档位测算返利。"
+            "请导入季度目标表（列：伙伴编号或名称、季度、目标销售额）后再测算；"
+            "或换一个有去年同期数据的期间，按同比增长测算。"
+        )
+    frame["target"] = ago.where(ago > 0)
+    frame["achievement"] = frame["revenue"] / frame["target"]
+    missing.insert(
+        0,
+        available.missing(
+            "targets",
+            f"档位改按同比达成率（本期销售额 ÷ {period.year_ago.label}销售额）测算：门槛 100% 即与去年持平、"
+            "110% 即增长 10%；去年同期没有销售的伙伴不参与",
+        ),
+    )
+    return "growth", missing
+
+
+def _finish(result: ToolResult, frame: pd.DataFrame) -> ToolResult:
+    """Attach the missing inputs; for the growth basis, name what the tiers measure in every label."""
+    result.missing = list(frame.attrs.get("missing", []))
+    if any(m.key == "collections" for m in result.missing):
+        result.warnings = [w for w in result.warnings if "没有回款记录" not in w]
+    if frame.attrs.get("basis") != "growth":
+        return result
+
+    def relabel(text: str) -> str:
+        return text.replace("完成率", "同比达成率").replace(NO_TARGET, "去年同期无销售")
+
+    for name, table in result.tables.items():
+        table = table.rename(columns=lambda c: "去年同期销售额(元)" if c == "目标(元)" else relabel(c))
+        for column in table.columns:
+            if pd.api.types.is_string_dtype(table[column]) or table[column].dtype == object:
+                table[column] = table[column].map(lambda v: relabel(v) if isinstance(v, str) else v)
+        result.tables[name] = table
+    result.explanation = "档位按同比达成率（本期 ÷ 去年同期）测算。" + relabel(result.explanation)
+    result.formula = relabel(result.formula).replace("÷ 目标", "÷ 去年同期销售额").replace("目标 ×", "去年同期销售额 ×")
+    result.warnings = [relabel(w) for w in result.warnings]
+    return result
 
 
 def _eligibility(frame: pd.DataFrame, schedule: RebateSchedule) -> tuple[np.ndarray, list[str], list[str]]:
@@ -788,17 +847,20 @@ def simulate_rebate(store: Store, args: RebateArgs) -> ToolResult:
             f"另有 {len(near)} 家距下一档不超过 {args.near_window * 100:g} 个百分点，"
             f"若全部冲档成功将再增加返利 {_money(figures['临近下一档增加返利(元)'])}。"
         )
-    return ToolResult(
-        tool="simulate_rebate",
-        title=f"返利测算：{period.label}",
-        period=period.span,
-        explanation="".join(sentences),
-        formula=FORMULA,
-        parameters=args.model_dump(mode="json") | {"schedule_text": schedule.describe()},
-        tables=tables,
-        figures=figures,
-        warnings=warnings,
-        data={"schedule": schedule.model_dump(mode="json")},
+    return _finish(
+        ToolResult(
+            tool="simulate_rebate",
+            title=f"返利测算：{period.label}",
+            period=period.span,
+            explanation="".join(sentences),
+            formula=FORMULA,
+            parameters=args.model_dump(mode="json") | {"schedule_text": schedule.describe()},
+            tables=tables,
+            figures=figures,
+            warnings=warnings,
+            data={"schedule": schedule.model_dump(mode="json")},
+        ),
+        frame,
     )
 
 
@@ -995,25 +1057,28 @@ def fit_rebate_budget(store: Store, args: FitBudgetArgs) -> ToolResult:
         }
     )
     detail = _detail_table(frame, new, _amounts(frame, new), eligible, reasons)
-    return ToolResult(
-        tool="fit_rebate_budget",
-        title=f"返利方案按预算调整：{period.label}",
-        period=period.span,
-        explanation="".join(sentences),
-        formula=(
-            "按比例调整返点：新返点 = 原返点 × 系数（封顶规则不变，用二分法求使合计 ≤ 预算的最大系数，"
-            "返点向下取整到 0.01 个百分点）；"
-            "提高入门门槛：第一档门槛每次提高 0.5 个百分点、保持低于第二档，取合计 ≤ 预算的最低门槛。" + FORMULA
+    return _finish(
+        ToolResult(
+            tool="fit_rebate_budget",
+            title=f"返利方案按预算调整：{period.label}",
+            period=period.span,
+            explanation="".join(sentences),
+            formula=(
+                "按比例调整返点：新返点 = 原返点 × 系数（封顶规则不变，用二分法求使合计 ≤ 预算的最大系数，"
+                "返点向下取整到 0.01 个百分点）；"
+                "提高入门门槛：第一档门槛每次提高 0.5 个百分点、保持低于第二档，取合计 ≤ 预算的最低门槛。" + FORMULA
+            ),
+            parameters=args.model_dump(mode="json"),
+            tables={
+                "方案对比": _compare_table(old, new),
+                "失去返利的伙伴": lost_table,
+                "新方案按档位汇总": _tier_summary(detail, new),
+            },
+            figures=figures,
+            warnings=warnings,
+            data={"schedule": new.model_dump(mode="json"), "feasible": feasible},
         ),
-        parameters=args.model_dump(mode="json"),
-        tables={
-            "方案对比": _compare_table(old, new),
-            "失去返利的伙伴": lost_table,
-            "新方案按档位汇总": _tier_summary(detail, new),
-        },
-        figures=figures,
-        warnings=warnings,
-        data={"schedule": new.model_dump(mode="json"), "feasible": feasible},
+        frame,
     )
 
 
@@ -1079,27 +1144,30 @@ def rebate_sensitivity(store: Store, args: SensitivityArgs) -> ToolResult:
         f"所列 {len(long)} 个情景中最低 {_money(lowest['返利合计(元)'])}（{name(lowest)}），"
         f"最高 {_money(highest['返利合计(元)'])}（{name(highest)}）。"
     )
-    return ToolResult(
-        tool="rebate_sensitivity",
-        title=f"返利敏感性分析：{period.label}",
-        period=period.span,
-        explanation="".join(sentences),
-        formula="每个情景：所有档位门槛 + 门槛调整（不低于 0），所有档位返点 + 返点调整（不低于 0），"
-        "增长奖励、封顶与前置条件不变，按原方案规则重算每家返利后加总。" + FORMULA,
-        parameters=args.model_dump(mode="json"),
-        tables={
-            "返利合计矩阵": grid("返利合计(元)", "元"),
-            "获返利伙伴数矩阵": grid("获返利伙伴数(家)", "家"),
-            "情景明细": long,
-        },
-        figures={
-            "当前方案返利合计(元)": current,
-            "最低情景返利(元)": float(lowest["返利合计(元)"]),
-            "最高情景返利(元)": float(highest["返利合计(元)"]),
-            "情景数": len(long),
-        },
-        warnings=warnings,
-        data={"schedule": schedule.model_dump(mode="json")},
+    return _finish(
+        ToolResult(
+            tool="rebate_sensitivity",
+            title=f"返利敏感性分析：{period.label}",
+            period=period.span,
+            explanation="".join(sentences),
+            formula="每个情景：所有档位门槛 + 门槛调整（不低于 0），所有档位返点 + 返点调整（不低于 0），"
+            "增长奖励、封顶与前置条件不变，按原方案规则重算每家返利后加总。" + FORMULA,
+            parameters=args.model_dump(mode="json"),
+            tables={
+                "返利合计矩阵": grid("返利合计(元)", "元"),
+                "获返利伙伴数矩阵": grid("获返利伙伴数(家)", "家"),
+                "情景明细": long,
+            },
+            figures={
+                "当前方案返利合计(元)": current,
+                "最低情景返利(元)": float(lowest["返利合计(元)"]),
+                "最高情景返利(元)": float(highest["返利合计(元)"]),
+                "情景数": len(long),
+            },
+            warnings=warnings,
+            data={"schedule": schedule.model_dump(mode="json")},
+        ),
+        frame,
     )
 
 

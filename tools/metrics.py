@@ -8,8 +8,10 @@ Definitions (documented in docs and README, used by scorecard, incentive, confli
 - avg_on_hand = mean of the month-end snapshots in the period (units); inventory_days 库存天数 =
   avg_on_hand / (units sold in the period / days); turnover 库存周转(次/年) = annualised cost of goods
   sold / average inventory at cost.
-- territory_compliance = share of units sold inside the authorised territory (全国 covers all);
-  price_compliance = share of revenue sold at or above the floor price.
+- territory_compliance = share of units sold inside the authorised territory (全国 covers all), among sales that
+  can be checked (the partner has a territory, the sale a destination); missing when none can;
+  price_compliance = share of revenue sold at or above the floor price, among products with a floor price;
+  missing when none has one. A compliance that was never measured is never 100 %.
 """
 
 from __future__ import annotations
@@ -33,10 +35,15 @@ s AS (
            sum(s.revenue) AS revenue,
            sum(s.quantity) AS quantity,
            sum(s.quantity * pr.unit_cost) AS cogs,
+           -- Only sales that can be checked count: the partner has a territory and the sale a destination.
+           sum(CASE WHEN coalesce(p.territory, '') <> ''
+                     AND (s.sold_to_province IS NOT NULL OR s.sold_to_region IS NOT NULL)
+                    THEN s.quantity END) AS territory_checked_qty,
            sum(CASE WHEN p.territory = '全国' OR coalesce(p.territory, '') = ''
                      OR s.sold_to_province IS NULL AND s.sold_to_region IS NULL
                      OR list_contains(p.terr, s.sold_to_province) OR list_contains(p.terr, s.sold_to_region)
                     THEN 0 ELSE s.quantity END) AS out_of_territory_qty,
+           sum(CASE WHEN pr.floor_price IS NOT NULL THEN s.revenue END) AS floor_checked_revenue,
            sum(CASE WHEN s.unit_price < pr.floor_price THEN s.revenue ELSE 0 END) AS below_floor_revenue
     FROM sales s
     LEFT JOIN products pr USING (sku)
@@ -77,10 +84,11 @@ SELECT p.partner_id, p.name, p.type, p.tier, p.region, p.province, p.city, p.cha
        CASE WHEN s.quantity > 0 THEN i.avg_on_hand / (s.quantity / $days) END AS inventory_days,
        CASE WHEN i.avg_inventory_cost > 0 THEN s.cogs * (365.0 / $days) / i.avg_inventory_cost END AS turnover,
        coalesce(s.out_of_territory_qty, 0) AS out_of_territory_qty,
-       CASE WHEN s.quantity > 0 THEN 1 - coalesce(s.out_of_territory_qty, 0) / s.quantity END
+       CASE WHEN s.territory_checked_qty > 0 THEN 1 - coalesce(s.out_of_territory_qty, 0) / s.territory_checked_qty END
            AS territory_compliance,
        coalesce(s.below_floor_revenue, 0) AS below_floor_revenue,
-       CASE WHEN s.revenue > 0 THEN 1 - coalesce(s.below_floor_revenue, 0) / s.revenue END AS price_compliance,
+       CASE WHEN s.floor_checked_revenue > 0 THEN 1 - coalesce(s.below_floor_revenue, 0) / s.floor_checked_revenue END
+           AS price_compliance,
        v.satisfaction, v.training_hours
 FROM p
 LEFT JOIN s USING (partner_id) LEFT JOIN prev USING (partner_id) LEFT JOIN ago USING (partner_id)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from company.capabilities import Availability, Missing, availability
 from company.periods import Period
 from company.schema import TIER_NAMES
 from company.store import Store
@@ -28,6 +29,19 @@ KPIS: dict[str, tuple[str, str, Literal["higher", "lower"]]] = {
     "territory_compliance": ("区域合规", "%", "higher"),
     "satisfaction": ("满意度", "分", "higher"),
     "training_hours": ("培训时长", "小时", "higher"),
+    "revenue": ("销售规模", "元", "higher"),
+}
+# The data each KPI needs (company.capabilities); growth also needs sales a year before the period.
+KPI_INPUTS: dict[str, tuple[str, ...]] = {
+    "achievement": ("targets",),
+    "growth_yoy": ("sales",),
+    "collection_rate": ("collections",),
+    "inventory_days": ("inventory",),
+    "price_compliance": ("floor_prices",),
+    "territory_compliance": ("territories", "sold_to"),
+    "satisfaction": ("satisfaction",),
+    "training_hours": ("training",),
+    "revenue": ("sales",),
 }
 PERCENT_KPIS = {k for k, (_l, unit, _d) in KPIS.items() if unit == "%"}
 TIER_ORDER = ("A", "B", "C", "D")
@@ -153,10 +167,14 @@ def partner_scorecard(store: Store, args: ScorecardArgs) -> ToolResult:
     weights = _check_weights(args.weights if args.weights is not None else default_weights())
     cutoffs = _check_cutoffs(args.cutoffs if args.cutoffs is not None else default_cutoffs())
     method = args.normalisation or config.get("normalisation", "percentile")
-    period = resolve_period(store, args.period)
-    current = score_frame(partner_metrics(store, period), weights, cutoffs, method)
-    if current["revenue"].sum() == 0:
+    notes: list[str] = []
+    period = resolve_period(store, args.period, notes=notes)
+    metrics = partner_metrics(store, period)
+    if metrics["revenue"].sum() == 0:
         raise ToolError(f"{period.span} 没有销售数据，无法评分。请换一个有数据的期间。")
+    defaults_used = dict(weights)
+    weights, missing = measured_weights(weights, availability(store), metrics, period)
+    current = score_frame(metrics, weights, cutoffs, method)
     previous = _previous_tiers(store, period, weights, cutoffs, method)
     current["previous_tier"] = current["partner_id"].map(previous)
     current["movement"] = [
@@ -189,10 +207,13 @@ def partner_scorecard(store: Store, args: ScorecardArgs) -> ToolResult:
         f"归一化：{'百分位排名（并列取较高名次）' if method == 'percentile' else '最小-最大缩放'}，库存天数越低越好；"
         f"分级：≥{cutoffs['A']:g} A（战略），≥{cutoffs['B']:g} B（核心），≥{cutoffs['C']:g} C（一般），其余 D（观察）"
     )
-    warnings = []
+    warnings = list(notes)
     no_target = int(current["achievement"].isna().sum())
-    if no_target:
+    if no_target and "achievement" in weights:
         warnings.append(f"{no_target} 个伙伴在{period.label}没有目标，完成率不参与其评分。")
+    if missing:
+        used = "、".join(f"{KPIS[k][0]} {w * 100:.0f}%" for k, w in weights.items())
+        warnings.append(f"只按有数据的指标评分，权重已按比例放大：{used}。")
     return ToolResult(
         tool="partner_scorecard",
         title=f"伙伴记分卡与分级（{period.label}）",
@@ -209,11 +230,67 @@ def partner_scorecard(store: Store, args: ScorecardArgs) -> ToolResult:
             "tiers": args.tiers,
             "top": args.top,
         },
-        tables={"记分卡": table, "分级分布": distribution, "升降级": moves},
+        tables={
+            "记分卡": _drop_unmeasured(table, weights),
+            "分级分布": distribution,
+            "升降级": _drop_unmeasured(moves, weights),
+            "权重": _weights_table(defaults_used, weights, missing),
+        },
         figures=figures,
         warnings=warnings,
+        missing=missing,
         data=shown,
     )
+
+
+def measured_weights(
+    weights: dict[str, float], available: Availability, metrics: pd.DataFrame, period: Period
+) -> tuple[dict[str, float], list[Missing]]:
+    """The weights of KPIs the data measures, renormalised to 1; each dropped KPI as a Missing.
+
+    Without targets, achievement's weight goes to sales scale (the partner's revenue percentile), so a
+    dataset of sales alone still ranks its largest customers fairly."""
+    kept: dict[str, float] = {}
+    missing: list[Missing] = []
+    for key, weight in weights.items():
+        lacking = available.lacking(KPI_INPUTS[key])
+        if lacking:
+            instead = f"「{KPIS[key][0]}」（权重 {weight * 100:.0f}%）不参与评分"
+            if key == "achievement":
+                instead = f"没有完成率，其权重 {weight * 100:.0f}% 改按销售规模（销售额在全部伙伴中的百分位）计分"
+                kept["revenue"] = kept.get("revenue", 0.0) + weight
+            missing += [available.missing(k, instead) for k in lacking]
+            continue
+        if metrics[key].notna().sum() == 0:
+            what = f"{period.year_ago.label}的销售" if key == "growth_yoy" else f"{period.label}的{KPIS[key][0]}数据"
+            missing.append(
+                Missing(key, what, f"「{KPIS[key][0]}」（权重 {weight * 100:.0f}%）不参与评分", f"导入{what}")
+            )
+            continue
+        kept[key] = kept.get(key, 0.0) + weight
+    total = sum(kept.values())
+    if not total:
+        raise ToolError("没有任何可计算的评分指标。请至少导入销售明细。")
+    return {k: w / total for k, w in kept.items()}, missing
+
+
+def _weights_table(default: dict[str, float], used: dict[str, float], missing: list[Missing]) -> pd.DataFrame:
+    rows = []
+    for key in dict.fromkeys([*default, *used]):
+        rows.append(
+            {
+                "指标": KPIS[key][0],
+                "默认权重(%)": round(default.get(key, 0.0) * 100, 2),
+                "实际权重(%)": round(used.get(key, 0.0) * 100, 2),
+                "说明": "已计入" if key in used else "缺少数据，未计入",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _drop_unmeasured(table: pd.DataFrame, weights: dict[str, float]) -> pd.DataFrame:
+    drop = [f"{label}({unit})" for key, (label, unit, _d) in KPIS.items() if key not in weights and key != "revenue"]
+    return table.drop(columns=[c for c in drop if c in table.columns])
 
 
 def _previous_tiers(store, period: Period, weights, cutoffs, method) -> dict[str, str]:
@@ -262,6 +339,8 @@ def _table(frame: pd.DataFrame) -> pd.DataFrame:
         }
     )
     for key, (label, unit, _d) in KPIS.items():
+        if key == "revenue":
+            continue  # shown as 销售额 below
         values = frame[key].astype("float64")
         out[f"{label}({unit})"] = (values * 100).round(2) if key in PERCENT_KPIS else values.round(2)
     out["销售额(元)"] = frame["revenue"].round(2)

@@ -7,9 +7,10 @@ from datetime import date
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from company.periods import Period, period_of
+from company.capabilities import Missing
+from company.periods import Period, PeriodError, parse_period, period_of
 from company.store import Store
-from tools.base import TOOLS, ToolError, ToolResult, register, resolve_period
+from tools.base import TOOLS, ToolError, ToolResult, register, span_of
 from tools.metrics import partner_metrics
 from tools.scorecard import KPIS
 
@@ -96,11 +97,35 @@ class WorkPlanArgs(BaseModel):
     collection_target: float = Field(0.95, gt=0, le=1, description="回款率目标 collection-rate target")
 
 
-def _plan_quarter(store: Store, text: str | None) -> Period:
+def _plan_quarter(store: Store, text: str | None) -> tuple[Period, Period, list[str]]:
+    """The plan quarter (a future quarter needs no data), its basis quarter, and notes about both.
+
+    Default: the quarter after the data's last complete quarter. The basis is the quarter before the plan when the data covers it fully, else the
+    latest complete quarter before it (never a partial quarter unless no complete one exists)."""
+    span = span_of(store)
+    notes: list[str] = []
+    latest = span.latest_complete("quarter")
     if text:
-        return resolve_period(store, text, grain="quarter")
-    latest = resolve_period(store, "latest")
-    return latest.shift(1)
+        try:
+            quarter = parse_period(text, span.today)
+        except PeriodError as exc:
+            raise ToolError(exc.message) from None
+        if quarter.grain != "quarter":
+            raise ToolError(f"工作计划按季度制定，请写成 2026Q4 这样的季度，收到的是「{text}」。")
+    else:  # the quarter after the last complete one, so the basis is a whole quarter of data
+        quarter = latest.shift(1) if latest else period_of("quarter", span.last).shift(1)
+    basis = quarter.previous
+    coverage = span.coverage(basis)
+    if coverage == "none":
+        suggestion = f"请选择 {latest.shift(1).key}。" if latest else ""
+        raise ToolError(f"{basis.label}没有销售数据（{span.until}），计划需要上一季度的实际数据作基础。{suggestion}")
+    if coverage == "partial":
+        if latest is not None and latest == basis.previous:
+            notes.append(f"{span.until}，{basis.label}数据不完整，计划以最近一个完整季度 {latest.label} 为基础。")
+            basis = latest
+        else:
+            notes.append(f"{span.until}，{basis.label}只有部分数据，计划基础按已有数据计算。")
+    return quarter, basis, notes
 
 
 def _review_dates(quarter: Period) -> list[date]:
@@ -131,10 +156,17 @@ def _names(frame: pd.DataFrame, limit: int = 5) -> list[str]:
     return [f"{row['name']}（{row['partner_id']}）" for _, row in frame.head(limit).iterrows()]
 
 
+SECTIONS = {
+    "partner_scorecard": "伙伴记分卡",
+    "cost_analysis": "费用分析",
+    "detect_conflicts": "渠道冲突排查",
+    "simulate_rebate": "返利测算",
+}
+
+
 @register("quarterly_work_plan", WorkPlanArgs)
 def quarterly_work_plan(store: Store, args: WorkPlanArgs) -> ToolResult:
-    quarter = _plan_quarter(store, args.quarter)
-    basis = quarter.previous
+    quarter, basis, period_notes = _plan_quarter(store, args.quarter)
     metrics = partner_metrics(store, basis)
     if args.region:
         regions = sorted(metrics["region"].dropna().unique())
@@ -145,10 +177,24 @@ def quarterly_work_plan(store: Store, args: WorkPlanArgs) -> ToolResult:
         raise ToolError(f"计划基于上一季度（{basis.span}）的数据，但该季度没有销售。请选择数据之后的季度做计划。")
 
     scope = {"region": args.region} if args.region else {}
-    card = TOOLS["partner_scorecard"](store, {"period": basis.key, **scope})
-    cost = TOOLS["cost_analysis"](store, {"period": basis.key, **scope})
-    conflicts = TOOLS["detect_conflicts"](store, {"period": basis.key, **scope})
-    rebate = TOOLS["simulate_rebate"](store, {"period": basis.key, **scope})
+    missing: list[Missing] = []
+
+    def section(name: str) -> ToolResult | None:
+        """A part of the plan from another tool; when the data cannot support it, the plan says so."""
+        try:
+            result = TOOLS[name](store, {"period": basis.key, **scope})
+        except ToolError as exc:
+            missing.append(Missing(name, SECTIONS[name], f"计划里没有这一部分（{exc.message}）", "补充上面提到的数据"))
+            return None
+        for item in result.missing:
+            if item not in missing:
+                missing.append(item)
+        return result
+
+    card = section("partner_scorecard")
+    cost = section("cost_analysis")
+    conflicts = section("detect_conflicts")
+    rebate = section("simulate_rebate")
 
     goals = _goals(store, quarter, basis, metrics, card, cost, conflicts, args)
     measures = _measures(metrics, card, cost, conflicts, rebate)
@@ -217,7 +263,8 @@ def quarterly_work_plan(store: Store, args: WorkPlanArgs) -> ToolResult:
             "考核指标": _kpi_table(kpis),
         },
         figures={g.name + "目标": g.target for g in goals} | {g.name + "基线": g.baseline for g in goals},
-        warnings=[*card.warnings, *cost.warnings, *conflicts.warnings],
+        warnings=[*period_notes, *(w for r in (card, cost, conflicts) if r is not None for w in r.warnings)],
+        missing=missing,
         data=plan,
     )
 
@@ -251,13 +298,17 @@ def _goals(store, quarter, basis, metrics, card, cost, conflicts, args) -> list[
     )
     with_target = metrics[metrics["achievement"].notna()]
     on_target = float((with_target["achievement"] >= 1).mean() * 100) if len(with_target) else None
-    ratio = cost.figures["费用率(%)"]
+    ratio = cost.figures.get("费用率(%)") if cost is not None else None
     collection = (
         metrics["amount_collected"].sum() / metrics["amount_due"].sum() if metrics["amount_due"].sum() else None
     )
-    high = int(conflicts.figures.get("高严重度项数", 0))
-    tiers = card.data["tier"].value_counts()
-    ab_share = float((tiers.get("A", 0) + tiers.get("B", 0)) / len(card.data) * 100) if len(card.data) else None
+    high = int(conflicts.figures.get("高严重度项数", 0)) if conflicts is not None else None
+    tiers = card.data["tier"].value_counts() if card is not None else pd.Series(dtype=int)
+    ab_share = (
+        float((tiers.get("A", 0) + tiers.get("B", 0)) / len(card.data) * 100)
+        if card is not None and len(card.data)
+        else None
+    )
     goals = [
         Goal(
             area="销售",
@@ -301,16 +352,17 @@ def _goals(store, quarter, basis, metrics, card, cost, conflicts, args) -> list[
                 basis=f"{basis.label}回款率与目标 {args.collection_target:.0%} 取高者",
             )
         )
-    goals.append(
-        Goal(
-            area="渠道秩序",
-            name="高严重度渠道冲突",
-            baseline=high,
-            target=0,
-            unit="件",
-            basis=f"{basis.label}排查出的高严重度窜货/乱价/压货/下滑案件",
+    if high is not None:
+        goals.append(
+            Goal(
+                area="渠道秩序",
+                name="高严重度渠道冲突",
+                baseline=high,
+                target=0,
+                unit="件",
+                basis=f"{basis.label}排查出的高严重度窜货/乱价/压货/下滑案件",
+            )
         )
-    )
     if ab_share is not None:
         goals.append(
             Goal(
@@ -326,7 +378,7 @@ def _goals(store, quarter, basis, metrics, card, cost, conflicts, args) -> list[
 
 
 def _measures(metrics, card, cost, conflicts, rebate) -> list[Measure]:
-    scored = card.data
+    scored = card.data if card is not None else pd.DataFrame(columns=["tier", "score", "gap_to_next", "lever"])
     measures: list[Measure] = []
     weak = scored[scored["tier"] == "D"].sort_values("score")
     if len(weak):
@@ -366,7 +418,8 @@ def _measures(metrics, card, cost, conflicts, rebate) -> list[Measure]:
                 source="partner_metrics",
             )
         )
-    high_group, high_ratio = cost.figures.get("费用率最高分组"), cost.figures.get("费用率最高(%)")
+    figures = cost.figures if cost is not None else {}
+    high_group, high_ratio = figures.get("费用率最高分组"), figures.get("费用率最高(%)")
     if high_group:
         measures.append(
             Measure(
@@ -378,7 +431,7 @@ def _measures(metrics, card, cost, conflicts, rebate) -> list[Measure]:
                 source="cost_analysis",
             )
         )
-    for finding in [f for f in conflicts.data if f.severity in ("高", "中")][:6]:
+    for finding in [f for f in (conflicts.data if conflicts is not None else []) if f.severity in ("高", "中")][:6]:
         measures.append(
             Measure(
                 area="渠道秩序",
@@ -402,7 +455,7 @@ def _measures(metrics, card, cost, conflicts, rebate) -> list[Measure]:
                 source="partner_metrics",
             )
         )
-    total = rebate.figures.get("返利合计(元)")
+    total = rebate.figures.get("返利合计(元)") if rebate is not None else None
     if total is not None:
         measures.append(
             Measure(
@@ -420,11 +473,11 @@ def _measures(metrics, card, cost, conflicts, rebate) -> list[Measure]:
 
 def _risks(cost, conflicts, card) -> list[str]:
     risks = ["季末冲量可能引发压货与窜货：返利按动销和回款核算，季末两周加密库存核查。"]
-    if cost.figures.get("集中度判断") == "高度集中":
+    if cost is not None and cost.figures.get("集中度判断") == "高度集中":
         risks.append(f"销售高度集中（HHI {cost.figures['HHI']}）：头部伙伴变动风险大，需培育第二梯队。")
-    if conflicts.figures.get("发现总数", 0):
+    if conflicts is not None and conflicts.figures.get("发现总数", 0):
         risks.append(f"上季度发现 {conflicts.figures['发现总数']} 起渠道冲突信号，处理不及时会影响价格体系与伙伴信心。")
-    if card.figures.get("降级数", 0):
+    if card is not None and card.figures.get("降级数", 0):
         risks.append(f"上季度有 {card.figures['降级数']} 家伙伴降级，需防止其流失或消极经营。")
     return risks
 
