@@ -228,7 +228,9 @@ def cmd_attributes(args: argparse.Namespace) -> int:
         print("当前数据集没有保留的其它列（导入时未匹配到标准字段的列会保留在这里）。")
     for a in rows:
         kind = "维度" if a["kind"] == "dimension" else "度量"
-        print(f"  {a['table']}.{a['column']:<28} {kind}  中文名：{a['zh']}  英文名：{a['en']}  （原列名 {a['header']}）")
+        print(
+            f"  {a['table']}.{a['column']:<28} {kind}  中文名：{a['zh']}  英文名：{a['en']}  （原列名 {a['header']}）"
+        )
     return 0
 
 
@@ -518,7 +520,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--cascade", action="store_true", help="与 --replace 一起用：连带删除引用被删伙伴/产品的记录（会报告数量）"
     )
     imp.add_argument(
-        "--date-order", choices=["mdy", "dmy"], help="日期无法自动判断时指定：mdy 月/日/年（美式），dmy 日/月/年（欧式）"
+        "--date-order",
+        choices=["mdy", "dmy"],
+        help="日期无法自动判断时指定：mdy 月/日/年（美式），dmy 日/月/年（欧式）",
     )
     imp.add_argument("--currency", choices=list(CURRENCIES), help="文件金额的币种（默认按列名和符号识别，否则人民币）")
     imp.add_argument(

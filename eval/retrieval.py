@@ -147,8 +147,10 @@ def print_report(report: dict) -> None:
         f"最佳单路（{best}）hit@5 {para[best]['hit5']:.3f} / MRR {para[best]['mrr']:.3f} → 融合{verdict}"
     )
     halves = report["runs"]["fusion"]
-    print(f"融合分半核对：奇数号 hit@5 {halves['odd']['hit5']:.3f} / MRR {halves['odd']['mrr']:.3f}；"
-          f"偶数号 hit@5 {halves['even']['hit5']:.3f} / MRR {halves['even']['mrr']:.3f}")
+    print(
+        f"融合分半核对：奇数号 hit@5 {halves['odd']['hit5']:.3f} / MRR {halves['odd']['mrr']:.3f}；"
+        f"偶数号 hit@5 {halves['even']['hit5']:.3f} / MRR {halves['even']['mrr']:.3f}"
+    )
     counts = report["runs"]["fusion"]
     print(f"（题数：改写 {counts['paraphrased']['n']}，直接 {counts['direct']['n']}，英文 {counts['en']['n']}）")
     gate = report["gate"]

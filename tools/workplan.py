@@ -100,8 +100,8 @@ class WorkPlanArgs(BaseModel):
 def _plan_quarter(store: Store, text: str | None) -> tuple[Period, Period, list[str]]:
     """The plan quarter (a future quarter needs no data), its basis quarter, and notes about both.
 
-    Default: the quarter after the data's last complete quarter. The basis is the quarter before the plan when the data covers it fully, else the
-    latest complete quarter before it (never a partial quarter unless no complete one exists)."""
+    Default: the quarter after the data's last complete quarter. The basis is the quarter before the plan
+    when the data covers it fully, else the latest complete quarter before it."""
     span = span_of(store)
     notes: list[str] = []
     latest = span.latest_complete("quarter")

@@ -109,9 +109,7 @@ def dataset_section() -> None:
     if not profile.dates_confirmed and store.exists():
         future = store.scalar("SELECT count(*) FROM sales WHERE date > current_date")
         if future:
-            st.warning(
-                f"有 {future:,} 行销售的日期晚于今天。确认之前，它们不参与「最近一期」「上季度」等的判断。"
-            )
+            st.warning(f"有 {future:,} 行销售的日期晚于今天。确认之前，它们不参与「最近一期」「上季度」等的判断。")
             if st.button("这些日期无误，确认", key="confirm_dates"):
                 store.update_profile(dates_confirmed=True)
                 st.rerun()
@@ -253,8 +251,9 @@ def _forget_upload() -> None:
 def import_section() -> None:
     st.subheader("导入数据")
     st.caption(
-        "支持 CSV（UTF-8、GBK/GB18030、Windows-1252 自动识别；逗号、分号、制表符分隔）和 XLSX。先校验、看清列映射与问题，"
-        "再确认导入；失败时原有数据保持不变。只有销售导出也可以导入；没有对应标准字段的列会保留下来，可以在问题里按列名使用。"
+        "支持 CSV（UTF-8、GBK/GB18030、Windows-1252 自动识别；逗号、分号、制表符分隔）和 XLSX。"
+        "先校验、看清列映射与问题，再确认导入；失败时原有数据保持不变。只有销售导出也可以导入；"
+        "没有对应标准字段的列会保留下来，可以在问题里按列名使用。"
     )
     settings = state.settings()
     spaces = workspaces(settings)
@@ -275,7 +274,9 @@ def import_section() -> None:
     choices = [new_choice]
     if active is not None and not active.profile.is_sample:
         choices.insert(0, active.id)
-    labels = {new_choice: f"新建数据集「{stem}」"} | ({active.id: f"当前数据集「{active.profile.name}」"} if active else {})
+    labels = {new_choice: f"新建数据集「{stem}」"} | (
+        {active.id: f"当前数据集「{active.profile.name}」"} if active else {}
+    )
     c1, c2, c3 = st.columns(3)
     target = c1.selectbox(
         "导入到",
@@ -324,7 +325,9 @@ def import_section() -> None:
             "日期顺序（文件里的日期无法自动判断时请选择）",
             ["mdy", "dmy"],
             index=["mdy", "dmy"].index(order) if order else 0,
-            format_func=lambda o: f"{ORDER_LABELS[o]}（{'美式，如 3/1/2025 = 3月1日' if o == 'mdy' else '欧式，如 3/1/2025 = 1月3日'}）",
+            format_func=lambda o: (
+                f"{ORDER_LABELS[o]}（{'美式，如 3/1/2025 = 3月1日' if o == 'mdy' else '欧式，如 3/1/2025 = 1月3日'}）"
+            ),
             key="import_date_order_pick",
         )
         if st.button("按这个顺序读取日期", key="apply_date_order"):
