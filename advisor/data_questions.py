@@ -20,7 +20,11 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rapidfuzz import fuzz, process
 
+from company import clock
+from company.capabilities import INPUTS, availability
+from company.catalog import attributes
 from company.errors import StoreError
+from company.periods import DataSpan, data_span
 from company.schema import TIER_NAMES
 from company.semantic import (
     DIMENSIONS,
@@ -31,6 +35,8 @@ from company.semantic import (
     QuerySpecError,
     TimeWindow,
     add_months,
+    attribute_catalog,
+    catalog_scope,
     compile_spec,
     format_value,
     metric_of,
@@ -42,7 +48,9 @@ from company.semantic import (
 )
 from company.store import Store
 
-ClarificationReason = Literal["missing_metric", "missing_dimension", "ambiguous_name", "unknown_name", "unsupported"]
+ClarificationReason = Literal[
+    "missing_metric", "missing_dimension", "ambiguous_name", "unknown_name", "unsupported", "no_data"
+]
 
 # ---------------------------------------------------------------------------------------------------------------
 # Results
@@ -159,6 +167,19 @@ PARTNER_NOUNS_EN = {
     "ecommerce platform": "电商平台", "online platform": "电商平台",
 }  # fmt: skip
 TYPE_ENTITY = {"直营": "直营", "direct": "直营", "direct sales": "直营", "直销": "直营"}
+# Chinese names of countries as English exports spell them (德国 → Germany); matched case-insensitively.
+COUNTRY_ZH = {
+    "美国": ("usa", "us", "united states", "united states of america"), "德国": ("germany",), "日本": ("japan",),
+    "法国": ("france",), "英国": ("uk", "united kingdom", "great britain"), "中国": ("china",),
+    "西班牙": ("spain",), "意大利": ("italy",), "澳大利亚": ("australia",), "加拿大": ("canada",),
+    "挪威": ("norway",), "瑞典": ("sweden",), "芬兰": ("finland",), "丹麦": ("denmark",), "奥地利": ("austria",),
+    "瑞士": ("switzerland",), "比利时": ("belgium",), "荷兰": ("netherlands", "the netherlands"),
+    "爱尔兰": ("ireland", "eire"), "新加坡": ("singapore",), "菲律宾": ("philippines",), "新西兰": ("new zealand",),
+    "巴西": ("brazil", "brasil"), "印度": ("india",), "韩国": ("korea", "south korea"), "葡萄牙": ("portugal",),
+    "波兰": ("poland",), "以色列": ("israel",), "沙特阿拉伯": ("saudi arabia",), "阿联酋": ("united arab emirates",),
+    "香港": ("hong kong",), "台湾": ("taiwan",), "墨西哥": ("mexico",), "希腊": ("greece",),
+}  # fmt: skip
+ENTITY_VALUES_MAX = 300  # an attribute with more distinct values (phone numbers, addresses) is not matched by value
 
 
 @dataclass(frozen=True)
@@ -182,13 +203,42 @@ class DataContext:
     entity_aliases: dict[str, tuple[str, str]]
     entity_pattern: re.Pattern | None
     full_names: list[NameEntry] = field(default_factory=list)
+    span: DataSpan | None = None  # first and last date of the data, and today (company.periods)
+    # The dataset's imported attributes (company.catalog) as dimensions and measures, and the words naming them.
+    extra_dimensions: dict[str, Any] = field(default_factory=dict)
+    extra_metrics: dict[str, Any] = field(default_factory=dict)
+    dim_words_zh: dict[str, str] = field(default_factory=lambda: dict(DIM_WORDS_ZH))
+    dim_words_en: dict[str, str] = field(default_factory=lambda: dict(DIM_WORDS_EN))
+
+    def add_attributes(self, attributes: list, values: dict[str, list[str]]) -> None:
+        """Attribute columns become dimensions (by name, and by value for filters) and measures."""
+        self.extra_dimensions, self.extra_metrics = attribute_catalog(attributes)
+        for a in attributes:
+            if a.column not in self.extra_dimensions:
+                continue
+            for name in a.names():
+                word = _normalise(name)
+                self.dim_words_zh.setdefault(word, a.column)  # 按STATUS: Chinese markers take Latin names too
+                if re.search("[a-z]", word):
+                    self.dim_words_en.setdefault(word, a.column)
+            for value in values.get(a.column, []):
+                text = _normalise(str(value))
+                if len(text) >= 2 and not re.fullmatch(r"[\d.\-/ ]+", text) and text not in self.entity_aliases:
+                    self.entity_aliases[text] = (a.column, str(value))
+        self.entity_pattern = _entity_pattern(self.entity_aliases)
+
+    @property
+    def today(self) -> date:
+        return self.span.today if self.span else clock.today()
 
     @classmethod
     def build(cls, latest: date, partners: pd.DataFrame, products: pd.DataFrame) -> DataContext:
         def text(v: Any) -> str | None:
             return None if v is None or (isinstance(v, float) and math.isnan(v)) or pd.isna(v) else str(v)
 
-        values: dict[str, set[str]] = {k: set() for k in ("region", "province", "city", "partner_type", "tier")}
+        values: dict[str, set[str]] = {
+            k: set() for k in ("region", "province", "city", "country", "partner_type", "tier")
+        }
         values["category"] = set()
         plist, qlist = [], []
         for row in partners.itertuples(index=False):
@@ -196,6 +246,7 @@ class DataContext:
                 "region": text(row.region),
                 "province": text(row.province),
                 "city": text(row.city),
+                "country": text(row.country),
                 "partner_type": text(row.type),
                 "tier": text(row.tier),
             }
@@ -245,15 +296,26 @@ class DataContext:
         for a, v in TYPE_ENTITY.items():
             if v in values["partner_type"]:
                 alias(a, "partner_type", v)
-        pattern = None
-        if aliases:
-            parts = []
-            for a in sorted(aliases, key=len, reverse=True):
-                escaped = re.escape(a)
-                parts.append(rf"(?<![a-z]){escaped}(?![a-z])" if re.search("[a-z]", a) else escaped)
-            pattern = re.compile("|".join(parts))
+        for v in sorted(values["country"]):
+            alias(v, "country", v)
+            for zh, names in COUNTRY_ZH.items():
+                if v.lower() in names or v == zh:
+                    alias(zh, "country", v)
+                    for name in names:
+                        alias(name, "country", v)
+        pattern = _entity_pattern(aliases)
         full = sorted((e for e in plist + qlist if len(e.norm) >= 3), key=lambda e: len(e.norm), reverse=True)
         return cls(latest, values, plist, qlist, by_id, aliases, pattern, full)
+
+
+def _entity_pattern(aliases: dict[str, tuple[str, str]]) -> re.Pattern | None:
+    if not aliases:
+        return None
+    parts = []
+    for a in sorted(aliases, key=len, reverse=True):
+        escaped = re.escape(a)
+        parts.append(rf"(?<![a-z]){escaped}(?![a-z])" if re.search("[a-z]", a) else escaped)
+    return re.compile("|".join(parts))
 
 
 _CONTEXTS: dict[str, DataContext] = {}
@@ -267,19 +329,31 @@ def context_for(store: Store) -> DataContext:
     if path is None:
         with store.connect():  # raises the StoreError that tells the user how to load data
             pass
-    key = str(path)
+    key = f"{path}|{clock.today().isoformat()}|{store.profile().dates_confirmed}"
     with _CONTEXT_LOCK:
         if key in _CONTEXTS:
             return _CONTEXTS[key]
+    span = data_span(store)
     with store.connect() as con:
-        latest = con.execute("SELECT max(date) FROM sales").fetchone()[0]
-        partners = con.execute("SELECT partner_id, name, type, tier, region, province, city FROM partners").df()
+        partners = con.execute(
+            "SELECT partner_id, name, type, tier, region, province, city, country FROM partners"
+        ).df()
         products = con.execute("SELECT sku, name, category FROM products").df()
-    if latest is None:
+        kept = attributes(store)
+        values = {}
+        for a in kept:
+            if a.kind != "dimension":
+                continue
+            rows = con.execute(
+                f'SELECT DISTINCT "{a.column}" FROM "{a.table}" WHERE "{a.column}" IS NOT NULL '
+                f"LIMIT {ENTITY_VALUES_MAX + 1}"
+            ).fetchall()
+            values[a.column] = [r[0] for r in rows] if len(rows) <= ENTITY_VALUES_MAX else []
+    if span is None:
         raise StoreError("销售数据是空的，无法确定时间窗口。请先导入销售明细或生成示例公司。")
-    if not isinstance(latest, date):
-        latest = pd.Timestamp(latest).date()
-    context = DataContext.build(latest, partners, products)
+    context = DataContext.build(span.last, partners, products)
+    context.span = span
+    context.add_attributes(kept, values)
     with _CONTEXT_LOCK:
         while len(_CONTEXTS) >= _CONTEXT_CACHE_SIZE:
             _CONTEXTS.pop(next(iter(_CONTEXTS)))
@@ -395,6 +469,9 @@ def _through(year: int, month: int, lang: Language) -> TimeWindow:
     end = month_end(date(year, month, 1))
     label = f"截至{year}年{month}月" if lang == "zh" else f"through {range_label(date(year, month, 1), end, 'en')}"
     return TimeWindow(start=date(year, 1, 1), end=end, label=label, kind="ytd")
+
+
+PERIOD_KPIS = {"achievement", "target", "inventory", "inventory_days", "turnover", "collection_rate"}
 
 
 def default_window(latest: date, lang: Language = "zh") -> TimeWindow:
@@ -674,7 +751,8 @@ DIM_WORDS_ZH: dict[str, str] = {
     "省": "province", "城市": "city", "地市": "city", "市": "city", "产品": "product", "单品": "product",
     "商品": "product", "sku": "product", "品项": "product", "品类": "category", "产品类别": "category",
     "类别": "category", "产品线": "category", "大类": "category", "月份": "month", "月度": "month", "月": "month",
-    "季度": "quarter", "季": "quarter", "年度": "year", "年份": "year", "年": "year",
+    "季度": "quarter", "季": "quarter", "年度": "year", "年份": "year", "年": "year", "国家": "country",
+    "国别": "country", "州": "province",
 }  # fmt: skip
 BARE_ZH_MIN = 2  # bare (unmarked) Chinese dimension words need two characters: 区/市/省/月/年 alone are too common
 DIM_WORDS_EN: dict[str, str] = {
@@ -684,7 +762,8 @@ DIM_WORDS_EN: dict[str, str] = {
     "cities": "city", "city": "city", "products": "product", "product": "product", "skus": "product",
     "sku": "product", "items": "product", "item": "product", "categories": "category", "category": "category",
     "product lines": "category", "months": "month", "month": "month", "quarters": "quarter", "quarter": "quarter",
-    "years": "year", "year": "year",
+    "years": "year", "year": "year", "countries": "country", "country": "country", "states": "province",
+    "state": "province",
 }  # fmt: skip
 TIME_GROUP_WORDS = [
     (
@@ -890,12 +969,76 @@ class _Parser:
             )
         return comparison
 
-    def _time(self) -> TimeWindow:
-        found = _find_time(self.scan, self.context.latest, self.lang)
-        if found is None:
-            self.notes.append(self._zh("未指定时间，默认本季度", "no period given: this quarter"))
+    def _time(self) -> TimeWindow | None:
+        """The window the question names, relative words resolved against today; None when it names none."""
+        return _find_time(self.scan, self.context.today, self.lang)
+
+    def _default_window(self, metrics: list[str], comparison: str) -> TimeWindow:
+        """No time in the question: totals and rankings cover all the data; period KPIs and comparisons use the
+        latest complete quarter. Never a partial quarter, and the window is always stated."""
+        span = self.context.span
+        latest = span.latest_complete("quarter") if span else None
+        if latest is not None and (comparison != "none" or any(m in PERIOD_KPIS for m in metrics)):
+            window = _quarter(latest.start.year, (latest.start.month - 1) // 3 + 1, self.lang)
+            self.notes.append(
+                self._zh(
+                    f"未指定时间：按最近一个完整季度 {window.label} 计算",
+                    f"no period given: the latest complete quarter, {window.label}",
+                )
+            )
+            return window
+        if span is None:
             return default_window(self.context.latest, self.lang)
-        return found
+        label = self._zh("全部数据", "all data")
+        self.notes.append(
+            self._zh(
+                f"未指定时间：合计与排名覆盖全部数据（{span.window}）", f"no period given: all data ({span.window})"
+            )
+        )
+        return TimeWindow(start=span.first, end=span.last, label=label, kind="custom")
+
+    def _check_window(self, window: TimeWindow) -> Clarification | None:
+        """Say where the data ends; a window the data does not reach gets the latest complete period offered."""
+        span = self.context.span
+        if span is None:
+            return None
+        if window.start > span.last or window.end < span.first:
+            grain = window.kind if window.kind in ("month", "year") else "quarter"
+            latest = span.latest_complete(grain) or span.latest_complete("quarter")
+            option = None
+            if latest is not None:
+                label = latest.label if self.lang == "zh" else range_label(latest.start, latest.end, "en")
+                option = self._with_time(label)
+            return self._clarify(
+                "no_data",
+                f"{window.label}没有数据：{span.until}（数据从 {span.first.isoformat()} 开始）。"
+                + (f"要看最近一个有数据的完整时期 {latest.label} 吗？" if latest else ""),
+                f"There is no data for {window.label}: the data runs {span.window}."
+                + (f" Shall I use the latest complete period, {latest.key}?" if latest else ""),
+                [option] if option else [],
+            )
+        if window.end > span.last:
+            self.notes.append(
+                self._zh(
+                    f"{span.until}，{window.label}只有部分数据",
+                    f"data ends {span.last.isoformat()}: {window.label} is partial",
+                )
+            )
+        return None
+
+    def _with_time(self, label: str) -> str:
+        """The question with its time expression(s) replaced by another period (a clarification option)."""
+        spans = sorted(self.scan.of("time"), key=lambda s: s.start)
+        text = self.scan.text
+        if not spans:
+            return f"{label}{text}" if self.lang == "zh" else f"{text} in {label}"
+        first = spans[0]
+        out = text[: first.start] + label
+        cursor = first.end
+        for s in spans[1:]:
+            out += text[cursor : s.start]
+            cursor = s.end
+        return out + text[cursor:]
 
     def _ids(self) -> tuple[list[NameEntry], list[str]]:
         """Partner ids and SKUs typed as such (P0001, BEV-001); a code naming nothing is reported."""
@@ -986,8 +1129,8 @@ class _Parser:
 
     def _markers(self) -> list[_Span]:
         """各区域 / 按月 / 哪些经销商 / by region / which distributors → grouping."""
-        zh_words = {**DIM_WORDS_ZH, **{w: "partner" for w in PARTNER_NOUNS_ZH}}
-        en_words = {**DIM_WORDS_EN}
+        zh_words = {**self.context.dim_words_zh, **{w: "partner" for w in PARTNER_NOUNS_ZH}}
+        en_words = {**self.context.dim_words_en}
         for noun in PARTNER_NOUNS_EN:
             en_words[noun] = en_words[noun + "s"] = "partner"
         out = []
@@ -1070,16 +1213,18 @@ class _Parser:
             value = en_nouns[m.group(1)]
             span.value = ("partner", value if value in types else None, False, bool(m.group(2)))
             out.append(span)
-        bare_zh = {w: d for w, d in DIM_WORDS_ZH.items() if len(w) >= BARE_ZH_MIN and not DIMENSIONS[d].is_time}
+        bare_zh = {
+            w: d for w, d in self.context.dim_words_zh.items() if len(w) >= BARE_ZH_MIN and not DIMENSIONS[d].is_time
+        }
         for m, span in self.scan.take_all(re.compile(_alt(bare_zh)), "group"):
             span.value = (bare_zh[m.group(0)], None, False)
             out.append(span)
-        bare_en = {w: d for w, d in DIM_WORDS_EN.items() if not DIMENSIONS[d].is_time}
+        bare_en = {w: d for w, d in self.context.dim_words_en.items() if not DIMENSIONS[d].is_time}
         for m, span in self.scan.take_all(re.compile(rf"\b(?:{_alt(bare_en)})\b"), "group"):
             span.value = (bare_en[m.group(0)], None, False)
             out.append(span)
         # Time words left after the time expressions are gone mean a grouping: 今年月度销售额, 季度销量.
-        time_zh = {w: d for w, d in DIM_WORDS_ZH.items() if DIMENSIONS[d].is_time and w != "季"}
+        time_zh = {w: d for w, d in self.context.dim_words_zh.items() if DIMENSIONS[d].is_time and w != "季"}
         for m, span in self.scan.take_all(re.compile(_alt(time_zh)), "group"):
             span.value = (time_zh[m.group(0)], None, False)
             out.append(span)
@@ -1380,6 +1525,10 @@ class _Parser:
         elif filters and any(f["field"] not in DIMENSIONS for f in filters) and groups:
             f = next(f for f in filters if f["field"] not in DIMENSIONS)
             sort = {"metric": f["field"], "direction": "asc" if f["op"] in ("lt", "le") else "desc"}
+        if window is None:
+            window = self._default_window(metrics, comparison)
+        elif (problem := self._check_window(window)) is not None:
+            return problem
         spec_data = {
             "metrics": metrics,
             "dimensions": groups,
@@ -1467,6 +1616,7 @@ DIM_NOUNS = {
     "region": ("区域", "regions"),
     "province": ("省份", "provinces"),
     "city": ("城市", "cities"),
+    "country": ("国家", "countries"),
     "product": ("产品", "products"),
     "category": ("品类", "categories"),
     "month": ("月份", "months"),
@@ -1489,6 +1639,8 @@ def _show(metric_key: str, value: Any, lang: Language, signed: bool = False) -> 
 def _header(column: str, lang: Language, comparison: str) -> str:
     if column in DIM_HEADERS:
         return DIM_HEADERS[column][0 if lang == "zh" else 1]
+    if column in DIMENSIONS and metric_of(column) is None:  # country, imported attributes
+        return DIMENSIONS[column].label(lang)
     metric, part = metric_of(column)  # type: ignore[misc]
     name = metric.label(lang)
     name = name[0].upper() + name[1:] if lang == "en" else name
@@ -1510,7 +1662,7 @@ def _display_table(frame: pd.DataFrame, spec: QuerySpec, lang: Language) -> pd.D
     out = pd.DataFrame(index=frame.index)
     for column in frame.columns:
         header = _header(column, lang, spec.comparison)
-        if column in DIM_HEADERS:
+        if column in DIM_HEADERS or metric_of(column) is None:
             out[header] = frame[column].map(lambda v: "" if v is None or pd.isna(v) else str(v))
             continue
         metric, part = metric_of(column)  # type: ignore[misc]
@@ -1625,7 +1777,7 @@ def _summary(spec: QuerySpec, frame: pd.DataFrame, lang: Language, window: str, 
 
     n = len(frame)
     lead_dim = next((d for d in spec.dimensions if not DIMENSIONS[d].is_time), spec.dimensions[0])
-    noun = DIM_NOUNS[lead_dim][0 if zh else 1]
+    noun = DIM_NOUNS[lead_dim][0 if zh else 1] if lead_dim in DIM_NOUNS else DIMENSIONS[lead_dim].label(lang)
     ptype = next((f.value for f in spec.filters if f.field == "partner_type" and f.op == "eq"), None)
     if lead_dim == "partner" and ptype:
         noun = str(ptype) if zh else TYPE_NOUNS_EN.get(str(ptype), noun)
@@ -1768,7 +1920,48 @@ def answer_spec(store: Store, spec: QuerySpec, language: Language = "zh", notes:
 def answer_data_question(store: Store, question: str) -> DataAnswer | Clarification:
     """Answer a data question about the company in the store, or ask back when the question is unclear."""
     context = context_for(store)
-    parsed = _Parser(question, context).parse()
-    if isinstance(parsed, Clarification):
-        return parsed
-    return answer_spec(store, parsed.spec, parsed.language, parsed.notes)
+    with catalog_scope(context.extra_dimensions, context.extra_metrics):
+        parsed = _Parser(question, context).parse()
+        if isinstance(parsed, Clarification):
+            return parsed
+        lacking = _lacking_inputs(store, parsed.spec, parsed.language)
+        if lacking is not None:
+            return lacking
+        return answer_spec(store, parsed.spec, parsed.language, parsed.notes)
+
+
+# The data each metric and partner attribute needs (company.capabilities).
+METRIC_INPUTS: dict[str, tuple[str, ...]] = {
+    "target": ("targets",),
+    "achievement": ("targets",),
+    "gross_profit": ("unit_costs",),
+    "gross_margin": ("unit_costs",),
+    "cost": ("costs",),
+    "expense_ratio": ("costs",),
+    "rebate": ("rebates_paid",),
+    "inventory": ("inventory",),
+    "inventory_days": ("inventory",),
+    "turnover": ("inventory", "unit_costs"),
+    "collection_rate": ("collections",),
+}
+DIMENSION_INPUTS: dict[str, tuple[str, ...]] = {"partner_type": ("partner_types",), "tier": ("tiers",)}
+
+
+def _lacking_inputs(store: Store, spec: QuerySpec, language: Language) -> Clarification | None:
+    """「这份数据回答不了」 naming the missing input, instead of an empty or zero answer."""
+    available = availability(store)
+    used_dims = set(spec.dimensions) | {f.field for f in spec.filters if f.field in DIMENSIONS}
+    lacking = [k for m in spec.metrics for k in METRIC_INPUTS.get(m, ()) if not available.has(k)]
+    lacking += [k for d in used_dims for k in DIMENSION_INPUTS.get(d, ()) if not available.has(k)]
+    lacking = list(dict.fromkeys(lacking))
+    if not lacking:
+        return None
+    names = "、".join(f"「{INPUTS[k].zh}」" for k in lacking)
+    how = "；".join(INPUTS[k].how_to_add() for k in lacking)
+    return Clarification(
+        question=f"这份数据回答不了这个问题：缺少{names}。补充方法：{how}。"
+        if language == "zh"
+        else f"This data cannot answer that: it has no {', '.join(INPUTS[k].key for k in lacking)}. To add it: {how}.",
+        reason="unsupported",
+        language=language,
+    )

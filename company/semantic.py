@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
@@ -19,7 +22,7 @@ from company.errors import CanmouError
 
 Language = Literal["zh", "en"]
 Source = Literal["sales", "targets", "costs", "rebates", "inventory", "collections", "partners"]
-Format = Literal["money", "quantity", "ratio", "days", "times", "count", "price"]
+Format = Literal["money", "quantity", "ratio", "days", "times", "count", "price", "number"]
 WindowKind = Literal["month", "quarter", "year", "months", "ytd", "custom"]
 
 PARTNER_SOURCES: tuple[Source, ...] = ("sales", "targets", "costs", "rebates", "inventory", "collections", "partners")
@@ -68,7 +71,65 @@ def _partner_attr(column: str, costs: str | None = None) -> dict[str, str]:
     return expr
 
 
-DIMENSIONS: dict[str, Dimension] = {
+class _Scoped(dict):
+    """The built-in definitions plus those of the dataset in use (its imported attributes), per request.
+
+    A dataset's attribute columns (STATUS, DEALSIZE, Profit …) become dimensions and measures for the
+    duration of catalog_scope(); every lookup of DIMENSIONS / METRICS sees them, nothing else does."""
+
+    def __init__(self, base: dict, extra: ContextVar):
+        super().__init__(base)
+        self._extra = extra
+
+    def _merged(self) -> dict:
+        extra = self._extra.get()
+        return {**dict(super().items()), **extra} if extra else dict(super().items())
+
+    def __getitem__(self, key):
+        extra = self._extra.get()
+        if extra and key in extra:
+            return extra[key]
+        return super().__getitem__(key)
+
+    def __contains__(self, key) -> bool:
+        extra = self._extra.get()
+        return super().__contains__(key) or bool(extra and key in extra)
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+    def __iter__(self):
+        return iter(self._merged())
+
+    def __len__(self) -> int:
+        return len(self._merged())
+
+    def keys(self):
+        return self._merged().keys()
+
+    def values(self):
+        return self._merged().values()
+
+    def items(self):
+        return self._merged().items()
+
+
+_EXTRA_DIMENSIONS: ContextVar[dict | None] = ContextVar("extra_dimensions", default=None)
+_EXTRA_METRICS: ContextVar[dict | None] = ContextVar("extra_metrics", default=None)
+
+
+@contextmanager
+def catalog_scope(dimensions: dict, metrics: dict) -> Iterator[None]:
+    """Make a dataset's attribute dimensions and measures part of DIMENSIONS / METRICS inside the block."""
+    tokens = (_EXTRA_DIMENSIONS.set(dict(dimensions)), _EXTRA_METRICS.set(dict(metrics)))
+    try:
+        yield
+    finally:
+        _EXTRA_DIMENSIONS.reset(tokens[0])
+        _EXTRA_METRICS.reset(tokens[1])
+
+
+_BASE_DIMENSIONS: dict[str, Dimension] = {
     d.key: d
     for d in (
         Dimension(
@@ -108,9 +169,24 @@ DIMENSIONS: dict[str, Dimension] = {
             ("region",),
         ),
         Dimension(
-            "province", "省份", "province", ("省份", "省"), ("province",), _partner_attr("province"), ("province",)
+            "province",
+            "省份",
+            "province",
+            ("省份", "省", "州"),
+            ("province", "state"),
+            _partner_attr("province"),
+            ("province",),
         ),
         Dimension("city", "城市", "city", ("城市", "地市"), ("city",), _partner_attr("city"), ("city",)),
+        Dimension(
+            "country",
+            "国家",
+            "country",
+            ("国家", "国家/地区", "国别"),
+            ("country", "countries", "nation"),
+            _partner_attr("country"),
+            ("country",),
+        ),
         Dimension(
             "product",
             "产品",
@@ -153,6 +229,7 @@ class Metric:
     # bucket table); every CTE has at most one row per key, so sum() is that row's value.
     expression: str
     definition: str
+    column: str | None = None  # an imported measure column of sales (attribute), summed in the sales CTE
 
     @property
     def is_ratio(self) -> bool:
@@ -161,7 +238,15 @@ class Metric:
     @property
     def additive(self) -> bool:
         """Whether values of groups add up to the value of their union (a total is meaningful)."""
-        return self.key in {"revenue", "quantity", "gross_profit", "cost", "rebate", "target", "partner_count"}
+        return self.column is not None or self.key in {
+            "revenue",
+            "quantity",
+            "gross_profit",
+            "cost",
+            "rebate",
+            "target",
+            "partner_count",
+        }
 
     def label(self, language: Language) -> str:
         return self.zh if language == "zh" else self.en
@@ -170,7 +255,7 @@ class Metric:
         return self.unit_zh if language == "zh" else self.unit_en
 
 
-METRICS: dict[str, Metric] = {
+_BASE_METRICS: dict[str, Metric] = {
     m.key: m
     for m in (
         Metric(
@@ -394,6 +479,38 @@ METRICS: dict[str, Metric] = {
         ),
     )
 }
+
+DIMENSIONS: dict[str, Dimension] = _Scoped(_BASE_DIMENSIONS, _EXTRA_DIMENSIONS)
+METRICS: dict[str, Metric] = _Scoped(_BASE_METRICS, _EXTRA_METRICS)
+
+
+def attribute_catalog(attributes: list) -> tuple[dict[str, Dimension], dict[str, Metric]]:
+    """Dimensions and measures for a dataset's imported attribute columns (company.catalog.AttributeInfo)."""
+    dims: dict[str, Dimension] = {}
+    metrics: dict[str, Metric] = {}
+    for a in attributes:
+        names_zh = tuple(dict.fromkeys(n for n in (a.zh, a.header) if n))
+        names_en = tuple(dict.fromkeys(n.lower() for n in (a.en, a.header) if n))
+        column = f'"{a.column}"'
+        if a.kind == "measure" and a.table == "sales":
+            metrics[a.column] = Metric(
+                a.column, a.zh, a.en, "number", "", "", names_zh, names_en, ("sales",),
+                f"coalesce(sum({{sales}}.{column}), 0)", f"Σ sales.{a.header}", column=a.column,
+            )  # fmt: skip
+            continue
+        if a.kind != "dimension":
+            continue
+        if a.table == "sales":
+            expressions = {"sales": f"x.{column}"}
+        elif a.table == "partners":
+            expressions = {source: f"p.{column}" for source in PARTNER_SOURCES}
+        elif a.table == "products":
+            expressions = {"sales": f"pr.{column}", "inventory": f"pr.{column}"}
+        else:
+            expressions = {a.table: f"x.{column}"} if a.table in PARTNER_SOURCES else {}
+        dims[a.column] = Dimension(a.column, a.zh, a.en, names_zh, names_en, expressions, (a.column,))
+    return dims, metrics
+
 
 SOURCE_ZH = {
     "sales": "销售",
@@ -901,6 +1018,10 @@ class _Compiler:
                 cols.append("sum(x.quantity * pr.unit_cost) AS cogs")
             if "active_partners" in need:
                 cols.append("count(DISTINCT x.partner_id) AS active_partners")
+            for key in need:
+                measure = METRICS.get(key)
+                if measure is not None and measure.column:
+                    cols.append(f'sum(x."{measure.column}") AS "{measure.column}"')
             return [f"{name} AS (\n    {self._cte(cols, 'sales', 'date', where, (start, end), b)}\n)"]
         if source in ("costs", "rebates"):
             cols = [*keys, f"{b}._b", f"sum(x.amount) AS {'cost' if source == 'costs' else 'rebate'}"]

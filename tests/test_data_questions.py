@@ -23,10 +23,19 @@ from advisor.data_questions import (
     resolve_window,
 )
 from company.semantic import METRICS, QuerySpec, QuerySpecError, TimeWindow, build_spec, compile_spec
+from company.store import Store
 from tests.conftest import ROOT
 from tests.fixtures import make_store, partner, product, sale
 
 L = date(2026, 9, 30)  # the sample company's latest sales date, as in docs/semantic-layer.md
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _today():
+    """Relative periods resolve against today: the hand-made company's last sale is today, 2026-06-30."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CANMOU_TODAY", "2026-06-30")
+        yield
 Q2 = TimeWindow(start=date(2026, 4, 1), end=date(2026, 6, 30))
 
 
@@ -512,7 +521,7 @@ def test_revenue_total_region_and_yoy(company):
     assert value(total, "revenue_compare") == 16_000
     assert value(total, "revenue_change") == pytest.approx(42_000 / 16_000 - 1)
     assert "42,000.00 元" in total.summary and "同比增长 162.5%" in total.summary
-    by_region = ask(company, "各区域销售额")
+    by_region = ask(company, "本季度各区域销售额")
     assert list(by_region.frame.columns) == ["region", "revenue"]
     assert value(by_region, "revenue", region="华东") == 32_000
     assert value(by_region, "revenue", region="华南") == 10_000
@@ -522,12 +531,12 @@ def test_revenue_total_region_and_yoy(company):
 def test_achievement_counts_only_partners_with_a_target(company):
     # P4 sold 7,000 without a target: 35,000 / 45,000, not 42,000 / 45,000.
     assert value(ask(company, "本季度完成率"), "achievement") == pytest.approx(35_000 / 45_000)
-    per_partner = ask(company, "各伙伴完成率")
+    per_partner = ask(company, "本季度各伙伴完成率")
     assert value(per_partner, "achievement", partner_id="P1") == pytest.approx(0.7)
     assert value(per_partner, "achievement", partner_id="P2") == pytest.approx(0.9)
     assert value(per_partner, "achievement", partner_id="P3") == pytest.approx(0.6)
     assert "P4" not in set(per_partner.frame["partner_id"])
-    assert value(ask(company, "华东完成率"), "achievement") == pytest.approx(32_000 / 40_000)
+    assert value(ask(company, "本季度华东完成率"), "achievement") == pytest.approx(32_000 / 40_000)
 
 
 def test_achievement_of_a_month_uses_the_quarter_target_pro_rata(company):
@@ -538,22 +547,22 @@ def test_achievement_of_a_month_uses_the_quarter_target_pro_rata(company):
 
 
 def test_below_80_percent_lists_only_distributors_under_the_line(company):
-    answer = ask(company, "完成率<80%的经销商")
+    answer = ask(company, "本季度完成率<80%的经销商")
     assert list(answer.frame["partner_id"]) == ["P1"]
     assert list(answer.frame.columns) == ["partner_id", "partner_name", "achievement"]
-    everyone = ask(company, "完成率低于80%的伙伴")
+    everyone = ask(company, "本季度完成率低于80%的伙伴")
     assert list(everyone.frame["partner_id"]) == ["P3", "P1"]  # sorted worst first
     assert "共有 2 个伙伴满足 完成率 < 80.0%" in everyone.summary
 
 
 def test_expense_ratio_by_channel_type_uses_the_cost_channel(company):
-    answer = ask(company, "各渠道费用率对比")
+    answer = ask(company, "本季度各渠道费用率对比")
     assert value(answer, "expense_ratio", partner_type="经销商") == pytest.approx(3_000 / 32_000)
     assert value(answer, "expense_ratio", partner_type="零售商") == pytest.approx(500 / 3_000)  # unattributed cost
     assert value(answer, "expense_ratio", partner_type="代理商") == pytest.approx(700 / 7_000)
     assert value(ask(company, "本季度费用率"), "expense_ratio") == pytest.approx(4_200 / 42_000)
     assert value(ask(company, "本季度返利"), "rebate") == 2_000
-    by_partner = ask(company, "各伙伴费用")
+    by_partner = ask(company, "本季度各伙伴费用")
     assert value(by_partner, "cost", partner_id="P1") == 1_000  # Q1's 300 is outside the window
 
 
@@ -561,10 +570,10 @@ def test_inventory_inventory_days_and_turnover(company):
     # snapshots hold 400, 450 and 300 units: the latest is 300, the mean 383.3
     assert value(ask(company, "本季度库存"), "inventory") == 300
     mean = (400 + 450 + 300) / 3
-    east = ask(company, "华东库存天数")
+    east = ask(company, "本季度华东库存天数")
     assert value(east, "inventory_days") == pytest.approx(mean / (350 / 91))  # 350 units sold in 91 days
     assert value(ask(company, "本季度库存天数"), "inventory_days") == pytest.approx(mean / (480 / 91))
-    turnover = ask(company, "华东库存周转")
+    turnover = ask(company, "本季度华东库存周转")
     assert value(turnover, "turnover") == pytest.approx((20_500 * 365 / 91) / (mean * 60))
     monthly = ask(company, "本季度各月库存")
     assert list(monthly.frame["month"]) == ["2026-04", "2026-05", "2026-06"]
@@ -574,7 +583,7 @@ def test_inventory_inventory_days_and_turnover(company):
 
 def test_collection_rate_overall_and_by_region(company):
     assert value(ask(company, "本季度回款率"), "collection_rate") == pytest.approx(15_000 / 17_000)
-    by_region = ask(company, "各区域回款率")
+    by_region = ask(company, "本季度各区域回款率")
     assert value(by_region, "collection_rate", region="华东") == pytest.approx(14_000 / 15_000)
     assert value(by_region, "collection_rate", region="华南") == pytest.approx(0.5)
     assert "最高的是 华东（93.3%），最低的是 华南（50.0%）" in by_region.summary
@@ -591,7 +600,7 @@ def test_margin_counts_prices_and_activity(company):
 
 
 def test_metrics_from_several_tables_are_not_multiplied_by_joins(company):
-    combined = ask(company, "各区域销售额、费用、回款率、库存和完成率")
+    combined = ask(company, "本季度各区域销售额、费用、回款率、库存和完成率")
     assert combined.spec.metrics == ["revenue", "cost", "collection_rate", "inventory", "achievement"]
     assert value(combined, "revenue", region="华东") == 32_000
     assert value(combined, "cost", region="华东") == 3_000
@@ -606,12 +615,12 @@ def test_rankings_are_sorted_and_limited(company):
     assert list(answer.frame["partner_id"]) == ["P2", "P1"]
     assert list(answer.frame["revenue"]) == [18_000, 14_000]
     assert answer.chart.kind == "bar" and answer.chart.x == "partner_name" and answer.chart.y == "revenue"
-    single = ask(company, "哪个区域销售额最低")
+    single = ask(company, "本季度哪个区域销售额最低")
     assert list(single.frame["region"]) == ["华南"] and "销售额最低的区域是 华南（10,000.00 元）" in single.summary
 
 
 def test_comparison_columns_per_group(company):
-    answer = ask(company, "各区域销售额同比")
+    answer = ask(company, "本季度各区域销售额同比")
     assert list(answer.frame.columns) == ["region", "revenue", "revenue_compare", "revenue_change"]
     assert value(answer, "revenue_change", region="华东") == pytest.approx(1.0)  # 32,000 vs 16,000
     south = answer.frame[answer.frame.region == "华南"].iloc[0]
@@ -623,11 +632,11 @@ def test_answers_speak_the_question_language(company):
     english = ask(company, "revenue by region this quarter")
     assert english.language == "en" and list(english.table.columns)[:2] == ["Region", "Revenue (CNY)"]
     assert english.summary.startswith("2026 Q2 (2026-04-01 ~ 2026-06-30): 2 regions; revenue totals 42,000.00 CNY")
-    chinese = ask(company, "各区域销售额")
+    chinese = ask(company, "本季度各区域销售额")
     assert list(chinese.table.columns) == ["区域", "销售额（元）", "销售额（万元）"]
     assert list(chinese.table["销售额（元）"]) == ["32,000.00", "10,000.00"]
     assert list(chinese.table["销售额（万元）"]) == ["3.20", "1.00"]
-    ratio = ask(company, "各区域回款率")
+    ratio = ask(company, "本季度各区域回款率")
     assert list(ratio.table["回款率"]) == ["93.3%", "50.0%"]
     assert ask(company, "本季度销售额").chart.kind == "none"
 
@@ -655,7 +664,7 @@ def test_ambiguous_partner_name_offers_the_candidates(company):
     assert isinstance(result, Clarification) and result.reason == "ambiguous_name"
     assert sorted(result.options) == ["南京恒通商贸有限公司", "杭州恒通食品有限公司"]
     # choosing an option answers
-    assert value(ask(company, f"{result.options[0]}的销售额"), "revenue") in (14_000, 18_000)
+    assert value(ask(company, f"本季度{result.options[0]}的销售额"), "revenue") in (14_000, 18_000)
 
 
 def test_unknown_name_says_it_was_not_found(company):
@@ -774,10 +783,10 @@ def test_lowest_achievement_distributors_in_east_china_last_quarter(loaded_store
 
 
 def test_sample_company_totals_add_up(loaded_store):
-    by_region = ask(loaded_store, "各区域销售额")
+    by_region = ask(loaded_store, "本季度各区域销售额")
     total = ask(loaded_store, "本季度销售额")
     assert by_region.frame["revenue"].sum() == pytest.approx(value(total, "revenue"))
-    channel = ask(loaded_store, "各渠道费用率对比")
+    channel = ask(loaded_store, "本季度各渠道费用率对比")
     assert len(channel.frame) == loaded_store.query("SELECT count(DISTINCT type) AS n FROM partners")["n"].iloc[0]
     assert channel.frame["expense_ratio"].between(0, 1).all()
     top = ask(loaded_store, "top 5 partners by revenue this year")
@@ -823,3 +832,74 @@ def test_cli_ask_data(loaded_store, data_dir):
 def test_metric_definitions_cover_the_contract():
     assert set(METRICS) == set(METRIC_PHRASES)
     assert all(math.isfinite(len(m.definition)) and m.definition for m in METRICS.values())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Time against today, the data's span, imported attributes, and inputs the data lacks (issue: real company data)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_without_a_period_totals_cover_all_data_and_kpis_the_latest_complete_quarter(company):
+    total = ask(company, "各区域销售额")
+    assert total.window == "全部数据（2025-05-10 ~ 2026-06-30）"
+    assert value(total, "revenue", region="华东") == 32_000 + 8_000 + 16_000
+    assert "未指定时间：合计与排名覆盖全部数据（2025-05-10 ~ 2026-06-30）" in total.notes
+    # Today is 2026-06-30, so 2026Q2 has not ended: the latest complete quarter is 2026Q1.
+    kpi = ask(company, "完成率")
+    assert kpi.window.startswith("2026年第1季度") and value(kpi, "achievement") == pytest.approx(8_000 / 10_000)
+
+
+def test_a_period_without_data_is_named_and_the_latest_complete_one_offered(company):
+    result = answer_data_question(company, "2024年第3季度华东销售额")
+    assert isinstance(result, Clarification) and result.reason == "no_data"
+    assert result.question.startswith("2024年第3季度没有数据：数据截至 2026-06-30（数据从 2025-05-10 开始）")
+    assert result.options == ["2026年第1季度华东销售额"]
+    assert value(ask(company, result.options[0]), "revenue") == 8_000
+
+
+@pytest.fixture(scope="module")
+def export_company(tmp_path_factory):
+    """A dealer export as a user imports it: customers by name, countries, a status column, a profit column."""
+    from advisor.settings import reset_settings
+    from advisor.workspace import import_into_workspace
+
+    folder = tmp_path_factory.mktemp("export")
+    csv = (
+        "ORDERNUMBER,ORDERDATE,CUSTOMERNAME,PRODUCTCODE,QUANTITYORDERED,PRICEEACH,SALES,STATUS,COUNTRY,Profit\n"
+        "1,1/13/2025,Alpha Toys,S1,10,10,100,Shipped,Germany,20\n"
+        "2,2/14/2025,Alpha Toys,S2,5,20,100,Cancelled,Germany,-5\n"
+        "3,3/15/2025,Beta Gifts,S1,30,10,300,Shipped,Japan,60\n"
+        "4,4/16/2025,Gamma Ltd,S1,1,1000,1000,Shipped,USA,100\n"
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CANMOU_DATA_DIR", str(folder))
+        reset_settings()
+        report = import_into_workspace(csv.encode("cp1252"), filename="dealers.csv")
+        reset_settings()
+    return Store(folder / "company" / report.dataset_id)
+
+
+def test_countries_attributes_and_measures_of_an_export_answer_by_name(export_company):
+    germany = ask(export_company, "德国的销售额")
+    assert value(germany, "revenue") == 200 and "国家 = Germany" in germany.summary
+    by_status = ask(export_company, "按STATUS统计销售额")
+    assert dict(zip(by_status.frame["x_status"], by_status.frame["revenue"], strict=True)) == {
+        "Shipped": 1400,
+        "Cancelled": 100,
+    }
+    cancelled = ask(export_company, "status 为 Cancelled 的销售额")
+    assert value(cancelled, "revenue") == 100
+    profit = ask(export_company, "Profit by country")
+    assert dict(zip(profit.frame["country"], profit.frame["x_profit"], strict=True)) == {
+        "USA": 100,
+        "Japan": 60,
+        "Germany": 15,
+    }
+
+
+def test_a_metric_the_data_lacks_is_named_with_the_file_that_adds_it(export_company):
+    result = answer_data_question(export_company, "完成率最低的5个客户")
+    assert isinstance(result, Clarification) and result.reason == "unsupported"
+    assert result.question.startswith("这份数据回答不了这个问题：缺少「季度目标」。补充方法：导入季度目标表")
+    costs = answer_data_question(export_company, "各国家费用率")
+    assert isinstance(costs, Clarification) and "缺少「渠道费用」" in costs.question

@@ -199,9 +199,9 @@ def test_fit_to_budget_scales_rates_only(ctx):
 @pytest.mark.parametrize(
     "question",
     [
-        "上季度华东哪些经销商完成率低于80%？",
+        "2026年第2季度华东哪些经销商完成率低于80%？",
         "各渠道费用率对比",
-        "Which distributors in East China were below 80% of target last quarter?",
+        "Which distributors in East China were below 80% of target in 2026 Q2?",
     ],
 )
 def test_data_answers_show_the_engine_numbers_table_chart_and_sql(ctx, question):
