@@ -195,7 +195,7 @@ def extract_slots(text: str) -> dict:
             slots["partner_type"] = partner_type
     if match := re.search(r"(\d{4})\s*[-年]?\s*(?:q|第)\s*([1-4一二三四])\s*(?:季度|季)?", lowered):
         quarter = match.group(2)
-        quarter = str(int(cn_number(quarter)))
+        quarter = quarter if quarter.isdigit() else str(int(cn_number(quarter)))  # 2026 Q4 / 2026年第四季度
         slots["period"] = f"{match.group(1)}Q{quarter}"
     elif match := re.search(r"q([1-4])\s*(\d{4})", lowered):
         slots["period"] = f"{match.group(2)}Q{match.group(1)}"
