@@ -22,7 +22,7 @@ from advisor.workspace import (
 from company.errors import CanmouError, ImportRejected
 from company.importers import parse_mapping
 from company.schema import TABLES, data_model_markdown
-from company.units import CURRENCIES, check_code
+from company.units import CURRENCIES, check_code, localise_columns, localise_text
 from company.workspaces import SAMPLE_ID
 
 
@@ -359,14 +359,20 @@ def cmd_tool(args: argparse.Namespace) -> int:
             }
         )
         return 0
-    print(f"{result.title}\n{result.period}\n\n{result.explanation}\n\n计算方法：{result.formula}")
+    store = open_store()
+    code = store.profile().currency
+    dataset = active_dataset()
+    text = f"{result.title}\n{result.period}\n\n{result.explanation}\n\n计算方法：{result.formula}"
+    print(localise_text(text, code))
     for warning in result.warnings:
-        print(f"提示：{warning}")
+        print(localise_text(f"提示：{warning}", code))
     for line in result.missing_lines():
         print(f"需要补充的数据：{line}")
     for name, table in result.tables.items():
         print(f"\n【{name}】（共 {len(table)} 行{'，显示前 20 行' if len(table) > 20 else ''}）")
-        print(table.head(20).to_string(index=False))
+        print(localise_columns(table.head(20), code).to_string(index=False))
+    if dataset is not None:
+        print(f"\n数据集：{dataset.describe()}")
     return 0
 
 

@@ -47,6 +47,7 @@ from company.semantic import (
     wan,
 )
 from company.store import Store
+from company.units import localise_columns, localise_text
 
 ClarificationReason = Literal[
     "missing_metric", "missing_dimension", "ambiguous_name", "unknown_name", "unsupported", "no_data"
@@ -1902,12 +1903,13 @@ def answer_spec(store: Store, spec: QuerySpec, language: Language = "zh", notes:
         context = None
     window = spec.window.span(language)
     compare = spec.compare_window(language)
+    code = store.profile().currency
     return DataAnswer(
         spec=spec,
         frame=frame,
-        table=_display_table(frame, spec, language),
+        table=localise_columns(_display_table(frame, spec, language), code),
         chart=_chart(spec, frame, language, spec.window.label),
-        summary=_summary(spec, frame, language, window, context),
+        summary=localise_text(_summary(spec, frame, language, window, context), code),
         sql=compiled.sql,
         params=compiled.params,
         window=window,

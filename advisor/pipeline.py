@@ -16,6 +16,7 @@ from advisor.settings import Settings
 from advisor.types import Answer, AnswerTable, ChartSpec, Draft, Route, Step
 from company.errors import CanmouError
 from company.store import Store
+from company.units import localise_columns, localise_text
 from tools.registry import TOOLS
 
 Event = Callable[[str, Any], None]  # ("step", Step) | ("token", str)
@@ -58,19 +59,53 @@ def answer(question: str, ctx: Context, on_event: Event | None = None) -> Answer
     if ctx.settings.llm_backend != "offline" and routed.intent not in ("help", "revise"):
         from advisor.llm_answers import answer_with_llm  # imported only when an LLM is configured
 
-        return answer_with_llm(question, routed, ctx, steps, on_event)
+        return in_dataset_terms(answer_with_llm(question, routed, ctx, steps, on_event), ctx.store)
     try:
-        return HANDLERS[routed.intent](question, routed, ctx, steps, on_event)
+        reply = HANDLERS[routed.intent](question, routed, ctx, steps, on_event)
     except CanmouError as exc:
         _notify(on_event, Step(label="出错", detail=exc.message), steps)
         return Answer(question=question, route=routed, markdown=exc.message, steps=steps)
+    return in_dataset_terms(reply, ctx.store)
+
+
+def in_dataset_terms(reply: Answer, store: Store) -> Answer:
+    """Money in the dataset's currency, and the dataset named, on every answer that shows company numbers."""
+    if not (reply.tables or reply.draft or reply.sql) or not store.exists():
+        return reply
+    profile = store.profile()
+    code = profile.currency
+    renamed: dict[str, str] = {}
+    tables = []
+    for table in reply.tables:
+        renamed.update({str(c): localise_text(str(c), code) for c in table.frame.columns})
+        tables.append(table.model_copy(update={"frame": localise_columns(table.frame, code)}))
+    charts = [
+        c.model_copy(
+            update={"x": renamed.get(c.x, c.x), "y": renamed.get(c.y, c.y), "title": localise_text(c.title, code)}
+        )
+        for c in reply.charts
+    ]
+    kind = "内置示例公司，虚构数据" if profile.is_sample else "公司数据"
+    footer = (
+        f"\n\n<sub>数据集：「{profile.name}」（{kind}，金额单位：{profile.money.zh}）</sub>"
+        if reply.route.language == "zh"
+        else f"\n\n<sub>Dataset: {profile.name} ({'sample, fictional' if profile.is_sample else 'company data'}, "
+        f"amounts in {profile.money.code})</sub>"
+    )
+    return reply.model_copy(
+        update={"markdown": localise_text(reply.markdown, code) + footer, "tables": tables, "charts": charts}
+    )
 
 
 def _help(question, routed, ctx: Context, steps, on_event) -> Answer:
     data_note = "尚无公司数据，请在「数据中心」生成示例或导入"
     if ctx.store.exists():
-        source = ctx.store.meta("source", "import")
-        data_note = "内置示例公司（虚构的食品饮料企业）" if source == "sample" else "已导入的公司数据"
+        profile = ctx.store.profile()
+        data_note = (
+            f"「{profile.name}」（内置示例公司，虚构的食品饮料企业）"
+            if profile.is_sample
+            else f"「{profile.name}」（公司数据，金额单位：{profile.money.zh}）"
+        )
     kb_note = "未加载"
     if ctx.kb is not None:
         stats = ctx.kb.stats()

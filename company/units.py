@@ -152,3 +152,24 @@ def detect_quantity_unit(headers: Iterable[str]) -> str | None:
         if unit in ("units", "unit", "pcs", "pieces", "ea"):
             return "件"
     return None
+
+
+# Money units in labels and sentences: 万元 / 亿元 / 元 after a number, a bracket or a slash, and CNY in English.
+_ZH_UNIT = re.compile(r"(万元|亿元|(?<=[\d\s（(/,，：:])元(?![旦宵]))")
+_EN_UNIT = re.compile(r"\bCNY\b")
+
+
+def localise_text(text: str, code: str | None) -> str:
+    """'销售额(元)', '1,234.00 元', '12.3 万元', 'Revenue (CNY)' in the dataset's currency; CNY leaves text as is."""
+    money = currency(code)
+    if money.code == DEFAULT_CURRENCY or not text:
+        return text
+    out = _ZH_UNIT.sub(lambda m: {"万元": f"万{money.zh}", "亿元": f"亿{money.zh}"}.get(m.group(0), money.zh), text)
+    return _EN_UNIT.sub(money.code, out)
+
+
+def localise_columns(frame, code: str | None):
+    """A copy of a table with its headers in the dataset's currency (values untouched)."""
+    if currency(code).code == DEFAULT_CURRENCY:
+        return frame
+    return frame.rename(columns=lambda c: localise_text(str(c), code))

@@ -15,6 +15,7 @@ import pandas as pd
 from advisor.composer import Citations, key_sentences, money
 from company.errors import CanmouError
 from company.store import Store
+from company.units import DEFAULT_CURRENCY, currency, localise_columns, localise_text
 from documents import wording
 from documents.model import Chart, Metadata, Paragraph, PlanDocument, Reference, Section, Table
 from retrieval.search import NOT_FOUND
@@ -72,6 +73,33 @@ def _company(store: Store, company: str | None) -> str:
 
 def _warnings(*results: ToolResult) -> list[str]:
     return list(dict.fromkeys(w for r in results for w in r.warnings))
+
+
+def in_currency(document: PlanDocument, store: Store) -> PlanDocument:
+    """The document with every money unit in the dataset's currency (元 → 美元 …), from one place."""
+    code = store.profile().currency
+    if currency(code).code == DEFAULT_CURRENCY:
+        return document
+
+    def text(value: str) -> str:
+        return localise_text(value, code)
+
+    for section in document.walk():
+        section.heading = text(section.heading)
+        for paragraph in [*section.paragraphs, *section.closing]:
+            paragraph.text = text(paragraph.text)
+        for table in section.tables:
+            table.caption, table.note = text(table.caption), text(table.note)
+            table.frame = localise_columns(table.frame, code)
+            table.units = {text(k): text(v) for k, v in table.units.items()}
+        for chart in section.charts:
+            renamed = {c: text(str(c)) for c in chart.data.columns}
+            chart.data = chart.data.rename(columns=renamed)
+            chart.x, chart.y = renamed.get(chart.x, chart.x), [renamed.get(y, y) for y in chart.y]
+            chart.label = renamed.get(chart.label, chart.label) if chart.label else None
+            chart.title, chart.x_label, chart.y_label = text(chart.title), text(chart.x_label), text(chart.y_label)
+    document.warnings = [text(w) for w in document.warnings]
+    return document
 
 
 def _missing_section(*results: ToolResult | None) -> list[Section]:
@@ -225,23 +253,26 @@ def build_quarterly_plan(
     )
 
     scope_text = region or "全国"
-    return PlanDocument(
-        kind="quarterly_plan",
-        title=plan.title,
-        metadata=Metadata(
-            company=_company(store, company),
-            period=result.period,
-            scope=scope_text,
-            author=author,
-            date=today or date.today(),
-            version=version,
-            basis=plan.basis_period,
+    return in_currency(
+        PlanDocument(
+            kind="quarterly_plan",
+            title=plan.title,
+            metadata=Metadata(
+                company=_company(store, company),
+                period=result.period,
+                scope=scope_text,
+                author=author,
+                date=today or date.today(),
+                version=version,
+                basis=plan.basis_period,
+            ),
+            sections=[goals, review, measures, phases, incentive, risks, kpis, *_missing_section(result)],
+            references=guide.references(),
+            references_heading="附录：引用的指南",
+            warnings=_warnings(result, card, cost, rebate),
+            args=args,
         ),
-        sections=[goals, review, measures, phases, incentive, risks, kpis, *_missing_section(result)],
-        references=guide.references(),
-        references_heading="附录：引用的指南",
-        warnings=_warnings(result, card, cost, rebate),
-        args=args,
+        store,
     )
 
 
@@ -400,21 +431,33 @@ def build_incentive_plan(
     )
     basis.paragraphs += guide.bullets("返利预算 过度激励 压货 窜货 风险", ["incentive"], "预算 过度 压货 窜货 风险")
 
-    return PlanDocument(
-        kind="incentive_plan",
-        title=f"{scope}渠道返利方案",
-        metadata=Metadata(
-            company=_company(store, company),
-            period=result.period,
-            scope=scope,
-            author=author,
-            date=today or date.today(),
-            version=version,
+    return in_currency(
+        PlanDocument(
+            kind="incentive_plan",
+            title=f"{scope}渠道返利方案",
+            metadata=Metadata(
+                company=_company(store, company),
+                period=result.period,
+                scope=scope,
+                author=author,
+                date=today or date.today(),
+                version=version,
+            ),
+            sections=[
+                eligibility,
+                tiers,
+                preconditions,
+                simulation,
+                payout,
+                examples,
+                basis,
+                *_missing_section(result),
+            ],
+            references=guide.references(),
+            warnings=_warnings(result),
+            args=args,
         ),
-        sections=[eligibility, tiers, preconditions, simulation, payout, examples, basis, *_missing_section(result)],
-        references=guide.references(),
-        warnings=_warnings(result),
-        args=args,
+        store,
     )
 
 
@@ -527,21 +570,24 @@ def build_strategy(
     )
 
     scope_text = region or "全国"
-    return PlanDocument(
-        kind="strategy",
-        title=f"{scope_text}渠道策略（草案）",
-        metadata=Metadata(
-            company=_company(store, company),
-            period=cost.period,
-            scope=scope_text,
-            author=author,
-            date=today or date.today(),
-            version=version,
+    return in_currency(
+        PlanDocument(
+            kind="strategy",
+            title=f"{scope_text}渠道策略（草案）",
+            metadata=Metadata(
+                company=_company(store, company),
+                period=cost.period,
+                scope=scope_text,
+                author=author,
+                date=today or date.today(),
+                version=version,
+            ),
+            sections=[situation, choices, selection, control, roadmap, *_missing_section(cost, conflicts, card)],
+            references=guide.references(),
+            warnings=_warnings(cost, conflicts, card),
+            args={"region": region, "period": period},
         ),
-        sections=[situation, choices, selection, control, roadmap, *_missing_section(cost, conflicts, card)],
-        references=guide.references(),
-        warnings=_warnings(cost, conflicts, card),
-        args={"region": region, "period": period},
+        store,
     )
 
 

@@ -7,7 +7,7 @@ import streamlit as st
 from advisor.pipeline import Context, answer
 from advisor.types import Step
 from company.errors import CanmouError
-from ui import state
+from ui import dataset, state
 from ui.i18n import t
 from ui.render import render_answer
 
@@ -36,8 +36,8 @@ def welcome() -> None:
     st.markdown(t("chat.welcome"))
     store = state.store()
     if store.exists():
-        source = store.meta("source", "import")
-        data = "内置示例公司（虚构的食品饮料企业）" if source == "sample" else "已导入的公司数据"
+        profile = store.profile()
+        data = f"「{profile.name}」（{'内置示例公司，虚构的食品饮料企业' if profile.is_sample else '公司数据'}）"
         st.caption(t("chat.loaded", data=data, docs=str(state.knowledge().stats()["documents"])))
     st.caption(t("chat.own"))
     st.markdown(t("chat.try"))
@@ -107,6 +107,7 @@ def ask(question: str, history) -> None:
 
 
 st.title(t("chat.title"))
+dataset.header()
 history = state.history()
 sidebar(history)
 if not state.store().exists():

@@ -10,7 +10,7 @@ from company.errors import CanmouError
 from company.schema import REGIONS
 from documents.docx import file_name
 from documents.model import Paragraph, PlanDocument
-from ui import state
+from ui import dataset, state
 from ui.i18n import t
 
 ALL = "全国"
@@ -133,6 +133,7 @@ def show(document: PlanDocument, plan_id: str) -> None:
 
 
 st.title(t("plans.title"))
+dataset.header()
 if message := st.session_state.pop("plan_message", None):
     st.success(message)
 if not state.store().exists():
