@@ -775,9 +775,7 @@ def plan_import(
     inner = ",\n       ".join(b.select)
     outer = "".join(f",\n       {o}" for o in b.outer)
     joins = " ".join(b.joins)
-    con.execute(
-        f"CREATE OR REPLACE TABLE typed AS SELECT *{outer} FROM (SELECT {inner} FROM raw {joins}) ORDER BY _row"
-    )
+    con.execute(f"CREATE OR REPLACE TABLE typed AS SELECT *{outer} FROM (SELECT {inner} FROM raw {joins})")
     if table == "sales":
         fields = _complete_sales(b, fields, col_map)
     _evaluate(b)
@@ -931,7 +929,7 @@ def _complete_sales(b: _Builder, fields: list[str], col_map: dict[str, str]) -> 
         ){order_line},
         ({"true" if both else "false"} AND revenue IS NOT NULL AND unit_price IS NOT NULL AND quantity IS NOT NULL
          AND abs(revenue - quantity * unit_price) > greatest(0.01, {MISMATCH_TOLERANCE} * abs(revenue))) AS _mismatch
-        FROM typed ORDER BY _row"""
+        FROM typed"""
     )
     fields = list(dict.fromkeys([*fields, "revenue", "unit_price", "partner_name", "partner_id"]))
     if order_line:
@@ -1266,6 +1264,7 @@ def commit(plan: ImportPlan, store: Store) -> ImportReport:
 
     def change(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"SET temp_directory = '{plan.raw.folder / 'spill-write'}'")
+        con.execute("SET memory_limit = '400MB'")  # a 2M-line import stays well under 1 GB: spill, don't grow
         con.execute(f"ATTACH '{staging}' AS stg (READ_ONLY)")
         try:
             _write(con, plan)

@@ -36,6 +36,8 @@ def _today():
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CANMOU_TODAY", "2026-06-30")
         yield
+
+
 Q2 = TimeWindow(start=date(2026, 4, 1), end=date(2026, 6, 30))
 
 
