@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -631,3 +632,12 @@ def main(argv: list[str] | None = None) -> int:
     except CanmouError as exc:
         print(exc.message, file=sys.stderr)
         return 2
+    except Exception as exc:  # a bug, not bad input: say so in one line; CANMOU_DEBUG=1 shows the traceback
+        if os.environ.get("CANMOU_DEBUG"):
+            raise
+        print(
+            f"内部错误：{type(exc).__name__}: {exc}。原有数据没有改动。请把这一行发给维护人员"
+            "（设置 CANMOU_DEBUG=1 可看到完整的出错位置）。",
+            file=sys.stderr,
+        )
+        return 1

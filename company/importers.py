@@ -686,6 +686,12 @@ def plan_import(
     report.ignored_columns = [h for h in headers if mapping and h in mapping and mapping[h] in ("", "-", "忽略", None)]
     present = _schema_fields(col_map) | ({"partner_id"} if "partners.name" in col_map.values() else set())
     missing = _missing_required(spec, present)
+    # An update file (key + some columns) may leave out required columns: only new rows need them.
+    update_only = [m for m in missing if spec.key and set(spec.key) <= present and m not in spec.key and "/" not in m]
+    if update_only and store is not None and store.exists() and len(update_only) == len(missing):
+        missing = []
+    else:
+        update_only = []
     if missing:
         for name in missing:
             options = "、".join([spec.column(n).zh for n in name.split("/")])
@@ -785,6 +791,8 @@ def plan_import(
         if "partner_id" in fields:
             _check_known_partners(b, store)
     _check_duplicates(b, spec, fields)
+    if update_only:
+        _check_updates_only(b, spec, store, update_only)
     _preview_created(report, con, store, table, fields, side)
     report.error_rows = con.execute("SELECT count(*) FROM bad").fetchone()[0]
     if report.error_rows and not skip_bad_rows:
@@ -1021,11 +1029,12 @@ def _evaluate(b: _Builder) -> None:
         shown = examples if check.severity == "error" else examples[:3]
         for row, value in shown:
             report.problems.append(Problem(report.file, int(row), check.header, check.message(value), check.severity))
-        if n > len(shown):
-            present = con.execute(f"SELECT count({check.raw}) FROM raw").fetchone()[0] if check.raw else 0
-            whole = check.severity == "error" and check.raw and n >= 10 and n > 0.5 * present
-            if whole and check.header not in report.column_problems:
-                report.column_problems.append(check.header)
+        present = con.execute(f"SELECT count({check.raw}) FROM raw").fetchone()[0] if check.raw else 0
+        # Most of a column wrong is a format problem (a date format, a shifted column), not rows to skip.
+        whole = check.severity == "error" and bool(check.raw) and n >= 10 and n > 0.5 * present
+        if whole and check.header not in report.column_problems:
+            report.column_problems.append(check.header)
+        if n > len(shown) or whole:
             more = f"这一列共有 {n:,} 行同样的问题" + (
                 f"（占 {n / present:.0%}，像是整列的格式问题：请检查导出设置或列映射）" if whole else ""
             )
@@ -1120,6 +1129,36 @@ def _partners_by_name(b: _Builder, store: Store | None, fields: list[str]) -> li
         "INSERT INTO bad SELECT _row FROM typed WHERE partner_id IS NULL AND _row NOT IN (SELECT _row FROM bad)"
     )
     return [*fields, "partner_id"] if "partner_id" not in fields else fields
+
+
+def _check_updates_only(b: _Builder, spec: Table, store: Store, fields: list[str]) -> None:
+    """A file without some required columns may only update existing rows; new keys are named as errors."""
+    con, report = b.raw.con, b.report
+    keys = list(spec.key)
+    _register(con, "_existing_keys", store.query(f'SELECT {_sql_list(keys)} FROM "{spec.name}"'))
+    match = " AND ".join(f'e."{k}" = t."{k}"' for k in keys)
+    rows = con.execute(
+        f"SELECT t._row, {_sql_list(keys, 't.')} FROM typed t WHERE NOT EXISTS (SELECT 1 FROM _existing_keys e "
+        f"WHERE {match}) ORDER BY t._row"
+    ).fetchall()
+    needed = "、".join(f"「{spec.column(f).zh}」" for f in fields)
+    header = next((h for h, t in report.mapping.items() if t == keys[0]), keys[0])
+    for row in rows[:EXAMPLES_PER_CHECK]:
+        key = "/".join(str(v) for v in row[1:])
+        report.problems.append(
+            Problem(
+                report.file,
+                int(row[0]),
+                header,
+                f"{key} 在{spec.zh}中还不存在：这个文件没有{needed}列，只能更新已有的记录。"
+                f"新增时请在文件里加上{needed}。",
+            )
+        )
+    if rows:
+        con.execute(
+            f"INSERT INTO bad SELECT t._row FROM typed t WHERE NOT EXISTS (SELECT 1 FROM _existing_keys e "
+            f"WHERE {match}) AND t._row NOT IN (SELECT _row FROM bad)"
+        )
 
 
 def _check_known_partners(b: _Builder, store: Store | None) -> None:

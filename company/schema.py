@@ -351,6 +351,7 @@ SALES = Table(
                 "单号",
                 "出库单号",
                 "单据号",
+                "单据编号",
                 "销售单号",
                 "ordernumber",
                 "order number",

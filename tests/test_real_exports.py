@@ -1,0 +1,209 @@
+"""Exports as real systems write them, imported the way a user does: into a fresh install (the sample
+company present and active), with no flags. Totals must equal pandas' sums of the same rows, the import
+must land in its own dataset, and every tool and plan must answer (or say what data it lacks).
+
+The shapes are made in tests/exports.py. Real third-party exports are not committed (their rows are not
+ours): point CANMOU_REAL_EXPORTS at a folder of exports, one sub-folder each with the file and an
+expected.json computed with pandas (rows, revenue_total, revenue_by_year), and the last test runs them too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from advisor.settings import reset_settings
+from advisor.workspace import import_into_workspace, workspaces
+from company.errors import ImportRejected
+from company.workspaces import SAMPLE_ID
+from tests import exports
+from tests.conftest import ROOT
+from tools.base import ToolError
+from tools.registry import TOOLS
+
+SHAPES = {
+    "us_dealer": exports.us_dealer,
+    "superstore_eu": exports.superstore_eu,
+    "till": exports.till_export,
+    "chinese_erp": exports.chinese_erp,
+}
+
+
+def _import(export: exports.Export, **options):
+    return import_into_workspace(export.content, filename=export.name, **options)
+
+
+def _check_totals(store, export: exports.Export) -> None:
+    sales = store.table("sales")
+    assert len(sales) == export.rows
+    assert round(float(sales["revenue"].sum()), 2) == pytest.approx(export.revenue, abs=0.01)
+    by_year = sales.groupby(pd.to_datetime(sales["date"]).dt.year)["revenue"].sum().round(2)
+    assert {int(k): float(v) for k, v in by_year.items()} == pytest.approx(export.by_year, abs=0.01)
+    assert len(store.table("partners")) == export.customers
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_an_export_imports_with_no_flags_into_its_own_dataset_with_exact_totals(loaded_store, shape):
+    export = SHAPES[shape]()
+    sample_sales = len(loaded_store.table("sales"))
+    report = _import(export)
+    assert report.committed and report.dataset_created and report.table == "sales"
+    spaces = workspaces()
+    assert spaces.active_id() == report.dataset_id != SAMPLE_ID
+    store = spaces.get(report.dataset_id).store
+    _check_totals(store, export)
+    assert len(loaded_store.table("sales")) == sample_sales, "the sample company is never touched"
+    assert [y["year"] for y in report.yearly] == sorted(export.by_year)
+    assert report.date_min and report.date_max
+
+
+def test_us_dealer_export_keeps_every_column_and_states_how_dates_were_read(loaded_store):
+    report = _import(exports.us_dealer())
+    kept = {a["header"]: a["kind"] for a in report.attributes}
+    assert kept == {"STATUS": "dimension", "PHONE": "dimension", "DEALSIZE": "dimension"}
+    assert "日期列「ORDERDATE」按 月/日/年 解析" in "\n".join(report.notes)
+    assert any("销售额与 数量 × 单价 相差超过 1%" in p.message for p in report.warnings)
+    store = workspaces().get(report.dataset_id).store
+    products = store.table("products")
+    assert set(products["category"]) == {"Motorcycles", "Classic Cars", "Planes"}  # product line → category
+    partners = store.table("partners")
+    assert "Berguvsvägen Handel" in set(partners["name"]) and partners["territory"].isna().all()
+
+
+def test_decimal_commas_in_a_semicolon_file(loaded_store):
+    export = exports.superstore_eu()
+    report = _import(export)
+    assert report.decimal_comma and any("逗号作小数点" in n for n in report.notes)
+    assert any("日/月/年" in n for n in report.notes)
+    profit = {a["header"]: a for a in report.attributes}["Profit"]
+    assert profit["kind"] == "measure"
+
+
+def test_an_ambiguous_date_column_is_asked_about_never_skipped(loaded_store):
+    export = exports.till_export(ambiguous=True)
+    with pytest.raises(ImportRejected) as caught:
+        _import(export)
+    message = caught.value.message
+    assert "--date-order mdy" in message and "跳过" not in message
+    assert caught.value.report.needs_date_order == {"InvoiceDate": caught.value.report.needs_date_order["InvoiceDate"]}
+    assert [d.id for d in workspaces().list()] == [SAMPLE_ID], "a refused import leaves no dataset behind"
+    report = _import(export, date_order="mdy")
+    assert "按 月/日/年 解析（按您的选择）" in "\n".join(report.notes)
+    _check_totals(workspaces().get(report.dataset_id).store, export)
+
+
+@pytest.fixture
+def sales_only(loaded_store):
+    """A company that has only a sales export: no targets, costs, inventory, prices, territories or types."""
+    report = _import(exports.us_dealer(lines=600))
+    return workspaces().get(report.dataset_id).store
+
+
+TOOL_ARGS = {
+    "partner_scorecard": {},
+    "cost_analysis": {},
+    "simulate_rebate": {},
+    "fit_rebate_budget": {"budget": 1000},
+    "rebate_sensitivity": {},
+    "detect_conflicts": {},
+    "quarterly_work_plan": {},
+}
+
+
+@pytest.mark.parametrize("tool", sorted(TOOL_ARGS))
+def test_every_tool_on_sales_only_data_names_what_it_lacks(sales_only, tool):
+    result = TOOLS[tool](sales_only, TOOL_ARGS[tool])
+    lines = result.missing_lines()
+    assert lines, f"{tool} must say which inputs it did without"
+    assert all(line.startswith("缺少「") and "补充方法：导入" in line for line in lines)
+    if tool in ("simulate_rebate", "fit_rebate_budget", "rebate_sensitivity"):
+        assert lines[0].startswith("缺少「季度目标」：档位改按同比达成率")
+    if tool == "partner_scorecard":
+        weights = result.tables["权重"].set_index("指标")
+        assert weights.loc["完成率", "实际权重(%)"] == 0 and weights.loc["销售规模", "实际权重(%)"] > 0
+        assert abs(weights["实际权重(%)"].sum() - 100) < 0.01
+        card = result.tables["记分卡"]
+        assert "价格合规(%)" not in card.columns and "区域合规(%)" not in card.columns  # never a silent 100 %
+
+
+@pytest.mark.parametrize("kind", ["work_plan", "incentive", "strategy"])
+def test_every_plan_on_sales_only_data_marks_the_data_it_needs(sales_only, kind):
+    from advisor.plans import generate
+
+    document = generate(kind, {}, sales_only, None)
+    needed = [s for s in document.sections if s.heading == "需要补充的数据"]
+    assert needed and any("补充方法：导入" in p.text for p in needed[0].paragraphs)
+
+
+def run_cli(data_dir, *args):
+    env = {**os.environ, "CANMOU_DATA_DIR": str(data_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "advisor", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_every_tool_and_plan_command_exits_cleanly_on_an_export(tmp_path):
+    data = tmp_path / "data"
+    export = exports.superstore_eu(lines=400)
+    path = tmp_path / export.name
+    path.write_bytes(export.content)
+    assert run_cli(data, "data", "import", str(path)).returncode == 0
+    commands = [["tool", name, "--args", json.dumps(args)] for name, args in TOOL_ARGS.items()]
+    commands += [["plan", kind, "--out", str(tmp_path / kind)] for kind in ("quarterly", "incentive", "strategy")]
+    for command in commands:
+        result = run_cli(data, *command)
+        assert result.returncode in (0, 2), (command, result.stderr)
+        assert "Traceback" not in result.stderr and "内部错误" not in result.stderr, (command, result.stderr)
+        if result.returncode == 2:
+            assert result.stderr.strip(), command
+
+
+# ---- real third-party exports, from a folder outside the repository ------------------------------------------
+def _real_folder() -> Path | None:
+    for candidate in (os.environ.get("CANMOU_REAL_EXPORTS"), ROOT.parent / "shared" / "exports"):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
+REAL = _real_folder()
+REAL_SETS = sorted(p for p in REAL.iterdir() if (p / "expected.json").exists()) if REAL else []
+
+
+@pytest.mark.skipif(not REAL_SETS, reason="no real exports folder (set CANMOU_REAL_EXPORTS to run these)")
+@pytest.mark.parametrize("folder", REAL_SETS, ids=lambda p: p.name)
+def test_real_third_party_export(folder, tmp_path, monkeypatch):
+    expected = json.loads((folder / "expected.json").read_text(encoding="utf-8"))
+    source = folder / expected["file"]
+    monkeypatch.setenv("CANMOU_DATA_DIR", str(tmp_path / "data"))
+    reset_settings()
+    try:
+        report = import_into_workspace(source)
+    except ImportRejected as exc:
+        if exc.report.needs_date_order:  # a column whose order no value decides: the user is asked
+            assert "--date-order" in exc.message and "跳过" not in exc.message
+            report = import_into_workspace(source, date_order="mdy")
+        else:  # rows that are wrong in the file itself (an impossible date): named, and skippable on request
+            assert exc.report.error_rows and "跳过有问题的行" in exc.message
+            report = import_into_workspace(source, skip_bad_rows=True)
+            assert report.rows_valid == expected["rows"] - report.rows_skipped
+            return
+    store = workspaces().get(report.dataset_id).store
+    sales = store.table("sales")
+    assert len(sales) == expected["rows"]
+    assert round(float(sales["revenue"].sum()), 2) == pytest.approx(expected["revenue_total"], abs=0.02)
+    by_year = sales.groupby(pd.to_datetime(sales["date"]).dt.year)["revenue"].sum()
+    for year, total in expected.get("revenue_by_year", {}).items():
+        if year.isdigit():
+            assert by_year[int(year)] == pytest.approx(total, abs=0.02), year
+    for name, args in TOOL_ARGS.items():
+        try:
+            TOOLS[name](store, args)
+        except ToolError as exc:
+            assert exc.message
