@@ -207,3 +207,17 @@ def test_real_third_party_export(folder, tmp_path, monkeypatch):
             TOOLS[name](store, args)
         except ToolError as exc:
             assert exc.message
+
+
+def test_tools_filter_by_the_names_of_kept_columns_and_partner_fields(sales_only):
+    card = TOOLS["partner_scorecard"](sales_only, {"filters": {"国家": "France"}})
+    french = set(sales_only.query("SELECT partner_id FROM partners WHERE country = 'France'")["partner_id"])
+    assert set(card.data["partner_id"]) == french and french
+    period = card.period.split("（")[1].rstrip("）").split(" ~ ")
+    shipped = sales_only.query(
+        "SELECT sum(revenue) AS r FROM sales WHERE x_status = 'Shipped' AND date BETWEEN ? AND ?", period
+    )["r"].iloc[0]
+    rebate = TOOLS["simulate_rebate"](sales_only, {"filters": {"STATUS": "Shipped"}})
+    assert rebate.figures["销售额合计(元)"] == pytest.approx(round(float(shipped), 2))
+    with pytest.raises(ToolError, match="没有名为「颜色」的列可以筛选"):
+        TOOLS["partner_scorecard"](sales_only, {"filters": {"颜色": "红"}})

@@ -267,6 +267,11 @@ class ScopeArgs(BaseModel):
     )
     region: str | None = Field(None, description="只测算某个区域 region filter, e.g. 华东")
     partner_type: str | None = Field(None, description="只测算某类伙伴 partner type filter, e.g. 经销商")
+    filters: dict[str, str] | None = Field(
+        None,
+        description="按列名筛选 filter by column name: partner columns (国家, 级别, 客户类型 …), sales columns "
+        '(售达省份 …) or columns kept from imports (STATUS, Segment …), e.g. {"国家": "France"}',
+    )
 
 
 class RebateArgs(ScopeArgs):
@@ -389,7 +394,7 @@ def _check_steps(value: list[float], limit: float, label: str, example: str) -> 
 def _scope(store: Store, args: ScopeArgs) -> tuple[Period, pd.DataFrame, list[str]]:
     """The period, the partners in scope with their metrics, and warnings about the data."""
     period = resolve_period(store, args.period)
-    frame = partner_metrics(store, period)
+    frame = partner_metrics(store, period, args.filters)
     for column, value, label in (("region", args.region, "区域"), ("type", args.partner_type, "伙伴类型")):
         if value is None:
             continue

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from company.catalog import attributes, find_attribute
 from company.periods import Period
-from company.schema import TERRITORY_SEPARATORS
+from company.schema import PARTNERS, SALES, TERRITORY_SEPARATORS
 from company.store import Store
+from tools.base import ToolError
 
 SEPARATOR_RE = "[" + TERRITORY_SEPARATORS.replace("|", "\\|") + "]"
 
@@ -29,6 +31,7 @@ WITH p AS (
     SELECT partner_id, name, type, tier, region, province, city, channel_level, territory,
            list_transform(string_split_regex(coalesce(territory, ''), '{SEPARATOR_RE}'), lambda x: trim(x)) AS terr
     FROM partners
+    WHERE {{partner_where}}
 ),
 s AS (
     SELECT s.partner_id,
@@ -48,11 +51,17 @@ s AS (
     FROM sales s
     LEFT JOIN products pr USING (sku)
     LEFT JOIN p USING (partner_id)
-    WHERE s.date BETWEEN $start AND $end
+    WHERE s.date BETWEEN $start AND $end AND {{sales_where}}
     GROUP BY 1
 ),
-prev AS (SELECT partner_id, sum(revenue) AS revenue FROM sales WHERE date BETWEEN $prev_start AND $prev_end GROUP BY 1),
-ago AS (SELECT partner_id, sum(revenue) AS revenue FROM sales WHERE date BETWEEN $ago_start AND $ago_end GROUP BY 1),
+prev AS (
+    SELECT partner_id, sum(revenue) AS revenue FROM sales
+    WHERE date BETWEEN $prev_start AND $prev_end AND {{sales_where}} GROUP BY 1
+),
+ago AS (
+    SELECT partner_id, sum(revenue) AS revenue FROM sales
+    WHERE date BETWEEN $ago_start AND $ago_end AND {{sales_where}} GROUP BY 1
+),
 t AS (SELECT partner_id, sum(target_revenue) AS target FROM targets WHERE list_contains($quarters, quarter) GROUP BY 1),
 c AS (
     SELECT partner_id, sum(amount_due) AS amount_due, sum(amount_collected) AS amount_collected
@@ -109,8 +118,41 @@ def quarters_of(period: Period) -> tuple[list[str], float]:
     return [f"{period.start.year}Q{q}"], period.days / quarter_days
 
 
-def partner_metrics(store: Store, period: Period) -> pd.DataFrame:
-    """One row per partner (all partners, also those without sales) with the metrics above."""
+# Fields a filter may name besides imported attributes: (table, column) by the names users give them.
+FILTER_FIELDS: dict[str, tuple[str, str]] = {
+    **{n: ("sales", c.name) for c in SALES.columns if c.name.startswith("sold_to_") for n in (c.name, c.zh)},
+    **{n: ("partners", c.name) for c in PARTNERS.columns if c.kind == "text" for n in (c.name, c.zh, *c.synonyms)},
+}
+
+
+def resolve_filters(store: Store, filters: dict[str, str] | None) -> tuple[list[str], list[str], dict[str, str], str]:
+    """Filters by column name (国家, STATUS, 客户类型 …) as SQL conditions on partners and on sales lines,
+    with bound values; unknown names raise ToolError listing the names that exist."""
+    partner_conds, sales_conds, params, labels = [], [], {}, []
+    for number, (name, value) in enumerate((filters or {}).items()):
+        key = str(name).strip()
+        found = FILTER_FIELDS.get(key) or FILTER_FIELDS.get(key.lower())
+        label = key
+        if found is None:
+            attribute = find_attribute(store, key)
+            if attribute is not None and attribute.table in ("partners", "sales"):
+                found, label = (attribute.table, attribute.column), attribute.zh
+        if found is None:
+            names = sorted({c.zh for c in PARTNERS.columns if c.kind == "text"} | {a.zh for a in attributes(store)})
+            raise ToolError(f"没有名为「{key}」的列可以筛选。可用：{'、'.join(names)}。")
+        param = f"filter_{number}"
+        params[param] = str(value)
+        (partner_conds if found[0] == "partners" else sales_conds).append(f'"{found[1]}" = ${param}')
+        labels.append(f"{label}={value}")
+    return partner_conds, sales_conds, params, "、".join(labels)
+
+
+def partner_metrics(store: Store, period: Period, filters: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per partner (all partners, also those without sales) with the metrics above.
+
+    filters: {column name: value} on partners (国家, 级别, 客户类型 or a kept partner column) or on sales lines
+    (售达省份, STATUS or any kept sales column): only those partners / only those sales lines count."""
+    partner_conds, sales_conds, filter_params, _label = resolve_filters(store, filters)
     quarters, share = quarters_of(period)
     params = {
         "start": period.start,
@@ -122,5 +164,9 @@ def partner_metrics(store: Store, period: Period) -> pd.DataFrame:
         "ago_end": period.year_ago.end,
         "quarters": quarters,
         "target_share": share,
+        **filter_params,
     }
-    return store.query(METRICS_SQL, params)
+    sql = METRICS_SQL.format(
+        partner_where=" AND ".join(partner_conds) or "true", sales_where=" AND ".join(sales_conds) or "true"
+    )
+    return store.query(sql, params)

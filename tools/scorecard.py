@@ -81,6 +81,11 @@ class ScorecardArgs(BaseModel):
     partner_type: str | None = Field(None, description="只看某类伙伴 partner type filter, e.g. 经销商")
     tiers: list[Literal["A", "B", "C", "D"]] | None = Field(None, description="只看这些级别 tier filter")
     top: int | None = Field(None, ge=1, description="只列出得分最高的 N 个 top N rows")
+    filters: dict[str, str] | None = Field(
+        None,
+        description="按列名筛选 filter by column name: partner columns (国家, 级别, 客户类型 …), sales columns "
+        '(售达省份 …) or columns kept from imports (STATUS, Segment …), e.g. {"国家": "France"}',
+    )
 
 
 def _check_weights(weights: dict[str, float]) -> dict[str, float]:
@@ -169,13 +174,13 @@ def partner_scorecard(store: Store, args: ScorecardArgs) -> ToolResult:
     method = args.normalisation or config.get("normalisation", "percentile")
     notes: list[str] = []
     period = resolve_period(store, args.period, notes=notes)
-    metrics = partner_metrics(store, period)
+    metrics = partner_metrics(store, period, args.filters)
     if metrics["revenue"].sum() == 0:
         raise ToolError(f"{period.span} 没有销售数据，无法评分。请换一个有数据的期间。")
     defaults_used = dict(weights)
     weights, missing = measured_weights(weights, availability(store), metrics, period)
     current = score_frame(metrics, weights, cutoffs, method)
-    previous = _previous_tiers(store, period, weights, cutoffs, method)
+    previous = _previous_tiers(store, period, weights, cutoffs, method, args.filters)
     current["previous_tier"] = current["partner_id"].map(previous)
     current["movement"] = [
         _movement(now, before) for now, before in zip(current["tier"], current["previous_tier"], strict=True)
@@ -229,6 +234,7 @@ def partner_scorecard(store: Store, args: ScorecardArgs) -> ToolResult:
             "partner_type": args.partner_type,
             "tiers": args.tiers,
             "top": args.top,
+            "filters": args.filters,
         },
         tables={
             "记分卡": _drop_unmeasured(table, weights),
@@ -293,8 +299,8 @@ def _drop_unmeasured(table: pd.DataFrame, weights: dict[str, float]) -> pd.DataF
     return table.drop(columns=[c for c in drop if c in table.columns])
 
 
-def _previous_tiers(store, period: Period, weights, cutoffs, method) -> dict[str, str]:
-    previous = partner_metrics(store, period.previous)
+def _previous_tiers(store, period: Period, weights, cutoffs, method, filters=None) -> dict[str, str]:
+    previous = partner_metrics(store, period.previous, filters)
     if previous["revenue"].sum() == 0:
         return {}
     scored = score_frame(previous, weights, cutoffs, method)
