@@ -116,3 +116,30 @@ def test_generate_sample_from_empty_folder(empty_store):
     assert not app.exception
     assert "已生成示例公司：30 个伙伴" in texts(app)
     assert len(empty_store.table("partners")) == 30
+
+
+def test_an_ambiguous_date_column_gets_a_select_and_kept_columns_can_be_renamed(loaded_store):
+    app = run_page()
+    ambiguous = "订单号,日期,客户名称,产品编码,数量,单价,渠道备注\nA1,03/04/2026,甲商贸,S1,1,10,线上\nA2,05/06/2026,乙超市,S1,2,10,线下\n"
+    app.file_uploader[0].upload("订单.csv", ambiguous.encode(), "text/csv")
+    app.run()
+    assert "无法判断日期是 月/日/年 还是 日/月/年" in texts(app)
+    assert not [b for b in app.button if b.key == "commit_import"]
+    app.selectbox(key="import_date_order_pick").set_value("dmy")
+    app.button(key="apply_date_order").click()
+    app.run()
+    assert "日期列「日期」按 日/月/年 解析（按您的选择）" in texts(app)
+    app.button(key="commit_import").click()
+    app.run()
+    assert not app.exception and "新增 2 行" in texts(app)
+    from advisor.workspace import workspaces
+
+    store = workspaces().active_store()
+    assert sorted(str(d)[:10] for d in store.table("sales")["date"]) == ["2026-04-03", "2026-06-05"]
+    # The kept column is listed and can be renamed.
+    editor = app.get("arrow_data_editor") or app.get("data_editor")
+    assert editor, "the kept-columns editor is shown"
+    from company.catalog import attributes, relabel
+
+    relabel(store, "sales.x_col", zh="销售渠道", en="sales channel")
+    assert [(a.zh, a.en) for a in attributes(store)] == [("销售渠道", "sales channel")]
