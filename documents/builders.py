@@ -19,7 +19,7 @@ from company.units import DEFAULT_CURRENCY, currency, localise_columns, localise
 from documents import wording
 from documents.model import Chart, Metadata, Paragraph, PlanDocument, Reference, Section, Table
 from retrieval.search import NOT_FOUND
-from tools.base import ToolResult
+from tools.base import ToolError, ToolResult
 from tools.incentive import DEFAULT_SCHEDULE, RebateSchedule, fit_to_budget
 from tools.registry import TOOLS
 
@@ -148,7 +148,11 @@ def build_quarterly_plan(
     scope = {"region": region} if region else {}
     card = TOOLS["partner_scorecard"](store, {"period": basis_key, **scope})
     cost = TOOLS["cost_analysis"](store, {"period": basis_key, **scope})
-    rebate = TOOLS["simulate_rebate"](store, {"period": basis_key, **scope})
+    try:  # without targets or a year-ago basis the rebate cannot be simulated: the section says what is needed
+        rebate = TOOLS["simulate_rebate"](store, {"period": basis_key, **scope})
+        rebate_gap = ""
+    except ToolError as exc:
+        rebate, rebate_gap = None, exc.message
     guide = Guidance(search)
 
     goals = Section(
@@ -222,14 +226,17 @@ def build_quarterly_plan(
         ],
     )
 
-    schedule = RebateSchedule.model_validate(rebate.parameters["schedule"])
-    incentive = Section(
-        heading="激励安排",
-        paragraphs=[
-            f"沿用现行阶梯返利（{schedule.describe()}），按{basis}数据测算：{wording.plain(rebate.explanation)}",
-        ],
-        tables=[_table(rebate, "按档位汇总", f"按{basis}数据测算的各档返利", "金额单位：元；比例单位：%。")],
-    )
+    if rebate is not None:
+        schedule = RebateSchedule.model_validate(rebate.parameters["schedule"])
+        incentive = Section(
+            heading="激励安排",
+            paragraphs=[
+                f"沿用现行阶梯返利（{schedule.describe()}），按{basis}数据测算：{wording.plain(rebate.explanation)}",
+            ],
+            tables=[_table(rebate, "按档位汇总", f"按{basis}数据测算的各档返利", "金额单位：元；比例单位：%。")],
+        )
+    else:
+        incentive = Section(heading="激励安排", paragraphs=[f"需要补充的数据：{rebate_gap}"])
     incentive.closing = guide.bullets(
         "阶梯返利 冲档 压货 季末 返利兑现", ["incentive"], "返利 冲档 压货 季末 兑现", lead="执行要点（摘自指南）："
     )
@@ -269,7 +276,7 @@ def build_quarterly_plan(
             sections=[goals, review, measures, phases, incentive, risks, kpis, *_missing_section(result)],
             references=guide.references(),
             references_heading="附录：引用的指南",
-            warnings=_warnings(result, card, cost, rebate),
+            warnings=_warnings(*(r for r in (result, card, cost, rebate) if r is not None)),
             args=args,
         ),
         store,
