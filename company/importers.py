@@ -224,6 +224,9 @@ class ImportPlan:
         spec = TABLES[self.report.table]
         cols = [f'"{f}"' for f in self.fields] + [f'"{a.column}"' for a in self.attributes]
         frame = self.raw.con.execute(f"SELECT {', '.join(cols)} FROM typed ORDER BY _row LIMIT {int(rows)}").df()
+        for column in frame.columns:  # dates read as dates, not midnight timestamps
+            if pd.api.types.is_datetime64_any_dtype(frame[column]):
+                frame[column] = frame[column].dt.date
         labels = {f: spec.column(f).zh for f in self.fields} | {a.column: a.header for a in self.attributes}
         return frame.rename(columns=labels)
 

@@ -249,9 +249,13 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
-def targets_csv_gbk() -> bytes:
-    """Quarterly targets for two existing partners in a quarter the sample does not have, encoded as GBK."""
-    text = "经销商编号,季度,目标销售额\r\nP0001,2031Q1,1200000\r\nP0002,2031Q1,980000\r\n"
+def sales_csv_gbk() -> bytes:
+    """A company's own sales export (Chinese headers, GBK, a column no schema field matches)."""
+    text = (
+        "单据编号,订单日期,客户名称,产品编码,产品线,数量,单价,金额,订单状态\r\n"
+        "XS001,2026/9/3,华东鑫源商贸,SKU-1,饮料,10,50,500,已发货\r\n"
+        "XS002,2026/10/15,南方优品超市,SKU-2,零食,4,25,100,已取消\r\n"
+    )
     return text.encode("gbk")
 
 

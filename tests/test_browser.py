@@ -25,7 +25,7 @@ from tests.browser_support import (
     launch_chromium,
     prepare_data,
     screenshot,
-    targets_csv_gbk,
+    sales_csv_gbk,
     wait_idle,
 )
 
@@ -169,16 +169,18 @@ def test_03_chat_rebate_draft_revise_and_download_word(page):
     finish(page, "03c-chat-rebate-word-downloaded")
 
 
-def test_04_data_center_imports_gbk_targets(page):
+def test_04_data_center_imports_a_sales_export_into_its_own_dataset(page):
     open_page(page, "数据中心", "数据中心")
     page.get_by_test_id("stFileUploader").locator("input[type=file]").set_input_files(
-        files=[{"name": "季度目标.csv", "mimeType": "text/csv", "buffer": targets_csv_gbk()}]
+        files=[{"name": "华东销售导出.csv", "mimeType": "text/csv", "buffer": sales_csv_gbk()}]
     )
-    expect(page.get_by_text("识别为：季度目标")).to_be_visible()
+    expect(page.get_by_text("识别为：销售明细")).to_be_visible()
     expect(page.get_by_text(re.compile("编码 (gbk|gb18030)", re.IGNORECASE))).to_be_visible()
+    expect(page.get_by_text(re.compile("保留的其它列：订单状态"))).to_be_visible()
     finish(page, "04a-data-import-preview")
     page.get_by_role("button", name="确认导入").click()
-    expect(page.get_by_text(re.compile("新增 2 行"))).to_be_visible()
+    expect(page.get_by_text(re.compile("已新建数据集「华东销售导出」并切换到它"))).to_be_visible()
+    expect(page.get_by_text(re.compile("当前数据集：「华东销售导出」"))).to_be_visible()
     finish(page, "04b-data-imported")
 
 

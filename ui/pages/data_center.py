@@ -72,7 +72,7 @@ def show_overview() -> None:
             fig = px.bar(by_month.rename(columns={"销售额万": label}), x="月份", y=label, title=f"月度{label}")
             fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), height=320)
             fig.update_xaxes(tickformat="%Y-%m")
-            fig.update_yaxes(tickformat=",.0f")
+            fig.update_yaxes(tickformat=",.0f" if by_month["销售额万"].abs().max() >= 100 else ",.2f")
             st.plotly_chart(fig, width="stretch")
     with right:
         if by_region.empty:
