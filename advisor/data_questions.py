@@ -13,10 +13,12 @@ import threading
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
 import pandas as pd
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rapidfuzz import fuzz, process
 
@@ -48,6 +50,8 @@ from company.semantic import (
 )
 from company.store import Store
 from company.units import localise_columns, localise_text
+
+LEXICON: dict = yaml.safe_load((Path(__file__).with_name("lexicon.yaml")).read_text(encoding="utf-8"))
 
 ClarificationReason = Literal[
     "missing_metric", "missing_dimension", "ambiguous_name", "unknown_name", "unsupported", "no_data"
@@ -132,54 +136,15 @@ def _plain(value: Any) -> Any:
 # Per-store lookups: entity values and names, cached by the store's current file
 # ---------------------------------------------------------------------------------------------------------------
 
-REGION_EN = {
-    "华东": ("east china", "eastern china"),
-    "华南": ("south china", "southern china"),
-    "华北": ("north china", "northern china"),
-    "华中": ("central china",),
-    "西南": ("southwest china", "southwest", "south west"),
-    "西北": ("northwest china", "northwest", "north west"),
-    "东北": ("northeast china", "northeast", "north east"),
-}
-PROVINCE_EN = {
-    "北京": "beijing", "天津": "tianjin", "河北": "hebei", "山西": "shanxi", "内蒙古": "inner mongolia",
-    "辽宁": "liaoning", "吉林": "jilin", "黑龙江": "heilongjiang", "上海": "shanghai", "江苏": "jiangsu",
-    "浙江": "zhejiang", "安徽": "anhui", "福建": "fujian", "江西": "jiangxi", "山东": "shandong", "河南": "henan",
-    "湖北": "hubei", "湖南": "hunan", "广东": "guangdong", "广西": "guangxi", "海南": "hainan", "重庆": "chongqing",
-    "四川": "sichuan", "贵州": "guizhou", "云南": "yunnan", "西藏": "tibet", "陕西": "shaanxi", "甘肃": "gansu",
-    "青海": "qinghai", "宁夏": "ningxia", "新疆": "xinjiang",
-}  # fmt: skip
-CATEGORY_EN = {
-    "饮料": ("beverages", "beverage", "drinks"),
-    "乳制品": ("dairy",),
-    "休闲食品": ("snacks", "snack foods"),
-    "调味品": ("condiments", "seasonings"),
-    "方便食品": ("instant food", "convenience food", "instant foods"),
-}
+REGION_EN = LEXICON["REGION_EN"]
+PROVINCE_EN = LEXICON["PROVINCE_EN"]
+CATEGORY_EN = LEXICON["CATEGORY_EN"]
 # Partner nouns: listing words (group by partner) that are also partner-type values when the value exists.
-PARTNER_NOUNS_ZH = {
-    "渠道伙伴": None, "合作伙伴": None, "伙伴": None, "客户": None, "渠道商": None, "网点": None, "门店": None,
-    "经销商": "经销商", "分销商": "经销商", "代理商": "代理商", "批发商": "批发商", "零售商": "零售商",
-    "电商平台": "电商平台", "电商": "电商平台",
-}  # fmt: skip
-PARTNER_NOUNS_EN = {
-    "partner": None, "customer": None, "account": None, "distributor": "经销商", "dealer": "经销商",
-    "agent": "代理商", "wholesaler": "批发商", "retailer": "零售商", "e-commerce platform": "电商平台",
-    "ecommerce platform": "电商平台", "online platform": "电商平台",
-}  # fmt: skip
-TYPE_ENTITY = {"直营": "直营", "direct": "直营", "direct sales": "直营", "直销": "直营"}
+PARTNER_NOUNS_ZH = LEXICON["PARTNER_NOUNS_ZH"]
+PARTNER_NOUNS_EN = LEXICON["PARTNER_NOUNS_EN"]
+TYPE_ENTITY = LEXICON["TYPE_ENTITY"]
 # Chinese names of countries as English exports spell them (德国 → Germany); matched case-insensitively.
-COUNTRY_ZH = {
-    "美国": ("usa", "us", "united states", "united states of america"), "德国": ("germany",), "日本": ("japan",),
-    "法国": ("france",), "英国": ("uk", "united kingdom", "great britain"), "中国": ("china",),
-    "西班牙": ("spain",), "意大利": ("italy",), "澳大利亚": ("australia",), "加拿大": ("canada",),
-    "挪威": ("norway",), "瑞典": ("sweden",), "芬兰": ("finland",), "丹麦": ("denmark",), "奥地利": ("austria",),
-    "瑞士": ("switzerland",), "比利时": ("belgium",), "荷兰": ("netherlands", "the netherlands"),
-    "爱尔兰": ("ireland", "eire"), "新加坡": ("singapore",), "菲律宾": ("philippines",), "新西兰": ("new zealand",),
-    "巴西": ("brazil", "brasil"), "印度": ("india",), "韩国": ("korea", "south korea"), "葡萄牙": ("portugal",),
-    "波兰": ("poland",), "以色列": ("israel",), "沙特阿拉伯": ("saudi arabia",), "阿联酋": ("united arab emirates",),
-    "香港": ("hong kong",), "台湾": ("taiwan",), "墨西哥": ("mexico",), "希腊": ("greece",),
-}  # fmt: skip
+COUNTRY_ZH = LEXICON["COUNTRY_ZH"]
 ENTITY_VALUES_MAX = 300  # an attribute with more distinct values (phone numbers, addresses) is not matched by value
 
 
@@ -367,18 +332,11 @@ def context_for(store: Store) -> DataContext:
 # ---------------------------------------------------------------------------------------------------------------
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
-CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+CN_DIGITS = LEXICON["CN_DIGITS"]
 CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 CN_BIG = {"万": 10_000, "亿": 100_000_000}
-EN_NUMBERS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
-    "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "fifty": 50, "hundred": 100,
-}  # fmt: skip
-MONTHS_EN = {
-    "january": 1, "jan": 1, "february": 2, "feb": 2, "march": 3, "mar": 3, "april": 4, "apr": 4, "may": 5,
-    "june": 6, "jun": 6, "july": 7, "jul": 7, "august": 8, "aug": 8, "september": 9, "sept": 9, "sep": 9,
-    "october": 10, "oct": 10, "november": 11, "nov": 11, "december": 12, "dec": 12,
-}  # fmt: skip
+EN_NUMBERS = LEXICON["EN_NUMBERS"]
+MONTHS_EN = LEXICON["MONTHS_EN"]
 MONTH_EN = "|".join(sorted(MONTHS_EN, key=len, reverse=True))
 MONTH_EN_FULL = "january|february|march|april|june|july|august|september|october|november|december"
 CN_NUM = "[零〇一二两三四五六七八九十百千]+"
@@ -640,23 +598,9 @@ NUMBER = (
     r"\s*(?P<unit>%|个百分点|\s?percent\b|\s?pct\b|成[一二三四五六七八九]?|万元|万|亿元|亿|千元|元|块|天|日|次|件|箱|家|倍"
     r"|\s?k\b|\s?m\b|\s?million\b|\s?billion\b|\s?thousand\b|\s?days?\b|\s?times\b|\s?units?\b|\s?cny\b|\s?rmb\b)?)"
 )
-CMP_ZH = {
-    "不低于": "ge", "不少于": "ge", "不小于": "ge", "至少": "ge", "达到": "ge", "不高于": "le", "不超过": "le",
-    "不大于": "le", "至多": "le", "不到": "lt", "不足": "lt", "未达到": "lt", "未达": "lt", "低于": "lt",
-    "小于": "lt", "少于": "lt", "高于": "gt", "超过": "gt", "大于": "gt", "多于": "gt", "超": "gt",
-    "<=": "le", ">=": "ge", "≤": "le", "≥": "ge", "<": "lt", ">": "gt",
-}  # fmt: skip
-CMP_EN = {
-    "at least": "ge", "no less than": "ge", "not less than": "ge", "at most": "le", "no more than": "le",
-    "not more than": "le", "less than": "lt", "lower than": "lt", "fewer than": "lt", "below": "lt", "under": "lt",
-    "more than": "gt", "greater than": "gt", "higher than": "gt", "above": "gt", "over": "gt", "exceeding": "gt",
-    "exceeds": "gt", "exceed": "gt",
-}  # fmt: skip
-POST = {
-    "及以上": "ge", "或以上": "ge", "以上": "ge", "及以下": "le", "或以下": "le", "以下": "le", "以内": "le",
-    "or more": "ge", "or above": "ge", "or higher": "ge", "and above": "ge", "or less": "le", "or below": "le",
-    "or lower": "le", "and below": "le",
-}  # fmt: skip
+CMP_ZH = LEXICON["CMP_ZH"]
+CMP_EN = LEXICON["CMP_EN"]
+POST = LEXICON["POST"]
 
 
 def _alt(words) -> str:
@@ -745,27 +689,9 @@ RANK_FULL = [
 # Grouping: a marker before a dimension word, or a listing word after it.
 MARK_ZH = "各个|各|按照|按|每一个|每个|每家|每|分|哪几个|哪几家|哪一个|哪个|哪些|哪家|哪|不同"
 MARK_EN = r"by|per|each|every|across|which|for each|for every|among|all"
-DIM_WORDS_ZH: dict[str, str] = {
-    "伙伴类型": "partner_type", "渠道类型": "partner_type", "客户类型": "partner_type", "渠道": "partner_type",
-    "类型": "partner_type", "业态": "partner_type", "级别": "tier", "等级": "tier", "分级": "tier",
-    "区域": "region", "大区": "region", "地区": "region", "片区": "region", "区": "region", "省份": "province",
-    "省": "province", "城市": "city", "地市": "city", "市": "city", "产品": "product", "单品": "product",
-    "商品": "product", "sku": "product", "品项": "product", "品类": "category", "产品类别": "category",
-    "类别": "category", "产品线": "category", "大类": "category", "月份": "month", "月度": "month", "月": "month",
-    "季度": "quarter", "季": "quarter", "年度": "year", "年份": "year", "年": "year", "国家": "country",
-    "国别": "country", "州": "province",
-}  # fmt: skip
+DIM_WORDS_ZH = LEXICON["DIM_WORDS_ZH"]
 BARE_ZH_MIN = 2  # bare (unmarked) Chinese dimension words need two characters: 区/市/省/月/年 alone are too common
-DIM_WORDS_EN: dict[str, str] = {
-    "partner types": "partner_type", "partner type": "partner_type", "channel types": "partner_type",
-    "channel type": "partner_type", "channels": "partner_type", "channel": "partner_type", "tiers": "tier",
-    "tier": "tier", "regions": "region", "region": "region", "provinces": "province", "province": "province",
-    "cities": "city", "city": "city", "products": "product", "product": "product", "skus": "product",
-    "sku": "product", "items": "product", "item": "product", "categories": "category", "category": "category",
-    "product lines": "category", "months": "month", "month": "month", "quarters": "quarter", "quarter": "quarter",
-    "years": "year", "year": "year", "countries": "country", "country": "country", "states": "province",
-    "state": "province",
-}  # fmt: skip
+DIM_WORDS_EN = LEXICON["DIM_WORDS_EN"]
 TIME_GROUP_WORDS = [
     (
         re.compile(r"逐月|月度|按月|每月|分月|各月|趋势|走势|\bmonthly\b|\bmonth by month\b|\btrend\b|\bover time\b"),
@@ -1632,6 +1558,8 @@ def _show(metric_key: str, value: Any, lang: Language, signed: bool = False) -> 
     if text == "—" or metric.fmt == "ratio":
         return text
     suffix = (UNIT_SUFFIX_ZH if lang == "zh" else UNIT_SUFFIX_EN).get(metric.fmt, "")
+    if metric.fmt in ("count", "price") and metric.unit(lang) and lang == "zh":
+        suffix = f" {metric.unit(lang)}"  # 订单数 144 单, 客单价 … 元/单
     if metric.key == "partner_count" and lang == "en":
         suffix = ""
     return text + suffix

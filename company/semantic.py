@@ -465,6 +465,71 @@ _BASE_METRICS: dict[str, Metric] = {
             "窗口内有销售的伙伴数",
         ),
         Metric(
+            "order_count",
+            "订单数",
+            "orders",
+            "count",
+            "单",
+            "orders",
+            ("订单数", "订单量", "订单数量", "单量", "订单总数", "订单笔数"),
+            ("number of orders", "order count", "orders"),
+            ("sales",),
+            "coalesce(sum({sales}.order_count), 0)",
+            "窗口内不同订单号的个数",
+        ),
+        Metric(
+            "order_lines",
+            "订单行数",
+            "order lines",
+            "count",
+            "行",
+            "lines",
+            ("订单行数", "订单行", "明细行数", "销售明细行数", "订单明细数"),
+            ("order lines", "line items", "number of order lines", "order line count"),
+            ("sales",),
+            "coalesce(sum({sales}.order_lines), 0)",
+            "窗口内销售明细的行数",
+        ),
+        Metric(
+            "aov",
+            "客单价",
+            "average order value",
+            "price",
+            "元/单",
+            "CNY/order",
+            ("客单价", "平均订单金额", "订单均价", "平均每单金额", "单均金额", "每单平均", "平均客单价"),
+            ("average order value", "avg order value", "aov", "average order size", "average order"),
+            ("sales",),
+            "sum({sales}.revenue) / nullif(sum({sales}.order_count), 0)",
+            "销售额 ÷ 订单数",
+        ),
+        Metric(
+            "new_partners",
+            "新增客户数",
+            "new customers",
+            "count",
+            "家",
+            "customers",
+            ("新增客户数", "新增客户", "新客户数", "新客户", "新开客户", "新增伙伴", "新增经销商", "新客"),
+            ("new customers", "new partners", "new accounts", "customers acquired", "new clients"),
+            ("sales",),
+            "coalesce(sum({sales}.new_partners), 0)",
+            "窗口内有销售、且在窗口开始之前从未有过销售的伙伴数",
+        ),
+        Metric(
+            "lost_partners",
+            "流失客户数",
+            "lost customers",
+            "count",
+            "家",
+            "customers",
+            ("流失客户数", "流失客户", "流失的客户", "流失伙伴", "流失经销商", "丢失的客户", "流失了"),
+            ("lost customers", "lost partners", "churned customers", "customers lost", "churn"),
+            ("sales",),
+            "coalesce(sum({lost}.lost_partners), 0)",
+            "上一个等长期间有销售、本窗口没有任何销售的伙伴数",
+        ),
+        Metric(
             "avg_price",
             "平均单价",
             "average price",
@@ -947,12 +1012,18 @@ class _Compiler:
             for source in METRICS[key].sources:
                 if source not in self.sources:
                     self.sources.append(source)
+        if "lost_partners" in spec.metrics:  # sales of the period before: a CTE of its own, keyed like sales
+            self.sources.append("lost")  # type: ignore[arg-type]
+
+    @staticmethod
+    def _expression(dim: Dimension, source: str) -> str:
+        return dim.expressions[source] if source in dim.expressions else dim.expressions["sales"]
 
     # -- pieces ------------------------------------------------------------------------------------------------
     def _where(self, source: Source) -> list[str]:
         out = []
         for i, f in enumerate(self.row_filters):
-            expr = DIMENSIONS[f.field].expressions[source]
+            expr = self._expression(DIMENSIONS[f.field], source)
             value = list(f.value) if f.op in ("in", "not_in") else f.value
             name = self.params.once(f"filter{i}", f"f_{f.field}", value)
             # ne / not_in keep rows without a value (an unattributed cost is "not tier A"), as pandas would.
@@ -965,11 +1036,11 @@ class _Compiler:
             else:
                 out.append(f"{expr} = {name}")
         for d in self.dims:  # groups without a key are left out, as a GROUP BY over the raw table would
-            out.append(f"{d.expressions[source]} IS NOT NULL")
+            out.append(f"{self._expression(d, source)} IS NOT NULL")
         return out
 
     def _select_keys(self, source: Source) -> list[str]:
-        return [f"{d.expressions[source]} AS {d.column}" for d in self.dims]
+        return [f"{self._expression(d, source)} AS {d.column}" for d in self.dims]
 
     @staticmethod
     def _joins(text: str, fact_partner: str = "x.partner_id") -> str:
@@ -1018,11 +1089,34 @@ class _Compiler:
                 cols.append("sum(x.quantity * pr.unit_cost) AS cogs")
             if "active_partners" in need:
                 cols.append("count(DISTINCT x.partner_id) AS active_partners")
+            if need & {"order_count", "aov"}:
+                cols.append("count(DISTINCT x.order_id) AS order_count")
+            if "order_lines" in need:
+                cols.append("count(*) AS order_lines")
+            if "new_partners" in need:
+                cols.append(
+                    "count(DISTINCT x.partner_id) FILTER (WHERE NOT EXISTS (SELECT 1 FROM sales s0 "
+                    f"WHERE s0.partner_id = x.partner_id AND s0.date < {b}._start)) AS new_partners"
+                )
             for key in need:
                 measure = METRICS.get(key)
                 if measure is not None and measure.column:
                     cols.append(f'sum(x."{measure.column}") AS "{measure.column}"')
             return [f"{name} AS (\n    {self._cte(cols, 'sales', 'date', where, (start, end), b)}\n)"]
+        if source == "lost":
+            # Partners with sales in the equally long period just before the bucket and none in the bucket.
+            cols = [*keys, f"{b}._b", "count(DISTINCT x.partner_id) AS lost_partners"]
+            body = ",\n           ".join(cols)
+            conditions = [
+                *where,
+                f"NOT EXISTS (SELECT 1 FROM sales y WHERE y.partner_id = x.partner_id "
+                f"AND y.date BETWEEN {b}._start AND {b}._end)",
+            ]
+            text = body + " ".join(conditions)
+            return [
+                f"{name} AS (\n    SELECT {body}\n    FROM sales x JOIN {b} ON x.date BETWEEN {b}._pstart AND {b}._pend"
+                f"{self._joins(text)}\n    WHERE {' AND '.join(conditions)}\n    GROUP BY ALL\n)"
+            ]
         if source in ("costs", "rebates"):
             cols = [*keys, f"{b}._b", f"sum(x.amount) AS {'cost' if source == 'costs' else 'rebate'}"]
             if source == "rebates":
@@ -1083,13 +1177,17 @@ class _Compiler:
         ends = self.params.add(f"{name}_end", [p[2] for p in parts])
         mstarts = self.params.add(f"{name}_month_start", [date(p[1].year, p[1].month, 1) for p in parts])
         days = self.params.add(f"{name}_days", [(p[2] - p[1]).days + 1 for p in parts])
+        before = [TimeWindow(start=p[1], end=p[2]).compared("previous") for p in parts]
+        pstarts = self.params.add(f"{name}_prev_start", [w.start for w in before])
+        pends = self.params.add(f"{name}_prev_end", [w.end for w in before])
         return (
             f"{name} AS (SELECT unnest({labels}) AS _b, unnest({starts}) AS _start, unnest({ends}) AS _end, "
-            f"unnest({mstarts}) AS _mstart, unnest({days}) AS _days)"
+            f"unnest({mstarts}) AS _mstart, unnest({days}) AS _days, unnest({pstarts}) AS _pstart, "
+            f"unnest({pends}) AS _pend)"
         )
 
     def _expr(self, metric: Metric, prefix: str) -> str:
-        names = {s: f"{prefix}_{s}" for s in PARTNER_SOURCES}
+        names = {s: f"{prefix}_{s}" for s in (*PARTNER_SOURCES, "lost")}
         return "(" + metric.expression.format(buckets=f"{prefix}_buckets", **names) + ")"
 
     def _field_expr(self, field: str) -> str:

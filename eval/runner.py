@@ -182,9 +182,32 @@ def main(argv: list[str] | None = None) -> int:
     data = sub.add_parser("data", help="数据问答评测：与 pandas 独立计算的结果逐题比对的准确率")
     data.add_argument("--json", action="store_true", help="以 JSON 输出全部数字与失败明细")
     data.add_argument("--show-failures", action="store_true", help="列出每个失败问题的期望与实得")
+    questions = sub.add_parser("questions", help="数据问题评测（经由整个助手，含路由）：示例公司，及可选的真实导出")
+    questions.add_argument("--exports", type=Path, help="真实导出所在文件夹（每个导出一个子文件夹）")
+    questions.add_argument(
+        "--export-cases", type=Path, help="真实导出的问题集（默认 DIR/../eval_data/export_cases.jsonl）"
+    )
+    questions.add_argument("--split", choices=["dev", "test"], help="只跑一半")
+    questions.add_argument("--show", help="列出未答对的问题：all 或某个结论（wrong、clarified …）")
+    questions.add_argument("--json", action="store_true")
+    guidance = sub.add_parser("guidance", help="指南问答评测：是否从知识库回答、答案是否说出要点、检索命中率")
+    guidance.add_argument("--docs", type=Path, help="外部真实文档所在文件夹（含 questions.jsonl），与内置指南一起检索")
+    guidance.add_argument("--split", choices=["dev", "test"], help="只跑一半")
+    guidance.add_argument("--show", action="store_true", help="列出没有答好的问题")
+    guidance.add_argument("--json", action="store_true")
     retrieval = sub.add_parser("retrieval", help="检索评测：各路召回与融合的 hit@1、hit@5、MRR")
     retrieval.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    if args.command == "questions":
+        from eval.questions import run as run_questions
+
+        run_questions(args.json, args.show, args.exports, args.export_cases, args.split)
+        return 0
+    if args.command == "guidance":
+        from eval.guidance import run as run_guidance
+
+        run_guidance(args.json, args.show, args.docs, args.split)
+        return 0
     if args.command == "retrieval":
         from eval.retrieval import run
 

@@ -263,6 +263,11 @@ METRIC_PHRASES = {
     "partner_count": ["伙伴数", "客户数", "number of partners"],
     "active_partners": ["活跃伙伴数", "有销售的伙伴", "active partners"],
     "avg_price": ["单价", "平均单价", "均价", "average price"],
+    "order_count": ["订单数", "订单量", "number of orders"],
+    "order_lines": ["订单行数", "order lines"],
+    "aov": ["客单价", "average order value"],
+    "new_partners": ["新增客户数", "new customers"],
+    "lost_partners": ["流失客户", "lost customers"],
 }
 
 
