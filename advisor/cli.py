@@ -391,7 +391,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         kb=open_knowledge(settings),
         settings=settings,
         draft=history.current_draft(conversation),
-        history=[{"role": m.role, "content": m.content} for m in history.messages(conversation)[-8:]],
+        history=history.turns(conversation),
     )
 
     def on_event(kind: str, value) -> None:

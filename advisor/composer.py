@@ -200,3 +200,39 @@ def answer_help(question: str, route: Route, steps: list[Step], data_note: str, 
     return Answer(
         question=question, route=route, markdown=template("help", data_note=data_note, kb_note=kb_note), steps=steps
     )
+
+
+def answer_out_of_scope(question: str, route: Route, steps: list[Step]) -> Answer:
+    """One line: not something a channel advisor answers, and what it can do instead."""
+    text = (
+        "这个问题不在渠道参谋的范围内；我可以查公司的渠道数据（销售额、完成率、费用、回款……）、"
+        "回答渠道管理方法、做记分卡/费用/窜货分析，或起草返利方案和季度计划。"
+        if route.language == "zh"
+        else "That is outside what this channel advisor covers; I can query your channel data, answer "
+        "channel-management questions, run scorecard/cost/conflict analyses, or draft rebate and quarterly plans."
+    )
+    return Answer(question=question, route=route, markdown=text, steps=steps)
+
+
+def combine(first: Answer, second: Answer) -> Answer:
+    """A mixed question's two answers in one reply: the method first, then the company's figures."""
+    offset = len(first.citations)
+    renumbered = second.markdown
+    citations = list(first.citations)
+    for citation in reversed(second.citations):  # keep [n] unique across the two parts
+        new = citation.number + offset
+        renumbered = renumbered.replace(f"[{citation.number}]", f"[{new}]")
+        citations.append(citation.model_copy(update={"number": new}))
+    citations.sort(key=lambda c: c.number)
+    return first.model_copy(
+        update={
+            "markdown": f"{first.markdown}\n\n---\n\n{renumbered}",
+            "tables": [*first.tables, *second.tables],
+            "charts": [*first.charts, *second.charts],
+            "citations": citations,
+            "sql": first.sql or second.sql,
+            "period": first.period or second.period,
+            "spec": first.spec or second.spec,
+            "numbers": sorted({*first.numbers, *second.numbers}),
+        }
+    )

@@ -45,6 +45,7 @@ from company.semantic import (
     month_end,
     quarter_start,
     range_label,
+    shift_date,
     spec_error_message,
     wan,
 )
@@ -692,6 +693,13 @@ MARK_EN = r"by|per|each|every|across|which|for each|for every|among|all"
 DIM_WORDS_ZH = LEXICON["DIM_WORDS_ZH"]
 BARE_ZH_MIN = 2  # bare (unmarked) Chinese dimension words need two characters: 区/市/省/月/年 alone are too common
 DIM_WORDS_EN = LEXICON["DIM_WORDS_EN"]
+METRIC_DEFAULTS = [(re.compile(p), m) for p, m in LEXICON["METRIC_DEFAULTS"]]
+METRIC_PATTERNS = [(re.compile(p), m) for p, m in LEXICON["METRIC_PATTERNS"]]
+SHARE_WORDS = re.compile(LEXICON["SHARE_WORDS"])
+STREAK = re.compile(LEXICON["STREAK"])
+FOLLOW_UP = re.compile(LEXICON["FOLLOW_UP"])
+SHIFT_BACK = [(re.compile(p), months) for p, months in LEXICON["SHIFT_BACK"]]
+EACH_WORDS = re.compile(r"各|每个|每一|分别|each|per|by")
 TIME_GROUP_WORDS = [
     (
         re.compile(r"逐月|月度|按月|每月|分月|各月|趋势|走势|\bmonthly\b|\bmonth by month\b|\btrend\b|\bover time\b"),
@@ -852,12 +860,14 @@ class _Parsed:
     spec: QuerySpec
     notes: list[str]
     language: Language
+    anchors: frozenset[str] = frozenset()  # what besides a metric word tied the question to the data
 
 
 class _Parser:
-    def __init__(self, question: str, context: DataContext):
+    def __init__(self, question: str, context: DataContext, previous: QuerySpec | None = None):
         self.question = question
         self.context = context
+        self.previous = previous  # the frame of the conversation's last data answer (华南呢？ inherits it)
         self.lang: Language = language_of(question)
         self.display = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", question)).strip()
         self.scan = _Scan(_normalise(question))
@@ -900,10 +910,16 @@ class _Parser:
         """The window the question names, relative words resolved against today; None when it names none."""
         return _find_time(self.scan, self.context.today, self.lang)
 
-    def _default_window(self, metrics: list[str], comparison: str) -> TimeWindow:
+    def _default_window(self, metrics: list[str], comparison: str, streak: tuple[int, str] | None = None) -> TimeWindow:
         """No time in the question: totals and rankings cover all the data; period KPIs and comparisons use the
         latest complete quarter. Never a partial quarter, and the window is always stated."""
         span = self.context.span
+        if streak is not None and span is not None:  # the last n complete periods of the grain
+            n, grain = streak
+            last = span.latest_complete(grain)  # type: ignore[arg-type]
+            if last is not None:
+                first = last.shift(-(n - 1) - (1 if "_change" in "".join(metrics) else 0))
+                return TimeWindow(start=first.start, end=last.end, label=range_label(first.start, last.end, self.lang))
         latest = span.latest_complete("quarter") if span else None
         if latest is not None and (comparison != "none" or any(m in PERIOD_KPIS for m in metrics)):
             window = _quarter(latest.start.year, (latest.start.month - 1) // 3 + 1, self.lang)
@@ -1287,8 +1303,86 @@ class _Parser:
         return all((freq.get(w) or 0) >= COMMON_WORD_FREQ or w in STOP_ZH for w in _jieba().lcut(phrase))
 
     # -- assembly ----------------------------------------------------------------------------------------------
+    # -- passes added for real questions ---------------------------------------------------------------------------
+    def _streak(self) -> tuple[int, str] | None:
+        """连续两个季度 / each of the last 3 quarters → (2, quarter)."""
+        for m, _span in self.scan.take_all(STREAK, "streak"):
+            g = m.groupdict()
+            count = g.get("zh") or g.get("en") or g.get("en2")
+            grain = g.get("zh_grain") or g.get("en_grain") or g.get("en2_grain") or ""
+            n = int(count) if count.isdigit() else (_count(count) or EN_NUMBERS.get(count))
+            if n and n >= 2:
+                return int(n), "month" if "月" in grain or "month" in grain else "quarter"
+        return None
+
+    def _shift_back(self) -> int:
+        """Months to move the previous answer's window back (去年同期呢 → -12, the quarter before → -3)."""
+        for pattern, months in SHIFT_BACK:
+            if self.scan.take_all(pattern, "time"):
+                return int(months)
+        return 0
+
+    def _metric_patterns(self) -> list[tuple[_Span, str]]:
+        out = []
+        for pattern, key in METRIC_PATTERNS:
+            if key not in METRICS:
+                continue
+            for _m, span in self.scan.take_all(pattern, "metric", key):
+                out.append((span, key))
+        return out
+
+    def _default_metric(self) -> list[tuple[_Span, str]]:
+        """No metric named: the verb says what is measured (卖了多少 → 销售额, 多少件 → 销量, 多少订单 → 订单数)."""
+        for pattern, key in METRIC_DEFAULTS:
+            found = self.scan.take_all(pattern, "metric", key)
+            if found:
+                return [(found[0][1], key)]
+        return []
+
+    def _each_word(self) -> bool:
+        return bool(EACH_WORDS.search(self.scan.text))
+
+    def _inherit(self, data: dict[str, Any], shift: int, explicit_groups: bool, ranked: bool) -> dict[str, Any]:
+        """A follow-up keeps the previous question's frame and changes only what it names: 华南呢 (the region),
+        回款率呢 (the metric), 只看去年 (the window), 按月拆一下 (the grouping), 哪个最低 (the ranking)."""
+        previous = self.previous
+        merged = dict(data)
+        fresh_dims = {f["field"] for f in data["filters"] if f["field"] in DIMENSIONS}
+        kept = [
+            f.model_dump()
+            for f in previous.filters
+            if not (f.field in DIMENSIONS and f.field in fresh_dims)
+            and not (f.field not in DIMENSIONS and any(x["field"] not in DIMENSIONS for x in data["filters"]))
+        ]
+        merged["filters"] = kept + list(data["filters"])
+        if data["window"] is None:
+            window = previous.window
+            if shift:
+                start, end = shift_date(window.start, shift), shift_date(window.end, shift)
+                window = TimeWindow(start=start, end=end, label=range_label(start, end, self.lang), kind=window.kind)
+            merged["window"] = window
+        if not explicit_groups and not data["dimensions"]:
+            merged["dimensions"] = list(previous.dimensions)
+        elif explicit_groups and data["dimensions"]:
+            time_dims = [d for d in data["dimensions"] if DIMENSIONS[d].is_time]
+            if time_dims:  # 按月拆一下: the previous grouping, split by month
+                merged["dimensions"] = [d for d in previous.dimensions if not DIMENSIONS[d].is_time] + time_dims[:1]
+        if data["comparison"] == "none":
+            merged["comparison"] = previous.comparison
+        if not ranked:
+            merged["sort"] = previous.sort.model_dump() if previous.sort else data["sort"]
+            merged["limit"] = previous.limit if merged["dimensions"] else None
+        if previous.share != "none" and "share" not in merged:
+            merged["share"] = previous.share
+        self.notes.append(self._zh("接着上一个问题：沿用它的指标、时间和筛选", "continuing the previous question"))
+        return merged
+
     def parse(self) -> _Parsed | Clarification:
         quoted = self._quoted()
+        streak = self._streak()
+        share = bool(self.scan.take_all(SHARE_WORDS, "share"))
+        follow_up = self.previous is not None and bool(FOLLOW_UP.search(self.scan.text))
+        shift = self._shift_back() if follow_up else 0
         comparison = self._comparison()
         window = self._time()
         ids, unknown_ids = self._ids()
@@ -1303,10 +1397,15 @@ class _Parser:
         thresholds = self._thresholds()
         direction, limit, rank_span, superlative = self._ranking()
         marked = self._markers()
-        metric_spans, metric_types = self._metrics()
+        metric_spans = self._metric_patterns()
+        found, metric_types = self._metrics()
+        metric_spans = sorted(metric_spans + found, key=lambda t: t[0].start)
         entities = self._entities()
         nouns = self._nouns()
-        if not metric_spans and not any(t.metric for t in thresholds):
+        inherit = follow_up and not metric_spans and not any(t.metric for t in thresholds)
+        if not metric_spans and not any(t.metric for t in thresholds) and not inherit:
+            metric_spans = self._default_metric()
+        if not metric_spans and not any(t.metric for t in thresholds) and not inherit:
             options = [METRICS[k].label(self.lang) for k in MISSING_METRIC_OPTIONS]
             return self._clarify(
                 "missing_metric",
@@ -1333,6 +1432,8 @@ class _Parser:
         for _span, key in metric_spans:
             if key not in metrics:
                 metrics.append(key)
+        if inherit:
+            metrics = list(self.previous.metrics)
         growth_spans = self.scan.of("growth") + self.scan.of("compare")
         filters: list[dict[str, Any]] = []
         for t in thresholds:
@@ -1452,10 +1553,6 @@ class _Parser:
         elif filters and any(f["field"] not in DIMENSIONS for f in filters) and groups:
             f = next(f for f in filters if f["field"] not in DIMENSIONS)
             sort = {"metric": f["field"], "direction": "asc" if f["op"] in ("lt", "le") else "desc"}
-        if window is None:
-            window = self._default_window(metrics, comparison)
-        elif (problem := self._check_window(window)) is not None:
-            return problem
         spec_data = {
             "metrics": metrics,
             "dimensions": groups,
@@ -1465,12 +1562,32 @@ class _Parser:
             "sort": sort,
             "limit": limit if groups else None,
         }
+        if follow_up:
+            spec_data = self._inherit(spec_data, shift, explicit_groups=bool(marked), ranked=direction is not None)
+        if share:
+            spec_data["share"] = "top" if spec_data.get("limit") and not self._each_word() else "each"
+        if streak is not None:
+            spec_data["streak"], spec_data["streak_grain"] = streak
+            spec_data["dimensions"] = [d for d in spec_data["dimensions"] if not DIMENSIONS[d].is_time]
+            if not spec_data["dimensions"]:
+                spec_data["dimensions"] = ["partner"]
+        window = spec_data["window"]
+        if window is None:
+            window = self._default_window(spec_data["metrics"], spec_data["comparison"], streak)
+        elif (problem := self._check_window(window)) is not None:
+            return problem
+        spec_data["window"] = window
         try:
             spec = QuerySpec(**spec_data)
         except ValidationError as exc:
             message = spec_error_message(exc)
             return self._clarify("unsupported", message, f"This question cannot be answered as asked: {message}")
-        return _Parsed(spec, self.notes, self.lang)
+        anchors = {span.kind for span in self.scan.spans} - {"metric", "quoted"}
+        if names:
+            anchors.add("name")
+        if follow_up:
+            anchors.add("follow_up")
+        return _Parsed(spec, self.notes, self.lang, frozenset(anchors))
 
     def _ranked_metric(self, metric_spans, rank_span: _Span | None, metrics: list[str]) -> str:
         if rank_span is None or not metric_spans:
@@ -1814,8 +1931,7 @@ def _chart(spec: QuerySpec, frame: pd.DataFrame, lang: Language, label: str) -> 
     return ChartSpec(kind="bar", x=x, y=key, title=title)
 
 
-def answer_spec(store: Store, spec: QuerySpec, language: Language = "zh", notes: list[str] | None = None) -> DataAnswer:
-    """Run a QuerySpec on the read-only store and build the answer (frame, display table, chart, summary, SQL)."""
+def _run(store: Store, spec: QuerySpec) -> tuple[pd.DataFrame, str, dict[str, Any]]:
     compiled = compile_spec(spec)
     try:
         frame = store.query(compiled.sql, compiled.params)
@@ -1823,8 +1939,131 @@ def answer_spec(store: Store, spec: QuerySpec, language: Language = "zh", notes:
         raise QuerySpecError(f"查询没有执行成功，请检查公司数据是否完整（{type(exc).__name__}：{exc}）") from exc
     frame = frame[list(compiled.columns)].reset_index(drop=True)
     for column in frame.columns:
-        if column in ("partner_count", "active_partners", "year"):
+        if column in ("partner_count", "active_partners", "year", "order_count", "order_lines"):
             frame[column] = frame[column].astype("int64") if frame[column].notna().all() else frame[column]
+    return frame, compiled.sql, compiled.params
+
+
+def _share_of_total(store: Store, spec: QuerySpec, frame: pd.DataFrame, lang: Language) -> tuple[pd.DataFrame, str]:
+    """Each row's share of the total, or the ranked rows' combined share (前十大客户占比), and a sentence."""
+    key = metric_of(spec.sort.metric)[0].key if spec.sort else spec.metrics[0]  # type: ignore[index]
+    # Without a grouping the filters name the part (饮料占销售额的比例): the total drops them.
+    filters = [f for f in spec.filters if f.field in DIMENSIONS and not f.is_threshold and spec.dimensions]
+    total_spec = spec.model_copy(
+        update={"metrics": [key], "dimensions": [], "filters": filters, "sort": None, "limit": None,
+                "share": "none", "comparison": "none"}
+    )  # fmt: skip
+    total_frame, _sql, _params = _run(store, total_spec)
+    total = float(total_frame[key].iloc[0]) if len(total_frame) else math.nan
+    name = METRICS[key].label(lang)
+    if spec.share == "top" and spec.dimensions:
+        part = float(frame[key].sum())
+        share = part / total if total else math.nan
+        n = len(frame)
+        noun = DIM_NOUNS.get(spec.dimensions[0], (DIMENSIONS[spec.dimensions[0]].label(lang),) * 2)[
+            0 if lang == "zh" else 1
+        ]
+        combined = pd.DataFrame({key: [part], f"{key}_share": [share]})
+        text = (
+            f"{name}前 {n} 名的{noun}合计 {_show(key, part, lang)}，占全部 {_show(key, total, lang)} 的 "
+            f"{share * 100:.1f}%。"
+            if lang == "zh"
+            else f"The top {n} {noun} together: {_show(key, part, lang)}, {share * 100:.1f}% of the total "
+            f"{_show(key, total, lang)}."
+        )
+        return combined, text
+    frame = frame.copy()
+    frame[f"{key}_share"] = frame[key] / total if total else math.nan
+    if not spec.dimensions and len(frame):
+        share = frame[f"{key}_share"].iloc[0]
+        text = (
+            f"占全部{name}（{_show(key, total, lang)}）的 {share * 100:.1f}%。"
+            if lang == "zh"
+            else f"That is {share * 100:.1f}% of the total {name} ({_show(key, total, lang)})."
+        )
+        return frame, text
+    return frame, ("各组占比见表。" if lang == "zh" else "Each row's share of the total is in the table.")
+
+
+def _answer_streak(store: Store, spec: QuerySpec, language: Language, notes: list[str]) -> DataAnswer:
+    """Groups whose threshold filters hold in each of the last n periods (连续两个季度未完成目标)."""
+    grain, n = spec.streak_grain or "quarter", spec.streak or 2
+    thresholds = [f for f in spec.filters if f.is_threshold]
+    comparison = spec.comparison
+    if any(f.field.endswith("_change") for f in thresholds) and comparison == "none":
+        comparison = "previous"
+    dims = [d for d in spec.dimensions if not DIMENSIONS[d].is_time]
+    per_period = spec.model_copy(
+        update={"dimensions": [*dims, grain], "filters": [f for f in spec.filters if not f.is_threshold],
+                "sort": None, "limit": None, "streak": None, "share": "none", "comparison": comparison}
+    )  # fmt: skip
+    frame, sql, params = _run(store, per_period)
+    periods = sorted(frame[grain].dropna().unique())[-n:]
+    keys = [c for c in frame.columns if c in {col for d in dims for col in DIMENSIONS[d].columns}]
+    frame = frame[frame[grain].isin(periods)]
+    ok = pd.Series(True, index=frame.index)
+    for f in thresholds:
+        values = frame[f.field]
+        ok &= {
+            "lt": values < f.value,
+            "le": values <= f.value,
+            "gt": values > f.value,
+            "ge": values >= f.value,
+            "eq": values == f.value,
+            "ne": values != f.value,
+        }[f.op].fillna(False)
+    frame = frame.assign(_ok=ok)
+    counts = frame.groupby(keys, dropna=False)["_ok"].agg(["sum", "count"]).reset_index()
+    winners = counts[(counts["sum"] == len(periods)) & (counts["count"] == len(periods))][keys]
+    shown_field = thresholds[0].field if thresholds else spec.metrics[0]
+    wide = frame.merge(winners, on=keys).pivot_table(index=keys, columns=grain, values=shown_field, aggfunc="first")
+    wide = wide.reset_index()
+    wide.columns = [str(c) for c in wide.columns]
+    metric, part = metric_of(shown_field)  # type: ignore[misc]
+    table = wide.copy()
+    for period in periods:
+        table[str(period)] = table[str(period)].map(
+            lambda v, m=metric, p=part: format_value("ratio" if p == "change" else m.fmt, v, signed=p == "change")
+        )
+    table = table.rename(columns={c: DIM_HEADERS[c][0 if language == "zh" else 1] for c in keys if c in DIM_HEADERS})
+
+    def condition_text(f) -> str:
+        measured, part = metric_of(f.field)  # type: ignore[misc]
+        fmt = "ratio" if part == "change" or measured.is_ratio else "number"
+        return (
+            f"{measured.label(language)}{'变化' if part == 'change' else ''}{OP_ZH[f.op]}{format_value(fmt, f.value)}"
+        )
+
+    condition = "、".join(condition_text(f) for f in thresholds)
+    grain_word = ("个季度" if grain == "quarter" else "个月") if language == "zh" else (f"{grain}s")
+    names = [str(v) for v in wide.get("partner_name", wide[keys[0]] if keys else pd.Series(dtype=str))][:10]
+    summary = (
+        f"连续 {len(periods)} {grain_word}（{'、'.join(str(p) for p in periods)}）{condition}的共 {len(wide)} 个"
+        + (f"：{'、'.join(names)}{'等' if len(wide) > 10 else ''}。" if len(wide) else "。")
+        if language == "zh"
+        else f"{len(wide)} met {condition} in each of the last {len(periods)} {grain_word} "
+        f"({', '.join(map(str, periods))})" + (f": {', '.join(names)}." if len(wide) else ".")
+    )
+    window = spec.window.span(language)
+    return DataAnswer(
+        spec=spec,
+        frame=wide,
+        table=table,
+        chart=ChartSpec(kind="none", title=summary[:40]),
+        summary=summary,
+        sql=sql,
+        params=params,
+        window=window,
+        language=language,
+        notes=list(notes),
+    )
+
+
+def answer_spec(store: Store, spec: QuerySpec, language: Language = "zh", notes: list[str] | None = None) -> DataAnswer:
+    """Run a QuerySpec on the read-only store and build the answer (frame, display table, chart, summary, SQL)."""
+    if spec.streak:
+        return _answer_streak(store, spec, language, list(notes or []))
+    frame, sql, params = _run(store, spec)
     try:
         context = context_for(store)
     except StoreError:
@@ -1832,14 +2071,18 @@ def answer_spec(store: Store, spec: QuerySpec, language: Language = "zh", notes:
     window = spec.window.span(language)
     compare = spec.compare_window(language)
     code = store.profile().currency
+    summary = _summary(spec, frame, language, window, context)
+    if spec.share != "none":
+        frame, sentence = _share_of_total(store, spec, frame, language)
+        summary = sentence if spec.share == "top" else f"{summary}{sentence}"
     return DataAnswer(
         spec=spec,
         frame=frame,
         table=localise_columns(_display_table(frame, spec, language), code),
         chart=_chart(spec, frame, language, spec.window.label),
-        summary=localise_text(_summary(spec, frame, language, window, context), code),
-        sql=compiled.sql,
-        params=compiled.params,
+        summary=localise_text(summary, code),
+        sql=sql,
+        params=params,
         window=window,
         compare_window=compare.span(language) if compare else None,
         language=language,
@@ -1847,17 +2090,49 @@ def answer_spec(store: Store, spec: QuerySpec, language: Language = "zh", notes:
     )
 
 
-def answer_data_question(store: Store, question: str) -> DataAnswer | Clarification:
-    """Answer a data question about the company in the store, or ask back when the question is unclear."""
+def answer_data_question(
+    store: Store, question: str, previous: QuerySpec | dict | None = None
+) -> DataAnswer | Clarification:
+    """Answer a data question about the company in the store, or ask back when the question is unclear.
+
+    previous: the spec of the conversation's last data answer; a follow-up (华南呢？) keeps its frame."""
     context = context_for(store)
     with catalog_scope(context.extra_dimensions, context.extra_metrics):
-        parsed = _Parser(question, context).parse()
+        if isinstance(previous, dict):
+            try:
+                previous = QuerySpec.model_validate(previous)
+            except ValidationError:
+                previous = None  # a spec of another dataset (its attributes are gone): start afresh
+        parsed = _Parser(question, context, previous).parse()
         if isinstance(parsed, Clarification):
             return parsed
         lacking = _lacking_inputs(store, parsed.spec, parsed.language)
         if lacking is not None:
             return lacking
         return answer_spec(store, parsed.spec, parsed.language, parsed.notes)
+
+
+def evidence(store: Store, question: str, previous: QuerySpec | dict | None = None) -> str:
+    """How strongly the company's data answers the question: "answer" (a query with more than a metric word),
+    "weak" (only a metric word: 返利一般分几档 names 返利 and nothing else of the data), "ask" (the data engine
+    would ask back about a name or a period), "none" (nothing of the data's)."""
+    try:
+        context = context_for(store)
+    except StoreError:
+        return "none"
+    with catalog_scope(context.extra_dimensions, context.extra_metrics):
+        if isinstance(previous, dict):
+            try:
+                previous = QuerySpec.model_validate(previous)
+            except ValidationError:
+                previous = None
+        try:
+            parsed = _Parser(question, context, previous).parse()
+        except (QuerySpecError, ValidationError):
+            return "none"
+    if isinstance(parsed, Clarification):
+        return "ask" if parsed.reason in ("ambiguous_name", "no_data", "unsupported") else "none"
+    return "answer" if parsed.anchors else "weak"
 
 
 # The data each metric and partner attribute needs (company.capabilities).

@@ -115,6 +115,16 @@ class History:
             ).fetchall()
         return [Message(role, content, _load_answer(payload) if payload else None) for role, content, payload in rows]
 
+    def turns(self, conversation_id: str, limit: int = 8) -> list[dict]:
+        """The last messages as the pipeline takes them: role, content, and a data answer's spec."""
+        out = []
+        for m in self.messages(conversation_id)[-limit:]:
+            turn = {"role": m.role, "content": m.content}
+            if m.answer is not None and m.answer.spec:
+                turn["spec"] = m.answer.spec
+            out.append(turn)
+        return out
+
     def current_draft(self, conversation_id: str) -> Draft | None:
         for message in reversed(self.messages(conversation_id)):
             if message.answer is not None and message.answer.draft is not None:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from advisor import composer, drafts
+from advisor.evidence import Evidence, decide
+from advisor.evidence import words as evidence_words
 from advisor.router import describe, route
 from advisor.settings import Settings
 from advisor.types import Answer, AnswerTable, ChartSpec, Draft, Route, Step
@@ -52,8 +54,10 @@ def answer(question: str, ctx: Context, on_event: Event | None = None) -> Answer
     """Answer one question; never raises for a user-level problem (the message is the answer)."""
     question = question.strip()
     steps: list[Step] = []
-    routed = route(question, has_draft=ctx.draft is not None)
+    routed, decision = _route_by_evidence(question, ctx)
     _notify(on_event, Step(label="理解问题", detail=describe(routed)), steps)
+    if decision == "out_of_scope":
+        return composer.answer_out_of_scope(question, routed, steps)
     if routed.intent is None:
         return composer.answer_clarify(question, routed, steps)
     if ctx.settings.llm_backend != "offline" and routed.intent not in ("help", "revise"):
@@ -62,10 +66,50 @@ def answer(question: str, ctx: Context, on_event: Event | None = None) -> Answer
         return in_dataset_terms(answer_with_llm(question, routed, ctx, steps, on_event), ctx.store)
     try:
         reply = HANDLERS[routed.intent](question, routed, ctx, steps, on_event)
+        if decision == "both":  # 窜货怎么处理？我们最近有吗: the method, then the company's own figures
+            second = "guidance" if routed.intent != "guidance" else _second_intent(question, ctx)
+            if second is not None:
+                other = routed.model_copy(update={"intent": second})
+                extra = HANDLERS[second](question, other, ctx, steps, on_event)
+                reply = (
+                    composer.combine(reply, extra) if routed.intent == "guidance" else composer.combine(extra, reply)
+                )
     except CanmouError as exc:
         _notify(on_event, Step(label="出错", detail=exc.message), steps)
         return Answer(question=question, route=routed, markdown=exc.message, steps=steps)
     return in_dataset_terms(reply, ctx.store)
+
+
+def _route_by_evidence(question: str, ctx: Context) -> tuple[Route, str]:
+    """The cue router's intent, checked against the evidence (advisor.evidence)."""
+    from advisor.data_questions import evidence as data_evidence
+
+    routed = route(question, has_draft=ctx.draft is not None)
+    draft, guidance, tools = evidence_words(question)
+    previous = previous_spec(ctx)
+    data = data_evidence(ctx.store, question, previous) if ctx.store.exists() else "none"
+    facts = Evidence(draft=draft, guidance=guidance, tools=tools, data=data)
+    decision = decide(routed.intent, facts, None)
+    if decision == "clarify" and ctx.kb is not None:  # nothing else speaks: does the knowledge base?
+        decision = decide(routed.intent, facts, ctx.kb.search(question, k=3).found)
+    intent = {
+        "data": "data",
+        "guidance": "guidance",
+        "both": routed.intent if routed.intent in ("conflict", "scorecard", "cost") else "guidance",
+    }.get(decision, routed.intent)
+    if decision in ("data", "guidance", "both") and intent != routed.intent:
+        routed = routed.model_copy(update={"intent": intent, "clarify": None, "options": [], "confidence": 1.0})
+    return routed, decision
+
+
+def _second_intent(question: str, ctx: Context) -> str | None:
+    """For a mixed question answered with guidance first: the data answer or the tool the question names."""
+    from advisor.evidence import EXPLICIT
+
+    for name, pattern in EXPLICIT.items():
+        if pattern.search(question):
+            return name
+    return "data"
 
 
 def in_dataset_terms(reply: Answer, store: Store) -> Answer:
@@ -127,7 +171,7 @@ def _guidance(question, routed, ctx: Context, steps, on_event) -> Answer:
 def _data(question, routed, ctx: Context, steps, on_event) -> Answer:
     from advisor.data_questions import Clarification, answer_data_question
 
-    result = answer_data_question(ctx.store, question)
+    result = answer_data_question(ctx.store, question, previous_spec(ctx))
     if isinstance(result, Clarification):
         _notify(on_event, Step(label="需要澄清", detail=result.question), steps)
         clarified = routed.model_copy(update={"clarify": result.question, "options": list(result.options)})
@@ -148,8 +192,17 @@ def _data(question, routed, ctx: Context, steps, on_event) -> Answer:
         steps=steps,
         sql=result.sql,
         period=result.window,
+        spec=result.spec.model_dump(mode="json"),
         numbers=numbers,
     )
+
+
+def previous_spec(ctx: Context) -> dict | None:
+    """The spec of the conversation's last data answer, for a follow-up such as 华南呢？"""
+    for turn in reversed(ctx.history):
+        if turn.get("role") == "assistant":
+            return turn.get("spec")
+    return None
 
 
 def _chart_frame(result) -> tuple[Any, list[ChartSpec]]:

@@ -119,6 +119,7 @@ class Answer(BaseModel):
     steps: list[Step] = Field(default_factory=list)
     sql: str | None = None
     period: str | None = None
+    spec: dict[str, Any] | None = None  # the QuerySpec of a data answer: the frame a follow-up question keeps
     draft: Draft | None = None
     changes: list[str] = Field(default_factory=list)
     numbers: list[float] = Field(default_factory=list)  # every number the tools produced for this answer

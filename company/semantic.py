@@ -722,10 +722,11 @@ def _dimension_list() -> str:
 
 
 def metric_of(field: str) -> tuple[Metric, str] | None:
-    """'revenue' -> (revenue, ''), 'revenue_change' -> (revenue, 'change'), 'revenue_compare' -> (…, 'compare')."""
+    """'revenue' -> (revenue, ''), 'revenue_change' -> (revenue, 'change'), 'revenue_compare' -> (…, 'compare'),
+    'revenue_share' -> (revenue, 'share')."""
     if field in METRICS:
         return METRICS[field], ""
-    for suffix in ("_change", "_compare"):
+    for suffix in ("_change", "_compare", "_share"):
         if field.endswith(suffix) and field[: -len(suffix)] in METRICS:
             return METRICS[field[: -len(suffix)]], suffix[1:]
     return None
@@ -814,6 +815,12 @@ class QuerySpec(BaseModel):
     comparison: str = "none"
     sort: Sort | None = None
     limit: int | None = None
+    # "each": every row's share of the total; "top": the ranked rows' combined share (前十大客户占比). Without
+    # dimensions the share is of the same window without the dimension filters (饮料占销售额的比例).
+    share: Literal["none", "each", "top"] = "none"
+    # The threshold filters must hold in each of the last `streak` periods of `streak_grain` (连续两个季度未达标).
+    streak: int | None = Field(None, ge=2, le=12)
+    streak_grain: Literal["month", "quarter"] | None = None
 
     @field_validator("metrics")
     @classmethod

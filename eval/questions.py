@@ -168,7 +168,10 @@ def ask(store, kb, question: str, history: list[str]):
     context = Context(store=store, kb=kb, settings=get_settings(), history=turns)
     for earlier in history:
         reply = answer(earlier, context)
-        turns += [{"role": "user", "content": earlier}, {"role": "assistant", "content": reply.markdown}]
+        turns += [
+            {"role": "user", "content": earlier},
+            {"role": "assistant", "content": reply.markdown, **({"spec": reply.spec} if reply.spec else {})},
+        ]
         context.history = list(turns)
     return answer(question, context)
 
@@ -183,7 +186,7 @@ def evaluate(cases: list[dict], stores: dict, kb) -> list[Outcome]:
         try:
             reply = ask(store, kb, case["question"], case.get("history") or [])
             verdict, detail = judge(case, reply)
-        except Exception as exc:  # noqa: BLE001 - an evaluation reports every failure and goes on
+        except Exception as exc:
             verdict, detail = "error", f"{type(exc).__name__}: {exc}"
         outcome = Outcome(case, verdict, detail, time.perf_counter() - started)
         outcome.acceptable = verdict in ("exact", "clarified", "refused")

@@ -92,7 +92,7 @@ def ask(question: str, history) -> None:
                 kb=state.knowledge(),
                 settings=state.settings(),
                 draft=history.current_draft(conversation_id),
-                history=[{"role": m.role, "content": m.content} for m in history.messages(conversation_id)[-8:]],
+                history=history.turns(conversation_id),
             )
             reply = answer(question, context, on_event)
         except CanmouError as exc:

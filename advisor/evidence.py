@@ -1,0 +1,106 @@
+"""Routing by evidence: a question goes where something can answer it, not where its words point.
+
+The cue router (advisor.router) proposes an intent. This module checks it against evidence: can the data
+engine parse the question into a query over this company's catalog (metrics, dimensions, values, names)?
+Does it ask how / why / what (guidance) or ask for a plan to be drafted? Does the knowledge base hold
+relevant passages? 有哪些 / 哪几种 / 多少 alone are not data cues; a plan is drafted only when asked to
+draft one; a question with both a how-to part and a data part gets both answers; a question nothing can
+answer gets one line saying so and what the assistant can do.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+# Asking for a plan to be written, not about one.
+DRAFT = re.compile(
+    r"设计|制定|起草|拟定|拟一|做一[个份套版]|写一[个份篇]|出一[个份套]|帮我(?:做|写|出|拟|起草|设计|制定)|"
+    r"给我(?:做|写|出|拟|来)一|生成一|\bdraft\b|\bdesign\b|\bmake (?:a|me|us)\b|\bcreate (?:a|an)\b|"
+    r"\bprepare (?:a|an)\b|\bwrite (?:a|an|me)\b|\bput together\b|\bbuild (?:a|an)\b",
+    re.IGNORECASE,
+)
+# Asking how / why / what something is: the knowledge base answers these unless they name company data.
+GUIDANCE = re.compile(
+    r"怎么|咋|如何|怎样|为什么|为啥|为何|应该|应当|要不要|该不该|是否(?:应该|需要|要|可以)|可不可以|能不能|建议|方法|"
+    r"步骤|流程|原则|注意|技巧|要点|是什么|什么是|啥是|指什么|含义|定义|区别|作用|目的|意义|好处|"
+    r"一般|通常|几档|几级|几种|几类|哪几|哪些(?:方法|做法|原则|形式|类型|方式|手段|要求|条件|内容|步骤|方面|因素|标准|情况|"
+    r"问题|指标|渠道|权利|义务|责任|措施|环节|特点)|看啥|看什么|考虑什么|包括什么|包含什么|有什么用|"
+    r"\bhow (?:to|should|do|does|can|could|would)\b|\bwhy\b|\bwhat (?:is|are|does|should|makes|happens)\b|"
+    r"\bshould\b|\bbest practice|\badvice\b|\bdifference between\b|\bwhich (?:factors|criteria|steps)\b|"
+    r"\bwhat to (?:check|look|include|do)\b|\bmeaning of\b|\bdefine\b",
+    re.IGNORECASE,
+)
+# A tool the user names (the scan, the scorecard, the cost analysis) rather than a figure they ask for.
+EXPLICIT = {
+    "scorecard": re.compile(
+        r"记分卡|评分卡|打分|评分|给.{0,8}分级|做分级|分级情况|升降级|综合得分|\bscorecard\b|\bscore (?:the|our)\b|"
+        r"\bgrading\b|\btier (?:the|our) partners\b",
+        re.IGNORECASE,
+    ),
+    "cost": re.compile(
+        r"费用分析|成本分析|投入产出|服务成本|集中度|HHI|渠道长度|费用结构|成本效益|\bROI\b|cost analysis|"
+        r"cost[- ]to[- ]serve|concentration",
+        re.IGNORECASE,
+    ),
+    "conflict": re.compile(
+        r"窜货|乱价|串货|冲货|砸价|压货|低于限价|渠道冲突|跨区销售|跨区|\bcross[- ]region|below (?:the )?floor|"
+        r"stuffing|channel conflict",
+        re.IGNORECASE,
+    ),
+}
+PLANS = ("incentive", "work_plan", "strategy")
+
+Decision = Literal["keep", "data", "guidance", "both", "out_of_scope", "clarify"]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the question's words and the company's data support."""
+
+    draft: bool
+    guidance: bool
+    tools: tuple[str, ...]
+    data: Literal["answer", "weak", "ask", "none"]  # weak: a metric word with nothing else of the data's
+
+    @property
+    def data_strong(self) -> bool:
+        return self.data in ("answer", "ask")
+
+
+def words(question: str) -> tuple[bool, bool, tuple[str, ...]]:
+    return (
+        bool(DRAFT.search(question)),
+        bool(GUIDANCE.search(question)),
+        tuple(name for name, pattern in EXPLICIT.items() if pattern.search(question)),
+    )
+
+
+def decide(intent: str | None, evidence: Evidence, kb_found: bool | None) -> Decision:
+    """Where the question goes, given the cue router's intent and the evidence."""
+    if intent in ("help", "revise"):
+        return "keep"
+    if intent in PLANS and evidence.draft:
+        return "keep"
+    if evidence.tools and (evidence.draft or not evidence.guidance) and intent in evidence.tools:
+        return "both" if evidence.guidance and evidence.data_strong else "keep"
+    if evidence.guidance:
+        if evidence.data == "answer" and not evidence.tools:
+            return "both"
+        if evidence.tools and not evidence.draft:
+            return "both" if intent in evidence.tools and evidence.data_strong else "guidance"
+        return "guidance"
+    if evidence.data in ("answer", "ask"):
+        return "data"
+    if evidence.tools and intent in evidence.tools:
+        return "keep"
+    if intent in PLANS and not evidence.draft:
+        return "guidance" if kb_found else "data" if evidence.data == "weak" else "guidance"
+    if evidence.data == "weak":
+        return "data"
+    if kb_found:
+        return "guidance"
+    if intent is not None and intent not in ("data", "guidance"):
+        return "keep"
+    return "out_of_scope" if kb_found is False else "clarify"
