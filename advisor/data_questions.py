@@ -476,7 +476,16 @@ RELATIVE_WORDS: list[tuple[str, Any]] = [
     (r"上月|上个月|上一个月|last month|previous month|prior month", ("month", -1)),
 ]
 
+YEAR_WORD = r"(?:(\d{4})\s*年|(今年|本年|去年|上年|前年))"
 TIME_PATTERNS: list[tuple[re.Pattern, str]] = [
+    # 今年前三季度 / 2025年前两个季度 / first three quarters of 2025
+    (re.compile(rf"{YEAR_WORD}?\s*前\s*([一二两三四1-4])\s*个?\s*季度"), "first_quarters_zh"),
+    (re.compile(r"\bfirst (two|three|2|3) quarters(?: of (\d{4}))?"), "first_quarters_en"),
+    # 今年前5个月 (with a year: the first months; without one 前N个月 means the last N months)
+    (re.compile(rf"{YEAR_WORD}\s*前\s*{N_ZH}\s*个\s*月"), "first_months_zh"),
+    # 上半年 / 2025年下半年 / H1 2025 / first half of 2025
+    (re.compile(rf"{YEAR_WORD}?\s*(上|下)半年"), "half_zh"),
+    (re.compile(r"\b(?:(h1|h2)|(first|second) half)(?:\s+(?:of\s+)?(\d{4}))?\b"), "half_en"),
     # 截至2026年6月 / 截至6月底 / through June 2026
     (re.compile(rf"(?:截至|截止到|截止|截至到)\s*(?:(\d{{4}})\s*年\s*)?{M_ZH}\s*月(?:份)?(?:底|末)?"), "through_zh"),
     (
@@ -523,8 +532,38 @@ YEAR_PATTERNS: list[tuple[re.Pattern, str]] = [
 ]
 
 
+def _year_of(digits: str | None, word: str | None, today: date) -> int:
+    if digits:
+        return int(digits)
+    return today.year - {"去年": 1, "上年": 1, "前年": 2}.get(word or "", 0)
+
+
+def _span(start: date, end: date, lang: Language) -> TimeWindow:
+    return TimeWindow(start=start, end=end, label=range_label(start, end, lang), kind="custom")
+
+
 def _window_from(kind: str, m: re.Match, latest: date, lang: Language) -> TimeWindow | None:
     g = m.groups()
+    if kind == "first_quarters_zh":
+        n = _qn(g[2]) if g[2] in _Q_WORDS or g[2].isdigit() else int(cn_number(g[2]) or 0)
+        year = _year_of(g[0], g[1], latest)
+        return _span(date(year, 1, 1), month_end(date(year, 3 * n, 1)), lang) if 1 <= n <= 4 else None
+    if kind == "first_quarters_en":
+        n = {"two": 2, "three": 3}.get(g[0]) or int(g[0])
+        year = int(g[1]) if g[1] else latest.year
+        return _span(date(year, 1, 1), month_end(date(year, 3 * n, 1)), lang)
+    if kind == "first_months_zh":
+        n = _count(g[2])
+        year = _year_of(g[0], g[1], latest)
+        return _span(date(year, 1, 1), month_end(date(year, n, 1)), lang) if n and 1 <= n <= 12 else None
+    if kind == "half_zh":
+        year = _year_of(g[0], g[1], latest)
+        first = g[2] == "上"
+        return _span(date(year, 1 if first else 7, 1), date(year, 6, 30) if first else date(year, 12, 31), lang)
+    if kind == "half_en":
+        year = int(g[2]) if g[2] else latest.year
+        first = (g[0] or "").lower() == "h1" or g[1] == "first"
+        return _span(date(year, 1 if first else 7, 1), date(year, 6, 30) if first else date(year, 12, 31), lang)
     if kind == "through_zh":
         return _through(int(g[0]) if g[0] else latest.year, _mn(g[1]), lang)
     if kind == "through_en":
@@ -699,6 +738,10 @@ SHARE_WORDS = re.compile(LEXICON["SHARE_WORDS"])
 STREAK = re.compile(LEXICON["STREAK"])
 FOLLOW_UP = re.compile(LEXICON["FOLLOW_UP"])
 SHIFT_BACK = [(re.compile(p), months) for p, months in LEXICON["SHIFT_BACK"]]
+NEGATION = re.compile(
+    r"(?:不算|不含|不包括|不计|除了|除去|去掉|去除|排除|剔除|扣除|非)\s*$|(?:excluding|except(?: for)?|other than|without|not|non-?)\s*$"
+)
+LISTING = re.compile(r"哪些|哪几|哪个|名单|列出|是谁|\bwhich\b|\bwho\b|\blist\b|\bname them\b")
 EACH_WORDS = re.compile(r"各|每个|每一|分别|each|per|by")
 TIME_GROUP_WORDS = [
     (
@@ -715,27 +758,8 @@ ID_PATTERN = re.compile(r"(?<![a-z0-9_-])([a-z0-9][a-z0-9_-]*)(?![a-z0-9_-])")
 # Tokens that look like a code (P0001, BEV-001) but name nothing in the data are reported, not ignored.
 CODE_LIKE = re.compile(r"[a-z]{1,4}-\d{2,8}(?:-\d+)?|[a-z]\d{3,8}")
 
-STOP_ZH = set(
-    "的 了 是 有 在 里 中 和 与 及 跟 同 对 把 给 我 我们 你 帮 帮我 请 请问 查 查询 查看 看 看看 看下 "
-    "看一下 一下 列出 列 出 显示 统计 分析 计算 算 算一下 多少 几 几个 怎么样 如何 情况 表现 怎样 "
-    "吗 呢 啊 吧 呀 哪些 哪个 哪 什么 共 总 "
-    "总共 合计 总计 全部 所有 整体 总体 数据 对比 比较 分别 各自 是多少 有多少 排名 排行 里面 当中 其中 以及 或 还是 "
-    "数值 水平 趋势 走势 变化 一共 目前 现在 当前 公司 我司 全国 整个 情况如何 相比 相比较 之间 哪家 谁 为 占 占比 "
-    "分布 明细 构成 贡献 结果 汇总 报表 报告 给出 告诉 告诉我 想 想知道 知道 需要 能否 能 可以 一个 个 家 名 位 "
-    "top 的话 这些 那些 这个 那个 它们 他们 其 以 按 按照 各 各个 每 每个 分 是否 有没有 多 少 高 低 大 小 "
-    "期间 时候 时间 期 内 以来 上 下 前 后 相关 方面 数 值 率 额 量 元 万 万元 亿 件 天 次 做 做得 "
-    "情形 怎么 为什么".split()
-)
-STOP_EN = set(
-    "the a an of for in on at by to from with and or vs versus what what's whats which who whom how much many is "
-    "are was were be been being do does did done show me list give get tell display find our my their its all each "
-    "per every please total overall value number compare compared comparison between across among during within "
-    "than that those these there has have had please can could would you i we us it this period data report "
-    "figures figure numbers look see view let lets let's top bottom any some rank ranking ranked sorted sort "
-    "as were was most least highest lowest had breakdown split by- current so far about across against up down "
-    "result results performance performing perform level levels trend doing going done fare faring like "
-    "looking".split()
-)
+STOP_ZH = set(LEXICON["STOP_ZH"])
+STOP_EN = set(LEXICON["STOP_EN"])
 COMMON_WORD_FREQ = 1000  # jieba frequency above which an unmatched word is ordinary language, not a name
 MISSING_METRIC_OPTIONS = (
     "revenue",
@@ -1337,6 +1361,8 @@ class _Parser:
             found = self.scan.take_all(pattern, "metric", key)
             if found:
                 return [(found[0][1], key)]
+        if any(self.scan.of(kind) for kind in ("growth", "compare", "share", "rank", "limit")):
+            return [(_Span(0, 0, "metric", "revenue"), "revenue")]  # 同比下降的客户, top 5 customers: sales
         return []
 
     def _each_word(self) -> bool:
@@ -1385,6 +1411,7 @@ class _Parser:
         shift = self._shift_back() if follow_up else 0
         comparison = self._comparison()
         window = self._time()
+        early_metrics = self._metric_patterns()  # 新增了多少客户 / customers did we lose: before 客户 is a grouping
         ids, unknown_ids = self._ids()
         if unknown_ids:
             code = unknown_ids[0]
@@ -1395,9 +1422,9 @@ class _Parser:
             )
         names = ids + self._full_names()
         thresholds = self._thresholds()
-        direction, limit, rank_span, superlative = self._ranking()
+        direction, limit, rank_span, _superlative = self._ranking()
         marked = self._markers()
-        metric_spans = self._metric_patterns()
+        metric_spans = early_metrics
         found, metric_types = self._metrics()
         metric_spans = sorted(metric_spans + found, key=lambda t: t[0].start)
         entities = self._entities()
@@ -1434,6 +1461,9 @@ class _Parser:
                 metrics.append(key)
         if inherit:
             metrics = list(self.previous.metrics)
+        if metrics and metrics[0] in ("new_partners", "lost_partners") and LISTING.search(self.scan.text):
+            marked.append(_Span(0, 0, "group", ("partner", None, True)))  # which customers did we lose: list them
+            thresholds.append(_Threshold(_Span(0, 0, "threshold"), "gt", 0.0, False, metrics[0]))
         growth_spans = self.scan.of("growth") + self.scan.of("compare")
         filters: list[dict[str, Any]] = []
         for t in thresholds:
@@ -1469,11 +1499,22 @@ class _Parser:
 
         # Dimension filters: entities, partner-type words, names.
         by_dim: dict[str, list[str]] = {}
+        excluded: dict[str, list[str]] = {}  # 不算 Cancelled / excluding France
         for ent in entities:
             dim, value = ent.value
-            by_dim.setdefault(dim, [])
-            if value not in by_dim[dim]:
-                by_dim[dim].append(value)
+            before = self.scan.text[max(0, ent.start - 8) : ent.start]
+            target = excluded if NEGATION.search(before) else by_dim
+            target.setdefault(dim, [])
+            if value not in target[dim]:
+                target[dim].append(value)
+        for dim, values in excluded.items():
+            filters.append(
+                {
+                    "field": dim,
+                    "op": "ne" if len(values) == 1 else "not_in",
+                    "value": values[0] if len(values) == 1 else values,
+                }
+            )
         groups: list[str] = []
         explicit: list[str] = []
         partner_words = [s for s in marked + nouns if s.value[0] == "partner"]
@@ -1547,12 +1588,20 @@ class _Parser:
             key = ranked_metric
             if growth_words and comparison != "none":
                 key += "_change"
-                if any(g.value == -1 for g in growth_words) and superlative:
+                if any(g.value == -1 for g in growth_words):  # 下滑最多的 / top 5 by decline: most negative first
                     direction = "asc"
             sort = {"metric": key, "direction": direction}
         elif filters and any(f["field"] not in DIMENSIONS for f in filters) and groups:
             f = next(f for f in filters if f["field"] not in DIMENSIONS)
             sort = {"metric": f["field"], "direction": "asc" if f["op"] in ("lt", "le") else "desc"}
+        growth_words = self.scan.of("growth")
+        changed = any(f["field"].endswith("_change") for f in filters)
+        if growth_words and comparison != "none" and groups and direction is None and not changed:
+            # 同比下降的客户有哪些: the groups whose change has that sign, largest change first
+            fell = any(g.value == -1 for g in growth_words)
+            key = metrics[0] + "_change"
+            filters.append({"field": key, "op": "lt" if fell else "gt", "value": 0})
+            sort = {"metric": key, "direction": "asc" if fell else "desc"}
         spec_data = {
             "metrics": metrics,
             "dimensions": groups,
