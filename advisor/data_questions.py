@@ -739,8 +739,10 @@ STREAK = re.compile(LEXICON["STREAK"])
 FOLLOW_UP = re.compile(LEXICON["FOLLOW_UP"])
 SHIFT_BACK = [(re.compile(p), months) for p, months in LEXICON["SHIFT_BACK"]]
 NEGATION = re.compile(
-    r"(?:不算|不含|不包括|不计|除了|除去|去掉|去除|排除|剔除|扣除|非)\s*$|(?:excluding|except(?: for)?|other than|without|not|non-?)\s*$"
+    r"(?:不算|不含|不包括|不计|除了|除去|去掉|去除|排除|剔除|扣除|非)\s*$"
+    r"|(?:excluding|except(?: for)?|other than|without|not|non-?)\s*$"
 )
+
 LISTING = re.compile(r"哪些|哪几|哪个|名单|列出|是谁|\bwhich\b|\bwho\b|\blist\b|\bname them\b")
 EACH_WORDS = re.compile(r"各|每个|每一|分别|each|per|by")
 TIME_GROUP_WORDS = [
