@@ -744,7 +744,7 @@ NEGATION = re.compile(
 )
 
 LISTING = re.compile(r"哪些|哪几|哪个|名单|列出|是谁|\bwhich\b|\bwho\b|\blist\b|\bname them\b")
-EACH_WORDS = re.compile(r"各|每个|每一|分别|each|per|by")
+EACH_WORDS = re.compile(r"各|每个|每一|分别|\beach\b|\bper\b|\bby\b")
 TIME_GROUP_WORDS = [
     (
         re.compile(r"逐月|月度|按月|每月|分月|各月|趋势|走势|\bmonthly\b|\bmonth by month\b|\btrend\b|\bover time\b"),
