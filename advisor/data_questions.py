@@ -7,6 +7,7 @@ fuzzy matching; when a question is missing a metric or a name is unclear it retu
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import threading
@@ -180,9 +181,16 @@ class DataContext:
     def add_attributes(self, attributes: list, values: dict[str, list[str]]) -> None:
         """Attribute columns become dimensions (by name, and by value for filters) and measures."""
         self.extra_dimensions, self.extra_metrics = attribute_catalog(attributes)
+        for key, metric in list(self.extra_metrics.items()):  # Profit → 利润: the Chinese word users type
+            zh = ATTRIBUTE_ZH.get(metric.en.lower()) or ATTRIBUTE_ZH.get(metric.zh.lower())
+            if zh and zh not in metric.synonyms_zh:
+                self.extra_metrics[key] = dataclasses.replace(metric, synonyms_zh=(*metric.synonyms_zh, zh))
         for a in attributes:
             if a.column not in self.extra_dimensions:
                 continue
+            zh = ATTRIBUTE_ZH.get(a.header.lower())
+            if zh:
+                self.dim_words_zh.setdefault(zh, a.column)
             for name in a.names():
                 word = _normalise(name)
                 self.dim_words_zh.setdefault(word, a.column)  # 按STATUS: Chinese markers take Latin names too
@@ -743,6 +751,8 @@ NEGATION = re.compile(
     r"|(?:excluding|except(?: for)?|other than|without|not|non-?)\s*$"
 )
 
+ATTRIBUTE_ZH: dict[str, str] = LEXICON["ATTRIBUTE_ZH"]
+SIGN_WORDS = [(re.compile(p), op) for p, op in LEXICON["SIGN_WORDS"]]
 LISTING = re.compile(r"哪些|哪几|哪个|名单|列出|是谁|\bwhich\b|\bwho\b|\blist\b|\bname them\b")
 EACH_WORDS = re.compile(r"各|每个|每一|分别|\beach\b|\bper\b|\bby\b")
 TIME_GROUP_WORDS = [
@@ -995,6 +1005,11 @@ class _Parser:
             )
         return None
 
+    def _with_metric(self, label: str) -> str:
+        """The question with a metric filled in: each clarification option re-runs the whole question."""
+        text = self.display.rstrip("？?。. ")
+        return f"{text}的{label}" if self.lang == "zh" else f"{text}: {label}"
+
     def _with_time(self, label: str) -> str:
         """The question with its time expression(s) replaced by another period (a clarification option)."""
         spans = sorted(self.scan.of("time"), key=lambda s: s.start)
@@ -1052,6 +1067,9 @@ class _Parser:
             span = self.scan.take(m.start(), m.end(), "threshold")
             value = parsed[0] if parsed[1] or parsed[0] <= 1.5 else parsed[0] / 100
             out.append(_Threshold(span, op, value, True, "achievement"))
+        for pattern, op in SIGN_WORDS:
+            for _m, span in self.scan.take_all(pattern, "threshold"):
+                out.append(_Threshold(span, op, 0.0, False))
         for pattern, table in ((THRESHOLD_ZH, CMP_ZH), (THRESHOLD_EN, CMP_EN), (THRESHOLD_POST, {})):
             for m in list(pattern.finditer(self.scan.work)):
                 if not self.scan.free(m.start(), m.end()):
@@ -1435,7 +1453,7 @@ class _Parser:
         if not metric_spans and not any(t.metric for t in thresholds) and not inherit:
             metric_spans = self._default_metric()
         if not metric_spans and not any(t.metric for t in thresholds) and not inherit:
-            options = [METRICS[k].label(self.lang) for k in MISSING_METRIC_OPTIONS]
+            options = [self._with_metric(METRICS[k].label(self.lang)) for k in MISSING_METRIC_OPTIONS]
             return self._clarify(
                 "missing_metric",
                 "您想看哪个指标？例如销售额、完成率、费用率、回款率、库存天数。",
@@ -1496,7 +1514,7 @@ class _Parser:
                 "您想看哪个指标？例如销售额、完成率、费用率、回款率、库存天数。",
                 "Which figure would you like? For example revenue, achievement, expense ratio, collection rate "
                 "or days of inventory.",
-                [METRICS[k].label(self.lang) for k in MISSING_METRIC_OPTIONS],
+                [self._with_metric(METRICS[k].label(self.lang)) for k in MISSING_METRIC_OPTIONS],
             )
 
         # Dimension filters: entities, partner-type words, names.
@@ -2177,12 +2195,17 @@ def evidence(store: Store, question: str, previous: QuerySpec | dict | None = No
                 previous = QuerySpec.model_validate(previous)
             except ValidationError:
                 previous = None
+        parser = _Parser(question, context, previous)
         try:
-            parsed = _Parser(question, context, previous).parse()
+            parsed = parser.parse()
         except (QuerySpecError, ValidationError):
             return "none"
     if isinstance(parsed, Clarification):
-        return "ask" if parsed.reason in ("ambiguous_name", "no_data", "unsupported") else "none"
+        if parsed.reason in ("ambiguous_name", "no_data", "unsupported"):
+            return "ask"
+        # 给我看看华东的经销商: names the company's regions and partners, only the figure is missing
+        anchored = {s.kind for s in parser.scan.spans} & {"entity", "name", "time", "rank", "limit"}
+        return "ask" if parsed.reason == "missing_metric" and anchored else "none"
     return "answer" if parsed.anchors else "weak"
 
 
@@ -2203,21 +2226,75 @@ METRIC_INPUTS: dict[str, tuple[str, ...]] = {
 DIMENSION_INPUTS: dict[str, tuple[str, ...]] = {"partner_type": ("partner_types",), "tier": ("tiers",)}
 
 
+# Where each input lives in time, to tell "no targets at all" from "no targets for 2024".
+INPUT_DATES = {
+    "targets": ("targets", "quarter"),
+    "costs": ("costs", "month"),
+    "rebates_paid": ("costs", "month"),
+    "inventory": ("inventory", "date"),
+    "collections": ("collections", "month"),
+}
+INPUT_EN = {
+    "targets": "quarterly targets",
+    "costs": "channel costs (expenses)",
+    "rebates_paid": "rebates paid",
+    "inventory": "channel inventory",
+    "collections": "collections (payments received)",
+    "unit_costs": "product unit costs",
+    "partner_types": "partner types",
+    "tiers": "partner tiers",
+}
+
+
 def _lacking_inputs(store: Store, spec: QuerySpec, language: Language) -> Clarification | None:
-    """「这份数据回答不了」 naming the missing input, instead of an empty or zero answer."""
+    """「这份数据回答不了」 naming the missing input, instead of an empty or zero answer; also when the input
+    exists but not for the window asked about (2024年完成率 with targets from 2025)."""
     available = availability(store)
     used_dims = set(spec.dimensions) | {f.field for f in spec.filters if f.field in DIMENSIONS}
-    lacking = [k for m in spec.metrics for k in METRIC_INPUTS.get(m, ()) if not available.has(k)]
-    lacking += [k for d in used_dims for k in DIMENSION_INPUTS.get(d, ()) if not available.has(k)]
-    lacking = list(dict.fromkeys(lacking))
-    if not lacking:
-        return None
-    names = "、".join(f"「{INPUTS[k].zh}」" for k in lacking)
-    how = "；".join(INPUTS[k].how_to_add() for k in lacking)
-    return Clarification(
-        question=f"这份数据回答不了这个问题：缺少{names}。补充方法：{how}。"
-        if language == "zh"
-        else f"This data cannot answer that: it has no {', '.join(INPUTS[k].key for k in lacking)}. To add it: {how}.",
-        reason="unsupported",
-        language=language,
-    )
+    needed = [k for m in spec.metrics for k in METRIC_INPUTS.get(m, ())]
+    needed += [k for d in used_dims for k in DIMENSION_INPUTS.get(d, ())]
+    needed = list(dict.fromkeys(needed))
+    lacking = [k for k in needed if not available.has(k)]
+    if lacking:
+        names = "、".join(f"「{INPUTS[k].zh}」" for k in lacking)
+        how = "；".join(INPUTS[k].how_to_add() for k in lacking)
+        return Clarification(
+            question=f"这份数据回答不了这个问题：缺少{names}。补充方法：{how}。"
+            if language == "zh"
+            else f"This data cannot answer that: it has no {', '.join(INPUT_EN.get(k, k) for k in lacking)}. "
+            f"To add it: {how}.",
+            reason="unsupported",
+            language=language,
+        )
+    for key in needed:
+        if key not in INPUT_DATES:
+            continue
+        table, column = INPUT_DATES[key]
+        if column == "quarter":
+            inside = store.scalar(
+                f"SELECT count(*) FROM {table} WHERE quarter BETWEEN ? AND ?",
+                [_quarter_key(spec.window.start), _quarter_key(spec.window.end)],
+            )
+            span = store.query(f"SELECT min(quarter) AS lo, max(quarter) AS hi FROM {table}").iloc[0]
+        else:
+            inside = store.scalar(
+                f"SELECT count(*) FROM {table} WHERE {column} BETWEEN ? AND ?",
+                [date(spec.window.start.year, spec.window.start.month, 1), spec.window.end],
+            )
+            span = store.query(f"SELECT min({column}) AS lo, max({column}) AS hi FROM {table}").iloc[0]
+        if not inside:
+            lo, hi = str(span["lo"])[:10], str(span["hi"])[:10]
+            return Clarification(
+                question=f"这份数据回答不了这个问题：{spec.window.label}没有{INPUTS[key].zh}数据"
+                f"（{INPUTS[key].zh}覆盖 {lo} ~ {hi}）。"
+                if language == "zh"
+                else f"This data cannot answer that: there are no {INPUT_EN.get(key, key)} for {spec.window.label} "
+                f"(they cover {lo} ~ {hi}).",
+                reason="unsupported",
+                language=language,
+            )
+    return None
+
+
+def _quarter_key(day: date) -> str:
+    return f"{day.year}Q{(day.month - 1) // 3 + 1}"

@@ -57,7 +57,7 @@ def answer(question: str, ctx: Context, on_event: Event | None = None) -> Answer
     routed, decision = _route_by_evidence(question, ctx)
     _notify(on_event, Step(label="理解问题", detail=describe(routed)), steps)
     if decision == "out_of_scope":
-        return composer.answer_out_of_scope(question, routed, steps)
+        return composer.answer_out_of_scope(question, routed.model_copy(update={"intent": None}), steps)
     if routed.intent is None:
         return composer.answer_clarify(question, routed, steps)
     if ctx.settings.llm_backend != "offline" and routed.intent not in ("help", "revise"):
@@ -92,6 +92,8 @@ def _route_by_evidence(question: str, ctx: Context) -> tuple[Route, str]:
     decision = decide(routed.intent, facts, None)
     if decision == "clarify" and ctx.kb is not None:  # nothing else speaks: does the knowledge base?
         decision = decide(routed.intent, facts, ctx.kb.search(question, k=3).found)
+    elif decision == "guidance" and data == "none" and ctx.kb is not None and not ctx.kb.search(question, k=3).found:
+        decision = "out_of_scope"  # 今天天气怎么样: a how-question nothing here can answer
     intent = {
         "data": "data",
         "guidance": "guidance",

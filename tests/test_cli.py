@@ -141,5 +141,6 @@ def test_ask_answers_and_continues_a_conversation(tmp_path):
     second = run(data, "ask", "预算改成120万", "--conversation", payload["conversation"])
     assert second.returncode == 0, second.stderr
     assert "预算：100.00 万元 → 120.00 万元" in second.stdout
-    clarify = json.loads(run(data, "ask", "今天天气怎么样", "--json").stdout)
-    assert clarify["route"]["intent"] is None and clarify["route"]["options"]
+    outside = json.loads(run(data, "ask", "今天天气怎么样", "--json").stdout)
+    assert outside["route"]["intent"] is None and "不在渠道参谋的范围内" in outside["markdown"]
+    assert outside["markdown"].count("\n") == 0  # one line

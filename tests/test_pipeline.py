@@ -93,9 +93,10 @@ def test_guidance_answer_cites_every_sentence(ctx):
                 assert re.search(r"\[\d+\]$", sentence.strip()), f"uncited sentence: {sentence}"
 
 
-def test_guidance_without_evidence_says_so(ctx):
+def test_a_question_outside_channel_management_gets_one_line(ctx):
     reply = answer("红烧肉怎么做才好吃？", ctx)
-    assert "知识库中没有找到相关依据" in reply.markdown and not reply.citations
+    assert reply.route.intent is None and not reply.citations
+    assert reply.markdown.startswith("这个问题不在渠道参谋的范围内") and "\n" not in reply.markdown
 
 
 def test_english_guidance_question(ctx):
@@ -216,6 +217,10 @@ def test_data_answers_show_the_engine_numbers_table_chart_and_sql(ctx, question)
     assert [t.name for t in reply.tables] == ["结果", "数值"] and reply.charts
 
 
-def test_data_question_that_needs_a_choice_asks_back(ctx):
+def test_data_question_that_needs_a_choice_asks_back_and_each_option_reruns_it(ctx):
     reply = answer("给我看看华东的经销商", ctx)
     assert reply.route.clarify and len(reply.route.options) >= 2
+    assert reply.route.options[0] == "给我看看华东的经销商的销售额"
+    chosen = answer(reply.route.options[0], ctx)
+    assert chosen.route.intent == "data" and chosen.spec["metrics"] == ["revenue"]
+    assert {"field": "region", "op": "eq", "value": "华东"} in chosen.spec["filters"]
