@@ -196,6 +196,9 @@ class DataContext:
                 self.dim_words_zh.setdefault(word, a.column)  # 按STATUS: Chinese markers take Latin names too
                 if re.search("[a-z]", word):
                     self.dim_words_en.setdefault(word, a.column)
+                    plural = word[:-1] + "ies" if word.endswith("y") else word + "s"  # sub-categories, segments
+                    self.dim_words_en.setdefault(plural, a.column)
+                    self.dim_words_zh.setdefault(plural, a.column)
             for value in values.get(a.column, []):
                 text = _normalise(str(value))
                 if len(text) >= 2 and not re.fullmatch(r"[\d.\-/ ]+", text) and text not in self.entity_aliases:
@@ -532,7 +535,13 @@ RELATIVE_PATTERNS = [(re.compile(p), v) for p, v in RELATIVE_WORDS]
 YEAR_PATTERNS: list[tuple[re.Pattern, str]] = [
     (re.compile(r"(?<!\d)(\d{4})\s*(?:年度|全年|年)"), "year"),
     (re.compile(r"\b(?:in|for|during|of|fy)\s*(\d{4})\b"), "year"),
-    (re.compile(r"(?<![\d.])((?:19|20)\d{2})(?![\d.%])"), "year"),
+    (
+        re.compile(
+            r"(?<![\d.])(?<!over )(?<!above )(?<!than )(?<!under )(?<!below )(?<!超过)(?<!高于)(?<!低于)(?<!大于)"
+            r"(?<!小于)(?<!不到)((?:19|20)\d{2})(?![\d.%]|\s*(?:元|块|万|件|单|家|美元|dollars|usd|cny))"
+        ),
+        "year",
+    ),
     (re.compile(r"第\s*([1-4一二三四])\s*(?:季度|季)"), "quarter_only"),
     (re.compile(r"(?<![a-z0-9])q([1-4])(?![0-9])"), "quarter_only"),
     (re.compile(rf"(?<![\d年个])(?<!\d\s){M_ZH}\s*月(?:份)?(?!底|末|度)"), "month_only"),
@@ -719,7 +728,7 @@ LIMIT_PATTERNS = [
 ]
 RANK_SUPERLATIVE = [
     (re.compile(r"最高|最多|最大|最好|最快|最强|最佳|最靠前"), "desc"),
-    (re.compile(r"最低|最少|最小|最差|最慢|最弱|最靠后|垫底"), "asc"),
+    (re.compile(r"最低|最少|最小|最差|最慢|最弱|最靠后|垫底|最拉胯|拉胯|最烂|最糟|最不行"), "asc"),
     (re.compile(r"\b(?:highest|largest|biggest|most|best|greatest|strongest|leading)\b"), "desc"),
     (re.compile(r"\b(?:lowest|smallest|least|fewest|worst|weakest)\b"), "asc"),
 ]
@@ -910,6 +919,7 @@ class _Parser:
         if len(self.display) != len(self.scan.text):
             self.display = self.scan.text
         self.notes: list[str] = []
+        self.unused: list[str] = []  # words neither understood nor names: reported back, or the answer stops
 
     # -- helpers -----------------------------------------------------------------------------------------------
     def _zh(self, zh: str, en: str) -> str:
@@ -1159,7 +1169,7 @@ class _Parser:
             for alias in metric.synonyms_en:
                 for m in re.finditer(rf"(?<![a-z]){re.escape(alias)}s?(?![a-z])", work):
                     candidates.append((m.start(), m.end(), metric.key, alias))
-        nouns = "|".join(["partners", "distributors", "dealers", "customers", "agents", "retailers", "wholesalers"])
+        nouns = "|".join(sorted({n + "s" for n in PARTNER_NOUNS_EN} | set(PARTNER_NOUNS_EN), key=len, reverse=True))
         for m in re.finditer(rf"\b(?:how many|number of|count of)(?=\s+(?:{nouns})\b)", work):
             candidates.append((m.start(), m.end(), "partner_count", m.group(0)))
         types = "|".join(re.escape(w) for w in PARTNER_NOUNS_ZH)
@@ -1292,6 +1302,8 @@ class _Parser:
                 candidates = narrowed or candidates
             if not candidates:
                 if not explicit and self._is_common(phrase):
+                    if not self._is_filler(phrase):
+                        self.unused.append(phrase)
                     continue
                 return (
                     resolved,
@@ -1338,6 +1350,33 @@ class _Parser:
         return out
 
     @staticmethod
+    def _is_filler(phrase: str) -> bool:
+        """Only stop words (的、情况、看看、please …): nothing the question asks for."""
+        if not CJK.search(phrase):
+            return all(w in STOP_EN for w in phrase.split())
+        from retrieval.tokens import _jieba
+
+        return all(w in STOP_ZH or not w.strip() for w in _jieba().lcut(phrase))
+
+    def _unanswerable(self) -> Clarification | None:
+        """A noun the question asks about that the data has no field or value for (竞品, 合同到期, headcount):
+        answering without it would answer another question, so the answer names it and stops."""
+        import jieba.posseg as posseg
+
+        for phrase in self.unused:
+            nouns = not CJK.search(phrase) or any(p.flag.startswith(("n", "vn")) for p in posseg.lcut(phrase))
+            if nouns:
+                return self._clarify(
+                    "unsupported",
+                    f"这份数据回答不了这个问题：数据里没有与「{phrase}」对应的字段或取值。"
+                    "可以去掉这部分再问，或在「数据中心」导入包含它的数据。",
+                    f'This data cannot answer that: nothing in it corresponds to "{phrase}". '
+                    "Ask without it, or import data that has it.",
+                )
+            self.notes.append(self._zh(f"没有用上：「{phrase}」", f'not used: "{phrase}"'))
+        return None
+
+    @staticmethod
     def _is_common(phrase: str) -> bool:
         if not CJK.search(phrase):
             return all(w in STOP_EN for w in phrase.split())
@@ -1381,7 +1420,7 @@ class _Parser:
             found = self.scan.take_all(pattern, "metric", key)
             if found:
                 return [(found[0][1], key)]
-        if any(self.scan.of(kind) for kind in ("growth", "compare", "share", "rank", "limit")):
+        if any(self.scan.of(kind) for kind in ("growth", "compare", "share", "rank", "limit", "threshold")):
             return [(_Span(0, 0, "metric", "revenue"), "revenue")]  # 同比下降的客户, top 5 customers: sales
         return []
 
@@ -1427,7 +1466,8 @@ class _Parser:
         quoted = self._quoted()
         streak = self._streak()
         share = bool(self.scan.take_all(SHARE_WORDS, "share"))
-        follow_up = self.previous is not None and bool(FOLLOW_UP.search(self.scan.text))
+        short = len(self.scan.text) <= 10 if self.lang == "zh" else len(self.scan.text.split()) <= 5
+        follow_up = self.previous is not None and (bool(FOLLOW_UP.search(self.scan.text)) or short)
         shift = self._shift_back() if follow_up else 0
         comparison = self._comparison()
         window = self._time()
@@ -1523,7 +1563,9 @@ class _Parser:
         for ent in entities:
             dim, value = ent.value
             before = self.scan.text[max(0, ent.start - 8) : ent.start]
-            target = excluded if NEGATION.search(before) else by_dim
+            after = self.scan.text[ent.end : ent.end + 4]
+            negated = NEGATION.search(before) or re.match(r"\s*(?:以外|之外|除外)", after)
+            target = excluded if negated else by_dim
             target.setdefault(dim, [])
             if value not in target[dim]:
                 target[dim].append(value)
@@ -1562,7 +1604,7 @@ class _Parser:
                 )
             )
         counting = all(k in ("partner_count", "active_partners") for k in metrics)
-        if partner_words and not counting:
+        if partner_words and not counting and not (share and not EACH_WORDS.search(self.scan.text)):
             listing = any(s.value[2] for s in partner_words)
             listing = listing or bool(rank_span or limit or thresholds or AFTER_MARKERS.search(self.scan.text))
             listing = listing or any(self._at_end(s) for s in partner_words)
@@ -1641,6 +1683,8 @@ class _Parser:
             if not spec_data["dimensions"]:
                 spec_data["dimensions"] = ["partner"]
         window = spec_data["window"]
+        if (stop := self._unanswerable()) is not None:
+            return stop
         if window is None:
             window = self._default_window(spec_data["metrics"], spec_data["comparison"], streak)
         elif (problem := self._check_window(window)) is not None:
@@ -2222,12 +2266,17 @@ METRIC_INPUTS: dict[str, tuple[str, ...]] = {
     "inventory_days": ("inventory",),
     "turnover": ("inventory", "unit_costs"),
     "collection_rate": ("collections",),
+    "satisfaction": ("satisfaction",),
+    "training_hours": ("training",),
+    "credit_limit": ("credit_limits",),
 }
 DIMENSION_INPUTS: dict[str, tuple[str, ...]] = {"partner_type": ("partner_types",), "tier": ("tiers",)}
 
 
 # Where each input lives in time, to tell "no targets at all" from "no targets for 2024".
 INPUT_DATES = {
+    "satisfaction": ("surveys", "quarter"),
+    "training": ("surveys", "quarter"),
     "targets": ("targets", "quarter"),
     "costs": ("costs", "month"),
     "rebates_paid": ("costs", "month"),
@@ -2243,6 +2292,9 @@ INPUT_EN = {
     "unit_costs": "product unit costs",
     "partner_types": "partner types",
     "tiers": "partner tiers",
+    "satisfaction": "satisfaction surveys",
+    "training": "training records",
+    "credit_limits": "credit limits",
 }
 
 

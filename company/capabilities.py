@@ -124,6 +124,13 @@ INPUTS: dict[str, Input] = {
             "SELECT count(*) FROM partners WHERE channel_level IS NOT NULL",
         ),
         Input(
+            "credit_limits",
+            "信用额度",
+            "partners",
+            "伙伴表的「信用额度」列",
+            "SELECT count(*) FROM partners WHERE credit_limit IS NOT NULL",
+        ),
+        Input(
             "satisfaction",
             "满意度调查",
             "surveys",

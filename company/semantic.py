@@ -21,11 +21,13 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from company.errors import CanmouError
 
 Language = Literal["zh", "en"]
-Source = Literal["sales", "targets", "costs", "rebates", "inventory", "collections", "partners"]
+Source = Literal["sales", "targets", "costs", "rebates", "inventory", "collections", "partners", "surveys"]
 Format = Literal["money", "quantity", "ratio", "days", "times", "count", "price", "number"]
 WindowKind = Literal["month", "quarter", "year", "months", "ytd", "custom"]
 
-PARTNER_SOURCES: tuple[Source, ...] = ("sales", "targets", "costs", "rebates", "inventory", "collections", "partners")
+PARTNER_SOURCES: tuple[Source, ...] = (
+    "sales", "targets", "costs", "rebates", "inventory", "collections", "partners", "surveys"
+)  # fmt: skip
 TIME_DIMENSIONS = ("month", "quarter", "year")
 MAX_LIMIT = 1000
 REBATE_COST_TYPE = "返利"
@@ -530,6 +532,45 @@ _BASE_METRICS: dict[str, Metric] = {
             "上一个等长期间有销售、本窗口没有任何销售的伙伴数",
         ),
         Metric(
+            "satisfaction",
+            "满意度",
+            "satisfaction",
+            "number",
+            "分",
+            "points",
+            ("满意度", "满意度得分", "满意度评分", "客户满意度", "伙伴满意度"),
+            ("satisfaction", "satisfaction score", "csat"),
+            ("surveys",),
+            "sum({surveys}.satisfaction_sum) / nullif(sum({surveys}.satisfaction_n), 0)",
+            "窗口内各季度满意度调查得分的平均值（1-5 分）",
+        ),
+        Metric(
+            "training_hours",
+            "培训时长",
+            "training hours",
+            "number",
+            "小时",
+            "hours",
+            ("培训时长", "培训小时", "培训小时数", "培训时间"),
+            ("training hours", "hours of training", "training"),
+            ("surveys",),
+            "coalesce(sum({surveys}.training_hours), 0)",
+            "窗口内各季度培训小时数之和",
+        ),
+        Metric(
+            "credit_limit",
+            "信用额度",
+            "credit limit",
+            "money",
+            "元",
+            "CNY",
+            ("信用额度", "授信额度", "授信", "赊销额度"),
+            ("credit limit", "credit line", "credit"),
+            ("partners",),
+            "sum({partners}.credit_limit)",
+            "伙伴主数据中的信用额度（不随时间）",
+        ),
+        Metric(
             "avg_price",
             "平均单价",
             "average price",
@@ -991,6 +1032,14 @@ def buckets(window: TimeWindow, grain: str | None, shift_months: int = 0) -> lis
     return out
 
 
+def _quarters_between(start: date, end: date) -> list[str]:
+    out, current = [], quarter_start(start)
+    while current <= end:
+        out.append(f"{current.year}Q{(current.month - 1) // 3 + 1}")
+        current = add_months(current, 3)
+    return out
+
+
 def target_shares(parts: list[tuple[str, date, date]]) -> list[tuple[str, str, float]]:
     """(quarter key, bucket label, share): a quarter's target counts pro rata by the days it overlaps a bucket."""
     out = []
@@ -1081,7 +1130,8 @@ class _Compiler:
             key_sel = "".join(f"{k}, " for k in keys)
             where_sql = f"\n    WHERE {' AND '.join(where)}" if where else ""
             return [
-                f"{name} AS (\n    SELECT {key_sel}{b}._b, count(*) AS partner_count\n"
+                f"{name} AS (\n    SELECT {key_sel}{b}._b, count(*) AS partner_count,"
+                " sum(p.credit_limit) AS credit_limit\n"
                 f"    FROM partners p CROSS JOIN {b}{where_sql}\n    GROUP BY ALL\n)"
             ]
         start = ""
@@ -1110,6 +1160,24 @@ class _Compiler:
                 if measure is not None and measure.column:
                     cols.append(f'sum(x."{measure.column}") AS "{measure.column}"')
             return [f"{name} AS (\n    {self._cte(cols, 'sales', 'date', where, (start, end), b)}\n)"]
+        if source == "surveys":  # quarterly survey rows: a bucket takes the quarters it overlaps
+            cols = [
+                *keys,
+                f"{b}._b",
+                "sum(x.satisfaction) AS satisfaction_sum",
+                "count(x.satisfaction) AS satisfaction_n",
+                "sum(x.training_hours) AS training_hours",
+            ]
+            quarters = self.params.add(f"{prefix}_survey_quarters", _quarters_between(window.start, window.end))
+            body = ",\n           ".join(cols)
+            text = body + " ".join(where)
+            first = f"strftime({b}._start, '%Y') || 'Q' || CAST(quarter({b}._start) AS VARCHAR)"
+            last = f"strftime({b}._end, '%Y') || 'Q' || CAST(quarter({b}._end) AS VARCHAR)"
+            where_sql = f"\n    WHERE {' AND '.join(where)}" if where else ""
+            return [
+                f"{name} AS (\n    SELECT {body}\n    FROM surveys x JOIN {b} ON list_contains({quarters}, x.quarter) "
+                f"AND x.quarter BETWEEN {first} AND {last}{self._joins(text)}{where_sql}\n    GROUP BY ALL\n)"
+            ]
         if source == "lost":
             # Partners with sales in the equally long period just before the bucket and none in the bucket.
             cols = [*keys, f"{b}._b", "count(DISTINCT x.partner_id) AS lost_partners"]

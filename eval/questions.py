@@ -68,6 +68,8 @@ def _rows(answer) -> list[tuple[list[str], list[float]]]:
     out = []
     for _, row in table.iterrows():
         texts = [str(v) for v in row if isinstance(v, str) or (v is not None and not isinstance(v, int | float))]
+        texts += [str(int(v)) for v in row if isinstance(v, int | float) and not isinstance(v, bool) and v == v
+                  and float(v).is_integer()]  # years and months as numbers are group keys too
         numbers = [float(v) for v in row if isinstance(v, int | float) and not isinstance(v, bool) and pd.notna(v)]
         out.append((texts, numbers))
     return out
@@ -207,12 +209,13 @@ def summarize(outcomes: list[Outcome]) -> dict:
         }
 
     report = {"all": part(outcomes)}
-    for split in ("dev", "test"):
+    for split in sorted({o.case["split"] for o in outcomes}):
         report[split] = part([o for o in outcomes if o.case["split"] == split])
     for dataset in sorted({o.case["dataset"] for o in outcomes}):
-        for split in ("dev", "test"):
+        for split in sorted({o.case["split"] for o in outcomes}):
             chosen = [o for o in outcomes if o.case["dataset"] == dataset and o.case["split"] == split]
-            report[f"{dataset}/{split}"] = part(chosen)
+            if chosen:
+                report[f"{dataset}/{split}"] = part(chosen)
     for lang in ("zh", "en"):
         report[f"lang {lang}"] = part([o for o in outcomes if o.case["lang"] == lang])
     times = [o.seconds * 1000 for o in outcomes]
@@ -226,6 +229,7 @@ def run(
     exports: Path | None = None,
     export_cases: Path | None = None,
     split: str | None = None,
+    extra_cases: list[Path] | None = None,
 ) -> dict:
     os.environ.setdefault("CANMOU_TODAY", TODAY)
     cases = load(SAMPLE_CASES)
@@ -238,6 +242,11 @@ def run(
             for slug in sorted({c["dataset"] for c in extra}):
                 stores[slug] = build_export(folder, exports, slug)
         kb = build_kb(folder)
+        for path in extra_cases or []:
+            extra = load(path)
+            cases += extra
+            for slug in sorted({c["dataset"] for c in extra} - set(stores)):
+                stores[slug] = build_export(folder, exports, slug) if exports else None
         if split:
             cases = [c for c in cases if c["split"] == split]
         outcomes = evaluate(cases, stores, kb)

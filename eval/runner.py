@@ -187,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     questions.add_argument(
         "--export-cases", type=Path, help="真实导出的问题集（默认 DIR/../eval_data/export_cases.jsonl）"
     )
-    questions.add_argument("--split", choices=["dev", "test"], help="只跑一半")
+    questions.add_argument("--split", choices=["dev", "test", "dev2"], help="只跑一部分（dev2 为第二批开发题）")
+    questions.add_argument("--extra-cases", type=Path, action="append", help="再加一批题（如第二批开发题）")
     questions.add_argument("--show", help="列出未答对的问题：all 或某个结论（wrong、clarified …）")
     questions.add_argument("--json", action="store_true")
     guidance = sub.add_parser("guidance", help="指南问答评测：是否从知识库回答、答案是否说出要点、检索命中率")
@@ -201,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "questions":
         from eval.questions import run as run_questions
 
-        run_questions(args.json, args.show, args.exports, args.export_cases, args.split)
+        run_questions(args.json, args.show, args.exports, args.export_cases, args.split, args.extra_cases)
         return 0
     if args.command == "guidance":
         from eval.guidance import run as run_guidance

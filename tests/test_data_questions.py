@@ -268,6 +268,9 @@ METRIC_PHRASES = {
     "aov": ["客单价", "average order value"],
     "new_partners": ["新增客户数", "new customers"],
     "lost_partners": ["流失客户", "lost customers"],
+    "satisfaction": ["满意度", "satisfaction"],
+    "training_hours": ["培训时长", "training hours"],
+    "credit_limit": ["信用额度", "credit limit"],
 }
 
 
