@@ -1604,7 +1604,8 @@ class _Parser:
                 )
             )
         counting = all(k in ("partner_count", "active_partners") for k in metrics)
-        if partner_words and not counting and not (share and not EACH_WORDS.search(self.scan.text)):
+        share_of_filter = share and direction is None and not EACH_WORDS.search(self.scan.text)
+        if partner_words and not counting and not share_of_filter:
             listing = any(s.value[2] for s in partner_words)
             listing = listing or bool(rank_span or limit or thresholds or AFTER_MARKERS.search(self.scan.text))
             listing = listing or any(self._at_end(s) for s in partner_words)
@@ -1635,6 +1636,16 @@ class _Parser:
 
         sort = None
         ranked_metric = self._ranked_metric(metric_spans, rank_span, metrics)
+        if direction is not None and not groups and rank_span is not None:
+            # 最拉胯的5家 / 增速最慢的三个省: the counter or the word after the number names the grouping
+            counted = re.search(r"(?:前|后|倒数)?\s*(?:\d+|[一二两三四五六七八九十]+)\s*(个|名|大|家|位)?\s*(\S{0,6})", self.scan.text[rank_span.start :])
+            if counted and counted.group(1) in ("家", "位"):
+                groups = ["partner"]
+            elif counted:
+                for word, dim in sorted(self.context.dim_words_zh.items(), key=lambda kv: -len(kv[0])):
+                    if counted.group(2).startswith(word) and not DIMENSIONS[dim].is_time:
+                        groups = [dim]
+                        break
         if direction is not None:
             if not groups:
                 return self._clarify(
