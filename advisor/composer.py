@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from advisor.guidance_answer import Similarity, choose, render, source_phrase
 from advisor.types import Answer, AnswerTable, ChartSpec, Citation, Route, Step
 from retrieval.chunking import sentences
 from retrieval.search import NOT_FOUND, SearchResult, analyse
@@ -113,26 +114,39 @@ def guidance_block(result: SearchResult | None, query: str, citations: Citations
 
 
 # ---- answers --------------------------------------------------------------------------------------
-def answer_guidance(question: str, route: Route, result: SearchResult | None, steps: list[Step]) -> Answer:
+def answer_guidance(
+    question: str,
+    route: Route,
+    result: SearchResult | None,
+    steps: list[Step],
+    similarity: Similarity | None = None,
+) -> Answer:
+    """The answer first, quoted whole from the best passage, then close runners-up, then where it comes from."""
     citations = Citations()
+    zh = route.language == "zh"
+    passages = [] if result is None else result.relevant[:3] or result.plausible_passages[:3]
+    units = choose(question, passages, similarity) if passages else []
     if result is None:
         markdown = "知识库还没有准备好（没有索引）。请先运行 `make run` 或在「知识库」页面加入文档。"
-    elif not result.found:
+    elif not units:
         markdown = (
             f"{NOT_FOUND}\n\n可以换个说法再问，或在「知识库」页面上传相关的制度、方案文档后再问。"
-            if route.language == "zh"
+            if zh
             else "Nothing relevant was found in the knowledge base (知识库中没有找到相关依据). "
             "Try rephrasing, or upload the relevant documents on the 知识库 page."
         )
     else:
-        lines = cited_guidance(result, question, citations, passages=3)
-        intro = (
-            "根据渠道管理指南："
-            if route.language == "zh"
-            else "From the channel-management guides (quoted in Chinese):"
-        )
-        markdown = intro + "\n\n" + "\n".join(lines)
-        markdown += "\n\n**出处**\n\n" + citations.reference_list()
+        blocks = []
+        for unit in units:
+            blocks.append("\n".join(render(unit, citations.cite(unit.evidence))))
+        origins = list(dict.fromkeys(source_phrase(u.evidence, route.language) for u in units))
+        if zh:
+            credit = f"以上摘自{'、'.join(origins)}。"
+        else:
+            blocks[0] = f"From {origins[0]} (quoted in Chinese):\n\n{blocks[0]}"
+            credit = f"Quoted from {', '.join(origins)}."
+        heading = "出处" if zh else "Sources"
+        markdown = "\n\n".join([*blocks, credit, f"**{heading}**", citations.reference_list()])
     return Answer(question=question, route=route, markdown=markdown, citations=citations.items, steps=steps)
 
 

@@ -1638,7 +1638,10 @@ class _Parser:
         ranked_metric = self._ranked_metric(metric_spans, rank_span, metrics)
         if direction is not None and not groups and rank_span is not None:
             # 最拉胯的5家 / 增速最慢的三个省: the counter or the word after the number names the grouping
-            counted = re.search(r"(?:前|后|倒数)?\s*(?:\d+|[一二两三四五六七八九十]+)\s*(个|名|大|家|位)?\s*(\S{0,6})", self.scan.text[rank_span.start :])
+            counted = re.search(
+                r"(?:前|后|倒数)?\s*(?:\d+|[一二两三四五六七八九十]+)\s*(个|名|大|家|位)?\s*(\S{0,6})",
+                self.scan.text[rank_span.start :],
+            )
             if counted and counted.group(1) in ("家", "位"):
                 groups = ["partner"]
             elif counted:
@@ -2261,7 +2264,14 @@ def evidence(store: Store, question: str, previous: QuerySpec | dict | None = No
         # 给我看看华东的经销商: names the company's regions and partners, only the figure is missing
         anchored = {s.kind for s in parser.scan.spans} & {"entity", "name", "time", "rank", "limit"}
         return "ask" if parsed.reason == "missing_metric" and anchored else "none"
-    return "answer" if parsed.anchors else "weak"
+    return "answer" if parsed.anchors & SPECIFIC_ANCHORS else "weak"
+
+
+COUNTED = re.compile(r"(?:前|后|倒数)?\s*(?:\d+|[一二两三四五六七八九十]+)\s*(个|名|大|家|位)?\s*(\S{0,6})")
+
+# What ties a question to this company's data rather than to channel practice in general: a region, product or
+# partner it names, a period or the previous answer. 按销量排名可以吗 names only a metric and a ranking.
+SPECIFIC_ANCHORS = frozenset({"entity", "name", "time", "follow_up", "streak", "previous"})
 
 
 # The data each metric and partner attribute needs (company.capabilities).

@@ -3,6 +3,8 @@
 Without a model the deterministic composer answers. With one, the model gets the same tools and the
 retriever by tool calling and writes the prose; numbers still come only from tool results, and
 check_grounding() flags any number or citation in its answer that no tool result or passage backs.
+Data questions go through query_data: the model fills a QuerySpec whose schema comes from the semantic layer and
+the dataset's live catalog; an invalid spec goes back to the model once, never to the rule parser as text.
 langchain_core and langchain_openai are imported only when a model is actually built or run.
 """
 
@@ -15,21 +17,43 @@ import re
 import string
 import sys
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from pydantic import BaseModel, ValidationError, model_validator
 
 from advisor.settings import Settings, get_settings
 from advisor.types import Answer, AnswerTable, Citation, Route, Step
-from company.errors import CanmouError
+from company.errors import CanmouError, StoreError
+from company.periods import DataSpan, PeriodError, parse_period, resolve
+from company.semantic import (
+    COMPARISONS,
+    DIMENSION_OPS,
+    DIMENSIONS,
+    MAX_LIMIT,
+    METRIC_OPS,
+    METRICS,
+    Filter,
+    Language,
+    QuerySpec,
+    QuerySpecError,
+    TimeWindow,
+    build_spec,
+    catalog_scope,
+    range_label,
+    spec_error_message,
+)
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import AIMessage, BaseMessage
 
+    from advisor.data_questions import Clarification, DataContext
     from company.store import Store
     from retrieval.knowledge_base import KnowledgeBase
 
@@ -40,8 +64,11 @@ TABLE_ROWS = 20  # rows of each table the model sees; the user sees the whole ta
 SEARCH_K_MAX = 8
 SQL_CHARS = 600  # the model needs the query's gist, not every CTE; the user sees the whole SQL
 NO_KEY = "not-needed"  # local servers (Ollama, vLLM, llama.cpp) accept any key; the client insists on one
-ASK_DATA = "ask_data"
+QUERY_DATA = "query_data"
 SEARCH_KNOWLEDGE = "search_knowledge"
+
+DataEngine = Callable[["Store", QuerySpec, Language, list[str]], Any]
+"""Runs a validated QuerySpec: (store, spec, language, notes) -> DataAnswer (advisor.data_questions.answer_spec)."""
 
 EventHandler = Callable[[str, Any], None]
 """on_event(kind, payload). Kinds: "step" (Step), "tool" (ToolRun), "token" (str, a piece of the answer),
@@ -334,7 +361,7 @@ class ToolRun:
     name: str
     args: dict[str, Any]
     call_id: str
-    result: Any = None  # ToolResult, DataAnswer, Clarification, or list[Citation] for search_knowledge
+    result: Any = None  # ToolResult, DataAnswer or Clarification (query_data), list[Citation] (search_knowledge)
     error: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)  # what the model was sent (before trimming)
     numbers: set[float] = field(default_factory=set)
@@ -365,12 +392,14 @@ class LLMTurn:
     flags: list[str] = field(default_factory=list)  # post-check warnings for the UI
     trimmed: list[str] = field(default_factory=list)  # what the context budget left out
     rounds: int = 0  # tool rounds used
+    # Why the data question could not be turned into a valid query (twice); then `text` says so, without numbers.
+    unanswered: str | None = None
 
     def to_answer(self, question: str, *, language: str = "zh", backend: str = "openai") -> Answer:
         """The turn as the Answer the UI, CLI and history show: tables, SQL and period from the tool runs."""
         tables: list[AnswerTable] = []
-        sql = period = None
-        intent = None
+        sql = period = spec = None
+        intent = "data" if self.unanswered else None
         for run in self.tool_runs:
             if not run.ok:
                 continue
@@ -383,6 +412,8 @@ class LLMTurn:
                 tables.append(AnswerTable(name="查询结果", frame=_display_frame(result)))
                 sql = sql or result.sql
                 period = period or _text(getattr(result, "window", None)) or None
+                if spec is None and isinstance(getattr(result, "spec", None), QuerySpec):
+                    spec = result.spec.model_dump(mode="json")  # the frame a follow-up question keeps
         if intent is None and self.citations:
             intent = "guidance"
         route = Route(intent=intent, confidence=1.0 if intent else 0.0, language="en" if language == "en" else "zh")
@@ -395,6 +426,7 @@ class LLMTurn:
             steps=self.steps,
             sql=sql,
             period=period,
+            spec=spec,
             numbers=self.numbers,
             flags=self.flags,
             backend=backend,
@@ -409,7 +441,7 @@ TOOL_INTENTS = {
     "rebate_sensitivity": "incentive",
     "detect_conflicts": "conflict",
     "quarterly_work_plan": "work_plan",
-    ASK_DATA: "data",
+    QUERY_DATA: "data",
     SEARCH_KNOWLEDGE: "guidance",
 }
 
@@ -417,14 +449,6 @@ TOOL_INTENTS = {
 # ---------------------------------------------------------------------------------------------------------------
 # Tools offered to the model
 # ---------------------------------------------------------------------------------------------------------------
-
-ASK_DATA_DESCRIPTION = """Answer one question about the company's own data (sales, targets, partners, products,
-inventory, costs, prices) with a read-only query over the semantic layer: totals, rankings, trends, comparisons,
-shares, for a period, region, partner, product or channel. Ask in natural language, one question per call, e.g.
-"2026Q3 华东区各省销售额排名" or "上个月库存天数最高的10个经销商". Returns the result table (first 20 rows), a
-one-line summary, the time window and the SQL. If the question is ambiguous it returns a clarifying question with
-options: pass it to the user instead of guessing. For scorecards/tiering, cost ROI, rebates, channel conflicts and
-work plans use the dedicated tools instead."""
 
 SEARCH_DESCRIPTION = """Search the channel-management knowledge base (the authored playbook and the user's
 uploaded documents) for guidance: methods, policies, clauses, checklists, templates, how to handle a situation.
@@ -457,12 +481,30 @@ def _compact_schema(node: Any, in_properties: bool = False) -> Any:
     return out
 
 
+def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with each "$ref" replaced by its definition: small local models follow flat schemas better."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        if not isinstance(node, dict):
+            return node
+        if isinstance(node.get("$ref"), str):
+            target = walk(dict(defs[node["$ref"].rsplit("/", 1)[-1]]))
+            return {**target, **{k: walk(v) for k, v in node.items() if k != "$ref"}}
+        return {k: walk(v) for k, v in node.items()}
+
+    return walk(schema)
+
+
 def _function(name: str, description: str, parameters: dict[str, Any]) -> dict[str, Any]:
     return {"type": "function", "function": {"name": name, "description": description, "parameters": parameters}}
 
 
-def tool_specs() -> list[dict[str, Any]]:
-    """Every registered tool (its argument model's JSON schema and docstring), ask_data and search_knowledge."""
+def tool_specs(store: Store | None = None, *, catalog: QueryCatalog | None = None) -> list[dict[str, Any]]:
+    """Every registered tool (its argument model's JSON schema and docstring), query_data (its schema from the
+    semantic layer and the live catalog of the store's dataset) and search_knowledge."""
     from tools.registry import TOOLS
 
     specs = []
@@ -470,17 +512,7 @@ def tool_specs() -> list[dict[str, Any]]:
         schema = _compact_schema(tool.args.model_json_schema())
         schema.pop("description", None)  # it is the function description already
         specs.append(_function(name, inspect.cleandoc(tool.description), schema))
-    specs.append(
-        _function(
-            ASK_DATA,
-            ASK_DATA_DESCRIPTION,
-            {
-                "type": "object",
-                "properties": {"question": {"type": "string", "description": "数据问题 the data question"}},
-                "required": ["question"],
-            },
-        )
-    )
+    specs.append(query_tool(catalog or query_catalog(store)))
     specs.append(
         _function(
             SEARCH_KNOWLEDGE,
@@ -496,6 +528,347 @@ def tool_specs() -> list[dict[str, Any]]:
         )
     )
     return specs
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# query_data: the model fills a QuerySpec; its schema comes from the semantic layer and the dataset's live catalog
+# ---------------------------------------------------------------------------------------------------------------
+
+PERIOD_WORDS = {"last_complete_quarter": "quarter", "last_complete_month": "month", "last_complete_year": "year"}
+ALL_DATA = "all"
+VALUES_SHOWN = 12  # a dimension with at most this many values lists them in the schema (regions, tiers, types)
+SPEC_RETRIES = 1  # rounds in which an invalid spec goes back to the model; the next invalid one ends the turn
+
+QUERY_DATA_DESCRIPTION = string.Template(
+    """Query the company's own data (sales, targets, partners, products, inventory, costs, collections) through
+the semantic layer by filling a query spec: metrics, optional dimensions to group by, filters, a time window,
+comparison (yoy / previous), sort and limit for rankings, share of total. Read-only. Returns the spec that ran, the
+result table (first 20 rows), a one-line summary, the window with its dates, notes and the SQL. One question per
+call; use only the metric and dimension keys listed in the parameters. For scorecards/tiering, cost ROI, rebates,
+channel conflicts and work plans use the dedicated tools instead.
+$data
+If the arguments are invalid the result is an error saying what to change: correct them and call once more (one
+retry). If the result is `cannot_answer` (the data lacks that input or that period), tell the user why; do not
+answer with another period or metric instead.
+Examples: 2026Q3 华东各省销售额排名 -> {"metrics":["revenue"],"dimensions":["province"],"filters":[{"field":"region",
+"op":"eq","value":"华东"}],"window":{"period":"2026Q3"},"sort":{"metric":"revenue","direction":"desc"}};
+上季度完成率低于90%的经销商 -> {"metrics":["achievement"],"dimensions":["partner"],"filters":[{"field":
+"partner_type","op":"eq","value":"经销商"},{"field":"achievement","op":"lt","value":0.9}],"window":{"period":
+"last_complete_quarter"}}."""
+)
+
+
+class WindowArgs(BaseModel):
+    """The time window as the model writes it: a named period, or the first and last day (both included)."""
+
+    period: str | None = None
+    start: date | None = None
+    end: date | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shape(cls, value: Any) -> Any:
+        if isinstance(value, str):  # "2026Q3" for {"period": "2026Q3"}
+            return {"period": value}
+        if isinstance(value, dict) and (unknown := sorted(set(value) - set(cls.model_fields))):
+            raise ValueError(f"window 没有「{'、'.join(unknown)}」：写 period，或 start 与 end")
+        return value
+
+    @model_validator(mode="after")
+    def _one_form(self) -> WindowArgs:
+        period = (self.period or "").strip()
+        if period and (self.start or self.end):
+            raise ValueError("window 只能二选一：period，或 start 与 end")
+        if not period:
+            if self.start is None or self.end is None:
+                raise ValueError(
+                    "window 需要 period（如 2026Q3、2026-05、2026、last_complete_quarter、all），"
+                    "或同时给出 start 和 end（YYYY-MM-DD）"
+                )
+            if self.start > self.end:
+                raise ValueError(f"window 的 start {self.start} 晚于 end {self.end}")
+        elif period.lower() not in PERIOD_WORDS and period.lower() != ALL_DATA:
+            try:
+                parse_period(period)
+            except PeriodError as exc:
+                raise ValueError(f"window.period：{exc.message}") from None
+        self.period = period or None
+        return self
+
+
+class QueryArgs(QuerySpec):
+    """query_data's arguments: a QuerySpec whose window is a period or two dates, resolved against the data."""
+
+    window: WindowArgs  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class QueryCatalog:
+    """What query_data offers for one dataset: the metrics and dimensions its data can answer (imported
+    attributes included), the ones it cannot with the input they lack, a few values per dimension, its span."""
+
+    metrics: dict[str, Any]  # key -> company.semantic.Metric
+    dimensions: dict[str, Any]  # key -> company.semantic.Dimension
+    lacking: dict[str, str] = field(default_factory=dict)  # key -> "目标（缺少「季度目标」）"
+    values: dict[str, list[str]] = field(default_factory=dict)
+    span: DataSpan | None = None
+    context: DataContext | None = None  # advisor.data_questions' lookups: names, values, attribute definitions
+
+    def scope(self):
+        """The dataset's attribute dimensions and measures as part of the semantic layer, for a block."""
+        if self.context is None:
+            return catalog_scope({}, {})
+        return catalog_scope(self.context.extra_dimensions, self.context.extra_metrics)
+
+
+def query_catalog(store: Store | None) -> QueryCatalog:
+    """The live catalog of the store's dataset; the built-in definitions when there is no sales data yet."""
+    from advisor.data_questions import DIMENSION_INPUTS, METRIC_INPUTS, context_for
+    from company.capabilities import INPUTS, availability
+
+    context = None
+    if store is not None and store.exists():
+        try:
+            context = context_for(store)
+        except StoreError:
+            context = None  # no sales yet: query_data says so when it is called
+    empty = QueryCatalog({}, {}, context=context)
+    with empty.scope():
+        metrics, dimensions = dict(METRICS), dict(DIMENSIONS)
+    if context is None:
+        return QueryCatalog(metrics, dimensions)
+    available = availability(store)
+    lacking: dict[str, str] = {}
+    for needs, offered in ((METRIC_INPUTS, metrics), (DIMENSION_INPUTS, dimensions)):
+        for key, inputs in needs.items():
+            missing = "、".join(f"「{INPUTS[k].zh}」" for k in inputs if not available.has(k))
+            if missing and key in offered:
+                lacking[key] = f"{offered.pop(key).zh}（缺少{missing}）"
+    found: dict[str, set[str]] = {k: set(v) for k, v in context.values.items()}
+    for dim, value in context.entity_aliases.values():
+        if dim in context.extra_dimensions:
+            found.setdefault(dim, set()).add(str(value))
+    values = {k: sorted(v) for k, v in found.items() if k in dimensions and 0 < len(v) <= VALUES_SHOWN}
+    return QueryCatalog(metrics, dimensions, lacking, values, context.span, context)
+
+
+def _keys(items: dict[str, Any]) -> str:
+    return "、".join(f"{key}={item.zh}" for key, item in items.items())
+
+
+def query_schema(catalog: QueryCatalog) -> dict[str, Any]:
+    """query_data's parameters: QueryArgs' JSON schema (the semantic layer's QuerySpec), with the catalog's metric
+    and dimension keys as enums, its filter operators and comparisons, and the values the data holds."""
+    schema = _inline_refs(_compact_schema(QueryArgs.model_json_schema()))
+    schema.pop("description", None)
+    props = schema["properties"]
+    time_keys = [k for k, d in catalog.dimensions.items() if d.is_time]
+    metrics, dimensions = props["metrics"], props["dimensions"]
+    metrics["items"]["enum"] = list(catalog.metrics)
+    metrics["description"] = f"要算的指标 key（1-8 个）：{_keys(catalog.metrics)}"
+    dimensions["items"]["enum"] = list(catalog.dimensions)
+    dimensions["description"] = (
+        f"分组维度 key（0-3 个，其中时间维度 {'/'.join(time_keys)} 最多一个；不分组则只给合计）："
+        f"{_keys(catalog.dimensions)}"
+    )
+    shown = "；".join(f"{k}: {'、'.join(v)}" for k, v in catalog.values.items())
+    item = props["filters"]["items"]
+    item.pop("description", None)
+    item["properties"]["field"]["description"] = (
+        "维度 key（按取值筛选行，op 用 eq/ne/in/not_in；时间用 window，不用筛选），或指标 key（按结果阈值筛选分组，"
+        "op 用 lt/le/gt/ge/eq/ne）；有 comparison 时也可用 <指标>_change（变化率）"
+    )
+    item["properties"]["op"]["enum"] = list(dict.fromkeys([*DIMENSION_OPS, *METRIC_OPS]))
+    item["properties"]["value"]["description"] = (
+        "维度取值写数据中的原名（in/not_in 时为列表）"
+        + (f"，已知取值 {shown}" if shown else "")
+        + "；partner 写伙伴编号或全称，product 写产品编码或名称。指标阈值写数字：比率写小数（0.9 表示 90%），金额以元计"
+    )
+    props["filters"]["description"] = "筛选条件，全部同时满足"
+    span = f"：{catalog.span.window}" if catalog.span else ""
+    window = props["window"]
+    window["description"] = (
+        '期间（必填），二选一：{"period": …}，或 {"start": "YYYY-MM-DD", "end": "YYYY-MM-DD"}（含首尾两天）'
+    )
+    window["properties"]["period"]["description"] = (
+        "2026Q3（季度）、2026-05（月份）、2026（全年）、last_complete_quarter / last_complete_month / "
+        f"last_complete_year（数据中最近一个完整期间）、all（全部数据{span}）"
+    )
+    props["comparison"] |= {
+        "enum": list(COMPARISONS),
+        "description": "对比：yoy 同比（去年同期），previous 环比（紧挨着的上一个等长期间）；"
+        "结果多出 <指标>_compare（对比期）和 <指标>_change（变化率）",
+    }
+    sort = props["sort"]
+    sort["description"] = "排名：按哪个指标（或 <指标>_change）排序"
+    sort["properties"]["direction"] |= {"enum": ["desc", "asc"], "description": "desc 从高到低，asc 从低到高"}
+    props["limit"] |= {"minimum": 1, "maximum": MAX_LIMIT, "description": "只要前 N 行（排名的前 N 名）"}
+    props["share"]["description"] = (
+        "占比：each 每行占总体的比例，top 排名前 N 行合计占总体的比例；不分组时为筛选出的部分占全部的比例"
+    )
+    props["streak"]["description"] = "连续 N 个期间都满足指标阈值筛选（如 连续两个季度完成率低于 90%）"
+    props["streak_grain"]["description"] = "streak 的期间：quarter 季度或 month 月份"
+    return schema
+
+
+def query_tool(catalog: QueryCatalog) -> dict[str, Any]:
+    """The query_data function offered to the model, its description naming the data's span (数据截至)."""
+    if catalog.span is None:
+        data = "There is no sales data yet: calling returns an error; ask the user to import data first."
+    else:
+        span = catalog.span
+        quarter, month = span.latest_complete("quarter"), span.latest_complete("month")
+        data = (
+            f"Data: {span.window}（{span.until}）; today is {span.today.isoformat()}. Latest complete quarter: "
+            f"{quarter.key if quarter else 'none'}; latest complete month: {month.key if month else 'none'}. "
+            "Without a period in the question: totals and rankings use all, period KPIs (achievement, inventory, "
+            "collection rate) and comparisons use last_complete_quarter; relative words (上季度, 本月) are periods "
+            "counted from today."
+        )
+    if catalog.lacking:
+        data += f"\nThis dataset cannot answer (input missing): {'、'.join(catalog.lacking.values())}."
+    return _function(QUERY_DATA, QUERY_DATA_DESCRIPTION.substitute(data=data), query_schema(catalog))
+
+
+def _norm(value: Any) -> str:
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", str(value))).strip().lower()
+
+
+def _choices(dim: str, context: DataContext) -> tuple[dict[str, str], list[str]] | None:
+    """(spelling -> the value the data holds, values to suggest) for a dimension the data's values are known of."""
+    if dim in ("partner", "product"):
+        entries = context.partners if dim == "partner" else context.products
+        lookup = {e.norm: e.key for e in entries} | {e.key.lower(): e.key for e in entries}
+        return lookup, [f"{e.name}（{e.key}）" for e in entries]
+    known = context.values.get(dim)
+    if not known:
+        return None  # an imported attribute, or a column with no values: nothing to check against
+    lookup = {_norm(v): v for v in known}
+    lookup |= {alias: v for alias, (d, v) in context.entity_aliases.items() if d == dim}  # 华东区, 德国 -> Germany
+    return lookup, sorted(known)
+
+
+def _check_values(filters: list[Filter], context: DataContext | None) -> list[str]:
+    """Dimension filter values as the data spells them (华东区 -> 华东, a partner's name -> its ID); a value the
+    data does not hold is a problem the model can fix, never a silent empty answer."""
+    from rapidfuzz import fuzz, process
+
+    problems: list[str] = []
+    for f in filters:
+        if context is None or f.is_threshold:
+            continue
+        found = _choices(f.field, context)
+        if found is None:
+            continue
+        lookup, shown = found
+        values = f.value if isinstance(f.value, list) else [f.value]
+        fixed = [lookup.get(_norm(v)) for v in values]
+        unknown = [str(v) for v, hit in zip(values, fixed, strict=True) if hit is None]
+        if not unknown:
+            f.value = fixed if isinstance(f.value, list) else fixed[0]
+            continue
+        if len(shown) <= VALUES_SHOWN:
+            hint = f"可选：{'、'.join(shown)}"
+        else:
+            close = [c for c, _score, _i in process.extract(unknown[0], shown, scorer=fuzz.WRatio, limit=5)]
+            hint = f"最接近的：{'、'.join(close)}"
+        problems.append(f"{DIMENSIONS[f.field].zh}没有「{'、'.join(unknown)}」（{hint}）")
+    return problems
+
+
+def _no_data(label: str, span: DataSpan, language: Language) -> Clarification:
+    from advisor.data_questions import Clarification
+
+    latest = span.latest_complete("quarter")
+    offer = f"最近一个有数据的完整季度是 {latest.label}（{latest.key}）。" if latest else ""
+    return Clarification(
+        question=f"{label}没有数据：{span.until}（数据从 {span.first.isoformat()} 开始）。{offer}",
+        reason="no_data",
+        language=language,
+    )
+
+
+def query_window(
+    window: WindowArgs, span: DataSpan | None, language: Language = "zh", notes: list[str] | None = None
+) -> TimeWindow | Clarification:
+    """The TimeWindow a period or two dates stand for in this data (company.periods owns the periods), or a
+    Clarification when the data has nothing in it; a partial period adds a note (数据截至 …)."""
+    notes = notes if notes is not None else []
+    period = window.period
+    kind: Literal["month", "quarter", "year", "custom"] = "custom"
+    if period is None:
+        start, end = window.start, window.end
+        label = range_label(start, end, language)
+    elif period.lower() == ALL_DATA:
+        if span is None:
+            raise QuerySpecError("还没有销售数据，无法确定「全部数据」的范围：请给出 start 和 end。")
+        start, end = span.first, span.last
+        label = "全部数据" if language == "zh" else "all data"
+    else:
+        grain = PERIOD_WORDS.get(period.lower())
+        if span is None:
+            found = parse_period("latest" if grain else period)
+        else:
+            try:
+                resolved = resolve("latest" if grain else period, span, grain)  # type: ignore[arg-type]
+            except PeriodError as exc:
+                from advisor.data_questions import Clarification
+
+                return Clarification(question=exc.message, reason="no_data", language=language)
+            notes += resolved.notes
+            found = resolved.period
+        start, end, kind = found.start, found.end, found.grain
+        label = found.label if language == "zh" else range_label(start, end, "en")
+    if span is not None and period is None:
+        if start > span.last or end < span.first:
+            return _no_data(label, span, language)
+        if end > span.last or start < span.first:
+            notes.append(f"{span.until}，{label}只有部分数据。")
+    try:
+        return TimeWindow(start=start, end=end, label=label, kind=kind)
+    except ValidationError as exc:
+        raise QuerySpecError(spec_error_message(exc)) from None
+
+
+def build_query(
+    args: dict[str, Any], catalog: QueryCatalog, language: Language = "zh"
+) -> tuple[QuerySpec | Clarification, list[str]]:
+    """The model's query_data arguments as a QuerySpec for this dataset and the notes its answer must carry, or a
+    Clarification when the data has nothing for the window. Raises QuerySpecError, in Chinese, listing every
+    problem. Call inside catalog.scope()."""
+    problems: list[str] = []
+    unknown = sorted(set(args) - set(QueryArgs.model_fields))
+    if unknown:
+        problems.append(f"没有参数「{'、'.join(unknown)}」；可用参数：{'、'.join(QueryArgs.model_fields)}")
+    try:
+        parsed = QueryArgs.model_validate({k: v for k, v in args.items() if k in QueryArgs.model_fields})
+    except ValidationError as exc:
+        problems.append(spec_error_message(exc).removeprefix("查询条件有误："))
+        parsed = None
+    if parsed is not None:
+        problems += _check_values(parsed.filters, catalog.context)
+    if problems or parsed is None:
+        raise QuerySpecError("查询条件有误：" + "；".join(problems))
+    notes: list[str] = []
+    window = query_window(parsed.window, catalog.span, language, notes)
+    if not isinstance(window, TimeWindow):
+        return window, notes
+    return build_spec(**{**parsed.model_dump(exclude={"window"}), "window": window}), notes
+
+
+def could_not_query(reason: str, language: Language = "zh") -> str:
+    """What the user reads when the model's query failed validation twice: no numbers, what to try instead."""
+    reason = re.sub(r"[。；]?\s*可用(?:指标|维度|参数)：[^；（）]*", "", reason).removeprefix("查询条件有误：")
+    if language == "en":
+        return (
+            f"I could not turn this question into a data query (the query was rejected twice: {reason}), so no "
+            "figures are given. Please rephrase it with the metric, the grouping and the period, for example "
+            '"revenue by region last quarter".'
+        )
+    return (
+        f"没能把这个问题转换成数据查询（查询条件两次都没有通过校验：{reason}），所以这里不给出任何数字。"
+        "请换个说法再问，写明要看的指标、分组和期间，例如「上季度各区域的销售额」。"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -595,12 +968,19 @@ def _tool_payload(result: Any) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def _language(question: str, language: str | None) -> Language:
+    if language in ("zh", "en"):
+        return language  # type: ignore[return-value]
+    return "zh" if re.search(r"[\u4e00-\u9fff]", question) else "en"
+
+
 def load_system_prompt(question: str, *, today: date | None = None, language: str | None = None) -> str:
+    from company import clock
+
     template = string.Template(PROMPT_FILE.read_text(encoding="utf-8"))
-    lang = language or ("en" if not re.search(r"[\u4e00-\u9fff]", question) else "zh")
     return template.substitute(
-        today=(today or date.today()).isoformat(),
-        language="English" if lang == "en" else "简体中文",
+        today=(today or clock.today()).isoformat(),
+        language="English" if _language(question, language) == "en" else "简体中文",
         not_found=NO_EVIDENCE,
         max_rounds=MAX_TOOL_ROUNDS,
     )
@@ -659,8 +1039,10 @@ class _Turn:
         self.kb = kb
         self.emit: EventHandler = on_event or (lambda _kind, _payload: None)
         self.data_engine = data_engine
-        self.specs = tool_specs()
-        self.system = SystemMessage(load_system_prompt(question, language=language))
+        self.language = _language(question, language)
+        self.catalog = query_catalog(store)
+        self.specs = tool_specs(catalog=self.catalog)
+        self.system = SystemMessage(load_system_prompt(question, language=self.language))
         self.history = history_messages(history)
         if self.history and self.history[-1].type == "human" and self.history[-1].content.strip() == question.strip():
             self.history.pop()  # the chat page stores the question before asking; do not send it twice
@@ -670,6 +1052,9 @@ class _Turn:
         self.citations: dict[str, Citation] = {}  # chunk_id -> numbered citation
         self.steps: list[Step] = []
         self.flags: list[str] = []
+        self.query_failures: list[str] = []  # query_data arguments that failed validation, in order
+        self.failed_rounds = 0  # model replies with at least one invalid query_data call
+        self.unanswered: str | None = None  # set when a query failed once more after its retry: the turn ends
         self.budget = context_tokens
         self.reserve = answer_reserve(context_tokens)
         self.spec_tokens = count_tokens(json.dumps(self.specs, ensure_ascii=False))
@@ -794,10 +1179,18 @@ class _Turn:
                 raise _ArgumentError(f"工具「{name}」的参数不是合法的 JSON（{said}），请改正后重新调用。")
             if name == SEARCH_KNOWLEDGE:
                 self._search(run)
-            elif name == ASK_DATA:
-                self._ask_data(run)
+            elif name == QUERY_DATA:
+                self._query_data(run)
             else:
                 self._registered(run)
+        except QuerySpecError as exc:
+            self.query_failures.append(exc.message)
+            run.error = exc.message
+            run.payload = {
+                "error": exc.message,
+                "retry": "按错误提示改正参数后再调用一次 query_data（只有这一次机会）；仍问用户的原问题。",
+            }
+            self.step("查询条件有误", exc.message)
         except CanmouError as exc:
             run.error = exc.message
             run.payload = {"error": exc.message}
@@ -813,7 +1206,7 @@ class _Turn:
 
         tool = TOOLS.get(run.name)
         if tool is None:
-            names = "、".join([*TOOLS, ASK_DATA, SEARCH_KNOWLEDGE])
+            names = "、".join([*TOOLS, QUERY_DATA, SEARCH_KNOWLEDGE])
             raise _ArgumentError(f"没有名为「{run.name}」的工具；可用的工具：{names}。")
         result = tool(self.store, run.args)
         run.result = result
@@ -821,35 +1214,43 @@ class _Turn:
         run.numbers = result.numbers() | _numbers_in(run.payload)
         self.step(f"运行工具 {run.name}", f"{result.title}｜{result.period}")
 
-    def _ask_data(self, run: ToolRun) -> None:
-        question = run.args.get("question")
-        if not isinstance(question, str) or not question.strip():
-            raise _ArgumentError("ask_data 需要参数 question：用一句话写出要查的数据问题。")
-        engine = self.data_engine
-        if engine is None:
-            from advisor.data_questions import answer_data_question as engine  # written alongside; lazy
+    def _query_data(self, run: ToolRun) -> None:
+        """Check the model's spec against the live catalog and run it with the data engine; no text is parsed."""
+        from advisor.data_questions import _lacking_inputs, answer_spec, context_for
 
-        result = engine(self.store, question.strip())
+        if self.catalog.context is None:
+            context_for(self.store)  # raises the StoreError that says how to load data
+            raise StoreError("还没有可以查询的销售数据：请先在「数据中心」导入销售明细或生成示例公司。")
+        engine = self.data_engine or answer_spec
+        with self.catalog.scope():
+            spec, notes = build_query(run.args, self.catalog, self.language)
+            refusal = _lacking_inputs(self.store, spec, self.language) if isinstance(spec, QuerySpec) else spec
+            if refusal is not None:
+                run.result = refusal
+                run.payload = {
+                    "cannot_answer": refusal.question,
+                    "instruction": "把原因告诉用户；不要换成别的期间或指标作答，也不要给出数字。",
+                }
+                self.step("数据回答不了", refusal.question)
+                return
+            result = engine(self.store, spec, self.language, notes)
+            asked = "、".join(METRICS[m].zh for m in spec.metrics)
+            if spec.dimensions:
+                asked += "，按" + "、".join(DIMENSIONS[d].zh for d in spec.dimensions)
         run.result = result
-        if hasattr(result, "options") and not hasattr(result, "frame"):
-            run.payload = {
-                "clarification": result.question,
-                "options": _jsonable(list(result.options or [])),
-                "instruction": "问题有歧义：把这个澄清问题和选项转告用户，不要替用户选择。",
-            }
-            self.step("数据问题需要澄清", str(result.question))
-        else:
-            sql = str(getattr(result, "sql", "") or "")
-            run.payload = {
-                "question": question,
-                "summary": _jsonable(getattr(result, "summary", "")),
-                "window": _text(getattr(result, "window", None)),
-                "compare_window": _text(getattr(result, "compare_window", None)) or None,
-                "table": _table(_display_frame(result)),
-                "sql": sql if len(sql) <= SQL_CHARS else sql[:SQL_CHARS] + "…（完整 SQL 会显示给用户）",
-            }
-            run.numbers = _numbers_in(run.payload) | _frame_numbers(result.frame)
-            self.step("查询数据", f"{question}｜{run.payload['window']}")
+        sql = str(getattr(result, "sql", "") or "")
+        payload = {
+            "spec": spec.model_dump(mode="json", exclude_defaults=True),
+            "summary": _jsonable(getattr(result, "summary", "")),
+            "window": _text(getattr(result, "window", None)),
+            "compare_window": _text(getattr(result, "compare_window", None)) or None,
+            "notes": list(getattr(result, "notes", None) or []) or None,
+            "table": _table(_display_frame(result)),
+            "sql": sql if len(sql) <= SQL_CHARS else sql[:SQL_CHARS] + "…（完整 SQL 会显示给用户）",
+        }
+        run.payload = {k: v for k, v in payload.items() if v is not None}
+        run.numbers = _numbers_in(run.payload) | _frame_numbers(result.frame)
+        self.step("查询数据", f"{asked}｜{run.payload['window']}")
 
     def _search(self, run: ToolRun) -> None:
         query = run.args.get("query")
@@ -914,10 +1315,15 @@ class _Turn:
                 ],
             )
         )
+        failures = len(self.query_failures)
         for call in calls:
             if call in invalid:
                 call = {**call, "error": call.get("error") or "无法解析", "args": {}}
             self.transcript.append(self.execute(call))
+        if len(self.query_failures) > failures:
+            self.failed_rounds += 1
+            if self.failed_rounds > SPEC_RETRIES:  # it had its retry: say so rather than let the model guess
+                self.unanswered = self.query_failures[-1]
 
 
 def _has_long_table(node: Any, rows: int) -> bool:
@@ -951,12 +1357,14 @@ def run_llm_turn(
     *,
     context_tokens: int | None = None,
     max_rounds: int = MAX_TOOL_ROUNDS,
-    data_engine: Callable[[Store, str], Any] | None = None,
+    data_engine: DataEngine | None = None,
     language: str | None = None,
 ) -> LLMTurn:
     """One answer by tool calling: up to max_rounds rounds of tool calls, then the streamed final answer.
 
-    Raises LLMError (Chinese, without the key) when the endpoint fails; tool errors go back to the model.
+    Raises LLMError (Chinese, without the key) when the endpoint fails; tool errors go back to the model. A
+    query_data spec that fails validation goes back once; if it fails again the turn ends with could_not_query().
+    data_engine runs a validated QuerySpec (default: advisor.data_questions.answer_spec).
     """
     if model is None:
         raise LLMError("当前是离线模式（llm_backend=offline），没有可调用的模型：请由离线作答流程回答。")
@@ -975,16 +1383,23 @@ def run_llm_turn(
                 turn.emit("retract", streamed)
             rounds += 1
             turn.respond(message, rounds)
+            if turn.unanswered is not None:
+                break
             continue
         if message.tool_calls or message.invalid_tool_calls:
             turn.flags.append(f"模型在 {max_rounds} 轮工具调用后仍要求调用工具，已停止并只保留它写出的文字。")
         text = str(message.text).strip()
         break
-    if not text:
-        turn.flags.append("模型没有给出回答文字；可以换个问法再问一次，或改用离线模式。")
     citations = sorted(turn.citations.values(), key=lambda c: c.number)
     numbers = sorted(set().union(*(run.numbers for run in turn.runs)) if turn.runs else set())
-    flags = [*turn.flags, *check_grounding(text, numbers, citations, question=question)]
+    if turn.unanswered is not None:  # our own words, not the model's: nothing to check
+        text = could_not_query(turn.unanswered, turn.language)
+        turn.step("无法转换为数据查询", turn.unanswered)
+        flags = list(turn.flags)
+    else:
+        if not text:
+            turn.flags.append("模型没有给出回答文字；可以换个问法再问一次，或改用离线模式。")
+        flags = [*turn.flags, *check_grounding(text, numbers, citations, question=question)]
     result = LLMTurn(
         text=text,
         tool_runs=turn.runs,
@@ -994,6 +1409,7 @@ def run_llm_turn(
         flags=flags,
         trimmed=turn.trim_report(),
         rounds=rounds,
+        unanswered=turn.unanswered,
     )
     if flags:
         turn.step("回答核对", "；".join(flags))

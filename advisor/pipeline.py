@@ -92,7 +92,9 @@ def _route_by_evidence(question: str, ctx: Context) -> tuple[Route, str]:
     decision = decide(routed.intent, facts, None)
     if decision == "clarify" and ctx.kb is not None:  # nothing else speaks: does the knowledge base?
         decision = decide(routed.intent, facts, ctx.kb.search(question, k=3).found)
-    elif decision == "guidance" and data == "none" and ctx.kb is not None and not ctx.kb.search(question, k=3).found:
+    elif (
+        decision == "guidance" and data == "none" and ctx.kb is not None and not ctx.kb.search(question, k=3).plausible
+    ):
         decision = "out_of_scope"  # 今天天气怎么样: a how-question nothing here can answer
     intent = {
         "data": "data",
@@ -167,7 +169,8 @@ def _guidance(question, routed, ctx: Context, steps, on_event) -> Answer:
         else (f"找到 {len(result.relevant)} 段相关依据" if result.found else "没有足够相关的段落")
     )
     _notify(on_event, Step(label="检索知识库", detail=detail), steps)
-    return composer.answer_guidance(question, routed, result, steps)
+    similarity = ctx.kb.similarities if ctx.kb is not None else None
+    return composer.answer_guidance(question, routed, result, steps, similarity)
 
 
 def _data(question, routed, ctx: Context, steps, on_event) -> Answer:

@@ -1,29 +1,52 @@
-"""Text clean-up for uploaded documents: re-join hard-wrapped lines, drop boilerplate, drop duplicates."""
+"""Text clean-up for uploaded documents: spacing, hard wraps, boilerplate, running headers, bylines, duplicates."""
 
 from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections import Counter
+from collections.abc import Callable, Collection
 
 from rapidfuzz import fuzz, process
 
 SENTENCE_END = "。！？；：.!?;:」”’）)】"
+MID_SENTENCE = "，、,（(《“‘"
 LIST_ITEM_RE = re.compile(r"^\s*([-*•·▪●○◆■]|\d+[.、)）]|[（(]\d+[)）]|[一二三四五六七八九十]+[、.．]|[a-zA-Z][.)])\s*")
+PAGE_NUMBER_RE = re.compile(
+    r"^(第\s*\d+\s*页(\s*[/，,]?\s*共\s*\d+\s*页)?|共\s*\d+\s*页\s*[，,]?\s*第\s*\d+\s*页"
+    r"|page\s+\d+(\s+of\s+\d+)?|[-—–]\s*\d+\s*[-—–]|\d+\s*/\s*\d+)$",
+    re.IGNORECASE,
+)
 BOILERPLATE_RES = tuple(
     re.compile(p, re.IGNORECASE)
     for p in (
-        r"(本|此)(文档?|资料|文章)?.{0,12}(来源|来自|下载|收集|整理).{0,20}(网|网站|平台|文库|www)",
-        r"(下载|收藏|分享|转载).{0,15}(网|网站|文库|平台|www)",
-        r"(更多|海量|精品|免费).{0,12}(资料|文档|模板|范文).{0,15}(请|尽在|访问|关注|下载)",
-        r"仅供(学习|参考|个人|交流).{0,10}(使用|交流|参考|研究)?.{0,20}(删除|侵权|联系)",
-        r"(如有|若有)侵权.{0,12}(联系|删除)",
-        r"^(免责声明|版权声明|版权所有|copyright|all rights reserved)",
-        r"(扫码|扫一扫|长按).{0,10}(关注|二维码|公众号)",
-        r"^\s*(第\s*\d+\s*页\s*(/|共)\s*\d+\s*页?|page\s+\d+\s+of\s+\d+|-\s*\d+\s*-)\s*$",
-        r"(https?://|www\.)\S+\s*$",
+        # "本文档由XX文库用户上传，仅供学习交流": the document talking about where it was downloaded from
+        r"^(本|此)篇?(文档|文章|资料|文件|内容|范文|模板)(?=.*(上传|来源|来自|下载|收集|整理|转载|摘自|仅供))"
+        r"(?=.*(文库|网|用户|平台|www|侵权|学习|交流))",
+        r"仅供(个人)?(学习|交流)",
+        r"(如有|若有|如涉及)侵权",
+        r"(更多|海量|精品|免费|优质).{0,12}(资料|文档|模板|范文|资源|课件).{0,15}(访问|关注|下载|尽在|搜索|网|www|文库|公众号)",
+        r"(免费|欢迎|付费)下载|下载后(可|即可)?(编辑|修改|打印)|可(自由)?编辑(修改)?[）)】\]]?$|转载请注明",
+        r"^(免责声明|版权声明|版权所有|本站|copyright|all rights reserved|©)",
+        r"^(扫码|扫一扫|微信扫|长按).{0,12}(关注|二维码|公众号|下载)",
+        r"关注(我们|本号|公众号).{0,10}(获取|领取|了解|查看)更多",
+        PAGE_NUMBER_RE.pattern,
+        # A line that is only a web address (a footer); a sentence that mentions a site in passing stays.
+        r"^[^\w]{0,3}(网址|官网|网站|链接|地址)?[:：]?\s*(https?://|www\.)\S+$",
     )
 )
+# Bylines under article titles: "来源：… 作者：… 发布时间：…".
+BYLINE_KEY_RE = re.compile(
+    r"(来源|作者|发布时间|发布日期|发表时间|更新时间|时间|日期|责任编辑|编辑|撰文|阅读量|阅读|浏览量|浏览|点击量|出处)\s*[:：]"
+)
+BYLINE_START_RE = re.compile(
+    r"^(\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?\s*(\d{1,2}:\d{2}(:\d{2})?)?\s*)?"
+    r"(来源|作者|发布时间|发布日期|发表时间|责任编辑|出处)\s*[:：]"
+)
+CJK = r"[\u3400-\u9fff\uf900-\ufaff\u3001-\u303f\uff01-\uff0f\uff1a-\uff20]"
+SPACED_GAP_RE = re.compile(rf"(?<={CJK}) (?={CJK})")
+MAX_WRAP_WIDTH = 160
 NEAR_DUPLICATE_SCORE = 90
 MIN_DEDUPE_CHARS = 12
 
@@ -33,37 +56,110 @@ def is_boilerplate(line: str) -> bool:
     return bool(text) and len(text) < 120 and any(p.search(text) for p in BOILERPLATE_RES)
 
 
+def is_byline(line: str) -> bool:
+    """A source/author/date line under an article title (it may also hold only one of them)."""
+    text = line.strip()
+    if not text or len(text) > 100 or text.endswith("。"):
+        return False
+    return len(BYLINE_KEY_RE.findall(text)) >= 2 or bool(BYLINE_START_RE.match(text))
+
+
+def normalise_spacing(line: str) -> str:
+    """Full-width and non-breaking spaces become plain ones; letter-spaced CJK ("渠 道 管 理") is closed up."""
+    text = line.replace("\u3000", " ").replace("\xa0", " ").rstrip()
+    cjk = len(re.findall(CJK, text))
+    if cjk >= 4 and len(SPACED_GAP_RE.findall(text)) >= (cjk - 1) / 2:
+        # Single gaps are letter-spacing; a wider gap was a real word break ("第 三 章  总 则").
+        text = SPACED_GAP_RE.sub("", text)
+    indent = text[: len(text) - len(text.lstrip())]
+    return indent + re.sub(r"[ \t]{2,}", " ", text.lstrip())
+
+
+def display_width(text: str) -> int:
+    """Columns the text takes in a fixed-width layout: CJK characters count two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def fills_line(line: str, width: int | None) -> bool:
+    return width is not None and display_width(line.strip()) >= width - max(4, width // 8)
+
+
+def wrap_width(lines: list[str]) -> int | None:
+    """Columns at which the text was hard-wrapped (PDF text layers, fixed-width editors), or None."""
+    texts = [ln.strip() for ln in lines]
+    widths = sorted((display_width(t) for t in texts if t), reverse=True)
+    if len(widths) < 4:
+        return None
+    width = widths[len(widths) // 10]  # the longest lines, a stray long URL aside
+    if width > MAX_WRAP_WIDTH:
+        return None
+    broken = sum(
+        1 for a, b in zip(texts, texts[1:]) if b and fills_line(a, width) and not a.endswith(tuple(SENTENCE_END))
+    )
+    return width if broken >= 2 else None
+
+
 def _is_cjk(ch: str) -> bool:
     return "\u4e00" <= ch <= "\u9fff" or ch in "，、；：“”（）《》"
 
 
-def rejoin(lines: list[str], is_heading=lambda _line: False) -> list[str]:
-    """Join hard-wrapped lines into paragraphs; blank lines, headings and list items start new ones."""
-    paragraphs: list[str] = []
-    current = ""
-    for raw in lines:
+def _continues(current: str, last_line: str, width: int | None) -> bool:
+    """Whether the next line carries on the paragraph whose last line is last_line."""
+    if width is None:
+        return not current.endswith(tuple(SENTENCE_END))
+    # In a hard-wrapped text a short line ends its paragraph; a full one runs on, even after a full stop.
+    return fills_line(last_line, width) or last_line.endswith(tuple(MID_SENTENCE))
+
+
+def paragraphs(lines: list[str], breaks: Collection[int] = (), width: int | None = None) -> list[tuple[int, str]]:
+    """Join hard-wrapped lines into (first line index, paragraph) pairs.
+
+    Blank lines, list items, table rows and the lines at `breaks` (headings, titles) start new paragraphs;
+    the lines at `breaks` also stand alone. With a wrap width, only a line that fills it runs on.
+    """
+    out: list[tuple[int, str]] = []
+    start, current, last = -1, "", ""
+    for index, raw in enumerate(lines):
         line = raw.strip()
         if not line:
             if current:
-                paragraphs.append(current)
+                out.append((start, current))
             current = ""
             continue
         if line.startswith("|") and current.startswith("|"):  # a table stays one block, row by row
-            current += "\n" + line
+            current, last = current + "\n" + line, line
             continue
-        starts_new = is_heading(line) or LIST_ITEM_RE.match(line) or line.startswith("|")
-        if current and not starts_new and not current.endswith(tuple(SENTENCE_END)) and not is_heading(current):
+        starts_new = index in breaks or LIST_ITEM_RE.match(line) or line.startswith("|")
+        if current and not starts_new and start not in breaks and _continues(current, last, width):
             joiner = "" if _is_cjk(current[-1]) or _is_cjk(line[0]) else " "
             if current.endswith("-") and line[:1].islower():  # hyphenated English word split over lines
                 current, joiner = current[:-1], ""
-            current += joiner + line
+            current, last = current + joiner + line, line
         else:
             if current:
-                paragraphs.append(current)
-            current = line
+                out.append((start, current))
+            start, current, last = index, line, line
     if current:
-        paragraphs.append(current)
-    return paragraphs
+        out.append((start, current))
+    return out
+
+
+def rejoin(lines: list[str], is_heading: Callable[[str], bool] = lambda _line: False) -> list[str]:
+    """Join hard-wrapped lines into paragraphs; blank lines, headings and list items start new ones."""
+    breaks = {i for i, line in enumerate(lines) if line.strip() and is_heading(line.strip())}
+    return [text for _, text in paragraphs(lines, breaks)]
+
+
+def text_pages(text: str) -> list[list[str]]:
+    """Pages of a plain-text file: split at form feeds, or after page-number lines ("第 3 页 共 12 页")."""
+    if "\f" in text:
+        return [page.splitlines() for page in text.split("\f")]
+    pages: list[list[str]] = [[]]
+    for line in text.splitlines():
+        pages[-1].append(line)
+        if PAGE_NUMBER_RE.match(line.strip()):
+            pages.append([])
+    return pages
 
 
 def repeated_lines(pages: list[list[str]], min_share: float = 0.5) -> set[str]:
@@ -78,13 +174,11 @@ def repeated_lines(pages: list[list[str]], min_share: float = 0.5) -> set[str]:
 
 
 def _page_key(line: str) -> str:
-    return re.sub(r"\d+", "#", line.strip())
+    return re.sub(r"\d+", "#", re.sub(r"\s+", "", line))
 
 
 def _key(text: str) -> str:
     return re.sub(r"\s+", "", text).lower()
-
-
 def duplicate_positions(texts: list[str]) -> set[int]:
     """Positions of passages that repeat an earlier one exactly or nearly (whitespace and small edits aside)."""
     drop: set[int] = set()

@@ -415,6 +415,13 @@ class KnowledgeBase:
             best.setdefault(vector_id.split("#", 1)[0], 1.0 - float(dist))
         return list(best.items())[:n]
 
+    def similarities(self, query: str, texts: list[str]) -> list[float]:
+        """Cosine similarity of the query to each text, with the knowledge base's embedding model."""
+        if not texts:
+            return []
+        vectors = self._embedder().embed([query, *texts])
+        return [float(v) for v in vectors[1:] @ vectors[0]]
+
     def search(
         self,
         query: str,

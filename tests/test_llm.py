@@ -125,7 +125,7 @@ def test_scorecard_round_trip_runs_the_tool_and_sends_its_result_back(stub, load
     first, second = stub.chat_requests()
     assert len(stub.chat_requests()) == 2 and first.authorized and first.body["stream"] is True
     offered = set(first.tool_names)
-    assert offered == {*TOOLS, "ask_data", "search_knowledge"}
+    assert offered == {*TOOLS, "query_data", "search_knowledge"}
     scorecard = next(t["function"] for t in first.body["tools"] if t["function"]["name"] == "partner_scorecard")
     assert "period" in scorecard["parameters"]["properties"] and "tier" in scorecard["description"]
     assistant = [m for m in second.messages if m["role"] == "assistant"][-1]
@@ -238,42 +238,45 @@ def test_text_streamed_before_tool_calls_is_retracted(stub, loaded_store, kb):
     assert turn.text == "首次窜货扣减当季返利[1]。" and turn.flags == []
 
 
-def test_ask_data_runs_the_data_engine_and_passes_clarifications_on(stub, loaded_store, kb):
-    asked: list[str] = []
+def test_query_data_runs_the_validated_spec_and_passes_refusals_on(stub, loaded_store, kb):
+    ran: list[tuple] = []
     frame = pd.DataFrame({"省份": ["江苏", "浙江"], "销售额(元)": [1234567.89, 987654.32]})
 
-    def engine(store, question):
-        asked.append(question)
-        if "哪个" in question:
-            return SimpleNamespace(question="您指的是哪个区域？", options=["华东", "华南"])
+    def engine(store, spec, language, notes):
+        ran.append((spec, language, notes))
         return SimpleNamespace(
-            frame=frame,
-            table="sales",
-            summary="江苏销售额最高",
-            sql="SELECT province, sum(revenue) ...",
-            window="2026Q3",
+            spec=spec, frame=frame, table="sales", summary="江苏销售额最高", sql="SELECT province ...", window="2026Q3"
         )
 
+    spec = {"metrics": ["revenue"], "dimensions": ["province"], "filters": [{"field": "region", "value": "华东区"}]}
     stub.enqueue_tool_calls(
-        ("ask_data", {"question": "2026Q3 华东各省销售额"}), ("ask_data", {"question": "哪个区域最好"})
+        ("query_data", spec | {"window": {"period": "2026Q3"}}),
+        ("query_data", {"metrics": ["revenue"], "window": "2024Q1"}),
     )
-    stub.enqueue_text("2026Q3 江苏销售额 123.46 万元，浙江 98.77 万元。您指的是哪个区域？")
+    stub.enqueue_text("2026Q3 江苏销售额 123.46 万元，浙江 98.77 万元。2024年第1季度没有数据。")
 
     turn = run_llm_turn(model_for(stub), "华东各省销售额", [], loaded_store, kb, data_engine=engine)
 
-    assert asked == ["2026Q3 华东各省销售额", "哪个区域最好"]
-    table, clarification = (json.loads(m["content"]) for m in stub.chat_requests()[1].tool_messages())
+    ((ran_spec, language, notes),) = ran
+    assert ran_spec.metrics == ["revenue"] and ran_spec.dimensions == ["province"] and language == "zh"
+    assert ran_spec.filters[0].value == "华东", "the value as the data spells it"
+    assert (ran_spec.window.start.isoformat(), ran_spec.window.end.isoformat()) == ("2026-07-01", "2026-09-30")
+    table, refusal = (json.loads(m["content"]) for m in stub.chat_requests()[1].tool_messages())
     assert table["table"]["rows"] == [["江苏", 1234567.89], ["浙江", 987654.32]] and table["window"] == "2026Q3"
-    assert table["sql"].startswith("SELECT") and clarification["options"] == ["华东", "华南"]
+    assert table["sql"].startswith("SELECT") and table["spec"]["metrics"] == ["revenue"]
+    assert refusal["cannot_answer"].startswith("2024年第1季度没有数据：数据截至 2026-09-30")
     assert turn.flags == [], "万 scaling and rounding to the shown decimals are tolerated"
     answer = turn.to_answer("华东各省销售额")
     assert answer.route.intent == "data" and answer.sql.startswith("SELECT") and answer.period == "2026Q3"
+    assert answer.spec["dimensions"] == ["province"], "a follow-up question keeps the frame"
 
 
-def test_ask_data_uses_the_data_engine_by_default(stub, loaded_store, kb):
+def test_query_data_uses_the_data_engine_by_default(stub, loaded_store, kb):
     from advisor.data_questions import DataAnswer
 
-    stub.enqueue_tool_calls(("ask_data", {"question": "上季度各区域销售额"}))
+    stub.enqueue_tool_calls(
+        ("query_data", {"metrics": ["revenue"], "dimensions": ["region"], "window": "last_complete_quarter"})
+    )
     stub.enqueue_text("见表。")
 
     turn = run_llm_turn(model_for(stub), "上季度各区域销售额", [], loaded_store, kb)
@@ -302,7 +305,8 @@ def test_history_is_sent_oldest_trimmed_first_and_tables_cut_to_fit(fake, loaded
     history = []
     for i in range(12):
         history += [("user", f"第{i}个问题：" + "渠道" * 50), ("assistant", f"第{i}个回答[1]：" + "伙伴" * 50)]
-    fixed = count_tokens(json.dumps(tool_specs(), ensure_ascii=False)) + count_tokens(load_system_prompt("问题"))
+    specs = tool_specs(loaded_store)
+    fixed = count_tokens(json.dumps(specs, ensure_ascii=False)) + count_tokens(load_system_prompt("问题"))
     budget = next(b for b in range(fixed, fixed + 20000, 50) if b - answer_reserve(b) - fixed >= 1000)
     fake.enqueue(tool_calls=[("partner_scorecard", {})])
     fake.enqueue("好的。")

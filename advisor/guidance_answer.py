@@ -1,0 +1,253 @@
+"""Guidance answers from retrieved passages, without an LLM: the first sentence answers the question.
+
+A passage is cut into units that can be quoted whole: a sentence, a list with its lead-in (never one without
+the other, never items of two lists stitched together), or a table row with its header. Units are scored
+against the question (shared ideas, meaning when an embedder is at hand, the passage's rank) and by the
+question's shape:
+- enumeration (有哪些 / 哪几种 / what are the): a list, a 一是…二是… or （1）… sentence, or a 、-series;
+- figure (多少 / 几天 / how long): a unit with a number in it;
+- how-to (怎么 / 如何 / how do): an ordered list or a sentence of steps;
+- definition (是什么 / 指什么 / what is): a sentence that says what something is.
+The best unit comes first, quoted whole with its citation; one or two close runners-up follow. The source is
+named as it is: the user's own file or the built-in guide. English questions get English framing around the
+quoted Chinese.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from retrieval.chunking import sentences
+from retrieval.search import QUESTION_WORDS, Evidence, analyse
+
+Similarity = Callable[[str, list[str]], list[float]]  # question, texts -> cosine similarity per text
+
+ITEM = re.compile(
+    r"^\s*(?:[-*•·]\s+(?:\[[ xX]\]\s*)?|\d{1,2}\s*[.、)）]\s*|[（(]\s*[一二三四五六七八九十\d]{1,3}\s*[)）]\s*|"
+    r"[一二三四五六七八九十]{1,3}、\s*|[①②③④⑤⑥⑦⑧⑨⑩]\s*)"
+)
+ORDERED = re.compile(
+    r"^\s*(?:\d{1,2}\s*[.、)）]|[（(]\s*[一二三四五六七八九十\d]{1,3}\s*[)）]|[一二三四五六七八九十]{1,3}、|[①-⑩])"
+)
+EMPHASIS = re.compile(r"\*\*|__|`")
+LEAD_IN = re.compile(r"[：:]\s*$")
+NUMBER = re.compile(
+    r"\d|[一二两三四五六七八九十百千万]+(?:个|天|日|年|月|周|次|家|成|倍|档|级|层|类|种|条|项|分|%|％)|半年|季度|百分之"
+)
+INLINE_SERIES = re.compile(
+    r"一是.{2,}二是|[（(]1[)）].{2,}[（(]2[)）]|[（(]一[)）].{2,}[（(]二[)）]|(?:[^、，。]{1,12}、){2,}"
+)
+DEFINES = re.compile(r"是指|指的是|即|就是|称为|叫做|定义|^[^，。]{1,20}(?:指|是)")
+STEPS = re.compile(r"先|再|然后|最后|首先|其次|第一步|第二步|之后")
+
+SHAPES: list[tuple[str, re.Pattern]] = [
+    (
+        "enumeration",
+        re.compile(
+            r"哪些|哪几|几种|几类|几个方面|几块|几层|几档|几项|分为|分成|包括|包含|有什么(?!用|要求)|都有啥|列一下|"
+            r"\bwhat are\b|\bwhich\b|\blist\b|\btypes of\b|\bkinds of\b|\bways\b|\bmethods\b|\bsteps\b|"
+            r"\bwhat (?:should|do) .{0,30}\binclude\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "figure",
+        re.compile(
+            r"多少|几天|几年|几个月|几次|几家|几成|多久|多长|多大|比例|占比|百分|上限|下限|门槛|"
+            r"\bhow (?:much|many|long|often|soon)\b|"
+            r"\bwhat (?:percentage|share|ratio|threshold|limit)\b|\bminimum\b|\bmaximum\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "definition",
+        re.compile(
+            r"是什么|什么是|啥是|指什么|什么意思|含义|定义|\bwhat (?:is|does) .{0,40}\bmean|\bdefin", re.IGNORECASE
+        ),
+    ),
+    ("howto", re.compile(r"怎么|咋|如何|怎样|步骤|流程|\bhow (?:to|do|should|can|could|would)\b", re.IGNORECASE)),
+]
+
+
+def shape_of(question: str) -> str:
+    for name, pattern in SHAPES:
+        if pattern.search(question):
+            return name
+    return "other"
+
+
+@dataclass
+class Unit:
+    """A quotable piece of one passage."""
+
+    evidence: Evidence
+    position: int
+    kind: str  # sentence | list | row
+    lead: str = ""  # a list's lead-in, or a table row's header
+    items: list[str] = field(default_factory=list)
+    ordered: bool = False
+
+    @property
+    def text(self) -> str:
+        return "\n".join([self.lead, *self.items]) if self.kind != "sentence" else self.lead
+
+
+def _clean(text: str) -> str:
+    return EMPHASIS.sub("", text).strip()
+
+
+def _cells(line: str) -> list[str]:
+    return [_clean(c) for c in line.strip().strip("|").split("|")]
+
+
+def _sentences(line: str) -> list[str]:
+    return [s.strip() for s in sentences(line) if len(s.strip()) >= 4]
+
+
+def units_of(evidence: Evidence) -> list[Unit]:
+    """Sentences, lists (lead-in + items) and table rows of one passage, in reading order."""
+    out: list[Unit] = []
+    lines = [line for line in evidence.chunk.text.splitlines() if line.strip()]
+    header: list[str] | None = None
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.lstrip().startswith("|"):
+            cells = _cells(line)
+            if all(re.fullmatch(r":?-{2,}:?", c) or not c for c in cells):
+                i += 1
+                continue
+            if header is None:
+                header = cells
+            else:
+                row = "；".join(f"{h}：{c}" for h, c in zip(header, cells, strict=False) if c)
+                out.append(Unit(evidence, len(out), "row", lead=" | ".join(header), items=[row]))
+            i += 1
+            continue
+        header = None
+        if ITEM.match(line):  # a list whose lead-in is in an earlier passage: the items stand alone
+            items, i = _items(lines, i)
+            out.append(Unit(evidence, len(out), "list", items=items, ordered=bool(ORDERED.match(line))))
+            continue
+        parts = _sentences(_clean(line))
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        if parts and LEAD_IN.search(parts[-1]) and ITEM.match(following):
+            out += [Unit(evidence, len(out), "sentence", lead=s) for s in parts[:-1]]
+            items, i = _items(lines, i + 1)
+            out.append(
+                Unit(evidence, len(out), "list", lead=parts[-1], items=items, ordered=bool(ORDERED.match(following)))
+            )
+            continue
+        out += [
+            Unit(evidence, len(out), "sentence", lead=s) for s in parts if not LEAD_IN.search(s) or s is not parts[-1]
+        ]
+        i += 1
+    return out
+
+
+def _items(lines: list[str], start: int) -> tuple[list[str], int]:
+    """List items from `start` while lines look like items of the same list; returns them and the next index."""
+    items = []
+    i = start
+    while i < len(lines) and ITEM.match(lines[i]):
+        items.append(_clean(ITEM.sub("", lines[i], count=1)))
+        i += 1
+    return items, i
+
+
+def _concepts(question: str) -> list[frozenset[str]]:
+    return [c for c in analyse(question).concepts if not c <= QUESTION_WORDS]
+
+
+def _overlap(concepts: list[frozenset[str]], text: str) -> float:
+    if not concepts:
+        return 0.0
+    low = text.lower()
+    return sum(1 for c in concepts if any(term in low for term in c)) / len(concepts)
+
+
+def _shape_bonus(shape: str, unit: Unit) -> float:
+    text = unit.text
+    if shape == "enumeration":
+        if unit.kind == "list":
+            return 0.45
+        return 0.25 if INLINE_SERIES.search(text) else 0.0
+    if shape == "figure":
+        return 0.3 if NUMBER.search(text) else -0.1
+    if shape == "definition":
+        return 0.25 if DEFINES.search(text) else 0.0
+    if shape == "howto":
+        if unit.kind == "list":
+            return 0.3 if unit.ordered else 0.2
+        return 0.15 if STEPS.search(text) else 0.0
+    return 0.0
+
+
+def rank_units(
+    question: str, passages: Sequence[Evidence], similarity: Similarity | None = None
+) -> list[tuple[float, Unit]]:
+    """Every unit of the passages with its score, best first."""
+    shape = shape_of(question)
+    concepts = _concepts(question)
+    units = [u for evidence in passages for u in units_of(evidence)]
+    if not units:
+        return []
+    meaning = similarity(question, [u.text for u in units]) if similarity else [0.0] * len(units)
+    scored = []
+    for unit, sim in zip(units, meaning, strict=True):
+        prior = 0.25 / unit.evidence.rank
+        lexical = _overlap(concepts, unit.text + " " + " ".join(unit.evidence.chunk.heading_path))
+        score = 1.0 * lexical + 1.2 * sim + prior + _shape_bonus(shape, unit)
+        scored.append((score, unit))
+    scored.sort(key=lambda pair: (-pair[0], pair[1].evidence.rank, pair[1].position))
+    return scored
+
+
+def _end(text: str) -> str:
+    return text if text[-1:] in "。！？.!?；;：:" else text + "。"
+
+
+def render(unit: Unit, number: int) -> list[str]:
+    """The unit's lines, each sentence or item followed by its citation."""
+    cite = f"[{number}]"
+    if unit.kind == "sentence":
+        return [_end(unit.lead) + cite]
+    if unit.kind == "row":
+        return [_end(unit.items[0]) + cite]
+    lines = [_end(unit.lead) + cite] if unit.lead else []
+    for index, item in enumerate(unit.items, start=1):
+        mark = f"{index}." if unit.ordered else "-"
+        lines.append(f"{mark} {_end(item)}{cite}")
+    return lines
+
+
+def choose(
+    question: str, passages: Sequence[Evidence], similarity: Similarity | None = None, extra: int = 2
+) -> list[Unit]:
+    """The best unit, then up to `extra` runners-up close to it (not parts of it, not repeats)."""
+    ranked = rank_units(question, passages, similarity)
+    if not ranked:
+        return []
+    best_score, best = ranked[0]
+    chosen = [best]
+    seen = {_clean(best.text)}
+    for score, unit in ranked[1:]:
+        if len(chosen) > extra or score < best_score * 0.75:
+            break
+        text = _clean(unit.text)
+        if text in seen or any(text in s or s in text for s in seen):
+            continue
+        chosen.append(unit)
+        seen.add(text)
+    # Runners-up from the best unit's passage keep their reading order after it.
+    return [chosen[0], *sorted(chosen[1:], key=lambda u: (u.evidence.rank, u.position))]
+
+
+def source_phrase(evidence: Evidence, language: str) -> str:
+    chunk = evidence.chunk
+    built_in = chunk.doc_id.startswith("guide:")
+    if language == "zh":
+        return f"内置指南《{chunk.title}》" if built_in else f"您上传的文件《{chunk.title}》"
+    return f'the built-in guide "{chunk.title}"' if built_in else f'your uploaded file "{chunk.title}"'
