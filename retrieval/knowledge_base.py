@@ -98,6 +98,7 @@ class KnowledgeBase:
         self._lock = threading.RLock()
         self._searcher: HybridSearcher | None = None
         self._collection = None
+        self.use_guides = True  # Settings.builtin_guides: False searches the company's own documents only
         with self._db() as db:
             db.executescript(SCHEMA)
         self.reconcile()
@@ -431,7 +432,7 @@ class KnowledgeBase:
         topics: list[str] | None = None,
         legs: tuple[Leg, ...] = LEGS,
     ) -> SearchResult:
-        return self.searcher().search(query, k, sources=sources, topics=topics, legs=legs)
+        return self.searcher().search(query, k, sources=sources, topics=topics, legs=legs, guides=self.use_guides)
 
     def stats(self) -> dict[str, int]:
         with self._db() as db:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -46,6 +47,7 @@ QUESTION_WORDS = frozenset(
 ) | frozenset(STOPWORDS_EN_PLUS)
 
 DENSE_CANDIDATES = 50
+ORDINAL = re.compile(r"第[一二三四五六七八九十百\d]")
 DenseQuery = Callable[[str, int, dict[str, Any] | None], list[tuple[str, float]]]
 
 
@@ -174,9 +176,17 @@ class HybridSearcher:
         self._words = _bm25(word_tokens) if chunks else None
         self._bigrams = _bm25(bigram_tokens) if chunks else None
         self._dense = dense
+        # Per source (own documents / built-in guides): how many passages hold each word, for _speaks_own.
+        self._df: dict[bool, Counter] = {True: Counter(), False: Counter()}
+        for chunk, tokens in zip(chunks, self.word_sets, strict=True):
+            self._df[not chunk.doc_id.startswith("guide:")].update(tokens)
+        owned = sum(1 for c in chunks if not c.doc_id.startswith("guide:"))
+        self._group_sizes = (owned, len(chunks) - owned)
 
-    def _mask(self, sources: list[str] | None, topics: list[str] | None) -> np.ndarray:
+    def _mask(self, sources: list[str] | None, topics: list[str] | None, guides: bool = True) -> np.ndarray:
         mask = np.ones(len(self.chunks), dtype=bool)
+        if not guides:
+            mask &= np.array([self._own(i) for i in range(len(self.chunks))], dtype=bool)
         if sources:
             wanted = set(sources)
             mask &= np.array([c.source in wanted or c.doc_id in wanted for c in self.chunks])
@@ -187,7 +197,7 @@ class HybridSearcher:
 
     @staticmethod
     def _where(sources: list[str] | None, topics: list[str] | None) -> dict[str, Any] | None:
-        clauses = []
+        clauses: list[dict[str, Any]] = []
         if sources:
             clauses.append({"$or": [{"source": {"$in": list(sources)}}, {"doc_id": {"$in": list(sources)}}]})
         if topics:
@@ -195,6 +205,45 @@ class HybridSearcher:
         if not clauses:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def _own(self, i: int) -> bool:
+        """The company's own document (an upload), not a built-in guide."""
+        return not self.chunks[i].doc_id.startswith("guide:")
+
+    def _gate(self, terms: QueryTerms, i: int, sim: float | None) -> tuple[float, bool]:
+        """(share of the question's ideas the passage holds, relevant?)"""
+        covered = sum(1 for g in terms.concepts if g & self.word_sets[i])
+        coverage = covered / len(terms.concepts) if terms.concepts else 0.0
+        return coverage, (sim is not None and sim >= GATE_SIMILARITY) or (coverage >= GATE_COVERAGE and covered >= 2)
+
+    def _fair(self, fused: dict[int, float], terms: QueryTerms) -> dict[int, float]:
+        """Fused scores normalised per source (the built-in guides, the company's own documents).
+
+        Twenty-nine guides outnumber one uploaded file: on raw fusion their passages fill the first places
+        even when the upload holds the answer (加盟 / 特许 questions over a franchise regulation). When the
+        question speaks the company documents' own language (a word far more common in them than in the
+        guides), each source's candidates are scaled so that its best one scores 1.0 and ties go to the
+        company's documents (the sort key); otherwise the raw fusion order stands.
+        """
+        owns = {self._own(i) for i in fused}
+        if len(owns) < 2 or not self._speaks_own(terms):
+            return dict(fused)
+        best = {own: max(score for i, score in fused.items() if self._own(i) is own) for own in owns}
+        return {i: score / best[self._own(i)] for i, score in fused.items()}
+
+    def _speaks_own(self, terms: QueryTerms) -> bool:
+        """A question idea that marks the company's documents: a word (not one character, not 第二) in 3% of
+        their passages and five times as common as in the guides'."""
+        own_n, guide_n = self._group_sizes
+        if not own_n or not guide_n:
+            return False
+        for concept in terms.concepts:
+            concept = {w for w in concept if len(w) >= 2 and not ORDINAL.match(w)}
+            own = sum(self._df[True].get(w, 0) for w in concept) / own_n
+            guide = sum(self._df[False].get(w, 0) for w in concept) / guide_n
+            if own >= 0.03 and own >= 5 * guide:
+                return True
+        return False
 
     def _lexical(self, index: bm25s.BM25, tokens: list[str], mask: np.ndarray) -> list[tuple[int, float]]:
         if not tokens:
@@ -211,12 +260,14 @@ class HybridSearcher:
         sources: list[str] | None = None,
         topics: list[str] | None = None,
         legs: tuple[Leg, ...] = LEGS,
+        guides: bool = True,
     ) -> SearchResult:
+        """The k best passages; `guides=False` leaves the built-in guides out (only the company's documents)."""
         started = time.perf_counter()
         query = query.strip()
         if not query or not self.chunks:
             return SearchResult(query, [], elapsed_ms=(time.perf_counter() - started) * 1000)
-        mask = self._mask(sources, topics)
+        mask = self._mask(sources, topics, guides)
         terms = analyse(query)
         ranked: dict[str, list[tuple[int, float]]] = {}
         if "words" in legs:
@@ -226,7 +277,9 @@ class HybridSearcher:
         similarity: dict[int, float] = {}
         if self._dense is not None:  # the gate needs similarity even when the dense leg is not ranked
             hits = self._dense(query, DENSE_CANDIDATES, self._where(sources, topics))
-            dense = [(self.position[cid], sim) for cid, sim in hits if cid in self.position]
+            dense = [
+                (self.position[cid], sim) for cid, sim in hits if cid in self.position and mask[self.position[cid]]
+            ]
             similarity = dict(dense)
             if "dense" in legs:
                 ranked["dense"] = dense
@@ -236,14 +289,15 @@ class HybridSearcher:
             for rank, (i, score) in enumerate(hits, start=1):
                 fused[i] = fused.get(i, 0.0) + LEG_WEIGHTS[leg] / (RRF_K + rank)
                 leg_info.setdefault(i, {})[leg] = {"rank": rank, "score": round(score, 4)}
-        order = sorted(fused, key=lambda i: (-fused[i], i))[:k]
+        gate = {i: self._gate(terms, i, similarity.get(i)) for i in fused}
+        fair = self._fair(fused, terms)
+        order = sorted(fair, key=lambda i: (-fair[i], self._own(i) is False, i))[:k]
         passages = []
         for rank, i in enumerate(order, start=1):
-            covered = sum(1 for g in terms.concepts if g & self.word_sets[i])
-            coverage = covered / len(terms.concepts) if terms.concepts else 0.0
-            sim = similarity.get(i)
-            relevant = (sim is not None and sim >= GATE_SIMILARITY) or (coverage >= GATE_COVERAGE and covered >= 2)
-            passages.append(Evidence(rank, fused[i], self.chunks[i], leg_info[i], sim, coverage, relevant))
+            coverage, relevant = gate[i]
+            passages.append(
+                Evidence(rank, fused[i], self.chunks[i], leg_info[i], similarity.get(i), coverage, relevant)
+            )
         return SearchResult(
             query, passages, [t for t in terms.expanded if t not in terms.words], (time.perf_counter() - started) * 1000
         )

@@ -95,7 +95,14 @@ def embedding_section(current) -> dict:
     )
     st.caption("更换后第一次打开知识库会为全部段落重新计算向量，可能需要几十秒。")
     env_note("embedding_backend", "embedding_model_dir")
-    return {"embedding_backend": backend, "embedding_model_dir": folder.strip() or None}
+    guides = st.toggle(
+        "检索内置渠道管理指南",
+        value=current.builtin_guides,
+        key="builtin_guides",
+        help="关闭后，指南问答只从您上传的文档中检索和引用。",
+    )
+    env_note("builtin_guides")
+    return {"embedding_backend": backend, "embedding_model_dir": folder.strip() or None, "builtin_guides": guides}
 
 
 def scorecard_section(current) -> dict:
