@@ -2233,7 +2233,7 @@ def answer_data_question(
         parsed = _Parser(question, context, previous).parse()
         if isinstance(parsed, Clarification):
             return parsed
-        lacking = _lacking_inputs(store, parsed.spec, parsed.language)
+        lacking = lacking_inputs(store, parsed.spec, parsed.language)
         if lacking is not None:
             return lacking
         return answer_spec(store, parsed.spec, parsed.language, parsed.notes)
@@ -2319,7 +2319,7 @@ INPUT_EN = {
 }
 
 
-def _lacking_inputs(store: Store, spec: QuerySpec, language: Language) -> Clarification | None:
+def lacking_inputs(store: Store, spec: QuerySpec, language: Language) -> Clarification | None:
     """「这份数据回答不了」 naming the missing input, instead of an empty or zero answer; also when the input
     exists but not for the window asked about (2024年完成率 with targets from 2025)."""
     available = availability(store)

@@ -22,6 +22,12 @@ from dataclasses import dataclass, field
 from retrieval.chunking import sentences
 from retrieval.search import QUESTION_WORDS, Evidence, analyse
 
+# Weights of a unit's score (chosen on the dev half of `python -m eval guidance`): shared ideas count 1, meaning
+# (cosine) 1.2, the passage's rank 0.25 / rank, the shape bonus as given by _shape_bonus.
+W_PRIOR = 0.25
+W_MEANING = 1.2
+W_SHAPE = 1.0
+RUNNER_UP = 0.75  # a runner-up is quoted when it scores at least this share of the best unit
 Similarity = Callable[[str, list[str]], list[float]]  # question, texts -> cosine similarity per text
 
 ITEM = re.compile(
@@ -40,6 +46,8 @@ INLINE_SERIES = re.compile(
     r"一是.{2,}二是|[（(]1[)）].{2,}[（(]2[)）]|[（(]一[)）].{2,}[（(]二[)）]|(?:[^、，。]{1,12}、){2,}"
 )
 DEFINES = re.compile(r"是指|指的是|即|就是|称为|叫做|定义|^[^，。]{1,20}(?:指|是)")
+FULL_STOP = re.compile(r"[^。！？!?]*[。！？!?]+[”’」）)]*|[^。！？!?]+$")
+QUOTE_CHARS = 260  # longer than this, a sentence is cut at its clauses
 STEPS = re.compile(r"先|再|然后|最后|首先|其次|第一步|第二步|之后")
 
 SHAPES: list[tuple[str, re.Pattern]] = [
@@ -103,7 +111,11 @@ def _cells(line: str) -> list[str]:
 
 
 def _sentences(line: str) -> list[str]:
-    return [s.strip() for s in sentences(line) if len(s.strip()) >= 4]
+    """Whole sentences: a legal article's "…的，处…罚款；情节严重的，处…" stays one (no split at ；)."""
+    out = []
+    for piece in FULL_STOP.findall(line):
+        out += sentences(piece) if len(piece) > QUOTE_CHARS else [piece]
+    return [s.strip() for s in out if len(s.strip()) >= 4]
 
 
 def units_of(evidence: Evidence) -> list[Unit]:
@@ -161,11 +173,16 @@ def _concepts(question: str) -> list[frozenset[str]]:
     return [c for c in analyse(question).concepts if not c <= QUESTION_WORDS]
 
 
-def _overlap(concepts: list[frozenset[str]], text: str) -> float:
-    if not concepts:
+def _holds(concept: frozenset[str], low: str) -> bool:
+    return any(term in low for term in concept)
+
+
+def _overlap(concepts: list[frozenset[str]], weights: list[float], text: str) -> float:
+    total = sum(weights)
+    if not total:
         return 0.0
     low = text.lower()
-    return sum(1 for c in concepts if any(term in low for term in c)) / len(concepts)
+    return sum(w for c, w in zip(concepts, weights, strict=True) if _holds(c, low)) / total
 
 
 def _shape_bonus(shape: str, unit: Unit) -> float:
@@ -195,11 +212,12 @@ def rank_units(
     if not units:
         return []
     meaning = similarity(question, [u.text for u in units]) if similarity else [0.0] * len(units)
+    weights = [1.0] * len(concepts)
     scored = []
     for unit, sim in zip(units, meaning, strict=True):
-        prior = 0.25 / unit.evidence.rank
-        lexical = _overlap(concepts, unit.text + " " + " ".join(unit.evidence.chunk.heading_path))
-        score = 1.0 * lexical + 1.2 * sim + prior + _shape_bonus(shape, unit)
+        prior = W_PRIOR / unit.evidence.rank
+        lexical = _overlap(concepts, weights, unit.text + " " + " ".join(unit.evidence.chunk.heading_path))
+        score = lexical + W_MEANING * sim + prior + W_SHAPE * _shape_bonus(shape, unit)
         scored.append((score, unit))
     scored.sort(key=lambda pair: (-pair[0], pair[1].evidence.rank, pair[1].position))
     return scored
@@ -234,7 +252,7 @@ def choose(
     chosen = [best]
     seen = {_clean(best.text)}
     for score, unit in ranked[1:]:
-        if len(chosen) > extra or score < best_score * 0.75:
+        if len(chosen) > extra or score < best_score * RUNNER_UP:
             break
         text = _clean(unit.text)
         if text in seen or any(text in s or s in text for s in seen):

@@ -858,7 +858,8 @@ def build_query(
 
 def could_not_query(reason: str, language: Language = "zh") -> str:
     """What the user reads when the model's query failed validation twice: no numbers, what to try instead."""
-    reason = re.sub(r"[。；]?\s*可用(?:指标|维度|参数)：[^；（）]*", "", reason).removeprefix("查询条件有误：")
+    parts = [part.split("。")[0] for part in reason.removeprefix("查询条件有误：").split("；")]
+    reason = "；".join(p for p in parts if p and not p.startswith("可用"))  # the key lists are for the model
     if language == "en":
         return (
             f"I could not turn this question into a data query (the query was rejected twice: {reason}), so no "
@@ -1216,7 +1217,7 @@ class _Turn:
 
     def _query_data(self, run: ToolRun) -> None:
         """Check the model's spec against the live catalog and run it with the data engine; no text is parsed."""
-        from advisor.data_questions import _lacking_inputs, answer_spec, context_for
+        from advisor.data_questions import lacking_inputs, answer_spec, context_for
 
         if self.catalog.context is None:
             context_for(self.store)  # raises the StoreError that says how to load data
@@ -1224,7 +1225,7 @@ class _Turn:
         engine = self.data_engine or answer_spec
         with self.catalog.scope():
             spec, notes = build_query(run.args, self.catalog, self.language)
-            refusal = _lacking_inputs(self.store, spec, self.language) if isinstance(spec, QuerySpec) else spec
+            refusal = lacking_inputs(self.store, spec, self.language) if isinstance(spec, QuerySpec) else spec
             if refusal is not None:
                 run.result = refusal
                 run.payload = {

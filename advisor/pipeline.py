@@ -162,7 +162,7 @@ def _help(question, routed, ctx: Context, steps, on_event) -> Answer:
 
 
 def _guidance(question, routed, ctx: Context, steps, on_event) -> Answer:
-    result = ctx.kb.search(question, k=5) if ctx.kb is not None else None
+    result = ctx.kb.search(question, k=composer.PASSAGES) if ctx.kb is not None else None
     detail = (
         "没有知识库"
         if result is None

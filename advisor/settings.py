@@ -24,6 +24,7 @@ PAGE_FIELDS = (
     "llm_model",
     "llm_temperature",
     "embedding_backend",
+    "builtin_guides",
     "embedding_model_dir",
     "scorecard_weights",
     "scorecard_cutoffs",

@@ -259,6 +259,7 @@ def test_query_data_runs_the_validated_spec_and_passes_refusals_on(stub, loaded_
 
     ((ran_spec, language, notes),) = ran
     assert ran_spec.metrics == ["revenue"] and ran_spec.dimensions == ["province"] and language == "zh"
+    assert notes == [], "2026Q3 is fully covered by the data"
     assert ran_spec.filters[0].value == "华东", "the value as the data spells it"
     assert (ran_spec.window.start.isoformat(), ran_spec.window.end.isoformat()) == ("2026-07-01", "2026-09-30")
     table, refusal = (json.loads(m["content"]) for m in stub.chat_requests()[1].tool_messages())

@@ -80,16 +80,38 @@ def test_guidance_through_the_model_cites_retrieved_passages(stub, ctx):
     assert all(c.chunk_id in chunks for c in reply.citations)
 
 
-def test_data_question_through_ask_data(stub, ctx):
-    from advisor.data_questions import answer_data_question
+def test_data_question_through_query_data_never_uses_the_rule_parser(stub, ctx, monkeypatch):
+    import advisor.data_questions as data_questions
+    from advisor.data_questions import answer_spec
+    from company.semantic import build_spec
 
-    expected = answer_data_question(ctx.store, "各渠道费用率对比")
+    args = {"metrics": ["expense_ratio"], "dimensions": ["partner_type"], "window": "last_complete_quarter"}
+    args |= {"sort": {"metric": "expense_ratio", "direction": "desc"}}
+    window = {"start": "2026-07-01", "end": "2026-09-30", "kind": "quarter"}
+    expected = answer_spec(ctx.store, build_spec(**{**args, "window": window}))
     top = expected.frame.iloc[0]
     text = f"费用率最高的是{top['partner_type']}，为 {top['expense_ratio'] * 100:.1f}%。"
-    stub.enqueue_tool_calls(("ask_data", {"question": "各渠道费用率对比"}))
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("the rule parser answered on the LLM path")
+
+    monkeypatch.setattr(data_questions, "answer_data_question", refuse)
+    stub.enqueue_tool_calls(("query_data", args))
     stub.enqueue_text(text)
     reply = answer("各渠道费用率对比", ctx, Events())
-    assert reply.flags == [] and reply.sql and reply.tables
+    assert reply.backend == "openai" and reply.flags == [] and reply.markdown.startswith(text)
+    assert reply.sql == expected.sql and reply.tables and reply.spec["metrics"] == ["expense_ratio"]
+    assert reply.period == expected.window
+
+
+def test_a_query_the_model_cannot_fix_is_reported_without_numbers(stub, ctx):
+    stub.enqueue_tool_calls(("query_data", {"metrics": ["net_promoter"], "window": "all"}))
+    stub.enqueue_tool_calls(("query_data", {"metrics": ["net_promoter_score"], "window": "all"}))
+    reply = answer("各区域销售额和净推荐值", ctx, Events())
+    assert (
+        reply.markdown.startswith("没能把这个问题转换成数据查询") and "未知指标「net_promoter_score」" in reply.markdown
+    )
+    assert not reply.tables and reply.sql is None and reply.numbers == [] and len(stub.chat_requests()) == 2
 
 
 def test_post_check_catches_an_invented_number_and_a_dangling_citation(stub, ctx):
