@@ -1217,7 +1217,7 @@ class _Turn:
 
     def _query_data(self, run: ToolRun) -> None:
         """Check the model's spec against the live catalog and run it with the data engine; no text is parsed."""
-        from advisor.data_questions import lacking_inputs, answer_spec, context_for
+        from advisor.data_questions import answer_spec, context_for, lacking_inputs
 
         if self.catalog.context is None:
             context_for(self.store)  # raises the StoreError that says how to load data
