@@ -56,7 +56,7 @@ from company.units import localise_columns, localise_text
 LEXICON: dict = yaml.safe_load((Path(__file__).with_name("lexicon.yaml")).read_text(encoding="utf-8"))
 
 ClarificationReason = Literal[
-    "missing_metric", "missing_dimension", "ambiguous_name", "unknown_name", "unsupported", "no_data"
+    "missing_metric", "missing_dimension", "ambiguous_name", "unknown_name", "unsupported", "unanswerable", "no_data"
 ]
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -966,6 +966,10 @@ class _Parser:
             if last is not None:
                 first = last.shift(-(n - 1) - (1 if "_change" in "".join(metrics) else 0))
                 return TimeWindow(start=first.start, end=last.end, label=range_label(first.start, last.end, self.lang))
+        if self.all_time and span is not None:  # 累计 / to date: everything the data holds
+            return TimeWindow(
+                start=span.first, end=span.last, label=self._zh("累计（全部数据）", "all data"), kind="custom"
+            )
         latest = span.latest_complete("quarter") if span else None
         if latest is not None and (comparison != "none" or any(m in PERIOD_KPIS for m in metrics)):
             window = _quarter(latest.start.year, (latest.start.month - 1) // 3 + 1, self.lang)
@@ -1193,6 +1197,9 @@ class _Parser:
         for m, span in self.scan.take_all(self.context.entity_pattern, "entity"):
             span.value = self.context.entity_aliases[m.group(0)]
             out.append(span)
+            trailing = EXCLUDING_AFTER.match(self.scan.text, span.end)  # 英国以外: read in the filters pass
+            if trailing and self.scan.free(span.end, trailing.end()):
+                self.scan.take(span.end, trailing.end(), "exclude")
         return out
 
     def _nouns(self) -> list[_Span]:
@@ -1367,7 +1374,7 @@ class _Parser:
             nouns = not CJK.search(phrase) or any(p.flag.startswith(("n", "vn")) for p in posseg.lcut(phrase))
             if nouns:
                 return self._clarify(
-                    "unsupported",
+                    "unanswerable",
                     f"这份数据回答不了这个问题：数据里没有与「{phrase}」对应的字段或取值。"
                     "可以去掉这部分再问，或在「数据中心」导入包含它的数据。",
                     f'This data cannot answer that: nothing in it corresponds to "{phrase}". '
@@ -1471,6 +1478,7 @@ class _Parser:
         shift = self._shift_back() if follow_up else 0
         comparison = self._comparison()
         window = self._time()
+        self.all_time = window is None and bool(self.scan.take_all(ALL_TIME, "time"))
         early_metrics = self._metric_patterns()  # 新增了多少客户 / customers did we lose: before 客户 is a grouping
         ids, unknown_ids = self._ids()
         if unknown_ids:
@@ -1564,7 +1572,7 @@ class _Parser:
             dim, value = ent.value
             before = self.scan.text[max(0, ent.start - 8) : ent.start]
             after = self.scan.text[ent.end : ent.end + 4]
-            negated = NEGATION.search(before) or re.match(r"\s*(?:以外|之外|除外)", after)
+            negated = NEGATION.search(before) or EXCLUDING_AFTER.match(after)
             target = excluded if negated else by_dim
             target.setdefault(dim, [])
             if value not in target[dim]:
@@ -1586,8 +1594,8 @@ class _Parser:
                 continue
             if span.value[2]:
                 explicit.append(dim)
-            elif dim in by_dim:
-                continue  # 华东区域 → a filter, not a grouping
+            elif dim in by_dim or dim in excluded:
+                continue  # 华东区域 / 英国以外的国家 → a filter, not a grouping
             if dim not in groups:
                 groups.append(dim)
         type_values = [v for v in metric_types]
@@ -1649,8 +1657,9 @@ class _Parser:
                     if counted.group(2).startswith(word) and not DIMENSIONS[dim].is_time:
                         groups = [dim]
                         break
+        inherits_groups = follow_up and not groups and bool(self.previous.dimensions)  # 前三名呢 / the bottom 5?
         if direction is not None:
-            if not groups:
+            if not groups and not inherits_groups:
                 return self._clarify(
                     "missing_dimension",
                     "您想按什么排名？例如伙伴、区域、产品、品类、渠道类型或月份。",
@@ -1685,7 +1694,7 @@ class _Parser:
             "window": window,
             "comparison": comparison,
             "sort": sort,
-            "limit": limit if groups else None,
+            "limit": limit if groups or inherits_groups else None,
         }
         if follow_up:
             spec_data = self._inherit(spec_data, shift, explicit_groups=bool(marked), ranked=direction is not None)
@@ -2240,9 +2249,10 @@ def answer_data_question(
 
 
 def evidence(store: Store, question: str, previous: QuerySpec | dict | None = None) -> str:
-    """How strongly the company's data answers the question: "answer" (a query with more than a metric word),
-    "weak" (only a metric word: 返利一般分几档 names 返利 and nothing else of the data), "ask" (the data engine
-    would ask back about a name or a period), "none" (nothing of the data's)."""
+    """How strongly the company's data answers the question: "answer" (a query naming a place, product,
+    partner or period), "weak" (a metric and no such anchor: 返利一般分几档 names 返利 and nothing else of the
+    data), "partial" (words the data has nothing for: 直销员上门推销要守哪些规矩), "ask" (the data engine would
+    ask back about a name or a period), "none" (nothing of the data's)."""
     try:
         context = context_for(store)
     except StoreError:
@@ -2258,15 +2268,24 @@ def evidence(store: Store, question: str, previous: QuerySpec | dict | None = No
             parsed = parser.parse()
         except (QuerySpecError, ValidationError):
             return "none"
+    kinds = {s.kind for s in parser.scan.spans}
     if isinstance(parsed, Clarification):
         if parsed.reason in ("ambiguous_name", "no_data", "unsupported"):
             return "ask"
+        if parsed.reason == "unanswerable":  # 直销员上门推销要守哪些规矩: 规矩 is nothing of the data's
+            return "partial" if kinds & SPECIFIC_ANCHORS else "none"
         # 给我看看华东的经销商: names the company's regions and partners, only the figure is missing
-        anchored = {s.kind for s in parser.scan.spans} & {"entity", "name", "time", "rank", "limit"}
+        anchored = kinds & {"entity", "name", "time", "rank", "limit"}
         return "ask" if parsed.reason == "missing_metric" and anchored else "none"
+    if parser.unused:  # part of the question meant nothing to the data
+        return "partial"
     return "answer" if parsed.anchors & SPECIFIC_ANCHORS else "weak"
 
 
+EXCLUDING_AFTER = re.compile(r"\s*(?:以外|之外|除外)")
+ALL_TIME = re.compile(
+    r"历史累计|累计至今|累计|至今|迄今|总共|一共|\ball[- ]time\b|\bto date\b|\bcumulative(?:ly)?\b|\bever\b"
+)
 COUNTED = re.compile(r"(?:前|后|倒数)?\s*(?:\d+|[一二两三四五六七八九十]+)\s*(个|名|大|家|位)?\s*(\S{0,6})")
 
 # What ties a question to this company's data rather than to channel practice in general: a region, product or

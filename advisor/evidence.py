@@ -73,7 +73,8 @@ class Evidence:
     draft: bool
     guidance: bool
     tools: tuple[str, ...]
-    data: Literal["answer", "weak", "ask", "none"]  # weak: a metric word with nothing else of the data's
+    # weak: a metric word with nothing else of the data's; partial: words the data has nothing for
+    data: Literal["answer", "weak", "partial", "ask", "none"]
 
     @property
     def data_strong(self) -> bool:
@@ -106,6 +107,8 @@ def decide(intent: str | None, evidence: Evidence, kb_found: bool | None) -> Dec
         return "data"
     if evidence.tools and intent in evidence.tools:
         return "keep"
+    if evidence.data == "partial":  # words the data has nothing for: the knowledge base decides
+        return "guidance" if kb_found else "data"
     if intent in PLANS and not evidence.draft:
         return "guidance" if kb_found else "data" if evidence.data == "weak" else "guidance"
     if evidence.data == "weak":

@@ -89,7 +89,9 @@ def _route_by_evidence(question: str, ctx: Context) -> tuple[Route, str]:
     previous = previous_spec(ctx)
     data = data_evidence(ctx.store, question, previous) if ctx.store.exists() else "none"
     facts = Evidence(draft=draft, guidance=guidance, tools=tools, data=data)
-    decision = decide(routed.intent, facts, None)
+    # A partial data match (直销员要守哪些规矩) goes where the knowledge base says; a full one needs no search.
+    kb_found = ctx.kb.search(question, k=3).found if ctx.kb is not None and data == "partial" else None
+    decision = decide(routed.intent, facts, kb_found)
     if decision == "clarify" and ctx.kb is not None:  # nothing else speaks: does the knowledge base?
         decision = decide(routed.intent, facts, ctx.kb.search(question, k=3).found)
     elif (

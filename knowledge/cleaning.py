@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import unicodedata
 from collections import Counter
@@ -11,8 +12,12 @@ from collections.abc import Callable, Collection
 from rapidfuzz import fuzz, process
 
 SENTENCE_END = "。！？；：.!?;:」”’）)】"
+FULL_STOP = tuple("。！？；.!?;")
 MID_SENTENCE = "，、,（(《“‘"
-LIST_ITEM_RE = re.compile(r"^\s*([-*•·▪●○◆■]|\d+[.、)）]|[（(]\d+[)）]|[一二三四五六七八九十]+[、.．]|[a-zA-Z][.)])\s*")
+LIST_ITEM_RE = re.compile(
+    r"^\s*([-*•·▪●○◆■]|\d+[.、)）]|[（(]\d+[)）]|[一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十]+[)）]"
+    r"|第[一二三四五六七八九十百零〇\d]+条(?=\s)|[a-zA-Z][.)])\s*"
+)
 PAGE_NUMBER_RE = re.compile(
     r"^(第\s*\d+\s*页(\s*[/，,]?\s*共\s*\d+\s*页)?|共\s*\d+\s*页\s*[，,]?\s*第\s*\d+\s*页"
     r"|page\s+\d+(\s+of\s+\d+)?|[-—–]\s*\d+\s*[-—–]|\d+\s*/\s*\d+)$",
@@ -45,7 +50,10 @@ BYLINE_START_RE = re.compile(
     r"(来源|作者|发布时间|发布日期|发表时间|责任编辑|出处)\s*[:：]"
 )
 CJK = r"[\u3400-\u9fff\uf900-\ufaff\u3001-\u303f\uff01-\uff0f\uff1a-\uff20]"
-SPACED_GAP_RE = re.compile(rf"(?<={CJK}) (?={CJK})")
+# A single space between two characters that each stand alone: letter-spacing ("渠 道 管 理", "总　则").
+SPACED_GAP_RE = re.compile(rf"(?<=(?<!\S){CJK}) (?={CJK}(?!\S))")
+CLAUSE_RE = re.compile(r"[，,；;。：:]")
+SHORT_ITEM_CHARS = 32
 MAX_WRAP_WIDTH = 160
 NEAR_DUPLICATE_SCORE = 90
 MIN_DEDUPE_CHARS = 12
@@ -66,11 +74,8 @@ def is_byline(line: str) -> bool:
 
 def normalise_spacing(line: str) -> str:
     """Full-width and non-breaking spaces become plain ones; letter-spaced CJK ("渠 道 管 理") is closed up."""
-    text = line.replace("\u3000", " ").replace("\xa0", " ").rstrip()
-    cjk = len(re.findall(CJK, text))
-    if cjk >= 4 and len(SPACED_GAP_RE.findall(text)) >= (cjk - 1) / 2:
-        # Single gaps are letter-spacing; a wider gap was a real word break ("第 三 章  总 则").
-        text = SPACED_GAP_RE.sub("", text)
+    # A wider gap between letter-spaced words was a real break ("第 三 章  总 则" -> "第三章 总则").
+    text = SPACED_GAP_RE.sub("", line.replace("\u3000", " ").replace("\xa0", " ").rstrip())
     indent = text[: len(text) - len(text.lstrip())]
     return indent + re.sub(r"[ \t]{2,}", " ", text.lstrip())
 
@@ -93,9 +98,7 @@ def wrap_width(lines: list[str]) -> int | None:
     width = widths[len(widths) // 10]  # the longest lines, a stray long URL aside
     if width > MAX_WRAP_WIDTH:
         return None
-    broken = sum(
-        1 for a, b in zip(texts, texts[1:]) if b and fills_line(a, width) and not a.endswith(tuple(SENTENCE_END))
-    )
+    broken = sum(1 for a, b in itertools.pairwise(texts) if b and fills_line(a, width) and not a.endswith(FULL_STOP))
     return width if broken >= 2 else None
 
 
@@ -103,12 +106,22 @@ def _is_cjk(ch: str) -> bool:
     return "\u4e00" <= ch <= "\u9fff" or ch in "，、；：“”（）《》"
 
 
+def _joiner(current: str, line: str) -> str:
+    """Chinese text is wrapped anywhere, even inside a number ("第44" / "3号"); English at spaces."""
+    mostly_cjk = sum(map(_is_cjk, current[-20:])) * 2 > len(current[-20:])
+    return "" if mostly_cjk or _is_cjk(current[-1]) or _is_cjk(line[0]) else " "
+
+
 def _continues(current: str, last_line: str, width: int | None) -> bool:
     """Whether the next line carries on the paragraph whose last line is last_line."""
     if width is None:
-        return not current.endswith(tuple(SENTENCE_END))
-    # In a hard-wrapped text a short line ends its paragraph; a full one runs on, even after a full stop.
-    return fills_line(last_line, width) or last_line.endswith(tuple(MID_SENTENCE))
+        # A short list item with no punctuation at all ("1. 营业执照复印件") is complete as it stands.
+        short_item = len(current) <= SHORT_ITEM_CHARS and LIST_ITEM_RE.match(current) and not CLAUSE_RE.search(current)
+        return not short_item and not current.endswith(tuple(SENTENCE_END))
+    # In a hard-wrapped text a short line ends its paragraph; a full one runs on unless a sentence ends there.
+    return (fills_line(last_line, width) and not last_line.endswith(FULL_STOP)) or last_line.endswith(
+        tuple(MID_SENTENCE)
+    )
 
 
 def paragraphs(lines: list[str], breaks: Collection[int] = (), width: int | None = None) -> list[tuple[int, str]]:
@@ -129,9 +142,10 @@ def paragraphs(lines: list[str], breaks: Collection[int] = (), width: int | None
         if line.startswith("|") and current.startswith("|"):  # a table stays one block, row by row
             current, last = current + "\n" + line, line
             continue
-        starts_new = index in breaks or LIST_ITEM_RE.match(line) or line.startswith("|")
+        item = LIST_ITEM_RE.match(line) and not current.endswith(tuple(MID_SENTENCE))
+        starts_new = index in breaks or item or line.startswith("|")
         if current and not starts_new and start not in breaks and _continues(current, last, width):
-            joiner = "" if _is_cjk(current[-1]) or _is_cjk(line[0]) else " "
+            joiner = _joiner(current, line)
             if current.endswith("-") and line[:1].islower():  # hyphenated English word split over lines
                 current, joiner = current[:-1], ""
             current, last = current + joiner + line, line
@@ -179,6 +193,8 @@ def _page_key(line: str) -> str:
 
 def _key(text: str) -> str:
     return re.sub(r"\s+", "", text).lower()
+
+
 def duplicate_positions(texts: list[str]) -> set[int]:
     """Positions of passages that repeat an earlier one exactly or nearly (whitespace and small edits aside)."""
     drop: set[int] = set()

@@ -13,22 +13,48 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 
 from company.errors import CanmouError
-from knowledge.cleaning import duplicate_positions, is_boilerplate, rejoin, repeated_lines
+from knowledge.cleaning import (
+    BYLINE_KEY_RE,
+    FULL_STOP,
+    LIST_ITEM_RE,
+    SENTENCE_END,
+    duplicate_positions,
+    fills_line,
+    is_boilerplate,
+    is_byline,
+    normalise_spacing,
+    paragraphs,
+    rejoin,
+    repeated_lines,
+    text_pages,
+    wrap_width,
+)
 
 SUPPORTED = (".md", ".markdown", ".txt", ".docx", ".pdf", ".html", ".htm", ".csv", ".xlsx")
+CN_NUMERAL = "[一二三四五六七八九十百零〇]+"
 HEADING_PATTERNS = (
-    (1, re.compile(r"^第[一二三四五六七八九十百零〇\d]+[章篇部分]\s*\S")),
-    (2, re.compile(r"^第[一二三四五六七八九十百零〇\d]+节\s*\S")),
-    (2, re.compile(r"^[一二三四五六七八九十]+[、.．]\s*\S")),
-    (3, re.compile(r"^[（(][一二三四五六七八九十]+[)）]\s*\S")),
-    (3, re.compile(r"^\d+[、.．]\s*\S")),
-    (4, re.compile(r"^\d+\.\d+(\.\d+)*\s*\S")),
+    (1, re.compile(r"^第(?P<n>[一二三四五六七八九十百零〇\d]+)[章篇部分]\s*\S")),
+    (2, re.compile(r"^第(?P<n>[一二三四五六七八九十百零〇\d]+)节\s*\S")),
+    (2, re.compile(rf"^(?P<n>{CN_NUMERAL})[、.．]\s*\S")),
+    (3, re.compile(rf"^[（(](?P<n>{CN_NUMERAL})[)）]\s*\S")),
+    (4, re.compile(r"^(?P<n>\d+(\.\d+)+)\s*[^\d.%]")),
+    (3, re.compile(r"^(?P<n>\d+)[、.．](?!\d)\s*\S")),
 )
+DATE_RE = re.compile(r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}")  # a dated line is not a title
+FIRST_NUMERALS = frozenset({"一", "1", "1.1"})
 MAX_HEADING_CHARS = 32
+MAX_TITLE_CHARS = 40
+HEADING_STOPS = "。；;，,：:！？!?"
+TITLE_STOPS = "。；;，,：:、"
+DANGLING = "的和与及或对把将被从向给并而在"  # a line ending on these breaks off mid-sentence
+URL_RE = re.compile(r"https?://|www\.", re.IGNORECASE)
+ARTICLE_LEVEL = 0  # an article title in a file that joins several: above every numbered heading
+SUB_LEVEL = 9  # an unnumbered heading inside a numbered section: below every numbered heading
 
 
 class DocumentError(CanmouError):
@@ -63,15 +89,29 @@ def location_label(location: dict[str, int]) -> str:
     return ""
 
 
+class Numbering(NamedTuple):
+    style: int  # which of HEADING_PATTERNS
+    level: int
+    numeral: str
+    chapter: bool  # 第X章 / 第X节 never number list items
+
+
+def numbering(line: str) -> Numbering | None:
+    """The numbering a line opens with (第一章 / 一、/ （二）/ 2.1 / 3.), whatever follows it."""
+    text = line.strip()
+    for style, (level, pattern) in enumerate(HEADING_PATTERNS):
+        if match := pattern.match(text):
+            return Numbering(style, level, match.group("n"), pattern.pattern.startswith("^第"))
+    return None
+
+
 def heading_level(line: str) -> int | None:
     """Level of a plain-text heading such as 第一章 / 一、/ （二）/ 3. / 2.1, or None."""
     text = line.strip()
-    if not text or len(text) > MAX_HEADING_CHARS or text[-1] in "。；;，,：:！？!?":
+    if not text or len(text) > MAX_HEADING_CHARS or text[-1] in HEADING_STOPS:
         return None
-    for level, pattern in HEADING_PATTERNS:
-        if pattern.match(text):
-            return level
-    return None
+    found = numbering(text)
+    return found.level if found else None
 
 
 class _Outline:
@@ -103,6 +143,253 @@ def _from_paragraphs(
     return blocks
 
 
+# ---- plain text and PDF text layers: structure from the lines alone -------------------------------
+@dataclass
+class _Layout:
+    """Stripped lines of a plain-text or PDF document (blank ones kept as ""), the width they wrap at, the title."""
+
+    lines: list[str]
+    width: int | None
+    title: str
+    pages: list[int]  # the page each line is on
+
+    def neighbour(self, index: int, step: int) -> int | None:
+        """Index of the nearest non-blank line before (step -1) or after (step 1) the given one."""
+        other = index + step
+        while 0 <= other < len(self.lines):
+            if self.lines[other]:
+                return other
+            other += step
+        return None
+
+    def runs_on(self, index: int) -> bool:
+        """The line fills the wrap width mid-sentence and the next line carries the sentence on."""
+        line = self.lines[index]
+        after = self.lines[index + 1] if index + 1 < len(self.lines) else ""
+        return (
+            fills_line(line, self.width)
+            and not line.endswith(FULL_STOP)
+            and bool(after)
+            and numbering(after) is None
+            and not LIST_ITEM_RE.match(after)
+            and not is_byline(after)
+        )
+
+    def byline_runs_on(self, index: int) -> bool:
+        """A byline too long for the line goes on in a short tail ("间：2024-03-12")."""
+        tail = self.lines[index + 1] if index + 1 < len(self.lines) else ""
+        return (
+            fills_line(self.lines[index], self.width)
+            and 0 < len(tail) <= MAX_HEADING_CHARS
+            and not fills_line(tail, self.width)
+            and not tail.endswith(FULL_STOP)
+        )
+
+    def opens_paragraph(self, index: int, heads: dict[int, Numbering]) -> bool:
+        before = self.lines[index - 1] if index else ""
+        return (
+            not before
+            or before.endswith(tuple(SENTENCE_END))
+            or index - 1 in heads
+            or before == self.title
+            or (self.width is not None and not fills_line(before, self.width))
+        )
+
+    def followed_by_body(self, index: int) -> bool:
+        """The next line is a heading, a list item or prose, not another short line (a table cell, a signature)."""
+        after = self.neighbour(index, 1)
+        if after is None:
+            return False
+        text = self.lines[after]
+        if self.pages[after] != self.pages[index]:
+            return False  # a line at the foot of a page more likely runs on over the page break
+        if numbering(text) or LIST_ITEM_RE.match(text):
+            return True
+        if after == index + 1 and self.width is None:
+            # Without a known wrap width the line may be the first half of a sentence.
+            return text.endswith(tuple(SENTENCE_END)) and len(text) > len(self.lines[index])
+        return text.endswith(tuple(SENTENCE_END)) or fills_line(text, self.width) or len(text) > MAX_TITLE_CHARS
+
+
+def _sibling_groups(lines: list[str], numbered: dict[int, Numbering]) -> list[list[int]]:
+    """Numbered lines in one style with no other numbering or list item between them: one list or one outline level."""
+    groups: list[list[int]] = []
+    open_group = False
+    for i, line in enumerate(lines):
+        if i in numbered:
+            if open_group and numbered[groups[-1][-1]].style == numbered[i].style:
+                groups[-1].append(i)
+            else:
+                groups.append([i])
+            open_group = True
+        elif LIST_ITEM_RE.match(line):
+            open_group = False
+    return groups
+
+
+def _numbered_headings(layout: _Layout) -> dict[int, Numbering]:
+    """Numbered lines that open a section.
+
+    Left as text: an item wrapped onto the next line, a run of items in one numbering style, a section
+    with nothing in it, and every line of a sibling group that mostly numbers sentences (a list).
+    """
+    lines = layout.lines
+    numbered = {i: found for i, line in enumerate(lines) if line and (found := numbering(line))}
+    candidates = {
+        i for i, found in numbered.items() if heading_level(lines[i]) and (found.chapter or not layout.runs_on(i))
+    }
+    listed = {
+        i
+        for group in _sibling_groups(lines, numbered)
+        if 2 * sum(i not in candidates for i in group) > len(group)
+        for i in group
+    }
+    heads = {}
+    for i in sorted(candidates):
+        found = numbered[i]
+        before, after = layout.neighbour(i, -1), layout.neighbour(i, 1)
+        in_run = any(j in numbered and numbered[j].style == found.style for j in (before, after))
+        empty = after is None or (after in candidates and numbered[after].level <= found.level)
+        if not empty and (found.chapter or not (i in listed or in_run)):
+            heads[i] = found
+    return heads
+
+
+def _title_like(line: str, width: int | None, bylined: bool) -> bool:
+    if not line or len(line) > MAX_TITLE_CHARS or fills_line(line, width):
+        return False
+    if numbering(line) or LIST_ITEM_RE.match(line) or is_byline(line):
+        return False
+    if not re.search(r"[\u4e00-\u9fff]{2}|[A-Za-z]{3}", line) or DATE_RE.search(line) or URL_RE.search(line):
+        return False
+    if bylined:
+        return line[-1] not in TITLE_STOPS
+    # Without a byline a title must not read like a sentence or stop on a word that leads on.
+    return line[-1] not in TITLE_STOPS + DANGLING + "！？!?" and not re.search("[，,；;]", line)
+
+
+def _titles(layout: _Layout, heads: dict[int, Numbering]) -> dict[int, bool]:
+    """Un-numbered title lines standing alone above body text, each with whether a byline follows it."""
+    titles = {}
+    for i, line in enumerate(layout.lines):
+        after = layout.neighbour(i, 1)
+        bylined = after is not None and is_byline(layout.lines[after])
+        if (
+            _title_like(line, layout.width, bylined)
+            and layout.opens_paragraph(i, heads)
+            and (bylined or layout.followed_by_body(i))
+        ):
+            titles[i] = bylined
+    return titles
+
+
+def _levels(heads: dict[int, Numbering], titles: dict[int, bool]) -> dict[int, int]:
+    """Level of every section-opening line.
+
+    An un-numbered title starts a new article (above all numbered headings) when a byline follows it,
+    when no numbered section is open, or when the numbering restarts after it; otherwise it is a
+    sub-heading inside the open numbered section.
+    """
+    levels: dict[int, int] = {}
+    seen: set[int] = set()
+    top: int | None = None  # the highest numbered level open in the current article
+    order = sorted(heads.keys() | titles.keys())
+    for position, i in enumerate(order):
+        if i in heads:
+            levels[i] = heads[i].level
+            seen.add(heads[i].style)
+            top = levels[i] if top is None else min(top, levels[i])
+            continue
+        later = order[position + 1] if position + 1 < len(order) else None
+        restart = (
+            later in heads
+            and heads[later].numeral in FIRST_NUMERALS
+            and heads[later].style in seen
+            and heads[later].level <= (top or 0)
+        )
+        if titles[i] or top is None or restart:
+            levels[i], top = ARTICLE_LEVEL, None
+        else:
+            levels[i] = SUB_LEVEL
+    return levels
+
+
+def _drop_empty(levels: dict[int, int], layout: _Layout) -> dict[int, int]:
+    """A heading with nothing under it (the next line closes it, or the text ends) is kept as text."""
+    kept = {}
+    for i, level in levels.items():
+        after = layout.neighbour(i, 1)
+        if after is not None and not (after in levels and levels[after] <= level):
+            kept[i] = level
+    return kept
+
+
+def _bylines(layout: _Layout, titles: dict[int, bool]) -> set[int]:
+    """Byline lines under titles, and lines naming two or more of source / author / date anywhere."""
+    under_titles = {layout.neighbour(i, 1) for i, bylined in titles.items() if bylined}
+    listed = {i for i, line in enumerate(layout.lines) if is_byline(line) and len(BYLINE_KEY_RE.findall(line)) >= 2}
+    found = {i for i in under_titles | listed if i is not None}
+    return found | {i + 1 for i in found if layout.byline_runs_on(i)}
+
+
+def _layout(pages: list[list[str]]) -> tuple[_Layout, int]:
+    """The document's lines without running headers, footers and download-site notices; how many were dropped."""
+    running = repeated_lines(pages)
+    kept = [
+        (line.strip(), number)
+        for number, page in enumerate(pages, start=1)
+        for line in page
+        if line.strip() not in running and not is_boilerplate(line)
+    ]
+    dropped = sum(1 for page in pages for line in page if line.strip()) - sum(1 for line, _ in kept if line)
+    lines = [line for line, _ in kept]
+    # A title printed only as the running header still names the document.
+    first_page = next(([ln.strip() for ln in page] for page in pages if any(ln.strip() for ln in page)), [])
+    header = next((ln for ln in first_page if ln in running and _title_like(ln, None, bylined=True)), "")
+    width = wrap_width(lines)
+    first = next((line for line in lines[:5] if line), "")
+    title = first if _title_like(first, width, bylined=True) else header
+    return _Layout(lines, width, title, [number for _, number in kept]), dropped
+
+
+def _joins_articles(layout: _Layout, titles: dict[int, bool], levels: dict[int, int]) -> bool:
+    """The file joins several articles, the first line being the first article's title rather than the file's."""
+    first = layout.lines.index(layout.title) if layout.title in layout.lines else None
+    numbered = [i for i, level in levels.items() if ARTICLE_LEVEL < level < SUB_LEVEL]
+    after_sections = any(levels[i] == ARTICLE_LEVEL and numbered and numbered[0] < i for i in titles)
+    return first in titles and (sum(titles.values()) >= 2 or after_sections)
+
+
+def _plain_blocks(
+    text: list[str], layout: _Layout, levels: dict[int, int], skipped: set[int], by_page: bool
+) -> list[Block]:
+    outline = _Outline()
+    blocks: list[Block] = []
+    for number, (start, paragraph) in enumerate(paragraphs(text, levels.keys() | skipped, layout.width), start=1):
+        if start in levels:
+            outline.enter(levels[start], paragraph)
+        elif start not in skipped:
+            location = {"page": layout.pages[start]} if by_page else {"paragraph": number}
+            blocks.append(Block(paragraph, outline.path, location))
+    return blocks
+
+
+def _load_plain(pages: list[list[str]], source: str, meta_title: str = "", by_page: bool = False) -> LoadedDocument:
+    """Shared by .txt and PDF: headings, article titles and wrapped lines found from the text alone."""
+    layout, dropped = _layout([[normalise_spacing(line) for line in page] for page in pages])
+    heads = _numbered_headings(layout)
+    titles = _titles(layout, heads)
+    levels = _drop_empty(_levels(heads, titles), layout)
+    bylines = _bylines(layout, titles)
+    joined = _joins_articles(layout, titles, levels)
+    title = meta_title or (Path(source).stem if joined or not layout.title else layout.title)
+    skipped = set() if joined else {i for i, line in enumerate(layout.lines) if line == title}
+    text = ["" if i in bylines else line for i, line in enumerate(layout.lines)]
+    levels = {i: level for i, level in levels.items() if i not in skipped}
+    blocks = _plain_blocks(text, layout, levels, skipped, by_page)
+    return LoadedDocument(source, title, blocks, dropped_boilerplate=dropped + len(bylines))
+
+
 # ---- formats ------------------------------------------------------------------------------------
 def _front_matter(text: str) -> tuple[dict, str]:
     if not text.startswith("---"):
@@ -124,7 +411,10 @@ def _markdown_level(line: str) -> int | None:
 
 def load_markdown(text: str, source: str) -> LoadedDocument:
     meta, body = _front_matter(text)
-    lines = body.splitlines()
+    body = re.sub(r"<!--.*?-->", "", body, flags=re.DOTALL)  # comments are not shown, so not content
+    lines = [normalise_spacing(line) for line in body.splitlines()]
+    dropped = sum(1 for line in lines if is_boilerplate(line))
+    lines = [line for line in lines if not is_boilerplate(line)]
     title = str(meta.get("title") or "").strip()
     if not title:
         first = next((ln for ln in lines if _markdown_level(ln) == 1), None)
@@ -144,25 +434,12 @@ def load_markdown(text: str, source: str) -> LoadedDocument:
         blocks,
         topic=meta.get("topic"),
         tags=[str(t) for t in tags] if isinstance(tags, list) else [str(tags)],
+        dropped_boilerplate=dropped,
     )
 
 
-def _plain_title(first_lines: list[str], fallback: str) -> str:
-    for line in first_lines:
-        text = line.strip()
-        if text:
-            if len(text) <= 40 and text[-1] not in "。；;，,：:！？!?":
-                return text
-            break
-    return fallback
-
-
 def load_text(text: str, source: str) -> LoadedDocument:
-    lines = [ln for ln in text.splitlines()]
-    title = _plain_title(lines[:5], Path(source).stem)
-    paragraphs = rejoin(lines, is_heading=lambda ln: heading_level(ln) is not None or ln.strip() == title)
-    numbered = [(p, {"paragraph": i + 1}) for i, p in enumerate(paragraphs) if p.strip() != title]
-    return LoadedDocument(source, title, _from_paragraphs(numbered, heading_level))
+    return _load_plain(text_pages(text), source)
 
 
 def load_docx(data: bytes, source: str) -> LoadedDocument:
@@ -214,24 +491,10 @@ def load_pdf(data: bytes, source: str) -> LoadedDocument:
         raise DocumentError(f"无法读取 PDF 文件 {source}：{exc}。请确认文件完整且没有加密。") from exc
     if not any(line.strip() for page in pages for line in page):
         raise DocumentError(f"PDF 文件 {source} 里没有可提取的文字（可能是扫描件）。请先做文字识别（OCR）后再上传。")
-    running = repeated_lines(pages)
     meta_title = ""
     if reader.metadata is not None and reader.metadata.title:
         meta_title = str(reader.metadata.title).strip()
-    title = meta_title or _plain_title(pages[0][:5], Path(source).stem)
-    outline = _Outline()
-    blocks: list[Block] = []
-    for number, lines in enumerate(pages, start=1):
-        kept = [ln for ln in lines if ln.strip() not in running]
-        for paragraph in rejoin(kept, is_heading=lambda ln: heading_level(ln) is not None):
-            if paragraph.strip() == title:
-                continue
-            level = heading_level(paragraph)
-            if level is not None:
-                outline.enter(level, paragraph)
-                continue
-            blocks.append(Block(paragraph, outline.path, {"page": number}))
-    return LoadedDocument(source, title, blocks)
+    return _load_plain(pages, source, meta_title, by_page=True)
 
 
 class _HTMLText(HTMLParser):

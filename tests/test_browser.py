@@ -24,8 +24,8 @@ from tests.browser_support import (
     assert_no_exception,
     launch_chromium,
     prepare_data,
-    screenshot,
     sales_csv_gbk,
+    screenshot,
     wait_idle,
 )
 

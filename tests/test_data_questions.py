@@ -665,7 +665,9 @@ def test_no_metric_asks_which_one(company):
     result = answer_data_question(company, "华东的经销商怎么样")
     assert isinstance(result, Clarification) and result.reason == "missing_metric"
     # Each option is the whole question with the figure filled in, so choosing it answers what was asked.
-    assert {f"华东的经销商怎么样的{m}" for m in ("销售额", "完成率", "费用率", "回款率", "库存天数")} <= set(result.options)
+    assert {f"华东的经销商怎么样的{m}" for m in ("销售额", "完成率", "费用率", "回款率", "库存天数")} <= set(
+        result.options
+    )
     english = answer_data_question(company, "how are distributors in East China doing")
     assert isinstance(english, Clarification) and "how are distributors in East China doing: revenue" in english.options
 

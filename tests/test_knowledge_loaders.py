@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 
+from knowledge.cleaning import is_boilerplate
 from knowledge.loaders import DocumentError, load_document
 from retrieval.chunking import MAX_CHARS, chunk_document
 from retrieval.tokens import count_tokens, encoding
+
+DOCUMENTS = Path(__file__).parent / "documents"
 
 WRAPPED = """渠道冲突处理手册
 
@@ -200,3 +204,165 @@ def test_chunks_are_sentence_aware_and_carry_token_counts():
 def test_tiktoken_works_offline_from_the_packaged_files():
     assert encoding().encode("hello world") == [15339, 1917]
     assert count_tokens("渠道") > 0
+
+
+# ---- real-world shapes: tests/documents/ holds our own texts in the layouts uploads arrive in ------------------
+def _paths(doc) -> dict[str, tuple[str, ...]]:
+    return {b.text: b.heading_path for b in doc.blocks}
+
+
+def _path_of(doc, start: str) -> tuple[str, ...]:
+    return next(b.heading_path for b in doc.blocks if b.text.startswith(start))
+
+
+@pytest.mark.parametrize("blank_lines", [True, False], ids=["paragraphs", "no-blank-lines"])
+def test_articles_joined_in_one_file_each_get_their_title_as_heading(blank_lines):
+    text = (DOCUMENTS / "joined_articles.txt").read_text(encoding="utf-8")
+    if not blank_lines:
+        text = "\n".join(line for line in text.splitlines() if line.strip())
+    doc = load_document(text.encode("utf-8"), "渠道文章合集.txt")
+    assert doc.title == "渠道文章合集", "a file of several articles is not named after its first article"
+    tops = list(dict.fromkeys(b.heading_path[0] for b in doc.blocks))
+    assert tops == [
+        "经销商返利政策该怎么定",
+        "窜货治理的三个抓手",
+        "新品上市时如何调动二级批发商",
+        "经销商年度评估怎么做",
+    ]
+    assert _path_of(doc, "返利是厂家调动") == ("经销商返利政策该怎么定",)
+    assert _path_of(doc, "返利只按回款额计算") == ("经销商返利政策该怎么定", "二、返利要和回款挂钩")
+    assert _path_of(doc, "第二个抓手是保证金") == ("窜货治理的三个抓手",)
+    # The last article has no byline; its numbering restarting at 一、 shows it is a new article.
+    assert _path_of(doc, "评估结果分为优秀") == ("经销商年度评估怎么做", "二、结果应用")
+    everything = " ".join(t + "".join(p) for t, p in _paths(doc).items())
+    assert not any(word in everything for word in ("来源：", "作者：", "发布时间", "阅读量")), "bylines are dropped"
+    assert doc.dropped_boilerplate == 3
+    chunk = next(c for c in chunk_document(doc, "doc:joined") if "保证金" in c.text)
+    assert chunk.prefix == "渠道文章合集 > 窜货治理的三个抓手"
+
+
+def test_hard_wrapped_numbered_items_are_joined_not_taken_as_headings():
+    doc = load_document((DOCUMENTS / "wrapped_rules.txt").read_bytes(), "华东区经销商管理办法.txt")
+    assert doc.title == "华东区经销商管理办法"
+    assert {b.heading_path for b in doc.blocks} == {
+        ("第一章 总则", "一、目的"),
+        ("第一章 总则", "二、适用范围"),
+        ("第二章 经销商日常管理", "（一）进销存管理"),
+        ("第二章 经销商日常管理", "（二）返利政策"),
+        ("第三章 窜货处理", "一、窜货的认定"),
+        ("第三章 窜货处理", "二、处罚措施"),
+    }, "only the real headings open sections"
+    paths = _paths(doc)
+    item = "1. 经销商应当在每月5日前提交上月的进销存报表，逾期两次取消季度返利。"
+    assert paths[item] == ("第二章 经销商日常管理", "（一）进销存管理"), "a wrapped item is one block"
+    assert paths["3. 严禁虚报库存"] == paths[item], "a short item in a list stays text"
+    assert "1. 首次窜货的，扣除当季返利的百分之五十，并由渠道管理部发出书面警告。" in paths
+    assert any(t.startswith("季度返利按实际回款额计算") and t.endswith("返点百分之四。") for t in paths)
+
+
+def test_a_run_of_short_numbered_items_is_a_list_under_the_real_heading():
+    text = (
+        "新签约材料\n\n一、新签经销商\n1. 营业执照复印件\n2. 法定代表人身份证复印件\n3. 近一年的银行流水\n"
+        "以上材料须加盖公章。\n二、续约经销商\n续约经销商只需提交上一年度的进销存汇总表。\n"
+    )
+    doc = load_document(text.encode("utf-8"), "材料.txt")
+    assert [(b.heading_path, b.text) for b in doc.blocks] == [
+        (("一、新签经销商",), "1. 营业执照复印件"),
+        (("一、新签经销商",), "2. 法定代表人身份证复印件"),
+        (("一、新签经销商",), "3. 近一年的银行流水"),
+        (("一、新签经销商",), "以上材料须加盖公章。"),
+        (("二、续约经销商",), "续约经销商只需提交上一年度的进销存汇总表。"),
+    ]
+
+
+def test_download_site_notices_and_page_furniture_are_dropped_but_content_stays():
+    doc = load_document((DOCUMENTS / "download_notices.txt").read_bytes(), "窜货规定.txt")
+    assert doc.title == "经销商窜货管理规定"
+    everything = "\n".join(b.text for b in doc.blocks)
+    for notice in ("文库", "下载后可编辑", "精品资料", "公众号", "免责声明", "侵权", "第 1 页", "内部资料"):
+        assert notice not in everything, notice
+    assert doc.dropped_boilerplate == 12
+    paths = _paths(doc)
+    assert paths["经销商可登录公司渠道服务平台www.example.com/area查询本区域的授权范围。"] == ("一、总则",)
+    assert paths["订货和申诉请登录经销商门户 https://dealer.example.com"] == ("三、处理流程",)
+    assert "以下处罚标准仅供参考，以当年签订的经销协议为准。" in paths
+    assert "经销商每月下载对账单后，须在订货平台确认窜货扣款明细。" in paths
+    joined = "涉事经销商应当在接到通知后三个工作日内提交书面说明，逾期未说明的按窜货处理。"
+    assert paths[joined] == ("二、窜货的认定",), "a sentence broken by a page footer and header is joined"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "本文档由XX文库用户上传，仅供学习交流",
+        "更多精品资料请访问 www.xxx.com",
+        "下载后可编辑",
+        "第 3 页 共 12 页",
+        "- 7 -",
+        "扫一扫关注公众号",
+        "免责声明：本站所有资源均由网友上传",
+        "www.example-wenku.com",
+        "如有侵权请联系删除",
+    ],
+)
+def test_download_site_notices_are_boilerplate(line):
+    assert is_boilerplate(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "经销商每月下载对账单后，须在订货平台确认扣款明细。",
+        "门店可引导顾客扫码关注品牌公众号，领取新品优惠券。",
+        "以下返利比例仅供参考，以年度协议为准。",
+        "订货请登录经销商门户 https://dealer.example.com",
+        "本办法所称经销商包括来自公司电商平台的签约客户。",
+        "更多返利细则请向区域经理索取。",
+    ],
+)
+def test_content_that_mentions_sites_or_downloads_is_kept(line):
+    assert not is_boilerplate(line)
+
+
+def _scanned_pdf(text_layer: Path) -> bytes:
+    """Draw each line of each form-feed-separated page on its own, as a scanned page's text layer has it."""
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    from documents.charts import chinese_font
+
+    font = chinese_font()
+    buffer = io.BytesIO()
+    with PdfPages(buffer) as pdf:
+        for page in text_layer.read_text(encoding="utf-8").split("\f"):
+            fig = plt.figure(figsize=(8.27, 11.69))
+            for i, line in enumerate(page.splitlines()):
+                fig.text(0.1, 0.92 - i * 0.03, line, fontproperties=font, fontsize=11)
+            pdf.savefig(fig)
+            plt.close(fig)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("form", ["pdf", "text layer"])
+def test_scanned_layout_keeps_headings_and_joins_lines_across_pages(form):
+    layer = DOCUMENTS / "scanned_policy.txt"
+    data, name = (_scanned_pdf(layer), "返利细则.pdf") if form == "pdf" else (layer.read_bytes(), "返利细则.txt")
+    doc = load_document(data, name)
+    assert doc.title == "渠道返利管理细则", "letter-spaced title closed up"
+    blocks = {b.text: b for b in doc.blocks}
+    first = blocks["第一条 为规范经销商返利的计算、审核和发放，防止返利被挪作降价资金扰乱市场价格，制定本细则。"]
+    assert first.heading_path == ("第一章 总则",), "full-width and letter spacing normalised in headings"
+    base = blocks["返利以经销商当季实际回款额为计算基数，未回款的提货额、退货额和公司赠品不计入基数。"]
+    assert base.heading_path == ("第二章 返利的计算", "（一）计算基数")
+    item = blocks["1. 完成季度回款目标百分之九十至百分之一百的，按回款额的百分之二计算返利。"]
+    assert item.heading_path == ("第二章 返利的计算", "（二）档位与比例")
+    article = next(b for t, b in blocks.items() if t.startswith("第三条"))
+    assert article.text.endswith("经销商不得要求折算为现金。") and article.heading_path == ("第三章 审核与发放",)
+    assert blocks["（一）查实有跨区域窜货行为的；"].heading_path == ("第三章 审核与发放",), (
+        "list items are not headings"
+    )
+    assert not any("华东食品有限公司" in t or t.startswith("- ") for t in blocks), "running header and page numbers"
+    if form == "pdf":
+        assert (base.location, article.location) == ({"page": 1}, {"page": 2}), "cited on the page they start"
