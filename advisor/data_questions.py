@@ -1501,6 +1501,10 @@ class _Parser:
         if not metric_spans and not any(t.metric for t in thresholds) and not inherit:
             metric_spans = self._default_metric()
         if not metric_spans and not any(t.metric for t in thresholds) and not inherit:
+            # headcount of each distributor: the figure asked for is one the data does not have; say so
+            self.unused = [w for w in _content_left(self.scan) if _is_noun(w)][:1]
+            if (stop := self._unanswerable()) is not None:
+                return stop
             options = [self._with_metric(METRICS[k].label(self.lang)) for k in MISSING_METRIC_OPTIONS]
             return self._clarify(
                 "missing_metric",
@@ -2269,11 +2273,15 @@ def evidence(store: Store, question: str, previous: QuerySpec | dict | None = No
         except (QuerySpecError, ValidationError):
             return "none"
     kinds = {s.kind for s in parser.scan.spans}
+    if _covered_share(parser.scan) < HALF_COVERED:  # 申请直销牌照要准备哪些材料: 直销 and four words of no data
+        return "partial" if kinds else "none"
     if isinstance(parsed, Clarification):
         if parsed.reason in ("ambiguous_name", "no_data", "unsupported"):
             return "ask"
         if parsed.reason == "unanswerable":  # 直销员上门推销要守哪些规矩: 规矩 is nothing of the data's
-            return "partial" if kinds & SPECIFIC_ANCHORS else "none"
+            # headcount of each distributor / 华南的竞品: data-shaped, so the data side says what it lacks
+            each = any(s.kind == "group" and s.value and s.value[2] for s in parser.scan.spans)
+            return "ask" if each or kinds & {"entity", "name", "time"} else "partial" if kinds else "none"
         # 给我看看华东的经销商: names the company's regions and partners, only the figure is missing
         anchored = kinds & {"entity", "name", "time", "rank", "limit"}
         return "ask" if parsed.reason == "missing_metric" and anchored else "none"
@@ -2286,6 +2294,36 @@ EXCLUDING_AFTER = re.compile(r"\s*(?:以外|之外|除外)")
 ALL_TIME = re.compile(
     r"历史累计|累计至今|累计|至今|迄今|总共|一共|\ball[- ]time\b|\bto date\b|\bcumulative(?:ly)?\b|\bever\b"
 )
+HALF_COVERED = 0.5
+
+
+def _content_left(scan: _Scan) -> list[str]:
+    """Words of two or more letters the scan did not recognise, stop and question words aside."""
+    from retrieval.search import QUESTION_WORDS
+    from retrieval.tokens import _jieba
+
+    words = []
+    for piece in re.split(r"[\s\x00]+", scan.work.lower()):
+        words += _jieba().lcut(piece) if CJK.search(piece) else re.findall(r"[a-z][a-z\-]+", piece)
+    ignored = STOP_ZH | STOP_EN | QUESTION_WORDS
+    return [w for w in words if len(w) > 1 and w not in ignored and re.search(r"[a-z\u4e00-\u9fff]", w)]
+
+
+def _is_noun(word: str) -> bool:
+    if not CJK.search(word):
+        return True
+    import jieba.posseg as posseg
+
+    return any(p.flag.startswith(("n", "vn")) for p in posseg.lcut(word))
+
+
+def _covered_share(scan: _Scan) -> float:
+    """Recognised spans over spans plus the content words left."""
+    spans = len(scan.spans)
+    left = len(_content_left(scan))
+    return spans / (spans + left) if spans + left else 0.0
+
+
 COUNTED = re.compile(r"(?:前|后|倒数)?\s*(?:\d+|[一二两三四五六七八九十]+)\s*(个|名|大|家|位)?\s*(\S{0,6})")
 
 # What ties a question to this company's data rather than to channel practice in general: a region, product or

@@ -61,6 +61,12 @@ EXPLICIT = {
         re.IGNORECASE,
     ),
 }
+# Asking for a tool to be run on the company's data.
+RUN = re.compile(
+    r"查|排查|扫描|检查|筛查|分析|看看|看一下|有没有|有无|哪些|哪几|列出|列一下|统计|算一下|做一[下个份]|跑一[下遍]|给.{0,12}(?:打分|评分|分级)|"
+    r"情况|最近|本月|上月|本季|上季|今年|去年|我们|咱们|我司|\b(?:run|check|scan|show|list|find|analy[sz]e|any|which|our|we)\b",
+    re.IGNORECASE,
+)
 PLANS = ("incentive", "work_plan", "strategy")
 
 Decision = Literal["keep", "data", "guidance", "both", "out_of_scope", "clarify"]
@@ -87,6 +93,11 @@ def words(question: str) -> tuple[bool, bool, tuple[str, ...]]:
         bool(GUIDANCE.search(question)),
         tuple(name for name, pattern in EXPLICIT.items() if pattern.search(question)),
     )
+
+
+def asks_to_run(question: str) -> bool:
+    """查一下窜货 / 给经销商打分 / run the scorecard: an action on the company's data, not 第二次窜货停货几天."""
+    return bool(RUN.search(question))
 
 
 def decide(intent: str | None, evidence: Evidence, kb_found: bool | None) -> Decision:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from advisor import composer, drafts
-from advisor.evidence import Evidence, decide
+from advisor.evidence import Evidence, asks_to_run, decide
 from advisor.evidence import words as evidence_words
 from advisor.router import describe, route
 from advisor.settings import Settings
@@ -88,12 +88,14 @@ def _route_by_evidence(question: str, ctx: Context) -> tuple[Route, str]:
     draft, guidance, tools = evidence_words(question)
     previous = previous_spec(ctx)
     data = data_evidence(ctx.store, question, previous) if ctx.store.exists() else "none"
+    if tools and not draft and data not in ("answer", "ask") and not asks_to_run(question):
+        tools = ()  # 第二次窜货停货停几天: names 窜货 but asks about the rule, not for a scan
     facts = Evidence(draft=draft, guidance=guidance, tools=tools, data=data)
     # A partial data match (直销员要守哪些规矩) goes where the knowledge base says; a full one needs no search.
-    kb_found = ctx.kb.search(question, k=3).found if ctx.kb is not None and data == "partial" else None
+    kb_found = ctx.kb.search(question, k=3).plausible if ctx.kb is not None and data == "partial" else None
     decision = decide(routed.intent, facts, kb_found)
     if decision == "clarify" and ctx.kb is not None:  # nothing else speaks: does the knowledge base?
-        decision = decide(routed.intent, facts, ctx.kb.search(question, k=3).found)
+        decision = decide(routed.intent, facts, ctx.kb.search(question, k=3).plausible)
     elif (
         decision == "guidance" and data == "none" and ctx.kb is not None and not ctx.kb.search(question, k=3).plausible
     ):

@@ -2,7 +2,8 @@
 
 The questions were written before the composer changes by someone who had not read it: 118 over the built-in
 guides (eval/guidance_questions.jsonl) and, outside the repository, questions over real public Chinese documents
-(`--docs DIR`: the documents plus DIR/questions.jsonl; their text is not ours, so it is never committed). Each
+(`--docs DIR`: the documents plus DIR/*questions.jsonl,
+including a second dev batch; their text is not ours, so it is never committed). Each
 question names its document, the passage that answers it and the key phrases the answer must state.
 
 Three figures per half (dev/test) and per set:
@@ -123,9 +124,14 @@ def summarize(outcomes: list[Outcome]) -> dict:
 
 
 def load_questions(docs: Path | None) -> list[dict]:
+    """The built-in set, plus every *questions.jsonl in the documents folder (a question names its document:
+    a built-in guide's file name puts it in the builtin set)."""
+    from retrieval.knowledge_base import GUIDES_DIR
+
+    guides = {p.name for p in GUIDES_DIR.glob("*.md")}
     questions = [{**q, "set": "builtin"} for q in load(BUILTIN_QUESTIONS)]
-    if docs is not None:
-        questions += [{**q, "set": "docs"} for q in load(docs / "questions.jsonl")]
+    for path in sorted(docs.glob("*questions.jsonl")) if docs is not None else []:
+        questions += [{**q, "set": "builtin" if q["doc"] in guides else "docs"} for q in load(path)]
     return questions
 
 
