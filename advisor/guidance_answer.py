@@ -48,13 +48,14 @@ INLINE_SERIES = re.compile(
 DEFINES = re.compile(r"是指|指的是|即|就是|称为|叫做|定义|^[^，。]{1,20}(?:指|是)")
 FULL_STOP = re.compile(r"[^。！？!?]*[。！？!?]+[”’」）)]*|[^。！？!?]+$")
 QUOTE_CHARS = 260  # longer than this, a sentence is cut at its clauses
+COUNTER = re.compile(r"(?:几|多少)\s*(个点|档|级|天|年|个月|家|次|成|层|类|种|项|条|分|倍|周|小时|日)")
 STEPS = re.compile(r"先|再|然后|最后|首先|其次|第一步|第二步|之后")
 
 SHAPES: list[tuple[str, re.Pattern]] = [
     (
         "enumeration",
         re.compile(
-            r"哪些|哪几|几种|几类|几个方面|几块|几层|几档|几项|分为|分成|包括|包含|有什么(?!用|要求)|都有啥|列一下|"
+            r"哪些|哪几|几种|几类|几个方面|几块|几层|几项|分为|分成|包括|包含|有什么(?!用|要求)|都有啥|列一下|"
             r"\bwhat are\b|\bwhich\b|\blist\b|\btypes of\b|\bkinds of\b|\bways\b|\bmethods\b|\bsteps\b|"
             r"\bwhat (?:should|do) .{0,30}\binclude\b",
             re.IGNORECASE,
@@ -63,7 +64,7 @@ SHAPES: list[tuple[str, re.Pattern]] = [
     (
         "figure",
         re.compile(
-            r"多少|几天|几年|几个月|几次|几家|几成|多久|多长|多大|比例|占比|百分|上限|下限|门槛|"
+            r"多少|几天|几年|几个月|几次|几家|几成|几档|几级|几个点|多久|多长|多大|比例|占比|百分|上限|下限|门槛|"
             r"\bhow (?:much|many|long|often|soon)\b|"
             r"\bwhat (?:percentage|share|ratio|threshold|limit)\b|\bminimum\b|\bmaximum\b",
             re.IGNORECASE,
@@ -185,13 +186,15 @@ def _overlap(concepts: list[frozenset[str]], weights: list[float], text: str) ->
     return sum(w for c, w in zip(concepts, weights, strict=True) if _holds(c, low)) / total
 
 
-def _shape_bonus(shape: str, unit: Unit) -> float:
+def _shape_bonus(shape: str, unit: Unit, counter: str | None = None) -> float:
     text = unit.text
     if shape == "enumeration":
         if unit.kind == "list":
             return 0.45
         return 0.25 if INLINE_SERIES.search(text) else 0.0
     if shape == "figure":
+        if counter and re.search(rf"[\d一二两三四五六七八九十百]+\s*{re.escape(counter)}", text):
+            return 0.6  # 分几档 → 三到五档: the number of the very thing asked about
         return 0.3 if NUMBER.search(text) else -0.1
     if shape == "definition":
         return 0.25 if DEFINES.search(text) else 0.0
@@ -208,6 +211,8 @@ def rank_units(
     """Every unit of the passages with its score, best first."""
     shape = shape_of(question)
     concepts = _concepts(question)
+    asked = COUNTER.search(question)
+    counter = asked.group(1) if asked else None
     units = [u for evidence in passages for u in units_of(evidence)]
     if not units:
         return []
@@ -217,7 +222,7 @@ def rank_units(
     for unit, sim in zip(units, meaning, strict=True):
         prior = W_PRIOR / unit.evidence.rank
         lexical = _overlap(concepts, weights, unit.text + " " + " ".join(unit.evidence.chunk.heading_path))
-        score = lexical + W_MEANING * sim + prior + W_SHAPE * _shape_bonus(shape, unit)
+        score = lexical + W_MEANING * sim + prior + W_SHAPE * _shape_bonus(shape, unit, counter)
         scored.append((score, unit))
     scored.sort(key=lambda pair: (-pair[0], pair[1].evidence.rank, pair[1].position))
     return scored

@@ -1,0 +1,209 @@
+"""Guidance answers (issue 12): routing by evidence, answers that open with the answer, fair ranking of the
+company's own documents next to the built-in guides, the switch that leaves the guides out, crash forms."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from advisor.composer import answer_guidance
+from advisor.guidance_answer import choose, render, shape_of, units_of
+from advisor.pipeline import Context, answer
+from advisor.settings import Settings
+from advisor.types import Route
+from retrieval.chunking import Chunk
+from retrieval.knowledge_base import KnowledgeBase
+from retrieval.search import Evidence, SearchResult
+from tests.test_cli import run
+
+
+def passage(text: str, *, rank: int = 1, doc_id: str = "guide:demo", title: str = "示例指南") -> Evidence:
+    chunk = Chunk(f"{doc_id}#{rank}", doc_id, rank, "demo.md", title, ("一节",), {"paragraph": rank}, text)
+    return Evidence(rank=rank, score=1.0 / rank, chunk=chunk, relevant=True, similarity=0.5, coverage=0.5)
+
+
+LIST_PASSAGE = passage(
+    "评估培训不能只看签到表。可以按由浅到深四个层次设计：\n"
+    "1. **反应层**：学员觉得课程是否有用。\n"
+    "2. **学习层**：学员是否掌握了知识。\n"
+    "3. **行为层**：回到岗位后做法是否改变。\n"
+    "4. **结果层**：业务指标是否改善。\n"
+    "前两层在培训结束当天就能评估。"
+)
+
+
+# ---- the units a passage is quoted in ---------------------------------------------------------------------------
+def test_a_list_keeps_its_lead_in_and_all_its_items():
+    units = units_of(LIST_PASSAGE)
+    lists = [u for u in units if u.kind == "list"]
+    assert len(lists) == 1
+    assert lists[0].lead == "可以按由浅到深四个层次设计："
+    assert [i.split("：")[0] for i in lists[0].items] == ["反应层", "学习层", "行为层", "结果层"]
+    # the lead-in is never a sentence of its own, and no sentence joins two items
+    assert not any(u.kind == "sentence" and u.lead.endswith("：") for u in units)
+
+
+def test_an_enumeration_question_gets_the_whole_list_each_item_cited():
+    best = choose("培训效果分哪几个层次", [LIST_PASSAGE])[0]
+    lines = render(best, 1)
+    assert lines[0] == "可以按由浅到深四个层次设计：[1]"
+    assert lines[1:] == [
+        "1. 反应层：学员觉得课程是否有用。[1]",
+        "2. 学习层：学员是否掌握了知识。[1]",
+        "3. 行为层：回到岗位后做法是否改变。[1]",
+        "4. 结果层：业务指标是否改善。[1]",
+    ]
+
+
+def test_a_lead_in_whose_list_is_in_the_next_passage_is_not_quoted_alone():
+    units = units_of(passage("培训预算被砍是常事。提取口径有两种："))
+    assert [u.lead for u in units] == ["培训预算被砍是常事。"]
+
+
+def test_a_table_row_is_quoted_with_its_header():
+    table = passage("| 级别 | 综合得分 | 定位 |\n|---|---|---|\n| A 战略 | 85 分及以上 | 区域标杆 |\n| B 核心 | 70–84 分 | 主力 |")
+    best = choose("综合评分多少分算A级", [table])[0]
+    assert render(best, 2) == ["级别：A 战略；综合得分：85 分及以上；定位：区域标杆。[2]"]
+
+
+def test_a_legal_article_is_one_sentence_across_its_semicolons():
+    article = passage(
+        "第四十五条 违反本条例规定，未取得直销员证从事直销活动的，由工商行政管理部门责令改正，"
+        "可以处2万元以下的罚款；情节严重的，处2万元以上20万元以下的罚款。"
+    )
+    (unit,) = units_of(article)
+    assert "2万元以下的罚款；情节严重的，处2万元以上20万元以下的罚款。" in unit.lead
+
+
+@pytest.mark.parametrize(
+    "question, shape",
+    [
+        ("返利一般分几档", "figure"),
+        ("培训效果分哪几个层次", "enumeration"),
+        ("What are the main clauses of a distribution agreement?", "enumeration"),
+        ("渠道宽度是什么意思", "definition"),
+        ("窜货怎么处理", "howto"),
+        ("How long should a training lesson be?", "figure"),
+    ],
+)
+def test_question_shapes(question, shape):
+    assert shape_of(question) == shape
+
+
+def test_a_figure_question_opens_with_the_sentence_that_has_the_figure():
+    text = passage("档位设计要兼顾激励和成本。档位数量一般以三到五档为宜。档位太多，经销商记不住。")
+    reply = answer_guidance("返利一般分几档", Route(intent="guidance", confidence=1.0), _result(text), [])
+    assert reply.markdown.startswith("档位数量一般以三到五档为宜。[1]")
+
+
+def _result(*passages: Evidence) -> SearchResult:
+    return SearchResult("q", list(passages))
+
+
+def test_the_source_is_named_as_it_is_and_english_gets_english_framing():
+    own = passage("加盟商应当在签约后十五日内提交备案材料。", doc_id="doc:abc123", title="公司加盟管理办法")
+    zh = answer_guidance("签约后多久备案", Route(intent="guidance", confidence=1.0), _result(own), [])
+    assert "以上摘自您上传的文件《公司加盟管理办法》。" in zh.markdown
+    assert "根据渠道管理指南" not in zh.markdown
+    en = answer_guidance(
+        "How soon must we file?", Route(intent="guidance", confidence=1.0, language="en"), _result(LIST_PASSAGE), []
+    )
+    assert en.markdown.startswith('From the built-in guide "示例指南" (quoted in Chinese):')
+    assert "**Sources**" in en.markdown
+
+
+# ---- routing by evidence, through the pipeline -------------------------------------------------------------------
+@pytest.fixture
+def ctx(loaded_store, guides_kb, tmp_path):
+    return Context(store=loaded_store, kb=guides_kb, settings=Settings(data_dir=tmp_path / "data"))
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "评优秀经销商，直接按销量排名可以吗？",  # a metric and a ranking, asked as a yes/no about practice
+        "经销商一年里第二次窜货，停货停几天？",  # names 窜货 but asks the rule, not for a scan
+        "返利一般分几档？",  # 多少 / 几 alone are no data cues
+        "What does channel width actually mean?",
+        "考察完给结论，一般分成几种？",
+    ],
+)
+def test_practice_questions_reach_the_knowledge_base(ctx, question):
+    reply = answer(question, ctx)
+    assert reply.route.intent == "guidance" and reply.citations, reply.markdown
+
+
+def test_the_answer_states_the_fact_first(ctx):
+    reply = answer("返利一般分几档？", ctx)
+    assert reply.markdown.splitlines()[0].startswith("档位数量一般以三到五档为宜")
+
+
+def test_a_scan_request_still_runs_the_tool(ctx):
+    reply = answer("最近有没有窜货", ctx)
+    assert reply.route.intent == "conflict" and reply.tables
+
+
+def test_a_figure_the_data_does_not_have_is_named(ctx):
+    reply = answer("What's the headcount of each distributor?", ctx)
+    assert reply.route.intent == "data" and "headcount" in reply.markdown and not reply.tables
+
+
+# ---- the company's own documents next to the built-in guides -----------------------------------------------------
+OWN_POLICY = """# 区域服务商星级认证办法
+
+## 一、认证条件
+
+区域服务商申请星级认证，须连续经营满两年，服务网点不少于十二个，并提交近两年的服务台账。
+
+## 二、星级复审
+
+星级认证每年复审一次，复审不合格的服务商降一星，连续两次不合格的取消星级认证资格。
+"""
+
+
+@pytest.fixture
+def mixed_kb(guides_kb, tmp_path) -> KnowledgeBase:
+    """The guides plus one document of the company's own, in a private copy."""
+    folder = tmp_path / "kb"
+    shutil.copytree(guides_kb.folder, folder)
+    kb = KnowledgeBase(folder)
+    kb.add("星级认证办法.md", OWN_POLICY.encode("utf-8"))
+    return kb
+
+
+def test_the_companys_document_is_not_buried_by_the_guides(mixed_kb):
+    result = mixed_kb.search("服务商申请星级认证要满足什么条件", k=5)
+    assert result.passages[0].chunk.source == "星级认证办法.md"
+    assert "不少于十二个" in result.passages[0].chunk.text
+    guide = mixed_kb.search("阶梯返利一般分几档", k=5)
+    assert guide.passages[0].chunk.doc_id.startswith("guide:")  # a guides question still finds the guides first
+
+
+def test_the_built_in_guides_can_be_switched_off(mixed_kb, loaded_store, tmp_path):
+    mixed_kb.use_guides = False
+    assert {p.chunk.source for p in mixed_kb.search("阶梯返利一般分几档", k=5).passages} <= {"星级认证办法.md"}
+    context = Context(store=loaded_store, kb=mixed_kb, settings=Settings(data_dir=tmp_path / "data"))
+    own = answer("星级认证多久复审一次", context)
+    assert own.markdown.startswith("星级认证每年复审一次") and "您上传的文件" in own.markdown
+
+
+def test_the_setting_reaches_the_knowledge_base(data_dir, monkeypatch):
+    from advisor.settings import reset_settings
+    from advisor.workspace import open_knowledge
+
+    monkeypatch.setenv("CANMOU_BUILTIN_GUIDES", "false")
+    reset_settings()
+    assert open_knowledge().use_guides is False
+
+
+# ---- crash forms -----------------------------------------------------------------------------------------------
+def test_ask_with_an_english_quarter_written_q4_does_not_crash(tmp_path):
+    data = tmp_path / "data"
+    assert run(data, "data", "sample", "--partners", "30", "--months", "12").returncode == 0
+    for question in ("What was revenue in Q4?", "revenue 2025 Q4 by region", "Q4 sales of East China"):
+        result = run(data, "ask", question, "--json")
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr
+        assert json.loads(result.stdout)["route"]["intent"] == "data"
