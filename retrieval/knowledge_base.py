@@ -2,7 +2,8 @@
 
 SQLite is the record of what is indexed. An add writes vectors first and commits SQLite last,
 so an add that fails or is interrupted leaves at most orphan vectors or files, which
-reconcile() (run on every open) removes; chunks without vectors are embedded again.
+reconcile() (run before the first search or change after an open) removes; chunks without vectors are
+embedded again. Opening is cheap: a data question that never searches does not load chromadb.
 """
 
 from __future__ import annotations
@@ -99,9 +100,14 @@ class KnowledgeBase:
         self._searcher: HybridSearcher | None = None
         self._collection = None
         self.use_guides = True  # Settings.builtin_guides: False searches the company's own documents only
+        self._reconciled = False
         with self._db() as db:
             db.executescript(SCHEMA)
-        self.reconcile()
+
+    def _consistent(self) -> None:
+        """Reconcile once per open, before the first search or change."""
+        if not self._reconciled:
+            self.reconcile()
 
     # ---- storage handles ------------------------------------------------------------------------
     @contextmanager
@@ -144,6 +150,7 @@ class KnowledgeBase:
     def reconcile(self, progress: Progress | None = None) -> dict[str, int]:
         """Make vectors and files match SQLite: drop orphans, embed chunks that have no vector."""
         with self._lock:
+            self._reconciled = True
             with self._db() as db:
                 known = {
                     row[0]: row
@@ -212,6 +219,7 @@ class KnowledgeBase:
 
     def add(self, source: str, data: bytes, *, origin: str = "upload", progress: Progress | None = None) -> AddOutcome:
         """Index one document; an exact copy already in the base is reported, not indexed twice."""
+        self._consistent()
         digest = hashlib.sha256(data).hexdigest()
         with self._lock:
             with self._db() as db:
@@ -320,6 +328,7 @@ class KnowledgeBase:
         return outcomes
 
     def remove(self, doc_id: str) -> DocumentInfo:
+        self._consistent()
         with self._lock:
             doc = self.document(doc_id)
             with self._db() as db:
@@ -333,6 +342,7 @@ class KnowledgeBase:
 
     def reindex(self, progress: Progress | None = None) -> list[AddOutcome]:
         """Load every stored original again and rebuild its chunks and vectors (after a chunker change)."""
+        self._consistent()
         notify = progress or (lambda _f, _m: None)
         docs = self.documents()
         outcomes = []
@@ -362,6 +372,7 @@ class KnowledgeBase:
 
     def ensure_guides(self, progress: Progress | None = None, folder: Path = GUIDES_DIR) -> int:
         """Index the authored guides when the base has none yet; returns how many were added."""
+        self._consistent()
         if any(d.origin == "guide" for d in self.documents()):
             return 0
         paths = sorted(folder.glob("*.md"))
@@ -384,6 +395,7 @@ class KnowledgeBase:
         ]
 
     def searcher(self) -> HybridSearcher:
+        self._consistent()
         with self._lock:
             if self._searcher is None:
                 with self._db() as db:
@@ -435,6 +447,7 @@ class KnowledgeBase:
         return self.searcher().search(query, k, sources=sources, topics=topics, legs=legs, guides=self.use_guides)
 
     def stats(self) -> dict[str, int]:
+        self._consistent()
         with self._db() as db:
             docs, chunks = db.execute("SELECT count(*), (SELECT count(*) FROM chunks) FROM documents").fetchone()
         return {"documents": docs, "chunks": chunks, "vectors": self._chroma().count()}
