@@ -14,6 +14,7 @@ import threading
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -1131,6 +1132,8 @@ class _Parser:
     def _markers(self) -> list[_Span]:
         """各区域 / 按月 / 哪些经销商 / by region / which distributors → grouping."""
         zh_words = {**self.context.dim_words_zh, **{w: "partner" for w in PARTNER_NOUNS_ZH}}
+        if "country" in zh_words.values():
+            zh_words.setdefault("国", "country")  # 各国 / 哪国: only after a marker (全国 is the total)
         en_words = {**self.context.dim_words_en}
         for noun in PARTNER_NOUNS_EN:
             en_words[noun] = en_words[noun + "s"] = "partner"
@@ -1368,11 +1371,8 @@ class _Parser:
     def _unanswerable(self) -> Clarification | None:
         """A noun the question asks about that the data has no field or value for (竞品, 合同到期, headcount):
         answering without it would answer another question, so the answer names it and stops."""
-        import jieba.posseg as posseg
-
         for phrase in self.unused:
-            nouns = not CJK.search(phrase) or any(p.flag.startswith(("n", "vn")) for p in posseg.lcut(phrase))
-            if nouns:
+            if _is_noun(phrase):
                 return self._clarify(
                     "unanswerable",
                     f"这份数据回答不了这个问题：数据里没有与「{phrase}」对应的字段或取值。"
@@ -1434,7 +1434,9 @@ class _Parser:
     def _each_word(self) -> bool:
         return bool(EACH_WORDS.search(self.scan.text))
 
-    def _inherit(self, data: dict[str, Any], shift: int, explicit_groups: bool, ranked: bool) -> dict[str, Any]:
+    def _inherit(
+        self, data: dict[str, Any], shift: int, explicit_groups: bool, ranked: bool, own_metrics: bool = False
+    ) -> dict[str, Any]:
         """A follow-up keeps the previous question's frame and changes only what it names: 华南呢 (the region),
         回款率呢 (the metric), 只看去年 (the window), 按月拆一下 (the grouping), 哪个最低 (the ranking)."""
         previous = self.previous
@@ -1461,7 +1463,11 @@ class _Parser:
                 merged["dimensions"] = [d for d in previous.dimensions if not DIMENSIONS[d].is_time] + time_dims[:1]
         if data["comparison"] == "none":
             merged["comparison"] = previous.comparison
-        if not ranked:
+        if not ranked and previous.sort and own_metrics and data["metrics"]:
+            # 去年卖得最好的5个产品 → 按销量排呢: the same ranking, by the figure now named
+            merged["sort"] = {"metric": data["metrics"][0], "direction": previous.sort.direction}
+            merged["limit"] = previous.limit if merged["dimensions"] else None
+        elif not ranked:
             merged["sort"] = previous.sort.model_dump() if previous.sort else data["sort"]
             merged["limit"] = previous.limit if merged["dimensions"] else None
         if previous.share != "none" and "share" not in merged:
@@ -1478,6 +1484,11 @@ class _Parser:
         shift = self._shift_back() if follow_up else 0
         comparison = self._comparison()
         window = self._time()
+        if follow_up and window is not None and window.kind == "month" and not YEAR_DIGITS.search(self.scan.text):
+            # What was revenue in March 2025? → and April?: April of the year being discussed
+            year = self.previous.window.start.year
+            if self.previous.window.kind in ("month", "quarter", "year") and year != window.start.year:
+                window = _month(year, window.start.month, self.lang)
         self.all_time = window is None and bool(self.scan.take_all(ALL_TIME, "time"))
         early_metrics = self._metric_patterns()  # 新增了多少客户 / customers did we lose: before 客户 is a grouping
         ids, unknown_ids = self._ids()
@@ -1617,7 +1628,9 @@ class _Parser:
             )
         counting = all(k in ("partner_count", "active_partners") for k in metrics)
         share_of_filter = share and direction is None and not EACH_WORDS.search(self.scan.text)
-        if partner_words and not counting and not share_of_filter:
+        # 只看经销商呢 after 各省销售额: a filter on the previous frame, not a new grouping by partner
+        narrowing = follow_up and bool(self.previous.dimensions) and ONLY.search(self.scan.text)
+        if partner_words and not counting and not share_of_filter and not narrowing:
             listing = any(s.value[2] for s in partner_words)
             listing = listing or bool(rank_span or limit or thresholds or AFTER_MARKERS.search(self.scan.text))
             listing = listing or any(self._at_end(s) for s in partner_words)
@@ -1701,9 +1714,15 @@ class _Parser:
             "limit": limit if groups or inherits_groups else None,
         }
         if follow_up:
-            spec_data = self._inherit(spec_data, shift, explicit_groups=bool(marked), ranked=direction is not None)
+            spec_data = self._inherit(
+                spec_data, shift, explicit_groups=bool(marked), ranked=direction is not None, own_metrics=not inherit
+            )
         if share:
             spec_data["share"] = "top" if spec_data.get("limit") and not self._each_word() else "each"
+            # 华东的销售里乳制品占几成: 华东 names the whole the share is of, 乳制品 the part
+            spec_data["share_within"] = [
+                e.value[0] for e in entities if WITHIN.match(self.scan.text, e.end) and e.value[0] in DIMENSIONS
+            ]
         if streak is not None:
             spec_data["streak"], spec_data["streak_grain"] = streak
             spec_data["dimensions"] = [d for d in spec_data["dimensions"] if not DIMENSIONS[d].is_time]
@@ -2087,8 +2106,13 @@ def _run(store: Store, spec: QuerySpec) -> tuple[pd.DataFrame, str, dict[str, An
 def _share_of_total(store: Store, spec: QuerySpec, frame: pd.DataFrame, lang: Language) -> tuple[pd.DataFrame, str]:
     """Each row's share of the total, or the ranked rows' combined share (前十大客户占比), and a sentence."""
     key = metric_of(spec.sort.metric)[0].key if spec.sort else spec.metrics[0]  # type: ignore[index]
-    # Without a grouping the filters name the part (饮料占销售额的比例): the total drops them.
-    filters = [f for f in spec.filters if f.field in DIMENSIONS and not f.is_threshold and spec.dimensions]
+    # Without a grouping the filters name the part (饮料占销售额的比例): the total drops them, except those that
+    # name the whole (华东的销售里乳制品占几成: share_within keeps 华东).
+    filters = [
+        f
+        for f in spec.filters
+        if f.field in DIMENSIONS and not f.is_threshold and (spec.dimensions or f.field in spec.share_within)
+    ]
     total_spec = spec.model_copy(
         update={"metrics": [key], "dimensions": [], "filters": filters, "sort": None, "limit": None,
                 "share": "none", "comparison": "none"}
@@ -2116,10 +2140,12 @@ def _share_of_total(store: Store, spec: QuerySpec, frame: pd.DataFrame, lang: La
     frame[f"{key}_share"] = frame[key] / total if total else math.nan
     if not spec.dimensions and len(frame):
         share = frame[f"{key}_share"].iloc[0]
+        whole = "、".join(str(f.value) for f in filters) if not spec.dimensions else ""
         text = (
-            f"占全部{name}（{_show(key, total, lang)}）的 {share * 100:.1f}%。"
+            f"占{whole + '的' if whole else '全部'}{name}（{_show(key, total, lang)}）的 {share * 100:.1f}%。"
             if lang == "zh"
-            else f"That is {share * 100:.1f}% of the total {name} ({_show(key, total, lang)})."
+            else f"That is {share * 100:.1f}% of the {whole + ' ' if whole else 'total '}{name} "
+            f"({_show(key, total, lang)})."
         )
         return frame, text
     return frame, ("各组占比见表。" if lang == "zh" else "Each row's share of the total is in the table.")
@@ -2273,15 +2299,18 @@ def evidence(store: Store, question: str, previous: QuerySpec | dict | None = No
         except (QuerySpecError, ValidationError):
             return "none"
     kinds = {s.kind for s in parser.scan.spans}
+    each = any(s.kind == "group" and s.value and s.value[2] for s in parser.scan.spans)
+    if isinstance(parsed, Clarification) and parsed.reason == "unanswerable" and each:
+        return "ask"  # 哪些客户的合同快到期了 / headcount of each distributor: data-shaped; the data says what it lacks
     if _covered_share(parser.scan) < HALF_COVERED:  # 申请直销牌照要准备哪些材料: 直销 and four words of no data
         return "partial" if kinds else "none"
     if isinstance(parsed, Clarification):
         if parsed.reason in ("ambiguous_name", "no_data", "unsupported"):
             return "ask"
+        if parsed.reason == "unknown_name" and kinds & {"entity", "time"} and kinds & {"metric"}:
+            return "ask"  # 竞品在华南卖了多少: a figure for a place, about something the data does not know
         if parsed.reason == "unanswerable":  # 直销员上门推销要守哪些规矩: 规矩 is nothing of the data's
-            # headcount of each distributor / 华南的竞品: data-shaped, so the data side says what it lacks
-            each = any(s.kind == "group" and s.value and s.value[2] for s in parser.scan.spans)
-            return "ask" if each or kinds & {"entity", "name", "time"} else "partial" if kinds else "none"
+            return "ask" if kinds & {"entity", "name", "time"} else "partial" if kinds else "none"
         # 给我看看华东的经销商: names the company's regions and partners, only the figure is missing
         anchored = kinds & {"entity", "name", "time", "rank", "limit"}
         return "ask" if parsed.reason == "missing_metric" and anchored else "none"
@@ -2290,6 +2319,9 @@ def evidence(store: Store, question: str, previous: QuerySpec | dict | None = No
     return "answer" if parsed.anchors & SPECIFIC_ANCHORS else "weak"
 
 
+WITHIN = re.compile(r"\s*的?\s*(?:销售额?|业绩|生意|收入|营收|销量|订单)?\s*(?:里|中|当中|之中|里面)")
+ONLY = re.compile(r"只看|只要|只算|仅看|仅限|\bonly\b|\bjust\b", re.IGNORECASE)
+YEAR_DIGITS = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)|今年|去年|前年|明年|this year|last year")
 EXCLUDING_AFTER = re.compile(r"\s*(?:以外|之外|除外)")
 ALL_TIME = re.compile(
     r"历史累计|累计至今|累计|至今|迄今|总共|一共|\ball[- ]time\b|\bto date\b|\bcumulative(?:ly)?\b|\bever\b"
@@ -2306,7 +2338,23 @@ def _content_left(scan: _Scan) -> list[str]:
     for piece in re.split(r"[\s\x00]+", scan.work.lower()):
         words += _jieba().lcut(piece) if CJK.search(piece) else re.findall(r"[a-z][a-z\-]+", piece)
     ignored = STOP_ZH | STOP_EN | QUESTION_WORDS
-    return [w for w in words if len(w) > 1 and w not in ignored and re.search(r"[a-z\u4e00-\u9fff]", w)]
+    return [
+        w
+        for w in words
+        if len(w) > 1 and w not in ignored and re.search(r"[a-z\u4e00-\u9fff]", w) and not _catalog_word(w)
+    ]
+
+
+@lru_cache(maxsize=1)
+def _catalog_text() -> str:
+    """Every metric and dimension name and synonym, for telling 订单 (a word of the data) from 合同."""
+    words = [w for m in METRICS.values() for w in (m.zh, m.en, *m.synonyms_zh, *m.synonyms_en)]
+    words += [w for d in DIMENSIONS.values() for w in (d.zh, d.en, *d.synonyms_zh, *d.synonyms_en)]
+    return "\n".join(w.lower() for w in words)
+
+
+def _catalog_word(word: str) -> bool:
+    return word.lower() in _catalog_text()
 
 
 def _is_noun(word: str) -> bool:
@@ -2314,7 +2362,8 @@ def _is_noun(word: str) -> bool:
         return True
     import jieba.posseg as posseg
 
-    return any(p.flag.startswith(("n", "vn")) for p in posseg.lcut(word))
+    # Domain words added to jieba (合同, 返利 …) come back untagged ("x") or mis-tagged ("a"): nouns here.
+    return any(p.flag.startswith(("n", "vn", "x", "a")) for p in posseg.lcut(word))
 
 
 def _covered_share(scan: _Scan) -> float:

@@ -35,12 +35,14 @@ GUIDANCE = re.compile(
     r"(?:可以|行|合适|对|正常|合理|妥当|有用|靠谱|合法|违法|允许)吗|行不行|比较(?:正常|合适|合理)|算(?:正常|合理|合格|达标)|"
     r"才算|多少分算|算[A-Da-d]级|多久.{0,8}一次|多长时间|多久之内|多久内|几天内|多少天内|什么要求|哪些要求|有何要求|"
     r"规矩|规定|要守|遵守|需要满足|需要具备|具备什么|条件是|资格|什么情况下|哪些情况下|什么时候(?:可以|能|应该|要)|能否|可否|"
+    r"最多能|最多可以|最少要|至少要|最高能|上限是|下限是|不得超过|不能超过|"
     r"能多?(?:给|拿|返|享受|得到|领)多少|算(?:提升|增长|下降|提高)了?多少|能(?![帮给]我|查|看|列|统计|算|不能)[^，,。？?]{1,12}吗|"
     r"\bcan (?:we|i|you|a|an|one|the|they)\b|\bis it (?:ok|okay|fine|allowed|legal|normal|reasonable|worth)\b|"
     r"\bdo(?:es)? (?:we|i|a|an|the|they) (?:need|have to)\b|\bhow (?:long|often|soon|many days)\b|\bwhat counts as\b|"
     r"\bwhen (?:can|should|must|may|is|are|does|do)\b|\bwho (?:should|can|must|may)\b|"
     r"\bwhat (?:do|does) .{0,40}\bneed\b|"
-    r"\bwhat (?:rules|requirements|conditions)\b|\ballowed to\b",
+    r"\bwhat (?:rules|requirements|conditions)\b|\ballowed to\b|\bdefin(?:e|ed|ition)\b|"
+    r"\bhow (?:is|are)\b.{0,60}\b(?:calculated|computed|measured|worked out|set)\b",
     re.IGNORECASE,
 )
 # A tool the user names (the scan, the scorecard, the cost analysis) rather than a figure they ask for.

@@ -860,6 +860,9 @@ class QuerySpec(BaseModel):
     # "each": every row's share of the total; "top": the ranked rows' combined share (前十大客户占比). Without
     # dimensions the share is of the same window without the dimension filters (饮料占销售额的比例).
     share: Literal["none", "each", "top"] = "none"
+    # Without dimensions: dimension filters that name the whole rather than the part (华东的销售里乳制品占几成 →
+    # ["region"]); the total keeps them.
+    share_within: list[str] = Field(default_factory=list)
     # The threshold filters must hold in each of the last `streak` periods of `streak_grain` (连续两个季度未达标).
     streak: int | None = Field(None, ge=2, le=12)
     streak_grain: Literal["month", "quarter"] | None = None

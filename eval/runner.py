@@ -169,9 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     bench = sub.add_parser("bench", help="性能基准")
     bench.add_argument(
         "target",
-        choices=["data", "questions", "plans", "import"],
+        choices=["data", "questions", "plans", "import", "answer"],
         help="data：生成并载入示例公司；questions：数据问答用时（示例公司与 --partners × --months 公司）；"
-        "plans：为示例公司生成 7 个区域的季度计划（Word）",
+        "plans：为示例公司生成 7 个区域的季度计划（Word）；answer：一问一答用时（进程内与 ask 命令行）",
     )
     bench.add_argument("--partners", type=int, default=5000)
     bench.add_argument("--months", type=int, default=24)
@@ -218,6 +218,16 @@ def main(argv: list[str] | None = None) -> int:
         from eval.data_eval import run as run_data
 
         run_data(args.json, args.show_failures)
+        return 0
+    if args.target == "answer":
+        from eval.bench_answer import print_report
+        from eval.bench_answer import run as run_answer
+
+        figures = run_answer()
+        if args.json:
+            print(json.dumps(figures, ensure_ascii=False, indent=2))
+        else:
+            print_report(figures)
         return 0
     if args.target == "plans":
         figures = bench_plans(args.seed)

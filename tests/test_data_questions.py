@@ -18,6 +18,7 @@ from advisor.data_questions import (
     answer_data_question,
     answer_spec,
     context_for,
+    evidence,
     language_of,
     parse,
     resolve_window,
@@ -916,3 +917,60 @@ def test_a_metric_the_data_lacks_is_named_with_the_file_that_adds_it(export_comp
     assert result.question.startswith("这份数据回答不了这个问题：缺少「季度目标」。补充方法：导入季度目标表")
     costs = answer_data_question(export_company, "各国家费用率")
     assert isinstance(costs, Clarification) and "缺少「渠道费用」" in costs.question
+
+
+# ---- issue 12: shares of a named whole, exclusions, 累计, follow-ups, what the data lacks ----------------------
+def test_a_share_keeps_the_whole_the_question_names(company):
+    # 华东 = P1 + P2: 56,000 in all; 饮料 there 52,000 (P1 24,000, P2 28,000)
+    result = answer_data_question(company, "华东的销售里饮料占几成")
+    assert not isinstance(result, Clarification)
+    assert result.frame["revenue_share"].iloc[0] == pytest.approx(52_000 / 56_000)
+    assert "占华东的销售额" in result.summary
+
+
+def test_an_exclusion_after_the_value_is_a_filter_not_a_grouping(company):
+    # everything but 华东: P3 3,800 + P4 7,000 = 10,800 of 66,800
+    result = answer_data_question(company, "华东以外的区域占总销售额多少")
+    assert not isinstance(result, Clarification)
+    assert result.spec.dimensions == [] and len(result.frame) == 1
+    assert result.frame["revenue_share"].iloc[0] == pytest.approx(10_800 / 66_800)
+
+
+def test_cumulative_means_all_the_data(company):
+    result = answer_data_question(company, "累计卖了多少")
+    assert result.window.startswith("累计（全部数据）") and result.frame["revenue"].iloc[0] == 66_800
+
+
+def test_ranking_follow_ups_keep_the_previous_frame(company):
+    first = answer_data_question(company, "2026年各城市销售额")
+    top = answer_data_question(company, "前两名呢", first.spec)
+    assert list(top.frame["city"]) == ["南京", "杭州"] and top.spec.limit == 2
+    provinces = answer_data_question(company, "2026年各省销售额")
+    dealers = answer_data_question(company, "只看经销商呢", provinces.spec)
+    assert dealers.spec.dimensions == ["province"] and set(dealers.frame["province"]) == {"江苏", "浙江"}
+    best = answer_data_question(company, "2026年卖得最好的1个产品")
+    by_volume = answer_data_question(company, "按销量排呢", best.spec)
+    assert by_volume.spec.sort.metric == "quantity" and by_volume.spec.limit == 1
+
+
+def test_a_month_without_a_year_follows_the_year_being_discussed(company):
+    may = answer_data_question(company, "What was revenue in May 2025?")
+    june = answer_data_question(company, "and June?", may.spec)
+    assert june.frame["revenue"].iloc[0] == 10_000  # June 2025, not June 2026 (18,000)
+
+
+@pytest.mark.parametrize(
+    "question, named",
+    [("哪些客户的合同快到期了", "合同"), ("What's the headcount of each distributor?", "headcount")],
+)
+def test_a_thing_the_data_does_not_have_is_named_not_dropped(company, question, named):
+    result = answer_data_question(company, question)
+    assert isinstance(result, Clarification) and result.reason == "unanswerable"
+    assert named in result.question
+
+
+def test_evidence_levels(company):
+    assert evidence(company, "华东上季度销售额") == "answer"
+    assert evidence(company, "返利一般分几档") in ("weak", "none")
+    assert evidence(company, "评优秀经销商，直接按销量排名可以吗") == "partial"  # 优秀 / 直接 mean nothing to the data
+    assert evidence(company, "哪些客户的合同快到期了") == "ask"

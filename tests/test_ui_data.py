@@ -120,7 +120,10 @@ def test_generate_sample_from_empty_folder(empty_store):
 
 def test_an_ambiguous_date_column_gets_a_select_and_kept_columns_can_be_renamed(loaded_store):
     app = run_page()
-    ambiguous = "订单号,日期,客户名称,产品编码,数量,单价,渠道备注\nA1,03/04/2026,甲商贸,S1,1,10,线上\nA2,05/06/2026,乙超市,S1,2,10,线下\n"
+    ambiguous = (
+        "订单号,日期,客户名称,产品编码,数量,单价,渠道备注\n"
+        "A1,03/04/2026,甲商贸,S1,1,10,线上\nA2,05/06/2026,乙超市,S1,2,10,线下\n"
+    )
     app.file_uploader[0].upload("订单.csv", ambiguous.encode(), "text/csv")
     app.run()
     assert "无法判断日期是 月/日/年 还是 日/月/年" in texts(app)
