@@ -63,7 +63,9 @@ def test_a_lead_in_whose_list_is_in_the_next_passage_is_not_quoted_alone():
 
 
 def test_a_table_row_is_quoted_with_its_header():
-    table = passage("| 级别 | 综合得分 | 定位 |\n|---|---|---|\n| A 战略 | 85 分及以上 | 区域标杆 |\n| B 核心 | 70–84 分 | 主力 |")
+    table = passage(
+        "| 级别 | 综合得分 | 定位 |\n|---|---|---|\n| A 战略 | 85 分及以上 | 区域标杆 |\n| B 核心 | 70–84 分 | 主力 |"
+    )
     best = choose("综合评分多少分算A级", [table])[0]
     assert render(best, 2) == ["级别：A 战略；综合得分：85 分及以上；定位：区域标杆。[2]"]
 
