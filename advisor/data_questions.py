@@ -1513,7 +1513,8 @@ class _Parser:
             metric_spans = self._default_metric()
         if not metric_spans and not any(t.metric for t in thresholds) and not inherit:
             # headcount of each distributor: the figure asked for is one the data does not have; say so
-            self.unused = [w for w in _content_left(self.scan) if _is_noun(w)][:1]
+            anchored = any(span.kind in ("entity", "group", "time", "name") for span in self.scan.spans)
+            self.unused = [w for w in _content_left(self.scan) if _is_noun(w)][:1] if anchored else []
             if (stop := self._unanswerable()) is not None:
                 return stop
             options = [self._with_metric(METRICS[k].label(self.lang)) for k in MISSING_METRIC_OPTIONS]
