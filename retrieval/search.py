@@ -47,6 +47,7 @@ QUESTION_WORDS = frozenset(
 ) | frozenset(STOPWORDS_EN_PLUS)
 
 DENSE_CANDIDATES = 50
+LATIN = re.compile(r"[a-z][a-z0-9\-]*")
 ORDINAL = re.compile(r"第[一二三四五六七八九十百\d]")
 DenseQuery = Callable[[str, int, dict[str, Any] | None], list[tuple[str, float]]]
 
@@ -206,14 +207,25 @@ class HybridSearcher:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
+    def _foreign(self, concept: frozenset[str]) -> bool:
+        return all(LATIN.fullmatch(w) and not (self._df[True].get(w) or self._df[False].get(w)) for w in concept)
+
     def _own(self, i: int) -> bool:
         """The company's own document (an upload), not a built-in guide."""
         return not self.chunks[i].doc_id.startswith("guide:")
 
     def _gate(self, terms: QueryTerms, i: int, sim: float | None) -> tuple[float, bool]:
-        """(share of the question's ideas the passage holds, relevant?)"""
-        covered = sum(1 for g in terms.concepts if g & self.word_sets[i])
-        coverage = covered / len(terms.concepts) if terms.concepts else 0.0
+        """(share of the question's ideas the passage holds, relevant?)
+
+        An English word the glossary could not translate and no passage contains (lawsuits) is no idea any
+        passage could hold: it is left out instead of counting against every passage, unless such words
+        outnumber the ideas the passage does hold."""
+        concepts = [g for g in terms.concepts if not self._foreign(g)]
+        foreign = len(terms.concepts) - len(concepts)
+        covered = sum(1 for g in concepts if g & self.word_sets[i])
+        coverage = covered / len(concepts) if concepts else 0.0
+        if covered <= foreign:  # quantum entanglement in simple terms: more unknown words than known ones
+            coverage = min(coverage, covered / len(terms.concepts))
         return coverage, (sim is not None and sim >= GATE_SIMILARITY) or (coverage >= GATE_COVERAGE and covered >= 2)
 
     def _fair(self, fused: dict[int, float], terms: QueryTerms) -> dict[int, float]:
