@@ -526,6 +526,12 @@ TIME_PATTERNS: list[tuple[re.Pattern, str]] = [
     ),
     (re.compile(r"\bq([1-4])\s*[-/,]?\s*(?:of\s+)?(\d{4})\b"), "quarter_year"),
     (re.compile(r"\b(first|second|third|fourth|1st|2nd|3rd|4th)\s+quarter\s+(?:of\s+)?(\d{4})\b"), "quarter_year_en"),
+    # months and quarters of a year named in words: 去年12月 / 今年三季度 / 前年Q4
+    (re.compile(rf"(今年|本年|去年|上年|前年)\s*{M_ZH}\s*月(?:份)?"), "word_year_month"),
+    (
+        re.compile(r"(今年|本年|去年|上年|前年)\s*(?:第?\s*([1-4一二三四])\s*(?:季度|季)|q\s*([1-4]))(?![0-9])"),
+        "word_year_quarter",
+    ),
     # months with a year
     (re.compile(rf"(\d{{4}})\s*年\s*{M_ZH}\s*月(?:份)?"), "year_month"),
     (re.compile(r"(?<![\d.])(\d{4})\s*[-/.]\s*(\d{1,2})(?![\d.\-/])"), "year_month"),
@@ -609,6 +615,11 @@ def _window_from(kind: str, m: re.Match, latest: date, lang: Language) -> TimeWi
         return _quarter(int(g[1]), int(g[0]), lang)
     if kind == "quarter_year_en":
         return _quarter(int(g[1]), _qn(g[0]), lang)
+    if kind == "word_year_month":
+        month = _mn(g[1])
+        return _month(_year_of(None, g[0], latest), month, lang) if 1 <= month <= 12 else None
+    if kind == "word_year_quarter":
+        return _quarter(_year_of(None, g[0], latest), _qn(g[1] or g[2]), lang)
     if kind == "year_month":
         month = _mn(g[1])
         return _month(int(g[0]), month, lang) if 1 <= month <= 12 else None
@@ -730,8 +741,8 @@ LIMIT_PATTERNS = [
 RANK_SUPERLATIVE = [
     (re.compile(r"最高|最多|最大|最好|最快|最强|最佳|最靠前"), "desc"),
     (re.compile(r"最低|最少|最小|最差|最慢|最弱|最靠后|垫底|最拉胯|拉胯|最烂|最糟|最不行"), "asc"),
-    (re.compile(r"\b(?:highest|largest|biggest|most|best|greatest|strongest|leading)\b"), "desc"),
-    (re.compile(r"\b(?:lowest|smallest|least|fewest|worst|weakest)\b"), "asc"),
+    (re.compile(r"\b(?:highest|largest|biggest|most|best|greatest|strongest|leading|fastest|quickest)\b"), "desc"),
+    (re.compile(r"\b(?:lowest|smallest|least|fewest|worst|weakest|slowest)\b"), "asc"),
 ]
 RANK_TOP = [(re.compile(r"\btop\b"), "desc"), (re.compile(r"\bbottom\b"), "asc")]
 RANK_FULL = [
@@ -756,6 +767,7 @@ SHARE_WORDS = re.compile(LEXICON["SHARE_WORDS"])
 STREAK = re.compile(LEXICON["STREAK"])
 FOLLOW_UP = re.compile(LEXICON["FOLLOW_UP"])
 SHIFT_BACK = [(re.compile(p), months) for p, months in LEXICON["SHIFT_BACK"]]
+NOT_IN_DATA = re.compile(LEXICON["NOT_IN_DATA"], re.IGNORECASE)
 NEGATION = re.compile(
     r"(?:不算|不含|不包括|不计|除了|除去|去掉|去除|排除|剔除|扣除|非)\s*$"
     r"|(?:excluding|except(?: for)?|other than|without|not|non-?)\s*$"
@@ -1201,7 +1213,7 @@ class _Parser:
             span.value = self.context.entity_aliases[m.group(0)]
             out.append(span)
             trailing = EXCLUDING_AFTER.match(self.scan.text, span.end)  # 英国以外: read in the filters pass
-            if trailing and self.scan.free(span.end, trailing.end()):
+            if trailing and trailing.end() > span.end and self.scan.free(span.end, trailing.end()):
                 self.scan.take(span.end, trailing.end(), "exclude")
         return out
 
@@ -1214,6 +1226,9 @@ class _Parser:
             value = PARTNER_NOUNS_ZH[m.group(0)]
             span.value = ("partner", value if value in types else None, False)
             out.append(span)
+            trailing = EXCLUDING_AFTER.match(self.scan.text, span.end)  # 电商平台以外: read with the filters
+            if trailing and trailing.end() > span.end and self.scan.free(span.end, trailing.end()):
+                self.scan.take(span.end, trailing.end(), "exclude")
         en_nouns = {n: v for n, v in PARTNER_NOUNS_EN.items()}
         en = re.compile(rf"\b({_alt(en_nouns)})(s?)\b")
         for m, span in self.scan.take_all(en, "group"):
@@ -1311,6 +1326,9 @@ class _Parser:
                 narrowed = self._narrow(candidates, [e for e in entities if e not in dropped])
                 candidates = narrowed or candidates
             if not candidates:
+                if not explicit and (NOT_IN_DATA.search(phrase) or self._lower_english(phrase)):
+                    self.unused.append(phrase)  # 竞品 / sales reps: named back, not looked up as a name
+                    continue
                 if not explicit and self._is_common(phrase):
                     if not self._is_filler(phrase):
                         self.unused.append(phrase)
@@ -1371,8 +1389,11 @@ class _Parser:
     def _unanswerable(self) -> Clarification | None:
         """A noun the question asks about that the data has no field or value for (竞品, 合同到期, headcount):
         answering without it would answer another question, so the answer names it and stops."""
+        named = NOT_IN_DATA.search(self.question)
+        if named and self.unused:  # 市场份额 / competitor brands: name the thing itself, not a word beside it
+            self.unused = [named.group(0), *[p for p in self.unused if p not in named.group(0)]]
         for phrase in self.unused:
-            if _is_noun(phrase):
+            if NOT_IN_DATA.search(phrase) or _is_noun(phrase):
                 return self._clarify(
                     "unanswerable",
                     f"这份数据回答不了这个问题：数据里没有与「{phrase}」对应的字段或取值。"
@@ -1382,6 +1403,10 @@ class _Parser:
                 )
             self.notes.append(self._zh(f"没有用上：「{phrase}」", f'not used: "{phrase}"'))
         return None
+
+    def _lower_english(self, phrase: str) -> bool:
+        """An English word typed in lower case (reps, fastest) is a word, not a customer or product name."""
+        return not CJK.search(phrase) and phrase.strip() in self.question and phrase.strip() == phrase.strip().lower()
 
     @staticmethod
     def _is_common(phrase: str) -> bool:
@@ -1615,7 +1640,15 @@ class _Parser:
             if dim not in groups:
                 groups.append(dim)
         type_values = [v for v in metric_types]
-        type_values += [s.value[1] for s in partner_words if s.value[1]]
+        for word in partner_words:
+            if not word.value[1]:
+                continue
+            before = self.scan.text[max(0, word.start - 8) : word.start]
+            if NEGATION.search(before) or EXCLUDING_AFTER.match(self.scan.text, word.end):  # 不算电商平台
+                excluded.setdefault("partner_type", []).append(word.value[1])
+                filters.append({"field": "partner_type", "op": "ne", "value": word.value[1]})
+            else:
+                type_values.append(word.value[1])
         for v in dict.fromkeys(type_values):
             by_dim.setdefault("partner_type", [])
             if v not in by_dim["partner_type"]:
@@ -2323,7 +2356,7 @@ def evidence(store: Store, question: str, previous: QuerySpec | dict | None = No
 WITHIN = re.compile(r"\s*的?\s*(?:销售额?|业绩|生意|收入|营收|销量|订单)?\s*(?:里|中|当中|之中|里面)")
 ONLY = re.compile(r"只看|只要|只算|仅看|仅限|\bonly\b|\bjust\b", re.IGNORECASE)
 YEAR_DIGITS = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)|今年|去年|前年|明年|this year|last year")
-EXCLUDING_AFTER = re.compile(r"\s*(?:以外|之外|除外)")
+EXCLUDING_AFTER = re.compile(r"\s*(?:以外|之外|除外|不算|不计|不含|不包括)")
 ALL_TIME = re.compile(
     r"历史累计|累计至今|累计|至今|迄今|总共|一共|\ball[- ]time\b|\bto date\b|\bcumulative(?:ly)?\b|\bever\b"
 )
