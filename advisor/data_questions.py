@@ -184,14 +184,15 @@ class DataContext:
         self.extra_dimensions, self.extra_metrics = attribute_catalog(attributes)
         for key, metric in list(self.extra_metrics.items()):  # Profit → 利润: the Chinese word users type
             zh = ATTRIBUTE_ZH.get(metric.en.lower()) or ATTRIBUTE_ZH.get(metric.zh.lower())
-            if zh and zh not in metric.synonyms_zh:
-                self.extra_metrics[key] = dataclasses.replace(metric, synonyms_zh=(*metric.synonyms_zh, zh))
+            added = [w for w in (zh or "").split("|") if w and w not in metric.synonyms_zh]
+            if added:
+                self.extra_metrics[key] = dataclasses.replace(metric, synonyms_zh=(*metric.synonyms_zh, *added))
         for a in attributes:
             if a.column not in self.extra_dimensions:
                 continue
-            zh = ATTRIBUTE_ZH.get(a.header.lower())
-            if zh:
-                self.dim_words_zh.setdefault(zh, a.column)
+            for zh in (ATTRIBUTE_ZH.get(a.header.lower()) or "").split("|"):  # 子类|子品类: every alias
+                if zh:
+                    self.dim_words_zh.setdefault(zh, a.column)
             for name in a.names():
                 word = _normalise(name)
                 self.dim_words_zh.setdefault(word, a.column)  # 按STATUS: Chinese markers take Latin names too
@@ -521,7 +522,7 @@ TIME_PATTERNS: list[tuple[re.Pattern, str]] = [
     (re.compile(r"\b(?:ltm|ttm|last twelve months|trailing twelve months)\b"), "ltm"),
     # quarters with a year
     (
-        re.compile(r"(\d{4})\s*年?\s*(?:第\s*([1-4一二三四])\s*(?:季度|季)|[-/]?\s*q\s*([1-4]))(?![0-9])"),
+        re.compile(r"(\d{4})\s*年?\s*(?:第?\s*([1-4一二三四])\s*(?:季度|季)|[-/]?\s*q\s*([1-4]))(?![0-9])"),
         "year_quarter",
     ),
     (re.compile(r"\bq([1-4])\s*[-/,]?\s*(?:of\s+)?(\d{4})\b"), "quarter_year"),
@@ -767,6 +768,12 @@ SHARE_WORDS = re.compile(LEXICON["SHARE_WORDS"])
 STREAK = re.compile(LEXICON["STREAK"])
 FOLLOW_UP = re.compile(LEXICON["FOLLOW_UP"])
 SHIFT_BACK = [(re.compile(p), months) for p, months in LEXICON["SHIFT_BACK"]]
+OF_GROUP = re.compile(r"\b(?:for|of|from|among|across)\s+(?:\S+\s*){0,3}$")
+PROFIT_SIGN = re.compile(r"亏|盈利|赚钱|\bloss|\bprofit|lost money|in the red|in the black", re.IGNORECASE)
+BOUGHT = re.compile(r"买过|下过单|购买过|有购买|有过订单|\b(?:bought|ordered|purchased)\b")
+HOW_MANY_CUSTOMERS = re.compile(
+    r"的?客户(?:有|数|数量)?(?:多少|几)\s*(?:个|家|位)?|(?:多少|几)\s*(?:个|家|位)?客户|how many customers"
+)
 NOT_IN_DATA = re.compile(LEXICON["NOT_IN_DATA"], re.IGNORECASE)
 NEGATION = re.compile(
     r"(?:不算|不含|不包括|不计|除了|除去|去掉|去除|排除|剔除|扣除|非)\s*$"
@@ -1095,8 +1102,10 @@ class _Parser:
             value = parsed[0] if parsed[1] or parsed[0] <= 1.5 else parsed[0] / 100
             out.append(_Threshold(span, op, value, True, "achievement"))
         for pattern, op in SIGN_WORDS:
-            for _m, span in self.scan.take_all(pattern, "threshold"):
-                out.append(_Threshold(span, op, 0.0, False))
+            for m, span in self.scan.take_all(pattern, "threshold"):
+                # 亏损 / lost money / profitable: the sign of profit, whatever figure the question names first
+                metric = self._profit_key() if PROFIT_SIGN.search(m.group(0)) else None
+                out.append(_Threshold(span, op, 0.0, False, metric))
         for pattern, table in ((THRESHOLD_ZH, CMP_ZH), (THRESHOLD_EN, CMP_EN), (THRESHOLD_POST, {})):
             for m in list(pattern.finditer(self.scan.work)):
                 if not self.scan.free(m.start(), m.end()):
@@ -1404,6 +1413,11 @@ class _Parser:
             self.notes.append(self._zh(f"没有用上：「{phrase}」", f'not used: "{phrase}"'))
         return None
 
+    def _profit_key(self) -> str:
+        """The dataset's own profit column when it kept one (superstore's Profit), else gross profit."""
+        kept = [k for k, m in self.context.extra_metrics.items() if "profit" in m.en.lower()]
+        return kept[0] if kept else "gross_profit"
+
     def _lower_english(self, phrase: str) -> bool:
         """An English word typed in lower case (reps, fastest) is a word, not a customer or product name."""
         return not CJK.search(phrase) and phrase.strip() in self.question and phrase.strip() == phrase.strip().lower()
@@ -1439,6 +1453,11 @@ class _Parser:
 
     def _metric_patterns(self) -> list[tuple[_Span, str]]:
         out = []
+        if BOUGHT.search(self.scan.work):  # 2016年四季度买过 Office Supplies 的客户有多少: the buyers, counted
+            found = self.scan.take_all(HOW_MANY_CUSTOMERS, "metric", "active_partners")
+            if found:
+                self.scan.take_all(BOUGHT, "metric", "active_partners")
+                out.append((found[0][1], "active_partners"))
         for pattern, key in METRIC_PATTERNS:
             if key not in METRICS:
                 continue
@@ -1667,7 +1686,10 @@ class _Parser:
         if partner_words and not counting and not share_of_filter and not narrowing:
             listing = any(s.value[2] for s in partner_words)
             listing = listing or bool(rank_span or limit or thresholds or AFTER_MARKERS.search(self.scan.text))
-            listing = listing or any(self._at_end(s) for s in partner_words)
+            # 华东的经销商 at the end lists them; "attainment for East China dealers" is of them as a group
+            listing = listing or any(
+                self._at_end(s) and not OF_GROUP.search(self.scan.text[: s.start]) for s in partner_words
+            )
             listing = listing or any(
                 len(s.value) > 3 and s.value[3] and "which" in self.scan.text for s in partner_words
             )
