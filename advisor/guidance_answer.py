@@ -27,15 +27,17 @@ from retrieval.search import QUESTION_WORDS, Evidence, analyse
 W_PRIOR = 0.25
 W_MEANING = 1.2
 W_SHAPE = 1.0
+LINE_BUDGET = 12  # lines of quotes after which no runner-up is added
 RUNNER_UP = 0.75  # a runner-up is quoted when it scores at least this share of the best unit
 Similarity = Callable[[str, list[str]], list[float]]  # question, texts -> cosine similarity per text
 
 ITEM = re.compile(
     r"^\s*(?:[-*•·]\s+(?:\[[ xX]\]\s*)?|\d{1,2}\s*[.、)）]\s*|[（(]\s*[一二三四五六七八九十\d]{1,3}\s*[)）]\s*|"
-    r"[一二三四五六七八九十]{1,3}、\s*|[①②③④⑤⑥⑦⑧⑨⑩]\s*)"
+    r"[一二三四五六七八九十]{1,3}、\s*|[①②③④⑤⑥⑦⑧⑨⑩]\s*|第[一二三四五六七八九十\d]{1,3}步[：:，,、.。]?\s*)"
 )
 ORDERED = re.compile(
-    r"^\s*(?:\d{1,2}\s*[.、)）]|[（(]\s*[一二三四五六七八九十\d]{1,3}\s*[)）]|[一二三四五六七八九十]{1,3}、|[①-⑩])"
+    r"^\s*(?:\d{1,2}\s*[.、)）]|[（(]\s*[一二三四五六七八九十\d]{1,3}\s*[)）]|[一二三四五六七八九十]{1,3}、|[①-⑩]|"
+    r"第[一二三四五六七八九十\d]{1,3}步)"
 )
 EMPHASIS = re.compile(r"\*\*|__|`")
 LEAD_IN = re.compile(r"[：:]\s*$")
@@ -122,7 +124,9 @@ def _sentences(line: str) -> list[str]:
 def units_of(evidence: Evidence) -> list[Unit]:
     """Sentences, lists (lead-in + items) and table rows of one passage, in reading order."""
     out: list[Unit] = []
-    lines = [line for line in evidence.chunk.text.splitlines() if line.strip()]
+    # **第一步：核实证据。** … is an item once the emphasis is gone
+    lines = [_clean(line) if not line.lstrip().startswith("|") else line for line in evidence.chunk.text.splitlines()]
+    lines = [line for line in lines if line.strip()]
     header: list[str] | None = None
     i = 0
     while i < len(lines):
@@ -256,16 +260,24 @@ def choose(
     best_score, best = ranked[0]
     chosen = [best]
     seen = {_clean(best.text)}
+    lines = _size(best)
     for score, unit in ranked[1:]:
-        if len(chosen) > extra or score < best_score * RUNNER_UP:
+        if len(chosen) > extra or score < best_score * RUNNER_UP or lines >= LINE_BUDGET:
             break
+        if lines + _size(unit) > LINE_BUDGET + 2:
+            continue  # a second long list would bury the first: a shorter runner-up may still fit
         text = _clean(unit.text)
         if text in seen or any(text in s or s in text for s in seen):
             continue
         chosen.append(unit)
         seen.add(text)
+        lines += _size(unit)
     # Runners-up from the best unit's passage keep their reading order after it.
     return [chosen[0], *sorted(chosen[1:], key=lambda u: (u.evidence.rank, u.position))]
+
+
+def _size(unit: Unit) -> int:
+    return len(unit.items) + (1 if unit.lead else 0) if unit.kind == "list" else 1
 
 
 def source_phrase(evidence: Evidence, language: str) -> str:
