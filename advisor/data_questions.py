@@ -484,8 +484,10 @@ RELATIVE_WORDS: list[tuple[str, Any]] = [
         r"本季度|这个季度|这季度|本季|当季|当前季度|this quarter|current quarter|quarter[- ]to[- ]date|\bqtd\b",
         ("quarter", 0),
     ),
+    (r"上上个?季度|上上季", ("quarter", -2)),
     (r"上季度|上个季度|上一季度|上一个季度|上季|last quarter|previous quarter|prior quarter", ("quarter", -1)),
     (r"本月|这个月|当月|本月度|this month|current month|month[- ]to[- ]date|\bmtd\b", ("month", 0)),
+    (r"上上个?月", ("month", -2)),
     (r"上月|上个月|上一个月|last month|previous month|prior month", ("month", -1)),
 ]
 
@@ -518,6 +520,8 @@ TIME_PATTERNS: list[tuple[re.Pattern, str]] = [
     # 近N个月 / 最近N个月 / 过去N个月 / last N months
     (re.compile(rf"(?:近|最近|过去|前)\s*{N_ZH}\s*个\s*月"), "recent_zh"),
     (re.compile(r"(?:近|最近|过去)\s*(半|一|1)\s*年"), "recent_year_zh"),
+    (re.compile(rf"(?:近|最近|过去)\s*{N_ZH}\s*个\s*季度"), "recent_quarters_zh"),
+    (re.compile(rf"\b(?:the\s+)?(?:last|past|previous|trailing)\s+{N_EN}\s+quarters\b"), "recent_quarters_en"),
     (re.compile(rf"\b(?:the\s+)?(?:last|past|previous|trailing|recent|latest)\s+{N_EN}\s+months?\b"), "recent_en"),
     (re.compile(r"\b(?:ltm|ttm|last twelve months|trailing twelve months)\b"), "ltm"),
     # quarters with a year
@@ -606,6 +610,13 @@ def _window_from(kind: str, m: re.Match, latest: date, lang: Language) -> TimeWi
     if kind in ("recent_zh", "recent_en"):
         n = _count(g[0])
         return _recent_months(n, latest, lang) if n and n <= 120 else None
+    if kind in ("recent_quarters_zh", "recent_quarters_en"):
+        n = _count(g[0])  # the last n complete quarters: 过去两个季度 = the two quarters before this one
+        if not n or n > 40:
+            return None
+        last = add_months(quarter_start(latest), -3)
+        first = add_months(last, -3 * (n - 1))
+        return _span(first, month_end(add_months(last, 2)), lang)
     if kind == "recent_year_zh":
         return _recent_months(6 if g[0] == "半" else 12, latest, lang)
     if kind == "ltm":
@@ -768,6 +779,7 @@ SHARE_WORDS = re.compile(LEXICON["SHARE_WORDS"])
 STREAK = re.compile(LEXICON["STREAK"])
 FOLLOW_UP = re.compile(LEXICON["FOLLOW_UP"])
 SHIFT_BACK = [(re.compile(p), months) for p, months in LEXICON["SHIFT_BACK"]]
+EXPENSE_SHARE = re.compile(r"(?:渠道)?费用(?:额)?占(?:销售额|销售|收入|营收|回款)的?(?:比例|比重|占比|百分比)")
 OF_GROUP = re.compile(r"\b(?:for|of|from|among|across)\s+(?:\S+\s*){0,3}$")
 PROFIT_SIGN = re.compile(r"亏|盈利|赚钱|\bloss|\bprofit|lost money|in the red|in the black", re.IGNORECASE)
 BOUGHT = re.compile(r"买过|下过单|购买过|有购买|有过订单|\b(?:bought|ordered|purchased)\b")
@@ -1522,6 +1534,10 @@ class _Parser:
     def parse(self) -> _Parsed | Clarification:
         quoted = self._quoted()
         streak = self._streak()
+        # 费用占销售额的比例 is the expense ratio, not a share of something: read before the share words
+        ratio_words = [
+            (span, "expense_ratio") for _m, span in self.scan.take_all(EXPENSE_SHARE, "metric", "expense_ratio")
+        ]
         share = bool(self.scan.take_all(SHARE_WORDS, "share"))
         short = len(self.scan.text) <= 10 if self.lang == "zh" else len(self.scan.text.split()) <= 5
         follow_up = self.previous is not None and (bool(FOLLOW_UP.search(self.scan.text)) or short)
@@ -1534,7 +1550,7 @@ class _Parser:
             if self.previous.window.kind in ("month", "quarter", "year") and year != window.start.year:
                 window = _month(year, window.start.month, self.lang)
         self.all_time = window is None and bool(self.scan.take_all(ALL_TIME, "time"))
-        early_metrics = self._metric_patterns()  # 新增了多少客户 / customers did we lose: before 客户 is a grouping
+        early_metrics = ratio_words + self._metric_patterns()  # 新增了多少客户: before 客户 is a grouping
         ids, unknown_ids = self._ids()
         if unknown_ids:
             code = unknown_ids[0]
