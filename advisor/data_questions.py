@@ -695,6 +695,11 @@ OF_TARGET = re.compile(
     rf"(?:(?:目标|任务)的?\s*{NUMBER}|{NUMBER.replace('?P<', '?P<b_')}\s*of\s+"
     rf"(?:the\s+|their\s+|its\s+)?(?:targets?|quotas?|plans?|goals?))"
 )
+_A, _B = NUMBER.replace("(?P<", "(?P<a_"), NUMBER.replace("(?P<", "(?P<b_")
+RANGES = [
+    re.compile(rf"(?:在|介于)?\s*{_A}\s*(?:到|至|和|与|-|~|—)\s*{_B}\s*(?:之间|以内)"),
+    re.compile(rf"\bbetween\s+{_A}\s+and\s+{_B}"),
+]
 THRESHOLD_ZH = re.compile(rf"(?P<cmp>{_alt(CMP_ZH)})\s*{NUMBER}\s*(?P<post>{_POST})?")
 THRESHOLD_EN = re.compile(rf"(?<![a-z])(?P<cmp>{_EN_CMP})\s*{NUMBER}\s*(?P<post>{_POST})?")
 THRESHOLD_POST = re.compile(rf"(?<![\d.]){NUMBER}\s*(?P<post>{_POST})")
@@ -1118,6 +1123,19 @@ class _Parser:
                 # 亏损 / lost money / profitable: the sign of profit, whatever figure the question names first
                 metric = self._profit_key() if PROFIT_SIGN.search(m.group(0)) else None
                 out.append(_Threshold(span, op, 0.0, False, metric))
+        for pattern in RANGES:  # 在50万到100万之间 / between 500 and 1000: two bounds on one figure
+            for m in list(pattern.finditer(self.scan.work)):
+                if not self.scan.free(m.start(), m.end()):
+                    continue
+                low, high = _threshold_value(m, "a_"), _threshold_value(m, "b_")
+                if low is None or high is None:
+                    continue
+                a_num, b_num = to_number(m.group("a_num") or ""), to_number(m.group("b_num") or "")
+                if not m.group("a_unit") and m.group("b_unit") and a_num and b_num:
+                    low = (a_num * high[0] / b_num, high[1])  # 50到100万: the unit written once covers both
+                span = self.scan.take(m.start(), m.end(), "threshold")
+                lo, hi = sorted((low[0], high[0]))
+                out += [_Threshold(span, "ge", lo, low[1]), _Threshold(span, "le", hi, high[1])]
         for pattern, table in ((THRESHOLD_ZH, CMP_ZH), (THRESHOLD_EN, CMP_EN), (THRESHOLD_POST, {})):
             for m in list(pattern.finditer(self.scan.work)):
                 if not self.scan.free(m.start(), m.end()):
@@ -1549,7 +1567,11 @@ class _Parser:
             year = self.previous.window.start.year
             if self.previous.window.kind in ("month", "quarter", "year") and year != window.start.year:
                 window = _month(year, window.start.month, self.lang)
-        self.all_time = window is None and bool(self.scan.take_all(ALL_TIME, "time"))
+        self.all_time = bool(self.scan.take_all(ALL_TIME, "time")) and window is None  # 今年以来累计: the year
+        for m in list(NOT_IN_DATA.finditer(self.scan.work)):  # 销售人员的人均业绩: named back, never dropped
+            if self.scan.free(m.start(), m.end()):
+                self.scan.take(m.start(), m.end(), "missing")
+                self.unused.append(m.group(0))
         early_metrics = ratio_words + self._metric_patterns()  # 新增了多少客户: before 客户 is a grouping
         ids, unknown_ids = self._ids()
         if unknown_ids:
@@ -1574,7 +1596,8 @@ class _Parser:
         if not metric_spans and not any(t.metric for t in thresholds) and not inherit:
             # headcount of each distributor: the figure asked for is one the data does not have; say so
             anchored = any(span.kind in ("entity", "group", "time", "name") for span in self.scan.spans)
-            self.unused = [w for w in _content_left(self.scan) if _is_noun(w)][:1] if anchored else []
+            if anchored and not self.unused:
+                self.unused = [w for w in _content_left(self.scan) if _is_noun(w)][:1]
             if (stop := self._unanswerable()) is not None:
                 return stop
             options = [self._with_metric(METRICS[k].label(self.lang)) for k in MISSING_METRIC_OPTIONS]
@@ -2371,7 +2394,8 @@ def evidence(store: Store, question: str, previous: QuerySpec | dict | None = No
         except (QuerySpecError, ValidationError):
             return "none"
     kinds = {s.kind for s in parser.scan.spans}
-    each = any(s.kind == "group" and s.value and s.value[2] for s in parser.scan.spans)
+    groups = [s for s in parser.scan.spans if s.kind == "group"]
+    each = any(s.value and s.value[2] for s in groups) or bool(groups and EACH_WORDS.search(parser.scan.text))
     if isinstance(parsed, Clarification) and parsed.reason == "unanswerable" and each:
         return "ask"  # 哪些客户的合同快到期了 / headcount of each distributor: data-shaped; the data says what it lacks
     if _covered_share(parser.scan) < HALF_COVERED:  # 申请直销牌照要准备哪些材料: 直销 and four words of no data
