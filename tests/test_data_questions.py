@@ -974,3 +974,16 @@ def test_evidence_levels(company):
     assert evidence(company, "返利一般分几档") in ("weak", "none")
     assert evidence(company, "评优秀经销商，直接按销量排名可以吗") == "partial"  # 优秀 / 直接 mean nothing to the data
     assert evidence(company, "哪些客户的合同快到期了") == "ask"
+
+
+def test_a_range_is_two_bounds_on_one_figure(company):
+    # 2026 revenue: P1 22,000, P2 18,000, P3 3,800, P4 7,000
+    for question in ("2026年销售额在5000到20000之间的伙伴", "partners with 2026 revenue between 5000 and 20000"):
+        result = answer_data_question(company, question)
+        assert not isinstance(result, Clarification), question
+        assert set(result.frame["partner_id"]) == {"P2", "P4"}
+
+
+def test_staff_questions_are_named_not_answered(company):
+    result = answer_data_question(company, "各区域销售人员的人均业绩")
+    assert isinstance(result, Clarification) and result.reason == "unanswerable" and "销售人员" in result.question
