@@ -11,6 +11,7 @@ from retrieval.tokens import count_tokens
 TARGET_CHARS = 300
 MAX_CHARS = 450
 MIN_UNIT_CHARS = 8
+ARTICLE = re.compile(r"\s*第[一二三四五六七八九十百零〇\d]{1,6}条[\s　]")
 SENTENCE_RE = re.compile(r"[^。！？!?；;\n]*[。！？!?；;\n]+[”’」）)]*|[^。！？!?；;\n]+$")
 CLAUSE_RE = re.compile(r"[^，,、：:]*[，,、：:]|[^，,、：:]+$")
 
@@ -109,8 +110,11 @@ def chunk_document(document: LoadedDocument, doc_id: str, count=count_tokens) ->
         pending = []
 
     for block in document.blocks:
-        if block.heading_path != pending_path:
-            flush()
+        starts_article = ARTICLE.match(block.text) and pending
+        if block.heading_path != pending_path or (
+            starts_article and sum(len(p) + 1 for p in pending) + len(block.text) > TARGET_CHARS
+        ):
+            flush()  # a new section, or an article of a regulation (第十五条 …) that would not fit whole
             pending_path = block.heading_path
         for unit in _units(block):
             size = sum(len(p) + 1 for p in pending)
