@@ -251,7 +251,7 @@ def render(unit: Unit, number: int) -> list[str]:
 
 
 def choose(
-    question: str, passages: Sequence[Evidence], similarity: Similarity | None = None, extra: int = 2
+    question: str, passages: Sequence[Evidence], similarity: Similarity | None = None, extra: int = 3
 ) -> list[Unit]:
     """The best unit, then up to `extra` runners-up close to it (not parts of it, not repeats)."""
     ranked = rank_units(question, passages, similarity)
