@@ -52,6 +52,13 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("优化", "调整", "改进", "optimise", "optimize", "optimization", "improve"),
     ("淘汰", "清退", "退出", "terminate", "termination", "remove"),
     ("保证金", "押金", "deposit"),
+    # How rules and regulations say what managers say plainly (加盟商 → 被特许人, 罚多少 → 罚款).
+    ("加盟商", "被特许人", "franchisee", "franchisees"),
+    ("品牌方", "特许人", "franchisor"),
+    ("牌照", "许可证", "经营许可", "licence", "license"),
+    ("罚款", "处罚", "罚", "fine", "fines", "penalty"),
+    ("备案", "登记", "filing", "register"),
+    ("生效", "施行", "实施", "take effect", "effective"),
     # How a question is asked says what kind of passage answers it.
     ("怎么办", "处理流程", "处理步骤", "应对措施", "怎么处理", "如何处理"),
     ("为什么", "原因", "根源", "成因", "根子", "怎么产生"),
