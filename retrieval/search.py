@@ -151,7 +151,8 @@ def analyse(query: str) -> QueryTerms:
         concepts.append(frozenset(expand_terms(tokens)))
     expanded = expand_terms(own + extra)
     text = " ".join([query, *expand_text(query), *(t for _p, terms in translated for t in terms)])
-    return QueryTerms(own, expanded, bigrams(text), concepts)
+    # 特许人招加盟: 特许 and 加盟 are one idea once expanded, and count once
+    return QueryTerms(own, expanded, bigrams(text), list(dict.fromkeys(concepts)))
 
 
 def _bm25(corpus: list[list[str]]) -> bm25s.BM25:

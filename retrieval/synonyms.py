@@ -53,7 +53,9 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("淘汰", "清退", "退出", "terminate", "termination", "remove"),
     ("保证金", "押金", "deposit"),
     # How rules and regulations say what managers say plainly (加盟商 → 被特许人, 罚多少 → 罚款).
+    ("加盟", "特许经营", "特许", "franchise", "franchising"),
     ("加盟商", "被特许人", "franchisee", "franchisees"),
+    ("加盟费", "特许经营费用", "franchise fee", "franchise fees"),
     ("品牌方", "特许人", "franchisor"),
     ("牌照", "许可证", "经营许可", "licence", "license"),
     ("罚款", "处罚", "罚", "fine", "fines", "penalty"),
