@@ -784,6 +784,7 @@ SHARE_WORDS = re.compile(LEXICON["SHARE_WORDS"])
 STREAK = re.compile(LEXICON["STREAK"])
 FOLLOW_UP = re.compile(LEXICON["FOLLOW_UP"])
 SHIFT_BACK = [(re.compile(p), months) for p, months in LEXICON["SHIFT_BACK"]]
+STORE_SUFFIX = re.compile(r"店|门店|体验店")
 EXPENSE_SHARE = re.compile(r"(?:渠道)?费用(?:额)?占(?:销售额|销售|收入|营收|回款)的?(?:比例|比重|占比|百分比)")
 OF_GROUP = re.compile(r"\b(?:for|of|from|among|across)\s+(?:\S+\s*){0,3}$")
 PROFIT_SIGN = re.compile(r"亏|盈利|赚钱|\bloss|\bprofit|lost money|in the red|in the black", re.IGNORECASE)
@@ -1399,6 +1400,35 @@ class _Parser:
             resolved.append(candidates[0])
         return resolved, dropped, None
 
+    def _store_names(self, entities: list[_Span], nouns: list[_Span]) -> Clarification | None:
+        """深圳直营 / 佛山直营店: a city and a partner type that together begin several partners' names. Read as a
+        filter they would sum those stores; the user most likely means one of them, so ask which."""
+        spans = sorted(entities + nouns, key=lambda s: s.start)
+        for i, first in enumerate(spans):
+            if first.kind != "entity" or first.value[0] not in ("city", "province", "region"):
+                continue
+            end, chain = first.end, 1
+            for nxt in spans[i + 1 :]:
+                if self.scan.text[end : nxt.start].strip() or nxt.kind not in ("entity", "group"):
+                    break
+                end, chain = nxt.end, chain + 1
+            store = STORE_SUFFIX.match(self.scan.text, end)
+            end = store.end() if store else end
+            if chain < 2:
+                continue
+            phrase = _normalise(self.scan.text[first.start : end])
+            core = re.sub(r"(?:门店|体验店|店)$", "", phrase)  # 佛山直营店 → 佛山直营2号店, 佛山直营体验店
+            named = [e for e in self.context.partners if e.norm.startswith(core) and (core == phrase or "店" in e.norm)]
+            if len(named) >= 2:
+                options = self._options(named)
+                return self._clarify(
+                    "ambiguous_name",
+                    f"「{self.scan.text[first.start:end]}」对应多个伙伴，您指的是哪一个？",
+                    f'"{self.scan.text[first.start:end]}" matches several partners. Which one do you mean?',
+                    options,
+                )
+        return None
+
     def _narrow(self, candidates: list[NameEntry], entities: list[_Span]) -> list[NameEntry]:
         out = candidates
         for ent in entities:
@@ -1590,6 +1620,8 @@ class _Parser:
         metric_spans = sorted(metric_spans + found, key=lambda t: t[0].start)
         entities = self._entities()
         nouns = self._nouns()
+        if (ambiguous := self._store_names(entities, nouns)) is not None:
+            return ambiguous
         inherit = follow_up and not metric_spans and not any(t.metric for t in thresholds)
         if not metric_spans and not any(t.metric for t in thresholds) and not inherit:
             metric_spans = self._default_metric()

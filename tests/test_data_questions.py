@@ -987,3 +987,21 @@ def test_a_range_is_two_bounds_on_one_figure(company):
 def test_staff_questions_are_named_not_answered(company):
     result = answer_data_question(company, "各区域销售人员的人均业绩")
     assert isinstance(result, Clarification) and result.reason == "unanswerable" and "销售人员" in result.question
+
+
+def test_a_city_and_a_type_that_begin_several_names_ask_which(tmp_path):
+    store = make_store(
+        tmp_path,
+        partners=[
+            partner("S1", name="深圳直营2号店", type="直营", region="华南", province="广东", city="深圳"),
+            partner("S2", name="深圳直营体验店", type="直营", region="华南", province="广东", city="深圳"),
+            partner("S3", name="深圳瑞丰食品代理有限公司", type="代理商", region="华南", province="广东", city="深圳"),
+        ],
+        products=[product("BEV-001", name="清泉矿泉水 550ml×24", category="饮料", unit_cost=60.0)],
+        sales=[sale(p, "BEV-001", "2026-05-10", 10, 100) for p in ("S1", "S2", "S3")],
+    )
+    result = answer_data_question(store, "深圳直营店上季度业绩怎么样")
+    assert isinstance(result, Clarification) and result.reason == "ambiguous_name"
+    assert set(result.options) >= {"深圳直营2号店", "深圳直营体验店"}
+    typed = answer_data_question(store, "深圳代理商的销售额")  # one partner type in a city is a filter, not a name
+    assert not isinstance(typed, Clarification) and typed.frame["revenue"].iloc[0] == 1_000
