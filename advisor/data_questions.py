@@ -1423,8 +1423,8 @@ class _Parser:
                 options = self._options(named)
                 return self._clarify(
                     "ambiguous_name",
-                    f"「{self.scan.text[first.start:end]}」对应多个伙伴，您指的是哪一个？",
-                    f'"{self.scan.text[first.start:end]}" matches several partners. Which one do you mean?',
+                    f"「{self.scan.text[first.start : end]}」对应多个伙伴，您指的是哪一个？",
+                    f'"{self.scan.text[first.start : end]}" matches several partners. Which one do you mean?',
                     options,
                 )
         return None
