@@ -784,6 +784,7 @@ SHARE_WORDS = re.compile(LEXICON["SHARE_WORDS"])
 STREAK = re.compile(LEXICON["STREAK"])
 FOLLOW_UP = re.compile(LEXICON["FOLLOW_UP"])
 SHIFT_BACK = [(re.compile(p), months) for p, months in LEXICON["SHIFT_BACK"]]
+THESE = re.compile(r"这几家|这几个|这些|那几家|那些|他们|它们|\bthese\b|\bthose\b|\bthem\b|\bthey\b", re.IGNORECASE)
 STORE_SUFFIX = re.compile(r"店|门店|体验店")
 EXPENSE_SHARE = re.compile(r"(?:渠道)?费用(?:额)?占(?:销售额|销售|收入|营收|回款)的?(?:比例|比重|占比|百分比)")
 OF_GROUP = re.compile(r"\b(?:for|of|from|among|across)\s+(?:\S+\s*){0,3}$")
@@ -1567,7 +1568,15 @@ class _Parser:
                 merged["dimensions"] = [d for d in previous.dimensions if not DIMENSIONS[d].is_time] + time_dims[:1]
         if data["comparison"] == "none":
             merged["comparison"] = previous.comparison
-        if not ranked and previous.sort and own_metrics and data["metrics"]:
+        if not ranked and previous.sort and own_metrics and data["metrics"] and THESE.search(self.scan.text):
+            # 销售额前5的经销商 → 这几家的回款率: the same five (the previous ranking), the new figure beside it
+            kept_key = previous.sort.metric
+            base = metric_of(kept_key)
+            if base is not None and base[0].key not in merged["metrics"]:
+                merged["metrics"] = [*merged["metrics"], base[0].key]
+            merged["sort"] = previous.sort.model_dump()
+            merged["limit"] = previous.limit if merged["dimensions"] else None
+        elif not ranked and previous.sort and own_metrics and data["metrics"]:
             # 去年卖得最好的5个产品 → 按销量排呢: the same ranking, by the figure now named
             merged["sort"] = {"metric": data["metrics"][0], "direction": previous.sort.direction}
             merged["limit"] = previous.limit if merged["dimensions"] else None
@@ -1589,6 +1598,8 @@ class _Parser:
         share = bool(self.scan.take_all(SHARE_WORDS, "share"))
         short = len(self.scan.text) <= 10 if self.lang == "zh" else len(self.scan.text.split()) <= 5
         follow_up = self.previous is not None and (bool(FOLLOW_UP.search(self.scan.text)) or short)
+        if follow_up:
+            self.scan.take_all(THESE, "previous")  # 这几家 points back; its 几家 is not a count
         shift = self._shift_back() if follow_up else 0
         comparison = self._comparison()
         window = self._time()
