@@ -66,3 +66,28 @@ def sale(pid: str, sku: str, day: str, quantity: float, price: float, **extra) -
     }
     row.update(extra)
     return row
+
+
+DEALER_EXPORT = (
+    "ORDERNUMBER,ORDERDATE,CUSTOMERNAME,PRODUCTCODE,QUANTITYORDERED,PRICEEACH,SALES,STATUS,COUNTRY,Profit\n"
+    "1,1/13/2025,Alpha Toys,S1,10,10,100,Shipped,Germany,20\n"
+    "2,2/14/2025,Alpha Toys,S2,5,20,100,Cancelled,Germany,-5\n"
+    "3,3/15/2025,Beta Gifts,S1,30,10,300,Shipped,Japan,60\n"
+    "4,4/16/2025,Gamma Ltd,S1,1,1000,1000,Shipped,USA,100\n"
+)
+
+
+def import_dealer_export(folder: Path) -> Store:
+    """A small dealer export imported as a user does (a data folder of its own): customers by name, a STATUS and a
+    COUNTRY column, a Profit measure, and no targets, costs or inventory."""
+    import pytest
+
+    from advisor.settings import reset_settings
+    from advisor.workspace import import_into_workspace
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CANMOU_DATA_DIR", str(folder))
+        reset_settings()
+        report = import_into_workspace(DEALER_EXPORT.encode("cp1252"), filename="dealers.csv")
+        reset_settings()
+    return Store(folder / "company" / report.dataset_id)

@@ -24,9 +24,8 @@ from advisor.data_questions import (
     resolve_window,
 )
 from company.semantic import METRICS, QuerySpec, QuerySpecError, TimeWindow, build_spec, compile_spec
-from company.store import Store
 from tests.conftest import ROOT
-from tests.fixtures import make_store, partner, product, sale
+from tests.fixtures import import_dealer_export, make_store, partner, product, sale
 
 L = date(2026, 9, 30)  # the sample company's latest sales date, as in docs/semantic-layer.md
 
@@ -874,23 +873,7 @@ def test_a_period_without_data_is_named_and_the_latest_complete_one_offered(comp
 @pytest.fixture(scope="module")
 def export_company(tmp_path_factory):
     """A dealer export as a user imports it: customers by name, countries, a status column, a profit column."""
-    from advisor.settings import reset_settings
-    from advisor.workspace import import_into_workspace
-
-    folder = tmp_path_factory.mktemp("export")
-    csv = (
-        "ORDERNUMBER,ORDERDATE,CUSTOMERNAME,PRODUCTCODE,QUANTITYORDERED,PRICEEACH,SALES,STATUS,COUNTRY,Profit\n"
-        "1,1/13/2025,Alpha Toys,S1,10,10,100,Shipped,Germany,20\n"
-        "2,2/14/2025,Alpha Toys,S2,5,20,100,Cancelled,Germany,-5\n"
-        "3,3/15/2025,Beta Gifts,S1,30,10,300,Shipped,Japan,60\n"
-        "4,4/16/2025,Gamma Ltd,S1,1,1000,1000,Shipped,USA,100\n"
-    )
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CANMOU_DATA_DIR", str(folder))
-        reset_settings()
-        report = import_into_workspace(csv.encode("cp1252"), filename="dealers.csv")
-        reset_settings()
-    return Store(folder / "company" / report.dataset_id)
+    return import_dealer_export(tmp_path_factory.mktemp("export"))
 
 
 def test_countries_attributes_and_measures_of_an_export_answer_by_name(export_company):

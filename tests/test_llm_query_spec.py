@@ -18,6 +18,7 @@ from advisor.llm import answer_numbers, create_chat_model, query_catalog, run_ll
 from advisor.settings import Settings
 from company.semantic import DIMENSIONS, METRICS, TimeWindow, build_spec
 from company.store import Store
+from tests.fixtures import import_dealer_export
 from tests.stub_openai import StubOpenAI
 
 KEY = "sk-query-spec-test"
@@ -51,23 +52,7 @@ def sent_back(stub: StubOpenAI, request: int) -> list[dict]:
 def export_store(tmp_path_factory) -> Store:
     """A dealer export as a user imports it: a STATUS column (attribute dimension), a Profit column (measure),
     and no targets, costs or inventory."""
-    from advisor.settings import reset_settings
-    from advisor.workspace import import_into_workspace
-
-    folder = tmp_path_factory.mktemp("export")
-    csv = (
-        "ORDERNUMBER,ORDERDATE,CUSTOMERNAME,PRODUCTCODE,QUANTITYORDERED,PRICEEACH,SALES,STATUS,COUNTRY,Profit\n"
-        "1,1/13/2025,Alpha Toys,S1,10,10,100,Shipped,Germany,20\n"
-        "2,2/14/2025,Alpha Toys,S2,5,20,100,Cancelled,Germany,-5\n"
-        "3,3/15/2025,Beta Gifts,S1,30,10,300,Shipped,Japan,60\n"
-        "4,4/16/2025,Gamma Ltd,S1,1,1000,1000,Shipped,USA,100\n"
-    )
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CANMOU_DATA_DIR", str(folder))
-        reset_settings()
-        report = import_into_workspace(csv.encode("cp1252"), filename="dealers.csv")
-        reset_settings()
-    return Store(folder / "company" / report.dataset_id)
+    return import_dealer_export(tmp_path_factory.mktemp("export"))
 
 
 @pytest.fixture
