@@ -24,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rapidfuzz import fuzz, process
 
+from advisor.language import language_of
 from company import clock
 from company.capabilities import INPUTS, availability
 from company.catalog import attributes
@@ -891,24 +892,6 @@ def resolve_window(text: str, latest: date, language: Language | None = None) ->
     scan.take_all(YOY, "compare")  # 比去年 is a comparison, not the window
     scan.take_all(PREVIOUS, "compare")
     return _find_time(scan, latest, lang) or default_window(latest, lang)
-
-
-def language_of(question: str) -> Language:
-    """zh or en: whichever script opens the question (without quoted names and codes), unless the other clearly
-    dominates (华东销售额'; DROP TABLE sales → zh; revenue of 鑫源 → en; SKU销量排名 → zh)."""
-    text = QUOTED.sub(" ", unicodedata.normalize("NFKC", question).lower())
-    text = re.sub(r"(?<![a-z])[a-z]{0,4}-?\d[\w-]*", " ", text)
-    cjk = len(CJK.findall(text))
-    words = re.findall(r"[a-z]{2,}", text)
-    first_word = re.search(r"[a-z]{2,}", text)
-    first_cjk = CJK.search(text)
-    if first_cjk is None:
-        return "en" if words else "zh"
-    if first_word is None:
-        return "zh"
-    if first_cjk.start() < first_word.start():
-        return "en" if len(words) > cjk else "zh"
-    return "zh" if cjk > 2 * len(words) else "en"
 
 
 @dataclass

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from advisor.data_questions import cn_number, to_number
+from advisor.language import language_of
 from advisor.types import INTENT_NAMES, Intent, Route
 from company.schema import PARTNER_TYPES, REGIONS
 
@@ -147,10 +148,6 @@ OPTION_INTENTS: dict[str, Intent] = dict(
         strict=True,
     )
 )
-
-
-def language_of(text: str) -> str:
-    return "zh" if CJK_RE.search(text) else "en"
 
 
 def _score(text: str, cues: tuple[Cue, ...]) -> float:

@@ -209,3 +209,18 @@ def test_ask_with_an_english_quarter_written_q4_does_not_crash(tmp_path):
         assert result.returncode == 0, result.stderr
         assert "Traceback" not in result.stderr
         assert json.loads(result.stdout)["route"]["intent"] == "data"
+
+
+def test_router_and_parser_share_one_language_detector():
+    from advisor import data_questions, router
+    from advisor.language import language_of
+
+    assert router.language_of is language_of and data_questions.language_of is language_of
+    assert route_language("How many 直营 outlets do we have in 华中?") == "en"
+    assert route_language("华东 Q3 销售额") == "zh"
+
+
+def route_language(question: str) -> str:
+    from advisor.router import route
+
+    return route(question, has_draft=False).language
