@@ -83,6 +83,7 @@ class Evidence:
     tools: tuple[str, ...]
     # weak: a metric word with nothing else of the data's; partial: words the data has nothing for
     data: Literal["answer", "weak", "partial", "ask", "none"]
+    run: bool = False  # asks for the named tool to be run on the company's data (我们最近有吗 / 查一下)
 
     @property
     def data_strong(self) -> bool:
@@ -113,8 +114,8 @@ def decide(intent: str | None, evidence: Evidence, kb_found: bool | None) -> Dec
     if evidence.guidance:
         if evidence.data == "answer" and not evidence.tools:
             return "both"
-        if evidence.tools and not evidence.draft:
-            return "both" if intent in evidence.tools and evidence.data_strong else "guidance"
+        if evidence.tools and not evidence.draft:  # 窜货怎么处理？我们最近有吗: the method, then the scan
+            return "both" if evidence.run or (intent in evidence.tools and evidence.data_strong) else "guidance"
         return "guidance"
     if evidence.data in ("answer", "ask"):
         return "data"

@@ -88,9 +88,10 @@ def _route_by_evidence(question: str, ctx: Context) -> tuple[Route, str]:
     draft, guidance, tools = evidence_words(question)
     previous = previous_spec(ctx)
     data = data_evidence(ctx.store, question, previous) if ctx.store.exists() else "none"
-    if tools and not draft and data not in ("answer", "ask") and not asks_to_run(question):
+    run = asks_to_run(question)
+    if tools and not draft and data not in ("answer", "ask") and not run:
         tools = ()  # 第二次窜货停货停几天: names 窜货 but asks about the rule, not for a scan
-    facts = Evidence(draft=draft, guidance=guidance, tools=tools, data=data)
+    facts = Evidence(draft=draft, guidance=guidance, tools=tools, data=data, run=run)
     # A partial data match (直销员要守哪些规矩) goes where the knowledge base says; a full one needs no search.
     kb_found = ctx.kb.search(question, k=3).plausible if ctx.kb is not None and data == "partial" else None
     decision = decide(routed.intent, facts, kb_found)

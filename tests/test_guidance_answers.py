@@ -224,3 +224,9 @@ def route_language(question: str) -> str:
     from advisor.router import route
 
     return route(question, has_draft=False).language
+
+
+def test_a_mixed_question_gets_the_method_and_the_scan(ctx):
+    reply = answer("窜货怎么处理？我们最近有吗", ctx)
+    assert reply.citations and reply.tables  # the guide's method, then the conflict scan's findings
+    assert "出处" in reply.markdown and "窜货" in reply.markdown
