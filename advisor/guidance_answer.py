@@ -99,6 +99,7 @@ class Unit:
     lead: str = ""  # a list's lead-in, or a table row's header
     items: list[str] = field(default_factory=list)
     ordered: bool = False
+    marks: list[str] = field(default_factory=list)  # each item's own number as written (4. / 第四步 / （四）)
 
     @property
     def text(self) -> str:
@@ -145,16 +146,24 @@ def units_of(evidence: Evidence) -> list[Unit]:
             continue
         header = None
         if ITEM.match(line):  # a list whose lead-in is in an earlier passage: the items stand alone
-            items, i = _items(lines, i)
-            out.append(Unit(evidence, len(out), "list", items=items, ordered=bool(ORDERED.match(line))))
+            items, marks, i = _items(lines, i)
+            out.append(Unit(evidence, len(out), "list", items=items, ordered=bool(ORDERED.match(line)), marks=marks))
             continue
         parts = _sentences(_clean(line))
         following = lines[i + 1] if i + 1 < len(lines) else ""
         if parts and LEAD_IN.search(parts[-1]) and ITEM.match(following):
             out += [Unit(evidence, len(out), "sentence", lead=s) for s in parts[:-1]]
-            items, i = _items(lines, i + 1)
+            items, marks, i = _items(lines, i + 1)
             out.append(
-                Unit(evidence, len(out), "list", lead=parts[-1], items=items, ordered=bool(ORDERED.match(following)))
+                Unit(
+                    evidence,
+                    len(out),
+                    "list",
+                    lead=parts[-1],
+                    items=items,
+                    ordered=bool(ORDERED.match(following)),
+                    marks=marks,
+                )
             )
             continue
         out += [
@@ -164,14 +173,16 @@ def units_of(evidence: Evidence) -> list[Unit]:
     return out
 
 
-def _items(lines: list[str], start: int) -> tuple[list[str], int]:
-    """List items from `start` while lines look like items of the same list; returns them and the next index."""
-    items = []
+def _items(lines: list[str], start: int) -> tuple[list[str], list[str], int]:
+    """List items from `start` while lines look like items of the same list: their texts, their own numbers
+    (empty for bullets) and the next index."""
+    items, marks = [], []
     i = start
-    while i < len(lines) and ITEM.match(lines[i]):
-        items.append(_clean(ITEM.sub("", lines[i], count=1)))
+    while i < len(lines) and (m := ITEM.match(lines[i])):
+        items.append(_clean(lines[i][m.end() :]))
+        marks.append(m.group(0).strip().rstrip("：:，,、.。)）").strip() if ORDERED.match(lines[i]) else "")
         i += 1
-    return items, i
+    return items, marks, i
 
 
 def _concepts(question: str) -> list[frozenset[str]]:
@@ -245,8 +256,17 @@ def render(unit: Unit, number: int) -> list[str]:
         return [_end(unit.items[0]) + cite]
     lines = [_end(unit.lead) + cite] if unit.lead else []
     for index, item in enumerate(unit.items, start=1):
-        mark = f"{index}." if unit.ordered else "-"
-        lines.append(f"{mark} {_end(item)}{cite}")
+        # a list that continues from the previous passage keeps its own numbers (第四步 is not step 1)
+        own = unit.marks[index - 1] if index <= len(unit.marks) else ""
+        if not unit.ordered:
+            mark = "-"
+        elif own.isdigit():
+            mark = f"{own}."
+        elif own:
+            mark = f"- {own}："
+        else:
+            mark = f"{index}."
+        lines.append(f"{mark}{'' if mark.endswith('：') else ' '}{_end(item)}{cite}")
     return lines
 
 
