@@ -235,6 +235,9 @@ def test_a_mixed_question_gets_the_method_and_the_scan(ctx):
 def test_a_list_continued_from_the_previous_passage_keeps_its_own_numbers():
     steps = passage("**第四步：经济处罚。** 按合同扣减当季返利。\n**第五步：暂停供货。** 暂停供货 7 到 15 天。")
     (unit,) = units_of(steps)
-    assert render(unit, 1) == ["- 第四步：经济处罚。 按合同扣减当季返利。[1]", "- 第五步：暂停供货。 暂停供货 7 到 15 天。[1]"]
+    assert render(unit, 1) == [
+        "- 第四步：经济处罚。 按合同扣减当季返利。[1]",
+        "- 第五步：暂停供货。 暂停供货 7 到 15 天。[1]",
+    ]
     numbered = passage("3. 第三项内容写清楚。\n4. 第四项内容写清楚。")
     assert render(units_of(numbered)[0], 2) == ["3. 第三项内容写清楚。[2]", "4. 第四项内容写清楚。[2]"]
