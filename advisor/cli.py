@@ -10,7 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from advisor.settings import get_settings
+from pydantic import ValidationError
+
+from advisor.settings import get_settings, settings_error_message
 from advisor.workspace import (
     active_dataset,
     ensure_default,
@@ -633,6 +635,9 @@ def main(argv: list[str] | None = None) -> int:
         print(exc.message, file=sys.stderr)
         return 2
     except Exception as exc:  # a bug, not bad input: say so in one line; CANMOU_DEBUG=1 shows the traceback
+        if isinstance(exc, ValidationError) and exc.title == "Settings":
+            print(settings_error_message(exc), file=sys.stderr)  # CANMOU_BUILTIN_GUIDES=maybe: bad input, not a bug
+            return 2
         if os.environ.get("CANMOU_DEBUG"):
             raise
         print(

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, JsonConfigSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 SETTINGS_FILE = "settings.json"
@@ -124,3 +124,17 @@ def get_settings() -> Settings:
 def reset_settings() -> None:
     """Forget the cached settings (tests and the settings page change the environment)."""
     get_settings.cache_clear()
+
+
+def settings_error_message(exc: ValidationError) -> str:
+    """A settings value that cannot be read (CANMOU_BUILTIN_GUIDES=maybe): which one, what was given, where to fix."""
+    parts = []
+    for error in exc.errors():
+        name = ".".join(str(p) for p in error.get("loc", ())) or "?"
+        given = error.get("input")
+        parts.append(f"CANMOU_{name.upper()} = {given!r}（{error.get('msg', '')}）")
+    return (
+        "设置有误："
+        + "；".join(parts)
+        + f"。请修改对应的环境变量、.env 或 {settings_file()} 后再试；原有数据没有改动。"
+    )

@@ -201,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     retrieval = sub.add_parser("retrieval", help="检索评测：各路召回与融合的 hit@1、hit@5、MRR")
     retrieval.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    for name in ("docs", "exports"):  # a mistyped folder is a clear error, not a traceback halfway through
+        folder = getattr(args, name, None)
+        if folder is not None and not folder.is_dir():
+            parser.error(f"--{name} {folder}：文件夹不存在，请检查路径。")
     if args.command == "questions":
         from eval.questions import run as run_questions
 

@@ -144,3 +144,16 @@ def test_ask_answers_and_continues_a_conversation(tmp_path):
     outside = json.loads(run(data, "ask", "今天天气怎么样", "--json").stdout)
     assert outside["route"]["intent"] is None and "不在渠道参谋的范围内" in outside["markdown"]
     assert outside["markdown"].count("\n") == 0  # one line
+
+
+def test_a_setting_that_cannot_be_read_names_itself(tmp_path):
+    env_run = subprocess.run(
+        [sys.executable, "-m", "advisor", "ask", "返利分几档"],
+        cwd=ROOT,
+        env={**os.environ, "CANMOU_DATA_DIR": str(tmp_path / "data"), "CANMOU_BUILTIN_GUIDES": "maybe"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert env_run.returncode == 2
+    assert "设置有误：CANMOU_BUILTIN_GUIDES = 'maybe'" in env_run.stderr and "内部错误" not in env_run.stderr
