@@ -8,6 +8,7 @@ fuzzy matching; when a question is missing a metric or a name is unclear it retu
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import re
 import threading
@@ -555,7 +556,8 @@ YEAR_PATTERNS: list[tuple[re.Pattern, str]] = [
         ),
         "year",
     ),
-    (re.compile(r"第\s*([1-4一二三四])\s*(?:季度|季)"), "quarter_only"),
+    # 第一季度 / 一季度 / 3季度 (not 前三季度, 近两季度, 连续三季度: those are spans, read above)
+    (re.compile(r"(?:第|(?<![前近去续两二三四一\d]))\s*([1-4一二三四])\s*(?:季度|季)(?!报)"), "quarter_only"),
     (re.compile(r"(?<![a-z0-9])q([1-4])(?![0-9])"), "quarter_only"),
     (re.compile(rf"(?<![\d年个])(?<!\d\s){M_ZH}\s*月(?:份)?(?!底|末|度)"), "month_only"),
     (re.compile(rf"\b(?:in\s+)?({MONTH_EN_FULL})\b"), "month_only_en"),
@@ -671,7 +673,10 @@ PREVIOUS = re.compile(
     r"|quarter[- ]over[- ]quarter|month[- ]over[- ]month|(?:vs\.?|versus|compared\s+(?:to|with)|than)\s+(?:the\s+)?"
     r"(?:previous|prior|last)\s+(?:period|quarter|month)|previous period|prior period"
 )
-GROWTH = re.compile(r"增长率|增长|增速|增幅|涨幅|上涨|提升|\bgrowth\b|\bgrew\b|\bgrowing\b|\bincreased?\b|\bchange\b")
+VERSUS = re.compile(r"\bvs\.?|\bversus\b|\bcompared (?:to|with)\b|相比|对比|比起|(?:和|跟|与).{1,16}比")
+GROWTH = re.compile(
+    r"增长率|增长|增速|增幅|涨幅|上涨|提升|\bgrowth\b|\bgrew\b|\bgrow\b|\bgrowing\b|\bincreased?\b|\bchange\b"
+)
 DECLINE = re.compile(r"下降|下滑|减少|降幅|跌幅|下跌|\bdeclined?\b|\bdeclining\b|\bdropped\b|\bfell\b|\bdecreased?\b")
 
 NUMBER = (
@@ -783,6 +788,7 @@ METRIC_DEFAULTS = [(re.compile(p), m) for p, m in LEXICON["METRIC_DEFAULTS"]]
 METRIC_PATTERNS = [(re.compile(p), m) for p, m in LEXICON["METRIC_PATTERNS"]]
 SHARE_WORDS = re.compile(LEXICON["SHARE_WORDS"])
 STREAK = re.compile(LEXICON["STREAK"])
+NO_ACTIVITY = [(re.compile(p, re.IGNORECASE), m) for p, m in LEXICON["NO_ACTIVITY"]]
 FOLLOW_UP = re.compile(LEXICON["FOLLOW_UP"])
 SHIFT_BACK = [(re.compile(p), months) for p, months in LEXICON["SHIFT_BACK"]]
 THESE = re.compile(r"这几家|这几个|这些|那几家|那些|他们|它们|\bthese\b|\bthose\b|\bthem\b|\bthey\b", re.IGNORECASE)
@@ -868,20 +874,27 @@ class _Scan:
         return [s for s in self.spans if s.kind == kind]
 
 
-def _find_time(scan: _Scan, latest: date, lang: Language) -> TimeWindow | None:
-    """The first time expression in the scan (all of them are blanked out), resolved against latest."""
-    found: TimeWindow | None = None
+def _find_windows(scan: _Scan, latest: date, lang: Language) -> list[tuple[int, TimeWindow]]:
+    """Every time expression in the scan with where it starts, most specific pattern first (all are blanked out)."""
+    found: list[tuple[int, TimeWindow]] = []
     for pattern, kind in TIME_PATTERNS:
-        for m, _span in scan.take_all(pattern, "time"):
-            found = found or _window_from(kind, m, latest, lang)
+        for m, span in scan.take_all(pattern, "time"):
+            if (window := _window_from(kind, m, latest, lang)) is not None:
+                found.append((span.start, window))
     for pattern, value in RELATIVE_PATTERNS:
-        for _m, _span in scan.take_all(pattern, "time"):
-            if found is None:
-                found = _ytd(latest, lang) if value == "ytd" else _relative(*value, latest, lang)
+        for _m, span in scan.take_all(pattern, "time"):
+            found.append((span.start, _ytd(latest, lang) if value == "ytd" else _relative(*value, latest, lang)))
     for pattern, kind in YEAR_PATTERNS:
-        for m, _span in scan.take_all(pattern, "time"):
-            found = found or _window_from(kind, m, latest, lang)
+        for m, span in scan.take_all(pattern, "time"):
+            if (window := _window_from(kind, m, latest, lang)) is not None:
+                found.append((span.start, window))
     return found
+
+
+def _find_time(scan: _Scan, latest: date, lang: Language) -> TimeWindow | None:
+    """The time expression of the scan: the most specific one found."""
+    found = _find_windows(scan, latest, lang)
+    return found[0][1] if found else None
 
 
 def resolve_window(text: str, latest: date, language: Language | None = None) -> TimeWindow:
@@ -942,6 +955,8 @@ class _Parser:
             self.display = self.scan.text
         self.notes: list[str] = []
         self.unused: list[str] = []  # words neither understood nor names: reported back, or the answer stops
+        self.windows: list[TimeWindow] = []
+        self.time_group: str | None = None  # two adjacent periods named (2003年和2004年): one row each
 
     # -- helpers -----------------------------------------------------------------------------------------------
     def _zh(self, zh: str, en: str) -> str:
@@ -975,8 +990,11 @@ class _Parser:
         return comparison
 
     def _time(self) -> TimeWindow | None:
-        """The window the question names, relative words resolved against today; None when it names none."""
-        return _find_time(self.scan, self.context.today, self.lang)
+        """The window the question names, relative words resolved against today; None when it names none.
+        Every window named is kept in self.windows, in the order written (2016年买过、2017年没下单)."""
+        found = _find_windows(self.scan, self.context.today, self.lang)
+        self.windows = [w for _start, w in sorted(found, key=lambda t: t[0])]
+        return found[0][1] if found else None
 
     def _default_window(self, metrics: list[str], comparison: str, streak: tuple[int, str] | None = None) -> TimeWindow:
         """No time in the question: totals and rankings cover all the data; period KPIs and comparisons use the
@@ -1488,6 +1506,46 @@ class _Parser:
                 return int(n), "month" if "月" in grain or "month" in grain else "quarter"
         return None
 
+    def _two_windows(self, comparison: str) -> tuple[TimeWindow, str] | Clarification:
+        """Two periods named: a comparison of the later with the earlier when they are a year or one period apart
+        (H1 2026 versus H1 2025); otherwise ask, since one of them would be dropped."""
+        distinct = list({(w.start, w.end): w for w in self.windows}.values())
+        labels = "、".join(w.label for w in distinct)
+        if len(distinct) == 2 and (comparison != "none" or VERSUS.search(self.scan.text) or self.scan.of("growth")):
+            current, other = sorted(distinct, key=lambda w: w.start, reverse=True)
+            for kind in ("yoy", "previous"):
+                before = current.compared(kind)
+                if (before.start, before.end) == (other.start, other.end):
+                    return current, kind
+            return self._clarify(
+                "unsupported",
+                f"问题里的两个时期（{labels}）既不是同比也不是环比，目前没法直接对比。请分开问这两个时期。",
+                f"The two periods ({labels}) are neither a year nor one period apart, so they cannot be compared "
+                "directly. Please ask about each period separately.",
+            )
+        ordered = sorted(distinct, key=lambda w: w.start)
+        kinds = {w.kind for w in ordered}
+        adjacent = all((b.start - a.end).days == 1 for a, b in itertools.pairwise(ordered))
+        if len(kinds) == 1 and kinds <= {"month", "quarter", "year"} and adjacent:
+            # 2003年和2004年的销售额: both periods, one row each
+            self.time_group = ordered[0].kind
+            start, end = ordered[0].start, ordered[-1].end
+            return TimeWindow(start=start, end=end, label=range_label(start, end, self.lang)), comparison
+        return self._clarify(
+            "unsupported",
+            f"问题里有{len(distinct)}个时间（{labels}），一次只能按一个时间回答。请分开问，或说明要对比哪两个时期。",
+            f"The question names {len(distinct)} periods ({labels}); I answer one period at a time. Please ask "
+            "separately, or say which two periods to compare.",
+        )
+
+    def _no_activity(self) -> str | None:
+        """没卖出去 / 一单都没下 / haven't bought: the members with nothing booked; returns the measure the verb
+        names (quantity, orders, revenue)."""
+        for pattern, key in NO_ACTIVITY:
+            if self.scan.take_all(pattern, "absent", key):
+                return str(key)
+        return None
+
     def _shift_back(self) -> int:
         """Months to move the previous answer's window back (去年同期呢 → -12, the quarter before → -3)."""
         for pattern, months in SHIFT_BACK:
@@ -1596,7 +1654,31 @@ class _Parser:
             if self.scan.free(m.start(), m.end()):
                 self.scan.take(m.start(), m.end(), "missing")
                 self.unused.append(m.group(0))
+        absent = self._no_activity()
+        lost_between = False
+        distinct = list(dict.fromkeys((w.start, w.end) for w in self.windows))
+        if absent and len(distinct) == 2 and BOUGHT.search(self.scan.work):
+            # 2016年买过、2017年却一单都没下的客户: bought in one period, nothing in the next = lost customers
+            first, second = self.windows[0], self.windows[-1]
+            before = second.compared("previous")
+            if (before.start, before.end) != (first.start, first.end):
+                return self._clarify(
+                    "unsupported",
+                    f"「{first.label}买过、{second.label}没有」要求两个时期紧挨着且一样长，才能按流失客户计算。"
+                    "请换成相邻的两个时期，或分开问。",
+                    f"Bought in {first.label} but not in {second.label}: the two periods must be consecutive and "
+                    "equally long to count lost customers. Please ask about adjacent periods.",
+                )
+            self.scan.take_all(BOUGHT, "absent")
+            absent, lost_between, window = None, True, second
+        elif len(distinct) >= 2:  # H1 2026 versus H1 2025: the later period, compared; never one silently dropped
+            paired = self._two_windows(comparison)
+            if isinstance(paired, Clarification):
+                return paired
+            window, comparison = paired
         early_metrics = ratio_words + self._metric_patterns()  # 新增了多少客户: before 客户 is a grouping
+        if lost_between:
+            early_metrics.append((_Span(0, 0, "metric", "lost_partners"), "lost_partners"))
         ids, unknown_ids = self._ids()
         if unknown_ids:
             code = unknown_ids[0]
@@ -1616,6 +1698,8 @@ class _Parser:
         nouns = self._nouns()
         if (ambiguous := self._store_names(entities, nouns)) is not None:
             return ambiguous
+        if absent and not metric_spans:  # 一件都没卖出去: the verb's measure
+            metric_spans = [(_Span(0, 0, "metric", absent), absent)]
         inherit = follow_up and not metric_spans and not any(t.metric for t in thresholds)
         if not metric_spans and not any(t.metric for t in thresholds) and not inherit:
             metric_spans = self._default_metric()
@@ -1654,7 +1738,11 @@ class _Parser:
                 metrics.append(key)
         if inherit:
             metrics = list(self.previous.metrics)
-        if metrics and metrics[0] in ("new_partners", "lost_partners") and LISTING.search(self.scan.text):
+        if (
+            metrics
+            and metrics[0] in ("new_partners", "lost_partners")
+            and (lost_between or LISTING.search(self.scan.text))
+        ):
             marked.append(_Span(0, 0, "group", ("partner", None, True)))  # which customers did we lose: list them
             thresholds.append(_Threshold(_Span(0, 0, "threshold"), "gt", 0.0, False, metrics[0]))
         growth_spans = self.scan.of("growth") + self.scan.of("compare")
@@ -1778,6 +1866,8 @@ class _Parser:
                 filters.append({"field": dim, "op": "in", "value": values})
                 if dim not in groups and not (dim == "partner_type" and "partner" in groups):
                     groups.append(dim)
+        if self.time_group and not any(DIMENSIONS[g].is_time for g in groups):
+            groups.append(self.time_group)
         groups = [g for g in groups if not DIMENSIONS[g].is_time] + [g for g in groups if DIMENSIONS[g].is_time][:1]
 
         sort = None
@@ -1838,6 +1928,17 @@ class _Parser:
             spec_data = self._inherit(
                 spec_data, shift, explicit_groups=bool(marked), ranked=direction is not None, own_metrics=not inherit
             )
+        if absent:
+            dims = [d for d in spec_data["dimensions"] if not DIMENSIONS[d].is_time]
+            spec_data.update(dimensions=dims[:1] or ["partner"], sort=None, limit=None, absent=True)
+            if len(dims) > 1:
+                return self._clarify(
+                    "unsupported",
+                    "「没有销售的…」一次只能按一个维度列出，您要看哪一个？"
+                    f"（{'、'.join(DIMENSIONS[d].zh for d in dims)}）",
+                    "Items with no sales can be listed by one grouping at a time. Which one?",
+                    [DIMENSIONS[d].label(self.lang) for d in dims],
+                )
         if share:
             spec_data["share"] = "top" if spec_data.get("limit") and not self._each_word() else "each"
             # 华东的销售里乳制品占几成: 华东 names the whole the share is of, 乳制品 the part
@@ -2009,7 +2110,9 @@ def _row_label(row: pd.Series, spec: QuerySpec) -> str:
         elif dim == "product":
             parts.append(str(row.get("product_name") or row.get("sku")))
         else:
-            parts.append(str(row[DIMENSIONS[dim].column]))
+            value = row[DIMENSIONS[dim].column]
+            # a row read across int and float columns turns the year 2004 into 2004.0
+            parts.append(str(int(value)) if isinstance(value, float) and value.is_integer() else str(value))
     return "·".join(parts)
 
 
@@ -2070,6 +2173,21 @@ def _summary(spec: QuerySpec, frame: pd.DataFrame, lang: Language, window: str, 
         if zh
         else ("YoY" if spec.comparison == "yoy" else "vs previous period")
     )
+    if spec.absent:
+        return _absent_summary(spec, frame, lang, head, name)
+    if spec.dimensions == ["partner"] and key in ("new_partners", "lost_partners") and not frame.empty:
+        shown = [_row_label(row, spec) for _i, row in frame.head(10).iterrows()]
+        more = len(frame) - len(shown)
+        if key == "lost_partners":
+            before = spec.window.compared("previous", lang)
+            why_zh, why_en = f"{before.label}有购买、本期没有", f"bought in {before.label}, nothing since"
+        else:
+            why_zh, why_en = "本期第一次购买", "first purchase in the period"
+        if lang == "zh":
+            tail = " 等（见下表）" if more > 0 else ""
+            return f"{head}{name.removesuffix('数')}共 {len(frame)} 个（{why_zh}）：{'、'.join(shown)}{tail}。"
+        tail = f" and {more} more (see the table)" if more > 0 else ""
+        return f"{head}: {len(frame)} {name} ({why_en}): {', '.join(shown)}{tail}."
     if frame.empty:
         missing = _missing_names(spec, context, lang)
         thresholds = _filter_text(
@@ -2196,6 +2314,24 @@ def _summary(spec: QuerySpec, frame: pd.DataFrame, lang: Language, window: str, 
                 f"({best[f'{key}_change'] * 100:+.1f}%)."
             )
     return text
+
+
+def _absent_summary(spec: QuerySpec, frame: pd.DataFrame, lang: Language, head: str, name: str) -> str:
+    """没有销售的…: how many, and who (the first ten named)."""
+    dim = spec.dimensions[0]
+    noun = DIM_NOUNS[dim][0 if lang == "zh" else 1] if dim in DIM_NOUNS else DIMENSIONS[dim].label(lang)
+    ptype = next((f.value for f in spec.filters if f.field == "partner_type" and f.op == "eq"), None)
+    if dim == "partner" and ptype:
+        noun = str(ptype) if lang == "zh" else TYPE_NOUNS_EN.get(str(ptype), noun)
+    if frame.empty:
+        return f"{head}每个{noun}都有{name}。" if lang == "zh" else f"{head}: every one of the {noun} has some {name}."
+    shown = [_row_label(row, spec) for _i, row in frame.head(10).iterrows()]
+    more = len(frame) - len(shown)
+    if lang == "zh":
+        tail = f" 等（共 {len(frame)} 个，见下表）" if more > 0 else ""
+        return f"{head}{name}为零（没有一笔记录）的{noun}共 {len(frame)} 个：{'、'.join(shown)}{tail}。"
+    tail = f" and {more} more (see the table)" if more > 0 else ""
+    return f"{head}: {len(frame)} {noun} with no {name} at all: {', '.join(shown)}{tail}."
 
 
 def _chart(spec: QuerySpec, frame: pd.DataFrame, lang: Language, label: str) -> ChartSpec:

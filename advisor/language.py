@@ -13,7 +13,7 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 QUOTED_TEXT = re.compile(
     r"\"[^\"]{1,200}\"|“[^”]{1,200}”|「[^」]{1,200}」|『[^』]{1,200}』|《[^》]{1,200}》|‘[^’]{1,200}’"
 )
-CODES = re.compile(r"(?<![a-z])[a-z]{0,4}-?\d[\w-]*")
+CODES = re.compile(r"(?<![a-z])[a-z]{0,4}-?\d[a-z0-9_-]*")
 
 
 def language_of(question: str) -> Language:

@@ -866,6 +866,9 @@ class QuerySpec(BaseModel):
     # The threshold filters must hold in each of the last `streak` periods of `streak_grain` (连续两个季度未达标).
     streak: int | None = Field(None, ge=2, le=12)
     streak_grain: Literal["month", "quarter"] | None = None
+    # The members of the one dimension with nothing booked in the window under the filters (哪些经销商上个月没进货):
+    # taken from the master data (partners, products) or, for an attribute of the sales lines, from every line.
+    absent: bool = False
 
     @field_validator("metrics")
     @classmethod
@@ -938,6 +941,19 @@ class QuerySpec(BaseModel):
                     raise ValueError(
                         f"「{metric.zh}」的{SOURCE_ZH[missing[0]]}数据没有按{dim.zh}记录，不能按{dim.zh}分组或筛选"
                     )
+        if self.absent:
+            groups = [d for d in self.dimensions if not DIMENSIONS[d].is_time]
+            if len(groups) != 1 or len(self.dimensions) != 1:
+                raise ValueError("「没有销售的…」只能按一个维度列出（例如伙伴、产品、品类），不能再按时间分组")
+            if (
+                self.comparison != "none"
+                or self.share != "none"
+                or self.streak
+                or any(f.is_threshold for f in self.filters)
+            ):
+                raise ValueError("「没有销售的…」不能同时带对比、占比、连续期或指标条件")
+            if any(METRICS[k].sources != ("sales",) for k in self.metrics):
+                raise ValueError("「没有销售的…」只能看销售数据里的指标（销售额、销量、订单数）")
         return self
 
     def time_dimension(self) -> Dimension | None:
@@ -1311,6 +1327,50 @@ class _Compiler:
         where = f" WHERE {' AND '.join(checks)}" if checks else ""
         return [f"SELECT _b FROM cur_buckets{where}"]
 
+    def _universe(self) -> str:
+        """Every member of the one grouping dimension, for 没有销售的…: partners and their attributes from the
+        partner master, products and categories from the product master, other attributes from every sales line.
+        Only the filters that describe the members themselves narrow it (华南的伙伴); the others (饮料, 上个月)
+        say what they did not buy."""
+        dim = self.dims[0]
+        if "partners" in dim.expressions:
+            table, alias, expr = "partners", "p", dim.expressions["partners"]
+
+            def own(d: Dimension) -> str | None:
+                return d.expressions.get("partners")
+        elif dim.key in ("product", "category"):
+            table, alias, expr = "products", "pr", {"product": "pr.sku", "category": "pr.category"}[dim.key]
+
+            def own(d: Dimension) -> str | None:
+                return {"product": "pr.sku", "category": "pr.category"}.get(d.key)
+        else:
+            table, alias, expr = "sales", "x", dim.expressions["sales"]
+
+            def own(d: Dimension) -> str | None:
+                sales = d.expressions.get("sales", "")
+                return sales if sales and not re.search(r"\b(?:p|pr)\.", sales) else None
+
+        conditions = [f"{expr} IS NOT NULL"]
+        for i, f in enumerate(self.row_filters):
+            column = own(DIMENSIONS[f.field])
+            if column is None:
+                continue
+            name = self.params.once(
+                f"filter{i}", f"f_{f.field}", list(f.value) if f.op in ("in", "not_in") else f.value
+            )
+            conditions.append(
+                {
+                    "eq": f"{column} = {name}",
+                    "ne": f"{column} IS DISTINCT FROM {name}",
+                    "in": f"list_contains({name}, {column})",
+                    "not_in": f"NOT coalesce(list_contains({name}, {column}), false)",
+                }[f.op]
+            )
+        return (
+            f"universe AS (\n    SELECT DISTINCT {expr} AS {dim.column}, b._b FROM {table} {alias} "
+            f"CROSS JOIN cur_buckets b\n    WHERE {' AND '.join(conditions)}\n)"
+        )
+
     # -- whole statement ---------------------------------------------------------------------------------------
     def compile(self) -> CompiledQuery:
         spec = self.spec
@@ -1324,13 +1384,17 @@ class _Compiler:
             for source in self.sources:
                 ctes += self._source_ctes(source, "cmp", compare, "cmp_buckets", shift)
         key_cols = [*self.keys, "_b"]
-        ctes.append(
-            "keyset AS (\n    "
-            + "\n    UNION\n    ".join(
-                [f"SELECT {', '.join(key_cols)} FROM cur_{s}" for s in self.sources] + self._single_row()
+        if spec.absent:  # every member, then only those with nothing booked (HAVING below)
+            ctes.append(self._universe())
+            ctes.append(f"keyset AS (SELECT {', '.join(key_cols)} FROM universe)")
+        else:
+            ctes.append(
+                "keyset AS (\n    "
+                + "\n    UNION\n    ".join(
+                    [f"SELECT {', '.join(key_cols)} FROM cur_{s}" for s in self.sources] + self._single_row()
+                )
+                + "\n)"
             )
-            + "\n)"
-        )
 
         select, columns = [], []
         if self.time is None:
@@ -1370,12 +1434,14 @@ class _Compiler:
             f"{self._field_expr(f.field)} {METRIC_OPS[f.op]} {self.params.add(f'threshold_{f.field}', f.value)}"
             for f in self.thresholds
         ]
+        if spec.absent:
+            having += [f"coalesce({self._expr(METRICS[k], 'cur')}, 0) = 0" for k in spec.metrics]
         order = []
         if spec.sort is not None:
             order.append(f"{spec.sort.metric} {spec.sort.direction.upper()} NULLS LAST")
         if self.time is not None:
             order.append(f"{self.time.column} ASC")
-        if spec.sort is None and self.dims:
+        if spec.sort is None and self.dims and not spec.absent:
             order.append(f"{spec.metrics[0]} DESC NULLS LAST")
         order += [d.column for d in self.dims]
 

@@ -988,3 +988,61 @@ def test_a_city_and_a_type_that_begin_several_names_ask_which(tmp_path):
     assert set(result.options) >= {"深圳直营2号店", "深圳直营体验店"}
     typed = answer_data_question(store, "深圳代理商的销售额")  # one partner type in a city is a filter, not a name
     assert not isinstance(typed, Clarification) and typed.frame["revenue"].iloc[0] == 1_000
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Nothing booked (没进货 / 一件都没卖出去), two periods named, lost customers between two named periods
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "column", "expected"),
+    [
+        ("上季度哪些伙伴没买过饮料", "partner_id", ["P2", "P3", "P4"]),  # Q1: only P1 bought 饮料
+        ("Which partners haven't bought anything in Q1 2026?", "partner_id", ["P2", "P4"]),
+        ("4月哪个产品一件都没卖出去", "sku", ["SNK-001"]),
+        ("华南哪些客户一季度一单都没下", "partner_id", ["P4"]),  # the region narrows who, not what they bought
+    ],
+)
+def test_members_with_nothing_booked_are_listed(company, question, column, expected):
+    answer = answer_data_question(company, question)
+    assert isinstance(answer, DataAnswer), answer
+    assert answer.spec.absent
+    assert sorted(answer.frame[column]) == expected
+    assert str(len(expected)) in answer.summary
+
+
+def test_nothing_missing_says_everyone_bought(company):
+    answer = answer_data_question(company, "本季度哪些伙伴没进货")
+    assert isinstance(answer, DataAnswer)
+    assert answer.frame.empty
+    assert "都有" in answer.summary
+
+
+def test_bought_in_one_period_and_not_the_next_is_lost_customers(company):
+    answer = answer_data_question(company, "2025年二季度买过、2025年三季度一单都没下的客户")
+    assert isinstance(answer, DataAnswer), answer
+    assert answer.spec.metrics[0] == "lost_partners"
+    assert answer.spec.window.start == date(2025, 7, 1)
+    assert sorted(answer.frame["partner_id"]) == ["P1", "P2"]
+    far = answer_data_question(company, "2025年二季度买过、2026年二季度没下单的客户")
+    assert isinstance(far, Clarification) and far.reason == "unsupported"
+
+
+def test_two_adjacent_periods_get_a_row_each_and_others_are_asked_back(company):
+    both = answer_data_question(company, "2025年和2026年的销售额")
+    assert isinstance(both, DataAnswer), both
+    assert dict(zip(both.frame["year"], both.frame["revenue"], strict=True)) == {2025: 16_000, 2026: 50_800}
+    assert "2025" in both.summary and "2025.0" not in both.summary
+    versus = answer_data_question(company, "Q2 2026 revenue versus Q2 2025")
+    assert isinstance(versus, DataAnswer), versus
+    assert versus.spec.comparison == "yoy"
+    assert versus.frame["revenue"].iloc[0] == 42_000
+    assert versus.frame["revenue_compare"].iloc[0] == 16_000
+    apart = answer_data_question(company, "2023年和2025年的销售额")
+    assert isinstance(apart, Clarification) and apart.reason == "unsupported"
+    assert "2023" in apart.question and "2025" in apart.question
+
+
+def test_years_beside_chinese_words_are_not_codes():
+    assert language_of("2016年买过、2017年却一单都没下的 Home Office 客户") == "zh"
