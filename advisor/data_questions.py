@@ -361,8 +361,13 @@ N_EN = r"(\d{1,4}|" + "|".join(EN_NUMBERS) + ")"
 
 
 def _normalise(text: str) -> str:
-    """Full-width to half-width (NFKC), lower case, single spaces."""
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().lower()
+    """Full-width to half-width (NFKC), lower case, single spaces; 18年1月 / 24年Q3 → 2018年1月 / 2024年q3."""
+    text = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().lower()
+    return SHORT_YEAR.sub(lambda m: ("20" if int(m.group(1)) < 70 else "19") + m.group(1), text)
+
+
+# A two-digit year, only where a month, quarter or half follows (not 18年经验, not 12年老客户)
+SHORT_YEAR = re.compile(r"(?<![\d.])(\d{2})(?=\s*年\s*(?:\d{1,2}\s*月|第?\s*[一二三四1-4]\s*季|[上下]半年|q[1-4]|全年))")
 
 
 def cn_number(text: str) -> float | None:
@@ -1244,8 +1249,33 @@ class _Parser:
                 for noun, value in PARTNER_NOUNS_ZH.items():
                     if value and noun in alias and value in self.context.values["partner_type"]:
                         type_filters.append(value)
+        if not out:
+            out = self._misspelt_metric()
         out.sort(key=lambda t: t[0].start)
         return out, type_filters
+
+    def _misspelt_metric(self) -> list[tuple[_Span, str]]:
+        """回宽率 → 回款率: a Chinese metric name of three or more characters typed with one inner character wrong
+        (not the first or last: 的客户 is not 新客户, 完成了 is not 完成率). Only when no metric was found; the
+        answer says how it was read."""
+        work = self.scan.work
+        for metric in METRICS.values():
+            for alias in sorted(metric.synonyms_zh, key=len, reverse=True):
+                n = len(alias)
+                if n < 3 or not CJK.fullmatch(alias[0]):
+                    continue
+                for i in range(len(work) - n + 1):
+                    piece = work[i : i + n]
+                    wrong = [k for k in range(n) if piece[k] != alias[k]]
+                    if len(wrong) != 1 or not 0 < wrong[0] < n - 1 or not CJK.match(piece[wrong[0]]):
+                        continue
+                    if piece[wrong[0]] in "的了是在有和与及个们吗呢":
+                        continue
+                    if not self.scan.free(i, i + n):
+                        continue
+                    self.notes.append(self._zh(f"「{piece}」按「{alias}」理解", f'read "{piece}" as "{alias}"'))
+                    return [(self.scan.take(i, i + n, "metric", metric.key), metric.key)]
+        return []
 
     def _entities(self) -> list[_Span]:
         if self.context.entity_pattern is None:
@@ -1781,12 +1811,29 @@ class _Parser:
         # Dimension filters: entities, partner-type words, names.
         by_dim: dict[str, list[str]] = {}
         excluded: dict[str, list[str]] = {}  # 不算 Cancelled / excluding France
-        for ent in entities:
+        entities = sorted(entities, key=lambda e: e.start)
+        negated = [
+            bool(
+                NEGATION.search(self.scan.text[max(0, ent.start - 8) : ent.start])
+                or EXCLUDING_AFTER.match(self.scan.text[ent.end : ent.end + 4])
+            )
+            for ent in entities
+        ]
+        # 除了 Classic Cars 和 Vintage Cars / 饮料、乳制品以外: the exclusion covers every name joined to it
+        joined = [bool(CONJUNCTION.fullmatch(self.scan.text[a.end : b.start])) for a, b in itertools.pairwise(entities)]
+        for i in range(1, len(entities)):
+            negated[i] = negated[i] or (negated[i - 1] and joined[i - 1])
+        for i in range(len(entities) - 2, -1, -1):
+            negated[i] = negated[i] or (
+                negated[i + 1]
+                and joined[i]
+                and bool(EXCLUDING_AFTER.match(self.scan.text[entities[i + 1].end : entities[i + 1].end + 4]))
+            )
+        if any(negated):
+            self.scan.take_all(THE_REST, "filler")  # 其他产品线 / the other product lines: what the exclusion leaves
+        for ent, is_negated in zip(entities, negated, strict=True):
             dim, value = ent.value
-            before = self.scan.text[max(0, ent.start - 8) : ent.start]
-            after = self.scan.text[ent.end : ent.end + 4]
-            negated = NEGATION.search(before) or EXCLUDING_AFTER.match(after)
-            target = excluded if negated else by_dim
+            target = excluded if is_negated else by_dim
             target.setdefault(dim, [])
             if value not in target[dim]:
                 target[dim].append(value)
@@ -1835,7 +1882,7 @@ class _Parser:
         counting = all(k in ("partner_count", "active_partners") for k in metrics)
         share_of_filter = share and direction is None and not EACH_WORDS.search(self.scan.text)
         # 只看经销商呢 after 各省销售额: a filter on the previous frame, not a new grouping by partner
-        narrowing = follow_up and bool(self.previous.dimensions) and ONLY.search(self.scan.text)
+        narrowing = follow_up and ONLY.search(self.scan.text)
         if partner_words and not counting and not share_of_filter and not narrowing:
             listing = any(s.value[2] for s in partner_words)
             listing = listing or bool(rank_span or limit or thresholds or AFTER_MARKERS.search(self.scan.text))
@@ -1851,12 +1898,24 @@ class _Parser:
                 groups.insert(0, "partner")
         partner_ids = list(dict.fromkeys(e.key for e in names if e.kind == "partner"))
         skus = list(dict.fromkeys(e.key for e in names if e.kind == "product"))
+        # One name under several codes (开博通 sold as three SKUs): the name means all of them, summed
+        one_name: dict[str, bool] = {}
+        for kind, keys in (("partner", partner_ids), ("product", skus)):
+            norms = {e.norm for e in names if e.kind == kind}
+            if len(norms) == 1:
+                same = [e.key for e in self.context.full_names if e.kind == kind and e.norm in norms]
+                keys[:] = list(dict.fromkeys(keys + same))
+                one_name[kind] = len(keys) > 1
         if partner_ids:
             by_dim["partner"] = partner_ids
         if skus:
             by_dim["product"] = skus
         for dim, values in by_dim.items():
-            if len(values) == 1:
+            if one_name.get(dim):
+                filters.append({"field": dim, "op": "in", "value": values})
+                if dim in groups and dim not in explicit:
+                    groups.remove(dim)
+            elif len(values) == 1:
                 filters.append({"field": dim, "op": "eq", "value": values[0]})
                 if dim in groups and dim not in explicit:
                     groups.remove(dim)
@@ -2116,6 +2175,9 @@ def _row_label(row: pd.Series, spec: QuerySpec) -> str:
     return "·".join(parts)
 
 
+OP_EN = {**OP_ZH, "in": "in", "not_in": "not in"}
+
+
 def _filter_text(spec: QuerySpec, context: DataContext | None, lang: Language) -> str:
     parts = []
     for f in spec.filters:
@@ -2127,12 +2189,13 @@ def _filter_text(spec: QuerySpec, context: DataContext | None, lang: Language) -
                 shown.append(entry.name if entry else str(v))
             name = DIMENSIONS[f.field].label(lang)
             joiner = "、" if lang == "zh" else ", "
-            parts.append(f"{name} {OP_ZH[f.op]} {joiner.join(shown)}")
+            parts.append(f"{name} {(OP_ZH if lang == 'zh' else OP_EN)[f.op]} {joiner.join(shown)}")
         else:
             metric, part = metric_of(f.field)  # type: ignore[misc]
             fmt = "ratio" if part == "change" else metric.fmt
             suffix = ("变化" if lang == "zh" else " change") if part == "change" else ""
-            parts.append(f"{metric.label(lang)}{suffix} {OP_ZH[f.op]} {format_value(fmt, f.value)}")
+            op = (OP_ZH if lang == "zh" else OP_EN)[f.op]
+            parts.append(f"{metric.label(lang)}{suffix} {op} {format_value(fmt, f.value)}")
     return ("；" if lang == "zh" else "; ").join(parts)
 
 
@@ -2497,7 +2560,8 @@ def answer_spec(store: Store, spec: QuerySpec, language: Language = "zh", notes:
     summary = _summary(spec, frame, language, window, context)
     if spec.share != "none":
         frame, sentence = _share_of_total(store, spec, frame, language)
-        summary = sentence if spec.share == "top" else f"{summary}{sentence}"
+        joiner = "" if language == "zh" else " "
+        summary = sentence if spec.share == "top" else f"{summary}{joiner}{sentence}"
     return DataAnswer(
         spec=spec,
         frame=frame,
@@ -2582,6 +2646,8 @@ def evidence(store: Store, question: str, previous: QuerySpec | dict | None = No
 WITHIN = re.compile(r"\s*的?\s*(?:销售额?|业绩|生意|收入|营收|销量|订单)?\s*(?:里|中|当中|之中|里面)")
 ONLY = re.compile(r"只看|只要|只算|仅看|仅限|\bonly\b|\bjust\b", re.IGNORECASE)
 YEAR_DIGITS = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)|今年|去年|前年|明年|this year|last year")
+CONJUNCTION = re.compile(r"\s*(?:和|与|及|以及|跟|、|,|，|/|&|\band\b|\bor\b|或)\s*")
+THE_REST = re.compile(r"其他|其它|其余|剩下的?|剩余的?|\bother\b|\bthe rest\b")
 EXCLUDING_AFTER = re.compile(r"\s*(?:以外|之外|除外|不算|不计|不含|不包括)")
 ALL_TIME = re.compile(
     r"历史累计|累计至今|累计|至今|迄今|总共|一共|\ball[- ]time\b|\bto date\b|\bcumulative(?:ly)?\b|\bever\b"

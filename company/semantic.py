@@ -1132,7 +1132,7 @@ class _Compiler:
     ) -> str:
         body = ",\n           ".join(select)
         conditions = [f"x.{date_col} BETWEEN {bounds[0]} AND {bounds[1]}", *where]
-        text = body + " ".join(conditions)
+        text = body + " " + " ".join(conditions)
         on = f"x.{date_col} BETWEEN {b}._start AND {b}._end"
         if date_col == "month":
             on = f"x.month BETWEEN {b}._mstart AND {b}._end"
@@ -1190,7 +1190,7 @@ class _Compiler:
             ]
             quarters = self.params.add(f"{prefix}_survey_quarters", _quarters_between(window.start, window.end))
             body = ",\n           ".join(cols)
-            text = body + " ".join(where)
+            text = body + " " + " ".join(where)
             first = f"strftime({b}._start, '%Y') || 'Q' || CAST(quarter({b}._start) AS VARCHAR)"
             last = f"strftime({b}._end, '%Y') || 'Q' || CAST(quarter({b}._end) AS VARCHAR)"
             where_sql = f"\n    WHERE {' AND '.join(where)}" if where else ""
@@ -1199,18 +1199,22 @@ class _Compiler:
                 f"AND x.quarter BETWEEN {first} AND {last}{self._joins(text)}{where_sql}\n    GROUP BY ALL\n)"
             ]
         if source == "lost":
-            # Partners with sales in the equally long period just before the bucket and none in the bucket.
+            # Partners with sales in the equally long period just before the bucket and none in the bucket, both
+            # under the question's filters: lost Motorcycles customers stopped buying Motorcycles.
+            active = f"{name}_active"
+            filtered = " AND ".join(where) or "true"
             cols = [*keys, f"{b}._b", "count(DISTINCT x.partner_id) AS lost_partners"]
             body = ",\n           ".join(cols)
             conditions = [
                 *where,
-                f"NOT EXISTS (SELECT 1 FROM sales y WHERE y.partner_id = x.partner_id "
-                f"AND y.date BETWEEN {b}._start AND {b}._end)",
+                f"NOT EXISTS (SELECT 1 FROM {active} a WHERE a.partner_id = x.partner_id AND a._b = {b}._b)",
             ]
-            text = body + " ".join(conditions)
+            text = body + " " + " ".join(conditions)
             return [
+                f"{active} AS (\n    SELECT DISTINCT x.partner_id, {b}._b FROM sales x JOIN {b} ON x.date BETWEEN "
+                f"{b}._start AND {b}._end{self._joins(filtered)}\n    WHERE {filtered}\n)",
                 f"{name} AS (\n    SELECT {body}\n    FROM sales x JOIN {b} ON x.date BETWEEN {b}._pstart AND {b}._pend"
-                f"{self._joins(text)}\n    WHERE {' AND '.join(conditions)}\n    GROUP BY ALL\n)"
+                f"{self._joins(text)}\n    WHERE {' AND '.join(conditions)}\n    GROUP BY ALL\n)",
             ]
         if source in ("costs", "rebates"):
             cols = [*keys, f"{b}._b", f"sum(x.amount) AS {'cost' if source == 'costs' else 'rebate'}"]

@@ -1046,3 +1046,62 @@ def test_two_adjacent_periods_get_a_row_each_and_others_are_asked_back(company):
 
 def test_years_beside_chinese_words_are_not_codes():
     assert language_of("2016年买过、2017年却一单都没下的 Home Office 客户") == "zh"
+
+
+def test_an_exclusion_covers_every_name_joined_to_it(company):
+    answer = answer_data_question(company, "除了江苏和浙江，二季度其他省份的销售额")
+    assert isinstance(answer, DataAnswer), answer
+    assert answer.frame["revenue"].sum() == 10_000  # 广东: P3 3,000 + P4 7,000
+    after = answer_data_question(company, "江苏、浙江以外二季度卖了多少")
+    assert isinstance(after, DataAnswer) and after.frame["revenue"].sum() == 10_000
+
+
+def test_only_after_a_single_figure_narrows_it(company):
+    first = answer_data_question(company, "二季度销售额是多少")
+    narrowed = answer_data_question(company, "只看经销商呢", first.spec)
+    assert isinstance(narrowed, DataAnswer), narrowed
+    assert narrowed.spec.dimensions == []
+    assert narrowed.frame["revenue"].iloc[0] == 32_000  # P1 14,000 + P2 18,000
+
+
+def test_a_metric_typed_with_one_character_wrong_is_read_and_said(company):
+    answer = answer_data_question(company, "二季度回宽率最低的伙伴")
+    assert isinstance(answer, DataAnswer), answer
+    assert answer.spec.metrics[0] == "collection_rate"
+    assert any("回宽率" in note and "回款率" in note for note in answer.notes)
+    other = answer_data_question(company, "华东的客户二季度买了多少")  # 的客户 is not 新客户
+    assert isinstance(other, DataAnswer) and other.spec.metrics == ["revenue"]
+
+
+def test_two_digit_years_before_a_month(company):
+    answer = answer_data_question(company, "26年4月的销售额")
+    assert isinstance(answer, DataAnswer), answer
+    assert answer.spec.window.start == date(2026, 4, 1)
+    assert answer.frame["revenue"].iloc[0] == 13_000
+
+
+def test_what_percent_came_from_a_region(company):
+    answer = answer_data_question(company, "What % of Q2 2026 revenue came from 华南?")
+    assert isinstance(answer, DataAnswer), answer
+    assert answer.frame["revenue_share"].iloc[0] == pytest.approx(10_000 / 42_000)
+    assert "% of" in answer.summary and "CNY. That" in answer.summary.replace("元", "CNY")
+
+
+def test_lost_customers_under_a_product_filter_stopped_buying_that_product(company):
+    answer = answer_data_question(company, "一季度买过休闲食品、二季度没再买的客户")
+    assert isinstance(answer, DataAnswer), answer
+    assert list(answer.frame["partner_id"]) == ["P3"]  # P3 still bought 饮料 in Q2
+
+
+def test_one_product_name_under_several_codes_means_all_of_them(tmp_path):
+    store = make_store(
+        tmp_path,
+        partners=[partner("P1")],
+        products=[product("A-1", name="开博通"), product("A-2", name="开博通"), product("B-1", name="高特灵")],
+        sales=[sale("P1", "A-1", "2026-05-10", 1, 100), sale("P1", "A-2", "2026-05-11", 2, 100)]
+        + [sale("P1", "B-1", "2026-05-12", 1, 300)],
+    )
+    answer = answer_data_question(store, "5月开博通的销售额")
+    assert isinstance(answer, DataAnswer), answer
+    assert answer.spec.dimensions == []
+    assert answer.frame["revenue"].iloc[0] == 300
