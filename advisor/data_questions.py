@@ -367,7 +367,9 @@ def _normalise(text: str) -> str:
 
 
 # A two-digit year, only where a month, quarter or half follows (not 18年经验, not 12年老客户)
-SHORT_YEAR = re.compile(r"(?<![\d.])(\d{2})(?=\s*年\s*(?:\d{1,2}\s*月|第?\s*[一二三四1-4]\s*季|[上下]半年|q[1-4]|全年))")
+SHORT_YEAR = re.compile(
+    r"(?<![\d.])(\d{2})(?=\s*年\s*(?:\d{1,2}\s*月|第?\s*[一二三四1-4]\s*季|[上下]半年|q[1-4]|全年))"
+)
 
 
 def cn_number(text: str) -> float | None:

@@ -1098,8 +1098,11 @@ def test_one_product_name_under_several_codes_means_all_of_them(tmp_path):
         tmp_path,
         partners=[partner("P1")],
         products=[product("A-1", name="开博通"), product("A-2", name="开博通"), product("B-1", name="高特灵")],
-        sales=[sale("P1", "A-1", "2026-05-10", 1, 100), sale("P1", "A-2", "2026-05-11", 2, 100)]
-        + [sale("P1", "B-1", "2026-05-12", 1, 300)],
+        sales=[
+            sale("P1", "A-1", "2026-05-10", 1, 100),
+            sale("P1", "A-2", "2026-05-11", 2, 100),
+            sale("P1", "B-1", "2026-05-12", 1, 300),
+        ],
     )
     answer = answer_data_question(store, "5月开博通的销售额")
     assert isinstance(answer, DataAnswer), answer
