@@ -2636,7 +2636,8 @@ def evidence(store: Store, question: str, previous: QuerySpec | dict | None = No
         if parsed.reason == "unanswerable":  # 直销员上门推销要守哪些规矩: 规矩 is nothing of the data's
             if not kinds & {"entity", "name", "metric", "group"}:
                 return "none"  # 今天天气怎么样: a day and the weather, nothing of the data's
-            return "ask" if kinds & {"entity", "name", "time"} else "partial"
+            # 哪些问题客户回款率低于80%: a figure, a bound and a number are a data question the data half answers
+            return "ask" if kinds & {"entity", "name", "time", "threshold"} else "partial"
         # 给我看看华东的经销商: names the company's regions and partners, only the figure is missing
         anchored = kinds & {"entity", "name", "time", "rank", "limit"}
         return "ask" if parsed.reason == "missing_metric" and anchored else "none"

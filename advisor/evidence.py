@@ -26,8 +26,8 @@ GUIDANCE = re.compile(
     r"怎么(?!样)|咋(?!样)|如何(?!$|[？?])|怎样(?!$|[？?])|为什么|为啥|为何|应该|应当|要不要|该不该|"
     r"是否(?:应该|需要|要|可以)|可不可以|能不能|建议|方法|"
     r"步骤|流程|原则|注意|技巧|要点|是什么|什么是|啥是|指什么|含义|定义|区别|作用|目的|意义|好处|"
-    r"一般|通常|几档|几级|几种|几类|哪几|哪些(?:方法|做法|原则|形式|类型|方式|手段|要求|条件|内容|步骤|方面|因素|标准|情况|"
-    r"问题|指标|渠道|权利|义务|责任|措施|环节|特点)|看啥|看什么|考虑什么|包括什么|包含什么|有什么用|"
+    r"几档|几级|几种|几类|哪几|哪些(?:方法|做法|原则|形式|方式|手段|要求|条件|内容|步骤|方面|因素|标准|情况|"
+    r"指标|权利|义务|责任|措施|环节|特点)|看啥|看什么|考虑什么|包括什么|包含什么|有什么用|"
     r"\bhow (?:to|should|do|does|can|could|would)\b|\bwhy\b|\bwhat (?:is|are|does|should|makes|happens)\b|"
     r"\bshould\b|\bbest practice|\badvice\b|\bdifference between\b|\bwhich (?:factors|criteria|steps)\b|"
     r"\bwhat to (?:check|look|include|do)\b|\bmeaning of\b|\bdefine\b|"
@@ -45,6 +45,9 @@ GUIDANCE = re.compile(
     r"\bhow (?:is|are)\b.{0,60}\b(?:calculated|computed|measured|worked out|set)\b",
     re.IGNORECASE,
 )
+# Words that lean towards practice but also open questions about the company's own figures (哪些渠道上季度销售额下降了,
+# 华东区一般每月卖多少): guidance only when the data does not answer the question outright.
+GUIDANCE_WEAK = re.compile(r"一般|通常|哪些(?:类型|渠道|问题)|哪类|哪种", re.IGNORECASE)
 # A tool the user names (the scan, the scorecard, the cost analysis) rather than a figure they ask for.
 EXPLICIT = {
     "scorecard": re.compile(
@@ -84,6 +87,8 @@ class Evidence:
     # weak: a metric word with nothing else of the data's; partial: words the data has nothing for
     data: Literal["answer", "weak", "partial", "ask", "none"]
     run: bool = False  # asks for the named tool to be run on the company's data (我们最近有吗 / 查一下)
+    # only words like 一般 / 哪些渠道 lean towards guidance: the data wins when it answers outright
+    guidance_weak: bool = False
 
     @property
     def data_strong(self) -> bool:
@@ -93,9 +98,14 @@ class Evidence:
 def words(question: str) -> tuple[bool, bool, tuple[str, ...]]:
     return (
         bool(DRAFT.search(question)),
-        bool(GUIDANCE.search(question)),
+        bool(GUIDANCE.search(question) or GUIDANCE_WEAK.search(question)),
         tuple(name for name, pattern in EXPLICIT.items() if pattern.search(question)),
     )
+
+
+def only_weak_guidance(question: str) -> bool:
+    """一般 / 哪些渠道 and no how / why / should: a question the company's figures may answer by themselves."""
+    return bool(GUIDANCE_WEAK.search(question)) and not GUIDANCE.search(question)
 
 
 def asks_to_run(question: str) -> bool:
@@ -111,9 +121,9 @@ def decide(intent: str | None, evidence: Evidence, kb_found: bool | None) -> Dec
         return "keep"
     if evidence.tools and (evidence.draft or not evidence.guidance) and intent in evidence.tools:
         return "both" if evidence.guidance and evidence.data_strong else "keep"
-    if evidence.guidance:
+    if evidence.guidance and not (evidence.guidance_weak and evidence.data_strong and not evidence.tools):
         if evidence.data == "answer" and not evidence.tools:
-            return "both"
+            return "data" if evidence.guidance_weak else "both"
         if evidence.tools and not evidence.draft:  # 窜货怎么处理？我们最近有吗: the method, then the scan
             return "both" if evidence.run or (intent in evidence.tools and evidence.data_strong) else "guidance"
         return "guidance"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from advisor import composer, drafts
-from advisor.evidence import Evidence, asks_to_run, decide
+from advisor.evidence import Evidence, asks_to_run, decide, only_weak_guidance
 from advisor.evidence import words as evidence_words
 from advisor.router import describe, route
 from advisor.settings import Settings
@@ -91,7 +91,9 @@ def _route_by_evidence(question: str, ctx: Context) -> tuple[Route, str]:
     run = asks_to_run(question)
     if tools and not draft and data not in ("answer", "ask") and not run:
         tools = ()  # 第二次窜货停货停几天: names 窜货 but asks about the rule, not for a scan
-    facts = Evidence(draft=draft, guidance=guidance, tools=tools, data=data, run=run)
+    facts = Evidence(
+        draft=draft, guidance=guidance, tools=tools, data=data, run=run, guidance_weak=only_weak_guidance(question)
+    )
     # A partial data match (直销员要守哪些规矩) goes where the knowledge base says; a full one needs no search.
     kb_found = ctx.kb.search(question, k=3).plausible if ctx.kb is not None and data == "partial" else None
     decision = decide(routed.intent, facts, kb_found)

@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     questions.add_argument("--json", action="store_true")
     guidance = sub.add_parser("guidance", help="指南问答评测：是否从知识库回答、答案是否说出要点、检索命中率")
     guidance.add_argument("--docs", type=Path, help="外部真实文档所在文件夹（含 questions.jsonl），与内置指南一起检索")
-    guidance.add_argument("--split", choices=["dev", "test", "dev2"], help="只跑一部分（dev2 为第二批开发题）")
+    guidance.add_argument("--split", choices=["dev", "test", "dev2", "dev3"], help="只跑一部分（dev2 为第二批开发题）")
     guidance.add_argument("--show", choices=["all", "answers"], help="列出没有答好的问题（answers：连同答案）")
     guidance.add_argument("--json", action="store_true")
     retrieval = sub.add_parser("retrieval", help="检索评测：各路召回与融合的 hit@1、hit@5、MRR")
