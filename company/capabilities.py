@@ -11,7 +11,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from company.schema import NATIONWIDE
 from company.store import Store
+from company.territory import places_sql
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,9 @@ INPUTS: dict[str, Input] = {
             "授权区域",
             "partners",
             "伙伴表的「授权区域」列（列：伙伴编号、授权区域，如 江苏、上海）",
-            "SELECT count(*) FROM partners WHERE territory IS NOT NULL AND territory NOT IN ('', '全国')",
+            # A territory that names places (not only 全国) is what a cross-region check can test against.
+            f"SELECT count(*) FROM (SELECT {places_sql('territory')} AS terr FROM partners) "
+            f"WHERE len(terr) > 0 AND NOT list_contains(terr, '{NATIONWIDE}')",
         ),
         Input(
             "sold_to",

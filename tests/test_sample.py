@@ -11,6 +11,7 @@ import pytest
 
 from company import schema
 from company.sample import SampleCompany, generate
+from company.territory import INSIDE, OUTSIDE, judge
 
 # ---------------------------------------------------------------------------------------------------------------
 # Fixtures and recomputation helpers: everything is measured from the frames, the way a user's tool would.
@@ -38,18 +39,10 @@ def _manifest_lines(entries: list[dict]) -> set[tuple[str, int]]:
 
 
 def _outside_territory(tables: dict[str, pd.DataFrame]) -> pd.Series:
+    """Lines outside their partner's territory by company.territory's rule, the one the tools apply."""
     territory = tables["partners"].set_index("partner_id")["territory"]
-    allowed = {pid: set(schema.split_territory(t)) for pid, t in territory.items()}
     sales = tables["sales"]
-    return pd.Series(
-        [
-            t != schema.NATIONWIDE and prov not in allowed[pid]
-            for pid, prov, t in zip(
-                sales["partner_id"], sales["sold_to_province"], sales["partner_id"].map(territory), strict=True
-            )
-        ],
-        index=sales.index,
-    )
+    return judge(sales.assign(territory=sales["partner_id"].map(territory))) == OUTSIDE
 
 
 def _quarter_revenue(tables: dict[str, pd.DataFrame], manifest: dict) -> pd.DataFrame:
@@ -206,8 +199,8 @@ def test_partners_look_like_a_chinese_channel_network(company):
 
     online = partners["type"] == "电商平台"
     assert (partners.loc[online, "territory"] == schema.NATIONWIDE).all()
-    home = [row.province in schema.split_territory(row.territory) for row in partners[~online].itertuples()]
-    assert all(home)
+    home = partners.loc[~online, ["territory", "province"]].rename(columns={"province": "sold_to_province"})
+    assert (judge(home.assign(sold_to_region=None)) == INSIDE).all()
     wide = partners.loc[partners["territory"].str.contains("、"), ["type", "tier"]]
     assert len(wide) > 0 and wide["type"].isin(["经销商", "代理商"]).all() and wide["tier"].isin(["A", "B"]).all()
 

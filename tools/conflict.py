@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from company.capabilities import Missing, availability
 from company.periods import Period
-from company.schema import NATIONWIDE, TERRITORY_SEPARATORS
 from company.store import Store
+from company.territory import OUTSIDE, places_sql, verdict_sql
 from tools.base import ToolError, ToolResult, register, resolve_period
 
 Kind = Literal["cross_region", "below_floor", "stock_buildup", "declining"]
@@ -73,14 +73,6 @@ CHECK_ALIASES = {
 }
 SEVERITY_ALIASES = {"低": "低", "中": "中", "高": "高", "low": "低", "medium": "中", "mid": "中", "high": "高"}
 
-# Province names are compared without their administrative suffix: 江苏省 = 江苏, 上海市 = 上海.
-SEPARATOR_RE = "[" + TERRITORY_SEPARATORS.replace("|", "\\|") + "]"
-SUFFIX_RE = "(省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区)$"
-
-
-def _norm(column: str) -> str:
-    return f"nullif(regexp_replace(trim({column}), '{SUFFIX_RE}', ''), '')"
-
 
 class ConflictArgs(BaseModel):
     """Scan the channel for conflict signals and return one finding per problem with evidence rows and a next step.
@@ -88,8 +80,9 @@ class ConflictArgs(BaseModel):
     Call this for questions like "有没有窜货?", "谁在低价乱价?", "季末有没有压货?", "哪些经销商业绩持续下滑?",
     "渠道冲突排查" or "conflict / cross-region selling / price violations / channel stuffing".
     Checks:
-    - cross_region 窜货: sales lines shipped outside the partner's authorised territory (全国 covers all; a
-      region name in the territory covers that region; lines without a sold-to place are not judged).
+    - cross_region 窜货: sales lines shipped outside the partner's authorised territory (江苏省 = 江苏; 全国 covers
+      all; a region name such as 华东 covers its provinces; a line naming only a region is judged when the territory
+      covers all of it or none of it; lines without a sold-to place are not judged).
     - below_floor 乱价: lines sold below the product's floor price, per partner and SKU.
     - stock_buildup 压货: a quarter-end month whose month-end inventory is >= 2x the partner's median
       month-end inventory while that month's sell-in is >= 1.5x the median of the previous 3 months.
@@ -196,67 +189,25 @@ class Finding(BaseModel):
 
 PARTNERS_SQL = f"""
 p AS (
-    SELECT partner_id, name, region, territory,
-           list_filter(
-               list_transform(string_split_regex(coalesce(territory, ''), '{SEPARATOR_RE}'),
-                              lambda x: coalesce({_norm("x")}, '')),
-               lambda x: x <> '') AS terr
+    SELECT partner_id, name, region, territory, {places_sql("territory")} AS terr
     FROM partners
     WHERE $region IS NULL OR region = $region
 )"""
 
-# A line is inside the territory when the territory is nationwide, lists the sold-to province, or lists the
-# sold-to region (given on the line or known from the province). A line that names only a region is outside
-# only when every listed place is known and none lies in that region; a line with no place is not judged.
+# Inside, outside or not judged: company.territory's rule, the one the rebate preconditions use.
 CROSS_SQL = f"""
 WITH {PARTNERS_SQL},
-geo AS (
-    SELECT DISTINCT {_norm("sold_to_province")} AS prov, nullif(trim(sold_to_region), '') AS region FROM sales
-    UNION
-    SELECT DISTINCT {_norm("province")}, nullif(trim(region), '') FROM partners
-),
-geo_by_prov AS (
-    SELECT prov, list(DISTINCT region) AS regions FROM geo WHERE prov IS NOT NULL AND region IS NOT NULL GROUP BY 1
-),
-known_regions AS (SELECT DISTINCT region FROM geo WHERE region IS NOT NULL),
-tok AS (SELECT partner_id, unnest(terr) AS token FROM p),
-terr_regions AS (
-    SELECT tok.partner_id,
-           flatten(list(coalesce(g.regions, CASE WHEN r.region IS NOT NULL THEN [r.region] END))
-                   FILTER (WHERE g.regions IS NOT NULL OR r.region IS NOT NULL)) AS regions,
-           bool_and(g.regions IS NOT NULL OR r.region IS NOT NULL) AS all_known
-    FROM tok
-    LEFT JOIN geo_by_prov g ON g.prov = tok.token
-    LEFT JOIN known_regions r ON r.region = tok.token
-    GROUP BY 1
-),
-s AS (
+judged AS (
     SELECT s.order_id, s.line_no, CAST(s.date AS DATE) AS date, s.partner_id, s.sku,
            coalesce(s.quantity, 0) AS quantity,
            coalesce(s.unit_price, s.revenue / nullif(s.quantity, 0)) AS price,
            coalesce(s.revenue, s.quantity * s.unit_price) AS amount,
-           {_norm("s.sold_to_province")} AS prov, nullif(trim(s.sold_to_region), '') AS sreg,
-           s.sold_to_province, s.sold_to_region, s.sold_to_city
+           s.sold_to_province, s.sold_to_region, s.sold_to_city,
+           p.name, p.region, p.territory,
+           coalesce({verdict_sql("p.terr", "s.sold_to_province", "s.sold_to_region")} = '{OUTSIDE}', false) AS outside
     FROM sales s
-    WHERE s.date BETWEEN $start AND $end
-),
-judged AS (
-    SELECT s.*, p.name, p.region, p.territory,
-           CASE
-               WHEN list_contains(p.terr, '{NATIONWIDE}') THEN false
-               WHEN s.prov IS NOT NULL THEN NOT (
-                   list_contains(p.terr, s.prov)
-                   OR coalesce(list_contains(p.terr, s.sreg), false)
-                   OR coalesce(list_has_any(p.terr, g.regions), false))
-               WHEN s.sreg IS NOT NULL THEN NOT list_contains(p.terr, s.sreg)
-                   AND coalesce(t.all_known, false) AND NOT list_contains(t.regions, s.sreg)
-               ELSE false
-           END AS outside
-    FROM s
     JOIN p USING (partner_id)
-    LEFT JOIN geo_by_prov g ON g.prov = s.prov
-    LEFT JOIN terr_regions t USING (partner_id)
-    WHERE len(p.terr) > 0
+    WHERE s.date BETWEEN $start AND $end AND len(p.terr) > 0
 ),
 totals AS (SELECT partner_id, sum(quantity) AS total_units FROM judged GROUP BY 1)
 """

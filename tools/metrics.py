@@ -8,8 +8,9 @@ Definitions (documented in docs and README, used by scorecard, incentive, confli
 - avg_on_hand = mean of the month-end snapshots in the period (units); inventory_days 库存天数 =
   avg_on_hand / (units sold in the period / days); turnover 库存周转(次/年) = annualised cost of goods
   sold / average inventory at cost.
-- territory_compliance = share of units sold inside the authorised territory (全国 covers all), among sales that
-  can be checked (the partner has a territory, the sale a destination); missing when none can;
+- territory_compliance = share of units sold inside the authorised territory, among sales that can be checked;
+  missing when none can; out_of_territory_qty = units sold outside it. Inside, outside and "cannot be checked"
+  are company.territory's rule (the one the conflict scan uses);
   price_compliance = share of revenue sold at or above the floor price, among products with a floor price;
   missing when none has one. A compliance that was never measured is never 100 %.
 """
@@ -20,38 +21,37 @@ import pandas as pd
 
 from company.catalog import attributes, find_attribute
 from company.periods import Period
-from company.schema import PARTNERS, SALES, TERRITORY_SEPARATORS
+from company.schema import PARTNERS, SALES
 from company.store import Store
+from company.territory import OUTSIDE, places_sql, verdict_sql
 from tools.base import ToolError
-
-SEPARATOR_RE = "[" + TERRITORY_SEPARATORS.replace("|", "\\|") + "]"
 
 METRICS_SQL = f"""
 WITH p AS (
     SELECT partner_id, name, type, tier, region, province, city, channel_level, territory,
-           list_transform(string_split_regex(coalesce(territory, ''), '{SEPARATOR_RE}'), lambda x: trim(x)) AS terr
+           {places_sql("territory")} AS terr
     FROM partners
     WHERE {{partner_where}}
 ),
-s AS (
-    SELECT s.partner_id,
-           sum(s.revenue) AS revenue,
-           sum(s.quantity) AS quantity,
-           sum(s.quantity * pr.unit_cost) AS cogs,
-           -- Only sales that can be checked count: the partner has a territory and the sale a destination.
-           sum(CASE WHEN coalesce(p.territory, '') <> ''
-                     AND (s.sold_to_province IS NOT NULL OR s.sold_to_region IS NOT NULL)
-                    THEN s.quantity END) AS territory_checked_qty,
-           sum(CASE WHEN p.territory = '全国' OR coalesce(p.territory, '') = ''
-                     OR s.sold_to_province IS NULL AND s.sold_to_region IS NULL
-                     OR list_contains(p.terr, s.sold_to_province) OR list_contains(p.terr, s.sold_to_region)
-                    THEN 0 ELSE s.quantity END) AS out_of_territory_qty,
-           sum(CASE WHEN pr.floor_price IS NOT NULL THEN s.revenue END) AS floor_checked_revenue,
-           sum(CASE WHEN s.unit_price < pr.floor_price THEN s.revenue ELSE 0 END) AS below_floor_revenue
+lines AS (
+    SELECT s.partner_id, s.revenue, s.quantity, s.unit_price, pr.unit_cost, pr.floor_price,
+           {verdict_sql("p.terr", "s.sold_to_province", "s.sold_to_region")} AS territory_verdict
     FROM sales s
     LEFT JOIN products pr USING (sku)
     LEFT JOIN p USING (partner_id)
     WHERE s.date BETWEEN $start AND $end AND {{sales_where}}
+),
+s AS (
+    SELECT partner_id,
+           sum(revenue) AS revenue,
+           sum(quantity) AS quantity,
+           sum(quantity * unit_cost) AS cogs,
+           -- Lines that cannot be checked (verdict NULL) are neither inside nor outside.
+           sum(CASE WHEN territory_verdict IS NOT NULL THEN quantity END) AS territory_checked_qty,
+           sum(CASE WHEN territory_verdict = '{OUTSIDE}' THEN quantity ELSE 0 END) AS out_of_territory_qty,
+           sum(CASE WHEN floor_price IS NOT NULL THEN revenue END) AS floor_checked_revenue,
+           sum(CASE WHEN unit_price < floor_price THEN revenue ELSE 0 END) AS below_floor_revenue
+    FROM lines
     GROUP BY 1
 ),
 prev AS (
