@@ -51,6 +51,11 @@ DEFINES = re.compile(r"是指|指的是|即|就是|称为|叫做|定义|^[^，�
 FULL_STOP = re.compile(r"[^。！？!?]*[。！？!?]+[”’」）)]*|[^。！？!?]+$")
 QUOTE_CHARS = 260  # longer than this, a sentence is cut at its clauses
 COUNTER = re.compile(r"(?:几|多少)\s*(个点|档|级|天|年|个月|家|次|成|层|类|种|项|条|分|倍|周|小时|日)")
+DEFINING_AFTER = r"\s*(?:是指|指的是|指|即|就是|不是|不依靠|不靠|并不|是一种|是把|是让|是由|是厂家|是企业)"
+FORMULA_AFTER = r"[\u4e00-\u9fff]{0,3}\s*[=＝]"  # 价格合规率 = …, asked as 价格 合规
+ARTICLE = re.compile(r"^第[一二三四五六七八九十百零\d]+条\s")
+QUALIFIER = re.compile(r"(?:但是|但|不过|否则|除非|除外|如果不|若不)[，,\s]?")
+CJK_TERM = re.compile(r"[\u4e00-\u9fff]")
 STEPS = re.compile(r"先|再|然后|最后|首先|其次|第一步|第二步|之后")
 
 SHAPES: list[tuple[str, re.Pattern]] = [
@@ -75,7 +80,9 @@ SHAPES: list[tuple[str, re.Pattern]] = [
     (
         "definition",
         re.compile(
-            r"是什么|什么是|啥是|指什么|什么意思|含义|定义|\bwhat (?:is|does) .{0,40}\bmean|\bdefin", re.IGNORECASE
+            r"是什么|什么是|啥是|指什么|指啥|什么意思|啥意思|什么概念|啥概念|含义|定义|"
+            r"\bwhat (?:is|does) .{0,40}\bmean|\bdefin|\bwhat(?: i|\')s (?:a |an |the )?\S+(?: \S+)?\??$",
+            re.IGNORECASE,
         ),
     ),
     ("howto", re.compile(r"怎么|咋|如何|怎样|步骤|流程|\bhow (?:to|do|should|can|could|would)\b", re.IGNORECASE)),
@@ -115,10 +122,20 @@ def _cells(line: str) -> list[str]:
 
 
 def _sentences(line: str) -> list[str]:
-    """Whole sentences: a legal article's "…的，处…罚款；情节严重的，处…" stays one (no split at ；)."""
-    out = []
+    """Whole sentences: a legal article's "…的，处…罚款；情节严重的，处…" stays one (no split at ；), a short
+    article stays whole (第十三条 …不少于3年。但是，被特许人同意的除外。), and a sentence opening with 但是 / 不过 /
+    否则 stays with the sentence it qualifies."""
+    line = line.strip()
+    if ARTICLE.match(line) and len(line) <= QUOTE_CHARS:
+        return [line]
+    out: list[str] = []
     for piece in FULL_STOP.findall(line):
-        out += sentences(piece) if len(piece) > QUOTE_CHARS else [piece]
+        parts = sentences(piece) if len(piece) > QUOTE_CHARS else [piece]
+        for part in parts:
+            if out and QUALIFIER.match(part.strip()) and len(out[-1]) + len(part) <= QUOTE_CHARS:
+                out[-1] += part
+            else:
+                out.append(part)
     return [s.strip() for s in out if len(s.strip()) >= 4]
 
 
@@ -180,7 +197,7 @@ def _items(lines: list[str], start: int) -> tuple[list[str], list[str], int]:
     i = start
     while i < len(lines) and (m := ITEM.match(lines[i])):
         items.append(_clean(lines[i][m.end() :]))
-        marks.append(m.group(0).strip().rstrip("：:，,、.。)）").strip() if ORDERED.match(lines[i]) else "")
+        marks.append(m.group(0).strip().rstrip("：:，,、.。").strip() if ORDERED.match(lines[i]) else "")
         i += 1
     return items, marks, i
 
@@ -201,7 +218,7 @@ def _overlap(concepts: list[frozenset[str]], weights: list[float], text: str) ->
     return sum(w for c, w in zip(concepts, weights, strict=True) if _holds(c, low)) / total
 
 
-def _shape_bonus(shape: str, unit: Unit, counter: str | None = None) -> float:
+def _shape_bonus(shape: str, unit: Unit, counter: str | None = None, subjects: Sequence[str] = ()) -> float:
     text = unit.text
     if shape == "enumeration":
         if unit.kind == "list":
@@ -212,7 +229,12 @@ def _shape_bonus(shape: str, unit: Unit, counter: str | None = None) -> float:
             return 0.6  # 分几档 → 三到五档: the number of the very thing asked about
         return 0.3 if NUMBER.search(text) else -0.1
     if shape == "definition":
-        return 0.25 if DEFINES.search(text) else 0.0
+        # 管理型不依靠所有权，而是… / 价格合规率 = …: the thing asked about, then what it is
+        defined = any(
+            re.search(re.escape(term) + DEFINING_AFTER, text) or re.search(re.escape(term) + FORMULA_AFTER, text)
+            for term in subjects
+        )
+        return 0.4 if defined else 0.2 if DEFINES.search(text) else 0.0
     if shape == "howto":
         if unit.kind == "list":
             return 0.3 if unit.ordered else 0.2
@@ -232,12 +254,15 @@ def rank_units(
     if not units:
         return []
     meaning = similarity(question, [u.text for u in units]) if similarity else [0.0] * len(units)
+    texts = [(u.text + " " + " ".join(u.evidence.chunk.heading_path)).lower() for u in units]
+    # An idea few of the candidate units share tells them apart (培训部门 among passages on 指标): weigh it more.
     weights = [1.0] * len(concepts)
+    subjects = sorted({t for c in concepts for t in c if len(t) >= 2 and CJK_TERM.match(t)}, key=len, reverse=True)
     scored = []
-    for unit, sim in zip(units, meaning, strict=True):
+    for unit, sim, text in zip(units, meaning, texts, strict=True):
         prior = W_PRIOR / unit.evidence.rank
-        lexical = _overlap(concepts, weights, unit.text + " " + " ".join(unit.evidence.chunk.heading_path))
-        score = lexical + W_MEANING * sim + prior + W_SHAPE * _shape_bonus(shape, unit, counter)
+        lexical = _overlap(concepts, weights, text)
+        score = lexical + W_MEANING * sim + prior + W_SHAPE * _shape_bonus(shape, unit, counter, subjects)
         scored.append((score, unit))
     scored.sort(key=lambda pair: (-pair[0], pair[1].evidence.rank, pair[1].position))
     return scored
@@ -258,15 +283,18 @@ def render(unit: Unit, number: int) -> list[str]:
     for index, item in enumerate(unit.items, start=1):
         # a list that continues from the previous passage keeps its own numbers (第四步 is not step 1)
         own = unit.marks[index - 1] if index <= len(unit.marks) else ""
+        digits = own.rstrip(")）")
         if not unit.ordered:
             mark = "-"
-        elif own.isdigit():
-            mark = f"{own}."
-        elif own:
+        elif digits.isdigit():
+            mark = f"{digits}."
+        elif own.startswith("第"):  # 第四步 → - 第四步：
             mark = f"- {own}："
+        elif own:  # （五） / 五、 / ④ as written, as a list item so the lines do not run together
+            mark = f"- {own}"
         else:
             mark = f"{index}."
-        lines.append(f"{mark}{'' if mark.endswith('：') else ' '}{_end(item)}{cite}")
+        lines.append(f"{mark}{'' if mark.endswith(('：', '）', '、')) else ' '}{_end(item)}{cite}")
     return lines
 
 

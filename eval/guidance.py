@@ -144,7 +144,7 @@ def build_kb(folder: Path, docs: Path | None):
         for path in sorted(docs.iterdir()):
             if (
                 path.is_file()
-                and path.name != "questions.jsonl"
+                and path.name.lower() not in ("sources.md", "readme.md")  # the folder's notes, not documents
                 and path.suffix.lower() in (".md", ".txt", ".pdf", ".docx")
             ):
                 kb.add(path.name, path.read_bytes(), origin="upload")

@@ -241,3 +241,31 @@ def test_a_list_continued_from_the_previous_passage_keeps_its_own_numbers():
     ]
     numbered = passage("3. 第三项内容写清楚。\n4. 第四项内容写清楚。")
     assert render(units_of(numbered)[0], 2) == ["3. 第三项内容写清楚。[2]", "4. 第四项内容写清楚。[2]"]
+    listed = passage("应当提供下列信息：\n（五）持续提供经营指导的具体内容；\n（六）特许经营网点投资预算；")
+    assert render(units_of(listed)[0], 3) == [
+        "应当提供下列信息：[3]",
+        "- （五）持续提供经营指导的具体内容；[3]",
+        "- （六）特许经营网点投资预算；[3]",
+    ]
+
+
+def test_a_short_article_and_a_qualifying_sentence_stay_whole():
+    article = passage("第十三条 特许经营合同约定的特许经营期限应当不少于3年。但是，被特许人同意的除外。")
+    assert [u.text for u in units_of(article)] == [
+        "第十三条 特许经营合同约定的特许经营期限应当不少于3年。但是，被特许人同意的除外。"
+    ]
+    guide = passage("返利一般按季度兑现。但年度返利要等审计结束后才发放。另起一句讲别的事情。")
+    assert [u.text for u in units_of(guide)] == [
+        "返利一般按季度兑现。但年度返利要等审计结束后才发放。",
+        "另起一句讲别的事情。",
+    ]
+
+
+def test_a_definition_question_opens_with_the_sentence_that_defines_the_thing_asked():
+    passages = [
+        passage("管理型的前提是有实力让别人愿意跟你走。管理型不依靠所有权，而是由实力最强的一方来协调其他成员。"),
+    ]
+    best = choose("管理型是什么意思？", passages)[0]
+    assert best.text.startswith("管理型不依靠所有权")
+    formula = [passage("合规指标的口径要固定。\n- 价格合规率 = 抽检中不低于限价的终端数 ÷ 抽检终端总数。")]
+    assert "÷" in choose("价格合规率的口径是什么", formula)[0].text
