@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from retrieval.chunking import sentences
+from retrieval.chunking import ARTICLE_NUMBER, REFERENCE, article_number, sentences
 from retrieval.search import QUESTION_WORDS, Evidence, analyse
 
 # Weights of a unit's score (chosen on the dev half of `python -m eval guidance`): shared ideas count 1, meaning
@@ -258,10 +258,22 @@ def rank_units(
     # An idea few of the candidate units share tells them apart (培训部门 among passages on 指标): weigh it more.
     weights = [1.0] * len(concepts)
     subjects = sorted({t for c in concepts for t in c if len(t) >= 2 and CJK_TERM.match(t)}, key=len, reverse=True)
+    lexicals = [_overlap(concepts, weights, text) for text in texts]
+    # 第二十六条 特许人违反本条例第十六条…的，处1万元以下的罚款: a penalty article matches what the article it names
+    # is about (第十六条: fees taken before signing), not its own few words
+    by_article: dict[int, float] = {}
+    for unit, lexical in zip(units, lexicals, strict=True):
+        if (m := ARTICLE_NUMBER.match(unit.text)) and (n := article_number(m.group(1))):
+            by_article[n] = max(by_article.get(n, 0.0), lexical)
     scored = []
-    for unit, sim, text in zip(units, meaning, texts, strict=True):
+    for unit, sim, lexical in zip(units, meaning, lexicals, strict=True):
         prior = W_PRIOR / unit.evidence.rank
-        lexical = _overlap(concepts, weights, text)
+        named = [
+            article_number(m.group(1))
+            for ref in REFERENCE.finditer(unit.text)
+            for m in ARTICLE_NUMBER.finditer(ref.group(1))
+        ]
+        lexical = max([lexical, *(by_article.get(n, 0.0) for n in named if n)])
         score = lexical + W_MEANING * sim + prior + W_SHAPE * _shape_bonus(shape, unit, counter, subjects)
         scored.append((score, unit))
     scored.sort(key=lambda pair: (-pair[0], pair[1].evidence.rank, pair[1].position))

@@ -36,8 +36,10 @@ class Chunk:
 
     @property
     def indexed_text(self) -> str:
-        """What the indexes see: the title and heading path, then the passage."""
-        return f"{self.prefix}\n{self.text}"
+        """What the indexes see: the title and heading path, the passage, then the articles it refers to
+        (违反本条例第二十四条规定的 is found by what article 24 is about)."""
+        refers = self.extra.get("refers")
+        return f"{self.prefix}\n{self.text}" + (f"\n{refers}" if refers else "")
 
     @property
     def location_label(self) -> str:
@@ -128,4 +130,55 @@ def chunk_document(document: LoadedDocument, doc_id: str, count=count_tokens) ->
                 pending_location = dict(block.location)
             pending.append(unit)
     flush()
+    _resolve_references(chunks)
     return chunks
+
+
+# 本条例第十六条、第十七条 / 本法第三十条第二款: references to other articles of the same document
+REFERENCE = re.compile(
+    r"本(?:条例|法|办法|规定|细则|制度|准则)((?:第[一二三四五六七八九十百零〇\d]{1,6}条(?:第[一二三四五六七八九十]{1,3}款)?[、，,和及或至与]*)+)"
+)
+ARTICLE_NUMBER = re.compile(r"第([一二三四五六七八九十百零〇\d]{1,6})条")
+REFERRED_CHARS = 160  # of each referred article, enough for what it is about
+CN_DIGIT = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+
+
+def article_number(text: str) -> int | None:
+    """第二十九条 → 29, 第105条 → 105."""
+    if text.isdigit():
+        return int(text)
+    total, digit = 0, 0
+    for char in text:
+        if char in CN_DIGIT:
+            digit = CN_DIGIT[char]
+        elif char in "十百":
+            total += (digit or 1) * (10 if char == "十" else 100)
+            digit = 0
+        else:
+            return None
+    return total + digit
+
+
+def _resolve_references(chunks: list[Chunk]) -> None:
+    """A penalty article says only 违反本条例第二十四条规定的: index it with the text of the article it names."""
+    articles: dict[int, str] = {}
+    for chunk in chunks:
+        for line in chunk.text.splitlines():
+            if (m := ARTICLE.match(line)) and (n := article_number(ARTICLE_NUMBER.search(m.group(0)).group(1))):
+                articles.setdefault(n, line.strip()[:REFERRED_CHARS])
+    if not articles:
+        return
+    for chunk in chunks:
+        own = {
+            article_number(m.group(1))
+            for line in chunk.text.splitlines()
+            if (m := ARTICLE.match(line) and ARTICLE_NUMBER.search(line))
+        }
+        named: list[int] = []
+        for ref in REFERENCE.finditer(chunk.text):
+            for m in ARTICLE_NUMBER.finditer(ref.group(1)):
+                n = article_number(m.group(1))
+                if n in articles and n not in own and n not in named:
+                    named.append(n)
+        if named:
+            chunk.extra["refers"] = "\n".join(articles[n] for n in named[:4])

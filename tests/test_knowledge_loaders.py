@@ -9,7 +9,7 @@ import pytest
 
 from knowledge.cleaning import is_boilerplate
 from knowledge.loaders import DocumentError, load_document
-from retrieval.chunking import MAX_CHARS, chunk_document
+from retrieval.chunking import MAX_CHARS, article_number, chunk_document
 from retrieval.tokens import count_tokens, encoding
 
 DOCUMENTS = Path(__file__).parent / "documents"
@@ -366,3 +366,19 @@ def test_scanned_layout_keeps_headings_and_joins_lines_across_pages(form):
     assert not any("华东食品有限公司" in t or t.startswith("- ") for t in blocks), "running header and page numbers"
     if form == "pdf":
         assert (base.location, article.location) == ({"page": 1}, {"page": 2}), "cited on the page they start"
+
+
+def test_a_penalty_article_is_indexed_with_the_article_it_names():
+    text = (
+        "# 某某管理条例\n\n## 第二章 经营活动\n\n"
+        "第十六条 特许人要求被特许人在订立合同前支付费用的，应当以书面形式说明该部分费用的用途以及退还的条件。\n\n"
+        "## 第四章 法律责任\n\n"
+        "第二十六条 特许人违反本条例第十六条、第十九条规定的，由商务主管部门责令改正，可以处1万元以下的罚款。\n"
+    )
+    chunks = chunk_document(load_document(text.encode(), "条例.md"), "doc")
+    penalty = next(c for c in chunks if c.text.startswith("第二十六条"))
+    assert "书面形式说明该部分费用的用途" in penalty.indexed_text  # article 16, named by article 26
+    assert "书面形式" not in penalty.text  # only indexed, never quoted
+    obligation = next(c for c in chunks if c.text.startswith("第十六条"))
+    assert "refers" not in obligation.extra
+    assert article_number("二十九") == 29 and article_number("一百零五") == 105 and article_number("十") == 10
