@@ -55,6 +55,7 @@ DEFINING_AFTER = r"\s*(?:是指|指的是|指|即|就是|不是|不依靠|不靠
 FORMULA_AFTER = r"[\u4e00-\u9fff]{0,3}\s*[=＝]"  # 价格合规率 = …, asked as 价格 合规
 ARTICLE = re.compile(r"^第[一二三四五六七八九十百零\d]+条\s")
 QUALIFIER = re.compile(r"(?:但是|但|不过|否则|除非|除外|如果不|若不)[，,\s]?")
+ORDINALS = re.compile(r"第[一二三四五六七八九十百零〇\d]{1,6}[条款项章节步]")
 CJK_TERM = re.compile(r"[\u4e00-\u9fff]")
 STEPS = re.compile(r"先|再|然后|最后|首先|其次|第一步|第二步|之后")
 
@@ -225,6 +226,7 @@ def _shape_bonus(shape: str, unit: Unit, counter: str | None = None, subjects: S
             return 0.45
         return 0.25 if INLINE_SERIES.search(text) else 0.0
     if shape == "figure":
+        text = ORDINALS.sub("", text)  # 第十六条 / 第二款 are not figures
         if counter and re.search(rf"[\d一二两三四五六七八九十百]+\s*{re.escape(counter)}", text):
             return 0.6  # 分几档 → 三到五档: the number of the very thing asked about
         return 0.3 if NUMBER.search(text) else -0.1

@@ -273,6 +273,6 @@ def test_a_definition_question_opens_with_the_sentence_that_defines_the_thing_as
 
 def test_a_penalty_question_opens_with_the_penalty_article_not_the_rule_it_enforces():
     rules = passage("第十六条 特许人要求被特许人在订立合同前支付费用的，应当以书面形式说明该费用的用途以及退还的条件。")
-    penalty = passage("第二十六条 特许人违反本条例第十六条规定的，由商务主管部门责令改正，可以处1万元以下的罚款。", rank=2)
+    penalty = passage("第二十六条 特许人违反本条例第十六条规定的，由主管部门责令改正，可以处1万元以下的罚款。", rank=2)
     best = choose("签约前先收了费用却没书面讲清用途和退还条件，会罚多少？", [rules, penalty])[0]
     assert best.text.startswith("第二十六条")
