@@ -42,6 +42,7 @@ from company.semantic import (
     TimeWindow,
     add_months,
     attribute_catalog,
+    buckets,
     catalog_scope,
     compile_spec,
     format_value,
@@ -798,6 +799,18 @@ STREAK = re.compile(LEXICON["STREAK"])
 NO_ACTIVITY = [(re.compile(p, re.IGNORECASE), m) for p, m in LEXICON["NO_ACTIVITY"]]
 FOLLOW_UP = re.compile(LEXICON["FOLLOW_UP"])
 SHIFT_BACK = [(re.compile(p), months) for p, months in LEXICON["SHIFT_BACK"]]
+AVERAGE_ZH = LEXICON["AVERAGE_ZH"]
+AVERAGE_FILLER_ZH = LEXICON["AVERAGE_FILLER_ZH"]
+AVERAGE_SHORT_ZH: dict[str, str] = LEXICON["AVERAGE_SHORT_ZH"]
+AVERAGE_TIME_ZH: dict[str, str] = LEXICON["AVERAGE_TIME_ZH"]
+AVERAGE_PER_HEAD = [re.compile(p) for p in LEXICON["AVERAGE_PER_HEAD"]]
+AVERAGE_EN = LEXICON["AVERAGE_EN"]
+ON_AVERAGE_EN = re.compile(LEXICON["ON_AVERAGE_EN"])
+AVERAGE_TIME_EN: dict[str, str] = LEXICON["AVERAGE_TIME_EN"]
+AVERAGE_COMPARED_BEFORE = re.compile(LEXICON["AVERAGE_COMPARED_BEFORE"])
+AVERAGE_COMPARED_AFTER = re.compile(LEXICON["AVERAGE_COMPARED_AFTER"])
+AVERAGE_WORD = re.compile(rf"平均|{AVERAGE_EN}")
+CLASSIFIER_ZH = r"(?:一\s*)?(?:个|家|位|名|间|户|只)?"
 THESE = re.compile(r"这几家|这几个|这些|那几家|那些|他们|它们|\bthese\b|\bthose\b|\bthem\b|\bthey\b", re.IGNORECASE)
 STORE_SUFFIX = re.compile(r"店|门店|体验店")
 EXPENSE_SHARE = re.compile(r"(?:渠道)?费用(?:额)?占(?:销售额|销售|收入|营收|回款)的?(?:比例|比重|占比|百分比)")
@@ -964,6 +977,7 @@ class _Parser:
         self.unused: list[str] = []  # words neither understood nor names: reported back, or the answer stops
         self.windows: list[TimeWindow] = []
         self.time_group: str | None = None  # two adjacent periods named (2003年和2004年): one row each
+        self.bare_average: tuple[int, int] | None = None  # 平均 / average with no member named after it
 
     # -- helpers -----------------------------------------------------------------------------------------------
     def _zh(self, zh: str, en: str) -> str:
@@ -1492,8 +1506,13 @@ class _Parser:
     def _unanswerable(self) -> Clarification | None:
         """A noun the question asks about that the data has no field or value for (竞品, 合同到期, headcount):
         answering without it would answer another question, so the answer names it and stops."""
-        named = NOT_IN_DATA.search(self.question)
-        if named and self.unused:  # 市场份额 / competitor brands: name the thing itself, not a word beside it
+        # 市场份额 / competitor brands: name the thing itself, not a word beside it (客户人均消费's 人均 was read)
+        read = [(s.start, s.end) for s in self.scan.of("per")]
+        named = next(
+            (m for m in NOT_IN_DATA.finditer(self.display) if not any(a < m.end() and m.start() < b for a, b in read)),
+            None,
+        )
+        if named and self.unused:
             self.unused = [named.group(0), *[p for p in self.unused if p not in named.group(0)]]
         for phrase in self.unused:
             if NOT_IN_DATA.search(phrase) or _is_noun(phrase):
@@ -1585,6 +1604,98 @@ class _Parser:
                 return int(months)
         return 0
 
+    def _average(self) -> tuple[str, str | None] | None:
+        """户均 / 平均每家客户 / 一般每月 / 每家经销商平均 / average revenue per customer / on average each dealer →
+        (the dimension averaged over, the partner type its noun names). A metric whose name holds 平均 or average
+        (平均单价, average order value) stays that metric; a bare 平均 / average is remembered in bare_average."""
+        work = self.scan.work
+        occupied = [
+            (m.start(), m.end())
+            for metric in METRICS.values()
+            for alias in (*metric.synonyms_zh, *metric.synonyms_en)
+            if AVERAGE_WORD.search(alias.lower()) or "均" in alias
+            for m in re.finditer(re.escape(alias.lower()), work)
+        ]
+
+        def free(start: int, end: int) -> bool:
+            return self.scan.free(start, end) and not any(a < end and start < b for a, b in occupied)
+
+        types = self.context.values["partner_type"]
+        members: dict[str, tuple[str, str | None]] = {
+            w: ("partner", v if v in types else None) for w, v in PARTNER_NOUNS_ZH.items() if w not in ("谁", "哪家")
+        }
+        for word, dim in self.context.dim_words_zh.items():
+            if not DIMENSIONS[dim].is_time:
+                members.setdefault(word, (dim, None))
+        members |= {w: (d, None) for w, d in AVERAGE_TIME_ZH.items()}
+        members_en: dict[str, tuple[str, str | None]] = {}
+        for noun, value in PARTNER_NOUNS_EN.items():
+            members_en[noun] = members_en[noun + "s"] = ("partner", value if value in types else None)
+        for word, dim in self.context.dim_words_en.items():
+            members_en.setdefault(word, (dim, None))
+        nouns, nouns_en = _alt(members), _alt(members_en)
+
+        def found(start: int, end: int, member: tuple[str, str | None]) -> tuple[str, str | None]:
+            self.scan.take(start, end, "per", member[0])
+            return member
+
+        for m in re.finditer(_alt(AVERAGE_SHORT_ZH), work):  # 户均 / 月均
+            if free(m.start(), m.end()):
+                return found(m.start(), m.end(), (AVERAGE_SHORT_ZH[m.group(0)], None))
+        for pattern in AVERAGE_PER_HEAD:  # 客户人均 / 人均消费 (人均 alone is per employee: NOT_IN_DATA)
+            for m in pattern.finditer(work):
+                if free(m.start("per"), m.end("per")):
+                    return found(m.start("per"), m.end("per"), ("partner", None))
+        zh = [
+            rf"(?:{AVERAGE_ZH})\s*(?:{AVERAGE_FILLER_ZH})?\s*(?:每|一)\s*{CLASSIFIER_ZH}\s*(?P<noun>{nouns})",
+            rf"每\s*{CLASSIFIER_ZH}\s*(?P<noun>{nouns})\s*的?\s*(?:{AVERAGE_ZH})",
+            rf"平均\s*(?P<noun>{nouns})",  # 平均月销售额 / 平均客户贡献
+            # 经销商平均每家: the member before its counter
+            rf"(?P<noun>{nouns})\s*的?\s*(?:{AVERAGE_ZH})\s*每\s*(?:个|家|位|名|间|户|只)(?!\s*(?:{nouns}))",
+        ]
+        for pattern in zh:
+            for m in re.finditer(pattern, work):
+                if free(m.start(), m.end()):
+                    return found(m.start(), m.end(), members[m.group("noun")])
+        per_en = rf"\bper\s+(?:the\s+)?(?:each\s+)?(?P<noun>{nouns_en})\b"
+        for m in re.finditer(rf"(?P<avg>{AVERAGE_EN})[^?!]{{0,80}}?(?P<per>{per_en})", work):
+            if free(m.start("avg"), m.end("avg")) and free(m.start("per"), m.end("per")):
+                self.scan.take(m.start("avg"), m.end("avg"), "per")
+                return found(m.start("per"), m.end("per"), members_en[m.group("noun")])
+        for m in re.finditer(rf"(?P<avg>{AVERAGE_EN})\s+(?P<noun>{_alt(AVERAGE_TIME_EN)})\b", work):
+            if free(m.start(), m.end()):  # average monthly revenue
+                return found(m.start(), m.end(), (AVERAGE_TIME_EN[m.group("noun")], None))
+        on_average = next((m for m in ON_AVERAGE_EN.finditer(work) if free(m.start(), m.end())), None)
+        if on_average is not None:  # on average how much does each dealer buy / sales in a typical month
+            each = re.compile(rf"\b(?:per|each|every|a|an|typical)\s+(?P<noun>{nouns_en})\b")
+            m = next((m for m in each.finditer(work) if free(m.start(), m.end())), None)
+            if m is not None:
+                self.scan.take(on_average.start(), on_average.end(), "per")
+                return found(m.start(), m.end(), members_en[m.group("noun")])
+        for m in re.finditer(rf"平均|{AVERAGE_EN}", work):  # 今年平均销售额: an average over what? asked below
+            before, after = work[max(0, m.start() - 24) : m.start()], work[m.end() :]
+            if free(m.start(), m.end()) and not (
+                AVERAGE_COMPARED_BEFORE.search(before) or AVERAGE_COMPARED_AFTER.match(after)
+            ):
+                self.bare_average = (m.start(), m.end())
+                break
+        return None
+
+    def _ask_average(self) -> Clarification:
+        """平均 / average with nothing to average over: per customer or per month, each option the whole question."""
+        start, end = self.bare_average  # type: ignore[misc]
+        text = self.scan.text
+        if self.lang == "zh":
+            options = [text[:start] + f"平均{each}" + text[end:] for each in ("每个客户", "每月")]
+        else:
+            options = [text.rstrip("?？.。! ") + f" per {each}" for each in ("customer", "month")]
+        return self._clarify(
+            "missing_dimension",
+            "「平均」是按什么平均？例如平均每个客户（户均）或平均每月。",
+            '"Average" over what? For example per customer or per month.',
+            options,
+        )
+
     def _metric_patterns(self) -> list[tuple[_Span, str]]:
         out = []
         if BOUGHT.search(self.scan.work):  # 2016年四季度买过 Office Supplies 的客户有多少: the buyers, counted
@@ -1658,6 +1769,13 @@ class _Parser:
             merged["limit"] = previous.limit if merged["dimensions"] else None
         if previous.share != "none" and "share" not in merged:
             merged["share"] = previous.share
+        if previous.per and merged.get("per") is None and previous.per not in merged["dimensions"]:
+            # 户均销售额 → 毛利呢: still per partner; a ratio named next (回款率呢) is not averaged
+            if all(METRICS[k].adds_up_over(DIMENSIONS[previous.per]) for k in merged["metrics"]):
+                merged["per"] = previous.per
+            else:
+                names = "、".join(METRICS[k].label(self.lang) for k in merged["metrics"])
+                self.notes.append(self._zh(f"{names}不按成员平均，给出整体数值", f"{names}: the overall figure"))
         self.notes.append(self._zh("接着上一个问题：沿用它的指标、时间和筛选", "continuing the previous question"))
         return merged
 
@@ -1682,6 +1800,7 @@ class _Parser:
             if self.previous.window.kind in ("month", "quarter", "year") and year != window.start.year:
                 window = _month(year, window.start.month, self.lang)
         self.all_time = bool(self.scan.take_all(ALL_TIME, "time")) and window is None  # 今年以来累计: the year
+        average = self._average()  # 户均 / 平均每月: before 人均 is read as per employee and 每月 as a grouping
         for m in list(NOT_IN_DATA.finditer(self.scan.work)):  # 销售人员的人均业绩: named back, never dropped
             if self.scan.free(m.start(), m.end()):
                 self.scan.take(m.start(), m.end(), "missing")
@@ -1801,6 +1920,13 @@ class _Parser:
             if key not in metrics:
                 metrics.append(key)
             filters.append({"field": key + part, "op": t.op, "value": value})
+        if (
+            average is None
+            and self.bare_average is not None
+            and self.scan.free(*self.bare_average)
+            and all(METRICS[k].adds_up_over(DIMENSIONS["month"]) for k in metrics)
+        ):
+            return self._ask_average()
         if not metrics:  # thresholds named no metric they could belong to
             return self._clarify(
                 "missing_metric",
@@ -1861,6 +1987,8 @@ class _Parser:
             if dim not in groups:
                 groups.append(dim)
         type_values = [v for v in metric_types]
+        if average is not None and average[1]:  # 平均每家经销商: the average over the distributors
+            type_values.append(average[1])
         for word in partner_words:
             if not word.value[1]:
                 continue
@@ -1930,6 +2058,9 @@ class _Parser:
         if self.time_group and not any(DIMENSIONS[g].is_time for g in groups):
             groups.append(self.time_group)
         groups = [g for g in groups if not DIMENSIONS[g].is_time] + [g for g in groups if DIMENSIONS[g].is_time][:1]
+        per = average[0] if average is not None else None
+        if per in groups and per not in explicit:  # 今年销售额平均每家客户: the partners averaged over, not listed
+            groups.remove(per)
 
         sort = None
         ranked_metric = self._ranked_metric(metric_spans, rank_span, metrics)
@@ -1984,6 +2115,7 @@ class _Parser:
             "comparison": comparison,
             "sort": sort,
             "limit": limit if groups or inherits_groups else None,
+            "per": per,
         }
         if follow_up:
             spec_data = self._inherit(
@@ -2111,9 +2243,10 @@ DIM_NOUNS = {
 }
 
 
-def _show(metric_key: str, value: Any, lang: Language, signed: bool = False) -> str:
+def _show(metric_key: str, value: Any, lang: Language, signed: bool = False, average: bool = False) -> str:
+    """A metric's value with its unit; average: a mean of whole numbers (12.33 单) keeps two decimals."""
     metric = METRICS[metric_key]
-    text = format_value(metric.fmt, value, signed=signed)
+    text = format_value(_avg_fmt(metric.fmt) if average else metric.fmt, value, signed=signed)
     if text == "—" or metric.fmt == "ratio":
         return text
     suffix = (UNIT_SUFFIX_ZH if lang == "zh" else UNIT_SUFFIX_EN).get(metric.fmt, "")
@@ -2122,6 +2255,10 @@ def _show(metric_key: str, value: Any, lang: Language, signed: bool = False) -> 
     if metric.key == "partner_count" and lang == "en":
         suffix = ""
     return text + suffix
+
+
+def _avg_fmt(fmt: str) -> str:
+    return "number" if fmt in ("quantity", "count") else fmt
 
 
 def _header(column: str, lang: Language, comparison: str) -> str:
@@ -2149,7 +2286,25 @@ def _header(column: str, lang: Language, comparison: str) -> str:
 def _display_table(frame: pd.DataFrame, spec: QuerySpec, lang: Language) -> pd.DataFrame:
     out = pd.DataFrame(index=frame.index)
     for column in frame.columns:
+        if spec.per is not None and column == "members":  # 有销售的伙伴数 / months
+            out[_members_header(spec, lang)] = frame[column].map(lambda v: format_value("count", v))
+            continue
+        if spec.per is not None and column.endswith("_avg") and column.removesuffix("_avg") in METRICS:
+            metric = METRICS[column.removesuffix("_avg")]
+            unit = f"（{metric.unit(lang)}）" if lang == "zh" else f" ({metric.unit(lang)})"
+            name = (
+                f"平均{_each(spec, lang)}{metric.zh}"
+                if lang == "zh"
+                else f"{metric.en.capitalize()} {_each(spec, lang)}"
+            )
+            out[name + (unit if metric.unit(lang) else "")] = frame[column].map(
+                lambda v, m=metric: format_value(_avg_fmt(m.fmt), v)
+            )
+            continue
         header = _header(column, lang, spec.comparison)
+        if spec.per is not None and metric_of(column) is not None:  # 销售额合计（元）beside the average
+            mark, word = ("（", "合计") if lang == "zh" else (" (", " total")
+            header = header.replace(mark, word + mark, 1) if mark in header else header + word
         if column in DIM_HEADERS or metric_of(column) is None:
             out[header] = frame[column].map(lambda v: "" if v is None or pd.isna(v) else str(v))
             continue
@@ -2161,6 +2316,12 @@ def _display_table(frame: pd.DataFrame, spec: QuerySpec, lang: Language) -> pd.D
             if metric.key == "revenue" and part == "":
                 out["销售额（万元）" if lang == "zh" else "Revenue (CNY 10k)"] = frame[column].map(wan)
     return out.reset_index(drop=True)
+
+
+def _members_header(spec: QuerySpec, lang: Language) -> str:
+    """The member count's column: 有销售的伙伴数 / 月数; Partners with sales / Months."""
+    phrase = _member_phrase(spec, lang)
+    return f"{phrase}数" if lang == "zh" else phrase[0].upper() + phrase[1:]
 
 
 def _row_label(row: pd.Series, spec: QuerySpec) -> str:
@@ -2230,9 +2391,7 @@ def _summary(spec: QuerySpec, frame: pd.DataFrame, lang: Language, window: str, 
     metric, part = metric_of(column)  # type: ignore[misc]
     key = metric.key
     name = metric.label(lang) + (("变化" if zh else " change") if part == "change" else "")
-    scope_spec = spec.model_copy(update={"filters": [f for f in spec.filters if f.field in DIMENSIONS]})
-    scope = _filter_text(scope_spec, context, lang)
-    head = window + ((f"（{scope}）" if zh else f" ({scope})") if scope else "")
+    head = _head(spec, lang, window, context)
     compare_word = (
         ("同比" if spec.comparison == "yoy" else "环比")
         if zh
@@ -2285,20 +2444,7 @@ def _summary(spec: QuerySpec, frame: pd.DataFrame, lang: Language, window: str, 
         return first + second
 
     n = len(frame)
-    lead_dim = next((d for d in spec.dimensions if not DIMENSIONS[d].is_time), spec.dimensions[0])
-    noun = DIM_NOUNS[lead_dim][0 if zh else 1] if lead_dim in DIM_NOUNS else DIMENSIONS[lead_dim].label(lang)
-    ptype = next((f.value for f in spec.filters if f.field == "partner_type" and f.op == "eq"), None)
-    if lead_dim == "partner" and ptype:
-        noun = str(ptype) if zh else TYPE_NOUNS_EN.get(str(ptype), noun)
-    if len(spec.dimensions) > 1:
-        names = [DIMENSIONS[d].label(lang) for d in spec.dimensions]
-        noun = f"组（{'×'.join(names)}）" if zh else f"groups ({' × '.join(names)})"
-    if not zh and n == 1:
-        noun = (
-            re.sub(r"ies\b", "y", noun, count=1)
-            if noun.startswith(("categor", "cit"))
-            else re.sub(r"s\b", "", noun, count=1)
-        )
+    noun = _group_noun(spec, n, lang)
     valid = frame[frame[column].notna()]
     thresholds = [f for f in spec.filters if f.is_threshold]
     if valid.empty:
@@ -2381,6 +2527,40 @@ def _summary(spec: QuerySpec, frame: pd.DataFrame, lang: Language, window: str, 
     return text
 
 
+def _head(spec: QuerySpec, lang: Language, window: str, context: DataContext | None) -> str:
+    """The window and the dimension filters an answer begins with: 2026年第2季度（…）（区域 = 华东）."""
+    scope_spec = spec.model_copy(update={"filters": [f for f in spec.filters if f.field in DIMENSIONS]})
+    scope = _filter_text(scope_spec, context, lang)
+    return window + ((f"（{scope}）" if lang == "zh" else f" ({scope})") if scope else "")
+
+
+def _member_noun(spec: QuerySpec, dim: str, lang: Language, n: int = 2) -> str:
+    """What the members of dim are called: 区域 / regions, 经销商 / distributors under a partner-type filter."""
+    zh = lang == "zh"
+    noun = DIM_NOUNS[dim][0 if zh else 1] if dim in DIM_NOUNS else DIMENSIONS[dim].label(lang)
+    ptype = next((f.value for f in spec.filters if f.field == "partner_type" and f.op == "eq"), None)
+    if dim == "partner" and ptype:
+        noun = str(ptype) if zh else TYPE_NOUNS_EN.get(str(ptype), noun)
+    if not zh and n == 1:
+        noun = (
+            re.sub(r"ies\b", "y", noun, count=1)
+            if noun.startswith(("categor", "cit"))
+            else re.sub(r"s\b", "", noun, count=1)
+        )
+    return noun
+
+
+def _group_noun(spec: QuerySpec, n: int, lang: Language) -> str:
+    """The rows of a grouped answer: 区域 / regions, or 组（区域×月份） for several dimensions."""
+    if len(spec.dimensions) > 1:
+        names = [DIMENSIONS[d].label(lang) for d in spec.dimensions]
+        if lang == "zh":
+            return f"组（{'×'.join(names)}）"
+        return f"{'groups' if n != 1 else 'group'} ({' × '.join(names)})"
+    lead_dim = next((d for d in spec.dimensions if not DIMENSIONS[d].is_time), spec.dimensions[0])
+    return _member_noun(spec, lead_dim, lang, n)
+
+
 def _absent_summary(spec: QuerySpec, frame: pd.DataFrame, lang: Language, head: str, name: str) -> str:
     """没有销售的…: how many, and who (the first ten named)."""
     dim = spec.dimensions[0]
@@ -2401,15 +2581,19 @@ def _absent_summary(spec: QuerySpec, frame: pd.DataFrame, lang: Language, head: 
 
 def _chart(spec: QuerySpec, frame: pd.DataFrame, lang: Language, label: str) -> ChartSpec:
     key = metric_of(spec.sort.metric)[0].key if spec.sort else spec.metrics[0]  # type: ignore[index]
-    title = f"{METRICS[key].label(lang)}（{label}）" if lang == "zh" else f"{METRICS[key].label(lang)} ({label})"
+    name = METRICS[key].label(lang)
+    if spec.per is not None:  # 平均每个伙伴销售额 / revenue per partner
+        name = f"平均{_each(spec, lang)}{name}" if lang == "zh" else f"{name} {_each(spec, lang)}"
+    title = f"{name}（{label}）" if lang == "zh" else f"{name} ({label})"
     if not spec.dimensions or frame.empty:
         return ChartSpec(kind="none", title=title)
+    y = f"{key}_avg" if spec.per is not None else key
     time_dim = spec.time_dimension()
     if time_dim is not None:
-        return ChartSpec(kind="line", x=time_dim.column, y=key, title=title)
+        return ChartSpec(kind="line", x=time_dim.column, y=y, title=title)
     dim = spec.dimensions[0]
     x = {"partner": "partner_name", "product": "product_name"}.get(dim, DIMENSIONS[dim].column)
-    return ChartSpec(kind="bar", x=x, y=key, title=title)
+    return ChartSpec(kind="bar", x=x, y=y, title=title)
 
 
 def _run(store: Store, spec: QuerySpec) -> tuple[pd.DataFrame, str, dict[str, Any]]:
@@ -2471,6 +2655,191 @@ def _share_of_total(store: Store, spec: QuerySpec, frame: pd.DataFrame, lang: La
         )
         return frame, text
     return frame, ("各组占比见表。" if lang == "zh" else "Each row's share of the total is in the table.")
+
+
+# 有销售的伙伴 / partners with sales: the members an average per member counts, by where its figures are booked.
+ACTIVITY = {
+    "sales": ("有销售的", "with sales"),
+    "costs": ("有费用的", "with costs"),
+    "rebates": ("有返利的", "with rebates"),
+    "targets": ("有目标的", "with targets"),
+}
+EACH_TIME = {
+    "month": ("每月", "month", "个月"),
+    "quarter": ("每季度", "quarter", "个季度"),
+    "year": ("每年", "year", "年"),
+}
+
+
+def _each(spec: QuerySpec, lang: Language) -> str:
+    """平均每个伙伴 / 平均每月 as 每个伙伴 / 每月; per partner / per month."""
+    per = spec.per or "partner"
+    if per in EACH_TIME:
+        return EACH_TIME[per][0] if lang == "zh" else f"per {EACH_TIME[per][1]}"
+    return f"每个{_member_noun(spec, per, lang)}" if lang == "zh" else f"per {_member_noun(spec, per, lang, 1)}"
+
+
+def _member_phrase(spec: QuerySpec, lang: Language, n: int = 2) -> str:
+    """The members an average counts: 有销售的伙伴 / 月; partners with sales / months."""
+    per = spec.per or "partner"
+    if per in EACH_TIME:
+        unit = EACH_TIME[per][1]
+        return {"month": "月", "quarter": "季度", "year": "年"}[per] if lang == "zh" else unit + ("s" if n != 1 else "")
+    activity = ACTIVITY.get(METRICS[spec.metrics[0]].sources[0], ("", ""))
+    if lang == "zh":
+        return f"{activity[0]}{_member_noun(spec, per, lang)}"
+    return f"{_member_noun(spec, per, lang, n)} {activity[1]}".strip()
+
+
+def _members(spec: QuerySpec, count: Any, lang: Language) -> str:
+    """240 个有销售的伙伴 / 9 个月; 240 partners with sales / 9 months."""
+    n = int(count) if count is not None and not pd.isna(count) else 0
+    if lang == "zh":
+        return f"{n} {EACH_TIME[spec.per][2]}" if spec.per in EACH_TIME else f"{n} 个{_member_phrase(spec, lang)}"
+    return f"{n} {_member_phrase(spec, lang, n)}"
+
+
+def _covered(window: TimeWindow, context: DataContext | None) -> TimeWindow:
+    """The part of the window the data covers: months after the data ends are not months with nothing sold."""
+    span = context.span if context is not None else None
+    if span is None:
+        return window
+    start, end = max(window.start, span.first), min(window.end, span.last)
+    if start > end or (start, end) == (window.start, window.end):
+        return window
+    return TimeWindow(start=start, end=end)
+
+
+def _periods(spec: QuerySpec, frame: pd.DataFrame, covered: TimeWindow) -> pd.Series:
+    """Per row, the months (quarters, years) of its time bucket that the data covers, each counted whether or not
+    anything was booked in it."""
+    per = spec.per or "month"
+
+    def count(start: date, end: date) -> int:
+        start, end = max(start, covered.start), min(end, covered.end)
+        return len(buckets(TimeWindow(start=start, end=end), per)) if start <= end else 0
+
+    time = spec.time_dimension()
+    if time is None:
+        return pd.Series(count(spec.window.start, spec.window.end), index=frame.index, dtype="int64")
+    by_label = {label: count(start, end) for label, start, end in buckets(spec.window, time.key)}
+    return frame[time.column].map(lambda v: by_label.get(str(int(v)) if time.key == "year" else str(v), 0))
+
+
+def _per_member(
+    store: Store, spec: QuerySpec, lang: Language, head: str, context: DataContext | None
+) -> tuple[pd.DataFrame, str, dict[str, Any], str, list[str]]:
+    """户均 / 平均每月: each group's total, its members and total ÷ members, ranked by the average when asked; the
+    sentence stating all three; notes on what the average leaves out (amounts booked to no member)."""
+    per = DIMENSIONS[spec.per]  # type: ignore[index]
+    keys = [c for d in spec.dimensions for c in DIMENSIONS[d].columns]
+    plain = spec.model_copy(update={"per": None, "sort": None, "limit": None})
+    totals, sql, params = _run(store, plain)
+    notes: list[str] = []
+    covered = spec.window
+    if per.is_time:  # every month of the window the data covers, sold in or not
+        covered = _covered(spec.window, context)
+        frame = totals.assign(members=_periods(spec, totals, covered).astype("int64"))
+    else:  # the members with a record in the window, under the filters
+        rows, sql, params = _run(store, plain.model_copy(update={"dimensions": [*spec.dimensions, per.key]}))
+        if keys:
+            grouped = rows.groupby(keys, dropna=False, sort=False)
+            frame = grouped[spec.metrics].sum().join(grouped.size().rename("members")).reset_index()
+        else:
+            frame = pd.DataFrame({**{k: [rows[k].sum()] for k in spec.metrics}, "members": [len(rows)]})
+        frame["members"] = frame["members"].astype("int64")
+        noun = _member_noun(spec, per.key, lang)
+        for key in spec.metrics:
+            metric = METRICS[key]
+            left = float(totals[key].sum()) - float(frame[key].sum())
+            if (metric.additive or key == "order_lines") and abs(left) > max(
+                0.005, abs(float(totals[key].sum())) * 1e-9
+            ):
+                notes.append(
+                    f"另有{metric.zh} {_show(key, left, lang)}没有记到具体{noun}，不在平均之内"
+                    if lang == "zh"
+                    else f"{_show(key, left, lang)} of {metric.label(lang)} is booked to no {noun}: not in the average"
+                )
+    for key in spec.metrics:
+        frame[f"{key}_avg"] = (frame[key] / frame["members"].where(frame["members"] > 0)).astype("float64")
+    time = spec.time_dimension()
+    if spec.sort is not None:
+        by = f"{metric_of(spec.sort.metric)[0].key}_avg"  # type: ignore[index]
+        frame = frame.sort_values(by, ascending=spec.sort.direction == "asc", na_position="last", kind="stable")
+    elif time is not None:
+        frame = frame.sort_values(time.column, kind="stable")
+    elif keys:
+        frame = frame.sort_values(f"{spec.metrics[0]}_avg", ascending=False, na_position="last", kind="stable")
+    if spec.limit is not None:
+        frame = frame.head(spec.limit)
+    columns = keys + [f"{k}_avg" for k in spec.metrics] + list(spec.metrics) + ["members"]
+    frame = frame[columns].reset_index(drop=True)
+    summary = _per_summary(spec, frame, lang, head, covered)
+    return frame, sql, params, summary, notes
+
+
+def _per_summary(spec: QuerySpec, frame: pd.DataFrame, lang: Language, head: str, covered: TimeWindow) -> str:
+    """2026年1-9月（区域 = 华北）平均每个伙伴销售额 123,456.78 元（合计 …，共 30 个有销售的伙伴）; by group, the
+    highest and lowest averages (or the ranked first and last)."""
+    zh = lang == "zh"
+    each = _each(spec, lang)
+    if covered != spec.window:
+        span = f"{covered.start.isoformat()} ~ {covered.end.isoformat()}"
+        coverage = f"，数据覆盖 {span}" if zh else f"; the data covers {span}"
+    else:
+        coverage = ""
+    if frame.empty:  # a filter naming no partner or product
+        return f"{head}没有符合条件的数据。" if zh else f"No data matches for {head}."
+    if not spec.dimensions:
+        row = frame.iloc[0]
+        members = _members(spec, row["members"], lang) + coverage
+        if not row["members"]:
+            phrase = _member_phrase(spec, lang)
+            return f"{head}没有{phrase}，无法求平均。" if zh else f"{head}: no {phrase}; no average."
+        if len(spec.metrics) == 1:
+            key = spec.metrics[0]
+            name, avg, total = (
+                METRICS[key].label(lang),
+                _show(key, row[f"{key}_avg"], lang, average=True),
+                _show(key, row[key], lang),
+            )
+            if zh:
+                return f"{head}平均{each}{name} {avg}（合计 {total}，共 {members}）。"
+            return f"{head}: average {name} {each} {avg} (total {total} across {members})."
+        avgs = [f"{METRICS[k].label(lang)} {_show(k, row[f'{k}_avg'], lang, average=True)}" for k in spec.metrics]
+        sums = [f"{METRICS[k].label(lang)} {_show(k, row[k], lang)}" for k in spec.metrics]
+        if zh:
+            return f"{head}平均{each}：{'，'.join(avgs)}（合计：{'，'.join(sums)}；共 {members}）。"
+        return f"{head}: on average {each}, {', '.join(avgs)} (totals: {', '.join(sums)}; across {members})."
+    key = metric_of(spec.sort.metric)[0].key if spec.sort else spec.metrics[0]  # type: ignore[index]
+    column, name, n = f"{key}_avg", METRICS[key].label(lang), len(frame)
+    noun = _group_noun(spec, n, lang)
+    valid = frame[frame[column].notna()]
+    if valid.empty:
+        return f"{head}共 {n} 个{noun}，都没有可求平均的数据。" if zh else f"{head}: {n} {noun}, none with an average."
+
+    def item(row: pd.Series) -> str:
+        shown = f"{_show(key, row[column], lang, average=True)}，{_members(spec, row['members'], lang)}"
+        return f"{_row_label(row, spec)}（{shown}）" if zh else f"{_row_label(row, spec)} ({shown.replace('，', ', ')})"
+
+    measure = f"平均{each}{name}" if zh else f"average {name} {each}"
+    if spec.sort is not None and spec.limit is not None:
+        desc = spec.sort.direction == "desc"
+        order = ("最高" if desc else "最低") if zh else ("highest" if desc else "lowest")
+        first, last = item(frame.iloc[0]), item(frame.iloc[-1])
+        if zh:
+            if n == 1:
+                return f"{head}{measure}{order}的{noun}是 {first}{coverage}。"
+            return f"{head}{measure}{order}的 {n} 个{noun}：第 1 是 {first}，第 {n} 是 {last}{coverage}。"
+        if n == 1:
+            return f"{head}: the {noun} with the {order} {measure} is {first}{coverage}."
+        return f"{head}: the {n} {noun} with the {order} {measure}; #1 is {first}, #{n} is {last}{coverage}."
+    top, low = valid.loc[valid[column].idxmax()], valid.loc[valid[column].idxmin()]
+    if n == 1:
+        return f"{head}{measure}：{item(top)}{coverage}。" if zh else f"{head}: {measure} {item(top)}{coverage}."
+    if zh:
+        return f"{head}共 {n} 个{noun}，{measure}最高的是 {item(top)}，最低的是 {item(low)}{coverage}。"
+    return f"{head}: {n} {noun}; the highest {measure} is {item(top)}, the lowest {item(low)}{coverage}."
 
 
 def _answer_streak(store: Store, spec: QuerySpec, language: Language, notes: list[str]) -> DataAnswer:
@@ -2551,7 +2920,6 @@ def answer_spec(store: Store, spec: QuerySpec, language: Language = "zh", notes:
     """Run a QuerySpec on the read-only store and build the answer (frame, display table, chart, summary, SQL)."""
     if spec.streak:
         return _answer_streak(store, spec, language, list(notes or []))
-    frame, sql, params = _run(store, spec)
     try:
         context = context_for(store)
     except StoreError:
@@ -2559,7 +2927,15 @@ def answer_spec(store: Store, spec: QuerySpec, language: Language = "zh", notes:
     window = spec.window.span(language)
     compare = spec.compare_window(language)
     code = store.profile().currency
-    summary = _summary(spec, frame, language, window, context)
+    notes = list(notes or [])
+    if spec.per is not None:  # 户均 / 平均每月: computed on the grouped frame
+        frame, sql, params, summary, left_out = _per_member(
+            store, spec, language, _head(spec, language, window, context), context
+        )
+        notes += left_out
+    else:
+        frame, sql, params = _run(store, spec)
+        summary = _summary(spec, frame, language, window, context)
     if spec.share != "none":
         frame, sentence = _share_of_total(store, spec, frame, language)
         joiner = "" if language == "zh" else " "
@@ -2575,7 +2951,7 @@ def answer_spec(store: Store, spec: QuerySpec, language: Language = "zh", notes:
         window=window,
         compare_window=compare.span(language) if compare else None,
         language=language,
-        notes=list(notes or []),
+        notes=notes,
     )
 
 
@@ -2631,6 +3007,8 @@ def evidence(store: Store, question: str, previous: QuerySpec | dict | None = No
     if isinstance(parsed, Clarification):
         if parsed.reason in ("ambiguous_name", "no_data", "unsupported"):
             return "ask"
+        if parsed.reason == "missing_dimension" and parser.bare_average is not None:
+            return "ask"  # 今年平均销售额: an average of the company's figures, over what is asked back
         if parsed.reason == "unknown_name" and kinds & {"entity", "time"} and kinds & {"metric"}:
             return "ask"  # 竞品在华南卖了多少: a figure for a place, about something the data does not know
         if parsed.reason == "unanswerable":  # 直销员上门推销要守哪些规矩: 规矩 is nothing of the data's
@@ -2705,8 +3083,9 @@ def _covered_share(scan: _Scan) -> float:
 COUNTED = re.compile(r"(?:前|后|倒数)?\s*(?:\d+|[一二两三四五六七八九十]+)\s*(个|名|大|家|位)?\s*(\S{0,6})")
 
 # What ties a question to this company's data rather than to channel practice in general: a region, product or
-# partner it names, a period or the previous answer. 按销量排名可以吗 names only a metric and a ranking.
-SPECIFIC_ANCHORS = frozenset({"entity", "name", "time", "follow_up", "streak", "previous"})
+# partner it names, a period, the previous answer, or an average over its partners or months (一般每月卖多少).
+# 按销量排名可以吗 names only a metric and a ranking.
+SPECIFIC_ANCHORS = frozenset({"entity", "name", "time", "follow_up", "streak", "previous", "per"})
 
 
 # The data each metric and partner attribute needs (company.capabilities).

@@ -250,6 +250,14 @@ class Metric:
             "partner_count",
         }
 
+    def adds_up_over(self, dim: Dimension) -> bool:
+        """Whether the values of dim's members add up to the total, so that total ÷ members is the mean per member:
+        additive metrics and order lines over any dimension; orders over time and partners (an order is one
+        partner's, on one day) but not over products (one order holds several)."""
+        if self.additive or self.key == "order_lines":
+            return True
+        return self.key == "order_count" and (dim.is_time or "partners" in dim.expressions)
+
     def label(self, language: Language) -> str:
         return self.zh if language == "zh" else self.en
 
@@ -869,6 +877,15 @@ class QuerySpec(BaseModel):
     # The members of the one dimension with nothing booked in the window under the filters (哪些经销商上个月没进货):
     # taken from the master data (partners, products) or, for an attribute of the sales lines, from every line.
     absent: bool = False
+    # The mean per member of this dimension (户均销售额, 平均每月销量, average revenue per customer): each metric's
+    # total ÷ the number of members with a record in the window under the filters, or for a time dimension every
+    # period of the window. One row per group of `dimensions`; sort and limit rank the averages.
+    per: str | None = Field(
+        None,
+        description="求平均的维度 key：平均每个成员的指标 = 合计 ÷ 成员数（窗口内有记录的成员；时间维度按窗口内的"
+        "期数）。户均销售额 per=partner，平均每月销量 per=month，各区域户均销售额 dimensions=[region] 且 per=partner；"
+        "只能用于可相加的指标（销售额、销量、毛利、费用、订单数…），不能与对比、占比、连续期、指标阈值同用",
+    )
 
     @field_validator("metrics")
     @classmethod
@@ -928,6 +945,10 @@ class QuerySpec(BaseModel):
                     raise ValueError("一次最多查询 8 个指标")
                 self.metrics.append(metric.key)
         used = set(self.dimensions) | {f.field for f in self.filters if not f.is_threshold}
+        if self.per is not None:
+            if self.per not in DIMENSIONS:
+                raise ValueError(f"未知维度「{self.per}」（per，求平均的维度）。可用维度：{_dimension_list()}")
+            used.add(self.per)
         for key in self.metrics:
             metric = METRICS[key]
             for dim_key in used:
@@ -954,7 +975,36 @@ class QuerySpec(BaseModel):
                 raise ValueError("「没有销售的…」不能同时带对比、占比、连续期或指标条件")
             if any(METRICS[k].sources != ("sales",) for k in self.metrics):
                 raise ValueError("「没有销售的…」只能看销售数据里的指标（销售额、销量、订单数）")
+        if self.per is not None:
+            self._check_per()
         return self
+
+    def _check_per(self) -> None:
+        """An average per member: of figures that add up over the members, counted on one kind of record."""
+        dim = DIMENSIONS[self.per]  # type: ignore[index]
+        each = "平均" + {"month": "每月", "quarter": "每季度", "year": "每年"}.get(dim.key, f"每个{dim.zh}")
+        if self.per in self.dimensions:
+            raise ValueError(f"已经按{dim.zh}分组，每组只有一个{dim.zh}，不能再求{each}")
+        for key in self.metrics:
+            metric = METRICS[key]
+            if not metric.adds_up_over(dim):
+                why = (
+                    "是比率或均值"
+                    if metric.fmt in ("ratio", "price", "days", "times", "number")
+                    else f"在各{dim.zh}之间相加不等于总数"
+                )
+                raise ValueError(
+                    f"「{metric.zh}」{why}，不能求「{each}的{metric.zh}」；可以问{each}的销售额、销量、毛利等能相加的指标"
+                )
+        if len({METRICS[k].sources for k in self.metrics}) > 1:
+            raise ValueError(f"{each}一次只能看同一类数据的指标（例如销售额和毛利），请把费用、目标等分开问")
+        if self.comparison != "none" or self.share != "none" or self.streak or self.absent:
+            raise ValueError(f"「{each}」暂不能同时带同比/环比、占比、连续期或「没有销售」，请分开问")
+        if any(f.is_threshold for f in self.filters):
+            raise ValueError(f"「{each}」暂不能再按指标阈值筛选（例如户均销售额超过多少），请去掉阈值再问")
+        time = self.time_dimension()
+        if dim.is_time and time is not None and TIME_DIMENSIONS.index(time.key) <= TIME_DIMENSIONS.index(dim.key):
+            raise ValueError(f"按{time.zh}分组时每组只有一个{time.zh}或更短，不能再求「{each}」")
 
     def time_dimension(self) -> Dimension | None:
         return next((DIMENSIONS[k] for k in self.dimensions if DIMENSIONS[k].is_time), None)

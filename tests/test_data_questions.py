@@ -1108,3 +1108,105 @@ def test_one_product_name_under_several_codes_means_all_of_them(tmp_path):
     assert isinstance(answer, DataAnswer), answer
     assert answer.spec.dimensions == []
     assert answer.frame["revenue"].iloc[0] == 300
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Averages per member (户均 / 平均每月 / average revenue per customer): total ÷ members, with both stated.
+# Q2 2026 revenue 42,000 from four partners (P1 14,000, P2 18,000, P3 3,000, P4 7,000): 10,500 per partner.
+# By month 13,000 (Apr) + 11,000 (May) + 18,000 (Jun); Q1 8,800 with nothing booked in January.
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "二季度平均每家客户贡献了多少销售额",
+        "二季度户均销售额",
+        "二季度客户人均消费多少",
+        "average revenue per customer in Q2 2026",
+        "on average how much did each customer buy in Q2 2026",
+    ],
+)
+def test_average_per_partner_is_revenue_over_the_partners_with_sales(company, question):
+    answer = ask(company, question)
+    assert answer.spec.per == "partner" and answer.spec.dimensions == []
+    row = answer.frame.iloc[0]
+    assert (row["revenue_avg"], row["revenue"], row["members"]) == (10_500, 42_000, 4)
+    assert "10,500.00" in answer.summary and "42,000.00" in answer.summary and "4" in answer.summary
+
+
+def test_average_per_month_counts_every_month_of_the_window_even_an_empty_one(company):
+    quarter = ask(company, "二季度平均每月卖多少")
+    assert quarter.spec.per == "month"
+    assert quarter.frame["revenue_avg"].iloc[0] == pytest.approx(14_000)
+    assert "共 3 个月" in quarter.summary
+    half = ask(company, "今年上半年月均销售额")  # January booked nothing and still counts
+    assert half.frame["members"].iloc[0] == 6
+    assert half.frame["revenue_avg"].iloc[0] == pytest.approx(50_800 / 6)
+    by_quarter = ask(company, "今年上半年各季度月均销售额")
+    assert by_quarter.frame.set_index("quarter")["revenue_avg"].to_dict() == pytest.approx(
+        {"2026Q1": 8_800 / 3, "2026Q2": 14_000}
+    )
+
+
+def test_average_per_partner_by_group_gives_each_groups_own_average(company):
+    answer = ask(company, "二季度各区域户均销售额")
+    assert answer.spec.dimensions == ["region"] and answer.spec.per == "partner"
+    rows = answer.frame.set_index("region")
+    assert rows["revenue_avg"].to_dict() == {"华东": 16_000, "华南": 5_000}  # 32,000 ÷ 2, 10,000 ÷ 2
+    assert rows["members"].to_dict() == {"华东": 2, "华南": 2}
+    top = ask(company, "二季度户均销售额最高的区域")  # ranked by the average, not the total
+    assert list(top.frame["region"]) == ["华东"] and "最高" in top.summary
+
+
+@pytest.mark.parametrize("question", ["二季度平均每家经销商卖多少", "二季度经销商平均每家多少销售额"])
+def test_a_partner_type_named_with_the_average_narrows_the_members(company, question):
+    answer = ask(company, question)
+    assert ("partner_type", "经销商") in [(f.field, f.value) for f in answer.spec.filters]
+    assert answer.frame["revenue_avg"].iloc[0] == 16_000  # P1 14,000 + P2 18,000 over two
+
+
+def test_an_amount_booked_to_no_partner_is_said_not_averaged(company):
+    answer = ask(company, "二季度户均费用")
+    row = answer.frame.iloc[0]  # P1 1,000, P2 2,000, P4 700; the 500 of 市场推广 has no partner
+    assert (row["cost"], row["members"]) == (3_700, 3)
+    assert row["cost_avg"] == pytest.approx(3_700 / 3)
+    assert any("500.00" in note for note in answer.notes)
+
+
+def test_averages_that_cannot_be_taken_are_refused_or_asked_never_guessed(company, ctx):
+    for question in ("二季度销售额中位数", "二季度人均业绩"):
+        refused = answer_data_question(company, question)
+        assert isinstance(refused, Clarification) and refused.reason == "unanswerable"
+    assert "中位数" in answer_data_question(company, "二季度销售额中位数").question
+    ratio = answer_data_question(company, "二季度户均完成率")
+    assert isinstance(ratio, Clarification) and "完成率" in ratio.question
+    bare = answer_data_question(company, "二季度平均销售额")  # an average over what?
+    assert isinstance(bare, Clarification) and bare.reason == "missing_dimension"
+    assert [spec_of(ctx, option).per for option in bare.options] == ["partner", "month"]
+    with pytest.raises(QuerySpecError, match="已经按伙伴分组"):
+        build_spec(metrics=["revenue"], dimensions=["partner"], per="partner", window=Q2)
+    with pytest.raises(QuerySpecError, match="同比"):
+        build_spec(metrics=["revenue"], per="partner", comparison="yoy", window=Q2)
+
+
+def test_metrics_named_with_average_stay_those_metrics(ctx):
+    assert spec_of(ctx, "二季度平均单价").metrics == ["avg_price"]
+    assert spec_of(ctx, "二季度平均客单价").metrics == ["aov"]
+    assert spec_of(ctx, "二季度单均").metrics == ["aov"]
+    by_region = spec_of(ctx, "average order value by region in Q2 2026")
+    assert (by_region.metrics, by_region.dimensions, by_region.per) == (["aov"], ["region"], None)
+
+
+def test_a_follow_up_keeps_the_average_for_another_sum_but_not_for_a_ratio(company):
+    first = ask(company, "二季度户均销售额")
+    again = answer_data_question(company, "毛利呢", first.spec)
+    assert isinstance(again, DataAnswer) and again.spec.per == "partner"
+    assert again.frame["gross_profit_avg"].iloc[0] == pytest.approx(again.frame["gross_profit"].iloc[0] / 4)
+    ratio = answer_data_question(company, "回款率呢", first.spec)
+    assert isinstance(ratio, DataAnswer) and ratio.spec.per is None
+
+
+def test_an_average_per_month_is_a_question_for_the_data(company):
+    assert evidence(company, "一般每月卖多少") == "answer"
+    assert evidence(company, "今年平均销售额") == "ask"
