@@ -1360,6 +1360,9 @@ class _Parser:
                     if not word and p_start is not None and not CJK.search(chunk):
                         continue  # spaces inside an English phrase
                 junk = not word or word in STOP_ZH or word in STOP_EN or re.fullmatch(r"[\d.%]+|[a-z]", word)
+                if p_start is not None and word in MEASURE_SUFFIX:  # 退货率 / 投诉量: a measure, kept whole
+                    p_end = pos
+                    continue
                 if junk or (len(word) == 1 and CJK.match(word)):
                     if p_start is not None:
                         out.append((self.display[base + p_start : base + p_end].strip(), base + p_start, base + p_end))
@@ -1414,7 +1417,8 @@ class _Parser:
                 narrowed = self._narrow(candidates, [e for e in entities if e not in dropped])
                 candidates = narrowed or candidates
             if not candidates:
-                if not explicit and (NOT_IN_DATA.search(phrase) or self._lower_english(phrase)):
+                measure = len(phrase) > 1 and phrase[-1:] in MEASURE_SUFFIX  # 投诉量: a figure, not a name
+                if not explicit and (NOT_IN_DATA.search(phrase) or self._lower_english(phrase) or measure):
                     self.unused.append(phrase)  # 竞品 / sales reps: named back, not looked up as a name
                     continue
                 if not explicit and self._is_common(phrase):
@@ -1515,7 +1519,7 @@ class _Parser:
         if named and self.unused:
             self.unused = [named.group(0), *[p for p in self.unused if p not in named.group(0)]]
         for phrase in self.unused:
-            if NOT_IN_DATA.search(phrase) or _is_noun(phrase):
+            if NOT_IN_DATA.search(phrase) or _is_noun(phrase) or phrase[-1:] in MEASURE_SUFFIX:
                 return self._clarify(
                     "unanswerable",
                     f"这份数据回答不了这个问题：数据里没有与「{phrase}」对应的字段或取值。"
@@ -3000,8 +3004,11 @@ def evidence(store: Store, question: str, previous: QuerySpec | dict | None = No
     kinds = {s.kind for s in parser.scan.spans}
     groups = [s for s in parser.scan.spans if s.kind == "group"]
     each = any(s.value and s.value[2] for s in groups) or bool(groups and EACH_WORDS.search(parser.scan.text))
-    if isinstance(parsed, Clarification) and parsed.reason == "unanswerable" and each:
-        return "ask"  # 哪些客户的合同快到期了 / headcount of each distributor: data-shaped; the data says what it lacks
+    listing = LISTING.search(parser.scan.text) or EACH_WORDS.search(parser.scan.text) or kinds & SPECIFIC_ANCHORS
+    if isinstance(parsed, Clarification) and parsed.reason == "unanswerable" and each and listing:
+        # 哪些客户的合同快到期了 / headcount of each distributor: data-shaped; the data says what it lacks.
+        # 每月给店主多少陈列费 names a month and a store type but asks about practice: the knowledge base decides.
+        return "ask"
     if _covered_share(parser.scan) < HALF_COVERED:  # 申请直销牌照要准备哪些材料: 直销 and four words of no data
         return "partial" if kinds else "none"
     if isinstance(parsed, Clarification):
@@ -3027,6 +3034,8 @@ def evidence(store: Store, question: str, previous: QuerySpec | dict | None = No
 WITHIN = re.compile(r"\s*的?\s*(?:销售额?|业绩|生意|收入|营收|销量|订单)?\s*(?:里|中|当中|之中|里面)")
 ONLY = re.compile(r"只看|只要|只算|仅看|仅限|\bonly\b|\bjust\b", re.IGNORECASE)
 YEAR_DIGITS = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)|今年|去年|前年|明年|this year|last year")
+# A word then one of these is a figure someone measures (退货率, 投诉量, 违约金额): never dropped as a verb
+MEASURE_SUFFIX = frozenset({"率", "量", "额", "数", "费", "价", "次数", "金额", "占比"})
 CONJUNCTION = re.compile(r"\s*(?:和|与|及|以及|跟|、|,|，|/|&|\band\b|\bor\b|或)\s*")
 THE_REST = re.compile(r"其他|其它|其余|剩下的?|剩余的?|\bother\b|\bthe rest\b")
 EXCLUDING_AFTER = re.compile(r"\s*(?:以外|之外|除外|不算|不计|不含|不包括)")

@@ -36,6 +36,9 @@ GUIDANCE = re.compile(
     r"才算|多少分算|算[A-Da-d]级|多久.{0,8}一次|多长时间|多久之内|多久内|几天内|多少天内|什么要求|哪些要求|有何要求|"
     r"规矩|规定|要守|遵守|需要满足|需要具备|具备什么|条件是|资格|什么情况下|哪些情况下|什么时候(?:可以|能|应该|要)|能否|可否|"
     r"最多能|最多可以|最少要|至少要|最高能|上限是|下限是|不得超过|不能超过|"
+    # who decides, and what a rule's parameter may be set to: 谁说了算 / 权重可以拉到多少
+    r"谁说了算|谁来定|谁决定|由谁|归谁管|哪个部门|哪级部门|"
+    r"(?:可以|能|该|应该)(?:拉|调|提|设|定|给|放|降)到?多少|(?:权重|门槛|档位|系数|返点)[^，,。？?]{0,6}(?:设|定)(?:成|为|在)?多少|"
     r"能多?(?:给|拿|返|享受|得到|领)多少|算(?:提升|增长|下降|提高)了?多少|能(?![帮给]我|查|看|列|统计|算|不能)[^，,。？?]{1,12}吗|"
     r"\bcan (?:we|i|you|a|an|one|the|they)\b|\bis it (?:ok|okay|fine|allowed|legal|normal|reasonable|worth)\b|"
     r"\bdo(?:es)? (?:we|i|a|an|the|they) (?:need|have to)\b|\bhow (?:long|often|soon|many days)\b|\bwhat counts as\b|"

@@ -130,11 +130,30 @@ def ctx(loaded_store, guides_kb, tmp_path):
         "返利一般分几档？",  # 多少 / 几 alone are no data cues
         "What does channel width actually mean?",
         "考察完给结论，一般分成几种？",
+        "门店按标准做陈列，每月给店主多少陈列费？",  # a month and a store type, but a question of practice
+        "分销工作计划里，月度经营分析会一般定在每月哪天开？",
     ],
 )
 def test_practice_questions_reach_the_knowledge_base(ctx, question):
     reply = answer(question, ctx)
     assert reply.route.intent == "guidance" and reply.citations, reply.markdown
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "哪些渠道上季度销售额下降了",  # 哪些渠道 leans to practice, but the data answers it outright
+        "华东区一般每月卖多少",  # 一般每月 is an average per month
+    ],
+)
+def test_questions_the_data_answers_outright_stay_data(ctx, question):
+    reply = answer(question, ctx)
+    assert reply.route.intent == "data" and reply.tables, reply.markdown
+
+
+def test_a_measure_the_data_lacks_is_named_not_replaced(ctx):
+    reply = answer("退货率最高的品类", ctx)
+    assert reply.route.intent == "data" and "退货率" in reply.markdown and not reply.tables
 
 
 def test_the_answer_states_the_fact_first(ctx):
