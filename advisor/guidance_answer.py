@@ -90,7 +90,13 @@ SHAPES: list[tuple[str, re.Pattern]] = [
 ]
 
 
+# What a fine or penalty comes to is a figure, however it is asked (what are the fines / 会怎么罚)
+PENALTY = re.compile(r"\bfines?\b|\bfined\b|\bpenalt(?:y|ies)\b|罚款?多少|怎么罚|罚几|罚多少", re.IGNORECASE)
+
+
 def shape_of(question: str) -> str:
+    if PENALTY.search(question):
+        return "figure"
     for name, pattern in SHAPES:
         if pattern.search(question):
             return name
@@ -219,8 +225,12 @@ def _overlap(concepts: list[frozenset[str]], weights: list[float], text: str) ->
     return sum(w for c, w in zip(concepts, weights, strict=True) if _holds(c, low)) / total
 
 
-def _shape_bonus(shape: str, unit: Unit, counter: str | None = None, subjects: Sequence[str] = ()) -> float:
+def _shape_bonus(
+    shape: str, unit: Unit, counter: str | None = None, subjects: Sequence[str] = (), penalty: bool = False
+) -> float:
     text = unit.text
+    if penalty:  # a fine is stated where the text says 罚款 / 处…罚
+        return (0.3 if NUMBER.search(ORDINALS.sub("", text)) else -0.1) + (0.25 if "罚" in text else 0.0)
     if shape == "enumeration":
         if unit.kind == "list":
             return 0.45
@@ -249,6 +259,7 @@ def rank_units(
 ) -> list[tuple[float, Unit]]:
     """Every unit of the passages with its score, best first."""
     shape = shape_of(question)
+    penalty = bool(PENALTY.search(question))
     concepts = _concepts(question)
     asked = COUNTER.search(question)
     counter = asked.group(1) if asked else None
@@ -276,7 +287,8 @@ def rank_units(
             for m in ARTICLE_NUMBER.finditer(ref.group(1))
         ]
         lexical = max([lexical, *(by_article.get(n, 0.0) for n in named if n)])
-        score = lexical + W_MEANING * sim + prior + W_SHAPE * _shape_bonus(shape, unit, counter, subjects)
+        bonus = _shape_bonus(shape, unit, counter, subjects, penalty)
+        score = lexical + W_MEANING * sim + prior + W_SHAPE * bonus
         scored.append((score, unit))
     scored.sort(key=lambda pair: (-pair[0], pair[1].evidence.rank, pair[1].position))
     return scored
