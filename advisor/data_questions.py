@@ -681,7 +681,9 @@ PREVIOUS = re.compile(
     r"|quarter[- ]over[- ]quarter|month[- ]over[- ]month|(?:vs\.?|versus|compared\s+(?:to|with)|than)\s+(?:the\s+)?"
     r"(?:previous|prior|last)\s+(?:period|quarter|month)|previous period|prior period"
 )
-VERSUS = re.compile(r"\bvs\.?|\bversus\b|\bcompared (?:to|with)\b|相比|对比|比起|(?:和|跟|与).{1,16}比")
+VERSUS = re.compile(
+    r"\bvs\.?|\bversus\b|\bcompared (?:to|with)\b|相比|对比|比起|(?:和|跟|与).{1,16}比|比(?=上|去|前|今|本|\d)"
+)
 GROWTH = re.compile(
     r"增长率|增长|增速|增幅|涨幅|上涨|提升|\bgrowth\b|\bgrew\b|\bgrow\b|\bgrowing\b|\bincreased?\b|\bchange\b"
 )

@@ -1210,3 +1210,11 @@ def test_a_follow_up_keeps_the_average_for_another_sum_but_not_for_a_ratio(compa
 def test_an_average_per_month_is_a_question_for_the_data(company):
     assert evidence(company, "一般每月卖多少") == "answer"
     assert evidence(company, "今年平均销售额") == "ask"
+
+
+def test_one_period_compared_with_another_by_bi(company):
+    answer = answer_data_question(company, "5月销售额比4月少了多少")
+    assert isinstance(answer, DataAnswer), answer
+    assert answer.spec.comparison == "previous" and answer.spec.window.start == date(2026, 5, 1)
+    assert answer.frame["revenue"].iloc[0] == 11_000  # P1 4,000 + P4 7,000
+    assert answer.frame["revenue_compare"].iloc[0] == 13_000  # April: P1 10,000 + P3 3,000

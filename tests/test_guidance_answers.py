@@ -144,6 +144,7 @@ def test_practice_questions_reach_the_knowledge_base(ctx, question):
     [
         "哪些渠道上季度销售额下降了",  # 哪些渠道 leans to practice, but the data answers it outright
         "华东区一般每月卖多少",  # 一般每月 is an average per month
+        "华东区哪几个城市卖得最好",  # 哪几 alone is no practice question
     ],
 )
 def test_questions_the_data_answers_outright_stay_data(ctx, question):
