@@ -3011,6 +3011,10 @@ def evidence(store: Store, question: str, previous: QuerySpec | dict | None = No
         # 哪些客户的合同快到期了 / headcount of each distributor: data-shaped; the data says what it lacks.
         # 每月给店主多少陈列费 names a month and a store type but asks about practice: the knowledge base decides.
         return "ask"
+    ranked = {"rank", "group"} <= kinds or "threshold" in kinds
+    measure = any(p[-1:] in MEASURE_SUFFIX or NOT_IN_DATA.search(p) for p in parser.unused)
+    if isinstance(parsed, Clarification) and parsed.reason == "unanswerable" and ranked and measure:
+        return "ask"  # 退货率最高的品类: a ranking of the company's categories by a figure the data lacks
     if _covered_share(parser.scan) < HALF_COVERED:  # 申请直销牌照要准备哪些材料: 直销 and four words of no data
         return "partial" if kinds else "none"
     if isinstance(parsed, Clarification):

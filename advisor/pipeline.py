@@ -95,12 +95,17 @@ def _route_by_evidence(question: str, ctx: Context) -> tuple[Route, str]:
         draft=draft, guidance=guidance, tools=tools, data=data, run=run, guidance_weak=only_weak_guidance(question)
     )
     # A partial data match (直销员要守哪些规矩) goes where the knowledge base says; a full one needs no search.
-    kb_found = ctx.kb.search(question, k=3).plausible if ctx.kb is not None and data == "partial" else None
+    kb_found = (
+        ctx.kb.search(question, k=composer.PASSAGES).plausible if ctx.kb is not None and data == "partial" else None
+    )
     decision = decide(routed.intent, facts, kb_found)
     if decision == "clarify" and ctx.kb is not None:  # nothing else speaks: does the knowledge base?
-        decision = decide(routed.intent, facts, ctx.kb.search(question, k=3).plausible)
+        decision = decide(routed.intent, facts, ctx.kb.search(question, k=composer.PASSAGES).plausible)
     elif (
-        decision == "guidance" and data == "none" and ctx.kb is not None and not ctx.kb.search(question, k=3).plausible
+        decision == "guidance"
+        and data == "none"
+        and ctx.kb is not None
+        and not ctx.kb.search(question, k=composer.PASSAGES).plausible
     ):
         decision = "out_of_scope"  # 今天天气怎么样: a how-question nothing here can answer
     intent = {
