@@ -1218,3 +1218,9 @@ def test_one_period_compared_with_another_by_bi(company):
     assert answer.spec.comparison == "previous" and answer.spec.window.start == date(2026, 5, 1)
     assert answer.frame["revenue"].iloc[0] == 11_000  # P1 4,000 + P4 7,000
     assert answer.frame["revenue_compare"].iloc[0] == 13_000  # April: P1 10,000 + P3 3,000
+
+
+def test_contribution_means_revenue(company):
+    answer = answer_data_question(company, "哪个区域贡献最大")
+    assert isinstance(answer, DataAnswer), answer
+    assert answer.spec.metrics == ["revenue"] and list(answer.frame["region"]) == ["华东"]
