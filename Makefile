@@ -46,10 +46,13 @@ browser-deps:
 	fi
 
 test: $(VENV)/.dev prepare browser-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: prepare
 	$(BIN)/python -m eval bench data --partners 5000 --months 24

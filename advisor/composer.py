@@ -6,36 +6,26 @@ followed by its citation [n]; when the evidence gate finds nothing, the answer s
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from advisor.guidance_answer import Similarity, choose, render, source_phrase
-from advisor.types import Answer, AnswerTable, ChartSpec, Citation, Route, Step
-from retrieval.chunking import sentences
-from retrieval.search import NOT_FOUND, SearchResult, analyse
+from advisor.types import Answer, AnswerTable, ChartSpec, Route, Step
+from retrieval.citations import Citations, key_sentences
+from retrieval.search import NOT_FOUND, SearchResult
 from tools.base import ToolResult
 
 PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 # Retrieved passages a guidance answer chooses its quotes from (measured on the dev half: 5 → 0.74, 8 → 0.76,
 # 10 → 0.75 of answers stating the key phrase).
 PASSAGES = 8
-MARKDOWN_NOISE = re.compile(r"\*\*|__|`|^#+\s*|^[-*]\s+|^\d+[.、]\s*|^>\s*")
 
 
 def template(name: str, **values: Any) -> str:
     """Fill prompts/<name>.md; a missing variable is a programming error and raises KeyError."""
     return (PROMPTS / f"{name}.md").read_text(encoding="utf-8").format(**values)
-
-
-def money(value: float | None) -> str:
-    if value is None or pd.isna(value):
-        return "—"
-    if abs(value) >= 10_000:
-        return f"{value / 10_000:,.2f} 万元"
-    return f"{value:,.2f} 元"
 
 
 def md_table(frame: pd.DataFrame, max_rows: int = 15) -> str:
@@ -52,50 +42,6 @@ def md_table(frame: pd.DataFrame, max_rows: int = 15) -> str:
 
 
 # ---- citations ------------------------------------------------------------------------------------
-class Citations:
-    """Numbers passages [1], [2] ... in the order they are first cited in one answer."""
-
-    def __init__(self, start: int = 1):
-        self.items: list[Citation] = []
-        self._by_chunk: dict[str, int] = {}
-        self._next = start
-
-    def cite(self, evidence) -> int:
-        chunk = evidence.chunk
-        if chunk.chunk_id not in self._by_chunk:
-            number = self._next
-            self._next += 1
-            self._by_chunk[chunk.chunk_id] = number
-            self.items.append(Citation.from_chunk(number, chunk))
-        return self._by_chunk[chunk.chunk_id]
-
-    def reference_list(self) -> str:
-        if not self.items:
-            return ""
-        lines = [
-            f"- [{c.number}] {c.title}"
-            + (f" > {' > '.join(c.heading_path)}" if c.heading_path else "")
-            + f"（{c.source}{' ' + c.location if c.location else ''}）"
-            for c in self.items
-        ]
-        return "\n".join(lines)
-
-
-def key_sentences(text: str, query: str, limit: int = 2) -> list[str]:
-    """The passage sentences that share most words with the question, in their original order."""
-    terms = set(analyse(query).expanded)
-    candidates = []
-    for position, raw in enumerate(sentences(text)):
-        sentence = MARKDOWN_NOISE.sub("", raw.strip()).strip()
-        if len(sentence) < 8 or sentence.startswith("|"):
-            continue
-        overlap = sum(1 for term in terms if term in sentence)
-        candidates.append((overlap, -position, sentence))
-    best = sorted(candidates, reverse=True)[:limit]
-    ordered = sorted(best, key=lambda c: -c[1])
-    return [s if s[-1] in "。！？.!?；;：:" else s + "。" for _o, _p, s in ordered]
-
-
 def cited_guidance(
     result: SearchResult, query: str, citations: Citations, passages: int = 3, per_passage: int = 2
 ) -> list[str]:

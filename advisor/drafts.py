@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
-from advisor.composer import Citations, guidance_block, md_table, money, template
+from advisor.composer import guidance_block, md_table, template
 from advisor.types import AnswerTable, ChartSpec, Draft
 from company.store import Store
+from company.units import money
+from retrieval.citations import Citations
 from tools.base import ToolError
 from tools.incentive import DEFAULT_SCHEDULE, RebateSchedule, fit_to_budget
 from tools.registry import TOOLS

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from advisor.llm import LLMError, create_chat_model, run_llm_turn
-from advisor.types import Answer, Route, Step
+from advisor.types import Answer, Route, Step, notify
 
 
-def answer_with_llm(question: str, routed: Route, ctx, steps: list[Step], on_event) -> Answer:
-    """Run one LLM turn; if the endpoint fails, say so and answer offline instead."""
-    from advisor.pipeline import HANDLERS, _notify
-
+def answer_with_llm(
+    question: str, routed: Route, ctx, steps: list[Step], on_event, offline: Callable[..., Answer]
+) -> Answer:
+    """Run one LLM turn; if the endpoint fails, say so and answer with `offline` (the pipeline's handler)."""
     try:
         model = create_chat_model(ctx.settings)
         turn = run_llm_turn(
@@ -23,8 +25,8 @@ def answer_with_llm(question: str, routed: Route, ctx, steps: list[Step], on_eve
             language=routed.language,
         )
     except LLMError as exc:
-        _notify(on_event, Step(label="大模型不可用，改用离线撰写", detail=exc.message), steps)
-        reply = HANDLERS[routed.intent](question, routed, ctx, steps, on_event)
+        notify(on_event, Step(label="大模型不可用，改用离线撰写", detail=exc.message), steps)
+        reply = offline(question, routed, ctx, steps, on_event)
         reply.flags.append(f"大模型调用失败，本回答由离线模板生成：{exc.message}")
         return reply
     reply = turn.to_answer(question, language=routed.language, backend=ctx.settings.llm_backend)

@@ -16,6 +16,7 @@ from advisor.evidence import words as evidence_words
 from advisor.router import describe, route
 from advisor.settings import Settings
 from advisor.types import Answer, AnswerTable, ChartSpec, Draft, Route, Step
+from advisor.types import notify as _notify
 from company.errors import CanmouError
 from company.store import Store
 from company.units import localise_columns, localise_text
@@ -44,12 +45,6 @@ def _search(ctx: Context):
     return ctx.kb.search if ctx.kb is not None else None
 
 
-def _notify(on_event: Event | None, step: Step, steps: list[Step]) -> None:
-    steps.append(step)
-    if on_event:
-        on_event("step", step)
-
-
 def answer(question: str, ctx: Context, on_event: Event | None = None) -> Answer:
     """Answer one question; never raises for a user-level problem (the message is the answer)."""
     question = question.strip()
@@ -63,7 +58,8 @@ def answer(question: str, ctx: Context, on_event: Event | None = None) -> Answer
     if ctx.settings.llm_backend != "offline" and routed.intent not in ("help", "revise"):
         from advisor.llm_answers import answer_with_llm  # imported only when an LLM is configured
 
-        return in_dataset_terms(answer_with_llm(question, routed, ctx, steps, on_event), ctx.store)
+        offline = HANDLERS[routed.intent]  # what answers when the endpoint fails
+        return in_dataset_terms(answer_with_llm(question, routed, ctx, steps, on_event, offline), ctx.store)
     try:
         reply = HANDLERS[routed.intent](question, routed, ctx, steps, on_event)
         if decision == "both":  # 窜货怎么处理？我们最近有吗: the method, then the company's own figures

@@ -8,6 +8,8 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from retrieval.citations import Citation
+
 Intent = Literal[
     "guidance",  # 指南问答
     "data",  # 数据问答
@@ -44,31 +46,6 @@ class Route(BaseModel):
     language: Language = "zh"
     clarify: str | None = None
     options: list[str] = Field(default_factory=list)
-
-
-class Citation(BaseModel):
-    """[n] in an answer points at this retrieved passage."""
-
-    number: int
-    source: str
-    title: str
-    heading_path: list[str] = Field(default_factory=list)
-    location: str = ""
-    text: str
-    chunk_id: str
-
-    @classmethod
-    def from_chunk(cls, number: int, chunk) -> Citation:
-        """Cite a retrieval.chunking.Chunk as [number]."""
-        return cls(
-            number=number,
-            source=chunk.source,
-            title=chunk.title,
-            heading_path=list(chunk.heading_path),
-            location=chunk.location_label,
-            text=chunk.text,
-            chunk_id=chunk.chunk_id,
-        )
 
 
 class AnswerTable(BaseModel):
@@ -126,3 +103,10 @@ class Answer(BaseModel):
     flags: list[str] = Field(default_factory=list)  # post-check warnings (numbers or citations not grounded)
     backend: str = "offline"
     created_at: datetime = Field(default_factory=datetime.now)
+
+
+def notify(on_event, step: Step, steps: list[Step]) -> None:
+    """Record a visible step and tell the listener (the UI's st.status, the CLI's progress line)."""
+    steps.append(step)
+    if on_event:
+        on_event("step", step)

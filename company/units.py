@@ -7,6 +7,7 @@ never shows 元.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -173,3 +174,16 @@ def localise_columns(frame, code: str | None):
     if currency(code).code == DEFAULT_CURRENCY:
         return frame
     return frame.rename(columns=lambda c: localise_text(str(c), code))
+
+
+def money(value: float | None) -> str:
+    """元 as shown in plan text: 12.35 万元 from ten thousand up, else 1,234.00 元; — when missing."""
+    try:
+        value = float(value)  # None and pandas' NA raise here
+    except (TypeError, ValueError):
+        return "—"
+    if math.isnan(value):
+        return "—"
+    if abs(value) >= 10_000:
+        return f"{value / 10_000:,.2f} 万元"
+    return f"{value:,.2f} 元"

@@ -12,12 +12,12 @@ from typing import Any
 
 import pandas as pd
 
-from advisor.composer import Citations, key_sentences, money
 from company.errors import CanmouError
 from company.store import Store
-from company.units import DEFAULT_CURRENCY, currency, localise_columns, localise_text
+from company.units import DEFAULT_CURRENCY, currency, localise_columns, localise_text, money
 from documents import wording
 from documents.model import Chart, Metadata, Paragraph, PlanDocument, Reference, Section, Table
+from retrieval.citations import Citations, key_sentences
 from retrieval.search import NOT_FOUND
 from tools.base import ToolError, ToolResult
 from tools.incentive import DEFAULT_SCHEDULE, RebateSchedule, fit_to_budget
