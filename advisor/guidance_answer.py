@@ -53,6 +53,9 @@ QUOTE_CHARS = 260  # longer than this, a sentence is cut at its clauses
 COUNTER = re.compile(r"(?:几|多少)\s*(个点|档|级|天|年|个月|家|次|成|层|类|种|项|条|分|倍|周|小时|日)")
 DEFINING_AFTER = r"\s*(?:是指|指的是|指|即|就是|不是|不依靠|不靠|并不|是一种|是把|是让|是由|是厂家|是企业)"
 FORMULA_AFTER = r"[\u4e00-\u9fff]{0,3}\s*[=＝]"  # 价格合规率 = …, asked as 价格 合规
+WHY_MARK = re.compile(
+    r"为了|^第[一二三四五六七八九十百]+条\s*为|目的|因为|原因|由于|否则|以免|避免|防止|在于|根子|根源|导致|结果"
+)
 ARTICLE = re.compile(r"^第[一二三四五六七八九十百零\d]+条\s")
 QUALIFIER = re.compile(r"(?:但是|但|不过|否则|除非|除外|如果不|若不)[，,\s]?")
 ORDINALS = re.compile(r"第[一二三四五六七八九十百零〇\d]{1,6}[条款项章节步]")
@@ -86,6 +89,7 @@ SHAPES: list[tuple[str, re.Pattern]] = [
             re.IGNORECASE,
         ),
     ),
+    ("why", re.compile(r"为什么|为啥|为何|何必|\bwhy\b|\bwhat for\b|\bpurpose\b|目的是|图什么", re.IGNORECASE)),
     ("howto", re.compile(r"怎么|咋|如何|怎样|步骤|流程|\bhow (?:to|do|should|can|could|would)\b", re.IGNORECASE)),
 ]
 
@@ -247,6 +251,8 @@ def _shape_bonus(
             for term in subjects
         )
         return 0.4 if defined else 0.2 if DEFINES.search(text) else 0.0
+    if shape == "why":  # a reason or purpose: 为了… / 为规范…制定本条例 / 否则… / 根子在…
+        return 0.2 if WHY_MARK.search(text) else 0.0
     if shape == "howto":
         if unit.kind == "list":
             return 0.3 if unit.ordered else 0.2
@@ -275,9 +281,14 @@ def rank_units(
     # 第二十六条 特许人违反本条例第十六条…的，处1万元以下的罚款: a penalty article matches what the article it names
     # is about (第十六条: fees taken before signing), not its own few words
     by_article: dict[int, float] = {}
+    current: tuple[object, int | None] = (None, None)  # (passage, article) the units being read belong to
     for unit, lexical in zip(units, lexicals, strict=True):
         if (m := ARTICLE_NUMBER.match(unit.text)) and (n := article_number(m.group(1))):
-            by_article[n] = max(by_article.get(n, 0.0), lexical)
+            current = (unit.evidence, n)
+        elif current[0] is not unit.evidence:
+            current = (unit.evidence, None)
+        if current[1] is not None:  # 第十七条 …。\n特许人在推广、宣传活动中…: the second paragraph is still article 17
+            by_article[current[1]] = max(by_article.get(current[1], 0.0), lexical)
     scored = []
     for unit, sim, lexical in zip(units, meaning, lexicals, strict=True):
         prior = W_PRIOR / unit.evidence.rank

@@ -296,3 +296,26 @@ def test_a_penalty_question_opens_with_the_penalty_article_not_the_rule_it_enfor
     penalty = passage("第二十六条 特许人违反本条例第十六条规定的，由主管部门责令改正，可以处1万元以下的罚款。", rank=2)
     best = choose("签约前先收了费用却没书面讲清用途和退还条件，会罚多少？", [rules, penalty])[0]
     assert best.text.startswith("第二十六条")
+
+
+def test_a_penalty_for_a_later_paragraph_of_an_article_is_found_through_it():
+    rules = passage(
+        "第十七条 特许人向被特许人收取的推广、宣传费用，应当按照合同约定的用途使用。\n"
+        "特许人在推广、宣传活动中，不得有欺骗、误导的行为，其发布的广告中不得含有宣传被特许人收益的内容。"
+    )
+    penalty = passage(
+        "第二十七条 特许人违反本条例第十七条第二款规定的，由工商行政管理部门责令改正，处3万元以上10万元以下的罚款。",
+        rank=2,
+    )
+    assert choose("招商广告里吹加盟收益，被查了罚多少钱", [rules, penalty])[0].text.startswith("第二十七条")
+
+
+def test_a_why_question_opens_with_the_reason():
+    passages = [
+        passage(
+            "第二条 在中华人民共和国境内从事直销活动的，应当遵守本条例。\n"
+            "第一条 为规范直销行为，防止欺诈，保护消费者的合法权益，制定本条例。"
+        )
+    ]
+    best = choose("国家为啥要出个条例管直销", passages)[0]
+    assert best.text.startswith("第一条")
