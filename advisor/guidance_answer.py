@@ -98,9 +98,17 @@ SHAPES: list[tuple[str, re.Pattern]] = [
 PENALTY = re.compile(r"\bfines?\b|\bfined\b|\bpenalt(?:y|ies)\b|罚款?多少|怎么罚|罚几|罚多少", re.IGNORECASE)
 
 
+# 有几项拿不到证据咋办 asks what to do, whatever else it counts
+WHAT_TO_DO = re.compile(
+    r"怎么办|咋办|咋整|怎么处理|如何处理|怎么破|该怎么弄|\bwhat (?:should|do) (?:we|i) do\b", re.IGNORECASE
+)
+
+
 def shape_of(question: str) -> str:
     if PENALTY.search(question):
         return "figure"
+    if WHAT_TO_DO.search(question):
+        return "howto"
     for name, pattern in SHAPES:
         if pattern.search(question):
             return name

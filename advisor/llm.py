@@ -1,11 +1,12 @@
-"""The optional LLM layer: chat-model backends by name, the tool-calling turn, and the grounding post-check.
+"""The optional LLM layer: the chosen backend's chat model, the tool-calling turn, and the grounding post-check.
 
 Without a model the deterministic composer answers. With one, the model gets the same tools and the
 retriever by tool calling and writes the prose; numbers still come only from tool results, and
 check_grounding() flags any number or citation in its answer that no tool result or passage backs.
 Data questions go through query_data: the model fills a QuerySpec whose schema comes from the semantic layer and
 the dataset's live catalog; an invalid spec goes back to the model once, never to the rule parser as text.
-langchain_core and langchain_openai are imported only when a model is actually built or run.
+Backends (offline, openai, or one a plugin registers) live in advisor.llm_backends. langchain_core and
+langchain_openai are imported only when a model is actually built or run.
 """
 
 from __future__ import annotations
@@ -15,18 +16,16 @@ import json
 import math
 import re
 import string
-import sys
-import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ValidationError, model_validator
 
+from advisor.llm_backends import LLMError, explain_failure, get_backend
 from advisor.settings import Settings, get_settings
 from advisor.types import Answer, AnswerTable, Citation, Route, Step
 from company.errors import CanmouError, StoreError
@@ -63,7 +62,6 @@ MAX_TOOL_ROUNDS = 4
 TABLE_ROWS = 20  # rows of each table the model sees; the user sees the whole table
 SEARCH_K_MAX = 8
 SQL_CHARS = 600  # the model needs the query's gist, not every CTE; the user sees the whole SQL
-NO_KEY = "not-needed"  # local servers (Ollama, vLLM, llama.cpp) accept any key; the client insists on one
 QUERY_DATA = "query_data"
 SEARCH_KNOWLEDGE = "search_knowledge"
 
@@ -75,278 +73,21 @@ EventHandler = Callable[[str, Any], None]
 "retract" (str: text streamed in a round that turned into tool calls; drop it), "done" (LLMTurn)."""
 
 
-class LLMError(CanmouError):
-    """The language model cannot be used: not configured, unreachable, or the service refused the request."""
-
-
 # ---------------------------------------------------------------------------------------------------------------
-# Backends: a factory per name (the OpenAI-compatible client is registered like any other)
+# Backends: chosen by name from the registry in advisor.llm_backends
 # ---------------------------------------------------------------------------------------------------------------
-
-
-class ChatModelFactory(Protocol):
-    def __call__(self, settings: Settings) -> BaseChatModel | None:
-        """A chat model ready for bind_tools(), or None when the deterministic composer should answer."""
-        ...
-
-
-def _offline(settings: Settings) -> None:
-    return None
-
-
-def openai_chat_model(settings: Settings, *, streaming: bool = True, max_retries: int = 1, **extra: Any):
-    """langchain_openai.ChatOpenAI against the configured OpenAI-compatible endpoint (imported only here)."""
-    base_url = (settings.llm_base_url or "").strip()
-    if not base_url:
-        raise LLMError(
-            "还没有设置模型服务地址：在「设置」里填写 OpenAI 兼容接口地址（环境变量 CANMOU_LLM_BASE_URL），"
-            "例如 https://api.deepseek.com/v1 或 http://127.0.0.1:11434/v1。"
-        )
-    if not re.match(r"https?://[^/\s]+", base_url):
-        raise LLMError(f"模型服务地址「{base_url}」不是 http:// 或 https:// 开头的网址，请检查 CANMOU_LLM_BASE_URL。")
-    if not settings.llm_model.strip():
-        raise LLMError("还没有设置模型名称（CANMOU_LLM_MODEL），例如 deepseek-chat、qwen-plus、gpt-4o-mini。")
-    from langchain_openai import ChatOpenAI  # about 1 s; never on the app's start-up path
-
-    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else ""
-    return ChatOpenAI(
-        base_url=base_url.rstrip("/"),
-        api_key=key or NO_KEY,
-        model=settings.llm_model.strip(),
-        temperature=settings.llm_temperature,
-        timeout=settings.llm_timeout_s,
-        streaming=streaming,
-        max_retries=max_retries,
-        use_responses_api=False,  # OpenAI-compatible servers speak /chat/completions only
-        **extra,
-    )
-
-
-def _openai(settings: Settings):
-    return openai_chat_model(settings)
-
-
-def _fake(settings: Settings):
-    return fake_chat_model()
-
-
-CHAT_MODELS: dict[str, ChatModelFactory] = {"offline": _offline, "openai": _openai, "fake": _fake}
-
-
-def register_chat_model(name: str, factory: ChatModelFactory) -> None:
-    CHAT_MODELS[name] = factory
 
 
 def create_chat_model(settings: Settings | None = None) -> BaseChatModel | None:
     """The chat model the settings choose (llm_backend), or None for the offline composer."""
     settings = settings or get_settings()
-    factory = CHAT_MODELS.get(settings.llm_backend)
-    if factory is None:
-        raise LLMError(f"不认识的大模型后端「{settings.llm_backend}」：可选 {'、'.join(CHAT_MODELS)}。")
-    return factory(settings)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The fake backend: a langchain chat model fed from a queue (like simonw/llm's MockModel.enqueue)
-# ---------------------------------------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def _fake_model_class():
-    """Built on first use so that importing this module does not import langchain_core."""
-    from langchain_core.language_models import BaseChatModel
-    from langchain_core.messages import AIMessage, AIMessageChunk
-    from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-    from pydantic import Field
-
-    class FakeChatModel(BaseChatModel):
-        """Replies from a queue: enqueue(text) or enqueue(tool_calls=[(name, args), ...]); records every request."""
-
-        model_name: str = "fake"
-        queue: list[dict[str, Any]] = Field(default_factory=list)
-        requests: list[dict[str, Any]] = Field(default_factory=list)
-
-        @property
-        def _llm_type(self) -> str:
-            return "canmou-fake"
-
-        def enqueue(
-            self, text: str | Sequence[str] = "", tool_calls: Sequence[tuple[str, dict[str, Any]]] = ()
-        ) -> None:
-            """Queue one reply: text (a string, or its streamed pieces) and/or tool calls."""
-            pieces = [text] if isinstance(text, str) else list(text)
-            self.queue.append({"pieces": [p for p in pieces if p], "tool_calls": list(tool_calls)})
-
-        def clear(self) -> None:
-            self.queue.clear()
-            self.requests.clear()
-
-        def bind_tools(self, tools, *, tool_choice=None, **kwargs):
-            return self.bind(tools=list(tools), tool_choice=tool_choice, **kwargs)
-
-        def _next(self, messages, kwargs) -> dict[str, Any]:
-            self.requests.append(
-                {"messages": list(messages), "tools": kwargs.get("tools"), "tool_choice": kwargs.get("tool_choice")}
-            )
-            if not self.queue:
-                raise LLMError("假模型没有排队的回复：测试要先调用 fake_chat_model().enqueue(...)。")
-            return self.queue.pop(0)
-
-        def _generate(self, messages, stop=None, run_manager=None, **kwargs):
-            reply = self._next(messages, kwargs)
-            calls = [
-                {"name": name, "args": args, "id": f"fake_call_{len(self.requests)}_{i}", "type": "tool_call"}
-                for i, (name, args) in enumerate(reply["tool_calls"])
-            ]
-            message = AIMessage(content="".join(reply["pieces"]), tool_calls=calls)
-            return ChatResult(generations=[ChatGeneration(message=message)])
-
-        def _stream(self, messages, stop=None, run_manager=None, **kwargs):
-            reply = self._next(messages, kwargs)
-            for piece in reply["pieces"] if len(reply["pieces"]) > 1 else _pieces("".join(reply["pieces"])):
-                chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
-                if run_manager:
-                    run_manager.on_llm_new_token(piece, chunk=chunk)
-                yield chunk
-            for i, (name, args) in enumerate(reply["tool_calls"]):
-                call = {
-                    "name": name,
-                    "args": json.dumps(args, ensure_ascii=False),
-                    "id": f"fake_call_{len(self.requests)}_{i}",
-                    "index": i,
-                }
-                yield ChatGenerationChunk(message=AIMessageChunk(content="", tool_call_chunks=[call]))
-
-    return FakeChatModel
-
-
-def _pieces(text: str) -> list[str]:
-    """Split a reply into token-like pieces: Latin words and numbers whole, CJK one character at a time."""
-    return re.findall(r"\s+|[A-Za-z0-9.,%\[\]]+|.", text)
-
-
-@lru_cache(maxsize=1)
-def fake_chat_model():
-    """The process-wide fake model that llm_backend="fake" returns; tests enqueue() its replies."""
-    return _fake_model_class()()
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Failures in Chinese, without the key
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def _api_errors() -> tuple[type[BaseException], ...]:
-    """Exception types that mean "the endpoint failed" (only when the OpenAI client is loaded)."""
-    if "openai" not in sys.modules:
-        return ()
-    import httpx
-    import openai
-
-    return (openai.OpenAIError, httpx.HTTPError)
-
-
-def redact(text: str, secret: str | None) -> str:
-    if secret and secret != NO_KEY and len(secret) >= 4:
-        text = text.replace(secret, "***")
-    return re.sub(r"(Bearer\s+)\S+", r"\1***", text)
-
-
-def _endpoint(model: Any) -> tuple[str, str, float | None, str | None]:
-    """(base_url, model name, timeout, key) of a ChatOpenAI-like model, for messages and redaction."""
-    key = getattr(model, "openai_api_key", None)
-    secret = key.get_secret_value() if hasattr(key, "get_secret_value") else None
-    timeout = getattr(model, "request_timeout", None)
-    return (
-        str(getattr(model, "openai_api_base", "") or ""),
-        str(getattr(model, "model_name", "") or ""),
-        timeout if isinstance(timeout, int | float) else None,
-        secret,
-    )
-
-
-def _service_message(exc: BaseException) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and inner.get("message"):
-            return str(inner["message"])
-        if isinstance(inner, str):
-            return inner
-    return str(getattr(exc, "message", "") or exc)
-
-
-def describe_failure(exc: BaseException, base_url: str, model: str, timeout: float | None, secret: str | None) -> str:
-    """One Chinese sentence saying what failed and what to fix (URL, key, model name), never the key."""
-    import openai
-
-    said = _service_message(exc)
-    status = getattr(exc, "status_code", None)
-    if isinstance(exc, openai.APITimeoutError):
-        seconds = f"{timeout:g} 秒内" if timeout else "规定时间内"
-        text = (
-            f"连接 {base_url} 超时（{seconds}没有回应）：检查服务地址是否正确、服务是否在运行；"
-            "模型较慢时可在设置里调大超时时间（CANMOU_LLM_TIMEOUT_S）。"
-        )
-    elif isinstance(exc, openai.APIConnectionError):
-        cause = exc.__cause__ or exc.__context__
-        detail = f"{type(cause).__name__}: {cause}" if cause else said
-        text = (
-            f"连不上模型服务 {base_url}（{detail}）：检查地址、端口和 /v1 路径是否正确（CANMOU_LLM_BASE_URL），"
-            "服务是否已启动，网络或代理是否可达。"
-        )
-    elif isinstance(exc, openai.AuthenticationError):
-        text = f"模型服务拒绝了 API Key（HTTP 401）：检查 CANMOU_LLM_API_KEY 是否填写正确、是否过期。服务返回：{said}"
-    elif isinstance(exc, openai.PermissionDeniedError):
-        text = f"这个 API Key 无权使用模型「{model}」（HTTP 403）：检查 Key 的权限或账户余额。服务返回：{said}"
-    elif isinstance(exc, openai.NotFoundError):
-        body = json.dumps(getattr(exc, "body", None) or "", ensure_ascii=False) + said
-        if "model" in body.lower() or model in body:
-            text = (
-                f"服务上找不到模型「{model}」（HTTP 404）：检查模型名称的拼写（CANMOU_LLM_MODEL），"
-                f"或在服务的模型列表里确认名称。服务返回：{said}"
-            )
-        else:
-            text = (
-                f"地址 {base_url} 上没有 OpenAI 兼容接口（HTTP 404）：检查 CANMOU_LLM_BASE_URL，"
-                f"通常以 /v1 结尾，例如 http://127.0.0.1:11434/v1。服务返回：{said}"
-            )
-    elif isinstance(exc, openai.RateLimitError):
-        text = f"请求太频繁或额度已用完（HTTP 429）：稍后再试，或检查账户额度。服务返回：{said}"
-    elif isinstance(exc, openai.BadRequestError):
-        text = (
-            f"模型服务拒绝了请求（HTTP 400）：{said}。可能是模型「{model}」不支持工具调用（function calling），"
-            "或上下文太长：换一个支持工具调用的模型，或调小 CANMOU_LLM_CONTEXT_TOKENS。"
-        )
-    elif isinstance(exc, openai.APIStatusError) and status and status >= 500:
-        text = f"模型服务内部出错（HTTP {status}）：{said}。稍后重试，或查看服务端日志。"
-    elif isinstance(exc, openai.APIStatusError):
-        text = f"模型服务返回 HTTP {status}：{said}。"
-    else:
-        text = f"模型服务的回复无法使用（{type(exc).__name__}: {exc}）：检查接口是否与 OpenAI 兼容。"
-    return redact(text, secret)
+    return get_backend(settings.llm_backend).create(settings)
 
 
 def check_connection(settings: Settings | None = None) -> tuple[bool, str]:
-    """Send one tiny request to the configured endpoint; (ok, Chinese message naming the model or the fix)."""
+    """The chosen backend's connection test: (ok, Chinese message naming the model or the fix)."""
     settings = settings or get_settings()
-    if settings.llm_backend == "fake":
-        return True, "正在使用测试用的假模型（llm_backend=fake），不发送网络请求。"
-    secret = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
-    try:
-        model = openai_chat_model(settings, streaming=False, max_retries=0, max_tokens=8)
-    except LLMError as exc:
-        return False, exc.message
-    base_url, name, timeout, _ = _endpoint(model)
-    from langchain_core.messages import HumanMessage
-
-    started = time.perf_counter()
-    try:
-        model.invoke([HumanMessage("ping")])
-    except _api_errors() as exc:
-        return False, describe_failure(exc, base_url, name, timeout, secret)
-    ms = (time.perf_counter() - started) * 1000
-    return True, f"连接成功：{base_url} 上的模型「{name}」可以使用（{ms:.0f} 毫秒）。"
+    return get_backend(settings.llm_backend).check(settings)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1062,7 +803,7 @@ class _Turn:
         self.dropped_history = 0
         self.over_budget = 0  # tokens still over the budget after trimming (0: fits)
         self._tokens: dict[tuple[str, str, str], int] = {}
-        self.base_url, self.model_name, self.timeout, self.secret = _endpoint(model)
+        self.model_name = str(getattr(model, "model_name", "") or "")
 
     # ---- events ----------------------------------------------------------------------------------
     def step(self, label: str, detail: str = "") -> None:
@@ -1161,8 +902,13 @@ class _Turn:
                 if piece:
                     streamed.append(piece)
                     self.emit("token", piece)
-        except _api_errors() as exc:
-            raise LLMError(describe_failure(exc, self.base_url, self.model_name, self.timeout, self.secret)) from exc
+        except LLMError:
+            raise
+        except Exception as exc:  # the backend's own failure types: explain_failure() knows them; others are bugs
+            error = explain_failure(exc)
+            if error is None:
+                raise
+            raise error from exc
         if merged is None:
             from langchain_core.messages import AIMessage
 

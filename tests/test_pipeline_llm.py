@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from advisor.llm import QUERY_DATA, SEARCH_KNOWLEDGE
 from advisor.pipeline import Context, answer
 from advisor.settings import Settings
 from tests.stub_openai import StubOpenAI
@@ -134,3 +135,20 @@ def test_endpoint_down_falls_back_to_the_offline_composer(ctx, tmp_path):
     assert reply.tables and reply.backend == "offline"
     assert any("大模型调用失败" in flag for flag in reply.flags)
     assert KEY not in " ".join(reply.flags)
+
+
+def test_a_backend_registered_by_a_test_is_chosen_in_settings_and_answers(
+    fake_backend, data_dir, loaded_store, guides_kb
+):
+    settings = Settings(data_dir=data_dir, llm_backend="fake")
+    ctx = Context(store=loaded_store, kb=guides_kb, settings=settings)
+    found = TOOLS["detect_conflicts"](ctx.store, {}).figures["发现总数"]
+    fake_backend.model.enqueue(tool_calls=[("detect_conflicts", {})])
+    fake_backend.model.enqueue(f"共发现 {found} 起疑似窜货。")
+    reply = answer("有没有窜货？", ctx, Events())
+    assert reply.backend == "fake" and reply.markdown.startswith(f"共发现 {found} 起疑似窜货。") and reply.flags == []
+    assert reply.tables, "the tool the fake model called ran on the store"
+    first, second = fake_backend.model.requests
+    offered = {spec["function"]["name"] for spec in first["tools"]}
+    assert {"detect_conflicts", QUERY_DATA, SEARCH_KNOWLEDGE} <= offered
+    assert second["messages"][-1].type == "tool"

@@ -91,3 +91,16 @@ def test_first_run_panel_explains_what_is_loaded(loaded_store):
     shown = texts(app)
     assert "内置示例公司" in shown and "数据中心" in shown and "知识库" in shown
     assert {"渠道经理：起草方案", "高管：查伙伴数据", "季度计划文档"} <= {c.value for c in app.caption}
+
+
+def test_a_registered_backend_is_offered_and_saved(data_dir, fake_backend):
+    app = run(SETTINGS)
+    radio = app.radio(key="llm_backend")
+    assert radio.options == ["离线（不用大模型）", "OpenAI 兼容接口", "测试用假模型"]
+    radio.set_value("fake").run()
+    app.button(key="llm_test").click().run()
+    assert any("假模型" in s.value for s in app.success)
+    app.button(key="save_settings").click().run()
+    assert not app.exception
+    assert json.loads(settings_file().read_text(encoding="utf-8"))["llm_backend"] == "fake"
+    assert get_settings().llm_backend == "fake"

