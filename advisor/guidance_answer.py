@@ -68,7 +68,8 @@ SHAPES: list[tuple[str, re.Pattern]] = [
         re.compile(
             r"哪些|哪几|几种|几类|几个方面|几块|几层|几项|分为|分成|包括|包含|有什么(?!用|要求)|都有啥|列一下|"
             r"\bwhat are\b|\bwhich\b|\blist\b|\btypes of\b|\bkinds of\b|\bways\b|\bmethods\b|\bsteps\b|"
-            r"\bwhat (?:should|do) .{0,30}\binclude\b",
+            r"\bwhat (?:should|do) .{0,30}\binclude\b|"
+            r"\bwhat (?:[a-z-]+ ){0,2}[a-z]+(?<!s)s\b (?:should|must|do|does|are|need|can|will)\b",
             re.IGNORECASE,
         ),
     ),
