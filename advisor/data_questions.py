@@ -2141,8 +2141,15 @@ class _Parser:
         if share:
             spec_data["share"] = "top" if spec_data.get("limit") and not self._each_word() else "each"
             # 华东的销售里乳制品占几成: 华东 names the whole the share is of, 乳制品 the part
+            # 华东的销售里乳制品占几成 / 乳制品在华东的占比: 华东 names the whole, 乳制品 the part
             spec_data["share_within"] = [
-                e.value[0] for e in entities if WITHIN.match(self.scan.text, e.end) and e.value[0] in DIMENSIONS
+                e.value[0]
+                for e in entities
+                if e.value[0] in DIMENSIONS
+                and (
+                    WITHIN.match(self.scan.text, e.end)
+                    or (IN_BEFORE.search(self.scan.text[: e.start]) and SHARE_AFTER.match(self.scan.text, e.end))
+                )
             ]
         if streak is not None:
             spec_data["streak"], spec_data["streak_grain"] = streak
@@ -2152,8 +2159,18 @@ class _Parser:
         window = spec_data["window"]
         if (stop := self._unanswerable()) is not None:
             return stop
+        same_period = (
+            window is None and not follow_up and LAST_YEAR_SAME.search(self.scan.text) and not self.scan.of("growth")
+        )
         if window is None:
             window = self._default_window(spec_data["metrics"], spec_data["comparison"], streak)
+            if same_period and spec_data["comparison"] == "yoy" and not VERSUS.search(self.scan.text):
+                # 去年同期华东的销售额: the figure of a year before the latest complete period, not this year's
+                window = window.compared("yoy", self.lang)
+                spec_data["comparison"] = "none"
+                self.notes.append(
+                    self._zh(f"「去年同期」按 {window.label} 计算", f'"same period last year": {window.label}')
+                )
         elif (problem := self._check_window(window)) is not None:
             return problem
         spec_data["window"] = window
@@ -3042,6 +3059,9 @@ ONLY = re.compile(r"只看|只要|只算|仅看|仅限|\bonly\b|\bjust\b", re.IG
 YEAR_DIGITS = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)|今年|去年|前年|明年|this year|last year")
 # A word then one of these is a figure someone measures (退货率, 投诉量, 违约金额): never dropped as a verb
 MEASURE_SUFFIX = frozenset({"率", "量", "额", "数", "费", "价", "次数", "金额", "占比"})
+IN_BEFORE = re.compile(r"在\s*$")
+SHARE_AFTER = re.compile(r"\s*(?:的|里|中|内|当中)?\s*(?:销售额?|销量|业绩)?\s*(?:的)?\s*(?:占比|占多少|占几成|份额|比例|比重|占)")
+LAST_YEAR_SAME = re.compile(r"去年同期|上年同期|same period last year")
 CONJUNCTION = re.compile(r"\s*(?:和|与|及|以及|跟|、|,|，|/|&|\band\b|\bor\b|或)\s*")
 THE_REST = re.compile(r"其他|其它|其余|剩下的?|剩余的?|\bother\b|\bthe rest\b")
 EXCLUDING_AFTER = re.compile(r"\s*(?:以外|之外|除外|不算|不计|不含|不包括)")

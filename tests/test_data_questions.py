@@ -1224,3 +1224,17 @@ def test_contribution_means_revenue(company):
     answer = answer_data_question(company, "哪个区域贡献最大")
     assert isinstance(answer, DataAnswer), answer
     assert answer.spec.metrics == ["revenue"] and list(answer.frame["region"]) == ["华东"]
+
+
+def test_a_part_in_a_named_whole_is_a_share_of_that_whole(company):
+    answer = answer_data_question(company, "饮料在华东的占比")
+    assert isinstance(answer, DataAnswer), answer
+    # 华东 (P1, P2) all data: 56,000, of which 饮料 52,000
+    assert answer.frame["revenue_share"].iloc[0] == pytest.approx(52_000 / 56_000)
+
+
+def test_same_period_last_year_on_its_own_is_last_years_figure(company):
+    answer = answer_data_question(company, "去年同期华东的销售额是多少")
+    assert isinstance(answer, DataAnswer), answer
+    assert answer.spec.comparison == "none" and answer.spec.window.start == date(2025, 4, 1)
+    assert answer.frame["revenue"].iloc[0] == 16_000  # 2025Q2: P1 6,000 + P2 10,000
