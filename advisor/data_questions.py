@@ -3060,7 +3060,9 @@ YEAR_DIGITS = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)|今年|去年|前年|明�
 # A word then one of these is a figure someone measures (退货率, 投诉量, 违约金额): never dropped as a verb
 MEASURE_SUFFIX = frozenset({"率", "量", "额", "数", "费", "价", "次数", "金额", "占比"})
 IN_BEFORE = re.compile(r"在\s*$")
-SHARE_AFTER = re.compile(r"\s*(?:的|里|中|内|当中)?\s*(?:销售额?|销量|业绩)?\s*(?:的)?\s*(?:占比|占多少|占几成|份额|比例|比重|占)")
+SHARE_AFTER = re.compile(
+    r"\s*(?:的|里|中|内|当中)?\s*(?:销售额?|销量|业绩)?\s*(?:的)?\s*(?:占比|占多少|占几成|份额|比例|比重|占)"
+)
 LAST_YEAR_SAME = re.compile(r"去年同期|上年同期|same period last year")
 CONJUNCTION = re.compile(r"\s*(?:和|与|及|以及|跟|、|,|，|/|&|\band\b|\bor\b|或)\s*")
 THE_REST = re.compile(r"其他|其它|其余|剩下的?|剩余的?|\bother\b|\bthe rest\b")

@@ -1236,5 +1236,6 @@ def test_a_part_in_a_named_whole_is_a_share_of_that_whole(company):
 def test_same_period_last_year_on_its_own_is_last_years_figure(company):
     answer = answer_data_question(company, "去年同期华东的销售额是多少")
     assert isinstance(answer, DataAnswer), answer
-    assert answer.spec.comparison == "none" and answer.spec.window.start == date(2025, 4, 1)
-    assert answer.frame["revenue"].iloc[0] == 16_000  # 2025Q2: P1 6,000 + P2 10,000
+    # today 2026-06-30: the latest complete quarter is 2026Q1 (华东 8,000); a year before it, 2025Q1, sold nothing
+    assert answer.spec.comparison == "none" and answer.spec.window.start == date(2025, 1, 1)
+    assert answer.frame["revenue"].iloc[0] == 0
