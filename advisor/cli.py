@@ -380,21 +380,17 @@ def cmd_tool(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from advisor.history import History
-    from advisor.pipeline import Context, answer
+    from advisor.conversation import Conversation, Deps
+    from advisor.history import History, dump_answer
 
     settings = get_settings()
-    store = open_store(settings)
-    history = History(settings.data_dir / "history.sqlite")
-    conversation = args.conversation or history.start(args.question)
-    history.add(conversation, "user", args.question)
-    context = Context(
-        store=store,
+    deps = Deps(
+        store=open_store(settings),
         kb=open_knowledge(settings),
         settings=settings,
-        draft=history.current_draft(conversation),
-        history=history.turns(conversation),
+        history=History(settings.data_dir / "history.sqlite"),
     )
+    conversation = Conversation.open(deps, args.conversation, args.question)
 
     def on_event(kind: str, value) -> None:
         if kind == "step" and not args.json:
@@ -402,23 +398,16 @@ def cmd_ask(args: argparse.Namespace) -> int:
         elif kind == "token" and not args.json:
             print(value, end="", flush=True)
 
-    reply = answer(args.question, context, on_event)
-    history.add(conversation, "assistant", reply.markdown, reply)
+    reply = conversation.ask(args.question, on_event)
     if args.json:
-        payload = reply.model_dump(mode="json", exclude={"tables"})
-        payload["tables"] = {
-            t.name: json.loads(t.frame.to_json(orient="records", force_ascii=False, date_format="iso"))
-            for t in reply.tables
-        }
-        payload["conversation"] = conversation
-        _print_json(payload)
+        _print_json({**dump_answer(reply), "conversation": conversation.id})
         return 0
     print(reply.markdown)
     if reply.sql:
         print(f"\n查询语句：\n{reply.sql}")
     for flag in reply.flags:
         print(f"核对提示：{flag}", file=sys.stderr)
-    print(f"\n（对话编号 {conversation}；继续修改方案：--conversation {conversation}）", file=sys.stderr)
+    print(f"\n（对话编号 {conversation.id}；继续修改方案：--conversation {conversation.id}）", file=sys.stderr)
     return 0
 
 

@@ -44,22 +44,34 @@ class Message:
     answer: Answer | None = None
 
 
-def _dump_answer(answer: Answer) -> str:
+def dump_answer(answer: Answer) -> dict:
+    """The answer as plain JSON data: what the history stores and `ask --json` prints.
+
+    A table is {"name", "columns", "rows"}: column order survives, even for an empty table.
+    """
     data = answer.model_dump(mode="json", exclude={"tables"})
-    data["tables"] = [
-        {"name": t.name, "frame": t.frame.to_json(orient="split", force_ascii=False, date_format="iso")}
-        for t in answer.tables
-    ]
-    return json.dumps(data, ensure_ascii=False)
+    data["tables"] = [{"name": t.name, **_dump_frame(t.frame)} for t in answer.tables]
+    return data
 
 
-def _load_answer(payload: str) -> Answer:
-    data = json.loads(payload)
-    tables = [
-        AnswerTable(name=t["name"], frame=pd.read_json(io.StringIO(t["frame"]), orient="split"))
-        for t in data.pop("tables", [])
-    ]
+def load_answer(data: dict) -> Answer:
+    """The Answer back from dump_answer's data (or from a history row written before tables had columns and rows)."""
+    data = dict(data)
+    tables = [AnswerTable(name=t["name"], frame=_load_frame(t)) for t in data.pop("tables", [])]
     return Answer.model_validate({**data, "tables": tables})
+
+
+def _dump_frame(frame: pd.DataFrame) -> dict:
+    split = json.loads(
+        frame.to_json(orient="split", index=False, force_ascii=False, date_format="iso", double_precision=15)
+    )
+    return {"columns": split["columns"], "rows": split["data"]}
+
+
+def _load_frame(table: dict) -> pd.DataFrame:
+    if "frame" in table:  # written by an earlier version: the frame as a pandas split-JSON string
+        return pd.read_json(io.StringIO(table["frame"]), orient="split")
+    return pd.DataFrame(table["rows"], columns=table["columns"])
 
 
 class History:
@@ -90,12 +102,17 @@ class History:
             )
         return conversation_id
 
+    def exists(self, conversation_id: str) -> bool:
+        with self._db() as db:
+            return db.execute("SELECT 1 FROM conversations WHERE id = ?", [conversation_id]).fetchone() is not None
+
     def add(self, conversation_id: str, role: str, content: str, answer: Answer | None = None) -> None:
         now = datetime.now().isoformat(timespec="seconds")
+        payload = json.dumps(dump_answer(answer), ensure_ascii=False) if answer else None
         with self._db() as db:
             db.execute(
                 "INSERT INTO messages (conversation_id, role, content, payload, created_at) VALUES (?, ?, ?, ?, ?)",
-                [conversation_id, role, content, _dump_answer(answer) if answer else None, now],
+                [conversation_id, role, content, payload, now],
             )
             db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", [now, conversation_id])
 
@@ -113,7 +130,10 @@ class History:
             rows = db.execute(
                 "SELECT role, content, payload FROM messages WHERE conversation_id = ? ORDER BY id", [conversation_id]
             ).fetchall()
-        return [Message(role, content, _load_answer(payload) if payload else None) for role, content, payload in rows]
+        return [
+            Message(role, content, load_answer(json.loads(payload)) if payload else None)
+            for role, content, payload in rows
+        ]
 
     def turns(self, conversation_id: str, limit: int = 8) -> list[dict]:
         """The last messages as the pipeline takes them: role, content, and a data answer's spec."""

@@ -144,6 +144,20 @@ def test_ask_answers_and_continues_a_conversation(tmp_path):
     outside = json.loads(run(data, "ask", "今天天气怎么样", "--json").stdout)
     assert outside["route"]["intent"] is None and "不在渠道参谋的范围内" in outside["markdown"]
     assert outside["markdown"].count("\n") == 0  # one line
+    by_region = json.loads(run(data, "ask", "各大区销售额", "--json").stdout)
+    table = by_region["tables"][0]  # the history's format: name, columns, rows
+    assert table["name"] == "结果" and "区域" in table["columns"][0]
+    assert len(table["rows"]) >= 2 and all(len(row) == len(table["columns"]) for row in table["rows"])
+
+
+def test_ask_in_a_conversation_that_does_not_exist_says_so(tmp_path):
+    from advisor.history import History
+
+    data = tmp_path / "data"
+    result = run(data, "ask", "华南呢", "--conversation", "nonexistent")
+    assert result.returncode == 2, result.stderr
+    assert "没有编号为「nonexistent」的对话" in result.stderr and "内部错误" not in result.stderr
+    assert result.stdout == "" and History(data / "history.sqlite").conversations() == []
 
 
 def test_a_setting_that_cannot_be_read_names_itself(tmp_path):

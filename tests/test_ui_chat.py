@@ -61,3 +61,29 @@ def test_empty_data_folder_still_answers_guidance(data_dir):
     app.chat_input[0].set_value("有没有窜货？").run()
     assert not app.exception
     assert "还没有公司数据" in texts(app)
+
+
+def test_a_reopened_conversation_shows_its_tables_chart_and_sources(loaded_store):
+    open_knowledge().add("年会.txt", DOC.encode())
+    app = run_page()
+    app.chat_input[0].set_value("各大区销售额").run()
+    assert not app.exception, [e.value for e in app.exception]
+    app.chat_input[0].set_value("年会会场怎么布置？").run()
+    assert not app.exception, [e.value for e in app.exception]
+    before = shown(app)
+    assert before["tables"] and before["charts"] and any(label.startswith("出处（") for label in before["expanders"])
+
+    fresh = run_page()
+    next(b for b in fresh.button if b.key and b.key.startswith("conv-")).click().run()
+    assert not fresh.exception, [e.value for e in fresh.exception]
+    assert shown(fresh) == before
+    assert "三百人" in texts(fresh)
+
+
+def shown(app: AppTest) -> dict:
+    """What a user sees of the answers: table contents, chart count, expander labels."""
+    return {
+        "tables": [d.value.to_dict("split") for d in app.dataframe],
+        "charts": len(app.get("plotly_chart")),
+        "expanders": [e.label for e in app.expander],
+    }

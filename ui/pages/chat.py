@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from advisor.pipeline import Context, answer
+from advisor.conversation import Conversation, Deps, UnknownConversation
 from advisor.types import Step
 from company.errors import CanmouError
 from ui import dataset, state
@@ -66,9 +66,6 @@ def replay(history, conversation_id: str) -> None:
 
 
 def ask(question: str, history) -> None:
-    conversation_id = st.session_state.get("conversation_id") or history.start(question)
-    st.session_state["conversation_id"] = conversation_id
-    history.add(conversation_id, "user", question)
     with st.chat_message("user"):
         st.markdown(question)
     with st.chat_message("assistant"):
@@ -87,22 +84,18 @@ def ask(question: str, history) -> None:
                 stream.empty()
 
         try:
-            context = Context(
-                store=state.store(),
-                kb=state.knowledge(),
-                settings=state.settings(),
-                draft=history.current_draft(conversation_id),
-                history=history.turns(conversation_id),
-            )
-            reply = answer(question, context, on_event)
-        except CanmouError as exc:
+            deps = Deps(store=state.store(), kb=state.knowledge(), settings=state.settings(), history=history)
+            conversation = Conversation.open(deps, st.session_state.get("conversation_id"), question)
+            st.session_state["conversation_id"] = conversation.id
+            reply = conversation.ask(question, on_event)
+        except CanmouError as exc:  # a turn that got as far as the question saved the message as its reply
             status.update(label="出错了", state="error")
             st.error(exc.message)
-            history.add(conversation_id, "assistant", exc.message)
+            if isinstance(exc, UnknownConversation):
+                st.session_state.pop("conversation_id", None)
             return
         status.update(label="完成：" + "；".join(s.label for s in reply.steps), state="complete")
         stream.empty()
-        history.add(conversation_id, "assistant", reply.markdown, reply)
     st.rerun()
 
 
