@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ValidationError, model_validator
 
+from advisor.language import language_of
 from advisor.llm_backends import LLMError, explain_failure, get_backend
 from advisor.settings import Settings, get_settings
 from advisor.types import Answer, AnswerTable, Citation, Route, Step
@@ -711,9 +712,10 @@ def _tool_payload(result: Any) -> dict[str, Any]:
 
 
 def _language(question: str, language: str | None) -> Language:
+    """The language the router settled on, or the one detector's reading of the question (advisor.language)."""
     if language in ("zh", "en"):
         return language  # type: ignore[return-value]
-    return "zh" if re.search(r"[\u4e00-\u9fff]", question) else "en"
+    return language_of(question)
 
 
 def load_system_prompt(question: str, *, today: date | None = None, language: str | None = None) -> str:

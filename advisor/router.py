@@ -154,7 +154,7 @@ def _score(text: str, cues: tuple[Cue, ...]) -> float:
     return sum(c.weight for c in cues if re.search(c.pattern, text, re.IGNORECASE))
 
 
-def _money(number: str, unit: str | None) -> float | None:
+def _parse_money(number: str, unit: str | None) -> float | None:
     value = to_number(number)
     if value is None:
         return None
@@ -217,7 +217,7 @@ def extract_slots(text: str) -> dict:
         lowered,
     )
     if budget:
-        value = _money(budget.group(1), budget.group(2))
+        value = _parse_money(budget.group(1), budget.group(2))
         if value:
             slots["budget"] = value
     threshold = re.search(r"(?:门槛|起返点|入门|threshold)[^\d]{0,8}([\d.]+)\s*%", lowered)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from company.errors import CanmouError
+from company.units import percent
 
 Language = Literal["zh", "en"]
 Source = Literal["sales", "targets", "costs", "rebates", "inventory", "collections", "partners", "surveys"]
@@ -1528,7 +1529,7 @@ def format_value(fmt: Format | str, value: Any, *, signed: bool = False) -> str:
         return "—"
     v = float(value)
     if fmt == "ratio":
-        return f"{v * 100:+.1f}%" if signed else f"{v * 100:.1f}%"
+        return f"{v * 100:+.1f}%" if signed else percent(v)
     if fmt in ("money", "price"):
         return f"{v:+,.2f}" if signed else f"{v:,.2f}"
     if fmt in ("quantity", "count"):

@@ -176,8 +176,9 @@ def localise_columns(frame, code: str | None):
     return frame.rename(columns=lambda c: localise_text(str(c), code))
 
 
-def money(value: float | None) -> str:
-    """元 as shown in plan text: 12.35 万元 from ten thousand up, else 1,234.00 元; — when missing."""
+def money(value: float | None, *, trim: bool = False) -> str:
+    """元 as shown in answers and plans: 12.35 万元 from ten thousand up, else 1,234.00 元; — when missing.
+    trim drops the trailing zeros of a 万 figure (12.3 万元, 15 万元), as rebate plans write them."""
     try:
         value = float(value)  # None and pandas' NA raise here
     except (TypeError, ValueError):
@@ -185,5 +186,18 @@ def money(value: float | None) -> str:
     if math.isnan(value):
         return "—"
     if abs(value) >= 10_000:
-        return f"{value / 10_000:,.2f} 万元"
+        number = f"{value / 10_000:,.2f}"
+        return (number.rstrip("0").rstrip(".") if trim else number) + " 万元"
     return f"{value:,.2f} 元"
+
+
+def percent(ratio: float | None, digits: int = 1, *, trim: bool = False) -> str:
+    """0.853 → 85.3%; trim drops trailing zeros (0.015 → 1.5% with digits=2); — when missing."""
+    try:
+        ratio = float(ratio)
+    except (TypeError, ValueError):
+        return "—"
+    if math.isnan(ratio):
+        return "—"
+    number = f"{ratio * 100:.{digits}f}"
+    return (number.rstrip("0").rstrip(".") if trim and "." in number else number) + "%"

@@ -4,6 +4,7 @@ module imports itself back through others. Imports inside functions count too: a
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from tests.conftest import ROOT
@@ -97,3 +98,28 @@ def test_the_checks_see_a_planted_violation(tmp_path, monkeypatch):
         assert "advisor.pipeline" in str(exc) and "company.bad" in str(exc)
     else:
         raise AssertionError("the planted cycle was not found")
+
+
+def test_money_and_percent_have_one_owner():
+    """Formatting 元 / 万元 and percentages is company.units' job; tools and answers call it, not their own copies."""
+    from company.semantic import format_value
+    from company.units import money, percent
+
+    assert money(123_456) == "12.35 万元" and money(123_000, trim=True) == "12.3 万元" and money(800) == "800.00 元"
+    assert money(None) == "—" and money(float("nan")) == "—"
+    assert percent(0.853) == "85.3%" and percent(0.015, 2, trim=True) == "1.5%" and percent(None) == "—"
+    assert format_value("ratio", 0.853) == percent(0.853)
+    copies = []  # a formatter outside company/ must hand over to company.units or the semantic layer
+    for path in [
+        *(ROOT / "tools").rglob("*.py"),
+        *(ROOT / "advisor").rglob("*.py"),
+        *(ROOT / "documents").rglob("*.py"),
+    ]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef) and re.fullmatch(
+                r"_?(?:signed_)?(?:money|pct|percent|wan)", node.name
+            ):
+                calls = {c.func.id for c in ast.walk(node) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)}
+                if not calls & {"money", "percent", "format_value", "wan", "_money"}:
+                    copies.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
+    assert not copies, f"own money / percent formatting: {copies}"

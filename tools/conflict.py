@@ -14,8 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from company.capabilities import Missing, availability
 from company.periods import Period
+from company.semantic import format_value
 from company.store import Store
 from company.territory import OUTSIDE, places_sql, verdict_sql
+from company.units import percent
 from tools.base import ToolError, ToolResult, register, resolve_period
 
 Kind = Literal["cross_region", "below_floor", "stock_buildup", "declining"]
@@ -417,11 +419,11 @@ def _num(value: float) -> str:
 
 
 def _money(value: float) -> str:
-    return f"{float(value):,.2f}"
+    return format_value("money", value)
 
 
 def _pct(value: float) -> str:
-    return f"{float(value) * 100:.1f}%"
+    return percent(value)
 
 
 def _text(value: Any) -> str | None:

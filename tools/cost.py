@@ -122,7 +122,7 @@ class CostArgs(BaseModel):
 
 
 # ---- small helpers ------------------------------------------------------------------------------------------
-def _pct(part: pd.Series | float, whole: pd.Series | float) -> pd.Series | float:
+def _percent_of(part: pd.Series | float, whole: pd.Series | float) -> pd.Series | float:
     """part ÷ whole in percent (2 decimals); missing where whole is not positive."""
     if isinstance(whole, pd.Series):
         return (part / whole.where(whole > 0) * 100).round(2)
@@ -201,11 +201,11 @@ def _group_table(partners: pd.DataFrame, ledger: pd.DataFrame, key: str, label: 
             "伙伴数": out["partners"].astype(int),
             "销售额(元)": out["revenue"].round(2),
             "渠道费用(元)": out["cost"].round(2),
-            "费用率(%)": _pct(out["cost"], out["revenue"]),
+            "费用率(%)": _percent_of(out["cost"], out["revenue"]),
             "毛利(元)": out["gross_profit"].round(2),
-            "毛利率(%)": _pct(out["gross_profit"], out["revenue"]),
+            "毛利率(%)": _percent_of(out["gross_profit"], out["revenue"]),
             "贡献(元)": out["contribution"].round(2),
-            "贡献率(%)": _pct(out["contribution"], out["revenue"]),
+            "贡献率(%)": _percent_of(out["contribution"], out["revenue"]),
         }
     )
 
@@ -234,11 +234,11 @@ def _partner_table(df: pd.DataFrame) -> pd.DataFrame:
             "分摊费用(元)": df["allocated"].round(2),
             "服务成本(元)": df["cost"].round(2),
             "每万元销售服务成本(元)": (df["cost"] / (df["revenue"].where(df["revenue"] > 0) / 10_000)).round(2),
-            "费用率(%)": _pct(df["cost"], df["revenue"]),
+            "费用率(%)": _percent_of(df["cost"], df["revenue"]),
             "毛利(元)": df["gross_profit"].round(2),
-            "毛利率(%)": _pct(df["gross_profit"], df["revenue"]),
+            "毛利率(%)": _percent_of(df["gross_profit"], df["revenue"]),
             "贡献(元)": df["contribution"].round(2),
-            "贡献率(%)": _pct(df["contribution"], df["revenue"]),
+            "贡献率(%)": _percent_of(df["contribution"], df["revenue"]),
         }
     )
 
@@ -338,9 +338,9 @@ def _length_table(costs: pd.DataFrame) -> pd.DataFrame:
             "伙伴数": out["partners"].astype(int),
             "销售额(元)": out["revenue"].round(2),
             "渠道费用(元)": out["cost"].round(2),
-            "毛利率(%)": _pct(out["gp"], out["revenue"]),
-            "费用率(%)": _pct(out["cost"], out["revenue"]),
-            "贡献率(%)": _pct(out["gp"] - out["cost"], out["revenue"]),
+            "毛利率(%)": _percent_of(out["gp"], out["revenue"]),
+            "费用率(%)": _percent_of(out["cost"], out["revenue"]),
+            "贡献率(%)": _percent_of(out["gp"] - out["cost"], out["revenue"]),
         }
     )
 
@@ -466,11 +466,11 @@ def cost_analysis(store: Store, args: CostArgs) -> ToolResult:
     figures = {
         "销售额(元)": round(revenue, 2),
         "渠道费用(元)": _num(round(cost, 2)),
-        "费用率(%)": _num(_pct(cost, revenue)),
+        "费用率(%)": _num(_percent_of(cost, revenue)),
         "毛利(元)": _num(round(gross_profit, 2)),
-        "毛利率(%)": _num(_pct(gross_profit, revenue)),
+        "毛利率(%)": _num(_percent_of(gross_profit, revenue)),
         "贡献(元)": _num(round(gross_profit - cost, 2)),
-        "贡献率(%)": _num(_pct(gross_profit - cost, revenue)),
+        "贡献率(%)": _num(_percent_of(gross_profit - cost, revenue)),
         "前N名销售占比(%)": round(top_share * 100, 2),
         "HHI": round(hhi, 2),
         "集中度判断": verdict,

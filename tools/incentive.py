@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from company.capabilities import Missing, availability
 from company.periods import Period
 from company.store import Store
+from company.units import money, percent
 from tools.base import ToolError, ToolResult, latest_date, register, resolve_period
 from tools.metrics import partner_metrics
 
@@ -32,14 +33,12 @@ MODE_NAMES = {"full": "全额累进", "marginal": "分段累进"}
 
 
 def _pct(ratio: float, digits: int = 2) -> str:
-    """0.015 -> '1.5%', 1.052631 -> '105.26%'."""
-    return f"{ratio * 100:.{digits}f}".rstrip("0").rstrip(".") + "%"
+    """0.015 -> '1.5%', 1.052631 -> '105.26%' (company.units.percent, trailing zeros dropped)."""
+    return percent(ratio, digits, trim=True)
 
 
 def _money(amount: float) -> str:
-    if abs(amount) >= 10_000:
-        return f"{amount / 10_000:,.2f}".rstrip("0").rstrip(".") + " 万元"
-    return f"{amount:,.2f} 元"
+    return money(amount, trim=True)
 
 
 def _points(step: float) -> str:
