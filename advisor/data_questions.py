@@ -929,6 +929,23 @@ def resolve_window(text: str, latest: date, language: Language | None = None) ->
     return _find_time(scan, latest, lang) or default_window(latest, lang)
 
 
+def named_quarter(text: str, today: date) -> str | None:
+    """The calendar quarter a question names, as 2026Q3, read with the same time words as data questions
+    (2026 Q4 / 2026年第四季度 / 上季度 / this quarter / 一季度); None when it names no single quarter. The router
+    fills the tools' period slot with it, so a plan and a data answer read 上季度 the same way."""
+    scan = _Scan(_normalise(text))
+    scan.take_all(YOY, "compare")
+    scan.take_all(PREVIOUS, "compare")
+    found = _find_windows(scan, today, language_of(text))
+    if not found:
+        return None
+    window = found[0][1]
+    start, end = window.start, window.end
+    if start != quarter_start(start) or end != month_end(add_months(start, 2)):
+        return None
+    return f"{start.year}Q{(start.month - 1) // 3 + 1}"
+
+
 @dataclass
 class _Threshold:
     span: _Span

@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from advisor.data_questions import cn_number, to_number
+from advisor.data_questions import named_quarter, to_number
 from advisor.language import language_of
 from advisor.types import INTENT_NAMES, Intent, Route
+from company import clock
 from company.schema import PARTNER_TYPES, REGIONS
 
 CJK_RE = re.compile(r"[\u4e00-\u9fff]")
@@ -190,27 +191,10 @@ def extract_slots(text: str) -> dict:
     for english, partner_type in TYPE_EN.items():
         if re.search(rf"\b{english}\b", lowered) and "partner_type" not in slots:
             slots["partner_type"] = partner_type
-    if match := re.search(r"(\d{4})\s*[-年]?\s*(?:q|第)\s*([1-4一二三四])\s*(?:季度|季)?", lowered):
-        quarter = match.group(2)
-        quarter = quarter if quarter.isdigit() else str(int(cn_number(quarter)))  # 2026 Q4 / 2026年第四季度
-        slots["period"] = f"{match.group(1)}Q{quarter}"
-    elif match := re.search(r"q([1-4])\s*(\d{4})", lowered):
-        slots["period"] = f"{match.group(2)}Q{match.group(1)}"
-    else:
-        for word, key in (
-            ("上季度", "上季度"),
-            ("上个季度", "上季度"),
-            ("本季度", "本季度"),
-            ("这个季度", "本季度"),
-            ("下季度", "next"),
-            ("下个季度", "next"),
-            ("last quarter", "上季度"),
-            ("this quarter", "本季度"),
-            ("next quarter", "next"),
-        ):
-            if word in lowered:
-                slots["period"] = key
-                break
+    if re.search(r"下个?季度|next quarter", lowered):
+        slots["period"] = "next"  # the quarter ahead: a plan's period, never a data question's
+    elif quarter := named_quarter(text, clock.today()):
+        slots["period"] = quarter  # 2026 Q4 / 2026年第四季度 / 上季度 / this quarter: the data questions' time words
     budget = re.search(
         r"(?:预算|budget)\s*(?:改成|改为|调到|设为|是|为|of|to|:|：)?\s*(?:¥|￥|\$)?\s*"
         r"([\d.]+|[一二两三四五六七八九十百千]+)\s*(万元|万|亿元|亿|千|元|k|m|million)?",

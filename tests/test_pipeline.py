@@ -224,3 +224,23 @@ def test_data_question_that_needs_a_choice_asks_back_and_each_option_reruns_it(c
     chosen = answer(reply.route.options[0], ctx)
     assert chosen.route.intent == "data" and chosen.spec["metrics"] == ["revenue"]
     assert {"field": "region", "op": "eq", "value": "华东"} in chosen.spec["filters"]
+
+
+def test_the_router_reads_periods_with_the_data_questions_time_words():
+    """One time resolver: the plan tools' period slot comes from the same reading as a data question's window."""
+    from advisor.data_questions import resolve_window
+    from advisor.router import route
+    from company import clock
+
+    for question, expected in [
+        ("做一份2026年第四季度的工作计划", "2026Q4"),
+        ("Draft a work plan for Q4 2026", "2026Q4"),
+        ("设计一个一季度的返利方案", f"{clock.today().year}Q1"),
+        ("下季度工作计划", "next"),
+    ]:
+        assert route(question, has_draft=False).slots.get("period") == expected, question
+    window = resolve_window("上季度", clock.today())
+    assert route("设计一个上季度的返利方案", has_draft=False).slots["period"] == (
+        f"{window.start.year}Q{(window.start.month - 1) // 3 + 1}"
+    )
+    assert "period" not in route("给华东做个计划", has_draft=False).slots  # no period named: the tool's default
