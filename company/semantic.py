@@ -148,6 +148,7 @@ _BASE_DIMENSIONS: dict[str, Dimension] = {
                 "rebates": "x.partner_id",
                 "inventory": "x.partner_id",
                 "collections": "x.partner_id",
+                "surveys": "x.partner_id",
                 "partners": "p.partner_id",
             },
             ("partner_id", "partner_name"),
@@ -1208,7 +1209,8 @@ class _Compiler:
         start = ""
         if source in ("sales", "inventory", "targets"):  # costs and collections are booked per month
             start = self.params.once(f"{prefix}_start", f"{prefix}_start", window.start)
-        end = self.params.once(f"{prefix}_end", f"{prefix}_end", window.end)
+        # surveys are read by quarter label and take no end date (an unused parameter is an error in DuckDB)
+        end = self.params.once(f"{prefix}_end", f"{prefix}_end", window.end) if source != "surveys" else ""
         if source == "sales":
             cols = [*keys, f"{b}._b", "sum(x.revenue) AS revenue", "sum(x.quantity) AS quantity"]
             if need & {"gross_profit", "gross_margin"}:
