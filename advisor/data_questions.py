@@ -151,6 +151,7 @@ PARTNER_NOUNS_EN = LEXICON["PARTNER_NOUNS_EN"]
 TYPE_ENTITY = LEXICON["TYPE_ENTITY"]
 # Chinese names of countries as English exports spell them (德国 → Germany); matched case-insensitively.
 COUNTRY_ZH = LEXICON["COUNTRY_ZH"]
+REGION_ZH: dict[str, list[str]] = LEXICON["REGION_ZH"]
 ENTITY_VALUES_MAX = 300  # an attribute with more distinct values (phone numbers, addresses) is not matched by value
 
 
@@ -259,6 +260,9 @@ class DataContext:
                 alias(v + suffix, "region", v)
             for en in REGION_EN.get(v, ()):
                 alias(en, "region", v)
+            for zh in REGION_ZH.get(v.lower(), ()):  # an English export's West is 西部 / 西区 to a Chinese user
+                for suffix in ("", "地区", "区域", "大区"):
+                    alias(zh + suffix, "region", v)
         for v in sorted(values["province"]):
             alias(v, "province", v)
             alias(v + "省", "province", v)

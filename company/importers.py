@@ -1196,9 +1196,9 @@ def _preview_created(
     partners, products = _known(store)
     _register(con, "_known_partners", partners)
     _register(con, "_known_products", products)
-    region = "mode(sold_to_region)" if "sold_to_region" in fields else "NULL"
+    region = _mode("sold_to_region") if "sold_to_region" in fields else "NULL"
     new = con.execute(
-        f"""SELECT coalesce(partner_id, partner_name) AS key, any_value(coalesce(partner_name, partner_id)) AS name,
+        f"""SELECT coalesce(partner_id, partner_name) AS key, min(coalesce(partner_name, partner_id)) AS name,
                    {region} AS region
             FROM typed
             WHERE (partner_id IS NOT NULL AND partner_id NOT IN (SELECT partner_id FROM _known_partners))
@@ -1380,16 +1380,23 @@ def _write(con: duckdb.DuckDBPyConnection, plan: ImportPlan) -> None:
     set_meta(con, "attributes", list(stored.values()))
 
 
+def _mode(column: str) -> str:
+    """SQL for the most frequent value of a column in a group, ties going to the smallest value: the same partner
+    region and product name on every import (DuckDB's mode() and any_value() pick arbitrarily among ties)."""
+    counts = f"histogram({column})"  # a MAP from value to count, its keys sorted
+    return f"map_keys({counts})[list_position(map_values({counts}), list_max(map_values({counts})))]"
+
+
 def _create_partners(con: duckdb.DuckDBPyConnection, plan: ImportPlan) -> None:
     """Partners the sales file names but the store lacks, with ids assigned here, under the writer lock."""
     report = plan.report
     has = set(plan.fields)
     attrs = {
-        "region": "mode(sold_to_region)" if "sold_to_region" in has else "NULL",
-        "province": "mode(sold_to_province)" if "sold_to_province" in has else "NULL",
-        "city": "mode(sold_to_city)" if "sold_to_city" in has else "NULL",
-        "country": "mode(sold_to_country)" if "sold_to_country" in has else "NULL",
-        "type": "mode(partners_type)" if "type" in plan.side_fields.get("partners", []) else "NULL",
+        "region": _mode("sold_to_region") if "sold_to_region" in has else "NULL",
+        "province": _mode("sold_to_province") if "sold_to_province" in has else "NULL",
+        "city": _mode("sold_to_city") if "sold_to_city" in has else "NULL",
+        "country": _mode("sold_to_country") if "sold_to_country" in has else "NULL",
+        "type": _mode("partners_type") if "type" in plan.side_fields.get("partners", []) else "NULL",
     }
     agg = ", ".join(f"{expr} AS {name}" for name, expr in attrs.items())
     con.execute(
@@ -1407,14 +1414,14 @@ def _create_partners(con: duckdb.DuckDBPyConnection, plan: ImportPlan) -> None:
     # Ids the file gives that are unknown, then names without an id that are unknown (numbered in name order).
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _new_partners AS
-        SELECT partner_id, coalesce(any_value(partner_name), partner_id) AS name,
-               {", ".join(f"any_value({n}) AS {n}" for n in attrs)}
+        SELECT partner_id, coalesce(min(partner_name), partner_id) AS name,
+               {", ".join(f"min({n}) AS {n}" for n in attrs)}
         FROM _by_key WHERE partner_id IS NOT NULL AND partner_id NOT IN (SELECT partner_id FROM partners)
         GROUP BY partner_id
         UNION ALL
         SELECT 'N' || lpad(CAST({start} + row_number() OVER (ORDER BY partner_name) - 1 AS VARCHAR), 5, '0'),
                partner_name, {", ".join(attrs)}
-        FROM (SELECT partner_name, {", ".join(f"any_value({n}) AS {n}" for n in attrs)} FROM _by_key
+        FROM (SELECT partner_name, {", ".join(f"min({n}) AS {n}" for n in attrs)} FROM _by_key
               WHERE partner_id IS NULL AND partner_name NOT IN (SELECT name FROM _existing_names)
               GROUP BY partner_name)"""
     )
@@ -1437,8 +1444,8 @@ def _create_products(con: duckdb.DuckDBPyConnection, plan: ImportPlan) -> None:
     report = plan.report
     side = set(plan.side_fields.get("products", []))
     values = {
-        "name": "any_value(products_name)" if "name" in side else "NULL",
-        "category": "any_value(products_category)" if "category" in side else "NULL",
+        "name": _mode("products_name") if "name" in side else "NULL",
+        "category": _mode("products_category") if "category" in side else "NULL",
         "list_price": "max(products_list_price)" if "list_price" in side else "NULL",
     }
     agg = ", ".join(f"{expr} AS {name}" for name, expr in values.items())

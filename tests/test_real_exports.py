@@ -9,6 +9,7 @@ expected.json computed with pandas (rows, revenue_total, revenue_by_year), and t
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -64,14 +65,23 @@ def test_an_export_imports_with_no_flags_into_its_own_dataset_with_exact_totals(
 
 
 def test_us_dealer_export_keeps_every_column_and_states_how_dates_were_read(loaded_store):
-    report = _import(exports.us_dealer())
+    export = exports.us_dealer()
+    report = _import(export)
     kept = {a["header"]: a["kind"] for a in report.attributes}
     assert kept == {"STATUS": "dimension", "PHONE": "dimension", "DEALSIZE": "dimension"}
     assert "日期列「ORDERDATE」按 月/日/年 解析" in "\n".join(report.notes)
     assert any("销售额与 数量 × 单价 相差超过 1%" in p.message for p in report.warnings)
     store = workspaces().get(report.dataset_id).store
-    products = store.table("products")
-    assert set(products["category"]) == {"Motorcycles", "Classic Cars", "Planes"}  # product line → category
+    products = store.table("products").set_index("sku")
+    # product line → category: each code's most frequent line in the file, ties to the smallest (same on every import)
+    raw = pd.read_csv(io.BytesIO(export.content), encoding="cp1252")
+    counts = raw.groupby(["PRODUCTCODE", "PRODUCTLINE"]).size().reset_index(name="n")
+    expected = (
+        counts.sort_values(["PRODUCTCODE", "n", "PRODUCTLINE"], ascending=[True, False, True])
+        .groupby("PRODUCTCODE")["PRODUCTLINE"]
+        .first()
+    )
+    assert products.loc[expected.index, "category"].to_dict() == expected.to_dict()
     partners = store.table("partners")
     assert "Berguvsvägen Handel" in set(partners["name"]) and partners["territory"].isna().all()
 
@@ -221,3 +231,30 @@ def test_tools_filter_by_the_names_of_kept_columns_and_partner_fields(sales_only
     assert rebate.figures["销售额合计(元)"] == pytest.approx(round(float(shipped), 2))
     with pytest.raises(ToolError, match="没有名为「颜色」的列可以筛选"):
         TOOLS["partner_scorecard"](sales_only, {"filters": {"颜色": "红"}})
+
+
+def test_a_split_customer_gets_the_region_of_most_lines_ties_to_the_smallest(tmp_path):
+    """A customer who buys in several regions gets the region of most of their lines; a tie goes to the smallest
+    value, so every import of one file gives the same partners and products (DuckDB's mode() and any_value()
+    pick the first value they meet)."""
+    from company.importers import import_file
+    from company.store import Store
+
+    rows = [
+        ("O1", "2024-01-05", "Acme", "West", "P-1", "Planes"),
+        ("O2", "2024-01-06", "Acme", "West", "P-1", "Planes"),
+        ("O3", "2024-01-07", "Acme", "East", "P-1", "Cars"),
+        ("O4", "2024-01-08", "Acme", "East", "P-1", "Cars"),
+        ("O5", "2024-01-09", "Bolt", "South", "P-2", "Ships"),
+        ("O6", "2024-01-10", "Bolt", "South", "P-2", "Ships"),
+        ("O7", "2024-01-11", "Bolt", "East", "P-2", "Ships"),
+    ]
+    lines = ["Order ID,Order Date,Customer Name,Region,Product ID,Category,Sales,Quantity"]
+    lines += [f"{o},{d},{c},{r},{p},{cat},100,1" for o, d, c, r, p, cat in rows]
+    content = ("\n".join(lines) + "\n").encode()
+    store = Store(tmp_path / "store")
+    import_file(store, content, filename="orders.csv")
+    regions = dict(zip(store.table("partners")["name"], store.table("partners")["region"], strict=True))
+    assert regions == {"Acme": "East", "Bolt": "South"}
+    categories = dict(zip(store.table("products")["sku"], store.table("products")["category"], strict=True))
+    assert categories == {"P-1": "Cars", "P-2": "Ships"}
