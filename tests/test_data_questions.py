@@ -1239,3 +1239,22 @@ def test_same_period_last_year_on_its_own_is_last_years_figure(company):
     # today 2026-06-30: the latest complete quarter is 2026Q1 (华东 8,000); a year before it, 2025Q1, sold nothing
     assert answer.spec.comparison == "none" and answer.spec.window.start == date(2025, 1, 1)
     assert answer.frame["revenue"].iloc[0] == 0
+
+
+def test_chinese_direction_words_name_an_english_exports_regions(tmp_path):
+    store = make_store(
+        tmp_path,
+        partners=[partner("W1", region="West", province="CA", city="LA"), partner("E1", region="East")],
+        products=[product("BEV-001")],
+        sales=[sale("W1", "BEV-001", "2026-05-10", 10, 100), sale("E1", "BEV-001", "2026-05-11", 5, 100)],
+    )
+    answer = answer_data_question(store, "西部地区的销售额")
+    assert isinstance(answer, DataAnswer), answer
+    assert answer.frame["revenue"].iloc[0] == 1_000
+
+
+def test_customers_who_bought_the_most_are_ranked_not_counted(company):
+    answer = answer_data_question(company, "Which customers bought the most in Q2 2026?")
+    assert isinstance(answer, DataAnswer), answer
+    assert answer.spec.metrics == ["revenue"] and answer.spec.sort is not None
+    assert answer.frame["partner_id"].iloc[0] == "P2"  # 18,000
