@@ -1,4 +1,7 @@
-"""Conversations and drafts in SQLite: list, reopen and continue; tables, charts and citations restored."""
+"""Conversations and drafts in SQLite: list, reopen, continue and delete; tables, charts and citations restored.
+
+A History opened with an owner (the chat page's browser session) lists and deletes only that owner's conversations.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +30,8 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_conversation ON messages(conversation_id, id);
 """
+# Added after the first release: conversations started by a browser session carry its key; older rows have none.
+OWNER_COLUMN = "ALTER TABLE conversations ADD COLUMN owner TEXT"
 
 
 @dataclass
@@ -75,13 +80,25 @@ def _load_frame(table: dict) -> pd.DataFrame:
 
 
 class History:
-    """History in `path` (data/history.sqlite by default)."""
+    """History in `path` (data/history.sqlite by default).
 
-    def __init__(self, path: Path | str):
+    With `owner` (a browser session's key) new conversations are stamped with it, and conversations() and delete()
+    see only that owner's; without it (the command line) every conversation is visible.
+    """
+
+    def __init__(self, path: Path | str, owner: str | None = None):
         self.path = Path(path)
+        self.owner = owner
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._db() as db:
             db.executescript(SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(conversations)")}
+            if "owner" not in columns:
+                try:
+                    db.execute(OWNER_COLUMN)
+                except sqlite3.OperationalError as exc:  # another process added it a moment ago
+                    if "duplicate column" not in str(exc):
+                        raise
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -98,7 +115,8 @@ class History:
         conversation_id = uuid.uuid4().hex[:12]
         with self._db() as db:
             db.execute(
-                "INSERT INTO conversations VALUES (?, ?, ?, ?)", [conversation_id, title[:40] or "新对话", now, now]
+                "INSERT INTO conversations (id, title, created_at, updated_at, owner) VALUES (?, ?, ?, ?, ?)",
+                [conversation_id, title[:40] or "新对话", now, now, self.owner],
             )
         return conversation_id
 
@@ -117,11 +135,12 @@ class History:
             db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", [now, conversation_id])
 
     def conversations(self, limit: int = 50) -> list[Conversation]:
+        mine, params = self._mine()
         with self._db() as db:
             rows = db.execute(
-                "SELECT id, title, created_at, updated_at FROM conversations ORDER BY updated_at DESC, "
+                f"SELECT id, title, created_at, updated_at FROM conversations {mine} ORDER BY updated_at DESC, "
                 "rowid DESC LIMIT ?",
-                [limit],
+                [*params, limit],
             ).fetchall()
         return [Conversation(*row) for row in rows]
 
@@ -151,6 +170,12 @@ class History:
                 return message.answer.draft
         return None
 
-    def delete(self, conversation_id: str) -> None:
+    def delete(self, conversation_id: str) -> bool:
+        """Delete a conversation and its messages; False when it is not there or belongs to another owner."""
+        mine, params = self._mine("AND")
         with self._db() as db:
-            db.execute("DELETE FROM conversations WHERE id = ?", [conversation_id])
+            deleted = db.execute(f"DELETE FROM conversations WHERE id = ? {mine}", [conversation_id, *params])
+            return deleted.rowcount > 0
+
+    def _mine(self, keyword: str = "WHERE") -> tuple[str, list[str]]:
+        return (f"{keyword} owner = ?", [self.owner]) if self.owner else ("", [])

@@ -223,7 +223,7 @@ OVERFLOW = """() => {
 }"""
 
 
-def screenshot(page, name: str) -> Path:
+def screenshot(page, name: str, viewport: dict | None = None) -> Path:
     """A full picture of the page: the viewport is stretched to the main section's height, then restored.
 
     Streamlit scrolls inside its main section, so Playwright's full_page alone would cut the page at the
@@ -231,22 +231,39 @@ def screenshot(page, name: str) -> Path:
     """
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    height = VIEWPORT["height"]
+    viewport = viewport or VIEWPORT
+    height = viewport["height"]
     calm = 0
     for _ in range(12):
         page.wait_for_timeout(250)
         extra = page.evaluate(OVERFLOW)
         if extra > 1 and height < MAX_SHOT_HEIGHT:
             height = min(MAX_SHOT_HEIGHT, height + extra)
-            page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
+            page.set_viewport_size({"width": viewport["width"], "height": height})
             calm = 0
         else:
             calm += 1
             if calm == 2:
                 break
     page.screenshot(path=str(path), full_page=True)
-    page.set_viewport_size(VIEWPORT)
+    page.set_viewport_size(viewport)
     return path
+
+
+# Cells of Markdown tables whose text is cut into about one character a line (a column squeezed to the width of
+# one Chinese character); each is reported as "text (width px, lines)".
+SQUEEZED_CELLS = """() => {
+  const out = [];
+  for (const cell of document.querySelectorAll('[data-testid="stMarkdownContainer"] table :is(th, td)')) {
+    const text = cell.innerText.replace(/\\s+/g, '');
+    if (text.length < 3) continue;
+    const range = document.createRange();
+    range.selectNodeContents(cell);
+    const lines = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top))).size;
+    if (lines > 1 && text.length / lines < 2) out.push(`${text} (${cell.clientWidth}px, ${lines} lines)`);
+  }
+  return out;
+}"""
 
 
 def sales_csv_gbk() -> bytes:

@@ -19,6 +19,8 @@ from tests.browser_support import (
     CHROMIUM,
     DOCUMENT,
     DOCUMENT_NAME,
+    SQUEEZED_CELLS,
+    VIEWPORT,
     StreamlitServer,
     app_environment,
     assert_no_exception,
@@ -200,12 +202,90 @@ def test_05_knowledge_upload_and_search(page):
     finish(page, "05b-knowledge-search")
 
 
+def choose(page, label: str, option: str) -> None:
+    page.get_by_label(label, exact=True).first.click()  # the form at the top, not the regenerate form
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def use_sample_company(page) -> None:
+    """Switch back to the sample company (test 04 made the imported export the active dataset)."""
+    switch = page.get_by_test_id("stSidebar").get_by_label("数据集", exact=True)
+    if switch.count() and "（示例）" not in switch.input_value():
+        switch.click()
+        page.get_by_role("option", name=re.compile("（示例）$")).click()
+        expect(page.get_by_text(re.compile("当前数据集：「示例公司」")).first).to_be_visible()
+        wait_idle(page)
+
+
+def generate_strategy(page, region: str) -> None:
+    choose(page, "方案类型", "渠道策略")
+    choose(page, "范围", region)
+    page.get_by_role("button", name="生成方案", exact=True).click()
+    expect(page.get_by_text(re.compile(f"已生成「.*{region}.*」"))).to_be_visible()
+    wait_idle(page)
+
+
+def test_07_plans_page_shows_and_downloads_the_plan_just_generated(page):
+    open_page(page, "方案", "方案")
+    use_sample_company(page)
+    generate_strategy(page, "华北")
+    generate_strategy(page, "华南")
+    heading = page.get_by_role("heading", level=3).filter(has_text="渠道策略").first
+    expect(heading).to_contain_text("华南")
+    choice = page.get_by_label("已保存的方案", exact=True)
+    expect(choice).to_have_value(re.compile("^华南渠道策略"))
+    choice.click()
+    expect(page.get_by_role("option").first).to_contain_text("华南")
+    page.keyboard.press("Escape")
+    finish(page, "07-plans-generated")
+    with page.expect_download() as event:
+        page.get_by_role("button", name="下载 Markdown").click()
+    saved = ARTIFACTS / "07-plan.md"
+    event.value.save_as(saved)
+    text = saved.read_text(encoding="utf-8")
+    assert "华南" in text.splitlines()[0] and "华北" not in text.splitlines()[0], text[:200]
+
+
+NARROW = {"width": 1280, "height": 900}
+
+
+def test_08_tables_are_readable_at_1280_px(page):
+    page.set_viewport_size(NARROW)
+    use_sample_company(page)
+    try:
+        ask(page, "给华东经销商打分分级")
+        expect(last_answer(page).locator('[data-testid="stMarkdownContainer"] table').first).to_be_visible()
+        wait_idle(page)
+        finish_at(page, "08a-chat-scorecard-1280", NARROW)
+        assert page.evaluate(SQUEEZED_CELLS) == []
+
+        ask(page, "各大区销售额")
+        answer = last_answer(page)
+        expect(answer.get_by_test_id("stDataFrame")).to_have_count(1)
+        expect(answer.locator('[data-testid="stMarkdownContainer"] table')).to_have_count(0)
+        finish_at(page, "08b-chat-data-answer-1280", NARROW)
+
+        open_page(page, "方案", "方案")
+        if page.get_by_role("button", name="下载 Markdown").count() == 0:
+            generate_strategy(page, "华东")
+        finish_at(page, "08c-plan-1280", NARROW)
+        assert page.evaluate(SQUEEZED_CELLS) == []
+    finally:
+        page.set_viewport_size(VIEWPORT)
+
+
+def finish_at(page, name: str, viewport: dict) -> None:
+    wait_idle(page)
+    screenshot(page, name, viewport)
+    assert_no_exception(page, name)
+
+
 def choose_language(page, option: str, timeout: float = ANSWER_TIMEOUT) -> None:
     page.get_by_role("radiogroup", name="界面语言 / Language").get_by_text(option, exact=True).click(timeout=timeout)
     page.get_by_role("button", name=re.compile("^(保存设置|Save settings)$")).click(timeout=timeout)
 
 
-def test_06_settings_switch_to_english(page):
+def test_09_settings_switch_to_english(page):
     """Last on purpose: the choice is saved in the shared data folder (it is switched back at the end)."""
     open_page(page, "设置", "设置")
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from streamlit.testing.v1 import AppTest
 
 from advisor.workspace import open_knowledge
@@ -39,10 +41,10 @@ def test_question_answer_draft_and_history(loaded_store):
     conversations = [b for b in app.button if b.key and b.key.startswith("conv-")]
     assert len(conversations) == 1
 
-    fresh = run_page()  # a new session reopens the conversation from the sidebar
-    next(b for b in fresh.button if b.key and b.key.startswith("conv-")).click().run()
-    assert not fresh.exception
-    assert "预算：150.00 万元 → 200.00 万元" in texts(fresh) and "一、适用对象" in texts(fresh)
+    reloaded = reload(app)  # the same window, reloaded, reopens the conversation from the sidebar
+    next(b for b in reloaded.button if b.key and b.key.startswith("conv-")).click().run()
+    assert not reloaded.exception
+    assert "预算：150.00 万元 → 200.00 万元" in texts(reloaded) and "一、适用对象" in texts(reloaded)
 
 
 def test_unclear_question_offers_buttons_that_work(loaded_store):
@@ -73,11 +75,88 @@ def test_a_reopened_conversation_shows_its_tables_chart_and_sources(loaded_store
     before = shown(app)
     assert before["tables"] and before["charts"] and any(label.startswith("出处（") for label in before["expanders"])
 
-    fresh = run_page()
+    fresh = reload(app)
     next(b for b in fresh.button if b.key and b.key.startswith("conv-")).click().run()
     assert not fresh.exception, [e.value for e in fresh.exception]
     assert shown(fresh) == before
     assert "三百人" in texts(fresh)
+
+
+def test_each_window_lists_only_its_own_conversations(loaded_store):
+    mine = run_page()
+    mine.chat_input[0].set_value("各大区销售额").run()
+    theirs = run_page()  # another browser window (or another person) opening the app
+    assert not history_buttons(theirs)
+    theirs.chat_input[0].set_value("有没有窜货？").run()
+    assert [b.label for b in history_buttons(theirs)] == ["▸ 有没有窜货？"]
+    assert [b.label for b in history_buttons(reload(mine))] == ["各大区销售额"]
+
+
+def test_deleting_a_conversation_asks_first_and_removes_only_it(loaded_store):
+    app = run_page()
+    app.chat_input[0].set_value("各大区销售额").run()
+    app.button(key="new_chat").click().run()
+    app.chat_input[0].set_value("有没有窜货？").run()
+    assert [b.label for b in history_buttons(app)] == ["▸ 有没有窜货？", "各大区销售额"]
+
+    app.button(key="delete_chat").click().run()
+    assert "确定删除对话「有没有窜货？」吗" in texts(app)
+    app.button(key="delete_chat_no").click().run()  # changed my mind: nothing is removed
+    assert len(history_buttons(app)) == 2 and "确定删除" not in texts(app)
+
+    app.button(key="delete_chat").click().run()
+    app.button(key="delete_chat_yes").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert [b.label for b in history_buttons(app)] == ["各大区销售额"]
+    assert "已删除对话「有没有窜货？」" in texts(app)
+    assert any(b.label == "有没有窜货？" for b in app.button), "back on the welcome page with its starters"
+    assert [b.label for b in history_buttons(reload(app))] == ["各大区销售额"]
+
+
+def test_a_data_answer_shows_its_table_once(loaded_store):
+    app = run_page()
+    app.chat_input[0].set_value("各大区销售额").run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert len(app.dataframe) == 1
+    assert list(app.dataframe[0].value.columns) == ["区域", "销售额（元）", "销售额（万元）"]
+    assert len(app.dataframe[0].value) == 7
+    answer = "\n".join(m.value for m in app.markdown)
+    assert "| 区域" not in answer and "<sub>" not in answer, "no Markdown copy of the rows, no raw tags"
+    assert "数据集：「示例公司」" in texts(app)
+    assert len(app.get("plotly_chart")) == 1
+
+
+def test_which_is_highest_answers_without_a_one_bar_chart(loaded_store):
+    app = run_page()
+    app.chat_input[0].set_value("上季度哪个区域销售额最高").run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "销售额最高的区域是" in texts(app)
+    assert not app.get("plotly_chart"), "one region is a sentence, not a chart"
+    assert len(app.dataframe) == 1 and len(app.dataframe[0].value) == 1
+
+
+def test_a_top_five_ranking_highlights_the_first(loaded_store):
+    app = run_page()
+    app.chat_input[0].set_value("销售额前5的经销商").run()
+    assert not app.exception, [e.value for e in app.exception]
+    (chart,) = app.get("plotly_chart")
+    (bars,) = json.loads(chart.proto.spec)["data"]
+    colors = bars["marker"]["color"]
+    assert len(colors) == 5 and len(set(colors[1:])) == 1 and colors[0] != colors[1]
+    assert bars["x"][0] == app.dataframe[0].value["伙伴名称"].iloc[0], "the highlighted bar is the first"
+
+
+def history_buttons(app: AppTest) -> list:
+    return [b for b in app.button if b.key and b.key.startswith("conv-")]
+
+
+def reload(app: AppTest) -> AppTest:
+    """The same browser window after a reload: a new session with the same address."""
+    again = AppTest.from_file(PAGE, default_timeout=120)
+    again.query_params.update(app.query_params)
+    again.run()
+    assert not again.exception, [e.value for e in again.exception]
+    return again
 
 
 def shown(app: AppTest) -> dict:

@@ -13,6 +13,18 @@ TEXT: dict[str, tuple[str, str]] = {
     "chat.title": ("渠道参谋", "Channel Advisor"),
     "chat.new": ("＋ 新对话", "+ New chat"),
     "chat.history": ("历史对话", "Conversations"),
+    "chat.history.mine": (
+        "只列出在这个浏览器窗口里开始的对话。",
+        "Only conversations started in this browser window are listed.",
+    ),
+    "chat.delete": ("删除当前对话", "Delete this conversation"),
+    "chat.delete.ask": (
+        "确定删除对话「{title}」吗？其中的问答和草案都会删除，不能恢复。",
+        "Delete the conversation “{title}”? Its questions, answers and drafts are removed for good.",
+    ),
+    "chat.delete.yes": ("确认删除", "Delete"),
+    "chat.delete.no": ("取消", "Cancel"),
+    "chat.deleted": ("已删除对话「{title}」。", "Deleted “{title}”."),
     "chat.input": (
         "问数据、问方法、或让我起草方案…（例如：上季度华东哪些经销商完成率低于80%？）",
         "Ask about your data, ask how to manage channels, or let me draft a plan…",

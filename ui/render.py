@@ -4,33 +4,59 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
+import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from advisor.types import Answer
+from advisor.types import Answer, ChartSpec
+
+# A data answer's tables: 结果 is what the user reads, 数值 the same rows as numbers for the chart.
+CHART_SOURCE = "数值"
+LEADER = "#1f5fbf"  # the ranked first bar
+OTHERS = "#a9bfdc"
+FOOTER = re.compile(r"\n*<sub>(.*?)</sub>\s*$", re.S)
+TRUNCATION_NOTE = re.compile(r"^（共 \d+ 行，此处显示前 \d+ 行，完整表格见下方。）$")
+
+
+# Markdown tables (answers, plan documents) in a narrow column: Chinese text breaks only at punctuation and
+# spaces, headers stay on one line, and a table wider than the column scrolls instead of squeezing its cells.
+TABLE_STYLE = """<style>
+[data-testid="stMarkdownContainer"] table { display: block; max-width: 100%; overflow-x: auto; }
+[data-testid="stMarkdownContainer"] th { white-space: nowrap; }
+[data-testid="stMarkdownContainer"] td { word-break: keep-all; overflow-wrap: normal; min-width: 4em; }
+</style>"""
+
+
+def style_tables() -> None:
+    st.html(TABLE_STYLE)
 
 
 def render_answer(answer: Answer, key: str) -> None:
     for flag in answer.flags:
         st.warning(f"核对提示：{flag}")
-    st.markdown(answer.markdown)
+    text, footer = split_footer(answer.markdown)
+    data_answer = answer.sql is not None and answer.draft is None
+    # A data answer's rows are shown once, as a grid below the chart; the Markdown copy is for the command line.
+    st.markdown(without_tables(text) if data_answer else text)
     tables = {t.name: t.frame for t in answer.tables}
+    ranked = bool(answer.spec and answer.spec.get("sort") and answer.spec.get("limit"))
     for number, chart in enumerate(answer.charts):
-        frame = tables.get(chart.table)
-        if frame is None or chart.x not in frame.columns or chart.y not in frame.columns or frame.empty:
-            continue
-        draw = px.line if chart.kind == "line" else px.bar
-        fig = draw(frame, x=chart.x, y=chart.y, color=chart.color, title=chart.title)
-        fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), height=320)
-        st.plotly_chart(fig, width="stretch", key=f"{key}-chart-{number}")
-    if answer.tables:
-        with st.expander(
-            f"查看表格（{len(answer.tables)} 个）", expanded=answer.draft is None and answer.sql is not None
-        ):
+        figure = chart_figure(chart, tables.get(chart.table), ranked)
+        if figure is not None:
+            st.plotly_chart(figure, width="stretch", key=f"{key}-chart-{number}")
+    if data_answer:
+        shown = [t for t in answer.tables if t.name != CHART_SOURCE] or answer.tables[:1]
+        for table in shown:
+            st.dataframe(table.frame, hide_index=True, width="stretch")
+    elif answer.tables:
+        with st.expander(f"查看表格（{len(answer.tables)} 个）"):
             for table in answer.tables:
                 st.caption(table.name)
                 st.dataframe(table.frame, hide_index=True, width="stretch")
+    if footer:
+        st.caption(footer)
     if answer.sql:
         with st.expander("查询语句（SQL）与期间"):
             if answer.period:
@@ -60,6 +86,39 @@ def render_answer(answer: Answer, key: str) -> None:
             mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
             key=f"{key}-docx",
         )
+
+
+def chart_figure(chart: ChartSpec, frame: pd.DataFrame | None, ranked: bool):
+    """The plotly figure for a chart, or None when it would say nothing a sentence does not (one bar, one point).
+
+    In a ranking (前5名, 最高的) the first bar — the answer — is drawn darker than the rest.
+    """
+    if frame is None or chart.x not in frame.columns or chart.y not in frame.columns or len(frame) < 2:
+        return None
+    draw = px.line if chart.kind == "line" else px.bar
+    figure = draw(frame, x=chart.x, y=chart.y, color=chart.color, title=chart.title)
+    if ranked and chart.kind == "bar" and chart.color is None:
+        figure.update_traces(marker_color=[LEADER] + [OTHERS] * (len(frame) - 1))
+    figure.update_layout(margin=dict(l=10, r=10, t=40, b=10), height=320)
+    return figure
+
+
+def split_footer(markdown: str) -> tuple[str, str]:
+    """The answer text and its dataset line (sent as <sub>…</sub>, which st.markdown would print as tags)."""
+    match = FOOTER.search(markdown)
+    if match is None:
+        return markdown, ""
+    return markdown[: match.start()], match.group(1)
+
+
+def without_tables(markdown: str) -> str:
+    """The text without its Markdown tables and their 'first N rows' note (the grid shows every row)."""
+    kept = [
+        line
+        for line in markdown.splitlines()
+        if not line.lstrip().startswith("|") and not TRUNCATION_NOTE.match(line.strip())
+    ]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
 
 
 def draft_docx(draft) -> bytes:

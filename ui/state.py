@@ -23,7 +23,8 @@ def knowledge():
     return open_knowledge(settings())
 
 
-def history():
+def history(owner: str | None = None):
+    """The chat history; with `owner` (a browser session's key) only that session's conversations."""
     from advisor.history import History
 
-    return History(settings().data_dir / "history.sqlite")
+    return History(settings().data_dir / "history.sqlite", owner=owner)

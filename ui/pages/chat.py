@@ -1,6 +1,8 @@
-"""对话: the chat assistant — history in the sidebar, steps in st.status, answers with tables, charts, sources."""
+"""对话: the chat assistant — this session's history in the sidebar, steps in st.status, answers with sources."""
 
 from __future__ import annotations
+
+import uuid
 
 import streamlit as st
 
@@ -18,18 +20,59 @@ STARTERS = {
 }
 
 
+def session_owner() -> str:
+    """This browser session's history key, kept in the address so that reloading the page keeps the history.
+
+    Not an account (sign-in comes later): it only keeps one window's conversations out of another's sidebar.
+    """
+    owner = st.session_state.get("owner") or st.query_params.get("session") or uuid.uuid4().hex
+    st.session_state["owner"] = owner
+    if st.query_params.get("session") != owner:
+        st.query_params["session"] = owner
+    return owner
+
+
 def sidebar(history) -> None:
     with st.sidebar:
         if st.button(t("chat.new"), width="stretch", key="new_chat"):
             st.session_state.pop("conversation_id", None)
             st.rerun()
+        if message := st.session_state.pop("chat_message", None):
+            st.success(message)
         st.caption(t("chat.history"))
-        for conversation in history.conversations(30):
-            current = conversation.id == st.session_state.get("conversation_id")
+        conversations = history.conversations(30)
+        current_id = st.session_state.get("conversation_id")
+        for conversation in conversations:
+            current = conversation.id == current_id
             label = ("▸ " if current else "") + conversation.title
             if st.button(label, key=f"conv-{conversation.id}", width="stretch"):
                 st.session_state["conversation_id"] = conversation.id
+                st.session_state.pop("confirm_delete", None)
                 st.rerun()
+        st.caption(t("chat.history.mine"))
+        current = next((c for c in conversations if c.id == current_id), None)
+        if current is not None:
+            delete_control(history, current)
+
+
+def delete_control(history, conversation) -> None:
+    """删除当前对话, asked once more before anything is removed."""
+    if st.session_state.get("confirm_delete") != conversation.id:
+        if st.button(t("chat.delete"), icon=":material/delete:", width="stretch", key="delete_chat"):
+            st.session_state["confirm_delete"] = conversation.id
+            st.rerun()
+        return
+    st.warning(t("chat.delete.ask", title=conversation.title))
+    yes, no = st.columns(2)
+    if yes.button(t("chat.delete.yes"), type="primary", width="stretch", key="delete_chat_yes"):
+        history.delete(conversation.id)
+        st.session_state.pop("confirm_delete", None)
+        st.session_state.pop("conversation_id", None)
+        st.session_state["chat_message"] = t("chat.deleted", title=conversation.title)
+        st.rerun()
+    if no.button(t("chat.delete.no"), width="stretch", key="delete_chat_no"):
+        st.session_state.pop("confirm_delete", None)
+        st.rerun()
 
 
 def welcome() -> None:
@@ -101,7 +144,7 @@ def ask(question: str, history) -> None:
 
 st.title(t("chat.title"))
 dataset.header()
-history = state.history()
+history = state.history(owner=session_owner())
 sidebar(history)
 if not state.store().exists():
     st.info(t("chat.nodata"))

@@ -66,7 +66,8 @@ def generate_form(defaults: dict | None = None, key: str = "new") -> None:
             except CanmouError as exc:
                 st.error(exc.message)
                 return
-        st.session_state["plan_id"] = library().save(document)
+        # The select box below keeps its own choice across reruns: ask it to show the new plan on the next run.
+        st.session_state["plan_select"] = library().save(document)
         st.session_state["plan_message"] = f"已生成「{document.title}」。"
         st.rerun()
 
@@ -112,7 +113,7 @@ def show(document: PlanDocument, plan_id: str) -> None:
     )
     if c3.button("删除此方案", key=f"delete-{plan_id}"):
         library().delete(plan_id)
-        st.session_state.pop("plan_id", None)
+        st.session_state["plan_select"] = None
         st.rerun()
     for warning in document.warnings:
         st.caption(f"提示：{warning}")
@@ -144,15 +145,17 @@ st.caption(
     "也可以在「对话」里起草方案后继续修改。"
 )
 generate_form()
-saved = library().list()
+# Newest first by the time each file was written (ids of drafts saved from the chat do not sort by date).
+saved = sorted(library().list(), key=lambda p: p.path.stat().st_mtime, reverse=True)
 if not saved:
     st.info("还没有保存的方案。选好类型和参数后点「生成方案」。")
     st.stop()
 labels = {p.plan_id: f"{p.title}（{KIND_NAMES.get(p.kind, p.kind)}，{p.saved_at}）" for p in saved}
-current = st.session_state.get("plan_id")
 ids = list(labels)
-chosen = st.selectbox(
-    "已保存的方案", ids, index=ids.index(current) if current in ids else 0, format_func=labels.get, key="plan_choice"
-)
-st.session_state["plan_id"] = chosen
+if "plan_select" in st.session_state:  # just generated (or deleted): show that plan, or the newest
+    wanted = st.session_state.pop("plan_select")
+    st.session_state["plan_choice"] = wanted if wanted in ids else ids[0]
+elif st.session_state.get("plan_choice") not in ids:
+    st.session_state["plan_choice"] = ids[0]
+chosen = st.selectbox("已保存的方案", ids, format_func=labels.get, key="plan_choice")
 show(library().load(chosen), chosen)
