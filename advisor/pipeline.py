@@ -198,7 +198,7 @@ def _data(question, routed, ctx: Context, steps, on_event) -> Answer:
         clarified = routed.model_copy(update={"clarify": result.question, "options": list(result.options)})
         return composer.answer_clarify(question, clarified, steps)
     _notify(on_event, Step(label="查询数据", detail=f"{result.window}，{len(result.frame)} 行"), steps)
-    chart_frame, charts = _chart_frame(result)
+    chart_frame, charts = _chart_frame(_ranking_context(ctx.store, result))
     window_label = "期间" if routed.language == "zh" else "Window"
     markdown = f"{result.summary}\n\n{window_label}：{result.window}\n\n{composer.md_table(result.table, 15)}"
     numbers = sorted(
@@ -216,6 +216,28 @@ def _data(question, routed, ctx: Context, steps, on_event) -> Answer:
         spec=result.spec.model_dump(mode="json"),
         numbers=numbers,
     )
+
+
+RANKING_CONTEXT = 10  # bars a "which is highest / top 3" chart shows, the answer's own rows first
+
+
+def _ranking_context(store: Store, result):
+    """哪个区域销售额最高 answers with one row; its chart shows the ranking around it (the first ten), so the user
+    sees how far ahead the answer is. Other answers chart their own rows."""
+    from advisor.data_questions import answer_spec
+    from company.semantic import DIMENSIONS, QuerySpecError
+
+    spec = result.spec
+    plain = not (spec.share != "none" or spec.streak or spec.absent or spec.per or spec.comparison != "none")
+    single = len(spec.dimensions) == 1 and not DIMENSIONS[spec.dimensions[0]].is_time
+    thresholds = any(f.is_threshold for f in spec.filters)
+    if not (spec.sort and spec.limit and spec.limit < RANKING_CONTEXT and plain and single and not thresholds):
+        return result
+    try:
+        wider = answer_spec(store, spec.model_copy(update={"limit": RANKING_CONTEXT}), result.language)
+    except (QuerySpecError, CanmouError):
+        return result
+    return wider if len(wider.frame) > len(result.frame) else result
 
 
 def previous_spec(ctx: Context) -> dict | None:

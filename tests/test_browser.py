@@ -31,6 +31,9 @@ from tests.browser_support import (
     wait_idle,
 )
 
+# A loaded 2-core machine can take longer than Playwright's 5 s default to render a generated plan or answer.
+expect.set_options(timeout=30_000)
+
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(

@@ -126,24 +126,29 @@ def test_a_data_answer_shows_its_table_once(loaded_store):
     assert len(app.get("plotly_chart")) == 1
 
 
-def test_which_is_highest_answers_without_a_one_bar_chart(loaded_store):
+def test_which_is_highest_shows_the_ranking_with_the_answer_first(loaded_store):
+    """哪个区域最高 answers with one row; its chart is the ranking around it, not one lonely bar."""
     app = run_page()
     app.chat_input[0].set_value("上季度哪个区域销售额最高").run()
     assert not app.exception, [e.value for e in app.exception]
     assert "销售额最高的区域是" in texts(app)
-    assert not app.get("plotly_chart"), "one region is a sentence, not a chart"
-    assert len(app.dataframe) == 1 and len(app.dataframe[0].value) == 1
+    assert len(app.dataframe) == 1 and len(app.dataframe[0].value) == 1  # the answer's own row
+    (chart,) = app.get("plotly_chart")
+    (bars,) = json.loads(chart.proto.spec)["data"]
+    colors = bars["marker"]["color"]
+    assert len(colors) > 1 and colors[0] != colors[1] and len(set(colors[1:])) == 1
+    assert bars["x"][0] == app.dataframe[0].value["区域"].iloc[0], "the highlighted bar is the answer"
 
 
-def test_a_top_five_ranking_highlights_the_first(loaded_store):
+def test_a_top_three_ranking_highlights_its_three_among_the_first_ten(loaded_store):
     app = run_page()
-    app.chat_input[0].set_value("销售额前5的经销商").run()
+    app.chat_input[0].set_value("销售额前3的经销商").run()
     assert not app.exception, [e.value for e in app.exception]
     (chart,) = app.get("plotly_chart")
     (bars,) = json.loads(chart.proto.spec)["data"]
     colors = bars["marker"]["color"]
-    assert len(colors) == 5 and len(set(colors[1:])) == 1 and colors[0] != colors[1]
-    assert bars["x"][0] == app.dataframe[0].value["伙伴名称"].iloc[0], "the highlighted bar is the first"
+    assert len(colors) == 10 and len(set(colors[:3])) == 1 and len(set(colors[3:])) == 1 and colors[0] != colors[3]
+    assert list(bars["x"][:3]) == list(app.dataframe[0].value["伙伴名称"]), "the highlighted bars are the answer"
 
 
 def history_buttons(app: AppTest) -> list:

@@ -41,7 +41,8 @@ def render_answer(answer: Answer, key: str) -> None:
     # A data answer's rows are shown once, as a grid below the chart; the Markdown copy is for the command line.
     st.markdown(without_tables(text) if data_answer else text)
     tables = {t.name: t.frame for t in answer.tables}
-    ranked = bool(answer.spec and answer.spec.get("sort") and answer.spec.get("limit"))
+    # A ranking's chart shows the ranking around the answer; its own rows (最高的 / 前3名) are drawn darker
+    ranked = int(answer.spec.get("limit") or 0) if answer.spec and answer.spec.get("sort") else 0
     for number, chart in enumerate(answer.charts):
         figure = chart_figure(chart, tables.get(chart.table), ranked)
         if figure is not None:
@@ -88,17 +89,18 @@ def render_answer(answer: Answer, key: str) -> None:
         )
 
 
-def chart_figure(chart: ChartSpec, frame: pd.DataFrame | None, ranked: bool):
+def chart_figure(chart: ChartSpec, frame: pd.DataFrame | None, ranked: int | bool):
     """The plotly figure for a chart, or None when it would say nothing a sentence does not (one bar, one point).
 
-    In a ranking (前5名, 最高的) the first bar — the answer — is drawn darker than the rest.
+    In a ranking (前5名, 最高的) the answer's own bars — the first `ranked` — are drawn darker than the rest.
     """
     if frame is None or chart.x not in frame.columns or chart.y not in frame.columns or len(frame) < 2:
         return None
     draw = px.line if chart.kind == "line" else px.bar
     figure = draw(frame, x=chart.x, y=chart.y, color=chart.color, title=chart.title)
     if ranked and chart.kind == "bar" and chart.color is None:
-        figure.update_traces(marker_color=[LEADER] + [OTHERS] * (len(frame) - 1))
+        leaders = min(int(ranked), len(frame))
+        figure.update_traces(marker_color=[LEADER] * leaders + [OTHERS] * (len(frame) - leaders))
     figure.update_layout(margin=dict(l=10, r=10, t=40, b=10), height=320)
     return figure
 
