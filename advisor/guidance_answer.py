@@ -19,7 +19,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from retrieval.chunking import ARTICLE_NUMBER, REFERENCE, article_number, sentences
+from advisor.language import CJK
+from retrieval.chunking import ARTICLE, ARTICLE_NUMBER, REFERENCE, article_number, sentences
 from retrieval.search import QUESTION_WORDS, Evidence, analyse
 
 # Weights of a unit's score (chosen on the dev half of `python -m eval guidance`): shared ideas count 1, meaning
@@ -56,10 +57,8 @@ FORMULA_AFTER = r"[\u4e00-\u9fff]{0,3}\s*[=＝]"  # 价格合规率 = …, asked
 WHY_MARK = re.compile(
     r"为了|^第[一二三四五六七八九十百]+条\s*为|目的|因为|原因|由于|否则|以免|避免|防止|在于|根子|根源|导致|结果"
 )
-ARTICLE = re.compile(r"^第[一二三四五六七八九十百零\d]+条\s")
 QUALIFIER = re.compile(r"(?:但是|但|不过|否则|除非|除外|如果不|若不)[，,\s]?")
 ORDINALS = re.compile(r"第[一二三四五六七八九十百零〇\d]{1,6}[条款项章节步]")
-CJK_TERM = re.compile(r"[\u4e00-\u9fff]")
 STEPS = re.compile(r"先|再|然后|最后|首先|其次|第一步|第二步|之后")
 
 SHAPES: list[tuple[str, re.Pattern]] = [
@@ -285,7 +284,7 @@ def rank_units(
     texts = [(u.text + " " + " ".join(u.evidence.chunk.heading_path)).lower() for u in units]
     # An idea few of the candidate units share tells them apart (培训部门 among passages on 指标): weigh it more.
     weights = [1.0] * len(concepts)
-    subjects = sorted({t for c in concepts for t in c if len(t) >= 2 and CJK_TERM.match(t)}, key=len, reverse=True)
+    subjects = sorted({t for c in concepts for t in c if len(t) >= 2 and CJK.match(t)}, key=len, reverse=True)
     lexicals = [_overlap(concepts, weights, text) for text in texts]
     # 第二十六条 特许人违反本条例第十六条…的，处1万元以下的罚款: a penalty article matches what the article it names
     # is about (第十六条: fees taken before signing), not its own few words

@@ -198,7 +198,12 @@ def _data(question, routed, ctx: Context, steps, on_event) -> Answer:
         clarified = routed.model_copy(update={"clarify": result.question, "options": list(result.options)})
         return composer.answer_clarify(question, clarified, steps)
     _notify(on_event, Step(label="查询数据", detail=f"{result.window}，{len(result.frame)} 行"), steps)
-    chart_frame, charts = _chart_frame(_ranking_context(ctx.store, result))
+    values, charts = _chart_frame(result)
+    tables = [AnswerTable(name="结果", frame=result.table), AnswerTable(name="数值", frame=values)]
+    context = _ranking_context(ctx.store, result)
+    if context is not result:  # the chart draws the ranking around the answer; 数值 stays the answer's own rows
+        ranking, charts = _chart_frame(context, table="排名")
+        tables.append(AnswerTable(name="排名", frame=ranking))
     window_label = "期间" if routed.language == "zh" else "Window"
     markdown = f"{result.summary}\n\n{window_label}：{result.window}\n\n{composer.md_table(result.table, 15)}"
     numbers = sorted(
@@ -208,7 +213,7 @@ def _data(question, routed, ctx: Context, steps, on_event) -> Answer:
         question=question,
         route=routed,
         markdown=markdown,
-        tables=[AnswerTable(name="结果", frame=result.table), AnswerTable(name="数值", frame=chart_frame)],
+        tables=tables,
         charts=charts,
         steps=steps,
         sql=result.sql,
@@ -224,17 +229,21 @@ RANKING_CONTEXT = 10  # bars a "which is highest / top 3" chart shows, the answe
 def _ranking_context(store: Store, result):
     """哪个区域销售额最高 answers with one row; its chart shows the ranking around it (the first ten), so the user
     sees how far ahead the answer is. Other answers chart their own rows."""
-    from advisor.data_questions import answer_spec
-    from company.semantic import DIMENSIONS, QuerySpecError
+    from advisor.data_questions import answer_spec, context_for
+    from company.semantic import DIMENSIONS, QuerySpecError, catalog_scope
 
     spec = result.spec
+    if not (spec.sort and spec.limit and spec.limit < RANKING_CONTEXT and len(spec.dimensions) == 1):
+        return result
     plain = not (spec.share != "none" or spec.streak or spec.absent or spec.per or spec.comparison != "none")
-    single = len(spec.dimensions) == 1 and not DIMENSIONS[spec.dimensions[0]].is_time
-    thresholds = any(f.is_threshold for f in spec.filters)
-    if not (spec.sort and spec.limit and spec.limit < RANKING_CONTEXT and plain and single and not thresholds):
+    if not plain or any(f.is_threshold for f in spec.filters):
         return result
     try:
-        wider = answer_spec(store, spec.model_copy(update={"limit": RANKING_CONTEXT}), result.language)
+        context = context_for(store)  # the dataset's own attributes (DEALSIZE, Segment) are dimensions too
+        with catalog_scope(context.extra_dimensions, context.extra_metrics):
+            if DIMENSIONS[spec.dimensions[0]].is_time:
+                return result
+            wider = answer_spec(store, spec.model_copy(update={"limit": RANKING_CONTEXT}), result.language)
     except (QuerySpecError, CanmouError):
         return result
     return wider if len(wider.frame) > len(result.frame) else result
@@ -248,7 +257,7 @@ def previous_spec(ctx: Context) -> dict | None:
     return None
 
 
-def _chart_frame(result) -> tuple[Any, list[ChartSpec]]:
+def _chart_frame(result, table: str = "数值") -> tuple[Any, list[ChartSpec]]:
     """The engine's numeric frame with readable headers (ratios in %) and the chart drawn from it."""
     from company.semantic import DIMENSIONS, METRICS
 
@@ -289,7 +298,7 @@ def _chart_frame(result) -> tuple[Any, list[ChartSpec]]:
     return frame, [
         ChartSpec(
             kind=chart.kind,
-            table="数值",
+            table=table,
             x=names.get(chart.x, chart.x),
             y=names.get(chart.y, chart.y),
             title=chart.title,

@@ -1148,21 +1148,20 @@ class _Compiler:
         return dim.expressions[source] if source in dim.expressions else dim.expressions["sales"]
 
     # -- pieces ------------------------------------------------------------------------------------------------
+    def _condition(self, f: Filter, expr: str) -> str:
+        """One row filter as SQL over expr, its value a named parameter shared by every place that uses it.
+        ne / not_in keep rows without a value (an unattributed cost is "not tier A"), as pandas would."""
+        i = self.row_filters.index(f)
+        name = self.params.once(f"filter{i}", f"f_{f.field}", list(f.value) if f.op in ("in", "not_in") else f.value)
+        return {
+            "eq": f"{expr} = {name}",
+            "ne": f"{expr} IS DISTINCT FROM {name}",
+            "in": f"list_contains({name}, {expr})",
+            "not_in": f"NOT coalesce(list_contains({name}, {expr}), false)",
+        }[f.op]
+
     def _where(self, source: Source) -> list[str]:
-        out = []
-        for i, f in enumerate(self.row_filters):
-            expr = self._expression(DIMENSIONS[f.field], source)
-            value = list(f.value) if f.op in ("in", "not_in") else f.value
-            name = self.params.once(f"filter{i}", f"f_{f.field}", value)
-            # ne / not_in keep rows without a value (an unattributed cost is "not tier A"), as pandas would.
-            if f.op == "in":
-                out.append(f"list_contains({name}, {expr})")
-            elif f.op == "not_in":
-                out.append(f"NOT coalesce(list_contains({name}, {expr}), false)")
-            elif f.op == "ne":
-                out.append(f"{expr} IS DISTINCT FROM {name}")
-            else:
-                out.append(f"{expr} = {name}")
+        out = [self._condition(f, self._expression(DIMENSIONS[f.field], source)) for f in self.row_filters]
         for d in self.dims:  # groups without a key are left out, as a GROUP BY over the raw table would
             out.append(f"{self._expression(d, source)} IS NOT NULL")
         return out
@@ -1363,23 +1362,12 @@ class _Compiler:
                 continue
             conditions = []
             for f in found:
-                i = self.row_filters.index(f)
                 expr = (
                     "pr.sku"
                     if f.field == "product"
                     else ("pr.category" if f.field == "category" else DIMENSIONS[f.field].expressions["partners"])
                 )
-                name = self.params.once(
-                    f"filter{i}", f"f_{f.field}", list(f.value) if f.op in ("in", "not_in") else f.value
-                )
-                conditions.append(
-                    {
-                        "eq": f"{expr} = {name}",
-                        "ne": f"{expr} IS DISTINCT FROM {name}",
-                        "in": f"list_contains({name}, {expr})",
-                        "not_in": f"NOT coalesce(list_contains({name}, {expr}), false)",
-                    }[f.op]
-                )
+                conditions.append(self._condition(f, expr))
             checks.append(f"EXISTS (SELECT 1 FROM {table} {alias} WHERE {' AND '.join(conditions)})")
         where = f" WHERE {' AND '.join(checks)}" if checks else ""
         return [f"SELECT _b FROM cur_buckets{where}"]
@@ -1408,21 +1396,10 @@ class _Compiler:
                 return sales if sales and not re.search(r"\b(?:p|pr)\.", sales) else None
 
         conditions = [f"{expr} IS NOT NULL"]
-        for i, f in enumerate(self.row_filters):
+        for f in self.row_filters:
             column = own(DIMENSIONS[f.field])
-            if column is None:
-                continue
-            name = self.params.once(
-                f"filter{i}", f"f_{f.field}", list(f.value) if f.op in ("in", "not_in") else f.value
-            )
-            conditions.append(
-                {
-                    "eq": f"{column} = {name}",
-                    "ne": f"{column} IS DISTINCT FROM {name}",
-                    "in": f"list_contains({name}, {column})",
-                    "not_in": f"NOT coalesce(list_contains({name}, {column}), false)",
-                }[f.op]
-            )
+            if column is not None:
+                conditions.append(self._condition(f, column))
         return (
             f"universe AS (\n    SELECT DISTINCT {expr} AS {dim.column}, b._b FROM {table} {alias} "
             f"CROSS JOIN cur_buckets b\n    WHERE {' AND '.join(conditions)}\n)"

@@ -244,3 +244,21 @@ def test_the_router_reads_periods_with_the_data_questions_time_words():
         f"{window.start.year}Q{(window.start.month - 1) // 3 + 1}"
     )
     assert "period" not in route("给华东做个计划", has_draft=False).slots  # no period named: the tool's default
+
+
+@pytest.mark.parametrize(
+    ("question", "rows"),
+    [("sales by STATUS", None), ("which STATUS had the highest sales", 1)],
+)
+def test_an_imported_attribute_can_be_grouped_and_ranked_through_the_pipeline(tmp_path, question, rows):
+    """A dataset's own columns (STATUS) are dimensions only inside its catalog: the ranking chart must look them up
+    there too (a KeyError on 'x_status' once broke every such question)."""
+    from tests.fixtures import import_dealer_export
+
+    store = import_dealer_export(tmp_path)
+    reply = answer(question, Context(store=store, kb=None, settings=Settings(data_dir=tmp_path / "data")))
+    assert reply.route.intent == "data" and reply.tables, reply.markdown
+    values = next(t.frame for t in reply.tables if t.name == "数值")
+    if rows is not None:
+        assert len(values) == rows  # 数值 stays the answer's own rows; the chart's ranking is a table of its own
+        assert any(t.name == "排名" and len(t.frame) > rows for t in reply.tables)

@@ -12,8 +12,9 @@ import streamlit as st
 
 from advisor.types import Answer, ChartSpec
 
-# A data answer's tables: 结果 is what the user reads, 数值 the same rows as numbers for the chart.
-CHART_SOURCE = "数值"
+# A data answer's tables: 结果 is what the user reads, 数值 the same rows as numbers for the chart, 排名 the
+# ranking around a 最高 / 前3 answer that its chart draws.
+CHART_SOURCES = ("数值", "排名")
 LEADER = "#1f5fbf"  # the ranked first bar
 OTHERS = "#a9bfdc"
 FOOTER = re.compile(r"\n*<sub>(.*?)</sub>\s*$", re.S)
@@ -48,7 +49,7 @@ def render_answer(answer: Answer, key: str) -> None:
         if figure is not None:
             st.plotly_chart(figure, width="stretch", key=f"{key}-chart-{number}")
     if data_answer:
-        shown = [t for t in answer.tables if t.name != CHART_SOURCE] or answer.tables[:1]
+        shown = [t for t in answer.tables if t.name not in CHART_SOURCES] or answer.tables[:1]
         for table in shown:
             st.dataframe(table.frame, hide_index=True, width="stretch")
     elif answer.tables:
