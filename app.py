@@ -6,11 +6,12 @@ pin_threads()
 
 import streamlit as st  # noqa: E402
 
-from ui.i18n import t  # noqa: E402
+from ui.i18n import localise_widgets, t  # noqa: E402
 from ui.render import style_tables  # noqa: E402
 
-st.set_page_config(page_title="渠道参谋", page_icon=":material/explore:", layout="wide")
+st.set_page_config(page_title=t("app.name"), page_icon=":material/explore:", layout="wide")
 style_tables()
+localise_widgets()  # Streamlit's own words in its widgets ("Press Enter to apply") in the interface language
 st.navigation(
     [
         st.Page("ui/pages/chat.py", title=t("nav.chat"), icon=":material/chat:", url_path="chat", default=True),

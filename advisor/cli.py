@@ -27,6 +27,7 @@ from company.importers import parse_mapping
 from company.schema import TABLES, data_model_markdown
 from company.units import CURRENCIES, check_code, localise_columns, localise_text
 from company.workspaces import SAMPLE_ID
+from documents.kinds import PLAN_KINDS, UnknownPlanKind, plan_kind
 
 
 def _progress(enabled: bool):
@@ -453,11 +454,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
     settings = get_settings()
     store = open_store(settings)
     search = open_knowledge(settings).search
-    kind = {"quarterly": "work_plan", "incentive": "incentive", "strategy": "strategy"}[args.kind]
+    kind = args.kind  # a plan kind id (plan_kind_arg)
     started = time.perf_counter()
     if args.all_regions:
         if kind != "work_plan":
-            print("--all-regions 只用于季度工作计划（plan quarterly）。", file=sys.stderr)
+            print(f"--all-regions 只用于{PLAN_KINDS['work_plan'].zh}（plan quarterly）。", file=sys.stderr)
             return 2
         folder = Path(args.out or "plans")
         written = regional_plans(
@@ -467,17 +468,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
             print(path)
         print(f"共 {len(written)} 个文件，用时 {time.perf_counter() - started:.1f} 秒。", file=sys.stderr)
         return 0
-    plan_args: dict = {"region": args.region}
-    if kind == "work_plan":
-        plan_args["quarter"] = args.quarter
-    elif kind == "incentive":
-        from advisor.drafts import incentive_args
+    from advisor.drafts import initial_args
 
-        plan_args = incentive_args({"region": args.region, **({"budget": args.budget} if args.budget else {})})
-        if args.quarter:
-            plan_args["period"] = args.quarter
-    else:
-        plan_args["period"] = args.quarter or "latest"
+    # The same arguments the chat would keep for 「给华东做一份2026Q1的…，预算300万」.
+    slots = {"region": args.region, "period": args.quarter, "budget": args.budget}
+    plan_args = initial_args(kind, {k: v for k, v in slots.items() if v})
     document = generate(kind, plan_args, store, search)
     PlanLibrary(settings.data_dir / "plans").save(document)
     out = Path(args.out) if args.out else Path(safe_file(document.title))
@@ -485,6 +480,17 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(path)
     print(f"「{document.title}」已生成并保存到方案库，用时 {time.perf_counter() - started:.1f} 秒。", file=sys.stderr)
     return 0
+
+
+def plan_kind_arg(name: str) -> str:
+    """argparse type of `plan KIND`: any name of a plan kind (documents.kinds) -> its id."""
+    try:
+        return plan_kind(name).id
+    except UnknownPlanKind as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+PLAN_KIND_HELP = "方案类型：" + "；".join(f"{' / '.join((k.id, *k.aliases))}（{k.zh}）" for k in PLAN_KINDS.values())
 
 
 def safe_file(title: str) -> str:
@@ -591,7 +597,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.set_defaults(func=cmd_ask)
 
     plan = sub.add_parser("plan", help="生成方案文档（Word 与 Markdown）")
-    plan.add_argument("kind", choices=["quarterly", "incentive", "strategy"], help="季度工作计划 / 返利方案 / 渠道策略")
+    plan.add_argument("kind", type=plan_kind_arg, help=PLAN_KIND_HELP)
     plan.add_argument("--quarter", help="计划季度，如 2026Q1（返利方案与渠道策略：测算/分析期间）")
     plan.add_argument("--region", help="区域，如 华东")
     plan.add_argument("--budget", type=float, help="返利预算（元），仅返利方案")

@@ -55,14 +55,6 @@ def cited_guidance(
     return lines
 
 
-def guidance_block(result: SearchResult | None, query: str, citations: Citations, passages: int = 2) -> str:
-    if result is None:
-        return "（知识库未加载，无法引用指南。）"
-    lines = cited_guidance(result, query, citations, passages=passages)
-    return "\n".join(lines) if lines else NOT_FOUND
-
-
-# ---- answers --------------------------------------------------------------------------------------
 def answer_guidance(
     question: str,
     route: Route,

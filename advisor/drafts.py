@@ -1,7 +1,8 @@
-"""Plan drafts as structured data: an incentive plan, a quarterly work plan and a channel strategy.
+"""Plan drafts in the chat: the plan document of documents.builders, revised by talking.
 
-A draft keeps the arguments that produced it; a revision changes those arguments, runs the tools
-again and reports what changed, so "门槛提高到110%再算" recomputes rather than edits text.
+A draft carries its document and the arguments that produced it. The chat shows the document's Markdown and the
+Word download renders the same document. A revision changes the arguments, builds the document again and reports
+what changed, so "门槛提高到110%再算" recomputes rather than edits text.
 """
 
 from __future__ import annotations
@@ -11,55 +12,58 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
-from advisor.composer import guidance_block, md_table, template
+import pandas as pd
+
 from advisor.types import AnswerTable, ChartSpec, Draft
 from company.store import Store
 from company.units import money
-from retrieval.citations import Citations
+from documents.builders import build_plan, default_args
+from documents.kinds import plan_kind
+from documents.markdown import render_markdown
+from documents.model import Chart, PlanDocument
+from retrieval.citations import Citation
 from tools.base import ToolError
-from tools.incentive import DEFAULT_SCHEDULE, RebateSchedule, fit_to_budget
-from tools.registry import TOOLS
 
 Search = Callable[..., Any]  # KnowledgeBase.search or None
 
 
 @dataclass
 class Built:
+    """A draft and what the chat shows beside its text, all taken from the one document."""
+
     draft: Draft
     tables: list[AnswerTable]
     charts: list[ChartSpec]
-    citations: Citations
+    citations: list[Citation]
     numbers: set[float]
     period: str
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # changes the builder made itself (e.g. fitted rates)
 
 
-def _search(search: Search | None, query: str, topics: list[str]):
-    return search(query, k=4, topics=topics) if search else None
-
-
-# ---- incentive plan ----------------------------------------------------------------------------------
-def incentive_args(slots: dict) -> dict:
-    schedule = DEFAULT_SCHEDULE.model_dump()
-    args: dict[str, Any] = {"period": "latest", "schedule": schedule, "region": None, "budget": None}
-    return apply_incentive_slots(args, slots)[0]
-
-
+# ---- revisions: the user's words (router slots) -> changed arguments, and the change in words --------------------
 def apply_incentive_slots(args: dict, slots: dict) -> tuple[dict, list[str]]:
     """Apply the user's changes; returns the new arguments and what was changed, in words."""
     new = {**args, "schedule": {**args["schedule"], "tiers": [dict(t) for t in args["schedule"]["tiers"]]}}
     changes: list[str] = []
     tiers = new["schedule"]["tiers"]
     if "threshold" in slots:
-        old_first = tiers[0]["threshold"]
-        shift = slots["threshold"] - old_first
+        before = [t["threshold"] for t in tiers]
+        shift = slots["threshold"] - before[0]
         # Raise the entry threshold; later tiers keep their spacing only where they would otherwise overlap.
         tiers[0]["threshold"] = round(slots["threshold"], 4)
         for previous, tier in pairwise(tiers):
             if tier["threshold"] <= previous["threshold"]:
                 tier["threshold"] = round(tier["threshold"] + shift, 4)
-        changes.append(f"入门门槛：{old_first:.0%} → {slots['threshold']:.0%}")
+        changes.append(f"入门门槛：{before[0]:.0%} → {slots['threshold']:.0%}")
+        after = [t["threshold"] for t in tiers]
+        if after[1:] != before[1:]:
+            changes.append(f"其余档位门槛顺延：{_thresholds(before[1:])} → {_thresholds(after[1:])}")
+        cap = new["schedule"].get("max_achievement")
+        if cap is not None and cap <= after[-1]:
+            # The cap (超过它的完成率不计返利) keeps the room it had above the top tier.
+            new["schedule"]["max_achievement"] = round(after[-1] + (cap - before[-1]), 4)
+            changes.append(f"封顶完成率：{cap:.0%} → {new['schedule']['max_achievement']:.0%}")
     if "rate_delta" in slots:
         for tier in tiers:
             tier["rate"] = round(max(0.0, tier["rate"] + slots["rate_delta"]), 6)
@@ -81,100 +85,8 @@ def apply_incentive_slots(args: dict, slots: dict) -> tuple[dict, list[str]]:
     return new, changes
 
 
-def build_incentive(store: Store, args: dict, search: Search | None, version: int = 1) -> Built:
-    fit_note = None
-    if args.get("fit"):
-        args, fit_note = fit_to_budget(store, {k: v for k, v in args.items() if k != "fit"})
-    result = TOOLS["simulate_rebate"](store, {k: v for k, v in args.items() if v is not None})
-    schedule = RebateSchedule.model_validate(args["schedule"])
-    citations = Citations()
-    detail = result.tables["返利明细"]
-    paid = detail[detail["返利(元)"] > 0].sort_values("返利(元)", ascending=False)
-    examples = []
-    for _, row in paid.head(2).iterrows():
-        examples.append(
-            f"- {row['伙伴名称']}：销售额 {money(row['销售额(元)'])}，目标 {money(row['目标(元)'])}，"
-            f"完成率 {row['完成率(%)']:.2f}%，达到 {row['达到档位']}（返点 {row['档位返点(%)']:.2f}%），"
-            f"返利 {money(row['返利(元)'])}。"
-        )
-    ineligible = detail[detail["符合条件"] == "否"].head(1)
-    for _, row in ineligible.iterrows():
-        examples.append(
-            f"- {row['伙伴名称']}：完成率 {row['完成率(%)']:.2f}%，但{row['不符合原因']}，本期不返利"
-            f"（应得 {money(row['应得返利(元)'])}）。"
-        )
-    figures = result.figures
-    simulation = [result.explanation]
-    if args.get("budget"):
-        simulation.append(
-            f"预算 {money(args['budget'])}，测算合计 {money(figures['返利合计(元)'])}，"
-            f"差额 {money(figures.get('预算差额(元)'))}（正数为超出）。"
-        )
-    conditions = [f"- 回款率不低于 {schedule.min_collection_rate:.0%}。"]
-    if schedule.require_territory_compliance:
-        conditions.append("- 考核期内无跨区销售（窜货），发现即取消当期返利。")
-    if schedule.require_price_compliance:
-        conditions.append("- 考核期内无低于最低限价的销售（乱价）。")
-    scope = args.get("region") or "全国"
-    eligibility = (
-        f"{scope}范围内在考核期有销售目标的"
-        + ("、".join(schedule.partner_types) if schedule.partner_types else "全部渠道伙伴")
-        + f"，共 {figures['伙伴数']} 家参与测算。"
-    )
-    guidance = guidance_block(
-        _search(search, "阶梯返利 门槛 返点 前置条件 预算", ["incentive"]),
-        "阶梯返利 门槛 返点 前置条件 预算 公平",
-        citations,
-        passages=3,
-    )
-    title = f"{scope}渠道返利方案"
-    markdown = template(
-        "incentive_plan",
-        title=title,
-        period=result.period,
-        partner_count=figures["伙伴数"],
-        version=version,
-        eligibility=eligibility,
-        mode_text="全额累进（达到某档后全部销售额按该档返点）"
-        if schedule.mode == "full"
-        else "分段累进（各段完成率分别按所在档返点）",
-        tier_table=md_table(result.tables["返利方案"]),
-        conditions="\n".join(conditions),
-        simulation="\n\n".join(simulation),
-        by_tier_table=md_table(result.tables["按档位汇总"]),
-        examples="\n".join(examples) or "（本期没有获返利的伙伴。）",
-        guidance=guidance + ("\n\n" + citations.reference_list() if citations.items else ""),
-    )
-    draft = Draft(
-        kind="incentive",
-        title=title,
-        args=args,
-        markdown=markdown,
-        version=version,
-        figures={k: v for k, v in figures.items() if isinstance(v, int | float | str) or v is None},
-    )
-    tables = [
-        AnswerTable(name=n, frame=result.tables[n])
-        for n in ("返利方案", "按档位汇总", "按区域汇总", "返利明细")
-        if n in result.tables
-    ]
-    charts = [ChartSpec(kind="bar", table="按档位汇总", x="档位", y="返利(元)", title="各档位返利(元)")]
-    return Built(
-        draft,
-        tables,
-        charts,
-        citations,
-        result.numbers(),
-        result.period,
-        result.warnings,
-        [fit_note] if fit_note else [],
-    )
-
-
-# ---- quarterly work plan -------------------------------------------------------------------------------
-def work_plan_args(slots: dict) -> dict:
-    args = {"quarter": None, "region": None, "revenue_growth": 0.08}
-    return apply_work_plan_slots(args, slots)[0]
+def _thresholds(values: list[float]) -> str:
+    return "/".join(f"{v:.0%}" for v in values)
 
 
 def apply_work_plan_slots(args: dict, slots: dict) -> tuple[dict, list[str]]:
@@ -192,67 +104,6 @@ def apply_work_plan_slots(args: dict, slots: dict) -> tuple[dict, list[str]]:
     return new, changes
 
 
-def build_work_plan(store: Store, args: dict, search: Search | None, version: int = 1) -> Built:
-    result = TOOLS["quarterly_work_plan"](store, {k: v for k, v in args.items() if v is not None})
-    plan = result.data
-    basis = plan.basis_period.split("（")[0]
-    scope = {"region": args["region"]} if args.get("region") else {}
-    card = TOOLS["partner_scorecard"](store, {"period": basis_key(plan.basis_period), **scope})
-    cost = TOOLS["cost_analysis"](store, {"period": basis_key(plan.basis_period), **scope})
-    rebate = TOOLS["simulate_rebate"](store, {"period": basis_key(plan.basis_period), **scope})
-    citations = Citations()
-    review = (
-        f"{basis}记分卡：{card.explanation}\n\n{md_table(card.tables['分级分布'])}\n\n"
-        f"{basis}费用：{cost.explanation}\n\n{md_table(cost.tables['按渠道类型'])}"
-    )
-    incentive = f"沿用现行阶梯返利，按{basis}数据测算：{rebate.explanation}"
-    guidance = guidance_block(
-        _search(search, "季度工作计划 目标 措施 复盘", ["templates", "monitoring"]),
-        "季度工作计划 目标 措施 阶段 复盘 考核",
-        citations,
-        passages=3,
-    )
-    markdown = template(
-        "work_plan",
-        title=plan.title,
-        period=result.period,
-        basis=plan.basis_period,
-        version=version,
-        goals=md_table(result.tables["目标"]),
-        review=review,
-        measures=md_table(result.tables["措施"], 20),
-        phases=md_table(result.tables["阶段安排"]),
-        incentive=incentive,
-        risks="\n".join(f"- {r}" for r in plan.risks),
-        kpis=md_table(result.tables["考核指标"]),
-        guidance=guidance + ("\n\n" + citations.reference_list() if citations.items else ""),
-    )
-    numbers = result.numbers() | card.numbers() | cost.numbers() | rebate.numbers()
-    draft = Draft(
-        kind="work_plan",
-        title=plan.title,
-        args=args,
-        markdown=markdown,
-        version=version,
-        figures={k: v for k, v in result.figures.items() if v is not None},
-    )
-    tables = [AnswerTable(name=n, frame=result.tables[n]) for n in ("目标", "措施", "阶段安排", "考核指标")]
-    tables.append(AnswerTable(name="分级分布", frame=card.tables["分级分布"]))
-    charts = [ChartSpec(kind="bar", table="分级分布", x="级别", y="伙伴数", title=f"{basis}伙伴分级分布")]
-    return Built(draft, tables, charts, citations, numbers, result.period, result.warnings)
-
-
-def basis_key(span: str) -> str:
-    """'2026年第3季度（...）' -> '2026Q3'."""
-    year, quarter = span[:4], span.split("第")[1][0]
-    return f"{year}Q{quarter}"
-
-
-# ---- channel strategy -------------------------------------------------------------------------------------
-def strategy_args(slots: dict) -> dict:
-    return apply_strategy_slots({"period": "latest", "region": None}, slots)[0]
-
-
 def apply_strategy_slots(args: dict, slots: dict) -> tuple[dict, list[str]]:
     new, changes = dict(args), []
     if "region" in slots and slots["region"] != args.get("region"):
@@ -264,98 +115,81 @@ def apply_strategy_slots(args: dict, slots: dict) -> tuple[dict, list[str]]:
     return new, changes
 
 
-def build_strategy(store: Store, args: dict, search: Search | None, version: int = 1) -> Built:
-    scope = {"region": args["region"]} if args.get("region") else {}
-    cost = TOOLS["cost_analysis"](store, {"period": args["period"], **scope})
-    conflicts = TOOLS["detect_conflicts"](store, {"period": args["period"], **scope})
-    citations = Citations()
-    by_type = cost.tables["按渠道类型"].sort_values("销售额(元)", ascending=False)
-    total = float(by_type["销售额(元)"].sum())
-    lead = by_type.iloc[0]
-    length = cost.tables["渠道长度对比"]
-    best_margin = length.sort_values("贡献率(%)", ascending=False).iloc[0]
-    situation = (
-        f"{cost.explanation}\n\n销售额最大的渠道类型是{lead['渠道类型']}（{money(lead['销售额(元)'])}，"
-        f"占 {lead['销售额(元)'] / total:.1%}）。\n\n{md_table(by_type)}\n\n**渠道长度对比**\n\n{md_table(length)}"
-    )
-    choices = (
-        f"数据上，贡献率最高的是{best_margin['层级名称']}渠道（{best_margin['贡献率(%)']:.2f}%），"
-        f"费用率最高的渠道类型是{cost.figures['费用率最高分组']}（{cost.figures['费用率最高(%)']:.2f}%）。"
-        "结合指南：\n\n"
-        + guidance_block(
-            _search(search, "渠道长度 宽度 类型 选择 多渠道", ["strategy"]),
-            "渠道长度 渠道宽度 渠道类型 密集分销 选择性分销 多渠道",
-            citations,
-            passages=3,
-        )
-    )
-    selection = guidance_block(
-        _search(search, "经销商选择标准 评分", ["selection"]),
-        "经销商选择标准 信誉 实力 覆盖 合作意愿 评分",
-        citations,
-        passages=2,
-    )
-    control = (
-        f"本期排查发现 {conflicts.figures['发现总数']} 条渠道冲突信号（{conflicts.explanation}）。\n\n"
-        + guidance_block(
-            _search(search, "渠道控制 六个抓手 区域 价格", ["control", "conflict"]),
-            "渠道控制 区域控制 价格控制 窜货 乱价",
-            citations,
-            passages=2,
-        )
-    )
-    roadmap = "\n".join(
-        [
-            "- 第 1 个月：完成渠道盘点与伙伴分级，确定重点渠道与需要调整的区域。",
-            "- 第 2-3 个月：按选择标准补充或替换伙伴，落实区域与价格管控措施，处理已发现的冲突信号。",
-            "- 第 4-6 个月：评估各渠道费用率与贡献率的变化，优化渠道组合并固化例会与复盘机制。",
-        ]
-    )
-    scope_text = args.get("region") or "全国"
-    title = f"{scope_text}渠道策略（草案）"
-    markdown = template(
-        "strategy",
-        title=title,
-        period=cost.period,
-        scope=scope_text,
-        version=version,
-        situation=situation,
-        choices=choices,
-        selection=selection,
-        control=control,
-        roadmap=roadmap,
-    )
-    if citations.items:
-        markdown += "\n\n## 参考依据\n\n" + citations.reference_list()
+REVISIONS: dict[str, Callable[[dict, dict], tuple[dict, list[str]]]] = {
+    "incentive": apply_incentive_slots,
+    "work_plan": apply_work_plan_slots,
+    "strategy": apply_strategy_slots,
+}
+
+
+def initial_args(kind: str, slots: dict) -> dict:
+    """The arguments of a new plan: the kind's defaults with what the request named (预算150万, 华东, 2026Q1)."""
+    kind = plan_kind(kind).id
+    return REVISIONS[kind](default_args(kind), slots)[0]
+
+
+def incentive_args(slots: dict) -> dict:
+    return initial_args("incentive", slots)
+
+
+# ---- building: the document, and the chat's view of it ------------------------------------------------------------
+def build(kind: str, store: Store, args: dict, search: Search | None, version: int = 1) -> Built:
+    document = build_plan(kind, args, store, search, version=version)
     draft = Draft(
-        kind="strategy",
-        title=title,
-        args=args,
-        markdown=markdown,
+        kind=document.kind,
+        title=document.title,
+        args=document.args,
+        markdown=render_markdown(document),
+        figures=document.figures,
         version=version,
-        figures={k: v for k, v in cost.figures.items() if v is not None},
+        document=document,
     )
-    tables = [
-        AnswerTable(name="按渠道类型", frame=cost.tables["按渠道类型"]),
-        AnswerTable(name="渠道长度对比", frame=length),
-    ]
-    charts = [ChartSpec(kind="bar", table="按渠道类型", x="渠道类型", y="销售额(元)", title="各渠道类型销售额(元)")]
+    tables, charts = _chat_tables(document)
     return Built(
         draft,
         tables,
         charts,
-        citations,
-        cost.numbers() | conflicts.numbers(),
-        cost.period,
-        cost.warnings + conflicts.warnings,
+        [Citation.model_validate(r.model_dump()) for r in document.references],
+        _numbers(document),
+        document.metadata.period,
+        document.warnings,
+        document.adjustments,
     )
 
 
-BUILDERS = {
-    "incentive": (incentive_args, apply_incentive_slots, build_incentive),
-    "work_plan": (work_plan_args, apply_work_plan_slots, build_work_plan),
-    "strategy": (strategy_args, apply_strategy_slots, build_strategy),
-}
+def new_draft(kind: str, store: Store, slots: dict, search: Search | None) -> Built:
+    return build(kind, store, initial_args(kind, slots), search)
+
+
+def _chat_tables(document: PlanDocument) -> tuple[list[AnswerTable], list[ChartSpec]]:
+    """The document's tables, and its bar and line charts drawn from them (the Gantt chart is in Word only)."""
+    tables = [AnswerTable(name=t.caption, frame=t.frame) for t in document.tables()]
+    charts = []
+    for chart in document.charts():
+        if chart.kind not in ("bar", "line"):
+            continue
+        name = next((t.name for t in tables if _draws(chart, t.frame)), None)
+        if name is None:  # the chart shows a part of a table (各档位返利 without 无目标): its own rows
+            name = chart.caption or chart.title
+            tables.append(AnswerTable(name=name, frame=chart.data))
+        charts.append(ChartSpec(kind=chart.kind, table=name, x=chart.x, y=chart.y[0], title=chart.title))
+    return tables, charts
+
+
+def _draws(chart: Chart, frame: pd.DataFrame) -> bool:
+    columns = [chart.x, *chart.y]
+    if not set(columns) <= set(frame.columns) or len(frame) != len(chart.data):
+        return False
+    return frame[columns].reset_index(drop=True).equals(chart.data[columns].reset_index(drop=True))
+
+
+def _numbers(document: PlanDocument) -> set[float]:
+    """Every number the document shows in a table or chart, and its headline figures."""
+    out = {float(v) for v in document.figures.values() if isinstance(v, int | float) and not isinstance(v, bool)}
+    for frame in [t.frame for t in document.tables()] + [c.data for c in document.charts()]:
+        for column in frame.select_dtypes("number").columns:
+            out.update(float(v) for v in frame[column].dropna().unique())
+    return {v for v in out if v == v}  # NaN is not a number anyone reads
 
 
 def figure_changes(old: Draft, new: Draft) -> list[str]:
@@ -372,13 +206,12 @@ def figure_changes(old: Draft, new: Draft) -> list[str]:
 
 
 def revise(store: Store, draft: Draft, slots: dict, search: Search | None) -> tuple[Built, list[str]]:
-    _initial, apply, build = BUILDERS[draft.kind]
-    args, changes = apply(draft.args, slots)
+    args, changes = REVISIONS[draft.kind](draft.args, slots)
     if not changes and not args.get("fit"):
         raise ToolError(
             "没有看出要改什么。可以这样说：「把返利门槛提高到110%再算一次」「预算改成150万」「只看华东」"
             "「返点提高0.5个点」「改成分段累进」「增长目标改成10%」。"
         )
-    built = build(store, args, search, version=draft.version + 1)
+    built = build(draft.kind, store, args, search, version=draft.version + 1)
     changes = [c for c in changes if c] + built.notes
     return built, changes + [c for c in figure_changes(draft, built.draft) if c not in changes]

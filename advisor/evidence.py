@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from documents.kinds import PLAN_KINDS
+
 # Asking for a plan to be written, not about one.
 DRAFT = re.compile(
     r"设计|制定|起草|拟定|拟一|做一[个份套版]|写一[个份篇]|出一[个份套]|帮我(?:做|写|出|拟|起草|设计|制定)|"
@@ -75,7 +77,7 @@ RUN = re.compile(
     r"情况|最近|本月|上月|本季|上季|今年|去年|我们|咱们|我司|\b(?:run|check|scan|show|list|find|analy[sz]e|any|which|our|we)\b",
     re.IGNORECASE,
 )
-PLANS = ("incentive", "work_plan", "strategy")
+PLANS = tuple(PLAN_KINDS)
 
 Decision = Literal["keep", "data", "guidance", "both", "out_of_scope", "clarify"]
 

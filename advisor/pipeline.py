@@ -13,13 +13,14 @@ from typing import Any
 from advisor import composer, drafts
 from advisor.evidence import Evidence, asks_to_run, decide, only_weak_guidance
 from advisor.evidence import words as evidence_words
-from advisor.router import describe, route
+from advisor.router import OPTION_INTENTS, describe, route
 from advisor.settings import Settings
 from advisor.types import Answer, AnswerTable, ChartSpec, Draft, Route, Step
 from advisor.types import notify as _notify
 from company.errors import CanmouError
 from company.store import Store
 from company.units import localise_columns, localise_text
+from documents.kinds import PLAN_KINDS
 from tools.registry import TOOLS
 
 Event = Callable[[str, Any], None]  # ("step", Step) | ("token", str)
@@ -29,7 +30,6 @@ TOOL_INTENTS = {
     "cost": ("cost_analysis", None, ["control", "monitoring"]),
     "conflict": ("detect_conflicts", ["发现清单", "按类型与严重度统计"], ["conflict"]),
 }
-DRAFT_INTENTS = {"incentive": "incentive", "work_plan": "work_plan", "strategy": "strategy"}
 
 
 @dataclass
@@ -81,6 +81,8 @@ def _route_by_evidence(question: str, ctx: Context) -> tuple[Route, str]:
     from advisor.data_questions import evidence as data_evidence
 
     routed = route(question, has_draft=ctx.draft is not None)
+    if question in OPTION_INTENTS:  # a button of a clarifying question: the choice is the route
+        return routed, "keep"
     draft, guidance, tools = evidence_words(question)
     previous = previous_spec(ctx)
     data = data_evidence(ctx.store, question, previous) if ctx.store.exists() else "none"
@@ -350,7 +352,7 @@ def _draft_answer(question, routed: Route, built: drafts.Built, steps, changes: 
         markdown="\n".join(parts),
         tables=built.tables,
         charts=built.charts,
-        citations=built.citations.items,
+        citations=built.citations,
         steps=steps,
         period=built.period,
         draft=draft,
@@ -360,9 +362,7 @@ def _draft_answer(question, routed: Route, built: drafts.Built, steps, changes: 
 
 
 def _new_draft(question, routed: Route, ctx: Context, steps, on_event) -> Answer:
-    kind = DRAFT_INTENTS[routed.intent]
-    initial, _apply, build = drafts.BUILDERS[kind]
-    built = build(ctx.store, initial(routed.slots), _search(ctx))
+    built = drafts.new_draft(routed.intent, ctx.store, routed.slots, _search(ctx))
     _notify(on_event, Step(label="生成方案", detail=f"{built.draft.title}（{built.period}）"), steps)
     return _draft_answer(question, routed, built, steps, [])
 
@@ -382,8 +382,6 @@ HANDLERS: dict[str, Callable[..., Answer]] = {
     "scorecard": _tool,
     "cost": _tool,
     "conflict": _tool,
-    "incentive": _new_draft,
-    "work_plan": _new_draft,
-    "strategy": _new_draft,
     "revise": _revise,
+    **dict.fromkeys(PLAN_KINDS, _new_draft),  # every plan kind is a draft intent
 }

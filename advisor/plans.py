@@ -1,22 +1,26 @@
-"""Saved plan documents: generate from tools (or a chat draft), keep as JSON in the data folder, export."""
+"""Saved plan documents: generate from tools (or take a chat draft's), keep as JSON in the data folder, export."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from advisor.types import Draft
 from company.errors import CanmouError
 from company.schema import REGIONS
 from company.store import Store
-from documents.builders import from_draft_args
+from documents.builders import build_plan
 from documents.docx import export_docx, render_docx
+from documents.kinds import PLAN_KINDS
 from documents.markdown import export_markdown, render_markdown
 from documents.model import PlanDocument
 
-KIND_NAMES = {"work_plan": "季度渠道工作计划", "incentive": "激励/返利方案", "strategy": "渠道策略"}
+KIND_NAMES = {kind.id: kind.zh for kind in PLAN_KINDS.values()}  # the 方案 page's choices, from documents.kinds
 Progress = Callable[[float, str], None]
 
 
@@ -34,13 +38,32 @@ class SavedPlan:
 
 
 def generate(kind: str, args: dict, store: Store, search=None, version: int = 1) -> PlanDocument:
-    """Build a document for kind (work_plan / incentive / strategy) from the same arguments a chat draft keeps."""
-    if kind not in KIND_NAMES:
+    """Build the document of a plan kind (any of its names, see documents.kinds) from the arguments a chat
+    draft keeps: the same builder, so the same arguments give the chat draft's text."""
+    return _for_library(build_plan(kind, args, store, search, version=version))
+
+
+def _for_library(document: PlanDocument) -> PlanDocument:
+    # The 方案 page's 按新参数重新生成 reads the kind from the saved arguments.
+    return document.model_copy(update={"args": {"kind": document.kind, **document.args}})
+
+
+def draft_document(draft: Draft) -> PlanDocument:
+    """The document a chat draft shows, as it is: exporting it never rebuilds it from the arguments."""
+    if draft.document is None:
         raise PlanError(
-            f"不认识的方案类型「{kind}」。可选：{'、'.join(f'{k}（{v}）' for k, v in KIND_NAMES.items())}。"
+            "这份草案由旧版本生成，没有随附的方案文档，不能导出 Word。"
+            "请重新起草一次（例如再说一遍「设计一个返利方案」）后下载。"
         )
-    document = from_draft_args(kind, args, store, search, version=version)
-    document.args = {"kind": kind, **args}
+    return draft.document
+
+
+def save_draft(draft: Draft, folder: Path | str) -> PlanDocument:
+    """Keep a chat draft's document in the plan library (also listed on the 方案 page): one file per draft
+    version, however often it is downloaded. Returns the document."""
+    document = _for_library(draft_document(draft))
+    digest = hashlib.sha1(json.dumps(draft.args, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    PlanLibrary(folder).save(document, f"draft-{draft.kind}-{digest}-v{draft.version}")
     return document
 
 
@@ -73,7 +96,7 @@ def regional_plans(
         notify(number / len(scopes), f"[{number + 1}/{len(scopes)}] 生成{label}季度计划")
         document = generate("work_plan", {"quarter": quarter, "region": region}, store, search)
         period = document.metadata.period.split("（")[0]
-        written += export(document, folder / (safe_name(f"季度渠道工作计划-{period}-{label}") + fmt))
+        written += export(document, folder / (safe_name(f"{PLAN_KINDS['work_plan'].zh}-{period}-{label}") + fmt))
     notify(1.0, f"已生成 {len(scopes)} 份计划")
     return written
 
@@ -109,7 +132,7 @@ class PlanLibrary:
                 SavedPlan(
                     path.stem,
                     document.title,
-                    document.args.get("kind", document.kind),
+                    document.kind,
                     datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M"),
                     path,
                 )
@@ -130,9 +153,11 @@ __all__ = [
     "KIND_NAMES",
     "PlanError",
     "PlanLibrary",
+    "draft_document",
     "export",
     "generate",
     "regional_plans",
     "render_docx",
     "render_markdown",
+    "save_draft",
 ]

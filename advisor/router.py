@@ -14,6 +14,7 @@ from advisor.language import language_of
 from advisor.types import INTENT_NAMES, Intent, Route
 from company import clock
 from company.schema import PARTNER_TYPES, REGIONS
+from documents.kinds import PLAN_KINDS
 
 CJK_RE = re.compile(r"[\u4e00-\u9fff]")
 REGION_EN = {
@@ -135,12 +136,12 @@ ACTION_RE = re.compile(
 CLARIFY_OPTIONS = [
     "指南问答：渠道管理怎么做",
     "数据问答：查销售额、完成率等",
-    "返利/激励方案",
-    "季度工作计划",
+    PLAN_KINDS["incentive"].zh,
+    PLAN_KINDS["work_plan"].zh,
     "伙伴记分卡与分级",
     "窜货乱价排查",
     "费用与投入产出分析",
-    "渠道策略草案",
+    PLAN_KINDS["strategy"].zh,
 ]
 OPTION_INTENTS: dict[str, Intent] = dict(
     zip(

@@ -8,31 +8,31 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from documents.kinds import PLAN_KINDS, PlanKindId
+from documents.model import PlanDocument
 from retrieval.citations import Citation
 
-Intent = Literal[
-    "guidance",  # 指南问答
-    "data",  # 数据问答
-    "scorecard",  # 伙伴记分卡
-    "cost",  # 费用与投入产出
-    "incentive",  # 激励/返利方案
-    "conflict",  # 窜货乱价排查
-    "work_plan",  # 季度工作计划
-    "strategy",  # 渠道策略草案
-    "revise",  # 修改当前草案
-    "help",  # 帮助
-]
+Intent = (
+    Literal[
+        "guidance",  # 指南问答
+        "data",  # 数据问答
+        "scorecard",  # 伙伴记分卡
+        "cost",  # 费用与投入产出
+        "conflict",  # 窜货乱价排查
+        "revise",  # 修改当前草案
+        "help",  # 帮助
+    ]
+    | PlanKindId  # the plan kinds: documents.kinds owns them
+)
 INTENT_NAMES: dict[str, str] = {
     "guidance": "指南问答",
     "data": "数据问答",
     "scorecard": "伙伴记分卡",
     "cost": "费用与投入产出",
-    "incentive": "激励返利方案",
     "conflict": "窜货乱价排查",
-    "work_plan": "季度工作计划",
-    "strategy": "渠道策略草案",
     "revise": "修改方案",
     "help": "帮助",
+    **{kind.id: kind.zh for kind in PLAN_KINDS.values()},
 }
 Language = Literal["zh", "en"]
 
@@ -72,14 +72,19 @@ class Step(BaseModel):
 
 
 class Draft(BaseModel):
-    """The current plan the user iterates on: its kind, the arguments that produced it, and its sections."""
+    """The current plan the user iterates on: its kind, the arguments that produced it, and its document.
 
-    kind: Literal["incentive", "work_plan", "strategy"]
+    The chat shows `markdown`, the Markdown rendering of `document`; the Word download renders the same
+    `document`. Drafts saved before drafts carried their document have none (and cannot be exported to Word).
+    """
+
+    kind: PlanKindId
     title: str
     args: dict[str, Any] = Field(default_factory=dict)
     markdown: str = ""
     figures: dict[str, Any] = Field(default_factory=dict)
     version: int = 1
+    document: PlanDocument | None = None
 
 
 class Answer(BaseModel):

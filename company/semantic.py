@@ -1,24 +1,28 @@
 """The semantic layer: metric and dimension definitions, the typed QuerySpec, and its compiler to parameterised SQL.
 
-docs/semantic-layer.md is the contract. Identifiers in the SQL come only from the definitions below; every value
-(dates, filter values, thresholds, limits) is bound as a $named parameter. Metrics from different tables are
-aggregated in separate CTEs per dimension key and joined on that key, so no total is multiplied by a join.
+docs/semantic-layer.md is the contract. Identifiers in the SQL come only from the definitions below (and from a
+tool's Scope, written over schema and kept columns); every value (dates, filter values, thresholds, limits) is bound
+as a $named parameter. Metrics from different tables are aggregated in separate CTEs per dimension key and joined on
+that key, so no total is multiplied by a join. The channel tools' per-partner figures compile from the same
+definitions (compile_per_partner): the one owner of every KPI formula, for the data questions and the tools alike.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from company.errors import CanmouError
+from company.territory import OUTSIDE, places_sql, verdict_sql
 from company.units import percent
 
 Language = Literal["zh", "en"]
@@ -250,6 +254,10 @@ class Metric:
             "rebate",
             "target",
             "partner_count",
+            "amount_due",
+            "amount_collected",
+            "out_of_territory_qty",
+            "below_floor_revenue",
         }
 
     def adds_up_over(self, dim: Dimension) -> bool:
@@ -564,8 +572,9 @@ _BASE_METRICS: dict[str, Metric] = {
             ("培训时长", "培训小时", "培训小时数", "培训时间"),
             ("training hours", "hours of training", "training"),
             ("surveys",),
-            "coalesce(sum({surveys}.training_hours), 0)",
-            "窗口内各季度培训小时数之和",
+            # Training is recorded on the survey rows: no row is no record, not 0 hours (never a silent default).
+            "sum({surveys}.training_hours)",
+            "窗口内各季度培训小时数之和（没有记录时为空，不按 0 计）",
         ),
         Metric(
             "credit_limit",
@@ -598,6 +607,79 @@ _BASE_METRICS: dict[str, Metric] = {
 
 DIMENSIONS: dict[str, Dimension] = _Scoped(_BASE_DIMENSIONS, _EXTRA_DIMENSIONS)
 METRICS: dict[str, Metric] = _Scoped(_BASE_METRICS, _EXTRA_METRICS)
+
+# Rules for one sales line that the tools share: its price, and whether it sold below the floor (乱价). The price
+# compliance below and the conflict scan's below-floor findings both use them.
+FLOOR_TOLERANCE = 1e-6  # a price recomputed as revenue / quantity may miss the floor by float noise
+
+
+def line_price_sql(line: str) -> str:
+    """SQL for the unit price of a sales line (alias `line`): its unit_price, else revenue ÷ quantity."""
+    return f"coalesce({line}.unit_price, {line}.revenue / nullif({line}.quantity, 0))"
+
+
+def floor_checked_sql(floor: str) -> str:
+    """SQL: the line's product has a floor price (NULL or 0 is no floor), so its price can be checked."""
+    return f"({floor} > 0)"
+
+
+def below_floor_sql(price: str, floor: str) -> str:
+    """SQL: the line sold below its product's floor price."""
+    return f"({floor_checked_sql(floor)} AND {price} < {floor} - {FLOOR_TOLERANCE})"
+
+
+# Per-partner figures the channel tools read (tools.metrics.partner_metrics), defined here so that each has one
+# owner. They compile like METRICS (compile_per_partner) but the data-question catalog does not offer them yet:
+# offering one means moving it into _BASE_METRICS, with its phrases in tests/test_data_questions.py
+# (METRIC_PHRASES) and the data it needs in advisor.data_questions.METRIC_INPUTS.
+TOOL_METRICS: dict[str, Metric] = {
+    m.key: m
+    for m in (
+        Metric(
+            "amount_due", "应收金额", "amount due", "money", "元", "CNY", ("应收金额", "应收款"), ("amount due",),
+            ("collections",), "sum({collections}.due)", "Σ collections.amount_due（月份在窗口内；没有记录时为空）",
+        ),
+        Metric(
+            "amount_collected", "实收金额", "amount collected", "money", "元", "CNY", ("实收金额", "回款金额"),
+            ("amount collected", "cash collected"), ("collections",), "sum({collections}.collected)",
+            "Σ collections.amount_collected（月份在窗口内；没有记录时为空）",
+        ),
+        Metric(
+            "avg_inventory", "平均库存", "average inventory", "quantity", "件", "units", ("平均库存", "平均库存量"),
+            ("average inventory", "average stock"), ("inventory",), "sum({inventory}.avg_on_hand)",
+            "窗口内各快照日 Σ on_hand 的平均值（库存天数的分子）",
+        ),
+        Metric(
+            "out_of_territory_qty", "跨区销量", "units sold outside territory", "quantity", "件", "units",
+            ("跨区销量", "窜货销量"), ("units sold outside territory", "cross-region units"), ("sales",),
+            "coalesce(sum({sales}.out_of_territory_qty), 0)",
+            "售达地在授权区域之外的销量（company.territory 的规则）",
+        ),
+        Metric(
+            "territory_compliance", "区域合规率", "territory compliance", "ratio", "%", "%",
+            ("区域合规率", "区域合规"), ("territory compliance",), ("sales",),
+            "1 - coalesce(sum({sales}.out_of_territory_qty), 0) / nullif(sum({sales}.territory_checked_qty), 0)",
+            "1 − 跨区销量 ÷ 能核查售达地的销量（没有能核查的销售时为空，从不按 100% 计）",
+        ),
+        Metric(
+            "below_floor_revenue", "低于限价销售额", "revenue below floor price", "money", "元", "CNY",
+            ("低于限价销售额", "乱价销售额"), ("revenue below floor", "below-floor revenue"), ("sales",),
+            "coalesce(sum({sales}.below_floor_revenue), 0)",
+            "成交价低于产品最低限价的销售额（line_price_sql、below_floor_sql 的规则）",
+        ),
+        Metric(
+            "price_compliance", "价格合规率", "price compliance", "ratio", "%", "%", ("价格合规率", "价格合规"),
+            ("price compliance",), ("sales",),
+            "1 - coalesce(sum({sales}.below_floor_revenue), 0) / nullif(sum({sales}.floor_checked_revenue), 0)",
+            "1 − 低于限价销售额 ÷ 有最低限价的产品的销售额（没有限价时为空，从不按 100% 计）",
+        ),
+    )
+}  # fmt: skip
+
+
+def definition(key: str) -> Metric:
+    """The definition of a metric of the catalog (METRICS) or of the tools (TOOL_METRICS)."""
+    return METRICS[key] if key in METRICS else TOOL_METRICS[key]
 
 
 def attribute_catalog(attributes: list) -> tuple[dict[str, Dimension], dict[str, Metric]]:
@@ -1126,22 +1208,73 @@ def target_shares(parts: list[tuple[str, date, date]]) -> list[tuple[str, str, f
     return out
 
 
+def change_sql(value: str, base: str) -> str:
+    """SQL for a change against a comparison period (同比 / 环比, growth): value ÷ base − 1, missing when the base is
+    0 or missing."""
+    return f"({value} / nullif({base}, 0) - 1)"
+
+
+def growth(value: Any, base: Any) -> Any:
+    """change_sql's rule in Python, for figures a tool re-judges in a what-if: numbers or pandas Series."""
+    if hasattr(base, "where"):
+        return value / base.where(base != 0) - 1
+    if base is None or base == 0 or (isinstance(base, float) and math.isnan(base)):
+        return math.nan
+    return value / base - 1
+
+
+# Sales lines with their territory verdict; each partner's territory is split into places once.
+_JUDGED_SALES = (
+    f"(SELECT s.*, {verdict_sql('pt.terr', 's.sold_to_province', 's.sold_to_region')} AS _territory FROM sales s "
+    f"LEFT JOIN (SELECT partner_id, {places_sql('territory')} AS terr FROM partners) pt USING (partner_id))"
+)
+
+
 class _Compiler:
-    def __init__(self, spec: QuerySpec):
+    def __init__(
+        self,
+        spec: QuerySpec,
+        scope: Scope | None = None,
+        compared: Mapping[str, Sequence[str]] | None = None,
+        every_partner: bool = False,
+    ):
         self.spec = spec
         self.params = _Params()
+        self.scope = scope or Scope()
+        for name, value in self.scope.params.items():  # the tool's own $names, bound as they are
+            self.params.values[name] = value
+        # Per-partner comparisons (compile_per_partner): comparison kind -> the metrics wanted in its window.
+        self.compared = {kind: list(keys) for kind, keys in (compared or {}).items()}
+        # Kinds whose windows coincide (a year's previous period is its year-ago period) read it once, under the
+        # first one's prefix: prefix -> (window, metrics read there).
+        self.compared_prefix: dict[str, str] = {}
+        self.compared_reads: dict[str, tuple[TimeWindow, list[str]]] = {}
+        for kind, keys in self.compared.items():
+            other = spec.window.compared(kind)
+            same = [p for p, (w, _k) in self.compared_reads.items() if (w.start, w.end) == (other.start, other.end)]
+            prefix = same[0] if same else _COMPARED_PREFIX[kind]
+            window, read = self.compared_reads.get(prefix, (other, []))
+            self.compared_reads[prefix] = (window, list(dict.fromkeys([*read, *keys])))
+            self.compared_prefix[kind] = prefix
+        self.every_partner = every_partner
         self.time = spec.time_dimension()
         self.dims = [DIMENSIONS[k] for k in spec.dimensions if not DIMENSIONS[k].is_time]
         self.keys = [d.column for d in self.dims]
         self.row_filters = [f for f in spec.filters if not f.is_threshold]
         self.thresholds = [f for f in spec.filters if f.is_threshold]
-        self.sources: list[Source] = []
-        for key in spec.metrics:
-            for source in METRICS[key].sources:
-                if source not in self.sources:
-                    self.sources.append(source)
+        self.sources = self._sources_of(spec.metrics)
         if "lost_partners" in spec.metrics:  # sales of the period before: a CTE of its own, keyed like sales
             self.sources.append("lost")  # type: ignore[arg-type]
+
+    def _sources_of(self, keys: Sequence[str]) -> list[Source]:
+        out: list[Source] = []
+        for key in keys:
+            for source in definition(key).sources:
+                if source not in out:
+                    out.append(source)
+        if self.every_partner:  # sales first: the targets' CTE reads the partners' revenue from it
+            out.sort(key=lambda source: source != "sales")
+        return out
 
     @staticmethod
     def _expression(dim: Dimension, source: str) -> str:
@@ -1162,6 +1295,9 @@ class _Compiler:
 
     def _where(self, source: Source) -> list[str]:
         out = [self._condition(f, self._expression(DIMENSIONS[f.field], source)) for f in self.row_filters]
+        if source == "sales":
+            out += self.scope.sales
+        out += self.scope.partners  # also kept out of the key set; leaving them out here only saves work
         for d in self.dims:  # groups without a key are left out, as a GROUP BY over the raw table would
             out.append(f"{self._expression(d, source)} IS NOT NULL")
         return out
@@ -1192,8 +1328,10 @@ class _Compiler:
             f"    WHERE {' AND '.join(conditions)}\n    GROUP BY ALL"
         )
 
-    def _source_ctes(self, source: Source, prefix: str, window: TimeWindow, b: str, shift: int) -> list[str]:
-        need = set(self.spec.metrics)
+    def _source_ctes(
+        self, source: Source, prefix: str, window: TimeWindow, b: str, shift: int, need: set[str] | None = None
+    ) -> list[str]:
+        need = set(self.spec.metrics) if need is None else need
         keys = self._select_keys(source)
         where = self._where(source)
         name = f"{prefix}_{source}"
@@ -1231,7 +1369,21 @@ class _Compiler:
                 measure = METRICS.get(key)
                 if measure is not None and measure.column:
                     cols.append(f'sum(x."{measure.column}") AS "{measure.column}"')
-            return [f"{name} AS (\n    {self._cte(cols, 'sales', 'date', where, (start, end), b)}\n)"]
+            if need & {"price_compliance", "below_floor_revenue"}:
+                cols += [
+                    f"sum(CASE WHEN {floor_checked_sql('pr.floor_price')} THEN x.revenue END) AS floor_checked_revenue",
+                    f"sum(CASE WHEN {below_floor_sql(line_price_sql('x'), 'pr.floor_price')} THEN x.revenue ELSE 0 END)"
+                    " AS below_floor_revenue",
+                ]
+            fact = "sales"
+            if need & {"territory_compliance", "out_of_territory_qty"}:
+                # Inside, outside or not checkable (NULL): company.territory's rule, judged once per line.
+                fact = _JUDGED_SALES
+                cols += [
+                    "sum(CASE WHEN x._territory IS NOT NULL THEN x.quantity END) AS territory_checked_qty",
+                    f"sum(CASE WHEN x._territory = '{OUTSIDE}' THEN x.quantity ELSE 0 END) AS out_of_territory_qty",
+                ]
+            return [f"{name} AS (\n    {self._cte(cols, fact, 'date', where, (start, end), b)}\n)"]
         if source == "surveys":  # quarterly survey rows: a bucket takes the quarters it overlaps
             cols = [
                 *keys,
@@ -1288,8 +1440,15 @@ class _Compiler:
             snap = f"{name}_snapshots"
             last = f"{name}_last"
             key_list = "".join(f"{k}, " for k in self.keys)
+            snapshots = f"{snap} AS (\n    {self._cte(cols, 'inventory', 'date', where, (start, end), b)}\n)"
+            if "inventory" not in need:  # only the averages: no last snapshot to find
+                return [
+                    snapshots,
+                    f"{name} AS (\n    SELECT {key_list}_b, avg(on_hand) AS avg_on_hand, avg(on_hand_cost) AS "
+                    f"avg_on_hand_cost\n    FROM {snap}\n    GROUP BY ALL\n)",
+                ]
             return [
-                f"{snap} AS (\n    {self._cte(cols, 'inventory', 'date', where, (start, end), b)}\n)",
+                snapshots,
                 f"{last} AS (SELECT _b, max(_snapshot) AS _snapshot FROM {snap} GROUP BY _b)",
                 f"{name} AS (\n    SELECT {key_list}{snap}._b,\n"
                 f"           sum(CASE WHEN {snap}._snapshot = {last}._snapshot THEN on_hand END) AS inventory,\n"
@@ -1305,14 +1464,24 @@ class _Compiler:
             text = " ".join(keys + where)
             key_sel = "".join(f"{k}, " for k in keys)
             where_sql = f"\n    WHERE {' AND '.join(where)}" if where else ""
-            return [
+            # A tool's scope on sales lines (STATUS = Shipped) counts only those lines toward the target.
+            achieved = " AND ".join([f"x.date BETWEEN {start} AND {end}", *self.scope.sales])
+            ctes = [
                 f"{share_cte} AS (SELECT unnest({quarters}) AS quarter, unnest({labels}) AS _b, "
                 f"unnest({weights}) AS _share)",
                 f"{partner_target} AS (\n    SELECT x.partner_id, s._b, sum(x.target_revenue * s._share) AS target\n"
                 f"    FROM targets x JOIN {share_cte} s ON s.quarter = x.quarter\n    GROUP BY ALL\n)",
-                f"{partner_sales} AS (\n    SELECT x.partner_id, {b}._b, sum(x.revenue) AS revenue\n"
-                f"    FROM sales x JOIN {b} ON x.date BETWEEN {b}._start AND {b}._end\n"
-                f"    WHERE x.date BETWEEN {start} AND {end}\n    GROUP BY ALL\n)",
+            ]
+            if self.every_partner and "sales" in self._sources_of(sorted(need)):
+                partner_sales = f"{prefix}_sales"  # already one row per partner and bucket, under the same scope
+            else:
+                ctes.append(
+                    f"{partner_sales} AS (\n    SELECT x.partner_id, {b}._b, sum(x.revenue) AS revenue\n"
+                    f"    FROM sales x JOIN {b} ON x.date BETWEEN {b}._start AND {b}._end\n"
+                    f"    WHERE {achieved}\n    GROUP BY ALL\n)"
+                )
+            return [
+                *ctes,
                 # Achievement counts only partners with a target: revenue is taken over the target rows.
                 f"{name} AS (\n    SELECT {key_sel}x._b, sum(x.target) AS target,"
                 f" sum(coalesce(ps.revenue, 0)) AS achieved_revenue\n"
@@ -1346,7 +1515,7 @@ class _Compiler:
         if part == "compare":
             return self._expr(metric, "cmp")
         if part == "change":
-            return f"({self._expr(metric, 'cur')} / nullif({self._expr(metric, 'cmp')}, 0) - 1)"
+            return change_sql(self._expr(metric, "cur"), self._expr(metric, "cmp"))
         return self._expr(metric, "cur")
 
     def _single_row(self) -> list[str]:
@@ -1417,8 +1586,17 @@ class _Compiler:
             ctes.append(self._bucket_cte("cmp_buckets", compare, shift))
             for source in self.sources:
                 ctes += self._source_ctes(source, "cmp", compare, "cmp_buckets", shift)
+        for prefix, (other, keys) in self.compared_reads.items():  # compile_per_partner's comparison windows
+            shift = (spec.window.start.year - other.start.year) * 12 + spec.window.start.month - other.start.month
+            ctes.append(self._bucket_cte(f"{prefix}_buckets", other, shift))
+            for source in self._sources_of(keys):
+                ctes += self._source_ctes(source, prefix, other, f"{prefix}_buckets", shift, need=set(keys))
         key_cols = [*self.keys, "_b"]
-        if spec.absent:  # every member, then only those with nothing booked (HAVING below)
+        if self.every_partner:  # every partner of the master data (under the tool's scope), in every bucket
+            where = f"\n    WHERE {' AND '.join(self.scope.partners)}" if self.scope.partners else ""
+            every = f"SELECT p.partner_id, b._b FROM partners p CROSS JOIN cur_buckets b{where}"
+            ctes.append(f"keyset AS (\n    {every}\n)")
+        elif spec.absent:  # every member, then only those with nothing booked (HAVING below)
             ctes.append(self._universe())
             ctes.append(f"keyset AS (SELECT {', '.join(key_cols)} FROM universe)")
         else:
@@ -1445,8 +1623,18 @@ class _Compiler:
                 select.append(f"k.{dim.column}")
             columns += dim.columns
         for key in spec.metrics:
-            select.append(f"{self._expr(METRICS[key], 'cur')} AS {key}")
+            select.append(f"{self._expr(definition(key), 'cur')} AS {key}")
             columns.append(key)
+        for kind, keys in self.compared.items():
+            prefix = self.compared_prefix[kind]
+            for key in keys:
+                metric = definition(key)
+                value = self._expr(metric, prefix)
+                # No record in the comparison window is no value (a new partner), not 0.
+                recorded = " + ".join(f"count({prefix}_{s}._b)" for s in metric.sources)
+                select.append(f"CASE WHEN {recorded} > 0 THEN {value} END AS {key}_{kind}")
+                select.append(f"{change_sql(self._expr(metric, 'cur'), value)} AS {key}_{kind}_change")
+                columns += [f"{key}_{kind}", f"{key}_{kind}_change"]
         if compare is not None:
             for key in spec.metrics:
                 select.append(f"{self._expr(METRICS[key], 'cmp')} AS {key}_compare")
@@ -1459,6 +1647,9 @@ class _Compiler:
         if compare is not None:
             joins.append("LEFT JOIN cmp_buckets USING (_b)")
             joins += [f"LEFT JOIN cmp_{s} USING ({using})" for s in self.sources]
+        for prefix, (_window, keys) in self.compared_reads.items():
+            joins.append(f"LEFT JOIN {prefix}_buckets USING (_b)")
+            joins += [f"LEFT JOIN {prefix}_{s} USING ({using})" for s in self._sources_of(keys)]
         if "partner" in spec.dimensions:
             joins.append("LEFT JOIN partners pn ON pn.partner_id = k.partner_id")
         if "product" in spec.dimensions:
@@ -1475,7 +1666,7 @@ class _Compiler:
             order.append(f"{spec.sort.metric} {spec.sort.direction.upper()} NULLS LAST")
         if self.time is not None:
             order.append(f"{self.time.column} ASC")
-        if spec.sort is None and self.dims and not spec.absent:
+        if spec.sort is None and self.dims and not spec.absent and not self.every_partner:
             order.append(f"{spec.metrics[0]} DESC NULLS LAST")
         order += [d.column for d in self.dims]
 
@@ -1495,6 +1686,56 @@ class _Compiler:
 def compile_spec(spec: QuerySpec) -> CompiledQuery:
     """The SQL (with $named placeholders) and its parameters for a validated QuerySpec."""
     return _Compiler(spec).compile()
+
+
+Comparison = Literal["previous", "yoy"]
+_COMPARED_PREFIX: dict[str, str] = {"previous": "prev", "yoy": "ago"}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The rows a channel tool narrows its figures to (its filters by column name): SQL conditions on the partner
+    master (alias p) and on sales lines (alias x), written by the tool over schema columns and kept attribute
+    columns, every value a $name bound in params. Sales conditions apply to every figure read from sales lines,
+    including the revenue counted toward a target."""
+
+    partners: tuple[str, ...] = ()
+    sales: tuple[str, ...] = ()
+    params: dict[str, Any] = dataclass_field(default_factory=dict)
+
+
+def compile_per_partner(
+    metrics: Sequence[str],
+    window: TimeWindow,
+    *,
+    grain: Literal["month", "quarter", "year"] | None = None,
+    compared: Mapping[Comparison, Sequence[str]] | None = None,
+    scope: Scope | None = None,
+) -> CompiledQuery:
+    """The channel tools' per-partner figures, compiled from the same definitions as the data questions.
+
+    One row per partner of the master data that scope.partners keeps (per time bucket of `grain` if given), partners
+    without any record included, with each metric (METRICS or TOOL_METRICS) over the window as its definition
+    computes it (0 revenue, no achievement without a target). compared = {"previous" | "yoy": [metric keys]} adds
+    each listed metric over that comparison window as `<key>_<kind>` (missing when the partner has no record there)
+    and its change as `<key>_<kind>_change` (change_sql). Columns: partner_id, partner_name, the grain, the metrics,
+    then the comparisons; ordered by the grain and partner_id."""
+    compared = dict(compared or {})
+    keys = list(dict.fromkeys(metrics))
+    asked = [*keys, *(k for wanted in compared.values() for k in wanted)]
+    unknown = [k for k in asked if k not in METRICS and k not in TOOL_METRICS]
+    if unknown:
+        raise QuerySpecError(f"未知指标「{'、'.join(unknown)}」。可用指标：{_metric_list()}")
+    odd = [k for k in compared if k not in _COMPARED_PREFIX]
+    if odd:
+        raise QuerySpecError(f"对比方式「{'、'.join(odd)}」无效；可用：yoy（同比）、previous（环比/上期）")
+    if not keys:
+        raise QuerySpecError(f"至少需要一个指标。可用指标：{_metric_list()}")
+    # Validated above; QuerySpec's own limits (8 metrics, comparisons one at a time) are for questions, not tools.
+    spec = QuerySpec.model_construct(
+        metrics=keys, dimensions=["partner", *([grain] if grain else [])], filters=[], window=window
+    )
+    return _Compiler(spec, scope, compared, every_partner=True).compile()
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -1,22 +1,27 @@
-"""Build the three plan documents from tool results and retrieved guide passages.
+"""One builder per plan kind: tool results and retrieved guide passages -> PlanDocument.
 
-Every number comes from a tool result (TOOLS[...]); every guidance sentence is a sentence of a retrieved
-passage followed by its [n]; with no knowledge base (search=None) the guidance parts say so instead.
+The chat draft, the 方案 page and the `plan` command all get their document from build_plan, and the Markdown
+and Word renderers print that same document. Every number comes from a tool result (TOOLS[...]); every guidance
+sentence is a sentence of a retrieved passage followed by its [n]; with no knowledge base (search=None) the
+guidance parts say so instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from company.errors import CanmouError
+from company import clock
 from company.store import Store
 from company.units import DEFAULT_CURRENCY, currency, localise_columns, localise_text, money
 from documents import wording
-from documents.model import Chart, Metadata, Paragraph, PlanDocument, Reference, Section, Table
+from documents.kinds import plan_kind
+from documents.model import Chart, Metadata, Paragraph, PlanDocument, Reference, Section, Table, cell
 from retrieval.citations import Citations, key_sentences
 from retrieval.search import NOT_FOUND
 from tools.base import ToolError, ToolResult
@@ -24,10 +29,6 @@ from tools.incentive import DEFAULT_SCHEDULE, RebateSchedule, fit_to_budget
 from tools.registry import TOOLS
 
 Search = Callable[..., Any]  # KnowledgeBase.search: (query, k=..., topics=[...]) -> SearchResult
-
-
-class DocumentError(CanmouError):
-    """A document cannot be built from these arguments; the message says what to change."""
 
 
 class Guidance:
@@ -73,6 +74,11 @@ def _company(store: Store, company: str | None) -> str:
 
 def _warnings(*results: ToolResult) -> list[str]:
     return list(dict.fromkeys(w for r in results for w in r.warnings))
+
+
+def _figures(result: ToolResult) -> dict[str, Any]:
+    """The tool's headline numbers (and labels) as plain values, kept with the document."""
+    return {k: cell(v) for k, v in result.figures.items() if v is None or isinstance(v, str | int | float | np.generic)}
 
 
 def in_currency(document: PlanDocument, store: Store) -> PlanDocument:
@@ -262,22 +268,23 @@ def build_quarterly_plan(
     scope_text = region or "全国"
     return in_currency(
         PlanDocument(
-            kind="quarterly_plan",
+            kind="work_plan",
             title=plan.title,
             metadata=Metadata(
                 company=_company(store, company),
                 period=result.period,
                 scope=scope_text,
                 author=author,
-                date=today or date.today(),
+                date=today or clock.today(),
                 version=version,
                 basis=plan.basis_period,
             ),
-            sections=[goals, review, measures, phases, incentive, risks, kpis, *_missing_section(result)],
+            sections=[goals, review, measures, phases, incentive, risks, kpis],
             references=guide.references(),
-            references_heading="附录：引用的指南",
+            appendix=_missing_section(result),
             warnings=_warnings(*(r for r in (result, card, cost, rebate) if r is not None)),
             args=args,
+            figures={k: v for k, v in _figures(result).items() if v is not None},
         ),
         store,
     )
@@ -341,17 +348,11 @@ def build_incentive_plan(
 
     `args` is the chat draft's argument dict: period, schedule (RebateSchedule as a dict), region, budget, fit.
     """
-    args = {
-        "period": "latest",
-        "schedule": DEFAULT_SCHEDULE.model_dump(),
-        "region": None,
-        "budget": None,
-        **(args or {}),
-    }
-    notes: list[str] = []
+    args = {**incentive_defaults(), **(args or {})}
+    adjustments: list[str] = []
     if args.pop("fit", False):
         args, note = fit_to_budget(store, args)
-        notes.append(f"已{note}。")
+        adjustments.append(note)
     result = TOOLS["simulate_rebate"](store, {k: v for k, v in args.items() if v is not None})
     schedule = RebateSchedule.model_validate(args["schedule"])
     figures = result.figures
@@ -368,7 +369,11 @@ def build_incentive_plan(
     )
     tiers = Section(
         heading="返利档位与返点",
-        paragraphs=[f"计算方式：{wording.MODE_TEXT[schedule.mode]}", f"方案要点：{schedule.describe()}。", *notes],
+        paragraphs=[
+            f"计算方式：{wording.MODE_TEXT[schedule.mode]}",
+            f"方案要点：{schedule.describe()}。",
+            *(f"已{note}。" for note in adjustments),
+        ],
         tables=[_table(result, "返利方案", "返利档位与返点", "门槛为季度销售目标完成率；返点为占销售额的比例（%）。")],
     )
     conditions = [f"回款率不低于 {schedule.min_collection_rate:.0%}。"]
@@ -440,14 +445,14 @@ def build_incentive_plan(
 
     return in_currency(
         PlanDocument(
-            kind="incentive_plan",
+            kind="incentive",
             title=f"{scope}渠道返利方案",
             metadata=Metadata(
                 company=_company(store, company),
                 period=result.period,
                 scope=scope,
                 author=author,
-                date=today or date.today(),
+                date=today or clock.today(),
                 version=version,
             ),
             sections=[
@@ -458,11 +463,13 @@ def build_incentive_plan(
                 payout,
                 examples,
                 basis,
-                *_missing_section(result),
             ],
             references=guide.references(),
+            appendix=_missing_section(result),
             warnings=_warnings(result),
             args=args,
+            figures=_figures(result),
+            adjustments=adjustments,
         ),
         store,
     )
@@ -586,47 +593,73 @@ def build_strategy(
                 period=cost.period,
                 scope=scope_text,
                 author=author,
-                date=today or date.today(),
+                date=today or clock.today(),
                 version=version,
             ),
-            sections=[situation, choices, selection, control, roadmap, *_missing_section(cost, conflicts, card)],
+            sections=[situation, choices, selection, control, roadmap],
             references=guide.references(),
+            appendix=_missing_section(cost, conflicts, card),
             warnings=_warnings(cost, conflicts, card),
             args={"region": region, "period": period},
+            figures={k: v for k, v in _figures(cost).items() if v is not None},
         ),
         store,
     )
 
 
-# ---- the chat drafts' arguments ------------------------------------------------------------------------------
-def from_draft_args(kind: str, args: dict, store: Store, search: Search | None, **options: Any) -> PlanDocument:
-    """Build the document for a chat draft: kind is the Draft kind (incentive / work_plan / strategy) or the
-    document kind, args the dict advisor/drafts.py keeps; options go to the builder (company, author, version)."""
-    if kind in ("incentive", "incentive_plan"):
-        return build_incentive_plan(store, search, dict(args), **options)
-    if kind in ("work_plan", "quarterly_plan"):
-        return build_quarterly_plan(
+# ---- one builder per plan kind ---------------------------------------------------------------------------------
+def incentive_defaults() -> dict[str, Any]:
+    return {"period": "latest", "schedule": DEFAULT_SCHEDULE.model_dump(), "region": None, "budget": None}
+
+
+@dataclass(frozen=True)
+class PlanBuilder:
+    """How one plan kind is built: the arguments a new plan starts from, and the builder reading them."""
+
+    defaults: Callable[[], dict[str, Any]]
+    build: Callable[..., PlanDocument]  # (store, search, args, **options) -> PlanDocument
+
+
+BUILDERS: dict[str, PlanBuilder] = {
+    "work_plan": PlanBuilder(
+        lambda: {"quarter": None, "region": None, "revenue_growth": 0.08},
+        lambda store, search, args, **options: build_quarterly_plan(
             store,
             search,
-            quarter=args.get("quarter"),
-            region=args.get("region"),
-            revenue_growth=args.get("revenue_growth", 0.08),
+            quarter=args["quarter"],
+            region=args["region"],
+            revenue_growth=args["revenue_growth"],
             **options,
-        )
-    if kind == "strategy":
-        return build_strategy(
-            store, search, region=args.get("region"), period=args.get("period") or "latest", **options
-        )
-    raise DocumentError(
-        f"不认识的文档类型「{kind}」。可选：季度工作计划（work_plan）、返利方案（incentive）、渠道策略（strategy）。"
-    )
+        ),
+    ),
+    "incentive": PlanBuilder(incentive_defaults, build_incentive_plan),
+    "strategy": PlanBuilder(
+        lambda: {"period": "latest", "region": None},
+        lambda store, search, args, **options: build_strategy(
+            store, search, region=args["region"], period=args["period"] or "latest", **options
+        ),
+    ),
+}
+
+
+def default_args(kind: str) -> dict[str, Any]:
+    """The arguments a new plan of this kind starts from (a fresh copy)."""
+    return BUILDERS[plan_kind(kind).id].defaults()
+
+
+def build_plan(kind: str, args: dict, store: Store, search: Search | None, **options: Any) -> PlanDocument:
+    """The document of a plan kind (any of its names, see documents.kinds) from its arguments; arguments not
+    given take the kind's defaults; options go to the builder (company, author, version, today)."""
+    builder = BUILDERS[plan_kind(kind).id]
+    return builder.build(store, search, {**builder.defaults(), **args}, **options)
 
 
 __all__ = [
-    "DocumentError",
+    "BUILDERS",
     "Guidance",
     "build_incentive_plan",
+    "build_plan",
     "build_quarterly_plan",
     "build_strategy",
-    "from_draft_args",
+    "default_args",
 ]

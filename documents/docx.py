@@ -24,8 +24,9 @@ from docx.table import Table as DocxTable
 from docx.text.paragraph import Paragraph as DocxParagraph
 
 from documents.charts import render_png
-from documents.markdown import excerpt, metadata_lines
-from documents.model import CITATION, KIND_NAMES, Paragraph, PlanDocument, Table, numbered_headings
+from documents.kinds import PLAN_KINDS
+from documents.markdown import REFERENCES_NOTE, excerpt, metadata_lines
+from documents.model import CITATION, Paragraph, PlanDocument, Table, numbered_headings
 from documents.tables import header, numeric_columns, rows
 
 
@@ -252,7 +253,7 @@ def _cover(doc: Document, document: PlanDocument, style: DocxStyle) -> None:
     title_run.font.color.rgb = RGBColor.from_string("1F1F1F")
     _bottom_rule(title, style.accent, size=18)
 
-    kind = doc.add_paragraph(f"{KIND_NAMES[document.kind]} · 第 {meta.version} 版")
+    kind = doc.add_paragraph(f"{PLAN_KINDS[document.kind].zh} · 第 {meta.version} 版")
     kind.alignment = WD_ALIGN_PARAGRAPH.CENTER
     kind.paragraph_format.space_after = Cm(2.5)
     kind.runs[0].font.size, kind.runs[0].font.color.rgb = Pt(12), RGBColor.from_string("595959")
@@ -294,9 +295,7 @@ def _contents(doc: Document, document: PlanDocument, style: DocxStyle) -> None:
 
     # The cached result lists the headings (without page numbers) so the page reads well even before
     # Word refreshes the field; Word replaces it with the numbered table of contents on open.
-    entries = [(text, s.level) for text, s in numbered_headings(document) if s.level <= 2]
-    if document.references:
-        entries.append((document.references_heading, 1))
+    entries = [(text, s.level if s else 1) for text, s in numbered_headings(document) if s is None or s.level <= 2]
     first = doc.add_paragraph(style="toc 1")
     _field_begin(first, 'TOC \\o "1-2" \\h \\z \\u')
     paragraphs = [first]
@@ -463,9 +462,9 @@ def _chart(doc: Document, chart, number: int, style: DocxStyle) -> None:
     caption.alignment = WD_ALIGN_PARAGRAPH.CENTER
 
 
-def _references(doc: Document, document: PlanDocument) -> None:
-    doc.add_heading(document.references_heading, level=1)
-    intro = doc.add_paragraph("正文中上标 [n] 指向下列指南段落；引用的句子均摘自这些段落原文。")
+def _references(doc: Document, document: PlanDocument, heading: str) -> None:
+    doc.add_heading(heading, level=1)
+    intro = doc.add_paragraph(REFERENCES_NOTE)
     intro.runs[0].font.size, intro.runs[0].font.color.rgb = Pt(9), RGBColor.from_string("595959")
     for ref in document.references:
         line = doc.add_paragraph()
@@ -489,7 +488,7 @@ def build_docx(document: PlanDocument, style: DocxStyle | None = None) -> Docume
     doc = new_document()
     _setup(doc, style)
     core = doc.core_properties
-    core.title, core.author, core.subject = document.title, document.metadata.author, KIND_NAMES[document.kind]
+    core.title, core.author, core.subject = document.title, document.metadata.author, PLAN_KINDS[document.kind].zh
     core.keywords = f"渠道参谋;{document.metadata.scope};{document.metadata.period}"
     core.language = "zh-CN"
     _cover(doc, document, style)
@@ -499,6 +498,9 @@ def build_docx(document: PlanDocument, style: DocxStyle | None = None) -> Docume
         _paragraph(doc, Paragraph(text=f"数据提示：{warning}", style="note"))
     table_no = chart_no = 0
     for heading, section in numbered_headings(document):
+        if section is None:
+            _references(doc, document, heading)
+            continue
         doc.add_heading(heading, level=min(section.level, 3))
         for paragraph in section.paragraphs:
             _paragraph(doc, paragraph)
@@ -510,8 +512,6 @@ def build_docx(document: PlanDocument, style: DocxStyle | None = None) -> Docume
             _chart(doc, chart, chart_no, style)
         for paragraph in section.closing:
             _paragraph(doc, paragraph)
-    if document.references:
-        _references(doc, document)
     return doc
 
 

@@ -1,4 +1,6 @@
-"""PlanDocument -> Markdown: title, metadata block, numbered headings, tables with units, charts, references."""
+"""PlanDocument -> Markdown: title, metadata block, numbered headings, tables with units, charts, references.
+
+The chat shows a draft as exactly this text; the Word file (documents/docx.py) renders the same document."""
 
 from __future__ import annotations
 
@@ -7,23 +9,22 @@ from pathlib import Path
 import pandas as pd
 
 from documents.charts import render_png
+from documents.kinds import PLAN_KINDS
 from documents.model import Chart, Paragraph, PlanDocument, Reference, Table, numbered_headings
 from documents.tables import header, numeric_columns, rows
 
 EXCERPT = 160  # characters of a cited passage printed under its reference
+REFERENCES_NOTE = "正文中的 [n] 指向下列指南段落；引用的句子均摘自这些段落原文。"
 
 
 def metadata_lines(document: PlanDocument) -> list[tuple[str, str]]:
     """The cover facts, in the order both renderers print them."""
     meta = document.metadata
-    period_name = (
-        "计划期间"
-        if document.kind == "quarterly_plan"
-        else "考核期间"
-        if document.kind == "incentive_plan"
-        else "分析期间"
-    )
-    pairs = [("编制单位", meta.company), (period_name, meta.period), ("适用范围", meta.scope)]
+    pairs = [
+        ("编制单位", meta.company),
+        (PLAN_KINDS[document.kind].period_label, meta.period),
+        ("适用范围", meta.scope),
+    ]
     if meta.basis:
         pairs.append(("基础数据", meta.basis))
     pairs += [("编制部门", meta.author), ("编制日期", meta.date.isoformat()), ("版本", f"第 {meta.version} 版")]
@@ -52,6 +53,11 @@ def render_markdown(document: PlanDocument, image_dir: Path | str | None = None,
         out += [f"> 数据提示：{warning}", ""]
     table_no = chart_no = 0
     for heading, section in numbered_headings(document):
+        if section is None:
+            out += ["## " + heading, "", REFERENCES_NOTE, ""]
+            for ref in document.references:
+                out += [f"[{ref.number}] {ref.label}", "", f"> {excerpt(ref)}", ""]
+            continue
         out += ["#" * (section.level + 1) + " " + heading, ""]
         out += _paragraphs(section.paragraphs)
         for table in section.tables:
@@ -63,10 +69,6 @@ def render_markdown(document: PlanDocument, image_dir: Path | str | None = None,
             chart_no += 1
             out += [_chart(chart, chart_no, image_dir, image_prefix), ""]
         out += _paragraphs(section.closing)
-    if document.references:
-        out += ["## " + document.references_heading, ""]
-        for ref in document.references:
-            out += [f"[{ref.number}] {ref.label}", "", f"> {excerpt(ref)}", ""]
     return "\n".join(out).rstrip() + "\n"
 
 

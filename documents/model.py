@@ -18,16 +18,12 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
-DocumentKind = Literal["quarterly_plan", "incentive_plan", "strategy"]
-KIND_NAMES: dict[str, str] = {
-    "quarterly_plan": "季度工作计划",
-    "incentive_plan": "激励返利方案",
-    "strategy": "渠道策略",
-}
+from documents.kinds import PlanKindId, UnknownPlanKind, plan_kind
+
 CITATION = re.compile(r"\[(\d+)\]")
 
 
-def _cell(value: Any) -> Any:
+def cell(value: Any) -> Any:
     """A DataFrame cell as a JSON value: NaN/NA -> None, numpy scalars -> Python, dates -> ISO text."""
     if value is None or value is pd.NA or value is pd.NaT:
         return None
@@ -44,7 +40,7 @@ def frame_to_records(frame: pd.DataFrame) -> dict[str, Any]:
     """{'columns': [...], 'records': [{column: value}, ...]}; columns are kept so an empty table keeps its header."""
     columns = [str(c) for c in frame.columns]
     records = [
-        {column: _cell(value) for column, value in zip(columns, row, strict=True)}
+        {column: cell(value) for column, value in zip(columns, row, strict=True)}
         for row in frame.itertuples(index=False, name=None)
     ]
     return {"columns": columns, "records": records}
@@ -185,19 +181,36 @@ class Reference(BaseModel):
 
 
 class PlanDocument(BaseModel):
-    """A plan a manager hands to the boss or the distributors, with every number traceable to a tool."""
+    """A plan a manager hands to the boss or the distributors, with every number traceable to a tool.
 
-    kind: DocumentKind
+    The chat shows it as Markdown and the Word file renders the same object: sections (numbered 一、二、…), then
+    the references as the last numbered chapter, then the appendix (unnumbered, e.g. 需要补充的数据).
+    """
+
+    kind: PlanKindId
     title: str
     metadata: Metadata
     sections: list[Section] = Field(default_factory=list)
     references: list[Reference] = Field(default_factory=list)
     references_heading: str = "参考依据"
+    appendix: list[Section] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)  # data caveats the tools reported
     args: dict[str, Any] = Field(default_factory=dict)  # the arguments that produced it, so it can be rebuilt
+    # headline numbers of the tools (返利合计(元), 销售额目标 …): a revision reports the ones that moved
+    figures: dict[str, float | int | str | None] = Field(default_factory=dict)
+    adjustments: list[str] = Field(default_factory=list)  # what the builder changed in its arguments (按预算调整返点…)
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind(cls, value: Any) -> str:
+        """Any name of a kind (documents saved before the one vocabulary say quarterly_plan, incentive_plan)."""
+        try:
+            return plan_kind(value).id
+        except UnknownPlanKind as exc:
+            raise ValueError(exc.message) from exc
 
     def walk(self) -> Iterator[Section]:
-        for section in self.sections:
+        for section in [*self.sections, *self.appendix]:
             yield from section.walk()
 
     def headings(self) -> list[str]:
@@ -243,20 +256,29 @@ def numeral(n: int) -> str:
     return ("" if tens == 1 else CHINESE_NUMERALS[tens - 1]) + "十" + (CHINESE_NUMERALS[ones - 1] if ones else "")
 
 
-def numbered_headings(document: PlanDocument) -> Iterator[tuple[str, Section]]:
-    """(shown heading, section) in reading order: 一、季度目标 / （一）伙伴分级 / plain for unnumbered."""
+def _numbered(sections: list[Section], numbered: bool = True) -> Iterator[tuple[str, Section]]:
+    count = 0
+    for section in sections:
+        prefix = ""
+        if numbered and section.numbered:
+            count += 1
+            prefix = f"{numeral(count)}、" if section.level == 1 else f"（{numeral(count)}）"
+            if section.level >= 3:
+                prefix = f"{count}. "
+        yield prefix + section.heading, section
+        yield from _numbered(section.subsections, numbered)
 
-    def visit(sections: list[Section]) -> Iterator[tuple[str, Section]]:
-        count = 0
-        for section in sections:
-            if section.numbered:
-                count += 1
-                prefix = f"{numeral(count)}、" if section.level == 1 else f"（{numeral(count)}）"
-                if section.level >= 3:
-                    prefix = f"{count}. "
-            else:
-                prefix = ""
-            yield prefix + section.heading, section
-            yield from visit(section.subsections)
 
-    yield from visit(document.sections)
+def references_title(document: PlanDocument) -> str:
+    """The reference list's heading, numbered as the chapter after the last one: 八、参考依据."""
+    chapters = sum(1 for s in document.sections if s.numbered)
+    return f"{numeral(chapters + 1)}、{document.references_heading}"
+
+
+def numbered_headings(document: PlanDocument) -> Iterator[tuple[str, Section | None]]:
+    """What both renderers print, in reading order, as (shown heading, section): 一、季度目标 / （一）伙伴分级 …,
+    then (八、参考依据, None) when the document cites passages, then the appendix sections, unnumbered."""
+    yield from _numbered(document.sections)
+    if document.references:
+        yield references_title(document), None
+    yield from _numbered(document.appendix, numbered=False)

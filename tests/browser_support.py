@@ -266,6 +266,37 @@ SQUEEZED_CELLS = """() => {
 }"""
 
 
+# Every text the interface itself shows: the text nodes of the app, placeholders, and the titles (not the tick or
+# legend labels) of charts. Left out: content containers (keys content-…: the assistant's answers, the user's
+# questions, quoted passages, plan documents), the language switch (key bilingual-…, written in both languages on
+# purpose), table grids, code, chart internals and the names of uploaded files: all of them data.
+INTERFACE_TEXTS = """() => {
+  const skip = '[class*="st-key-content-"], [class*="st-key-bilingual-"], [data-testid="stDataFrame"], '
+    + '[data-testid="stDataFrameResizable"], [data-testid="stCode"], .js-plotly-plot, '
+    + '[data-testid="stFileUploaderFile"], style, script, noscript';
+  const where = (el) => {
+    const box = el.closest('[data-testid]');
+    return box ? box.dataset.testid : el.tagName.toLowerCase();
+  };
+  const out = [];
+  const app = document.querySelector('[data-testid="stApp"]');
+  const walker = document.createTreeWalker(app, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const text = node.textContent.trim();
+    const el = node.parentElement;
+    if (text && el && !el.closest(skip)) out.push([where(el), text]);
+  }
+  for (const el of app.querySelectorAll('[placeholder]')) {
+    if (el.placeholder && !el.closest(skip)) out.push([where(el) + '[placeholder]', el.placeholder]);
+  }
+  const titles = '.gtitle, .g-xtitle, .g-ytitle, .legendtitletext';
+  for (const el of app.querySelectorAll(titles)) {
+    if (!el.closest('[class*="st-key-content-"]')) out.push(['chart title', el.textContent.trim()]);
+  }
+  return out;
+}"""
+
+
 def sales_csv_gbk() -> bytes:
     """A company's own sales export (Chinese headers, GBK, a column no schema field matches)."""
     text = (

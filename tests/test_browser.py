@@ -19,6 +19,7 @@ from tests.browser_support import (
     CHROMIUM,
     DOCUMENT,
     DOCUMENT_NAME,
+    INTERFACE_TEXTS,
     SQUEEZED_CELLS,
     VIEWPORT,
     StreamlitServer,
@@ -30,6 +31,8 @@ from tests.browser_support import (
     screenshot,
     wait_idle,
 )
+from tests.test_i18n import chinese_ui_text
+from ui.i18n import table
 
 # A loaded 2-core machine can take longer than Playwright's 5 s default to render a generated plan or answer.
 expect.set_options(timeout=30_000)
@@ -88,7 +91,7 @@ def page(chromium, app_server):
 
 
 def chat_input(page):
-    return page.get_by_placeholder(re.compile("^问数据"))
+    return page.get_by_placeholder(re.compile("^(问数据|Ask about your data)"))
 
 
 def ask(page, question: str) -> None:
@@ -305,3 +308,107 @@ def test_09_settings_switch_to_english(page):
         raise
     choose_language(page, "中文")
     expect(page.get_by_test_id("stSidebarNav").get_by_role("link", name="对话", exact=True)).to_be_visible()
+
+
+def chinese_interface_texts(page) -> list[str]:
+    texts = page.evaluate(INTERFACE_TEXTS)
+    assert len(texts) > 10, f"the page's interface texts were not found: {texts}"
+    return [f"{where}: {text}" for where, text in texts if chinese_ui_text(text)]
+
+
+def assert_english(page, step: str) -> None:
+    """No Chinese in the interface's own words on screen (data values in “quotes” and content containers aside)."""
+    found = chinese_interface_texts(page)
+    assert not found, f"{step}: Chinese interface text in English mode:\n" + "\n".join(found)
+
+
+def finish_english(page, name: str) -> None:
+    finish(page, name)
+    assert_english(page, name)
+
+
+def test_10_english_mode_walks_every_page(page):
+    """Switched to English in 设置, every page speaks English: the chat (a data and a guidance answer), data,
+    knowledge (with a search), plans (with a plan generated) and settings. Switched back at the end."""
+    use_sample_company(page)  # test 04 may have left its imported dataset active
+    open_page(page, "设置", "设置")
+    assert chinese_interface_texts(page), "in Chinese the same check finds Chinese (it is not blind)"
+    try:
+        choose_language(page, "English")
+        expect(page.get_by_role("heading", name="Settings", exact=True)).to_be_visible()
+        wait_idle(page)
+
+        open_page(page, "Chat", "Channel Advisor")
+        question = table()["chat.starter.below_target"]["en"]  # an example question, asked by its button
+        starter = page.get_by_role("button", name=question, exact=True)
+        expect(starter).to_be_visible()
+        finish_english(page, "10a-english-chat-welcome")
+        starter.click()
+        expect(page.get_by_test_id("stChatMessage").filter(has_text=question).first).to_be_visible()
+        expect(last_answer(page).get_by_test_id("stDataFrame").first).to_be_visible()
+        expect(last_answer(page).get_by_text("Query (SQL) and period")).to_be_visible()
+        finish_english(page, "10b-english-chat-data-question")
+        ask(page, "How should rebate thresholds be set?")
+        sources = last_answer(page).get_by_test_id("stExpander").filter(has_text="Sources (")
+        expect(sources).to_be_visible()
+        sources.locator("summary").click()
+        expect(sources.get_by_text(re.compile(r"\S+\.md\b")).first).to_be_visible()
+        finish_english(page, "10c-english-chat-guidance-question")
+
+        open_page(page, "Data", "Data")
+        expect(page.get_by_text(re.compile("^Dataset: “示例公司”")).first).to_be_visible()
+        finish_english(page, "10d-english-data")
+
+        open_page(page, "Knowledge", "Knowledge base")
+        query = page.get_by_label("Question", exact=True)
+        query.fill("How should rebate thresholds be set?")
+        query.press("Enter")
+        expect(page.get_by_text(re.compile("^Source: ")).first).to_be_visible()
+        finish_english(page, "10e-english-knowledge-search")
+
+        open_page(page, "Plans", "Plans")
+        choose(page, "Plan type", "Channel strategy")
+        page.get_by_role("button", name="Generate plan", exact=True).click()
+        expect(page.get_by_text(re.compile("^Generated “.+”")).first).to_be_visible()
+        expect(page.get_by_role("button", name="Download Word (.docx)")).to_be_visible()
+        finish_english(page, "10f-english-plans")
+
+        open_page(page, "Settings", "Settings")
+        finish_english(page, "10g-english-settings")
+    finally:
+        with suppress(PlaywrightError, AssertionError):
+            open_page(page, "Settings", "Settings")
+        choose_language(page, "中文")
+    expect(page.get_by_test_id("stSidebarNav").get_by_role("link", name="对话", exact=True)).to_be_visible()
+
+
+# What a pseudo-element shows (CSS content, quoted) and how large the element's own text is drawn.
+SHOWN = """(el) => ({
+  after: getComputedStyle(el, '::after').content,
+  size: getComputedStyle(el).fontSize,
+  own: el.textContent.trim(),
+})"""
+
+
+def test_11_chinese_mode_puts_streamlits_own_widget_words_in_chinese(page):
+    """Streamlit writes 'Upload', '200MB per file' and 'Press Enter to apply' itself; in Chinese they read
+    上传, 单个文件不超过 200 MB and 按回车键确认 (Streamlit's words stay in the page, drawn at size 0)."""
+    open_page(page, "知识库", "知识库")
+    uploader = page.get_by_test_id("stFileUploaderDropzone").first
+    button = uploader.get_by_test_id("stBaseButton-secondary").locator("p").first
+    shown = button.evaluate(SHOWN)
+    assert shown["after"] == '"上传"' and shown["size"] == "0px", shown
+    hint = uploader.get_by_test_id("stFileUploaderDropzoneInstructions").locator("span").first
+    shown = hint.evaluate(SHOWN)
+    assert shown["after"].startswith('"单个文件不超过 200 MB · MD、') and shown["size"] == "0px", shown
+    query = page.get_by_label("问题", exact=True)
+    query.click()
+    query.press_sequentially("返利")  # typed, not yet applied: Streamlit shows its instruction
+    instruction = page.get_by_test_id("stTextInput").get_by_test_id("InputInstructions").locator("span").first
+    expect(instruction).to_be_attached()
+    shown = instruction.evaluate(SHOWN)
+    assert shown["after"] == '"按回车键确认"' and shown["size"] == "0px", shown
+    screenshot(page, "11-chinese-widget-words")
+    query.press("Enter")
+    wait_idle(page)
+    assert_no_exception(page, "11-chinese-widget-words")

@@ -13,16 +13,11 @@ import pytest
 from docx import Document
 from docx.oxml.ns import qn
 
-from advisor.drafts import incentive_args, strategy_args, work_plan_args
+from advisor.drafts import incentive_args, initial_args
 from documents import charts
-from documents.builders import (
-    DocumentError,
-    build_incentive_plan,
-    build_quarterly_plan,
-    build_strategy,
-    from_draft_args,
-)
+from documents.builders import build_incentive_plan, build_plan, build_quarterly_plan, build_strategy
 from documents.docx import render_docx
+from documents.kinds import UnknownPlanKind
 from documents.markdown import render_markdown
 from documents.model import Chart, PlanDocument, numbered_headings
 from documents.tables import parse_number
@@ -92,8 +87,8 @@ def test_quarterly_plan_docx_carries_the_work_plan_numbers_charts_and_fields(loa
         "激励安排",
         "风险与应对",
         "考核指标与复盘日期",
+        "参考依据",
         "需要补充的数据",  # the 12-month sample has no year-ago sales, so growth is not scored
-        "附录：引用的指南",
     ]
     plan = TOOLS["quarterly_work_plan"](loaded_store, {}).data
     goals = table_with(doc, ["领域", "目标", "基线", "目标值"])
@@ -209,8 +204,8 @@ def test_strategy_tables_and_chart_come_from_the_cost_analysis(loaded_store, gui
         "伙伴选择标准",
         "渠道控制手段",
         "实施路线图",
-        "需要补充的数据",
         "参考依据",
+        "需要补充的数据",
     ]
     cost = TOOLS["cost_analysis"](loaded_store, {"period": "latest"})
     by_type = cost.tables["按渠道类型"].sort_values("销售额(元)", ascending=False)
@@ -235,8 +230,7 @@ def test_without_a_knowledge_base_the_document_says_so_and_cites_nothing(loaded_
 # ---- Markdown, JSON, the chat drafts' arguments ---------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["work_plan", "incentive", "strategy"])
 def test_markdown_carries_the_same_headings_and_numbers_as_the_docx(loaded_store, guides_kb, kind, tmp_path):
-    initial = {"work_plan": work_plan_args, "incentive": incentive_args, "strategy": strategy_args}[kind]
-    document = from_draft_args(kind, initial({}), loaded_store, guides_kb.search)
+    document = build_plan(kind, initial_args(kind, {}), loaded_store, guides_kb.search)
     doc = read(document)
     markdown = render_markdown(document, tmp_path / "img", "img/")
 
@@ -276,8 +270,8 @@ def test_a_saved_document_reopens_unchanged(loaded_store, guides_kb, tmp_path):
 
 
 def test_unknown_draft_kind_is_a_clear_error(loaded_store):
-    with pytest.raises(DocumentError, match="不认识的文档类型"):
-        from_draft_args("memo", {}, loaded_store, None)
+    with pytest.raises(UnknownPlanKind, match="不认识的方案类型「memo」。可选：work_plan（季度渠道工作计划）"):
+        build_plan("memo", {}, loaded_store, None)
 
 
 # ---- charts and the Chinese font ------------------------------------------------------------------------------

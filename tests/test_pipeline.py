@@ -7,8 +7,9 @@ import re
 import pytest
 
 from advisor.pipeline import Context, answer
-from advisor.router import route
+from advisor.router import OPTION_INTENTS, route
 from advisor.settings import Settings
+from documents.kinds import PLAN_KINDS
 from tools.registry import TOOLS
 
 INCENTIVE_SECTIONS = [
@@ -78,6 +79,13 @@ def test_router_picks_each_intent(question, intent):
 def test_unclear_question_gets_options():
     routed = route("今天天气怎么样")
     assert routed.intent is None and routed.clarify and len(routed.options) >= 5
+
+
+@pytest.mark.parametrize("option", [o for o, intent in OPTION_INTENTS.items() if intent in PLAN_KINDS])
+def test_choosing_a_plan_option_drafts_that_plan(ctx, option):
+    reply = answer(option, ctx)
+    assert reply.route.intent == OPTION_INTENTS[option], reply.markdown[:200]
+    assert reply.draft is not None and reply.draft.kind == OPTION_INTENTS[option]
 
 
 def test_guidance_answer_cites_every_sentence(ctx):

@@ -14,7 +14,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from company.capabilities import Missing, availability
 from company.periods import Period
-from company.semantic import format_value
+from company.semantic import (
+    Scope,
+    TimeWindow,
+    below_floor_sql,
+    compile_per_partner,
+    floor_checked_sql,
+    format_value,
+    line_price_sql,
+)
 from company.store import Store
 from company.territory import OUTSIDE, places_sql, verdict_sql
 from company.units import percent
@@ -50,7 +58,6 @@ STOCK_RATIO_MIN, STOCK_RATIO_MEDIUM, STOCK_RATIO_HIGH = 2.0, 2.5, 3.0
 SELL_IN_RATIO_MIN = 1.5
 STOCK_MIN_MONTHS = 4  # fewer month-end snapshots make the median meaningless
 DECLINE_HIGH, DECLINE_MEDIUM = -0.25, -0.15
-PRICE_TOLERANCE = 1e-6  # a price recomputed as revenue / quantity may miss the floor by float noise
 
 LOOKBACK_MAX = 20
 DECLINE_MIN, DECLINE_MAX = 2, 12
@@ -202,7 +209,7 @@ WITH {PARTNERS_SQL},
 judged AS (
     SELECT s.order_id, s.line_no, CAST(s.date AS DATE) AS date, s.partner_id, s.sku,
            coalesce(s.quantity, 0) AS quantity,
-           coalesce(s.unit_price, s.revenue / nullif(s.quantity, 0)) AS price,
+           {line_price_sql("s")} AS price,
            coalesce(s.revenue, s.quantity * s.unit_price) AS amount,
            s.sold_to_province, s.sold_to_region, s.sold_to_city,
            p.name, p.region, p.territory,
@@ -248,22 +255,24 @@ WHERE len(p.terr) = 0 AND s.date BETWEEN $start AND $end
 ORDER BY 1
 """
 
+# Below the floor: the semantic layer's rule for a line (line_price_sql, below_floor_sql), the one price
+# compliance and the rebate precondition use.
 FLOOR_SQL = f"""
 WITH {PARTNERS_SQL},
 s AS (
     SELECT s.order_id, s.line_no, CAST(s.date AS DATE) AS date, s.partner_id, s.sku,
            coalesce(s.quantity, 0) AS quantity,
-           coalesce(s.unit_price, s.revenue / nullif(s.quantity, 0)) AS price,
+           {line_price_sql("s")} AS price,
            coalesce(s.revenue, s.quantity * s.unit_price) AS amount,
            s.sold_to_province, s.sold_to_city,
            pr.name AS product_name, pr.floor_price, pr.list_price
     FROM sales s JOIN products pr USING (sku)
-    WHERE s.date BETWEEN $start AND $end AND pr.floor_price > 0
+    WHERE s.date BETWEEN $start AND $end AND {floor_checked_sql("pr.floor_price")}
 ),
 low AS (
     SELECT s.*, p.name, p.region, (s.floor_price - s.price) / s.floor_price AS depth
     FROM s JOIN p USING (partner_id)
-    WHERE s.price < s.floor_price - {PRICE_TOLERANCE}
+    WHERE {below_floor_sql("s.price", "s.floor_price")}
 )
 """
 
@@ -291,7 +300,7 @@ FROM low ORDER BY partner_id, sku, date, order_id, line_no
 NO_FLOOR_SQL = f"""
 WITH {PARTNERS_SQL}
 SELECT DISTINCT s.sku FROM sales s JOIN p USING (partner_id) LEFT JOIN products pr USING (sku)
-WHERE s.date BETWEEN $start AND $end AND (pr.floor_price IS NULL OR pr.floor_price <= 0)
+WHERE s.date BETWEEN $start AND $end AND NOT coalesce({floor_checked_sql("pr.floor_price")}, false)
 ORDER BY 1
 """
 
@@ -364,32 +373,25 @@ WHERE s.date BETWEEN $start AND $end
 ORDER BY 1
 """
 
-DECLINE_SQL = f"""
-WITH {PARTNERS_SQL},
-q AS (
-    SELECT partner_id, CAST(date_trunc('quarter', date) AS DATE) AS qs,
-           sum(coalesce(revenue, quantity * unit_price)) AS revenue
-    FROM sales WHERE date BETWEEN $history_start AND $anchor_end GROUP BY 1, 2
-),
-grid AS (SELECT p.partner_id, g.qs FROM p CROSS JOIN (SELECT CAST(unnest($quarters) AS DATE) AS qs) g),
-yoy AS (
-    SELECT g.partner_id, g.qs, coalesce(c.revenue, 0) AS revenue, a.revenue AS revenue_ago,
-           CASE WHEN a.revenue > 0 THEN coalesce(c.revenue, 0) / a.revenue - 1 END AS yoy
-    FROM grid g
-    LEFT JOIN q c ON c.partner_id = g.partner_id AND c.qs = g.qs
-    LEFT JOIN q a ON a.partner_id = g.partner_id AND a.qs = CAST(g.qs - INTERVAL 12 MONTH AS DATE)
+# Each partner's quarterly revenue and its change against the same quarter a year earlier (同比) come from the
+# semantic layer (compile_per_partner, every partner in every quarter); this check only counts the streak.
+DECLINE_SQL = """
+WITH yoy AS (
+    SELECT partner_id, quarter, revenue, revenue_yoy AS revenue_ago, revenue_yoy_change AS yoy
+    FROM ({per_partner})
 ),
 -- Counting non-declining quarters from the anchor backwards: the streak is the rows before the first one.
 marked AS (
     SELECT *, sum(CASE WHEN yoy < 0 THEN 0 ELSE 1 END)
-              OVER (PARTITION BY partner_id ORDER BY qs DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS breaks
+              OVER (PARTITION BY partner_id ORDER BY quarter DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+              AS breaks
     FROM yoy
 ),
 streak AS (SELECT * FROM marked WHERE breaks = 0),
 long AS (SELECT partner_id FROM streak GROUP BY 1 HAVING count(*) >= $min_quarters)
-SELECT s.partner_id, p.name, p.region, s.qs, s.revenue, s.revenue_ago, s.yoy
-FROM streak s JOIN long USING (partner_id) JOIN p USING (partner_id)
-ORDER BY s.partner_id, s.qs
+SELECT s.partner_id, p.name, p.region, s.quarter, s.revenue, s.revenue_ago, s.yoy
+FROM streak s JOIN long USING (partner_id) JOIN partners p USING (partner_id)
+ORDER BY s.partner_id, s.quarter
 """
 
 
@@ -734,21 +736,18 @@ def _declining(scan: _Scan) -> list[Finding]:
     if resolved is None:
         return []
     anchor, quarters = resolved
-    anchor_end = _months_back(anchor, -3) - timedelta(days=1)
+    window = TimeWindow(start=quarters[0], end=_months_back(anchor, -3) - timedelta(days=1))
+    region = scan.args.region
+    scope = Scope(partners=("p.region = $region",), params={"region": region}) if region is not None else None
+    per_partner = compile_per_partner(["revenue"], window, grain="quarter", compared={"yoy": ["revenue"]}, scope=scope)
     rows = scan.store.query(
-        DECLINE_SQL,
-        {
-            "region": scan.args.region,
-            "quarters": quarters,
-            "history_start": _months_back(quarters[0], 12),
-            "anchor_end": anchor_end,
-            "min_quarters": scan.args.decline_quarters,
-        },
+        DECLINE_SQL.format(per_partner=per_partner.sql),
+        {**per_partner.params, "min_quarters": scan.args.decline_quarters},
     )
     findings = []
     for pid, group in rows.groupby("partner_id", sort=True):
-        group = group.sort_values("qs")
-        keys = [_quarter_key(pd.Timestamp(q).date()) for q in group["qs"]]
+        group = group.sort_values("quarter")
+        keys = [str(q) for q in group["quarter"]]
         avg = float(group["yoy"].mean())
         severity: Severity = "高" if avg <= DECLINE_HIGH else "中" if avg <= DECLINE_MEDIUM else "低"
         last = group.iloc[-1]

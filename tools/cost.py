@@ -397,7 +397,10 @@ def cost_analysis(store: Store, args: CostArgs) -> ToolResult:
         )
     missing_cost = float(facts["revenue_without_unit_cost"])
     if missing_cost > 0:
-        warnings.append(f"有 {missing_cost:,.2f} 元销售的产品缺少单位成本，这部分毛利按销售额全额计算，毛利偏高。")
+        warnings.append(
+            f"有 {missing_cost:,.2f} 元销售的产品缺少单位成本，这部分销售没有计入毛利，毛利与毛利率偏低；"
+            "请在产品表补充单位成本。"
+        )
 
     by_type = _group_table(partners, ledger, "channel_type", "渠道类型")
     by_region = _group_table(partners, ledger, "region", "区域")

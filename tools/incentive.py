@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from company.capabilities import Missing, availability
 from company.periods import Period
+from company.semantic import growth
 from company.store import Store
 from company.units import money, percent
 from tools.base import ToolError, ToolResult, latest_date, register, resolve_period
@@ -438,7 +439,8 @@ def _basis(store: Store, frame: pd.DataFrame, period: Period) -> tuple[str, list
             "或换一个有去年同期数据的期间，按同比增长测算。"
         )
     frame["target"] = ago.where(ago > 0)
-    frame["achievement"] = frame["revenue"] / frame["target"]
+    # 同比达成率 = this period ÷ the year-ago period = 1 + growth_yoy (the semantic layer's 同比).
+    frame["achievement"] = (frame["growth_yoy"] + 1).where(frame["target"].notna())
     missing.insert(
         0,
         available.missing(
@@ -741,8 +743,8 @@ def _near_next_tier(
     what_if = frame.iloc[index].copy()
     what_if["revenue"] = what_if["target"] * nxt
     what_if["achievement"] = nxt
-    # Growth moves with the extra revenue, so the growth bonus is re-judged too.
-    what_if["growth_yoy"] = what_if["revenue"] / what_if["revenue_year_ago"].where(what_if["revenue_year_ago"] > 0) - 1
+    # Growth moves with the extra revenue, so the growth bonus is re-judged too (by the semantic layer's rule).
+    what_if["growth_yoy"] = growth(what_if["revenue"], what_if["revenue_year_ago"])
     after = _amounts(what_if, schedule)["due"]
     now = amounts["due"][index]
     needed = (what_if["revenue"] - frame["revenue"].iloc[index].fillna(0)).to_numpy(float)

@@ -11,7 +11,7 @@ from company.capabilities import Missing
 from company.periods import Period, PeriodError, parse_period, period_of
 from company.store import Store
 from tools.base import TOOLS, ToolError, ToolResult, register, span_of
-from tools.metrics import partner_metrics
+from tools.metrics import partner_metrics, period_total, period_totals
 from tools.scorecard import KPIS
 
 ROLES = {
@@ -197,7 +197,8 @@ def quarterly_work_plan(store: Store, args: WorkPlanArgs) -> ToolResult:
     rebate = section("simulate_rebate")
 
     goals = _goals(store, quarter, basis, metrics, card, cost, conflicts, args)
-    measures = _measures(metrics, card, cost, conflicts, rebate)
+    by_region = period_totals(store, basis, ["achievement"], args.region, by="region")["achievement"]
+    measures = _measures(metrics, by_region, card, cost, conflicts, rebate)
     focus = {
         "诊断与部署": [
             "召开季度启动会，向伙伴发布目标与返利政策",
@@ -299,9 +300,7 @@ def _goals(store, quarter, basis, metrics, card, cost, conflicts, args) -> list[
     with_target = metrics[metrics["achievement"].notna()]
     on_target = float((with_target["achievement"] >= 1).mean() * 100) if len(with_target) else None
     ratio = cost.figures.get("费用率(%)") if cost is not None else None
-    collection = (
-        metrics["amount_collected"].sum() / metrics["amount_due"].sum() if metrics["amount_due"].sum() else None
-    )
+    collection = period_total(store, basis, "collection_rate", args.region)
     high = int(conflicts.figures.get("高严重度项数", 0)) if conflicts is not None else None
     tiers = card.data["tier"].value_counts() if card is not None else pd.Series(dtype=int)
     ab_share = (
@@ -377,7 +376,7 @@ def _goals(store, quarter, basis, metrics, card, cost, conflicts, args) -> list[
     return goals
 
 
-def _measures(metrics, card, cost, conflicts, rebate) -> list[Measure]:
+def _measures(metrics, achievement_by_region, card, cost, conflicts, rebate) -> list[Measure]:
     scored = card.data if card is not None else pd.DataFrame(columns=["tier", "score", "gap_to_next", "lever"])
     measures: list[Measure] = []
     weak = scored[scored["tier"] == "D"].sort_values("score")
@@ -405,10 +404,8 @@ def _measures(metrics, card, cost, conflicts, rebate) -> list[Measure]:
                 source="partner_scorecard",
             )
         )
-    by_region = metrics.groupby("region", dropna=True).agg(revenue=("revenue", "sum"), target=("target", "sum"))
-    by_region = by_region[by_region["target"] > 0]
-    if len(by_region) > 1:
-        worst = (by_region["revenue"] / by_region["target"]).sort_values()
+    worst = achievement_by_region.dropna().sort_values()  # 完成率 as the semantic layer defines it, per region
+    if len(worst) > 1:
         measures.append(
             Measure(
                 area="网络建设",

@@ -6,6 +6,23 @@ import streamlit as st
 
 from advisor.workspace import workspaces
 from ui import state
+from ui.i18n import language, t
+
+
+def describe(dataset) -> str:
+    """「名称」, sample or company data, and the currency, in the interface language."""
+    profile = dataset.profile
+    return t(
+        "dataset.current",
+        name=profile.name,
+        kind=t("dataset.kind.sample" if profile.is_sample else "dataset.kind.company"),
+        unit=profile.money.label(language()),
+    )
+
+
+def option(dataset) -> str:
+    profile = dataset.profile
+    return t("dataset.option.sample" if profile.is_sample else "dataset.option.company", name=profile.name)
 
 
 def header() -> None:
@@ -15,22 +32,22 @@ def header() -> None:
     active = spaces.active()
     if active is None or not active.store.exists():
         return
-    st.caption(f"当前数据集：{active.describe()}")
+    st.caption(describe(active))
     if len(datasets) < 2:
         return
     ids = [d.id for d in datasets]
-    names = {d.id: f"{d.profile.name}{'（示例）' if d.profile.is_sample else ''}" for d in datasets}
+    names = {d.id: option(d) for d in datasets}
     chosen = st.sidebar.selectbox(
-        "数据集",
+        t("dataset.switch"),
         ids,
         index=ids.index(active.id) if active.id in ids else 0,
         format_func=names.get,
         key="dataset_switch",
-        help="示例公司与您导入的公司数据分开保存；切换后所有页面、回答和方案都用所选数据集。",
+        help=t("dataset.switch_help"),
     )
     if chosen != active.id:
         spaces.activate(chosen)
-        st.session_state["dataset_switched"] = names[chosen]
+        st.session_state["dataset_switched"] = next(d.profile.name for d in datasets if d.id == chosen)
         st.rerun()
     if switched := st.session_state.pop("dataset_switched", None):
-        st.toast(f"已切换到数据集「{switched}」")
+        st.toast(t("dataset.switched", name=switched))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 
 import pandas as pd
@@ -11,6 +9,7 @@ import plotly.express as px
 import streamlit as st
 
 from advisor.types import Answer, ChartSpec
+from ui.i18n import t
 
 # A data answer's tables: 结果 is what the user reads, 数值 the same rows as numbers for the chart, 排名 the
 # ranking around a 最高 / 前3 answer that its chart draws.
@@ -35,37 +34,40 @@ def style_tables() -> None:
 
 
 def render_answer(answer: Answer, key: str) -> None:
+    # What the assistant wrote, computed and quoted stays in the question's language: it goes into containers
+    # keyed content-… (the CSS class st-key-content-…), apart from the interface's own words around it.
+    content = st.container(key=f"content-answer-{key}")
     for flag in answer.flags:
-        st.warning(f"核对提示：{flag}")
+        content.warning(t("answer.flag", flag=flag))
     text, footer = split_footer(answer.markdown)
     data_answer = answer.sql is not None and answer.draft is None
     # A data answer's rows are shown once, as a grid below the chart; the Markdown copy is for the command line.
-    st.markdown(without_tables(text) if data_answer else text)
-    tables = {t.name: t.frame for t in answer.tables}
+    content.markdown(without_tables(text) if data_answer else text)
+    tables = {table.name: table.frame for table in answer.tables}
     # A ranking's chart shows the ranking around the answer; its own rows (最高的 / 前3名) are drawn darker
     ranked = int(answer.spec.get("limit") or 0) if answer.spec and answer.spec.get("sort") else 0
     for number, chart in enumerate(answer.charts):
         figure = chart_figure(chart, tables.get(chart.table), ranked)
         if figure is not None:
-            st.plotly_chart(figure, width="stretch", key=f"{key}-chart-{number}")
+            content.plotly_chart(figure, width="stretch", key=f"{key}-chart-{number}")
     if data_answer:
-        shown = [t for t in answer.tables if t.name not in CHART_SOURCES] or answer.tables[:1]
+        shown = [table for table in answer.tables if table.name not in CHART_SOURCES] or answer.tables[:1]
         for table in shown:
-            st.dataframe(table.frame, hide_index=True, width="stretch")
+            content.dataframe(table.frame, hide_index=True, width="stretch")
     elif answer.tables:
-        with st.expander(f"查看表格（{len(answer.tables)} 个）"):
+        with st.expander(t("answer.tables", count=len(answer.tables))), st.container(key=f"content-tables-{key}"):
             for table in answer.tables:
                 st.caption(table.name)
                 st.dataframe(table.frame, hide_index=True, width="stretch")
     if footer:
-        st.caption(footer)
+        st.container(key=f"content-footer-{key}").caption(footer)
     if answer.sql:
-        with st.expander("查询语句（SQL）与期间"):
+        with st.expander(t("answer.sql")):
             if answer.period:
-                st.caption(f"期间：{answer.period}")
+                st.container(key=f"content-period-{key}").caption(t("answer.period", period=answer.period))
             st.code(answer.sql, language="sql")
     if answer.citations:
-        with st.expander(f"出处（{len(answer.citations)} 段）"):
+        with st.expander(t("answer.sources", count=len(answer.citations))), st.container(key=f"content-sources-{key}"):
             for citation in answer.citations:
                 path = " > ".join(citation.heading_path)
                 st.markdown(f"**[{citation.number}] {citation.title}**" + (f" > {path}" if path else ""))
@@ -75,19 +77,22 @@ def render_answer(answer: Answer, key: str) -> None:
         draft = answer.draft
         c1, c2 = st.columns(2)
         c1.download_button(
-            "下载方案（Markdown）",
+            t("answer.download.markdown"),
             draft.markdown.encode("utf-8"),
             file_name=f"{draft.title}-v{draft.version}.md",
             mime="text/markdown",
             key=f"{key}-download",
         )
-        c2.download_button(
-            "下载方案（Word）",
-            data=lambda: draft_docx(draft),
-            file_name=f"{draft.title}-v{draft.version}.docx",
-            mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-            key=f"{key}-docx",
-        )
+        if draft.document is not None:  # the Word file renders the document shown above, never a rebuild
+            c2.download_button(
+                t("answer.download.word"),
+                data=lambda: draft_docx(draft),
+                file_name=f"{draft.title}-v{draft.version}.docx",
+                mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                key=f"{key}-docx",
+            )
+        else:
+            c2.caption(t("answer.download.old_draft"))
 
 
 def chart_figure(chart: ChartSpec, frame: pd.DataFrame | None, ranked: int | bool):
@@ -125,12 +130,9 @@ def without_tables(markdown: str) -> str:
 
 
 def draft_docx(draft) -> bytes:
-    """The Word version of a chat draft, built when the user asks for it (it takes a second or two)."""
-    from advisor.plans import PlanLibrary, generate, render_docx
+    """The Word version of a chat draft: the document the chat shows, rendered to .docx when the user asks for it.
+    It is also kept in the plan library (listed on the 方案 page), one file per draft version."""
+    from advisor.plans import render_docx, save_draft
     from ui import state
 
-    document = generate(draft.kind, draft.args, state.store(), state.knowledge().search, version=draft.version)
-    # One saved plan per draft version (also listed on the 方案 page), however often the button is pressed.
-    digest = hashlib.sha1(json.dumps(draft.args, sort_keys=True, default=str).encode()).hexdigest()[:10]
-    PlanLibrary(state.settings().data_dir / "plans").save(document, f"draft-{draft.kind}-{digest}-v{draft.version}")
-    return render_docx(document)
+    return render_docx(save_draft(draft, state.settings().data_dir / "plans"))

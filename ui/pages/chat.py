@@ -13,10 +13,11 @@ from ui import dataset, state
 from ui.i18n import t
 from ui.render import render_answer
 
+# Example questions by the kind of user (their texts, in both languages, are in ui/text.yaml).
 STARTERS = {
-    "chat.group.manager": ["设计一个返利方案，预算300万", "返利门槛怎么定？", "经销商跨区窜货怎么处理？"],
-    "chat.group.executive": ["上季度华东哪些经销商完成率低于80%？", "各渠道费用率对比", "有没有窜货？"],
-    "chat.group.plan": ["做一份下季度的渠道工作计划", "起草一份渠道策略", "给华东经销商打分分级"],
+    "chat.group.manager": ("rebate_plan", "rebate_threshold", "cross_region"),
+    "chat.group.executive": ("below_target", "expense_ratio", "conflicts"),
+    "chat.group.plan": ("work_plan", "strategy", "scorecard"),
 }
 
 
@@ -49,7 +50,7 @@ def sidebar(history) -> None:
                 st.session_state["conversation_id"] = conversation.id
                 st.session_state.pop("confirm_delete", None)
                 st.rerun()
-        st.caption(t("chat.history.mine"))
+        st.caption(t("chat.history_mine"))
         current = next((c for c in conversations if c.id == current_id), None)
         if current is not None:
             delete_control(history, current)
@@ -62,15 +63,15 @@ def delete_control(history, conversation) -> None:
             st.session_state["confirm_delete"] = conversation.id
             st.rerun()
         return
-    st.warning(t("chat.delete.ask", title=conversation.title))
+    st.warning(t("chat.delete_ask", title=conversation.title))
     yes, no = st.columns(2)
-    if yes.button(t("chat.delete.yes"), type="primary", width="stretch", key="delete_chat_yes"):
+    if yes.button(t("chat.delete_yes"), type="primary", width="stretch", key="delete_chat_yes"):
         history.delete(conversation.id)
         st.session_state.pop("confirm_delete", None)
         st.session_state.pop("conversation_id", None)
         st.session_state["chat_message"] = t("chat.deleted", title=conversation.title)
         st.rerun()
-    if no.button(t("chat.delete.no"), width="stretch", key="delete_chat_no"):
+    if no.button(t("chat.delete_no"), width="stretch", key="delete_chat_no"):
         st.session_state.pop("confirm_delete", None)
         st.rerun()
 
@@ -80,15 +81,16 @@ def welcome() -> None:
     store = state.store()
     if store.exists():
         profile = store.profile()
-        data = f"「{profile.name}」（{'内置示例公司，虚构的食品饮料企业' if profile.is_sample else '公司数据'}）"
-        st.caption(t("chat.loaded", data=data, docs=str(state.knowledge().stats()["documents"])))
+        loaded = "chat.loaded.sample" if profile.is_sample else "chat.loaded.company"
+        st.caption(t(loaded, name=profile.name, docs=state.knowledge().stats()["documents"]))
     st.caption(t("chat.own"))
     st.markdown(t("chat.try"))
     columns = st.columns(len(STARTERS))
-    for column, (group, questions) in zip(columns, STARTERS.items(), strict=True):
+    for column, (group, starters) in zip(columns, STARTERS.items(), strict=True):
         with column:
             st.caption(t(group))
-            for number, question in enumerate(questions):
+            for number, starter in enumerate(starters):
+                question = t(f"chat.starter.{starter}")
                 if st.button(question, key=f"starter-{group}-{number}", width="stretch"):
                     st.session_state["pending"] = question
                     st.rerun()
@@ -97,28 +99,29 @@ def welcome() -> None:
 def replay(history, conversation_id: str) -> None:
     for index, message in enumerate(history.messages(conversation_id)):
         with st.chat_message(message.role):
-            if message.answer is None:
-                st.markdown(message.content)
+            if message.answer is None:  # the user's words (content, like the answer: not the interface's)
+                st.container(key=f"content-question-{conversation_id}-{index}").markdown(message.content)
                 continue
             render_answer(message.answer, key=f"{conversation_id}-{index}")
-            if message.answer.route.options:
+            if message.answer.route.options:  # the assistant's choices for an unclear question
+                options = st.container(key=f"content-options-{conversation_id}-{index}")
                 for number, option in enumerate(message.answer.route.options):
-                    if st.button(option, key=f"opt-{conversation_id}-{index}-{number}"):
+                    if options.button(option, key=f"opt-{conversation_id}-{index}-{number}"):
                         st.session_state["pending"] = option
                         st.rerun()
 
 
 def ask(question: str, history) -> None:
     with st.chat_message("user"):
-        st.markdown(question)
+        st.container(key="content-question-asked").markdown(question)
     with st.chat_message("assistant"):
-        status = st.status("正在处理…", expanded=False)
+        status = st.status(t("chat.working"), expanded=False)
         stream = st.empty()
         streamed: list[str] = []
 
         def on_event(kind: str, value) -> None:
             if kind == "step" and isinstance(value, Step):
-                status.write(f"**{value.label}**　{value.detail}")
+                status.write(t("chat.step", label=value.label, detail=value.detail))
             elif kind == "token":
                 streamed.append(value)
                 stream.markdown("".join(streamed) + "▌")
@@ -132,17 +135,17 @@ def ask(question: str, history) -> None:
             st.session_state["conversation_id"] = conversation.id
             reply = conversation.ask(question, on_event)
         except CanmouError as exc:  # a turn that got as far as the question saved the message as its reply
-            status.update(label="出错了", state="error")
+            status.update(label=t("chat.failed"), state="error")
             st.error(exc.message)
             if isinstance(exc, UnknownConversation):
                 st.session_state.pop("conversation_id", None)
             return
-        status.update(label="完成：" + "；".join(s.label for s in reply.steps), state="complete")
+        status.update(label=t("chat.done", steps=t("sep.steps").join(s.label for s in reply.steps)), state="complete")
         stream.empty()
     st.rerun()
 
 
-st.title(t("chat.title"))
+st.title(t("app.name"))
 dataset.header()
 history = state.history(owner=session_owner())
 sidebar(history)

