@@ -3053,6 +3053,14 @@ def evidence(store: Store, question: str, previous: QuerySpec | dict | None = No
     measure = any(p[-1:] in MEASURE_SUFFIX or NOT_IN_DATA.search(p) for p in parser.unused)
     if isinstance(parsed, Clarification) and parsed.reason == "unanswerable" and ranked and measure:
         return "ask"  # 退货率最高的品类: a ranking of the company's categories by a figure the data lacks
+    if (
+        previous is not None
+        and not isinstance(parsed, Clarification)
+        and not parser.unused
+        and kinds
+        and FOLLOW_UP.search(parser.scan.text)
+    ):
+        return "answer"  # same thing but only 电商平台: the previous question's frame, narrowed; nothing left unread
     if _covered_share(parser.scan) < HALF_COVERED:  # 申请直销牌照要准备哪些材料: 直销 and four words of no data
         return "partial" if kinds else "none"
     if isinstance(parsed, Clarification):

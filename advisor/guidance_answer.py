@@ -28,8 +28,10 @@ from retrieval.search import QUESTION_WORDS, Evidence, analyse
 W_PRIOR = 0.25
 W_MEANING = 1.2
 W_SHAPE = 1.0
+W_ONE_CHARACTER = 0.35  # weight of a one-character idea of the question (卖 / 定 / 看)
+W_BEST_ITEM = 0.5  # a list's shared ideas: this share from its best item (with the lead-in), the rest from all of it
 LINE_BUDGET = 12  # lines of quotes after which no runner-up is added
-RUNNER_UP = 0.75  # a runner-up is quoted when it scores at least this share of the best unit
+RUNNER_UP = 0.7  # a runner-up is quoted when it scores at least this share of the best unit
 Similarity = Callable[[str, list[str]], list[float]]  # question, texts -> cosine similarity per text
 
 ITEM = re.compile(
@@ -221,8 +223,19 @@ def _items(lines: list[str], start: int) -> tuple[list[str], list[str], int]:
     return items, marks, i
 
 
+ASKING = re.compile(r"^(?:哪|几|多少|什么|啥|怎|如何|为何|为啥)")  # 哪几个 / 几样 / 怎么样: how it is asked, not what
+
+
 def _concepts(question: str) -> list[frozenset[str]]:
-    return [c for c in analyse(question).concepts if not c <= QUESTION_WORDS]
+    return [c for c in analyse(question).concepts if not c <= QUESTION_WORDS and not all(ASKING.match(t) for t in c)]
+
+
+def _weight(concept: frozenset[str], concepts: list[frozenset[str]]) -> float:
+    """A one-character idea (卖 / 定 / 看) says little; a fragment of a longer word of the question (净水 in 净水器)
+    repeats it."""
+    if all(any(t != u and t in u for other in concepts if other is not concept for u in other) for t in concept):
+        return 0.0
+    return W_ONE_CHARACTER if all(len(t) == 1 for t in concept) else 1.0
 
 
 def _holds(concept: frozenset[str], low: str) -> bool:
@@ -235,6 +248,16 @@ def _overlap(concepts: list[frozenset[str]], weights: list[float], text: str) ->
         return 0.0
     low = text.lower()
     return sum(w for c, w in zip(concepts, weights, strict=True) if _holds(c, low)) / total
+
+
+def _lexical(concepts: list[frozenset[str]], weights: list[float], unit: Unit, text: str) -> float:
+    """Shared ideas; a list's count partly by its best item, so a long list does not win by its length alone."""
+    whole = _overlap(concepts, weights, text)
+    if unit.kind != "list" or len(unit.items) < 2:
+        return whole
+    heading = " ".join(unit.evidence.chunk.heading_path)
+    best = max(_overlap(concepts, weights, f"{unit.lead} {item} {heading}") for item in unit.items)
+    return W_BEST_ITEM * best + (1 - W_BEST_ITEM) * whole
 
 
 def _shape_bonus(
@@ -283,9 +306,9 @@ def rank_units(
     meaning = similarity(question, [u.text for u in units]) if similarity else [0.0] * len(units)
     texts = [(u.text + " " + " ".join(u.evidence.chunk.heading_path)).lower() for u in units]
     # An idea few of the candidate units share tells them apart (培训部门 among passages on 指标): weigh it more.
-    weights = [1.0] * len(concepts)
+    weights = [_weight(c, concepts) for c in concepts]
     subjects = sorted({t for c in concepts for t in c if len(t) >= 2 and CJK.match(t)}, key=len, reverse=True)
-    lexicals = [_overlap(concepts, weights, text) for text in texts]
+    lexicals = [_lexical(concepts, weights, unit, text) for unit, text in zip(units, texts, strict=True)]
     # 第二十六条 特许人违反本条例第十六条…的，处1万元以下的罚款: a penalty article matches what the article it names
     # is about (第十六条: fees taken before signing), not its own few words
     by_article: dict[int, float] = {}

@@ -47,6 +47,11 @@ class QuerySpecError(CanmouError):
 # ---------------------------------------------------------------------------------------------------------------
 
 
+PRODUCT_KEY = (
+    "coalesce((SELECT min(p2.sku) FROM products p1 JOIN products p2 ON p2.name = p1.name WHERE p1.sku = x.sku), x.sku)"
+)
+
+
 @dataclass(frozen=True)
 class Dimension:
     key: str
@@ -201,7 +206,8 @@ _BASE_DIMENSIONS: dict[str, Dimension] = {
             "product",
             ("产品", "SKU", "单品", "商品"),
             ("product", "sku", "item"),
-            {"sales": "x.sku", "inventory": "x.sku"},
+            # one name under several codes (开博通 sold as three SKUs) is one product: its first code stands for all
+            {"sales": PRODUCT_KEY, "inventory": PRODUCT_KEY},
             ("sku", "product_name"),
         ),
         Dimension(

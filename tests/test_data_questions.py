@@ -1110,6 +1110,24 @@ def test_one_product_name_under_several_codes_means_all_of_them(tmp_path):
     assert answer.frame["revenue"].iloc[0] == 300
 
 
+def test_a_product_ranking_counts_one_name_under_several_codes_once(tmp_path):
+    # 开博通 sold under two codes: 200 in all, ahead of 高特灵's 150 (each code alone is behind it)
+    store = make_store(
+        tmp_path,
+        partners=[partner("P1")],
+        products=[product("A-1", name="开博通"), product("A-2", name="开博通"), product("B-1", name="高特灵")],
+        sales=[
+            sale("P1", "A-1", "2026-05-10", 1, 100),
+            sale("P1", "A-2", "2026-05-11", 1, 100),
+            sale("P1", "B-1", "2026-05-12", 1, 150),
+        ],
+    )
+    answer = answer_data_question(store, "5月卖得最好的2个产品")
+    assert isinstance(answer, DataAnswer), answer
+    assert list(answer.frame["product_name"]) == ["开博通", "高特灵"]
+    assert list(answer.frame["revenue"]) == [200, 150]
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Averages per member (户均 / 平均每月 / average revenue per customer): total ÷ members, with both stated.
 # Q2 2026 revenue 42,000 from four partners (P1 14,000, P2 18,000, P3 3,000, P4 7,000): 10,500 per partner.
@@ -1258,3 +1276,20 @@ def test_customers_who_bought_the_most_are_ranked_not_counted(company):
     assert isinstance(answer, DataAnswer), answer
     assert answer.spec.metrics == ["revenue"] and answer.spec.sort is not None
     assert answer.frame["partner_id"].iloc[0] == "P2"  # 18,000
+
+
+def test_an_english_follow_up_that_narrows_the_previous_ranking_stays_with_the_data(loaded_store, guides_kb, tmp_path):
+    from advisor.pipeline import Context, answer
+    from advisor.settings import Settings
+
+    context = Context(store=loaded_store, kb=guides_kb, settings=Settings(data_dir=tmp_path / "data"))
+    first = answer("Top 5 partners by revenue last quarter", context)
+    context.history = [
+        {"role": "user", "content": "Top 5 partners by revenue last quarter"},
+        {"role": "assistant", "content": first.markdown, "spec": first.spec},
+    ]
+    reply = answer("same thing but only 电商平台", context)
+    assert reply.route.intent == "data", reply.markdown
+    assert reply.spec is not None and reply.spec["dimensions"] == ["partner"] and len(reply.tables[0].frame) > 0
+    assert reply.spec["window"] == first.spec["window"]
+    assert any(f["field"] == "partner_type" for f in reply.spec["filters"]), reply.spec

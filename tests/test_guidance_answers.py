@@ -319,3 +319,18 @@ def test_a_why_question_opens_with_the_reason():
     ]
     best = choose("国家为啥要出个条例管直销", passages)[0]
     assert best.text.startswith("第一条")
+
+
+def test_a_long_list_does_not_outrank_the_sentence_that_answers_by_its_length_alone():
+    # The checklist shares 定 / 哪几个 / 指标 with the question across its many items; the answer names 培训部门.
+    checklist = passage(
+        "确定渠道类型和模式时，可以逐项打勾：\n"
+        "- 目标客户主要在哪几个触点购买？\n"
+        "- 每个触点需要的渠道职能是什么？\n"
+        "- 每条渠道的负责人和考核指标是否明确？\n"
+        "- 进入新渠道的试点区域和退出条件是否写明？",
+        rank=1,
+    )
+    answer = passage("同时给培训部门自己也设指标：课程覆盖率、考试合格率、受训后三个月的行为改变率。", rank=2)
+    best = choose("培训部门自己的KPI该怎么定，看哪几个指标？", [checklist, answer])[0]
+    assert "课程覆盖率" in best.text
