@@ -854,6 +854,7 @@ CODE_LIKE = re.compile(r"[a-z]{1,4}-\d{2,8}(?:-\d+)?|[a-z]\d{3,8}")
 STOP_ZH = set(LEXICON["STOP_ZH"])
 STOP_EN = set(LEXICON["STOP_EN"])
 COMMON_WORD_FREQ = 1000  # jieba frequency above which an unmatched word is ordinary language, not a name
+RATE_OPTIONS = ("achievement", "collection_rate", "gross_margin", "expense_ratio")
 MISSING_METRIC_OPTIONS = (
     "revenue",
     "achievement",
@@ -1881,6 +1882,18 @@ class _Parser:
         inherit = follow_up and not metric_spans and not any(t.metric for t in thresholds)
         if not metric_spans and not any(t.metric for t in thresholds) and not inherit:
             metric_spans = self._default_metric()
+            ratio_bound = any(t.is_percent for t in thresholds) and not any(
+                self.scan.of(kind) for kind in ("growth", "compare", "share")
+            )
+            if ratio_bound and [key for _s, key in metric_spans] == ["revenue"] and not metric_spans[0][0].end:
+                # 华东哪些经销商低于80%: a bound in % is on a rate the question does not name, never on 销售额
+                return self._clarify(
+                    "missing_metric",
+                    "低于或高于的百分比指哪个指标？例如完成率、回款率、毛利率、费用率。",
+                    "Which rate does the percentage apply to? For example achievement, collection rate, gross margin "
+                    "or expense ratio.",
+                    [self._with_metric(METRICS[k].label(self.lang)) for k in RATE_OPTIONS],
+                )
         if not metric_spans and not any(t.metric for t in thresholds) and not inherit:
             # headcount of each distributor: the figure asked for is one the data does not have; say so
             anchored = any(span.kind in ("entity", "group", "time", "name") for span in self.scan.spans)

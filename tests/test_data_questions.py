@@ -672,6 +672,16 @@ def test_no_metric_asks_which_one(company):
     assert isinstance(english, Clarification) and "how are distributors in East China doing: revenue" in english.options
 
 
+@pytest.mark.parametrize("question", ["华东哪些经销商低于80%", "East China distributors below 80%?"])
+def test_a_bound_in_percent_without_a_rate_asks_which_rate_never_revenue(company, question):
+    result = answer_data_question(company, question)
+    assert isinstance(result, Clarification) and result.reason == "missing_metric", result
+    chosen = answer_data_question(company, result.options[0])  # the option re-runs the whole question
+    assert isinstance(chosen, DataAnswer), chosen
+    bound = [f for f in chosen.spec.filters if f.field in METRICS]
+    assert [(f.field, f.op) for f in bound] == [("achievement", "lt")] and bound[0].value == pytest.approx(0.8)
+
+
 def test_ambiguous_partner_name_offers_the_candidates(company):
     result = answer_data_question(company, "恒通的销售额")
     assert isinstance(result, Clarification) and result.reason == "ambiguous_name"
