@@ -1,4 +1,4 @@
-"""`python -m eval`: benchmarks (`bench data`, `bench questions`) and evaluations (`data`, `retrieval`)."""
+"""`python -m eval`: benchmarks (`bench data`, `bench questions`, `bench kb` ...) and evaluations (`data` ...)."""
 
 from __future__ import annotations
 
@@ -169,15 +169,17 @@ def main(argv: list[str] | None = None) -> int:
     bench = sub.add_parser("bench", help="性能基准")
     bench.add_argument(
         "target",
-        choices=["data", "questions", "plans", "import", "answer"],
+        choices=["data", "questions", "plans", "import", "answer", "kb"],
         help="data：生成并载入示例公司；questions：数据问答用时（示例公司与 --partners × --months 公司）；"
-        "plans：为示例公司生成 7 个区域的季度计划（Word）；answer：一问一答用时（进程内与 ask 命令行）",
+        "plans：为示例公司生成 7 个区域的季度计划（Word）；answer：一问一答用时（进程内与 ask 命令行）；"
+        "kb：把 --mb MB 的合成中文文本加入一个新知识库的用时与峰值内存",
     )
     bench.add_argument("--partners", type=int, default=5000)
     bench.add_argument("--months", type=int, default=24)
     bench.add_argument("--seed", type=int, default=7)
     bench.add_argument("--no-import", action="store_true", help="跳过销售 CSV 重新导入的计时")
     bench.add_argument("--lines", type=int, default=2_000_000, help="import：经销商销售导出的行数")
+    bench.add_argument("--mb", type=float, default=1.0, help="kb：合成文本的大小（MB）")
     bench.add_argument("--json", action="store_true")
     data = sub.add_parser("data", help="数据问答评测：与 pandas 独立计算的结果逐题比对的准确率")
     data.add_argument("--json", action="store_true", help="以 JSON 输出全部数字与失败明细")
@@ -237,6 +239,16 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print_report(figures)
         return 0
+    if args.target == "kb":
+        from eval.bench_kb import print_report as print_kb
+        from eval.bench_kb import run as run_kb
+
+        figures = run_kb(args.mb, args.seed, show_progress=not args.json)
+        if args.json:
+            print(json.dumps(figures, ensure_ascii=False, indent=2))
+        else:
+            print_kb(figures)
+        return 0 if not figures["error"] else 1
     if args.target == "plans":
         figures = bench_plans(args.seed)
         if args.json:

@@ -8,6 +8,7 @@ repeated passages.
 from __future__ import annotations
 
 import io
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,8 +54,13 @@ HEADING_STOPS = "。；;，,：:！？!?"
 TITLE_STOPS = "。；;，,：:、"
 DANGLING = "的和与及或对把将被从向给并而在"  # a line ending on these breaks off mid-sentence
 URL_RE = re.compile(r"https?://|www\.", re.IGNORECASE)
+PDF_TAIL_BYTES = 2048  # where a complete PDF's closing %%EOF marker is
+READ_SHARE = 0.6  # of load_document's progress: reading and structure; the rest is clean-up
 ARTICLE_LEVEL = 0  # an article title in a file that joins several: above every numbered heading
 SUB_LEVEL = 9  # an unnumbered heading inside a numbered section: below every numbered heading
+
+
+Progress = Callable[[float, str], None]
 
 
 class DocumentError(CanmouError):
@@ -448,7 +454,10 @@ def load_docx(data: bytes, source: str) -> LoadedDocument:
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # python-docx raises several types for a damaged package
-        raise DocumentError(f"无法打开 Word 文件 {source}：{exc}。请确认它是 .docx（不是 .doc）且没有加密。") from exc
+        raise DocumentError(
+            f"{source} 已损坏或不完整，无法作为 Word 文档打开。请在 Word 或 WPS 中打开它并另存为 .docx 后再上传"
+            "（旧版 .doc 也请另存为 .docx；加密的文件请先去掉密码）。"
+        ) from exc
     title = (document.core_properties.title or "").strip()
     outline = _Outline()
     blocks: list[Block] = []
@@ -480,20 +489,40 @@ def load_docx(data: bytes, source: str) -> LoadedDocument:
     return LoadedDocument(source, title or Path(source).stem, blocks)
 
 
+def _pdf_problem(data: bytes, source: str, exc: Exception) -> DocumentError:
+    """What is wrong with a PDF that pypdf could not read, in words the user can act on (no library text)."""
+    from pypdf.errors import FileNotDecryptedError, LimitReachedError
+
+    if isinstance(exc, FileNotDecryptedError):
+        problem = "设置了打开密码，无法读取其中的文字。请在 PDF 阅读器中去掉密码后另存一份再上传。"
+    elif b"%%EOF" not in data[-PDF_TAIL_BYTES:]:
+        # Every complete PDF ends with %%EOF: without it the file was cut off while downloading or copying.
+        problem = "不完整（文件在中途被截断，可能下载或复制没有完成），无法读取。请重新下载或导出完整的文件后再上传。"
+    elif isinstance(exc, LimitReachedError | RecursionError):
+        problem = (
+            "内部结构已损坏（对象互相引用成环），无法读取。"
+            "请用 PDF 阅读器或 WPS 打开后「另存为」或「打印为 PDF」，再上传新生成的文件。"
+        )
+    else:
+        problem = "已损坏或不是标准的 PDF，无法读取。请用 PDF 阅读器打开确认，另存为新的 PDF 后再上传。"
+    return DocumentError(f"PDF 文件 {source} {problem}")
+
+
 def load_pdf(data: bytes, source: str) -> LoadedDocument:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
+    # pypdf logs each repair it attempts ("EOF marker not found"); the error below says what is wrong instead.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
         reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            reader.decrypt("")  # an owner password only restricts printing; an open password fails below
         pages = [(page.extract_text() or "").splitlines() for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError) as exc:
-        raise DocumentError(f"无法读取 PDF 文件 {source}：{exc}。请确认文件完整且没有加密。") from exc
+        meta_title = str(reader.metadata.title).strip() if reader.metadata and reader.metadata.title else ""
+    except Exception as exc:  # pypdf parses untrusted bytes and raises many types (LimitReachedError, KeyError ...)
+        raise _pdf_problem(data, source, exc) from exc
     if not any(line.strip() for page in pages for line in page):
         raise DocumentError(f"PDF 文件 {source} 里没有可提取的文字（可能是扫描件）。请先做文字识别（OCR）后再上传。")
-    meta_title = ""
-    if reader.metadata is not None and reader.metadata.title:
-        meta_title = str(reader.metadata.title).strip()
     return _load_plain(pages, source, meta_title, by_page=True)
 
 
@@ -582,9 +611,16 @@ def load_table(data: bytes, source: str) -> LoadedDocument:
 
 
 def _decode(data: bytes, source: str) -> str:
+    from company.errors import DataFileError
     from company.importers import detect_encoding
 
-    return data.decode(detect_encoding(data))
+    try:
+        return data.decode(detect_encoding(data))
+    except DataFileError as exc:
+        raise DocumentError(
+            f"{source} 不是可识别的文本（不是 UTF-8、GBK/GB18030 或 Windows-1252 编码），可能已损坏或其实是别的格式。"
+            "请用记事本或 WPS 打开确认，另存为 UTF-8 编码后再上传。"
+        ) from exc
 
 
 LOADERS: dict[str, Callable[[bytes, str], LoadedDocument]] = {
@@ -600,7 +636,7 @@ LOADERS: dict[str, Callable[[bytes, str], LoadedDocument]] = {
 }
 
 
-def clean(document: LoadedDocument) -> LoadedDocument:
+def clean(document: LoadedDocument, progress: Progress | None = None) -> LoadedDocument:
     """Drop boilerplate lines and exact or near-duplicate passages (uploads often repeat sections)."""
     kept: list[Block] = []
     for block in document.blocks:
@@ -609,14 +645,22 @@ def clean(document: LoadedDocument) -> LoadedDocument:
         text = "\n".join(lines).strip()
         if text:
             kept.append(Block(text, block.heading_path, block.location))
-    duplicates = duplicate_positions([b.text for b in kept])
+
+    def step(done: int, total: int) -> None:
+        if progress:
+            progress(done / total, f"合并重复段落：{done:,}/{total:,} 段")
+
+    duplicates = duplicate_positions([b.text for b in kept], step)
     document.dropped_duplicates = len(duplicates)
     document.blocks = [b for i, b in enumerate(kept) if i not in duplicates]
     return document
 
 
-def load_document(data: bytes, source: str) -> LoadedDocument:
-    """Read and clean one document; raises DocumentError with a message the user can act on."""
+def load_document(data: bytes, source: str, progress: Progress | None = None) -> LoadedDocument:
+    """Read and clean one document; raises DocumentError with a message the user can act on.
+
+    progress(fraction, message) is told how far reading and cleaning have come (a 30 MB text takes minutes)."""
+    notify = progress or (lambda _f, _m: None)
     suffix = Path(source).suffix.lower()
     if suffix not in LOADERS:
         raise DocumentError(f"不支持的文档类型 {suffix or '（无扩展名）'}：请上传 {' '.join(SUPPORTED)} 格式的文件。")
@@ -628,7 +672,11 @@ def load_document(data: bytes, source: str) -> LoadedDocument:
         )
     if suffix == ".pdf" and not data.lstrip().startswith(b"%PDF"):
         raise DocumentError(f"{source} 不是有效的 PDF 文件。")
-    document = clean(LOADERS[suffix](data, source))
+    notify(0.0, f"读取 {source}（{len(data) / 1024 / 1024:.1f} MB）")
+    loaded = LOADERS[suffix](data, source)
+    notify(READ_SHARE, f"已识别标题与章节：{len(loaded.blocks):,} 段，正在去掉广告语与重复段落")
+    document = clean(loaded, lambda f, m: notify(READ_SHARE + (1 - READ_SHARE) * f, m))
     if not document.blocks:
         raise DocumentError(f"文档 {source} 里没有可用的正文（去掉页眉页脚、广告语和重复段落后为空）。")
+    notify(1.0, f"清理完成：{len(document.blocks):,} 段")
     return document
