@@ -43,15 +43,15 @@ def upload_section(kb) -> None:
         return
     bar = st.progress(0.0, text=t("knowledge.upload.preparing"))
     results = []
-    for number, upload in enumerate(files):
 
-        def step(fraction: float, message: str, n=number) -> None:
-            bar.progress(min(1.0, (n + fraction) / len(files)), text=f"[{n + 1}/{len(files)}] {message}")
+    def step(fraction: float, message: str) -> None:
+        bar.progress(min(1.0, fraction), text=message)
 
-        try:
-            outcome = kb.add(upload.name, upload.getvalue(), progress=step)
-        except CanmouError as exc:
-            results.append(("error", t("knowledge.upload.failed", name=upload.name, message=exc.message)))
+    # each file's problem is that file's outcome (a damaged PDF never stops the others, never shows a traceback)
+    outcomes = kb.add_uploads([(upload.name, upload.getvalue()) for upload in files], progress=step)
+    for upload, outcome in zip(files, outcomes, strict=True):
+        if outcome.error:
+            results.append(("error", t("knowledge.upload.failed", name=upload.name, message=outcome.error)))
             continue
         doc = outcome.document
         if outcome.duplicate_of:
