@@ -1,8 +1,9 @@
-"""Command line: `python -m advisor data sample|import|status|model` and `python -m advisor prepare`."""
+"""Command line: `python -m advisor data sample|import|status|model`, `users list|add|passwd|remove` and `prepare`."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sys
@@ -12,6 +13,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from advisor.accounts import MIN_PASSWORD, ROLES, AccountError, Accounts
+from advisor.audit import EVENTS, LOCAL, AuditLog, Filters
 from advisor.settings import get_settings, settings_error_message
 from advisor.workspace import (
     active_dataset,
@@ -40,6 +43,11 @@ def _progress(enabled: bool):
 
 def _print_json(value: Any) -> None:
     print(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def _audit(event: str, **details: Any) -> None:
+    """Record what a command did in the audit log; the command line acts as the local operator."""
+    AuditLog(get_settings().data_dir).record(event, LOCAL, **details)
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -209,6 +217,7 @@ def cmd_dataset_drop(args: argparse.Namespace) -> int:
         print(f"将删除数据集 {dataset.describe()} 的全部数据，且不可恢复。确认请加 --yes。", file=sys.stderr)
         return 2
     spaces.remove(dataset.id)
+    _audit("delete", target="dataset", id=dataset.id, name=dataset.profile.name)
     active = spaces.active()
     print(f"已删除数据集「{dataset.id}」。当前数据集：{active.describe() if active else '（无）'}")
     return 0
@@ -247,11 +256,89 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     done = ensure_default(progress=_progress(True))
     print("已生成示例公司数据。" if done["sample"] else "公司数据已存在，跳过生成。")
     print(f"已索引 {done['guides']} 篇渠道管理指南。" if done["guides"] else "知识库已有指南索引，跳过。")
+    _accounts()
+    return 0
+
+
+def _accounts(to_stderr: bool = False) -> Accounts:
+    """The accounts file; on first run it is made with an admin whose one-time password is printed here."""
+    accounts = Accounts.for_settings()
+    created = accounts.ensure_admin()
+    if created is not None:
+        print(created.message(), file=sys.stderr if to_stderr else sys.stdout)
+    return accounts
+
+
+def _read_password(args: argparse.Namespace, name: str) -> str:
+    """From standard input with --password-stdin (one line), else typed twice without echo."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass(f"账号「{name}」的新密码（至少 {MIN_PASSWORD} 个字符，输入时不显示）：")
+    if getpass.getpass("再输入一次：") != first:
+        raise AccountError("两次输入的密码不一致，没有改动。请重新运行命令。")
+    return first
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    accounts = _accounts(to_stderr=args.json)
+    rows = [
+        {
+            "name": u.name,
+            "role": u.role,
+            "role_zh": ROLES[u.role].zh,
+            "regions": list(u.regions),
+            "email": u.email,
+            "password": accounts.has_password(u.name),
+        }
+        for u in accounts.users()
+    ]
+    if args.json:
+        _print_json(rows)
+        return 0
+    for r in rows:
+        regions = "、".join(r["regions"]) or "全部区域"
+        sign_in = "、".join(
+            filter(None, ["密码" if r["password"] else "", f"单点登录 {r['email']}" if r["email"] else ""])
+        )
+        print(f"  {r['name']:<20} {r['role_zh']:<5} {regions:<16} 登录方式：{sign_in}")
+    return 0
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    accounts = _accounts()
+    store = open_store()
+    known = store.region_names() if store.exists() else None
+    accounts.check_new(args.name, args.role, args.region or [], args.email, known)  # before asking for a password
+    password = _read_password(args, args.name) if args.password_stdin or not args.email else None
+    user = accounts.add(
+        args.name, args.role, args.region or [], password=password, email=args.email, known_regions=known
+    )
+    print(f"已添加账号 {user.describe()}。")
+    if known is None and user.role == "manager":
+        print("提示：还没有公司数据，区域名称未能核对；导入数据后请用 `users list` 确认区域与数据一致。")
+    return 0
+
+
+def cmd_users_passwd(args: argparse.Namespace) -> int:
+    accounts = _accounts()
+    user = accounts.get(args.name)
+    accounts.set_password(user.name, _read_password(args, user.name))
+    print(f"已修改账号「{user.name}」的密码。")
+    return 0
+
+
+def cmd_users_remove(args: argparse.Namespace) -> int:
+    user = _accounts().remove(args.name)
+    _audit("delete", target="account", name=user.name, role=user.role)
+    print(f"已删除账号 {user.describe()}。它的对话记录保留在历史中。")
     return 0
 
 
 def cmd_kb_add(args: argparse.Namespace) -> int:
     outcomes = open_knowledge().add_files(args.files, progress=_progress(not args.json))
+    for o in outcomes:
+        if o.ok and o.document is not None and not o.duplicate_of:
+            _audit("import", target="document", file=o.source, id=o.document.doc_id, title=o.document.title)
     if args.json:
         _print_json(
             [
@@ -297,6 +384,7 @@ def cmd_kb_list(args: argparse.Namespace) -> int:
 
 def cmd_kb_remove(args: argparse.Namespace) -> int:
     doc = open_knowledge().remove(args.doc_id)
+    _audit("delete", target="document", id=doc.doc_id, title=doc.title)
     print(f"已删除 {doc.doc_id}「{doc.title}」（{doc.chunks} 段）。")
     return 0
 
@@ -358,7 +446,7 @@ def cmd_tool(args: argparse.Namespace) -> int:
                 "missing": [m.to_dict() for m in result.missing],
                 "tables": {
                     k: json.loads(v.to_json(orient="records", force_ascii=False, date_format="iso"))
-                    for k, v in result.tables.items()
+                    for k, v in result.labelled(args.lang).items()
                 },
             }
         )
@@ -372,7 +460,7 @@ def cmd_tool(args: argparse.Namespace) -> int:
         print(localise_text(f"提示：{warning}", code))
     for line in result.missing_lines():
         print(f"需要补充的数据：{line}")
-    for name, table in result.tables.items():
+    for name, table in result.labelled(args.lang).items():
         print(f"\n【{name}】（共 {len(table)} 行{'，显示前 20 行' if len(table) > 20 else ''}）")
         print(localise_columns(table.head(20), code).to_string(index=False))
     if dataset is not None:
@@ -383,6 +471,7 @@ def cmd_tool(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     from advisor.conversation import Conversation, Deps
     from advisor.history import History, dump_answer
+    from documents.markdown import as_text
 
     settings = get_settings()
     deps = Deps(
@@ -403,7 +492,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({**dump_answer(reply), "conversation": conversation.id})
         return 0
-    print(reply.markdown)
+    print(as_text(reply.markdown))  # a terminal shows the text, not its Markdown escapes
     if reply.sql:
         print(f"\n查询语句：\n{reply.sql}")
     for flag in reply.flags:
@@ -479,6 +568,24 @@ def cmd_plan(args: argparse.Namespace) -> int:
     for path in export(document, out):
         print(path)
     print(f"「{document.title}」已生成并保存到方案库，用时 {time.perf_counter() - started:.1f} 秒。", file=sys.stderr)
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    log = AuditLog(get_settings().data_dir)
+    filters = Filters(user=args.user, event=args.event, since=args.since, until=args.until)
+    rows = log.read(filters)
+    if args.csv:
+        path = log.export_csv(args.csv, filters)
+        print(f"已导出 {len(rows)} 条审计记录到 {path}。")
+        return 0
+    if args.json:
+        _print_json([{**row, "details": json.loads(row["details"])} for row in rows.to_dict(orient="records")])
+        return 0
+    if rows.empty:
+        print("没有符合条件的审计记录。")
+    for row in rows.itertuples(index=False):
+        print(f"{row.at}  {row.user:<12} {EVENTS.get(row.event, (row.event,))[0]:<5} {row.details}")
     return 0
 
 
@@ -610,12 +717,45 @@ def build_parser() -> argparse.ArgumentParser:
     tool.add_argument("name", nargs="?", help="工具名；不填则列出全部工具")
     tool.add_argument("--args", default="{}", help='参数 JSON，如 \'{"period": "2026Q3", "region": "华东"}\'')
     tool.add_argument("--json", action="store_true", help="以 JSON 输出（表格为行列表）")
+    tool.add_argument("--lang", choices=["zh", "en"], default="zh", help="表名与列名的语言（默认中文）")
     tool.set_defaults(func=cmd_tool)
 
     ask_data = sub.add_parser("ask-data", help="数据提问：把问题解析为查询并直接给出数字、表格与 SQL")
     ask_data.add_argument("question", help="问题，例如：上季度华东区完成率最低的5个经销商")
     ask_data.add_argument("--json", action="store_true", help="以 JSON 输出（查询定义、时间、行、结论、SQL 与参数）")
     ask_data.set_defaults(func=cmd_ask_data)
+
+    users = sub.add_parser("users", help="账号：列出、添加、改密码、删除（角色：admin / manager / executive）")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    users_list = users_sub.add_parser("list", help="列出账号、角色与区域")
+    users_list.add_argument("--json", action="store_true", help="以 JSON 输出")
+    users_list.set_defaults(func=cmd_users_list)
+    users_add = users_sub.add_parser("add", help="添加账号（默认交互输入密码）")
+    users_add.add_argument("name", help="用户名")
+    users_add.add_argument(
+        "--role", required=True, help="角色：admin（管理员）、manager（区域经理）、executive（高管）"
+    )
+    users_add.add_argument("--region", action="append", help="区域经理负责的区域，可重复：--region 华东 --region 华南")
+    users_add.add_argument("--email", help="单点登录（OIDC）的邮箱；只用单点登录时不设密码")
+    users_add.add_argument("--password-stdin", action="store_true", help="从标准输入读一行作为密码")
+    users_add.set_defaults(func=cmd_users_add)
+    users_passwd = users_sub.add_parser("passwd", help="修改密码")
+    users_passwd.add_argument("name", help="用户名")
+    users_passwd.add_argument("--password-stdin", action="store_true", help="从标准输入读一行作为密码")
+    users_passwd.set_defaults(func=cmd_users_passwd)
+    users_remove = users_sub.add_parser("remove", help="删除账号（不能删除最后一个管理员）")
+    users_remove.add_argument("name", help="用户名")
+    users_remove.set_defaults(func=cmd_users_remove)
+
+    events = "、".join(f"{k}（{zh}）" for k, (zh, _en) in EVENTS.items())
+    audit = sub.add_parser("audit", help="审计日志：谁提了什么问题、运行了哪些工具、导入、导出、修改设置、删除")
+    audit.add_argument("--user", help="只看这个用户的记录（不登录时为 local）")
+    audit.add_argument("--event", help=f"只看这种事件：{events}")
+    audit.add_argument("--since", metavar="DATE", help="从这一天起（YYYY-MM-DD）")
+    audit.add_argument("--until", metavar="DATE", help="到这一天为止，含当天（YYYY-MM-DD）")
+    audit.add_argument("--csv", metavar="FILE", help="导出为 CSV 文件（Excel 可直接打开，只有本人可读）")
+    audit.add_argument("--json", action="store_true", help="以 JSON 输出")
+    audit.set_defaults(func=cmd_audit)
 
     prepare = sub.add_parser("prepare", help="准备内置默认数据（示例公司与指南索引）")
     prepare.set_defaults(func=cmd_prepare)

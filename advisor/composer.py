@@ -13,6 +13,7 @@ import pandas as pd
 
 from advisor.guidance_answer import Similarity, choose, render, source_phrase
 from advisor.types import Answer, AnswerTable, ChartSpec, Route, Step
+from documents.markdown import plain
 from retrieval.citations import Citations, key_sentences
 from retrieval.search import NOT_FOUND, SearchResult
 from tools.base import ToolResult
@@ -35,6 +36,9 @@ def md_table(frame: pd.DataFrame, max_rows: int = 15) -> str:
     for column in shown.columns:
         if pd.api.types.is_float_dtype(shown[column]):
             shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:,.2f}")
+        elif not pd.api.types.is_numeric_dtype(shown[column]):  # names and other values of the data: as text
+            shown[column] = shown[column].map(lambda v: plain(" ".join(v.split())) if isinstance(v, str) else v)
+    shown.columns = [plain(c) for c in shown.columns]
     text = shown.to_markdown(index=False)
     if len(frame) > max_rows:
         text += f"\n\n（共 {len(frame)} 行，此处显示前 {max_rows} 行，完整表格见下方。）"
@@ -51,7 +55,7 @@ def cited_guidance(
         number = citations.cite(evidence)
         picked = key_sentences(evidence.chunk.text, query, per_passage)
         if picked:
-            lines.append("- " + "".join(f"{s}[{number}]" for s in picked))
+            lines.append("- " + "".join(f"{plain(s)}[{number}]" for s in picked))
     return lines
 
 
@@ -91,27 +95,37 @@ def answer_guidance(
     return Answer(question=question, route=route, markdown=markdown, citations=citations.items, steps=steps)
 
 
-def chart_for(result: ToolResult) -> list[ChartSpec]:
-    charts = {
-        "partner_scorecard": ChartSpec(kind="bar", table="分级分布", x="级别", y="伙伴数", title="伙伴分级分布"),
-        "cost_analysis": ChartSpec(
-            kind="bar", table="按渠道类型", x="渠道类型", y="费用率(%)", title="各渠道类型费用率(%)"
-        ),
-        "simulate_rebate": ChartSpec(kind="bar", table="按档位汇总", x="档位", y="返利(元)", title="各档位返利(元)"),
-        "detect_conflicts": ChartSpec(kind="bar", table="按类型与严重度统计", x="类型", y="合计", title="冲突信号数量"),
-    }
-    spec = charts.get(result.tool)
-    if spec is None or spec.table not in result.tables:
-        return []
-    frame = result.tables[spec.table]
-    if spec.x not in frame.columns or spec.y not in frame.columns:
-        return []
-    return [spec]
+# The bar chart of each tool's answer: (table, x, y) by canonical names, and its title in Chinese and English.
+TOOL_CHARTS: dict[str, tuple[str, str, str, str, str]] = {
+    "partner_scorecard": ("tier_distribution", "tier", "partners", "伙伴分级分布", "Partners by tier"),
+    "cost_analysis": ("by_channel_type", "channel_type", "expense_ratio", "各渠道类型费用率(%)", "Expense ratio (%)"),
+    "simulate_rebate": ("by_tier", "tier", "rebate_amount", "各档位返利(元)", "Rebate by tier (CNY)"),
+    "detect_conflicts": ("counts", "kind", "total", "冲突信号数量", "Conflict signals"),
+}
 
 
-def tables_of(result: ToolResult, names: list[str] | None = None) -> list[AnswerTable]:
-    chosen = names or list(result.tables)
-    return [AnswerTable(name=n, frame=result.tables[n]) for n in chosen if n in result.tables]
+def chart_for(result: ToolResult, language: str = "zh") -> list[ChartSpec]:
+    """The tool's bar chart, drawn from its answer table with the headers that table shows in `language`."""
+    chart = TOOL_CHARTS.get(result.tool)
+    if chart is None or chart[0] not in result.tables:
+        return []
+    table, x, y, zh, en = chart
+    if x not in result.tables[table].columns or y not in result.tables[table].columns:
+        return []
+    return [
+        ChartSpec(
+            kind="bar",
+            table=result.label(table, language),
+            x=result.label(x, language, table),
+            y=result.label(y, language, table),
+            title=en if language == "en" else zh,
+        )
+    ]
+
+
+def tables_of(result: ToolResult, names: list[str] | None = None, language: str = "zh") -> list[AnswerTable]:
+    """The tool's tables (canonical names, all when none given) as the answer shows them, labelled in `language`."""
+    return [AnswerTable(name=n, frame=f) for n, f in result.labelled(language, names).items()]
 
 
 def answer_tool(
@@ -124,12 +138,12 @@ def answer_tool(
 ) -> Answer:
     """A scorecard, cost or conflict answer: what was computed, the headline, the tables, cited advice."""
     citations = Citations()
-    parts = [f"**{result.title}**　{result.period}", "", result.explanation]
+    parts = [f"**{plain(result.title)}**　{plain(result.period)}", "", plain(result.explanation)]
     first = (main_tables or list(result.tables))[0]
-    parts += ["", md_table(result.tables[first], 10)]
+    parts += ["", md_table(result.labels.frame(result.tables[first], route.language, first), 10)]
     if result.warnings:
-        parts += ["", *[f"> 提示：{w}" for w in result.warnings]]
-    parts += ["", f"计算方法：{result.formula}"]
+        parts += ["", *[f"> 提示：{plain(w)}" for w in result.warnings]]
+    parts += ["", f"计算方法：{plain(result.formula)}"]
     advice = cited_guidance(guidance, question, citations, passages=2, per_passage=1) if guidance else []
     if advice:
         parts += ["", "**建议（来自指南）**", "", *advice, "", "**出处**", "", citations.reference_list()]
@@ -137,8 +151,8 @@ def answer_tool(
         question=question,
         route=route,
         markdown="\n".join(parts),
-        tables=tables_of(result, main_tables),
-        charts=chart_for(result),
+        tables=tables_of(result, main_tables, route.language),
+        charts=chart_for(result, route.language),
         citations=citations.items,
         steps=steps,
         period=result.period,

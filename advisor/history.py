@@ -1,6 +1,7 @@
 """Conversations and drafts in SQLite: list, reopen, continue and delete; tables, charts and citations restored.
 
-A History opened with an owner (the chat page's browser session) lists and deletes only that owner's conversations.
+A History opened with an owner (a signed-in user's name) lists, reads, continues and deletes only that owner's
+conversations; conversations from before accounts belong to "local", the operator of a deployment without sign-in.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from advisor.accounts import LOCAL
+from advisor.audit import AuditLog, private_file
 from advisor.types import Answer, AnswerTable, Draft
+from company.errors import CanmouError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -30,8 +34,13 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_conversation ON messages(conversation_id, id);
 """
-# Added after the first release: conversations started by a browser session carry its key; older rows have none.
+# Added after the first release: conversations carry their owner; older rows (none, or NULL) are the local operator's.
 OWNER_COLUMN = "ALTER TABLE conversations ADD COLUMN owner TEXT"
+OWNERLESS_TO_LOCAL = "UPDATE conversations SET owner = ? WHERE owner IS NULL"
+
+
+class UnknownConversation(CanmouError):
+    """A conversation number the history does not hold (mistyped, deleted, or another user's)."""
 
 
 @dataclass
@@ -82,14 +91,15 @@ def _load_frame(table: dict) -> pd.DataFrame:
 class History:
     """History in `path` (data/history.sqlite by default).
 
-    With `owner` (a browser session's key) new conversations are stamped with it, and conversations() and delete()
-    see only that owner's; without it (the command line) every conversation is visible.
+    With `owner` (a user's name) new conversations are stamped with it, and every method sees only that owner's
+    conversations (another owner's is as if it did not exist); without it (the command line on the server) every
+    conversation is visible and new ones belong to "local".
     """
 
     def __init__(self, path: Path | str, owner: str | None = None):
         self.path = Path(path)
         self.owner = owner
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)  # readable by its owner only from the start; sqlite's journals take this mode
         with self._db() as db:
             db.executescript(SCHEMA)
             columns = {row[1] for row in db.execute("PRAGMA table_info(conversations)")}
@@ -99,6 +109,8 @@ class History:
                 except sqlite3.OperationalError as exc:  # another process added it a moment ago
                     if "duplicate column" not in str(exc):
                         raise
+            if db.execute("SELECT 1 FROM conversations WHERE owner IS NULL LIMIT 1").fetchone():
+                db.execute(OWNERLESS_TO_LOCAL, [LOCAL])
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -116,23 +128,42 @@ class History:
         with self._db() as db:
             db.execute(
                 "INSERT INTO conversations (id, title, created_at, updated_at, owner) VALUES (?, ?, ?, ?, ?)",
-                [conversation_id, title[:40] or "新对话", now, now, self.owner],
+                [conversation_id, title[:40] or "新对话", now, now, self.owner or LOCAL],
             )
         return conversation_id
 
     def exists(self, conversation_id: str) -> bool:
+        mine, params = self._mine("AND")
         with self._db() as db:
-            return db.execute("SELECT 1 FROM conversations WHERE id = ?", [conversation_id]).fetchone() is not None
+            row = db.execute(f"SELECT 1 FROM conversations WHERE id = ? {mine}", [conversation_id, *params])
+            return row.fetchone() is not None
 
     def add(self, conversation_id: str, role: str, content: str, answer: Answer | None = None) -> None:
         now = datetime.now().isoformat(timespec="seconds")
         payload = json.dumps(dump_answer(answer), ensure_ascii=False) if answer else None
-        with self._db() as db:
-            db.execute(
-                "INSERT INTO messages (conversation_id, role, content, payload, created_at) VALUES (?, ?, ?, ?, ?)",
-                [conversation_id, role, content, payload, now],
-            )
-            db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", [now, conversation_id])
+        if not self.exists(conversation_id):
+            raise self.unknown(conversation_id)
+        try:
+            with self._db() as db:
+                db.execute(
+                    "INSERT INTO messages (conversation_id, role, content, payload, created_at) VALUES (?, ?, ?, ?, ?)",
+                    [conversation_id, role, content, payload, now],
+                )
+                db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", [now, conversation_id])
+        except sqlite3.IntegrityError:  # deleted (in another window) since the check above
+            raise self.unknown(conversation_id) from None
+
+    def unknown(self, conversation_id: str) -> UnknownConversation:
+        """The error for a conversation that is not there: which conversations there are, and how to start one."""
+        recent = self.conversations(limit=5)
+        if recent:
+            listed = "、".join(f"{c.id}（{c.title}）" for c in recent)
+            there = f"现有的对话（最近 {len(recent)} 个）：{listed}；继续其中一个请用它的编号。"
+        else:
+            there = "现在还没有任何对话。"
+        return UnknownConversation(
+            f"没有编号为「{conversation_id}」的对话（编号写错了，或对话已被删除）。{there}不指定对话编号即可开始新对话。"
+        )
 
     def conversations(self, limit: int = 50) -> list[Conversation]:
         mine, params = self._mine()
@@ -145,9 +176,13 @@ class History:
         return [Conversation(*row) for row in rows]
 
     def messages(self, conversation_id: str) -> list[Message]:
+        """The conversation's messages; none when it belongs to another owner."""
+        mine, params = self._mine("AND", "c.owner")
         with self._db() as db:
             rows = db.execute(
-                "SELECT role, content, payload FROM messages WHERE conversation_id = ? ORDER BY id", [conversation_id]
+                "SELECT m.role, m.content, m.payload FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+                f"WHERE m.conversation_id = ? {mine} ORDER BY m.id",
+                [conversation_id, *params],
             ).fetchall()
         return [
             Message(role, content, load_answer(json.loads(payload)) if payload else None)
@@ -171,11 +206,18 @@ class History:
         return None
 
     def delete(self, conversation_id: str) -> bool:
-        """Delete a conversation and its messages; False when it is not there or belongs to another owner."""
+        """Delete a conversation and its messages; False when it is not there or belongs to another owner.
+        A deletion is recorded in the audit log beside the history, as the owner's (or "local")."""
         mine, params = self._mine("AND")
         with self._db() as db:
+            title = db.execute(f"SELECT title FROM conversations WHERE id = ? {mine}", [conversation_id, *params])
+            title = (title.fetchone() or [""])[0]
             deleted = db.execute(f"DELETE FROM conversations WHERE id = ? {mine}", [conversation_id, *params])
-            return deleted.rowcount > 0
+        if deleted.rowcount > 0:
+            AuditLog(self.path.parent).record(
+                "delete", self.owner or LOCAL, target="conversation", id=conversation_id, title=title
+            )
+        return deleted.rowcount > 0
 
-    def _mine(self, keyword: str = "WHERE") -> tuple[str, list[str]]:
-        return (f"{keyword} owner = ?", [self.owner]) if self.owner else ("", [])
+    def _mine(self, keyword: str = "WHERE", column: str = "owner") -> tuple[str, list[str]]:
+        return (f"{keyword} {column} = ?", [self.owner]) if self.owner else ("", [])

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ValidationError, model_validator
 
 from advisor.language import language_of
 from advisor.llm_backends import LLMError, explain_failure, get_backend
-from advisor.settings import Settings, get_settings
+from advisor.settings import KeyNeeded, Settings, get_settings, probe_settings
 from advisor.types import Answer, AnswerTable, Citation, Route, Step
 from company.errors import CanmouError, StoreError
 from company.periods import DataSpan, PeriodError, parse_period, resolve
@@ -91,6 +91,16 @@ def check_connection(settings: Settings | None = None) -> tuple[bool, str]:
     return get_backend(settings.llm_backend).check(settings)
 
 
+def check_typed_connection(saved: Settings, values: dict[str, Any], typed_key: str | None = None) -> tuple[bool, str]:
+    """The settings page's 测试连接 with what is typed on the page, before saving (see probe_settings): the saved key
+    is sent only to the saved address; a new address without a typed key is refused in Chinese, nothing sent."""
+    try:
+        probe = probe_settings(saved, values, typed_key)
+    except KeyNeeded as exc:
+        return False, exc.message
+    return check_connection(probe)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # What one turn produces
 # ---------------------------------------------------------------------------------------------------------------
@@ -147,8 +157,9 @@ class LLMTurn:
                 continue
             intent = intent or TOOL_INTENTS.get(run.name)
             result = run.result
-            if hasattr(result, "tables") and isinstance(result.tables, dict):
-                tables += [AnswerTable(name=f"{result.title}·{n}", frame=f) for n, f in result.tables.items()]
+            if hasattr(result, "labelled"):  # a channel tool's ToolResult
+                labelled = result.labelled(language).items()  # headers in the answer's language
+                tables += [AnswerTable(name=f"{result.title}·{n}", frame=f) for n, f in labelled]
                 period = period or result.period or None
             elif hasattr(result, "frame") and hasattr(result, "sql"):
                 tables.append(AnswerTable(name="查询结果", frame=_display_frame(result)))
@@ -692,7 +703,8 @@ def _numbers_in(node: Any) -> set[float]:
     return out
 
 
-def _tool_payload(result: Any) -> dict[str, Any]:
+def _tool_payload(result: Any, language: str = "zh") -> dict[str, Any]:
+    """What the model reads of a tool result; tables under the labels the user sees (in the answer's language)."""
     return {
         "tool": result.tool,
         "title": result.title,
@@ -701,7 +713,7 @@ def _tool_payload(result: Any) -> dict[str, Any]:
         "formula": result.formula,
         "parameters": _jsonable(result.parameters),
         "figures": _jsonable(result.figures),
-        "tables": {name: _table(frame) for name, frame in result.tables.items()},
+        "tables": {name: _table(frame) for name, frame in result.labelled(language).items()},
         "warnings": list(result.warnings),
     }
 
@@ -959,7 +971,7 @@ class _Turn:
             raise _ArgumentError(f"没有名为「{run.name}」的工具；可用的工具：{names}。")
         result = tool(self.store, run.args)
         run.result = result
-        run.payload = _tool_payload(result)
+        run.payload = _tool_payload(result, self.language)
         run.numbers = result.numbers() | _numbers_in(run.payload)
         self.step(f"运行工具 {run.name}", f"{result.title}｜{result.period}")
 

@@ -2,15 +2,18 @@
 
 A new provider is one register_backend() call before settings are read; Settings.llm_backend is checked against
 this registry. This module imports nothing from advisor (advisor.settings imports it), and the OpenAI client only
-when a model is built.
+when a model is built. It also owns the one rule that keeps the API key out of answers, errors and logs (redact).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sys
 import time
+from collections.abc import Callable
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import SecretStr
@@ -126,6 +129,7 @@ def openai_chat_model(settings: LLMSettings, *, streaming: bool = True, max_retr
     from langchain_openai import ChatOpenAI  # about 1 s; never on the app's start-up path
 
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else ""
+    guard_logs(key)
     return ChatOpenAI(
         base_url=base_url.rstrip("/"),
         api_key=key or NO_KEY,
@@ -149,10 +153,128 @@ def _api_errors() -> tuple[type[BaseException], ...]:
     return (openai.OpenAIError, httpx.HTTPError)
 
 
-def redact(text: str, secret: str | None) -> str:
-    if secret and secret != NO_KEY and len(secret) >= 4:
-        text = text.replace(secret, "***")
-    return re.sub(r"(Bearer\s+)\S+", r"\1***", text)
+# ---------------------------------------------------------------------------------------------------------------
+# Keeping the key secret: one masking rule for answers, error messages, the history and every log line
+# ---------------------------------------------------------------------------------------------------------------
+
+MASK = "***"
+# Any piece of the key this long is masked wherever it appears: an endpoint that echoed 26 of a key's 30
+# characters got them into the history when only the whole key was masked.
+SECRET_RUN = 8
+_BEARER = re.compile(r"(Bearer\s+)\S+")
+
+
+def _key_text(secret: str | SecretStr | None) -> str:
+    value = secret.get_secret_value() if isinstance(secret, SecretStr) else (secret or "")
+    return "" if value == NO_KEY else value
+
+
+def _run(text: str, start: int, key: str) -> int:
+    """Length of the longest piece of the key that text[start:] begins with."""
+    length = 0
+    while start + length < len(text) and text[start : start + length + 1] in key:
+        length += 1
+    return length
+
+
+@lru_cache(maxsize=8)
+def _pieces(key: str) -> tuple[str, ...]:
+    need = min(SECRET_RUN, len(key))
+    return tuple({key[i : i + need] for i in range(len(key) - need + 1)})
+
+
+def _mask(text: str, key: str, final: bool = True) -> tuple[str, int]:
+    """Mask, from the left, every run of at least SECRET_RUN characters (the whole key, if shorter) that is a piece
+    of the key. Returns the masked text up to `stop`, and stop: with final=False (a stream) it stops where a piece
+    of the key reaches the end of the text, since the next piece of the stream may make it long enough."""
+    if final and not any(piece in text for piece in _pieces(key)):  # the usual case, found at C speed
+        return text, len(text)
+    need = min(SECRET_RUN, len(key))
+    out: list[str] = []
+    i = plain = 0
+    while i < len(text):
+        length = _run(text, i, key)
+        if not final and length and i + length == len(text):
+            break
+        if length >= need:
+            out += [text[plain:i], MASK]
+            i += length
+            plain = i
+        else:
+            i += 1
+    out.append(text[plain:i])
+    return "".join(out), i
+
+
+def redact(text: str, secret: str | SecretStr | None) -> str:
+    """text with the API key masked as ***: the whole key, every piece of it SECRET_RUN (8) or more characters long
+    (an endpoint that echoes the key partly), and any Bearer token. Keys shorter than 4 characters are not masked."""
+    key = _key_text(secret)
+    if len(key) >= 4:
+        text = _mask(text, key)[0]
+    return _BEARER.sub(rf"\1{MASK}", text)
+
+
+class StreamRedactor:
+    """redact() for an answer that arrives in pieces: feed() returns what can be shown now and holds back only the
+    tail that could still turn out to be part of the key; flush() returns the rest at the end."""
+
+    def __init__(self, secret: str | SecretStr | None):
+        self.key = _key_text(secret)
+        self.pending = ""
+
+    def feed(self, piece: str) -> str:
+        if len(self.key) < 4:
+            return piece
+        self.pending += piece
+        shown, stop = _mask(self.pending, self.key, final=False)
+        self.pending = self.pending[stop:]
+        return shown
+
+    def flush(self) -> str:
+        shown, self.pending = redact(self.pending, self.key) if self.pending else "", ""
+        return shown
+
+    def drop(self) -> None:
+        """Forget the held-back tail (the streamed text was withdrawn)."""
+        self.pending = ""
+
+
+_GUARDED_KEYS: set[str] = set()
+
+
+def guard_logs(secret: str | SecretStr | None) -> None:
+    """From now on, mask this key (as redact() does) in every log record of the process, any library's, at any
+    level, before a handler writes it. Called wherever a key is handed to a client."""
+    key = _key_text(secret)
+    if len(key) < 4 or key in _GUARDED_KEYS:
+        return
+    if not _GUARDED_KEYS:
+        logging.setLogRecordFactory(_masking_factory(logging.getLogRecordFactory()))
+    _GUARDED_KEYS.add(key)
+
+
+def _masking_factory(make_record: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    def make(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed logging call: the handler reports it as it always does
+            return record
+        masked = message
+        for key in _GUARDED_KEYS:
+            masked = redact(masked, key)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        if record.exc_info and not record.exc_text:
+            trace = masked_trace = logging.Formatter().formatException(record.exc_info)
+            for key in _GUARDED_KEYS:
+                masked_trace = redact(masked_trace, key)
+            if masked_trace != trace:  # handlers print exc_text instead of formatting the exception again
+                record.exc_text = masked_trace
+        return record
+
+    return make
 
 
 def _request(exc: BaseException) -> Any:

@@ -7,10 +7,11 @@ nothing here imports streamlit, and the LLM client is imported only when an LLM 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from advisor import composer, drafts
+from advisor.accounts import User, scope_violation
 from advisor.evidence import Evidence, asks_to_run, decide, only_weak_guidance
 from advisor.evidence import words as evidence_words
 from advisor.router import OPTION_INTENTS, describe, route
@@ -21,14 +22,15 @@ from company.errors import CanmouError
 from company.store import Store
 from company.units import localise_columns, localise_text
 from documents.kinds import PLAN_KINDS
+from documents.markdown import plain
 from tools.registry import TOOLS
 
 Event = Callable[[str, Any], None]  # ("step", Step) | ("token", str)
 
 TOOL_INTENTS = {
-    "scorecard": ("partner_scorecard", ["记分卡", "分级分布", "升降级"], ["monitoring"]),
+    "scorecard": ("partner_scorecard", ["scorecard", "tier_distribution", "tier_changes"], ["monitoring"]),
     "cost": ("cost_analysis", None, ["control", "monitoring"]),
-    "conflict": ("detect_conflicts", ["发现清单", "按类型与严重度统计"], ["conflict"]),
+    "conflict": ("detect_conflicts", ["findings", "counts"], ["conflict"]),
 }
 
 
@@ -39,6 +41,7 @@ class Context:
     settings: Settings
     draft: Draft | None = None
     history: list[dict] = field(default_factory=list)
+    user: User | None = None  # the signed-in user; None: the local operator of a deployment without sign-in
 
 
 def _search(ctx: Context):
@@ -49,6 +52,15 @@ def answer(question: str, ctx: Context, on_event: Event | None = None) -> Answer
     """Answer one question; never raises for a user-level problem (the message is the answer)."""
     question = question.strip()
     steps: list[Step] = []
+    if ctx.user is not None:  # a manager reads only their regions' data; naming another region is refused
+        ctx = replace(ctx, store=ctx.user.permissions.store(ctx.store))
+        refused = scope_violation(question, ctx.user, ctx.store)
+        if refused is not None:  # routed on the whole dataset only to tell a data question from a how-to question
+            whole, _ = _route_by_evidence(question, replace(ctx, store=ctx.store.unscoped()))
+            if whole.intent not in ("guidance", "help"):
+                _notify(on_event, Step(label="权限", detail=refused), steps)
+                cue = whole.model_copy(update={"clarify": None, "options": []})
+                return Answer(question=question, route=cue, markdown=refused, steps=steps)
     routed, decision = _route_by_evidence(question, ctx)
     _notify(on_event, Step(label="理解问题", detail=describe(routed)), steps)
     if decision == "out_of_scope":
@@ -206,8 +218,9 @@ def _data(question, routed, ctx: Context, steps, on_event) -> Answer:
     if context is not result:  # the chart draws the ranking around the answer; 数值 stays the answer's own rows
         ranking, charts = _chart_frame(context, table="排名")
         tables.append(AnswerTable(name="排名", frame=ranking))
-    window_label = "期间" if routed.language == "zh" else "Window"
-    markdown = f"{result.summary}\n\n{window_label}：{result.window}\n\n{composer.md_table(result.table, 15)}"
+    window_label = "期间：" if routed.language == "zh" else "Window: "
+    # the summary names partners and products as imported: shown as text, never as Markdown (an image, a link)
+    markdown = f"{plain(result.summary)}\n\n{window_label}{result.window}\n\n{composer.md_table(result.table, 15)}"
     numbers = sorted(
         {float(v) for col in result.frame.select_dtypes("number").columns for v in result.frame[col].dropna()}
     )
@@ -362,7 +375,11 @@ def _draft_answer(question, routed: Route, built: drafts.Built, steps, changes: 
 
 
 def _new_draft(question, routed: Route, ctx: Context, steps, on_event) -> Answer:
-    built = drafts.new_draft(routed.intent, ctx.store, routed.slots, _search(ctx))
+    slots = routed.slots
+    regions = getattr(ctx.store, "regions", None)
+    if not slots.get("region") and regions and len(regions) == 1:  # a 华东 manager's plan is 华东's, titled so
+        slots = {**slots, "region": regions[0]}
+    built = drafts.new_draft(routed.intent, ctx.store, slots, _search(ctx))
     _notify(on_event, Step(label="生成方案", detail=f"{built.draft.title}（{built.period}）"), steps)
     return _draft_answer(question, routed, built, steps, [])
 

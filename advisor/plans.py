@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from advisor.audit import LOCAL, AuditLog
+from advisor.settings import get_settings
 from advisor.types import Draft
 from company.errors import CanmouError
 from company.schema import REGIONS
@@ -58,17 +60,20 @@ def draft_document(draft: Draft) -> PlanDocument:
     return draft.document
 
 
-def save_draft(draft: Draft, folder: Path | str) -> PlanDocument:
+def save_draft(draft: Draft, folder: Path | str, user: str | None = LOCAL) -> PlanDocument:
     """Keep a chat draft's document in the plan library (also listed on the 方案 page): one file per draft
-    version, however often it is downloaded. Returns the document."""
+    version, however often it is downloaded. Returns the document. The download is recorded in the audit log."""
     document = _for_library(draft_document(draft))
     digest = hashlib.sha1(json.dumps(draft.args, sort_keys=True, default=str).encode()).hexdigest()[:10]
-    PlanLibrary(folder).save(document, f"draft-{draft.kind}-{digest}-v{draft.version}")
+    plan_id = PlanLibrary(folder).save(document, f"draft-{draft.kind}-{digest}-v{draft.version}")
+    AuditLog(Path(folder).parent).record(
+        "export", user, title=document.title, kind=document.kind, plan=plan_id, format="docx", source="chat draft"
+    )
     return document
 
 
-def export(document: PlanDocument, out: Path | str) -> list[Path]:
-    """Write .docx and/or .md by the file's suffix; no suffix writes both."""
+def export(document: PlanDocument, out: Path | str, user: str | None = LOCAL) -> list[Path]:
+    """Write .docx and/or .md by the file's suffix; no suffix writes both. Recorded in the audit log."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     suffix = out.suffix.lower()
@@ -79,6 +84,9 @@ def export(document: PlanDocument, out: Path | str) -> list[Path]:
         written.append(export_docx(document, out.with_suffix(".docx")))
     if suffix in ("", ".md"):
         written.append(export_markdown(document, out.with_suffix(".md")))
+    AuditLog(get_settings().data_dir).record(
+        "export", user, title=document.title, kind=document.kind, files=[str(p) for p in written]
+    )
     return written
 
 
@@ -145,8 +153,17 @@ class PlanLibrary:
             raise PlanError(f"没有编号为 {plan_id} 的方案。")
         return PlanDocument.load(path)
 
-    def delete(self, plan_id: str) -> None:
-        (self.folder / f"{plan_id}.json").unlink(missing_ok=True)
+    def delete(self, plan_id: str, user: str | None = LOCAL) -> None:
+        """Remove a saved plan; the deletion is recorded in the audit log of the data folder holding the library."""
+        path = self.folder / f"{plan_id}.json"
+        if not path.exists():
+            return
+        try:
+            title = PlanDocument.load(path).title
+        except ValueError:  # a damaged file (list() skips it) can still be removed
+            title = ""
+        path.unlink(missing_ok=True)
+        AuditLog(self.folder.parent).record("delete", user, target="plan", id=plan_id, title=title)
 
 
 __all__ = [

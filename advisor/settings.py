@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -16,7 +17,9 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, JsonConfigSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
+from advisor.audit import LOCAL, AuditLog, data_folder
 from advisor.llm_backends import BACKENDS
+from company.errors import CanmouError
 
 SETTINGS_FILE = "settings.json"
 # What the settings page may write; everything else stays in the environment or .env.
@@ -97,7 +100,7 @@ class Settings(BaseSettings):
 
 def settings_file() -> Path:
     """<data_dir>/settings.json, where data_dir comes from the environment (it cannot come from the file)."""
-    return Path(os.environ.get("CANMOU_DATA_DIR") or "data") / SETTINGS_FILE
+    return data_folder() / SETTINGS_FILE
 
 
 def saved_settings() -> dict[str, Any]:
@@ -110,21 +113,84 @@ def saved_settings() -> dict[str, Any]:
         return {}
 
 
-def save_settings(values: dict[str, Any]) -> Settings:
-    """Validate and store page settings, then reload; invalid values raise pydantic's ValidationError."""
+class KeyNeeded(CanmouError):
+    """The connection test was asked to use the saved API key with an address it was not saved for."""
+
+
+def same_address(a: str | None, b: str | None) -> bool:
+    """Two endpoint addresses are the same one (spaces and a trailing / aside)."""
+    return (a or "").strip().rstrip("/") == (b or "").strip().rstrip("/")
+
+
+def _has_key(settings: Settings) -> bool:
+    return settings.llm_api_key is not None and settings.llm_api_key.get_secret_value() != ""
+
+
+def probe_settings(saved: Settings, values: dict[str, Any], typed_key: str | None = None) -> Settings:
+    """The settings the page's 测试连接 tries: the page's values over the saved settings (an offline choice tests
+    the OpenAI-compatible endpoint the page shows). The saved API key goes only to the saved address: for another
+    address the key has to be typed again, else KeyNeeded says so and nothing is sent."""
+    changes = {k: v for k, v in values.items() if k in PAGE_FIELDS and k != "llm_api_key"}
+    if changes.get("llm_backend", saved.llm_backend) == "offline":
+        changes["llm_backend"] = "openai"
+    address = changes.get("llm_base_url", saved.llm_base_url)
+    typed = (typed_key or "").strip()
+    if typed:
+        key: SecretStr | None = SecretStr(typed)
+    elif not _has_key(saved) or same_address(address, saved.llm_base_url):
+        key = saved.llm_api_key
+    else:
+        raise KeyNeeded(
+            f"新的接口地址 {(address or '').strip()} 需要重新填写 API Key 才能测试：已保存的 Key 只会发给保存时的地址 "
+            f"{saved.llm_base_url or '（未填写）'}，不会发给新地址。"
+            "请在「API Key」一栏填写新地址的 Key 后再点「测试连接」"
+            "（本地服务如 Ollama、vLLM 不需要 Key 时，填任意文字即可，例如 none）。"
+        )
+    return saved.model_copy(update={**changes, "llm_api_key": key})
+
+
+def save_settings(values: dict[str, Any], user: str | None = LOCAL) -> Settings:
+    """Validate and store page settings, then reload; invalid values raise pydantic's ValidationError.
+
+    A new endpoint address saved without a newly typed key drops the saved key (it was for the old address).
+    The change goes into the audit log as `user`'s: setting names and values, never the key's value.
+    """
     unknown = set(values) - set(PAGE_FIELDS)
     if unknown:
         raise ValueError(f"这些设置不能在页面上修改：{'、'.join(sorted(unknown))}")
     values = {k: v.get_secret_value() if isinstance(v, SecretStr) else v for k, v in values.items()}
-    merged = {**saved_settings(), **values}
-    Settings.model_validate({**get_settings().model_dump(), **merged})  # fail before writing anything
+    current = get_settings()
+    before = saved_settings()
+    merged = {**before, **values}
+    key_typed = bool(values.get("llm_api_key"))
+    moved = "llm_base_url" in values and not same_address(values["llm_base_url"], current.llm_base_url)
+    dropped = moved and not key_typed and bool(merged.pop("llm_api_key", None))
+    Settings.model_validate({**current.model_dump(), **merged})  # fail before writing anything
     path = settings_file()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(merged, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
-    os.chmod(tmp, 0o600)  # the file may hold an API key
-    tmp.replace(path)
+    # Created 600 (the file may hold an API key): never readable by others, not even for a moment.
+    handle, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(json.dumps(merged, ensure_ascii=False, indent=2, default=str))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)  # a failed save leaves the previous file and no stray copy
+        raise
     reset_settings()
+    changed = {
+        name: value
+        for name, value in merged.items()
+        if name != "llm_api_key" and json.dumps(before.get(name), default=str) != json.dumps(value, default=str)
+    }
+    if key_typed and values["llm_api_key"] != before.get("llm_api_key"):
+        changed["llm_api_key"] = "（已更换，值不记录）"
+    elif dropped:
+        changed["llm_api_key"] = "（已清除：接口地址改变，原 Key 不发给新地址）"
+    elif "llm_api_key" in values and not key_typed and before.get("llm_api_key"):
+        changed["llm_api_key"] = "（已清除）"
+    if changed:  # 保存 pressed with nothing changed is not a change
+        AuditLog(path.parent).record("settings", user, changed=changed)
     return get_settings()
 
 

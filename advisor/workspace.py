@@ -8,6 +8,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
+from advisor.audit import LOCAL, AuditLog
 from advisor.settings import Settings, get_settings
 from company.errors import StoreError
 from company.importers import ImportPlan, ImportReport, commit, plan_import
@@ -55,6 +56,7 @@ def load_sample(
     seed: int | None = None,
     progress: Progress | None = None,
     end_month: str | None = None,
+    user: str | None = LOCAL,
 ) -> dict:
     """Generate the sample company into the sample dataset (or the given store); returns the manifest.
 
@@ -78,8 +80,12 @@ def load_sample(
     )
     notify(0.85, "写入数据库")
     store.replace_all(sample.tables, meta={"source": "sample", "manifest": sample.manifest})
-    if not isinstance(store_or_settings, Store) and workspaces(settings).active_id() in (None, SAMPLE_ID):
-        workspaces(settings).activate(SAMPLE_ID)
+    if not isinstance(store_or_settings, Store):  # a user's action (a given store is a program's, e.g. a benchmark)
+        if workspaces(settings).active_id() in (None, SAMPLE_ID):
+            workspaces(settings).activate(SAMPLE_ID)
+        AuditLog(settings.data_dir).record(
+            "import", user, target="sample", dataset=SAMPLE_ID, partners=partners or settings.sample_partners
+        )
     notify(1.0, "示例公司已就绪")
     return sample.manifest
 
@@ -136,9 +142,11 @@ def planning_store(spaces: Workspaces, dataset: str | None = None) -> Store | No
 
 
 def commit_to_dataset(
-    plan: ImportPlan, *, dataset: str | None = None, settings: Settings | None = None
+    plan: ImportPlan, *, dataset: str | None = None, settings: Settings | None = None, user: str | None = LOCAL
 ) -> ImportReport:
-    """Write a checked import into its dataset (made now if new) and make that dataset active."""
+    """Write a checked import into its dataset (made now if new) and make that dataset active; the import is
+    recorded in the audit log as `user`'s."""
+    settings = settings or get_settings()
     spaces = workspaces(settings)
     target, is_new = target_for_import(spaces, plan.report.file, dataset)
     try:
@@ -149,6 +157,19 @@ def commit_to_dataset(
         raise
     report.dataset_id, report.dataset_name, report.dataset_created = target.id, target.profile.name, is_new
     spaces.activate(target.id)
+    AuditLog(settings.data_dir).record(
+        "import",
+        user,
+        target="company_data",
+        file=report.file,
+        table=report.table,
+        dataset=target.id,
+        dataset_created=is_new,
+        inserted=report.inserted,
+        updated=report.updated,
+        deleted=report.deleted,
+        skipped=report.rows_skipped,
+    )
     return report
 
 
@@ -159,6 +180,7 @@ def import_into_workspace(
     dataset: str | None = None,
     settings: Settings | None = None,
     progress: Progress | None = None,
+    user: str | None = LOCAL,
     **options,
 ) -> ImportReport:
     """Import one file the way a user does: into the active company dataset, or a new one when the sample
@@ -174,7 +196,7 @@ def import_into_workspace(
         notify(0.3, f"校验 {raw.rows:,} 行数据")
         plan = plan_import(raw, filename or raw.name, store=planning_store(spaces, dataset), **options)
         notify(0.6, "写入数据库")
-        report = commit_to_dataset(plan, dataset=dataset, settings=settings)
+        report = commit_to_dataset(plan, dataset=dataset, settings=settings, user=user)
     finally:
         raw.close()
     notify(1.0, "导入完成")

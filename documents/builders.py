@@ -3,7 +3,8 @@
 The chat draft, the 方案 page and the `plan` command all get their document from build_plan, and the Markdown
 and Word renderers print that same document. Every number comes from a tool result (TOOLS[...]); every guidance
 sentence is a sentence of a retrieved passage followed by its [n]; with no knowledge base (search=None) the
-guidance parts say so instead.
+guidance parts say so instead. Tool tables are read by their canonical names; the document, which is what the
+user sees, stores them with the tools' Chinese labels.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from documents.model import Chart, Metadata, Paragraph, PlanDocument, Reference,
 from retrieval.citations import Citations, key_sentences
 from retrieval.search import NOT_FOUND
 from tools.base import ToolError, ToolResult
-from tools.incentive import DEFAULT_SCHEDULE, RebateSchedule, fit_to_budget
+from tools.incentive import DEFAULT_SCHEDULE, NO_TARGET, RebateSchedule, fit_to_budget
 from tools.registry import TOOLS
 
 Search = Callable[..., Any]  # KnowledgeBase.search: (query, k=..., topics=[...]) -> SearchResult
+LANGUAGE = "zh"  # plan documents are written in Chinese, so their tables carry the Chinese labels
 
 
 class Guidance:
@@ -122,13 +124,20 @@ def _missing_section(*results: ToolResult | None) -> list[Section]:
     ]
 
 
+def _labelled(result: ToolResult, name: str, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+    """A tool table (or rows of it, `frame`) with the headers the document shows."""
+    return result.labels.frame(result.tables[name] if frame is None else frame, LANGUAGE, name)
+
+
 def _table(result: ToolResult, name: str, caption: str, note: str = "", frame: pd.DataFrame | None = None) -> Table:
-    return Table(caption=caption, frame=result.tables[name] if frame is None else frame, note=note, source=result.tool)
+    return Table(caption=caption, frame=_labelled(result, name, frame), note=note, source=result.tool)
 
 
 def _bar(result: ToolResult, name: str, x: str, y: str, title: str, frame: pd.DataFrame | None = None) -> Chart:
-    data = (result.tables[name] if frame is None else frame)[[x, y]]
-    return Chart(kind="bar", title=title, data=data.reset_index(drop=True), x=x, y=[y])
+    """A bar chart of the tool table `name` (or rows of it): x and y are canonical column names."""
+    data = _labelled(result, name, (result.tables[name] if frame is None else frame)[[x, y]])
+    x_label, y_label = (result.label(c, LANGUAGE, name) for c in (x, y))
+    return Chart(kind="bar", title=title, data=data.reset_index(drop=True), x=x_label, y=[y_label])
 
 
 # ---- quarterly work plan -----------------------------------------------------------------------------------
@@ -164,7 +173,7 @@ def build_quarterly_plan(
     goals = Section(
         heading="季度目标",
         paragraphs=[result.explanation, f"目标值的计算方法：{result.formula}。"],
-        tables=[_table(result, "目标", f"{label}季度目标", f"基线为{basis}实际值；单位见「单位」列。")],
+        tables=[_table(result, "goals", f"{label}季度目标", f"基线为{basis}实际值；单位见「单位」列。")],
     )
     goals.closing = guide.bullets(
         "季度工作计划 目标 数字 负责人 完成日期",
@@ -181,14 +190,16 @@ def build_quarterly_plan(
                 heading="伙伴分级",
                 level=2,
                 paragraphs=[card.explanation],
-                tables=[_table(card, "分级分布", f"{basis}伙伴分级分布", "得分为记分卡加权得分（0-100 分）。")],
-                charts=[_bar(card, "分级分布", "级别", "伙伴数", f"{basis}伙伴分级分布（家）")],
+                tables=[
+                    _table(card, "tier_distribution", f"{basis}伙伴分级分布", "得分为记分卡加权得分（0-100 分）。")
+                ],
+                charts=[_bar(card, "tier_distribution", "tier", "partners", f"{basis}伙伴分级分布（家）")],
             ),
             Section(
                 heading="渠道费用",
                 level=2,
                 paragraphs=[cost.explanation],
-                tables=[_table(cost, "按渠道类型", f"{basis}各渠道类型费用与效益", "金额单位：元；比例单位：%。")],
+                tables=[_table(cost, "by_channel_type", f"{basis}各渠道类型费用与效益", "金额单位：元；比例单位：%。")],
             ),
         ],
     )
@@ -199,7 +210,7 @@ def build_quarterly_plan(
             f"根据{basis}的记分卡、费用、渠道冲突与返利测算结果，本季度共安排 {len(plan.measures)} 条措施，"
             "按领域列出负责部门与涉及伙伴。"
         ],
-        tables=[_table(result, "措施", "分领域措施与负责部门")],
+        tables=[_table(result, "measures", "分领域措施与负责部门")],
     )
 
     phase_rows = pd.DataFrame(
@@ -215,7 +226,7 @@ def build_quarterly_plan(
             f"本季度分 {len(plan.phases)} 个阶段推进，起止日期、任务与负责人如下；复盘日期见「考核指标与复盘日期」。"
         ],
         tables=[
-            _table(result, "阶段安排", "阶段、时间与主要任务"),
+            _table(result, "phases", "阶段、时间与主要任务"),
             Table(caption="职责分工", frame=owners, source=result.tool),
         ],
         charts=[
@@ -239,7 +250,7 @@ def build_quarterly_plan(
             paragraphs=[
                 f"沿用现行阶梯返利（{schedule.describe()}），按{basis}数据测算：{wording.plain(rebate.explanation)}",
             ],
-            tables=[_table(rebate, "按档位汇总", f"按{basis}数据测算的各档返利", "金额单位：元；比例单位：%。")],
+            tables=[_table(rebate, "by_tier", f"按{basis}数据测算的各档返利", "金额单位：元；比例单位：%。")],
         )
     else:
         incentive = Section(heading="激励安排", paragraphs=[f"需要补充的数据：{rebate_gap}"])
@@ -256,7 +267,7 @@ def build_quarterly_plan(
     kpis = Section(
         heading="考核指标与复盘日期",
         paragraphs=[f"月度复盘日：{'、'.join(reviews[:-1])}；季度复盘日：{reviews[-1]}。"],
-        tables=[_table(result, "考核指标", "考核指标、负责部门与复盘日期")],
+        tables=[_table(result, "kpis", "考核指标、负责部门与复盘日期")],
     )
     kpis.closing = guide.bullets(
         "季度复盘 月度 考核 评估 对照目标",
@@ -293,45 +304,46 @@ def build_quarterly_plan(
 # ---- incentive plan ------------------------------------------------------------------------------------------
 
 
-def _examples(detail: pd.DataFrame) -> tuple[list[Paragraph], pd.DataFrame]:
-    paid = detail[detail["返利(元)"] > 0].sort_values("返利(元)", ascending=False).head(2)
-    ineligible = detail[detail["符合条件"] == "否"].head(1)
-    # Without targets the tiers measure growth against a year earlier (tools.incentive names it so).
-    base, reach = ("目标(元)", "完成率(%)") if "目标(元)" in detail.columns else ("去年同期销售额(元)", "同比达成率(%)")
-    base_word, reach_word = base.removesuffix("(元)"), reach.removesuffix("(%)")
+def _examples(result: ToolResult) -> tuple[list[Paragraph], pd.DataFrame]:
+    detail = result.tables["rebate_detail"]
+    paid = detail[detail["rebate_amount"] > 0].sort_values("rebate_amount", ascending=False).head(2)
+    ineligible = detail[detail["eligible"] == "否"].head(1)
+    # Without targets the tiers measure growth against a year earlier: tools.incentive labels the columns so.
+    base_word = result.label("target", LANGUAGE, "rebate_detail").removesuffix("(元)")
+    reach_word = result.label("achievement", LANGUAGE, "rebate_detail").removesuffix("(%)")
 
     def rate(value) -> str:
         return f"{value:.2f}%" if pd.notna(value) else "无法计算"
 
     lines = [
         Paragraph(
-            text=f"{row['伙伴名称']}：销售额 {money(row['销售额(元)'])}，{base_word} {money(row[base])}，"
-            f"{reach_word} {rate(row[reach])}，达到{row['达到档位']}（返点 {row['档位返点(%)']:.2f}%），"
-            f"返利 {money(row['返利(元)'])}。",
+            text=f"{row['name']}：销售额 {money(row['revenue'])}，{base_word} {money(row['target'])}，"
+            f"{reach_word} {rate(row['achievement'])}，达到{row['tier_reached']}（返点 {row['tier_rate']:.2f}%），"
+            f"返利 {money(row['rebate_amount'])}。",
             style="bullet",
         )
         for _, row in paid.iterrows()
     ]
     lines += [
         Paragraph(
-            text=f"{row['伙伴名称']}：{reach_word} {rate(row[reach])}，但{row['不符合原因']}，本期不返利"
-            f"（应得 {money(row['应得返利(元)'])}）。",
+            text=f"{row['name']}：{reach_word} {rate(row['achievement'])}，但{row['ineligible_reason']}，本期不返利"
+            f"（应得 {money(row['rebate_due'])}）。",
             style="bullet",
         )
         for _, row in ineligible.iterrows()
     ]
     columns = [
-        "伙伴名称",
-        "销售额(元)",
-        base,
-        reach,
-        "达到档位",
-        "档位返点(%)",
-        "应得返利(元)",
-        "符合条件",
-        "返利(元)",
+        "name",
+        "revenue",
+        "target",
+        "achievement",
+        "tier_reached",
+        "tier_rate",
+        "rebate_due",
+        "eligible",
+        "rebate_amount",
     ]
-    return lines, pd.concat([paid, ineligible])[columns].reset_index(drop=True)
+    return lines, _labelled(result, "rebate_detail", pd.concat([paid, ineligible])[columns].reset_index(drop=True))
 
 
 def build_incentive_plan(
@@ -374,7 +386,7 @@ def build_incentive_plan(
             f"方案要点：{schedule.describe()}。",
             *(f"已{note}。" for note in adjustments),
         ],
-        tables=[_table(result, "返利方案", "返利档位与返点", "门槛为季度销售目标完成率；返点为占销售额的比例（%）。")],
+        tables=[_table(result, "schedule", "返利档位与返点", "门槛为季度销售目标完成率；返点为占销售额的比例（%）。")],
     )
     conditions = [f"回款率不低于 {schedule.min_collection_rate:.0%}。"]
     if schedule.require_territory_compliance:
@@ -383,10 +395,10 @@ def build_incentive_plan(
         conditions.append("考核期内无低于最低限价的销售（乱价）。")
     preconditions = Section(heading="前置条件", paragraphs=[Paragraph(text=c, style="bullet") for c in conditions])
 
-    by_tier = result.tables["按档位汇总"]
+    by_tier = result.tables["by_tier"]
     budget = Section(heading="预算对比", level=2)
-    if "预算对比" in result.tables:
-        budget.tables.append(_table(result, "预算对比", "测算返利与预算对比", "差额为正数表示超出预算。"))
+    if "budget_comparison" in result.tables:
+        budget.tables.append(_table(result, "budget_comparison", "测算返利与预算对比", "差额为正数表示超出预算。"))
         comparison = pd.DataFrame(
             {"项目": ["预算", "测算返利合计"], "金额(元)": [figures["预算(元)"], figures["返利合计(元)"]]}
         )
@@ -405,26 +417,28 @@ def build_incentive_plan(
             Section(
                 heading="各档位测算",
                 level=2,
-                tables=[_table(result, "按档位汇总", "各档位伙伴数与返利", "金额单位：元；比例单位：%。")],
+                tables=[_table(result, "by_tier", "各档位伙伴数与返利", "金额单位：元；比例单位：%。")],
                 charts=[
-                    _bar(result, "按档位汇总", "档位", "返利(元)", "各档位返利", by_tier[by_tier["档位"] != "无目标"])
+                    _bar(
+                        result, "by_tier", "tier", "rebate_amount", "各档位返利", by_tier[by_tier["tier"] != NO_TARGET]
+                    )
                 ],
             ),
             budget,
         ],
     )
-    if not args.get("region") and "按区域汇总" in result.tables:
+    if not args.get("region") and "by_region" in result.tables:
         simulation.subsections.append(
             Section(
                 heading="分区域测算",
                 level=2,
-                tables=[_table(result, "按区域汇总", "各区域返利测算", "金额单位：元；比例单位：%。")],
+                tables=[_table(result, "by_region", "各区域返利测算", "金额单位：元；比例单位：%。")],
             )
         )
 
     payout = Section(heading="兑现时间与方式", paragraphs=[Paragraph(text=t, style="bullet") for t in wording.PAYOUT])
 
-    example_lines, example_rows = _examples(result.tables["返利明细"])
+    example_lines, example_rows = _examples(result)
     examples = Section(
         heading="计算示例",
         paragraphs=example_lines or [Paragraph(text="（本期没有获返利的伙伴。）", style="note")],
@@ -494,16 +508,16 @@ def build_strategy(
     card = TOOLS["partner_scorecard"](store, {"period": period, **scope})
     guide = Guidance(search)
 
-    by_type = cost.tables["按渠道类型"].sort_values("销售额(元)", ascending=False).reset_index(drop=True)
-    total = float(by_type["销售额(元)"].sum())
+    by_type = cost.tables["by_channel_type"].sort_values("revenue", ascending=False).reset_index(drop=True)
+    total = float(by_type["revenue"].sum())
     lead = by_type.iloc[0]
-    length = cost.tables.get("渠道长度对比")
-    measured = length is not None and length["贡献率(%)"].notna().any()
-    best = length.sort_values("贡献率(%)", ascending=False).iloc[0] if measured else None
+    length = cost.tables.get("channel_length")
+    measured = length is not None and length["contribution_margin"].notna().any()
+    best = length.sort_values("contribution_margin", ascending=False).iloc[0] if measured else None
     high_group = cost.figures.get("费用率最高分组")
     high_text = f"费用率最高的渠道类型是{high_group}（{cost.figures['费用率最高(%)']:.2f}%）。" if high_group else ""
     length_text = (
-        f"贡献率最高的是{best['层级名称']}渠道（{best['贡献率(%)']:.2f}%）；{high_text}"
+        f"贡献率最高的是{best['level_name']}渠道（{best['contribution_margin']:.2f}%）；{high_text}"
         if best is not None
         else "渠道长度与贡献的对比需要渠道层级、费用和产品成本数据，见文末「需要补充的数据」。" + high_text
     )
@@ -515,21 +529,25 @@ def build_strategy(
                 heading="渠道类型",
                 level=2,
                 paragraphs=[
-                    f"销售额最大的渠道类型是{lead['渠道类型']}（{money(lead['销售额(元)'])}，"
-                    f"占 {lead['销售额(元)'] / total:.1%}）。"
+                    f"销售额最大的渠道类型是{lead['channel_type']}（{money(lead['revenue'])}，"
+                    f"占 {lead['revenue'] / total:.1%}）。"
                 ],
                 tables=[
                     _table(
-                        cost, "按渠道类型", "各渠道类型销售、费用与贡献", "金额单位：元；比例单位：%。", frame=by_type
+                        cost,
+                        "by_channel_type",
+                        "各渠道类型销售、费用与贡献",
+                        "金额单位：元；比例单位：%。",
+                        frame=by_type,
                     )
                 ],
-                charts=[_bar(cost, "按渠道类型", "渠道类型", "销售额(元)", "各渠道类型销售额", frame=by_type)],
+                charts=[_bar(cost, "by_channel_type", "channel_type", "revenue", "各渠道类型销售额", frame=by_type)],
             ),
             Section(
                 heading="渠道长度",
                 level=2,
                 paragraphs=[length_text],
-                tables=[_table(cost, "渠道长度对比", "不同渠道层级的费用与贡献", "金额单位：元；比例单位：%。")]
+                tables=[_table(cost, "channel_length", "不同渠道层级的费用与贡献", "金额单位：元；比例单位：%。")]
                 if length is not None
                 else [],
             ),
@@ -539,7 +557,7 @@ def build_strategy(
     choices = Section(
         heading="渠道长度、宽度与类型的选择",
         paragraphs=[
-            (f"从数据看，{best['层级名称']}渠道贡献率最高，" if best is not None else "")
+            (f"从数据看，{best['level_name']}渠道贡献率最高，" if best is not None else "")
             + (f"{high_group}费用率最高，" if high_group else "")
             + "渠道结构调整应在控制力与覆盖效率之间取舍。指南要点："
         ],
@@ -554,7 +572,7 @@ def build_strategy(
     selection = Section(
         heading="伙伴选择标准",
         paragraphs=[f"现有伙伴的记分卡分级：{card.explanation}"],
-        tables=[_table(card, "分级分布", "现有伙伴分级分布", "得分为记分卡加权得分（0-100 分）。")],
+        tables=[_table(card, "tier_distribution", "现有伙伴分级分布", "得分为记分卡加权得分（0-100 分）。")],
     )
     selection.closing = guide.bullets(
         "经销商选择标准 评分",
@@ -567,7 +585,7 @@ def build_strategy(
     control = Section(
         heading="渠道控制手段",
         paragraphs=[f"本期排查发现 {conflicts.figures['发现总数']} 条渠道冲突信号：{conflicts.explanation}"],
-        tables=[_table(conflicts, "按类型与严重度统计", "渠道冲突信号（按类型与严重度）", "单位：项。")],
+        tables=[_table(conflicts, "counts", "渠道冲突信号（按类型与严重度）", "单位：项。")],
     )
     control.closing = guide.bullets(
         "渠道控制 六个抓手 区域 价格",

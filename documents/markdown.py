@@ -1,9 +1,12 @@
 """PlanDocument -> Markdown: title, metadata block, numbered headings, tables with units, charts, references.
 
-The chat shows a draft as exactly this text; the Word file (documents/docx.py) renders the same document."""
+The chat shows a draft as exactly this text; the Word file (documents/docx.py) renders the same document.
+Every value from the data or a document (names, cells, quoted passages) goes through plain(): it shows as the text
+it is, never as Markdown or HTML (a partner named ![t](http://…) made the browser fetch an outside image)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +18,35 @@ from documents.tables import header, numeric_columns, rows
 
 EXCERPT = 160  # characters of a cited passage printed under its reference
 REFERENCES_NOTE = "正文中的 [n] 指向下列指南段落；引用的句子均摘自这些段落原文。"
+
+
+_INLINE = re.compile(r"([\\`*_|$]|~(?=\S)|(?<=\S)~)")  # emphasis, code, table cell, math, strikethrough (a ~
+# with a space on both sides, as in 2026-07-01 ~ 2026-09-30, strikes nothing and stays as it is)
+_ENTITY = re.compile(r"&(?=#?[0-9A-Za-z]+;)")  # &amp; &#60; would turn into other characters
+_BRACKET = re.compile(r"\[\d{1,3}\](?![(:])|[\[\]]")  # a citation [n] stays; any other bracket is escaped
+_BLOCK = re.compile(r"(?m)^([ \t]*)([#>+=-])")  # heading, quote, list item, rule at the start of a line
+_NUMBERED = re.compile(r"(?m)^([ \t]*\d{1,9})([.)])")  # numbered list item at the start of a line
+
+
+def plain(value: object) -> str:
+    """A data or document value as Markdown that shows exactly this text: no link, image, HTML, emphasis, code,
+    heading or list can come out of it. Citation markers [n] stay as they are (they are this document's own).
+
+    No pinned library offers this (markdown-it-py only escapes HTML), so it is written here, once: CommonMark lets
+    any ASCII punctuation be escaped with a backslash, and '<' becomes the entity &lt; (no tag, no autolink)."""
+    text = _INLINE.sub(r"\\\1", str(value))
+    text = _ENTITY.sub("&amp;", text).replace("<", "&lt;")
+    text = _BRACKET.sub(lambda m: m.group(0) if len(m.group(0)) > 1 else "\\" + m.group(0), text)
+    return _NUMBERED.sub(r"\1\\\2", _BLOCK.sub(r"\1\\\2", text))
+
+
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def as_text(markdown: str) -> str:
+    """What plain() escaped, shown as typed: a terminal prints Markdown as it is, and 2025-10-01\\~2026-09-30 or
+    &lt; would be read literally there."""
+    return _ESCAPED.sub(r"\1", markdown).replace("&lt;", "<").replace("&amp;", "&")
 
 
 def metadata_lines(document: PlanDocument) -> list[tuple[str, str]]:
@@ -39,32 +71,34 @@ def excerpt(reference: Reference, limit: int = EXCERPT) -> str:
 def markdown_table(table: Table) -> str:
     if table.frame.empty:
         return "（无数据）"
-    frame = pd.DataFrame([[c.replace("|", "\\|") for c in r] for r in rows(table)], columns=header(table))
-    align = ["right" if flag else "left" for flag in numeric_columns(table.frame)]
+    flags = numeric_columns(table.frame)  # numbers are formatted here; text cells are the data's own
+    body = [[c if n else plain(" ".join(c.splitlines())) for c, n in zip(r, flags, strict=True)] for r in rows(table)]
+    frame = pd.DataFrame(body, columns=[plain(h) for h in header(table)])
+    align = ["right" if flag else "left" for flag in flags]
     return frame.to_markdown(index=False, colalign=align, disable_numparse=True)
 
 
 def render_markdown(document: PlanDocument, image_dir: Path | str | None = None, image_prefix: str = "") -> str:
     """The document as Markdown. With image_dir, charts are written there as fig-N.png and linked
     (as image_prefix + file name); without it, each chart is named in a note."""
-    out = [f"# {document.title}", ""]
-    out += ["> " + "　".join(f"**{k}**：{v}" for k, v in metadata_lines(document)), ""]
+    out = [f"# {plain(document.title)}", ""]
+    out += ["> " + "　".join(f"**{k}**：{plain(v)}" for k, v in metadata_lines(document)), ""]
     for warning in document.warnings:
-        out += [f"> 数据提示：{warning}", ""]
+        out += [f"> 数据提示：{plain(warning)}", ""]
     table_no = chart_no = 0
     for heading, section in numbered_headings(document):
         if section is None:
-            out += ["## " + heading, "", REFERENCES_NOTE, ""]
+            out += ["## " + plain(heading), "", REFERENCES_NOTE, ""]
             for ref in document.references:
-                out += [f"[{ref.number}] {ref.label}", "", f"> {excerpt(ref)}", ""]
+                out += [f"[{ref.number}] {plain(ref.label)}", "", f"> {plain(excerpt(ref))}", ""]
             continue
-        out += ["#" * (section.level + 1) + " " + heading, ""]
+        out += ["#" * (section.level + 1) + " " + plain(heading), ""]
         out += _paragraphs(section.paragraphs)
         for table in section.tables:
             table_no += 1
-            out += [f"**表{table_no}　{table.caption}**", "", markdown_table(table), ""]
+            out += [f"**表{table_no}　{plain(table.caption)}**", "", markdown_table(table), ""]
             if table.note:
-                out += [f"*{table.note}*", ""]
+                out += [f"*{plain(table.note)}*", ""]
         for chart in section.charts:
             chart_no += 1
             out += [_chart(chart, chart_no, image_dir, image_prefix), ""]
@@ -75,12 +109,12 @@ def render_markdown(document: PlanDocument, image_dir: Path | str | None = None,
 def _paragraphs(paragraphs: list[Paragraph]) -> list[str]:
     out = []
     for paragraph in paragraphs:
-        out += [{"body": "", "bullet": "- ", "note": "> "}[paragraph.style] + paragraph.text, ""]
+        out += [{"body": "", "bullet": "- ", "note": "> "}[paragraph.style] + plain(paragraph.text), ""]
     return out
 
 
 def _chart(chart: Chart, number: int, image_dir: Path | str | None, prefix: str) -> str:
-    caption = f"图{number}　{chart.caption or chart.title}"
+    caption = f"图{number}　{plain(chart.caption or chart.title)}"
     if image_dir is None:
         return f"*{caption}（图表见 Word 版）*"
     folder = Path(image_dir)

@@ -171,3 +171,27 @@ def test_a_setting_that_cannot_be_read_names_itself(tmp_path):
     )
     assert env_run.returncode == 2
     assert "设置有误：CANMOU_BUILTIN_GUIDES = 'maybe'" in env_run.stderr and "内部错误" not in env_run.stderr
+
+
+def test_ask_in_an_unknown_conversation_names_the_conversations_there_are(tmp_path):
+    data = tmp_path / "data"
+    first = json.loads(run(data, "ask", "今天天气怎么样", "--json").stdout)
+    result = run(data, "ask", "华南呢", "--conversation", "nonexistent")
+    assert result.returncode == 2 and "内部错误" not in result.stderr and result.stdout == ""
+    assert f"现有的对话（最近 1 个）：{first['conversation']}（今天天气怎么样）" in result.stderr
+    assert "不指定对话编号即可开始新对话" in result.stderr
+
+
+def test_audit_lists_filters_and_exports_what_was_done(tmp_path):
+    data = tmp_path / "data"
+    assert run(data, "ask", "今天天气怎么样").returncode == 0
+    listed = json.loads(run(data, "audit", "--event", "question", "--json").stdout)
+    (row,) = listed
+    assert (row["user"], row["event"], row["details"]["question"]) == ("local", "question", "今天天气怎么样")
+    assert "没有符合条件的审计记录" in run(data, "audit", "--since", "2999-01-01").stdout
+    refused = run(data, "audit", "--event", "login")
+    assert refused.returncode == 2 and "审计日志里没有「login」这种事件；可选：question（提问）" in refused.stderr
+    out = tmp_path / "审计.csv"
+    done = run(data, "audit", "--user", "local", "--csv", str(out))
+    assert done.returncode == 0 and "已导出 1 条审计记录" in done.stdout
+    assert out.read_text(encoding="utf-8-sig").startswith("时间,用户,事件,详情") and (out.stat().st_mode & 0o077) == 0

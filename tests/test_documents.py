@@ -99,7 +99,7 @@ def test_quarterly_plan_docx_carries_the_work_plan_numbers_charts_and_fields(loa
     basis = plan.basis_period.split("（")[0]
     tiers = TOOLS["partner_scorecard"](loaded_store, {"period": basis_key(basis)})
     assert column(table_with(doc, ["级别", "级别名称", "伙伴数"]), "伙伴数") == [
-        float(v) for v in tiers.tables["分级分布"]["伙伴数"]
+        float(v) for v in tiers.tables["tier_distribution"]["partners"]
     ]
     phases = table_with(doc, ["阶段", "周次", "开始", "结束"])
     assert [c.text for c in phases.columns[2].cells[1:]] == [p.start.isoformat() for p in plan.phases]
@@ -167,10 +167,10 @@ def test_incentive_plan_payout_by_tier_equals_the_rebate_simulation(loaded_store
     ]
     result = TOOLS["simulate_rebate"](loaded_store, {k: v for k, v in args.items() if v is not None})
     by_tier = table_with(doc, ["档位", "完成率区间", "返点(%)", "伙伴数(家)"])
-    expected = result.tables["按档位汇总"]
-    assert [c.text for c in by_tier.columns[0].cells[1:]] == expected["档位"].tolist()
-    assert column(by_tier, "返利(元)") == expected["返利(元)"].tolist()
-    assert column(by_tier, "伙伴数(家)") == [float(v) for v in expected["伙伴数(家)"]]
+    expected = result.tables["by_tier"]
+    assert [c.text for c in by_tier.columns[0].cells[1:]] == expected["tier"].tolist()
+    assert column(by_tier, "返利(元)") == expected["rebate_amount"].tolist()
+    assert column(by_tier, "伙伴数(家)") == [float(v) for v in expected["partners"]]
 
     budget = table_with(doc, ["返利合计(元)", "预算(元)"])
     assert column(budget, "预算(元)") == [300_000.0]
@@ -178,8 +178,8 @@ def test_incentive_plan_payout_by_tier_equals_the_rebate_simulation(loaded_store
     assert len(doc.inline_shapes) == 2  # payout by tier, and payout against the budget
 
     examples = document.section("计算示例")
-    paid = result.tables["返利明细"].sort_values("返利(元)", ascending=False).iloc[0]
-    assert paid["伙伴名称"] in examples.paragraphs[0].text
+    paid = result.tables["rebate_detail"].sort_values("rebate_amount", ascending=False).iloc[0]
+    assert paid["name"] in examples.paragraphs[0].text
     assert "fit_rebate_budget" not in render_markdown(document)  # tool names stay out of a boss's document
     assert cited_sentences_come_from_their_passages(document) >= 2
 
@@ -208,13 +208,13 @@ def test_strategy_tables_and_chart_come_from_the_cost_analysis(loaded_store, gui
         "需要补充的数据",
     ]
     cost = TOOLS["cost_analysis"](loaded_store, {"period": "latest"})
-    by_type = cost.tables["按渠道类型"].sort_values("销售额(元)", ascending=False)
+    by_type = cost.tables["by_channel_type"].sort_values("revenue", ascending=False)
     table = table_with(doc, ["渠道类型", "伙伴数", "销售额(元)"])
-    assert [c.text for c in table.columns[0].cells[1:]] == by_type["渠道类型"].tolist()
-    assert column(table, "销售额(元)") == by_type["销售额(元)"].tolist()
-    assert column(table, "费用率(%)") == by_type["费用率(%)"].tolist()
+    assert [c.text for c in table.columns[0].cells[1:]] == by_type["channel_type"].tolist()
+    assert column(table, "销售额(元)") == by_type["revenue"].tolist()
+    assert column(table, "费用率(%)") == by_type["expense_ratio"].tolist()
     length = table_with(doc, ["渠道层级", "层级名称"])
-    assert column(length, "贡献率(%)") == cost.tables["渠道长度对比"]["贡献率(%)"].tolist()
+    assert column(length, "贡献率(%)") == cost.tables["channel_length"]["contribution_margin"].tolist()
     assert len(images(doc)) == 1
     assert cited_sentences_come_from_their_passages(document) >= 3
 

@@ -323,7 +323,7 @@ def test_history_is_sent_oldest_trimmed_first_and_tables_cut_to_fit(fake, loaded
     assert tool_message.type == "tool"
     rows = json.loads(tool_message.content)["tables"]["记分卡"]["rows"] if tool_message.content.endswith("}") else []
     assert len(rows) < 20 and any("只给模型看了前" in t for t in turn.trimmed)
-    assert len(turn.tool_runs[0].result.tables["记分卡"]) == 40, "the user still gets the whole table"
+    assert len(turn.tool_runs[0].result.tables["scorecard"]) == 40, "the user still gets the whole table"
 
 
 def test_history_accepts_dicts_and_answers(fake, loaded_store, kb):
@@ -531,3 +531,10 @@ def test_default_start_up_does_not_import_langchain_openai():
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "langchain_openai" not in done.stdout and "'openai'" not in done.stdout
+
+
+def test_a_key_the_endpoint_echoes_partly_is_masked_in_the_error(stub):
+    stub.enqueue_error(400, f"invalid request for key {KEY[:-3]}… (truncated)")  # not the whole key: 21 of 24
+    ok, message = check_connection(openai_settings(stub))
+    assert not ok and "HTTP 400" in message and "invalid request for key ***" in message
+    assert not [KEY[i : i + 8] for i in range(len(KEY) - 7) if KEY[i : i + 8] in message]

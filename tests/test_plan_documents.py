@@ -23,7 +23,7 @@ from advisor.types import Draft
 from advisor.workspace import open_knowledge
 from documents.builders import BUILDERS
 from documents.kinds import PLAN_KINDS, PlanKindId, plan_kind
-from documents.markdown import render_markdown
+from documents.markdown import as_text, render_markdown
 from documents.model import Metadata, PlanDocument
 from tests.conftest import ROOT
 from ui.render import draft_docx
@@ -46,7 +46,7 @@ def flat(text: str) -> str:
 
 # ---- the chat's Markdown, taken apart --------------------------------------------------------------------------
 def md_headings(markdown: str) -> list[str]:
-    return [m.group(1) for line in markdown.splitlines() if (m := HEADING.match(line))]
+    return [as_text(m.group(1)) for line in markdown.splitlines() if (m := HEADING.match(line))]
 
 
 def md_tables(markdown: str) -> list[list[list[str]]]:
@@ -55,7 +55,7 @@ def md_tables(markdown: str) -> list[list[list[str]]]:
         if line.startswith("|"):
             if not ALIGN_ROW.match(line):
                 cells = re.split(r"(?<!\\)\|", line.strip()[1:-1])
-                current.append([c.strip().replace("\\|", "|") for c in cells])
+                current.append([as_text(c.strip()) for c in cells])
         elif current:
             tables.append(current)
             current = []
@@ -69,7 +69,7 @@ def md_text_units(markdown: str) -> list[str]:
         if not line.strip() or line.startswith(("|", "#", "> **")):  # tables, headings, the metadata block
             continue
         text = re.sub(r"^(- |> )", "", line).replace(CHART_NOTE, "")
-        units.append(flat(text.strip("*")))
+        units.append(flat(as_text(text.strip("*"))))
     return units
 
 
@@ -100,7 +100,7 @@ def assert_word_is_the_draft(word: bytes, draft: Draft) -> None:
     assert word_tables(doc) == md_tables(markdown)
     assert set(NUMBER.findall(word_text(doc))) == set(NUMBER.findall(markdown))
     body, units = word_body(doc), md_text_units(markdown)
-    flat_markdown, flat_body = flat(markdown), "\n".join(body)
+    flat_markdown, flat_body = flat(as_text(markdown)), "\n".join(body)
     assert [p for p in body if p not in flat_markdown] == []
     assert [u for u in units if u not in flat_body] == []
     cited = {int(n) for n in CITED.findall(markdown)}

@@ -135,11 +135,11 @@ def test_every_tool_on_sales_only_data_names_what_it_lacks(sales_only, tool):
     if tool in ("simulate_rebate", "fit_rebate_budget", "rebate_sensitivity"):
         assert lines[0].startswith("缺少「季度目标」：档位改按同比达成率")
     if tool == "partner_scorecard":
-        weights = result.tables["权重"].set_index("指标")
-        assert weights.loc["完成率", "实际权重(%)"] == 0 and weights.loc["销售规模", "实际权重(%)"] > 0
-        assert abs(weights["实际权重(%)"].sum() - 100) < 0.01
-        card = result.tables["记分卡"]
-        assert "价格合规(%)" not in card.columns and "区域合规(%)" not in card.columns  # never a silent 100 %
+        weights = result.tables["weights"].set_index("kpi")
+        assert weights.loc["完成率", "weight"] == 0 and weights.loc["销售规模", "weight"] > 0
+        assert abs(weights["weight"].sum() - 100) < 0.01
+        card = result.tables["scorecard"]
+        assert "price_compliance" not in card.columns and "territory_compliance" not in card.columns  # never a silent 100 %
 
 
 @pytest.mark.parametrize("kind", ["work_plan", "incentive", "strategy"])
@@ -147,7 +147,7 @@ def test_every_plan_on_sales_only_data_marks_the_data_it_needs(sales_only, kind)
     from advisor.plans import generate
 
     document = generate(kind, {}, sales_only, None)
-    needed = [s for s in document.sections if s.heading == "需要补充的数据"]
+    needed = [s for s in document.appendix if s.heading == "需要补充的数据"]  # an unnumbered appendix
     assert needed and any("补充方法：导入" in p.text for p in needed[0].paragraphs)
 
 

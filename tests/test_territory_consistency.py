@@ -192,8 +192,8 @@ def _company(folder, spelling: str) -> Store:
 
 def _rebate_cuts(store: Store, quarter: str) -> dict[str, str]:
     """Partners whose rebate the cross-region precondition cancels, with the reason given."""
-    detail = simulate_rebate(store, RebateArgs(period=quarter)).tables["返利明细"]
-    reasons = detail.set_index("伙伴编号")["不符合原因"]
+    detail = simulate_rebate(store, RebateArgs(period=quarter)).tables["rebate_detail"]
+    reasons = detail.set_index("partner_id")["ineligible_reason"]
     return {pid: reason for pid, reason in reasons.items() if "跨区销售" in reason}
 
 
@@ -222,7 +222,7 @@ def test_full_and_short_names_give_the_same_rebates_and_findings(tmp_path):
     short, full = _company(tmp_path / "short", "short"), _company(tmp_path / "full", "full")
     assert full.table("partners")["territory"].str.contains("省").any()
     detail = {
-        name: simulate_rebate(store, RebateArgs(period="2026Q3")).tables["返利明细"]
+        name: simulate_rebate(store, RebateArgs(period="2026Q3")).tables["rebate_detail"]
         for name, store in (("short", short), ("full", full))
     }
     pd.testing.assert_frame_equal(detail["short"], detail["full"])
@@ -240,7 +240,7 @@ def test_full_and_short_names_give_the_same_rebates_and_findings(tmp_path):
 def _results(store: Store) -> dict[str, tuple[pd.DataFrame, dict[str, str], dict[str, dict]]]:
     out = {}
     for quarter in QUARTERS:
-        detail = simulate_rebate(store, RebateArgs(period=quarter)).tables["返利明细"]
+        detail = simulate_rebate(store, RebateArgs(period=quarter)).tables["rebate_detail"]
         out[quarter] = (detail, _rebate_cuts(store, quarter), _cross_findings(store, quarter))
     return out
 

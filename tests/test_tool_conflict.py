@@ -112,12 +112,12 @@ def test_cross_region_evidence_rows_and_next_step(cross_store):
     findings, _ = run(cross_store, period="2025Q1", lookback_quarters=1, checks=["cross_region"])
     a4 = by_partner(findings)["A4"]
     evidence = a4.evidence
-    assert list(evidence["订单号"]) == ["O-A4-3", "O-A4-4", "O-A4-5"]
-    assert list(evidence["日期"]) == ["2025-01-15", "2025-02-15", "2025-03-15"]
-    assert list(evidence["数量(件)"]) == [5, 5, 5]
-    assert set(evidence["售达省份"]) == {"湖南"}
-    assert set(evidence["授权区域"]) == {"华南"}
-    assert {"行号", "产品编码", "成交单价(元/件)", "销售额(元)", "售达区域"} <= set(evidence.columns)
+    assert list(evidence["order_id"]) == ["O-A4-3", "O-A4-4", "O-A4-5"]
+    assert list(evidence["date"]) == ["2025-01-15", "2025-02-15", "2025-03-15"]
+    assert list(evidence["quantity"]) == [5, 5, 5]
+    assert set(evidence["sold_to_province"]) == {"湖南"}
+    assert set(evidence["territory"]) == {"华南"}
+    assert {"line_no", "sku", "price", "revenue", "sold_to_region"} <= set(evidence.columns)
     assert a4.guide_topic == "conflict" and a4.guide_source == "24-cross-region-selling-and-price-chaos.md"
     for step in ("批号", "书面通知", "返利", "暂停供货"):
         assert step in a4.suggested_action
@@ -125,13 +125,22 @@ def test_cross_region_evidence_rows_and_next_step(cross_store):
 
 def test_summary_table_counts_sorting_and_explanation(cross_store):
     _, result = run(cross_store, period="2025Q1", lookback_quarters=1, checks=["cross_region"])
-    table = result.tables["发现清单"]
-    assert list(table.columns) == ["类型", "伙伴编号", "伙伴", "区域", "严重度", "涉及数量(件)", "涉及金额(元)", "说明"]
+    table = result.tables["findings"]
+    assert list(table.columns) == [
+        "kind",
+        "partner_id",
+        "partner_name",
+        "region",
+        "severity",
+        "units",
+        "amount",
+        "summary",
+    ]
     # 高 before 中; within a level the larger amount first (A1 1800 元 > A4 1350 元), ties by partner id
-    assert list(table["伙伴编号"]) == ["A1", "A4", "A3", "A7"]
-    assert list(table["涉及金额(元)"]) == [1800.0, 1350.0, 900.0, 900.0]
-    counts = result.tables["按类型与严重度统计"].set_index("类型")
-    assert counts.loc["窜货", ["高", "中", "低", "合计"]].tolist() == [2, 2, 0, 4]
+    assert list(table["partner_id"]) == ["A1", "A4", "A3", "A7"]
+    assert list(table["amount"]) == [1800.0, 1350.0, 900.0, 900.0]
+    counts = result.tables["counts"].set_index("kind")
+    assert counts.loc["窜货", ["high", "medium", "low", "total"]].tolist() == [2, 2, 0, 4]
     assert result.figures["发现总数"] == 4 and result.figures["高严重度项数"] == 2
     assert "窜货 4 项" in result.explanation and "伙伴A1" in result.explanation
     assert result.figures["扫描开始"] == "2025-01-01" and result.figures["扫描结束"] == "2025-03-31"
@@ -204,8 +213,8 @@ def test_below_floor_depths_and_severities(floor_store):
     assert b1.metrics["max_depth"] == pytest.approx(0.10, abs=1e-4)
     assert b1.metrics["price_gap"] == pytest.approx(5 * 10 + 8.5 * 4 + 5 * 10)
     assert b1.metrics["months"] == ["2025-02", "2025-03"]
-    assert list(b1.evidence["成交单价(元/件)"]) == [80.0, 76.5, 80.0]  # the 85.00 line is not evidence
-    assert list(b1.evidence["低于限价(%)"]) == [round(5 / 85 * 100, 2), 10.0, round(5 / 85 * 100, 2)]
+    assert list(b1.evidence["price"]) == [80.0, 76.5, 80.0]  # the 85.00 line is not evidence
+    assert list(b1.evidence["below_floor"]) == [round(5 / 85 * 100, 2), 10.0, round(5 / 85 * 100, 2)]
     assert "10.0%" in b1.summary and "76.50" in b1.summary
 
     assert found[("B2", "X")].severity == "中"
@@ -275,10 +284,10 @@ def test_stock_buildup_ratios_and_severities(stock_store):
     assert c1.metrics["sell_in"] == [100] and c1.metrics["prior_median"] == [50]
     assert c1.metrics["sell_in_ratio"] == [2.0]
     assert c1.metrics["excess_units"] == 300 - 100
-    assert list(c1.evidence["月份"]) == ["2025-03", "2025-04", "2025-05", "2025-06", "2025-07"]
-    assert list(c1.evidence["月末库存(件)"]) == [100, 100, 110, 300, 100]
-    assert list(c1.evidence["当月进货(件)"]) == [50, 50, 50, 100, 50]
-    assert list(c1.evidence["异常月"]) == ["", "", "", "是", ""]
+    assert list(c1.evidence["month"]) == ["2025-03", "2025-04", "2025-05", "2025-06", "2025-07"]
+    assert list(c1.evidence["stock"]) == [100, 100, 110, 300, 100]
+    assert list(c1.evidence["sell_in"]) == [50, 50, 50, 100, 50]
+    assert list(c1.evidence["abnormal"]) == ["", "", "", "是", ""]
     assert "3.00 倍" in c1.summary and "2.00 倍" in c1.summary
 
     c3 = found["C3"]
@@ -289,7 +298,7 @@ def test_stock_buildup_ratios_and_severities(stock_store):
     assert c1.guide_source == "24-cross-region-selling-and-price-chaos.md"
     assert "动销" in c1.suggested_action and "返利" in c1.suggested_action
     assert any("C4" in w and "库存" in w for w in result.warnings)
-    assert list(result.tables["发现清单"]["伙伴编号"]) == ["C1", "C3"]
+    assert list(result.tables["findings"]["partner_id"]) == ["C1", "C3"]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -343,9 +352,9 @@ def test_declining_streaks_yoy_and_severities(decline_store):
     assert d1.metrics["yoy"] == pytest.approx([-0.15, -0.20, -0.30, -0.45])
     assert d1.metrics["avg_yoy"] == pytest.approx(-0.275)
     assert d1.metrics["revenue_gap"] == pytest.approx(150 + 200 + 300 + 450)
-    assert list(d1.evidence["销售额(元)"]) == [850, 800, 700, 550]
-    assert list(d1.evidence["去年同期(元)"]) == [1000] * 4
-    assert list(d1.evidence["同比(%)"]) == [-15.0, -20.0, -30.0, -45.0]
+    assert list(d1.evidence["revenue"]) == [850, 800, 700, 550]
+    assert list(d1.evidence["revenue_year_ago"]) == [1000] * 4
+    assert list(d1.evidence["yoy"]) == [-15.0, -20.0, -30.0, -45.0]
 
     d2 = found["D2"]
     assert d2.metrics["quarters"] == ["2025Q2", "2025Q3", "2025Q4"]
@@ -357,7 +366,7 @@ def test_declining_streaks_yoy_and_severities(decline_store):
 
     assert d1.guide_source == "25-vertical-horizontal-channel-conflict.md" and d1.guide_topic == "conflict"
     assert "目标" in d1.suggested_action
-    assert list(result.tables["发现清单"]["伙伴编号"]) == ["D4", "D1", "D2"]  # 高 by revenue gap, then 低
+    assert list(result.tables["findings"]["partner_id"]) == ["D4", "D1", "D2"]  # 高 by revenue gap, then 低
     assert result.figures["同比截至季度"] == "2025Q4"
 
 
@@ -408,8 +417,8 @@ def test_clean_company_produces_zero_findings(clean_store):
         findings, result = run(clean_store, **args)
         assert findings == []
         assert "未发现" in result.explanation
-        assert result.tables["发现清单"].empty
-        assert result.tables["按类型与严重度统计"]["合计"].tolist() == [0, 0, 0, 0]
+        assert result.tables["findings"].empty
+        assert result.tables["counts"]["total"].tolist() == [0, 0, 0, 0]
         assert result.figures["发现总数"] == 0
         assert result.warnings == []
 
@@ -442,7 +451,9 @@ def test_every_planted_anomaly_in_the_sample_company_is_found(sample):
     for entry in planted["cross_region"]:
         f = cross[entry["partner_id"]]
         assert f.kind_zh == "窜货"
-        assert set(zip(f.evidence["订单号"], f.evidence["行号"], strict=True)) == {tuple(x) for x in entry["lines"]}
+        assert set(zip(f.evidence["order_id"], f.evidence["line_no"], strict=True)) == {
+            tuple(x) for x in entry["lines"]
+        }
         assert f.metrics["units"] == entry["quantity"] and f.metrics["months"] == entry["months"]
 
     floor = {(f.partner_id, f.metrics["sku"]): f for f in of("below_floor")}
@@ -450,7 +461,9 @@ def test_every_planted_anomaly_in_the_sample_company_is_found(sample):
     for entry in planted["below_floor"]:
         f = floor[(entry["partner_id"], entry["sku"])]
         assert f.kind_zh == "乱价" and f.metrics["min_price"] == entry["min_price"]
-        assert set(zip(f.evidence["订单号"], f.evidence["行号"], strict=True)) == {tuple(x) for x in entry["lines"]}
+        assert set(zip(f.evidence["order_id"], f.evidence["line_no"], strict=True)) == {
+            tuple(x) for x in entry["lines"]
+        }
 
     stock = by_partner(of("stock_buildup"))
     assert sorted(stock) == sorted(e["partner_id"] for e in planted["stock_buildup"])
@@ -464,7 +477,7 @@ def test_every_planted_anomaly_in_the_sample_company_is_found(sample):
         assert declining[entry["partner_id"]].metrics["quarters"] == entry["quarters"]
         assert declining[entry["partner_id"]].metrics["yoy"] == pytest.approx(entry["yoy"], abs=1e-4)
 
-    counts = result.tables["按类型与严重度统计"].set_index("类型")["合计"]
+    counts = result.tables["counts"].set_index("kind")["total"]
     assert counts.to_dict() == {"窜货": 4, "乱价": 5, "压货": 3, "持续下滑": 3}
     assert result.warnings == []
 
@@ -475,7 +488,7 @@ def test_default_arguments_scan_the_latest_four_quarters_of_the_sample(sample):
     assert result.parameters["scan_start"] == "2025-10-01" and result.parameters["scan_end"] == "2026-09-30"
     for f in findings:
         if f.kind in ("cross_region", "below_floor"):
-            assert all(day >= "2025-10-01" for day in f.evidence["日期"])
+            assert all(day >= "2025-10-01" for day in f.evidence["date"])
     planted_cross = {e["partner_id"] for e in manifest["anomalies"]["cross_region"]}
     assert {f.partner_id for f in findings if f.kind == "cross_region"} < planted_cross
 
@@ -516,4 +529,4 @@ def test_registered_tool_accepts_chinese_names(cross_store):
     assert result.parameters["checks"] == ["cross_region", "below_floor"]
     assert result.parameters["min_severity"] == "高"
     assert {f.partner_id for f in result.data} == {"A1", "A4"}
-    assert list(result.tables["按类型与严重度统计"]["类型"]) == ["窜货", "乱价"]
+    assert list(result.tables["counts"]["kind"]) == ["窜货", "乱价"]

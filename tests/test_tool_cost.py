@@ -100,8 +100,8 @@ def row(frame, column, value):
 def test_expense_ratio_margin_and_contribution_by_channel_type(store):
     result = run(store)  # latest = 2026Q1, the quarter of the last sale
     assert result.period.startswith("2026年第1季度")
-    table = result.tables["按渠道类型"]
-    assert next(iter(result.tables)) == "按渠道类型"
+    table = result.tables["by_channel_type"]
+    assert next(iter(result.tables)) == "by_channel_type"
     expected = {
         # type: partners, revenue, cost, ratio%, GP, margin%, contribution, contribution%
         "经销商": (2, 25_000, 600 + 1000 + 400 + 1000, 12.00, 12_000, 48.00, 9_000, 36.00),
@@ -109,15 +109,15 @@ def test_expense_ratio_margin_and_contribution_by_channel_type(store):
         "直营": (1, 2_500, 1200 + 300 + 200, 68.00, 1_000, 40.00, -700, -28.00),
     }
     for name, (n, revenue, spent, ratio, gp, margin, contrib, contrib_pct) in expected.items():
-        r = row(table, "渠道类型", name)
-        assert r["伙伴数"] == n
-        assert r["销售额(元)"] == pytest.approx(revenue)
-        assert r["渠道费用(元)"] == pytest.approx(spent)
-        assert r["费用率(%)"] == pytest.approx(ratio)
-        assert r["毛利(元)"] == pytest.approx(gp)
-        assert r["毛利率(%)"] == pytest.approx(margin)
-        assert r["贡献(元)"] == pytest.approx(contrib)
-        assert r["贡献率(%)"] == pytest.approx(contrib_pct)
+        r = row(table, "channel_type", name)
+        assert r["partners"] == n
+        assert r["revenue"] == pytest.approx(revenue)
+        assert r["cost"] == pytest.approx(spent)
+        assert r["expense_ratio"] == pytest.approx(ratio)
+        assert r["gross_profit"] == pytest.approx(gp)
+        assert r["gross_margin"] == pytest.approx(margin)
+        assert r["contribution"] == pytest.approx(contrib)
+        assert r["contribution_margin"] == pytest.approx(contrib_pct)
 
     f = result.figures
     assert f["销售额(元)"] == pytest.approx(40_000)
@@ -135,38 +135,38 @@ def test_expense_ratio_margin_and_contribution_by_channel_type(store):
 
 def test_zero_revenue_group_shows_cost_but_no_ratio(store):
     result = run(store)
-    agent = row(result.tables["按渠道类型"], "渠道类型", "代理商")
-    assert agent["伙伴数"] == 0
-    assert agent["销售额(元)"] == 0
-    assert agent["渠道费用(元)"] == pytest.approx(300)
-    assert math.isnan(agent["费用率(%)"])
-    north = row(result.tables["按区域"], "区域", "华北")
-    assert north["渠道费用(元)"] == pytest.approx(300) and math.isnan(north["费用率(%)"])
+    agent = row(result.tables["by_channel_type"], "channel_type", "代理商")
+    assert agent["partners"] == 0
+    assert agent["revenue"] == 0
+    assert agent["cost"] == pytest.approx(300)
+    assert math.isnan(agent["expense_ratio"])
+    north = row(result.tables["by_region"], "region", "华北")
+    assert north["cost"] == pytest.approx(300) and math.isnan(north["expense_ratio"])
     assert result.figures["未分摊费用(元)"] == pytest.approx(300)
     assert any("代理商/华北" in w and "300.00" in w for w in result.warnings)
 
 
 def test_region_table_includes_allocated_shared_costs(store):
     result = run(store, group_by="region")
-    table = result.tables["按区域"]
-    assert next(iter(result.tables)) == "按区域"
-    east = row(table, "区域", "华东")  # P1 1600+800, P3 300+500, P4 1500+200
-    assert east["销售额(元)"] == pytest.approx(27_500)
-    assert east["渠道费用(元)"] == pytest.approx(4_900)
-    assert east["费用率(%)"] == pytest.approx(17.82)  # 4900 / 27500 = 17.818%
-    assert east["毛利率(%)"] == pytest.approx(50.91)  # 14000 / 27500
-    south = row(table, "区域", "华南")  # P2 400+200, P5 nothing
-    assert south["渠道费用(元)"] == pytest.approx(600)
-    assert south["费用率(%)"] == pytest.approx(4.80)
-    assert table["渠道费用(元)"].sum() == pytest.approx(5_800)
+    table = result.tables["by_region"]
+    assert next(iter(result.tables)) == "by_region"
+    east = row(table, "region", "华东")  # P1 1600+800, P3 300+500, P4 1500+200
+    assert east["revenue"] == pytest.approx(27_500)
+    assert east["cost"] == pytest.approx(4_900)
+    assert east["expense_ratio"] == pytest.approx(17.82)  # 4900 / 27500 = 17.818%
+    assert east["gross_margin"] == pytest.approx(50.91)  # 14000 / 27500
+    south = row(table, "region", "华南")  # P2 400+200, P5 nothing
+    assert south["cost"] == pytest.approx(600)
+    assert south["expense_ratio"] == pytest.approx(4.80)
+    assert table["cost"].sum() == pytest.approx(5_800)
     assert (result.figures["费用率最高分组"], result.figures["费用率最低分组"]) == ("华东", "华南")
     assert "13.02 个百分点" in result.explanation  # 17.82 - 4.80
 
 
 def test_cost_to_serve_per_partner_with_allocation(store):
     result = run(store, group_by="partner")
-    table = result.tables["按伙伴"]
-    assert next(iter(result.tables)) == "按伙伴"
+    table = result.tables["by_partner"]
+    assert next(iter(result.tables)) == "by_partner"
     expected = {
         # partner: direct, allocated, cost-to-serve, per 万元 revenue, ratio %
         "P1": (600 + 1000, 800, 2_400, 1_200.00, 12.00),  # 1000 × 20000/25000
@@ -176,55 +176,60 @@ def test_cost_to_serve_per_partner_with_allocation(store):
         "P5": (0, 0, 0, 0.00, 0.00),  # 华南 零售商: no direct cost and outside the 华东 pool
     }
     for pid, (direct, allocated, total, per_10k, ratio) in expected.items():
-        r = row(table, "伙伴编号", pid)
-        assert r["直接费用(元)"] == pytest.approx(direct)
-        assert r["分摊费用(元)"] == pytest.approx(allocated)
-        assert r["服务成本(元)"] == pytest.approx(total)
-        assert r["每万元销售服务成本(元)"] == pytest.approx(per_10k)
-        assert r["费用率(%)"] == pytest.approx(ratio)
-    assert row(table, "伙伴编号", "P1")["渠道类型"] == "经销商"  # not the 直营 written on its cost row
+        r = row(table, "partner_id", pid)
+        assert r["direct_cost"] == pytest.approx(direct)
+        assert r["allocated_cost"] == pytest.approx(allocated)
+        assert r["cost_to_serve"] == pytest.approx(total)
+        assert r["cost_per_10k_revenue"] == pytest.approx(per_10k)
+        assert r["expense_ratio"] == pytest.approx(ratio)
+    assert row(table, "partner_id", "P1")["channel_type"] == "经销商"  # not the 直营 written on its cost row
     assert (result.figures["费用率最高分组"], result.figures["费用率最低分组"]) == ("伙伴P4", "伙伴P5")
     # Allocated partner costs plus the unallocated pool give back every cost of the quarter.
-    assert table["服务成本(元)"].sum() + result.figures["未分摊费用(元)"] == pytest.approx(5_800)
+    assert table["cost_to_serve"].sum() + result.figures["未分摊费用(元)"] == pytest.approx(5_800)
 
 
 def test_cost_breakdown_by_cost_type(store):
-    breakdown = run(store).tables["费用构成"]
-    dealer = row(breakdown, "渠道类型", "经销商")
-    assert (dealer["物流(元)"], dealer["促销(元)"], dealer["返利(元)"], dealer["市场推广(元)"]) == (
+    breakdown = run(store).tables["cost_breakdown"]
+    dealer = row(breakdown, "channel_type", "经销商")
+    assert (dealer["cost_logistics"], dealer["cost_promotion"], dealer["cost_rebate"], dealer["cost_marketing"]) == (
         600,
         400,
         1000,
         1000,
     )
-    assert dealer["人员(元)"] == 0 and dealer["合计(元)"] == 3_000
-    direct = row(breakdown, "渠道类型", "直营")
-    assert (direct["人员(元)"], direct["物流(元)"], direct["其他(元)"], direct["合计(元)"]) == (1200, 300, 200, 1700)
-    by_partner = run(store, group_by="partner").tables["费用构成"]
-    p1 = row(by_partner, "伙伴编号", "P1")
-    assert (p1["伙伴名称"], p1["物流(元)"], p1["返利(元)"], p1["市场推广(元)"]) == ("伙伴P1", 600, 1000, 800)
-    assert row(by_partner, "伙伴编号", "P5")["合计(元)"] == 0
+    assert dealer["cost_personnel"] == 0 and dealer["cost_total"] == 3_000
+    direct = row(breakdown, "channel_type", "直营")
+    assert (direct["cost_personnel"], direct["cost_logistics"], direct["cost_other"], direct["cost_total"]) == (
+        1200,
+        300,
+        200,
+        1700,
+    )
+    by_partner = run(store, group_by="partner").tables["cost_breakdown"]
+    p1 = row(by_partner, "partner_id", "P1")
+    assert (p1["name"], p1["cost_logistics"], p1["cost_rebate"], p1["cost_marketing"]) == ("伙伴P1", 600, 1000, 800)
+    assert row(by_partner, "partner_id", "P5")["cost_total"] == 0
 
 
 def test_incentive_roi_against_year_ago(store):
     result = run(store)
-    roi = result.tables["激励投入产出"]
-    dealer = row(roi, "渠道类型", "经销商")
-    assert dealer["本期毛利(元)"] == pytest.approx(12_000)
-    assert dealer["去年同期毛利(元)"] == pytest.approx(3_200 + 1_600)
-    assert dealer["增量毛利(元)"] == pytest.approx(7_200)
-    assert dealer["激励投入(元)"] == pytest.approx(1_000 + 400)  # 返利 P1 + 促销 P2
-    assert dealer["激励投入产出比(倍)"] == pytest.approx(5.1429)  # 7200 / 1400
-    retail = row(roi, "渠道类型", "零售商")
-    assert retail["增量毛利(元)"] == pytest.approx(7_500 - 5_400)
-    assert retail["激励投入产出比(倍)"] == pytest.approx(4.2)  # 2100 / 500 shared 促销
-    direct = row(roi, "渠道类型", "直营")
-    assert direct["激励投入(元)"] == 0 and math.isnan(direct["激励投入产出比(倍)"])
+    roi = result.tables["incentive_roi"]
+    dealer = row(roi, "channel_type", "经销商")
+    assert dealer["gross_profit"] == pytest.approx(12_000)
+    assert dealer["gross_profit_year_ago"] == pytest.approx(3_200 + 1_600)
+    assert dealer["incremental_gross_profit"] == pytest.approx(7_200)
+    assert dealer["incentive_spend"] == pytest.approx(1_000 + 400)  # 返利 P1 + 促销 P2
+    assert dealer["roi"] == pytest.approx(5.1429)  # 7200 / 1400
+    retail = row(roi, "channel_type", "零售商")
+    assert retail["incremental_gross_profit"] == pytest.approx(7_500 - 5_400)
+    assert retail["roi"] == pytest.approx(4.2)  # 2100 / 500 shared 促销
+    direct = row(roi, "channel_type", "直营")
+    assert direct["incentive_spend"] == 0 and math.isnan(direct["roi"])
     assert any("直营" in w and "没有激励费用" in w for w in result.warnings)
     assert result.figures["激励投入产出比(倍)"] == pytest.approx(5.0)  # (7200 + 2100 + 200) / 1900
 
-    only_rebate = run(store, incentive_cost_types=["返利"]).tables["激励投入产出"]
-    assert row(only_rebate, "渠道类型", "经销商")["激励投入产出比(倍)"] == pytest.approx(7.2)  # 7200 / 1000
+    only_rebate = run(store, incentive_cost_types=["返利"]).tables["incentive_roi"]
+    assert row(only_rebate, "channel_type", "经销商")["roi"] == pytest.approx(7.2)  # 7200 / 1000
 
 
 def test_concentration_top_share_and_hhi(store):
@@ -233,9 +238,9 @@ def test_concentration_top_share_and_hhi(store):
     assert result.figures["HHI"] == pytest.approx(3203.125, abs=0.01)
     assert result.figures["集中度判断"] == "高度集中"
     assert result.figures["前N名销售占比(%)"] == pytest.approx(81.25)  # (20000 + 7500 + 5000) / 40000
-    top = result.tables["集中度"]
-    assert top["伙伴编号"].tolist() == ["P1", "P5", "P2"]
-    assert top["累计占比(%)"].tolist() == [50.00, 68.75, 81.25]
+    top = result.tables["concentration"]
+    assert top["partner_id"].tolist() == ["P1", "P5", "P2"]
+    assert top["cumulative_share"].tolist() == [50.00, 68.75, 81.25]
     assert "高度集中" in result.explanation
     assert run(store).figures["前N名销售占比(%)"] == pytest.approx(100.0)
 
@@ -248,13 +253,13 @@ def test_hhi_verdict_thresholds(hhi, verdict):
 
 
 def test_channel_length_comparison(store):
-    table = run(store).tables["渠道长度对比"]
-    assert table["层级名称"].tolist() == ["直营/直销", "一级", "二级"]
-    assert table["伙伴数"].tolist() == [1, 2, 2]
-    assert table["销售额(元)"].tolist() == [2_500, 12_500, 25_000]
-    assert table["毛利率(%)"].tolist() == [40.00, 60.00, 48.00]
-    assert table["费用率(%)"].tolist() == [68.00, 6.40, 12.00]
-    assert table["贡献率(%)"].tolist() == [-28.00, 53.60, 36.00]
+    table = run(store).tables["channel_length"]
+    assert table["level_name"].tolist() == ["直营/直销", "一级", "二级"]
+    assert table["partners"].tolist() == [1, 2, 2]
+    assert table["revenue"].tolist() == [2_500, 12_500, 25_000]
+    assert table["gross_margin"].tolist() == [40.00, 60.00, 48.00]
+    assert table["expense_ratio"].tolist() == [68.00, 6.40, 12.00]
+    assert table["contribution_margin"].tolist() == [-28.00, 53.60, 36.00]
 
 
 def test_region_filter_keeps_allocated_share_of_nationwide_pool(store):
@@ -262,7 +267,7 @@ def test_region_filter_keeps_allocated_share_of_nationwide_pool(store):
     assert "区域=华东" in result.title
     assert result.figures["销售额(元)"] == pytest.approx(27_500)
     assert result.figures["渠道费用(元)"] == pytest.approx(4_900)  # P1 gets 800 of the 经销商 pool, P2's 200 is out
-    assert set(result.tables["按伙伴"]["伙伴编号"]) == {"P1", "P3", "P4"}
+    assert set(result.tables["by_partner"]["partner_id"]) == {"P1", "P3", "P4"}
     # (20000² + 5000² + 2500²) / 27500² × 10000
     assert result.figures["HHI"] == pytest.approx(5702.48, abs=0.01)
 
@@ -271,7 +276,7 @@ def test_partner_type_filter(store):
     result = run(store, partner_type="零售商")
     assert result.figures["销售额(元)"] == pytest.approx(12_500)
     assert result.figures["渠道费用(元)"] == pytest.approx(800)
-    assert result.tables["按渠道类型"]["渠道类型"].tolist() == ["零售商"]
+    assert result.tables["by_channel_type"]["channel_type"].tolist() == ["零售商"]
     assert result.explanation.startswith("范围内只有零售商一组有销售")
 
 
@@ -281,20 +286,20 @@ def test_month_grain_allocates_within_the_month(store):
     assert f["销售额(元)"] == pytest.approx(15_000)  # P1 10000 (B), P2 5000
     assert f["渠道费用(元)"] == pytest.approx(400 + 400 + 1000 + 300)
     assert f["费用率(%)"] == pytest.approx(14.00)
-    table = result.tables["按伙伴"]
-    assert row(table, "伙伴编号", "P1")["分摊费用(元)"] == pytest.approx(666.67)  # 1000 × 10000/15000
-    p4 = row(table, "伙伴编号", "P4")  # staff cost but no sales this month
-    assert p4["服务成本(元)"] == pytest.approx(400) and math.isnan(p4["每万元销售服务成本(元)"])
-    roi = result.tables["激励投入产出"]
-    assert row(roi, "渠道类型", "经销商")["激励投入产出比(倍)"] == pytest.approx(16.0)  # (8000 - 1600) / 400
+    table = result.tables["by_partner"]
+    assert row(table, "partner_id", "P1")["allocated_cost"] == pytest.approx(666.67)  # 1000 × 10000/15000
+    p4 = row(table, "partner_id", "P4")  # staff cost but no sales this month
+    assert p4["cost_to_serve"] == pytest.approx(400) and math.isnan(p4["cost_per_10k_revenue"])
+    roi = result.tables["incentive_roi"]
+    assert row(roi, "channel_type", "经销商")["roi"] == pytest.approx(16.0)  # (8000 - 1600) / 400
 
 
 def test_no_year_ago_sales_leaves_roi_missing_with_warning(tmp_path):
     store = make_store(tmp_path, partners=PARTNERS, products=PRODUCTS, sales=SALES_2026Q1, costs=COSTS)
     result = run(store)
-    roi = result.tables["激励投入产出"]
-    assert roi["激励投入产出比(倍)"].isna().all()
-    assert roi["去年同期毛利(元)"].isna().all()
+    roi = result.tables["incentive_roi"]
+    assert roi["roi"].isna().all()
+    assert roi["gross_profit_year_ago"].isna().all()
     assert result.figures["激励投入产出比(倍)"] is None
     assert any("去年同期（2025年第1季度）没有销售数据" in w for w in result.warnings)
 
@@ -304,7 +309,7 @@ def test_partly_covered_year_ago_is_not_a_baseline(tmp_path):
     sales = [*SALES_2026Q1, sale("P2", "A", "2025-02-01", 40, 100), sale("P3", "B", "2025-03-05", 80, 50)]
     store = make_store(tmp_path, partners=PARTNERS, products=PRODUCTS, sales=sales, costs=COSTS)
     result = run(store)
-    assert result.tables["激励投入产出"]["激励投入产出比(倍)"].isna().all()
+    assert result.tables["incentive_roi"]["roi"].isna().all()
     assert any("2025-02-01 开始" in w and "只有部分月份" in w for w in result.warnings)
 
 
@@ -320,7 +325,7 @@ def test_no_costs_at_all_are_named_not_counted_as_zero(tmp_path):
     store = make_store(tmp_path, partners=PARTNERS, products=PRODUCTS, sales=SALES_2026Q1)
     result = run(store, group_by="partner")
     assert result.figures["渠道费用(元)"] is None and result.figures["费用率(%)"] is None  # never "0 %"
-    assert result.tables["按伙伴"]["服务成本(元)"].isna().all()
+    assert result.tables["by_partner"]["cost_to_serve"].isna().all()
     assert [m.key for m in result.missing] == ["costs"]
     assert "缺少「渠道费用」" in result.missing_lines()[0] and "导入渠道费用表" in result.missing_lines()[0]
     assert result.figures["销售额(元)"] > 0 and result.figures["毛利率(%)"] is not None
@@ -345,7 +350,7 @@ def test_no_unit_cost_at_all_leaves_margin_uncomputed(tmp_path):
         sales=[sale("P1", "A", "2026-01-15", 10, 100)],
     )
     result = run(store)
-    assert result.figures["毛利率(%)"] is None and result.tables["按渠道类型"]["毛利(元)"].isna().all()
+    assert result.figures["毛利率(%)"] is None and result.tables["by_channel_type"]["gross_profit"].isna().all()
     assert "unit_costs" in [m.key for m in result.missing]
 
 
@@ -383,7 +388,7 @@ def test_invalid_argument_values_are_rejected(store, args, message):
 def test_chinese_group_by_alias(store):
     result = run(store, group_by="区域")
     assert result.parameters["group_by"] == "region"
-    assert next(iter(result.tables)) == "按区域"
+    assert next(iter(result.tables)) == "by_region"
 
 
 def test_sample_company_is_consistent(loaded_store):
@@ -394,16 +399,16 @@ def test_sample_company_is_consistent(loaded_store):
     revenue = loaded_store.query("SELECT sum(revenue) AS r FROM sales WHERE date BETWEEN ? AND ?", [start, end])["r"][0]
     assert result.figures["渠道费用(元)"] == pytest.approx(total, abs=0.05)
     assert result.figures["销售额(元)"] == pytest.approx(revenue, abs=0.05)
-    for name in ("按渠道类型", "按区域"):
-        assert result.tables[name]["渠道费用(元)"].sum() == pytest.approx(total, abs=0.5)
-        ratios = result.tables[name]["费用率(%)"].dropna()
+    for name in ("by_channel_type", "by_region"):
+        assert result.tables[name]["cost"].sum() == pytest.approx(total, abs=0.5)
+        ratios = result.tables[name]["expense_ratio"].dropna()
         assert ((ratios > 0) & (ratios < 100)).all()
-    partners = result.tables["按伙伴"]
-    assert partners["服务成本(元)"].sum() + result.figures["未分摊费用(元)"] == pytest.approx(total, abs=0.5)
-    assert (partners["服务成本(元)"] >= 0).all() and partners["服务成本(元)"].notna().all()
-    by_type = result.tables["按渠道类型"].set_index("渠道类型")["费用率(%)"]
+    partners = result.tables["by_partner"]
+    assert partners["cost_to_serve"].sum() + result.figures["未分摊费用(元)"] == pytest.approx(total, abs=0.5)
+    assert (partners["cost_to_serve"] >= 0).all() and partners["cost_to_serve"].notna().all()
+    by_type = result.tables["by_channel_type"].set_index("channel_type")["expense_ratio"]
     assert by_type.idxmax() == "直营" == result.figures["费用率最高分组"]
-    length = result.tables["渠道长度对比"].set_index("渠道层级")["费用率(%)"]
+    length = result.tables["channel_length"].set_index("channel_level")["expense_ratio"]
     assert length[0] > length[2]  # direct stores carry their own staff
     assert 0 < result.figures["HHI"] <= 10_000
     # The small sample spans 12 months: the latest quarter has no year-ago quarter.

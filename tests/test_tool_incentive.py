@@ -64,8 +64,8 @@ def five(tmp_path):
     return company(tmp_path, FIVE)
 
 
-def rows(result, table="返利明细"):
-    return result.tables[table].set_index("伙伴编号")
+def rows(result, table="rebate_detail"):
+    return result.tables[table].set_index("partner_id")
 
 
 def simulate(store, schedule=None, **kwargs):
@@ -82,20 +82,20 @@ def schedule(**kwargs) -> dict:
 def test_full_mode_pays_whole_revenue_at_highest_tier_reached(five):
     result = simulate(five)
     table = rows(result)
-    assert table.loc["A", "完成率(%)"] == pytest.approx(105.26)
-    assert table.loc["A", "达到档位"] == "100%档"
-    assert table.loc["A", "返利(元)"] == pytest.approx(1_000_000 * 0.03)  # 30,000
-    assert table.loc["B", "返利(元)"] == pytest.approx(920_000 * 0.015)  # 13,800
-    assert table.loc["C", "返利(元)"] == pytest.approx(1_150_000 * 0.04)  # 46,000
-    assert table.loc["D", "达到档位"] == "未达门槛"
-    assert table.loc["D", "返利(元)"] == 0
-    assert table.loc["E", "返利(元)"] == pytest.approx(1_000_000 * 1.3 * 0.04)  # 52,000: base capped at 130%
+    assert table.loc["A", "achievement"] == pytest.approx(105.26)
+    assert table.loc["A", "tier_reached"] == "100%档"
+    assert table.loc["A", "rebate_amount"] == pytest.approx(1_000_000 * 0.03)  # 30,000
+    assert table.loc["B", "rebate_amount"] == pytest.approx(920_000 * 0.015)  # 13,800
+    assert table.loc["C", "rebate_amount"] == pytest.approx(1_150_000 * 0.04)  # 46,000
+    assert table.loc["D", "tier_reached"] == "未达门槛"
+    assert table.loc["D", "rebate_amount"] == 0
+    assert table.loc["E", "rebate_amount"] == pytest.approx(1_000_000 * 1.3 * 0.04)  # 52,000: base capped at 130%
     assert result.figures["返利合计(元)"] == pytest.approx(30_000 + 13_800 + 46_000 + 52_000)
 
-    tiers = result.tables["按档位汇总"].set_index("档位")
-    assert tiers.loc["110%档", "伙伴数(家)"] == 2
-    assert tiers.loc["110%档", "返利(元)"] == pytest.approx(98_000)
-    assert tiers.loc["未达门槛", "伙伴占比(%)"] == pytest.approx(20.0)
+    tiers = result.tables["by_tier"].set_index("tier")
+    assert tiers.loc["110%档", "partners"] == 2
+    assert tiers.loc["110%档", "rebate_amount"] == pytest.approx(98_000)
+    assert tiers.loc["未达门槛", "partner_share"] == pytest.approx(20.0)
     assert "4 家获得返利，合计 14.18 万元" in result.explanation
 
 
@@ -107,19 +107,19 @@ def test_marginal_mode_pays_each_slice_at_its_tier_rate(five):
     )
     table = rows(simulate(five, marginal))
     # A: 90%..100% of 950,000 = 95,000 at 1.5% + the 50,000 above target at 3%
-    assert table.loc["A", "返利(元)"] == pytest.approx(95_000 * 0.015 + 50_000 * 0.03)  # 2,925
+    assert table.loc["A", "rebate_amount"] == pytest.approx(95_000 * 0.015 + 50_000 * 0.03)  # 2,925
     # C: 100,000 at 1.5% + 100,000 at 3% + 50,000 at 4.5%
-    assert table.loc["C", "返利(元)"] == pytest.approx(1_500 + 3_000 + 2_250)
-    assert table.loc["B", "返利(元)"] == pytest.approx(20_000 * 0.015)  # 300
-    assert table.loc["D", "返利(元)"] == 0
-    assert table.loc["C", "综合返点(%)"] == pytest.approx(6_750 / 1_150_000 * 100, abs=0.01)
+    assert table.loc["C", "rebate_amount"] == pytest.approx(1_500 + 3_000 + 2_250)
+    assert table.loc["B", "rebate_amount"] == pytest.approx(20_000 * 0.015)  # 300
+    assert table.loc["D", "rebate_amount"] == 0
+    assert table.loc["C", "effective_rate"] == pytest.approx(6_750 / 1_150_000 * 100, abs=0.01)
 
 
 def test_marginal_mode_matches_the_guide_example(tmp_path):
     # Guide 09, 丙: target 300 万, 回款 336 万, slices 270×1% + 30×3% + 30×5% + 6×6% = 5.46 万
     store = company(tmp_path, [{"pid": "丙", "revenue": 3_360_000, "target": 3_000_000}])
     guide = schedule(mode="分段累进", max_achievement=None, tiers=[[0, 0.01], [0.9, 0.03], [1.0, 0.05], [1.1, 0.06]])
-    assert rows(simulate(store, guide)).loc["丙", "返利(元)"] == pytest.approx(54_600)
+    assert rows(simulate(store, guide)).loc["丙", "rebate_amount"] == pytest.approx(54_600)
 
 
 def test_growth_bonus_only_when_yoy_growth_reaches_threshold(tmp_path):
@@ -133,24 +133,24 @@ def test_growth_bonus_only_when_yoy_growth_reaches_threshold(tmp_path):
     )
     result = simulate(store, schedule(growth_bonus_rate=0.005, growth_bonus_threshold=0.1))
     table = rows(result)
-    assert table.loc["G", "增长奖励(元)"] == pytest.approx(5_000)
-    assert table.loc["G", "返利(元)"] == pytest.approx(30_000 + 5_000)
-    assert table.loc["H", "增长奖励(元)"] == 0
-    assert table.loc["I", "返利(元)"] == pytest.approx(30_000)
+    assert table.loc["G", "growth_bonus"] == pytest.approx(5_000)
+    assert table.loc["G", "rebate_amount"] == pytest.approx(30_000 + 5_000)
+    assert table.loc["H", "growth_bonus"] == 0
+    assert table.loc["I", "rebate_amount"] == pytest.approx(30_000)
     assert any("1 家伙伴没有去年同期销售" in w for w in result.warnings)
 
 
 def test_rate_cap_and_amount_cap(five):
     table = rows(simulate(five, schedule(cap_rate=0.02)))
-    assert table.loc["C", "封顶前返利(元)"] == pytest.approx(46_000)
-    assert table.loc["C", "返利(元)"] == pytest.approx(1_150_000 * 0.02)  # 23,000
-    assert table.loc["C", "封顶扣减(元)"] == pytest.approx(23_000)
-    assert table.loc["B", "返利(元)"] == pytest.approx(13_800)  # 1.5% < 2%: untouched
+    assert table.loc["C", "rebate_before_cap"] == pytest.approx(46_000)
+    assert table.loc["C", "rebate_amount"] == pytest.approx(1_150_000 * 0.02)  # 23,000
+    assert table.loc["C", "cap_cut"] == pytest.approx(23_000)
+    assert table.loc["B", "rebate_amount"] == pytest.approx(13_800)  # 1.5% < 2%: untouched
 
     result = simulate(five, schedule(cap_amount=25_000))
     table = rows(result)
-    assert table.loc[["A", "C", "E"], "返利(元)"].tolist() == [25_000, 25_000, 25_000]
-    assert table.loc["B", "返利(元)"] == pytest.approx(13_800)
+    assert table.loc[["A", "C", "E"], "rebate_amount"].tolist() == [25_000, 25_000, 25_000]
+    assert table.loc["B", "rebate_amount"] == pytest.approx(13_800)
     assert result.figures["封顶扣减合计(元)"] == pytest.approx(5_000 + 21_000 + 27_000)
 
 
@@ -173,27 +173,27 @@ def test_each_precondition_excludes_with_its_reason(tmp_path):
     store = company(tmp_path, specs, extra_sales=extra)
     result = simulate(store, schedule(partner_types=["经销商", "代理商"]))
     table = rows(result)
-    assert table.loc["P1", "不符合原因"] == "回款率 82% 低于 90%"
-    assert table.loc["P2", "不符合原因"] == "存在跨区销售 120 件"
-    assert table.loc["P3", "不符合原因"] == "存在低于限价销售 8,000.00 元"
-    assert "直营" in table.loc["P4", "不符合原因"]
-    assert table.loc["P5", "不符合原因"] == "无目标"
-    assert table.loc["P5", "达到档位"] == "无目标"
-    assert table.loc["P6", "不符合原因"] == "本期无销售"
-    assert table.loc["P8", "不符合原因"] == "无回款记录，回款率无法核实"
-    assert table.loc["P1", "应得返利(元)"] == pytest.approx(30_000)  # earned, then withheld
+    assert table.loc["P1", "ineligible_reason"] == "回款率 82% 低于 90%"
+    assert table.loc["P2", "ineligible_reason"] == "存在跨区销售 120 件"
+    assert table.loc["P3", "ineligible_reason"] == "存在低于限价销售 8,000.00 元"
+    assert "直营" in table.loc["P4", "ineligible_reason"]
+    assert table.loc["P5", "ineligible_reason"] == "无目标"
+    assert table.loc["P5", "tier_reached"] == "无目标"
+    assert table.loc["P6", "ineligible_reason"] == "本期无销售"
+    assert table.loc["P8", "ineligible_reason"] == "无回款记录，回款率无法核实"
+    assert table.loc["P1", "rebate_due"] == pytest.approx(30_000)  # earned, then withheld
     for pid in ["P1", "P2", "P3", "P4", "P5", "P6", "P8"]:
-        assert table.loc[pid, "符合条件"] == "否"
-        assert table.loc[pid, "返利(元)"] == 0
-    assert table.loc["P7", "返利(元)"] == pytest.approx(30_000)
+        assert table.loc[pid, "eligible"] == "否"
+        assert table.loc[pid, "rebate_amount"] == 0
+    assert table.loc["P7", "rebate_amount"] == pytest.approx(30_000)
     assert result.figures["获返利伙伴数"] == 1
 
     relaxed = schedule(min_collection_rate=0.8, require_territory_compliance=False, require_price_compliance=False)
     table = rows(simulate(store, relaxed))
-    assert table.loc["P1", "返利(元)"] == pytest.approx(30_000)
-    assert table.loc["P2", "返利(元)"] == pytest.approx(1_002_000 * 0.03)
-    assert table.loc["P3", "返利(元)"] == pytest.approx(1_000_000 * 0.03)
-    assert table.loc["P4", "返利(元)"] == pytest.approx(30_000)  # no partner_types restriction
+    assert table.loc["P1", "rebate_amount"] == pytest.approx(30_000)
+    assert table.loc["P2", "rebate_amount"] == pytest.approx(1_002_000 * 0.03)
+    assert table.loc["P3", "rebate_amount"] == pytest.approx(1_000_000 * 0.03)
+    assert table.loc["P4", "rebate_amount"] == pytest.approx(30_000)  # no partner_types restriction
 
 
 def test_missing_collections_table_skips_the_check_with_a_warning(tmp_path):
@@ -212,21 +212,21 @@ def test_period_without_sales_is_refused_naming_the_data_span(five):
 def test_budget_comparison(five):
     result = simulate(five, budget=120_000)
     assert result.figures["预算差额(元)"] == pytest.approx(141_800 - 120_000)
-    assert result.tables["预算对比"].iloc[0]["预算使用率(%)"] == pytest.approx(118.17)
+    assert result.tables["budget_comparison"].iloc[0]["budget_use"] == pytest.approx(118.17)
     assert "超出 2.18 万元" in result.explanation
     assert "结余 8,200.00 元" in simulate(five, budget=150_000).explanation
 
 
 def test_partners_near_next_tier_with_extra_payout(five):
-    near = rows(simulate(five), "临近下一档")
+    near = rows(simulate(five), "near_next_tier")
     assert set(near.index) == {"A", "D"}  # B is 8 points short; C and E are in the top tier
     # A: reach 110% of 950,000 = 1,045,000 -> 4% = 41,800, i.e. 11,800 more for 45,000 more sales
-    assert near.loc["A", "需增加销售额(元)"] == pytest.approx(45_000)
-    assert near.loc["A", "增加返利(元)"] == pytest.approx(41_800 - 30_000)
+    assert near.loc["A", "revenue_needed"] == pytest.approx(45_000)
+    assert near.loc["A", "rebate_increase"] == pytest.approx(41_800 - 30_000)
     # D: exactly 5 points short (boundary included): 900,000 × 1.5% = 13,500, all of it new
-    assert near.loc["D", "差距(百分点)"] == pytest.approx(5.0)
-    assert near.loc["D", "增加返利(元)"] == pytest.approx(13_500)
-    assert near.loc["D", "新增销售的返点(%)"] == pytest.approx(27.0)  # 13,500 / 50,000: the cliff
+    assert near.loc["D", "gap_points"] == pytest.approx(5.0)
+    assert near.loc["D", "rebate_increase"] == pytest.approx(13_500)
+    assert near.loc["D", "marginal_rate"] == pytest.approx(27.0)  # 13,500 / 50,000: the cliff
 
 
 def test_fit_budget_by_scaling_rates(five):
@@ -235,8 +235,8 @@ def test_fit_budget_by_scaling_rates(five):
     assert factor == pytest.approx(100_000 / 141_800, abs=1e-5)
     assert result.figures["新方案返利合计(元)"] <= 100_000
     # published rates floored to 0.01 point: 1.05%, 2.11%, 2.82%
-    compare = result.tables["方案对比"]
-    assert compare["新返点(%)"].tolist() == [1.05, 2.11, 2.82]
+    compare = result.tables["schedule_comparison"]
+    assert compare["rate_new"].tolist() == [1.05, 2.11, 2.82]
     assert result.figures["新方案返利合计(元)"] == pytest.approx(
         1_000_000 * 0.0211 + 920_000 * 0.0105 + 1_150_000 * 0.0282 + 1_300_000 * 0.0282
     )
@@ -258,7 +258,7 @@ def test_fit_budget_scaling_is_not_proportional_under_caps(five):
 
     # Under budget: the schedule is kept, and the headroom factor is 75,000 + 13,800 k = 95,000
     kept = fit_rebate_budget(five, FitBudgetArgs(period=Q, budget=95_000, schedule=capped))
-    assert kept.tables["方案对比"]["新返点(%)"].tolist() == [1.5, 3.0, 4.0]
+    assert kept.tables["schedule_comparison"]["rate_new"].tolist() == [1.5, 3.0, 4.0]
     assert kept.figures["可上调倍数"] == pytest.approx(20_000 / 13_800, abs=1e-5)
     raised = fit_rebate_budget(five, FitBudgetArgs(period=Q, budget=95_000, schedule=capped, allow_increase=True))
     assert raised.figures["缩放系数"] == pytest.approx(20_000 / 13_800, abs=1e-5)
@@ -274,7 +274,7 @@ def test_fit_budget_by_raising_entry_threshold(five):
     result = fit_rebate_budget(five, FitBudgetArgs(period=Q, budget=130_000, method="raise_entry_threshold"))
     assert result.figures["新入门门槛(%)"] == pytest.approx(92.5)  # first 0.5-point step above B's 92%
     assert result.figures["新方案返利合计(元)"] == pytest.approx(141_800 - 13_800)
-    assert result.tables["失去返利的伙伴"]["伙伴编号"].tolist() == ["B"]
+    assert result.tables["partners_losing_rebate"]["partner_id"].tolist() == ["B"]
     assert result.figures["可满足预算"] == "是"
 
 
@@ -302,7 +302,7 @@ def test_sensitivity_grid_for_two_partners(tmp_path):
         ],
     )
     result = rebate_sensitivity(store, SensitivityArgs(period=Q))
-    grid = result.tables["情景明细"].set_index(["门槛调整(百分点)", "返点调整(百分点)"])
+    grid = result.tables["scenarios"].set_index(["threshold_step", "rate_step"])
     expected = {
         (0.0, 0.0): (30_000 + 13_800, 2),
         (0.0, 0.5): (35_000 + 920_000 * 0.02, 2),
@@ -312,15 +312,15 @@ def test_sensitivity_grid_for_two_partners(tmp_path):
         (-5.0, 0.0): (30_000 + 13_800, 2),  # 85/95/105: X still at 3%, Y now 1.5%
     }
     for key, (total, paid) in expected.items():
-        assert grid.loc[key, "返利合计(元)"] == pytest.approx(total), key
-        assert grid.loc[key, "获返利伙伴数(家)"] == paid, key
-    matrix = result.tables["返利合计矩阵"].set_index("门槛调整")
-    assert matrix.loc["门槛+5个百分点", "返点+0.5个百分点(元)"] == pytest.approx(20_000)
-    assert result.tables["获返利伙伴数矩阵"].shape == (3, 4)
+        assert grid.loc[key, "rebate_total"] == pytest.approx(total), key
+        assert grid.loc[key, "paid_partners"] == paid, key
+    matrix = result.tables["rebate_total_grid"].set_index("threshold_change")
+    assert matrix.loc["门槛+5个百分点", "rate_up_0_5pt"] == pytest.approx(20_000)
+    assert result.tables["paid_partners_grid"].shape == (3, 4)
 
     floored = rebate_sensitivity(store, SensitivityArgs(period=Q, threshold_steps=[0], rate_steps=[-0.02]))
     # rates 1.5/3/4 minus 2 points -> 0/1/2: X 1% = 10,000, Y nothing
-    assert floored.tables["情景明细"].iloc[0]["返利合计(元)"] == pytest.approx(10_000)
+    assert floored.tables["scenarios"].iloc[0]["rebate_total"] == pytest.approx(10_000)
     assert any("低于 0" in w for w in floored.warnings)
 
 
@@ -362,31 +362,31 @@ def test_region_filter_and_registry_call(tmp_path):
         ],
     )
     result = TOOLS["simulate_rebate"](store, {"period": Q, "region": "华北"})
-    assert result.tables["返利明细"]["伙伴编号"].tolist() == ["N"]
+    assert result.tables["rebate_detail"]["partner_id"].tolist() == ["N"]
     assert result.figures["返利合计(元)"] == pytest.approx(30_000)
     assert result.parameters["schedule"]["tiers"][0] == {"threshold": 0.9, "rate": 0.015}
 
 
 def test_sample_company_tables_agree(loaded_store):
     result = TOOLS["simulate_rebate"](loaded_store, {"budget": 400_000})
-    detail = result.tables["返利明细"]
+    detail = result.tables["rebate_detail"]
     total = result.figures["返利合计(元)"]
     assert total > 0
-    assert detail["返利(元)"].sum() == pytest.approx(total)
-    assert result.tables["按档位汇总"]["返利(元)"].sum() == pytest.approx(total)
-    assert result.tables["按区域汇总"]["返利(元)"].sum() == pytest.approx(total)
-    assert result.tables["按档位汇总"]["伙伴占比(%)"].sum() == pytest.approx(100)
-    assert result.tables["按档位汇总"]["伙伴数(家)"].sum() == len(detail)
-    assert (detail.loc[detail["符合条件"] == "否", "返利(元)"] == 0).all()
-    assert (detail.loc[detail["符合条件"] == "否", "不符合原因"] != "").all()
-    assert (detail.loc[detail["目标(元)"].isna(), "不符合原因"].str.contains("无目标")).all()
+    assert detail["rebate_amount"].sum() == pytest.approx(total)
+    assert result.tables["by_tier"]["rebate_amount"].sum() == pytest.approx(total)
+    assert result.tables["by_region"]["rebate_amount"].sum() == pytest.approx(total)
+    assert result.tables["by_tier"]["partner_share"].sum() == pytest.approx(100)
+    assert result.tables["by_tier"]["partners"].sum() == len(detail)
+    assert (detail.loc[detail["eligible"] == "否", "rebate_amount"] == 0).all()
+    assert (detail.loc[detail["eligible"] == "否", "ineligible_reason"] != "").all()
+    assert (detail.loc[detail["target"].isna(), "ineligible_reason"].str.contains("无目标")).all()
     assert result.figures["预算差额(元)"] == pytest.approx(total - 400_000)
 
     fitted = TOOLS["fit_rebate_budget"](loaded_store, {"budget": round(total * 0.8, 2)})
     assert fitted.figures["新方案返利合计(元)"] <= total * 0.8
     assert fitted.figures["新方案返利合计(元)"] > total * 0.79
 
-    grid = TOOLS["rebate_sensitivity"](loaded_store, {}).tables["返利合计矩阵"].set_index("门槛调整")
-    assert grid.loc["门槛不变", "返点不变(元)"] == pytest.approx(total)
+    grid = TOOLS["rebate_sensitivity"](loaded_store, {}).tables["rebate_total_grid"].set_index("threshold_change")
+    assert grid.loc["门槛不变", "rate_unchanged"] == pytest.approx(total)
     assert (grid.diff(axis=1).iloc[:, 1:] >= 0).all().all()  # higher rates never pay less
     assert (grid.diff(axis=0).iloc[1:] <= 0).all().all()  # higher thresholds never pay more

@@ -66,17 +66,19 @@ def run(store, **args):
 
 def test_scores_tiers_gaps_and_levers_worked_by_hand(store):
     result = run(store)
-    card = result.tables["记分卡"].set_index("伙伴编号")
+    card = result.tables["scorecard"].set_index("partner_id")
     # achievement 1.0 / 0.8 / 0.9 -> minmax 1, 0, 0.5; collection 1.0 / 0.75 / 0.9 -> 1, 0, 0.6
-    assert card.loc["P1", "得分"] == 100.0 and card.loc["P1", "级别"] == "A"
-    assert card.loc["P2", "得分"] == 0.0 and card.loc["P2", "级别"] == "D"
-    assert card.loc["P3", "得分"] == pytest.approx(55.0) and card.loc["P3", "级别"] == "C"
-    assert card.loc["P3", "距上一级(分)"] == pytest.approx(10.0)  # B line 65 - 55
-    assert card.loc["P3", "最该提升的指标"] == "完成率" and card.loc["P3", "可增加(分)"] == pytest.approx(25.0)
-    assert card.loc["P3", "完成率(%)"] == pytest.approx(90.0) and card.loc["P2", "回款率(%)"] == pytest.approx(75.0)
-    assert math.isnan(card.loc["P4", "得分"]), "a partner with no data cannot be scored"
+    assert card.loc["P1", "score"] == 100.0 and card.loc["P1", "tier"] == "A"
+    assert card.loc["P2", "score"] == 0.0 and card.loc["P2", "tier"] == "D"
+    assert card.loc["P3", "score"] == pytest.approx(55.0) and card.loc["P3", "tier"] == "C"
+    assert card.loc["P3", "gap_to_next"] == pytest.approx(10.0)  # B line 65 - 55
+    assert card.loc["P3", "lever"] == "完成率" and card.loc["P3", "lever_points"] == pytest.approx(25.0)
+    assert card.loc["P3", "achievement"] == pytest.approx(90.0) and card.loc["P2", "collection_rate"] == pytest.approx(
+        75.0
+    )
+    assert math.isnan(card.loc["P4", "score"]), "a partner with no data cannot be scored"
     assert result.figures["A级伙伴数"] == 1 and result.figures["D级伙伴数"] == 2
-    assert "P4" not in card.index[card["完成率(%)"].notna()]
+    assert "P4" not in card.index[card["achievement"].notna()]
     assert result.warnings == [
         "数据截至 2026-02-10，2026年第1季度只有部分数据（2026-01-01 ~ 2026-02-10）。",
         "1 个伙伴在2026年第1季度没有目标，完成率不参与其评分。",
@@ -85,26 +87,26 @@ def test_scores_tiers_gaps_and_levers_worked_by_hand(store):
 
 
 def test_movement_against_previous_quarter(store):
-    card = run(store).tables["记分卡"].set_index("伙伴编号")
+    card = run(store).tables["scorecard"].set_index("partner_id")
     # 2025Q4: achievement 0.5 / 1.0 / 1.0 -> 0, 1, 1; collection 1 / 1 / 0.8 -> 1, 1, 0 => 50 C, 100 A, 50 C
-    assert card.loc["P1", ["上期级别", "变动"]].tolist() == ["C", "升级"]
-    assert card.loc["P2", ["上期级别", "变动"]].tolist() == ["A", "降级"]
-    assert card.loc["P3", ["上期级别", "变动"]].tolist() == ["C", "持平"]
-    assert sorted(run(store).tables["升降级"]["伙伴编号"]) == ["P1", "P2"]
+    assert card.loc["P1", ["previous_tier", "movement"]].tolist() == ["C", "升级"]
+    assert card.loc["P2", ["previous_tier", "movement"]].tolist() == ["A", "降级"]
+    assert card.loc["P3", ["previous_tier", "movement"]].tolist() == ["C", "持平"]
+    assert sorted(run(store).tables["tier_changes"]["partner_id"]) == ["P1", "P2"]
 
 
 def test_missing_kpi_reweights_the_rest(store):
-    card = run(store, weights={"achievement": 0.5, "satisfaction": 0.5}).tables["记分卡"].set_index("伙伴编号")
-    assert card.loc["P3", "得分"] == pytest.approx(50.0)  # no survey data: achievement alone counts
+    card = run(store, weights={"achievement": 0.5, "satisfaction": 0.5}).tables["scorecard"].set_index("partner_id")
+    assert card.loc["P3", "score"] == pytest.approx(50.0)  # no survey data: achievement alone counts
 
 
 def test_filters_narrow_rows_but_not_scores(store):
-    all_rows = run(store).tables["记分卡"].set_index("伙伴编号")
-    south = run(store, region="华南").tables["记分卡"]
-    assert south["伙伴编号"].tolist() == ["P2"] and south["得分"].iloc[0] == all_rows.loc["P2", "得分"]
-    assert run(store, partner_type="批发商").tables["记分卡"]["伙伴编号"].tolist() == ["P2"]
-    assert run(store, tiers=["A", "C"]).tables["记分卡"]["伙伴编号"].tolist() == ["P1", "P3"]
-    assert len(run(store, top=1).tables["记分卡"]) == 1
+    all_rows = run(store).tables["scorecard"].set_index("partner_id")
+    south = run(store, region="华南").tables["scorecard"]
+    assert south["partner_id"].tolist() == ["P2"] and south["score"].iloc[0] == all_rows.loc["P2", "score"]
+    assert run(store, partner_type="批发商").tables["scorecard"]["partner_id"].tolist() == ["P2"]
+    assert run(store, tiers=["A", "C"]).tables["scorecard"]["partner_id"].tolist() == ["P1", "P3"]
+    assert len(run(store, top=1).tables["scorecard"]) == 1
 
 
 def test_percentile_normalisation_gives_ties_the_better_rank():
@@ -137,11 +139,11 @@ def test_default_weights_file_is_valid_and_sample_scores_are_consistent(loaded_s
     assert sum(default_weights().values()) == pytest.approx(1.0)
     assert default_cutoffs()["A"] > default_cutoffs()["B"] > default_cutoffs()["C"]
     result = TOOLS["partner_scorecard"](loaded_store, {})
-    card = result.tables["记分卡"]
-    scored = card["得分"].dropna()
+    card = result.tables["scorecard"]
+    scored = card["score"].dropna()
     assert len(scored) == len(card) == 40 and scored.between(0, 100).all()
     cuts = default_cutoffs()
     expected = ["A" if s >= cuts["A"] else "B" if s >= cuts["B"] else "C" if s >= cuts["C"] else "D" for s in scored]
-    assert card["级别"].tolist() == expected
-    assert result.tables["分级分布"]["伙伴数"].sum() == 40
-    assert card["得分"].is_monotonic_decreasing
+    assert card["tier"].tolist() == expected
+    assert result.tables["tier_distribution"]["partners"].sum() == 40
+    assert card["score"].is_monotonic_decreasing

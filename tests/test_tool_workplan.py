@@ -65,15 +65,19 @@ def plan(store, **args):
 
 def test_goals_are_computed_from_the_basis_quarter(store):
     result = plan(store)
-    goals = result.tables["目标"].set_index("目标")
+    goals = result.tables["goals"].set_index("goal")
     # basis 2026Q1 revenue 10,000 + 5,000 + 8,000; plan target = 2025Q2 revenue 20,000 × 1.08
-    assert goals.loc["销售额", "基线"] == 23_000 and goals.loc["销售额", "目标值"] == pytest.approx(21_600)
+    assert goals.loc["销售额", "baseline"] == 23_000 and goals.loc["销售额", "target"] == pytest.approx(21_600)
     # achievement 111% / 50% / 100% -> 2 of 3 on target
-    assert goals.loc["达标伙伴占比", "基线"] == pytest.approx(66.67) and goals.loc["达标伙伴占比", "目标值"] == 76.67
+    assert (
+        goals.loc["达标伙伴占比", "baseline"] == pytest.approx(66.67) and goals.loc["达标伙伴占比", "target"] == 76.67
+    )
     # expense ratio (1,150 + 800) / 23,000 = 8.48% -> minus 0.5 point
-    assert goals.loc["费用率", "基线"] == pytest.approx(8.48) and goals.loc["费用率", "目标值"] == pytest.approx(7.98)
+    assert goals.loc["费用率", "baseline"] == pytest.approx(8.48) and goals.loc["费用率", "target"] == pytest.approx(
+        7.98
+    )
     # collections 20,000 / 23,000 = 86.96% -> the 95% target
-    assert goals.loc["回款率", "基线"] == pytest.approx(86.96) and goals.loc["回款率", "目标值"] == 95.0
+    assert goals.loc["回款率", "baseline"] == pytest.approx(86.96) and goals.loc["回款率", "target"] == 95.0
     assert result.figures["销售额目标"] == pytest.approx(21_600)
 
 
@@ -81,9 +85,9 @@ def test_numbers_match_the_tools_they_come_from(store):
     result = plan(store)
     cost = TOOLS["cost_analysis"](store, {"period": "2026Q1"})
     conflicts = TOOLS["detect_conflicts"](store, {"period": "2026Q1"})
-    goals = result.tables["目标"].set_index("目标")
-    assert goals.loc["费用率", "基线"] == cost.figures["费用率(%)"]
-    assert goals.loc["高严重度渠道冲突", "基线"] == conflicts.figures["高严重度项数"]
+    goals = result.tables["goals"].set_index("goal")
+    assert goals.loc["费用率", "baseline"] == cost.figures["费用率(%)"]
+    assert goals.loc["高严重度渠道冲突", "baseline"] == conflicts.figures["高严重度项数"]
     assert any(m.source == "cost_analysis" and cost.figures["费用率最高分组"] in m.action for m in result.data.measures)
 
 
@@ -100,7 +104,7 @@ def test_phases_and_review_dates_fit_the_plan_quarter(store):
 
 def test_region_plan_and_errors(store):
     south = plan(store, region="华南")
-    assert south.tables["目标"].set_index("目标").loc["销售额", "基线"] == 8_000
+    assert south.tables["goals"].set_index("goal").loc["销售额", "baseline"] == 8_000
     assert "华南" in south.title
     with pytest.raises(ToolError, match="没有区域「西域」"):
         plan(store, region="西域")
@@ -115,4 +119,4 @@ def test_default_quarter_follows_the_data_on_the_sample(loaded_store, small_comp
     latest = str(small_company.tables["sales"]["date"].max().date())
     assert result.data.basis_period.endswith(f"~ {latest}）")
     assert {m.area for m in result.data.measures} >= {"伙伴管理", "费用控制"}
-    assert len(result.data.phases) == 3 and len(result.tables["考核指标"]) == len(result.data.goals)
+    assert len(result.data.phases) == 3 and len(result.tables["kpis"]) == len(result.data.goals)

@@ -1,12 +1,14 @@
-"""What every channel tool shares: the typed result, errors, the registry, and period resolution.
+"""What every channel tool shares: the typed result, its display labels, errors, the registry, period resolution.
 
 A tool is a pure function (store, args) -> ToolResult. Its argument model's docstring is the
 description an LLM sees when the tool is offered by tool calling, so it is written for a model.
+Results carry canonical snake_case table and column names; each tool declares their Chinese and English
+labels once (a Labels map), and only renderers (chat answer, plan documents, CLI, the LLM's view) apply them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Generic, TypeVar
@@ -24,8 +26,80 @@ class ToolError(CanmouError):
     """Bad arguments or data a tool cannot work with; the message says what to change."""
 
 
+@dataclass(frozen=True)
+class Label:
+    """What a user reads for one canonical name; a unit (元, %, 万元) is part of the label, never of the name."""
+
+    zh: str
+    en: str
+
+    def text(self, language: str = "zh") -> str:
+        return self.en if language == "en" else self.zh
+
+
+class Labels:
+    """Chinese and English labels of canonical table and column names, declared once per tool.
+
+    A key "table.column" labels that column in that table only (本期毛利(元) in the ROI table, 毛利(元)
+    elsewhere); a plain key labels the name everywhere. `a | b` is a with b's labels added or replacing.
+    """
+
+    def __init__(self, entries: Mapping[str, Label | tuple[str, str]] | None = None):
+        self._entries: dict[str, Label] = {
+            key: value if isinstance(value, Label) else Label(*value) for key, value in (entries or {}).items()
+        }
+
+    def __or__(self, other: Labels) -> Labels:
+        return Labels({**self._entries, **other._entries})
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __repr__(self) -> str:
+        return f"Labels({len(self._entries)} names)"
+
+    def get(self, name: str, table: str | None = None) -> Label | None:
+        return (self._entries.get(f"{table}.{name}") if table else None) or self._entries.get(name)
+
+    def text(self, name: str, language: str = "zh", table: str | None = None) -> str:
+        """The label of a name (a column of `table` when given); an unlabelled name shows as itself."""
+        label = self.get(name, table)
+        return label.text(language) if label is not None else name
+
+    def frame(self, frame: pd.DataFrame, language: str = "zh", table: str | None = None) -> pd.DataFrame:
+        """A copy of a canonical frame with its headers labelled (values untouched)."""
+        return frame.rename(columns={c: self.text(str(c), language, table) for c in frame.columns})
+
+    def unlabelled(self, tables: Mapping[str, pd.DataFrame]) -> list[str]:
+        """Table and column names (as table or table.column) that have no label."""
+        out = [name for name in tables if self.get(name) is None]
+        out += [
+            f"{name}.{c}" for name, frame in tables.items() for c in frame.columns if self.get(str(c), name) is None
+        ]
+        return out
+
+    def relabelled(self, zh: Callable[[str], str], en: Callable[[str], str]) -> Labels:
+        """These labels with every label rewritten (e.g. 完成率 -> 同比达成率 when the tiers measure growth)."""
+        return Labels({key: Label(zh(label.zh), en(label.en)) for key, label in self._entries.items()})
+
+
+# Columns several tools show under the same label.
+COMMON_LABELS = Labels(
+    {
+        "partner_id": ("伙伴编号", "Partner ID"),
+        "name": ("伙伴名称", "Partner"),
+        "region": ("区域", "Region"),
+        "revenue": ("销售额(元)", "Revenue (CNY)"),
+    }
+)
+
+
 class ToolResult(BaseModel):
-    """Tables, a short explanation, the formula and parameters used, and the period, for one tool run."""
+    """Tables, a short explanation, the formula and parameters used, and the period, for one tool run.
+
+    `tables` are keyed by canonical snake_case names and have canonical column names; `labels` says how a
+    renderer shows them in Chinese or English (labelled()).
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -36,6 +110,7 @@ class ToolResult(BaseModel):
     formula: str = ""
     parameters: dict[str, Any] = Field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = Field(default_factory=dict)
+    labels: Labels = Field(default_factory=Labels)
     figures: dict[str, float | int | str | None] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
     # Inputs the data lacks: each names what was computed instead and which file adds it (capability model).
@@ -47,6 +122,15 @@ class ToolResult(BaseModel):
 
     def table(self, name: str) -> pd.DataFrame:
         return self.tables[name]
+
+    def label(self, name: str, language: str = "zh", table: str | None = None) -> str:
+        """The label of a table name, or of a column of `table`."""
+        return self.labels.text(name, language, table)
+
+    def labelled(self, language: str = "zh", names: Iterable[str] | None = None) -> dict[str, pd.DataFrame]:
+        """The tables as a user reads them, in the answer's language: {table label: frame with labelled headers}."""
+        chosen = [n for n in (list(self.tables) if names is None else names) if n in self.tables]
+        return {self.label(n, language): self.labels.frame(self.tables[n], language, n) for n in chosen}
 
     def numbers(self) -> set[float]:
         """Every number this result shows (headline figures and table cells), for answer checks."""

@@ -26,7 +26,7 @@ from company.semantic import (
 from company.store import Store
 from company.territory import OUTSIDE, places_sql, verdict_sql
 from company.units import percent
-from tools.base import ToolError, ToolResult, register, resolve_period
+from tools.base import COMMON_LABELS, Labels, ToolError, ToolResult, register, resolve_period
 
 Kind = Literal["cross_region", "below_floor", "stock_buildup", "declining"]
 Severity = Literal["低", "中", "高"]
@@ -40,6 +40,47 @@ KIND_ZH: dict[str, str] = {
 }
 SEVERITY_RANK = {"低": 0, "中": 1, "高": 2}
 SEVERITIES: tuple[Severity, ...] = ("低", "中", "高")
+SEVERITY_COLUMNS = {"高": "high", "中": "medium", "低": "low"}  # 按类型与严重度统计: one column per severity
+
+LABELS = COMMON_LABELS | Labels(
+    {
+        # tables
+        "findings": ("发现清单", "Findings"),
+        "counts": ("按类型与严重度统计", "Findings by type and severity"),
+        # findings and counts
+        "kind": ("类型", "Type"),
+        "partner_name": ("伙伴", "Partner"),
+        "severity": ("严重度", "Severity"),
+        "units": ("涉及数量(件)", "Units involved"),
+        "amount": ("涉及金额(元)", "Amount involved (CNY)"),
+        "summary": ("说明", "Summary"),
+        "high": ("高", "High"),
+        "medium": ("中", "Medium"),
+        "low": ("低", "Low"),
+        "total": ("合计", "Total"),
+        # a finding's evidence rows (Finding.evidence)
+        "order_id": ("订单号", "Order"),
+        "line_no": ("行号", "Line"),
+        "date": ("日期", "Date"),
+        "sku": ("产品编码", "SKU"),
+        "quantity": ("数量(件)", "Quantity"),
+        "price": ("成交单价(元/件)", "Unit price (CNY)"),
+        "floor_price": ("最低限价(元/件)", "Floor price (CNY)"),
+        "below_floor": ("低于限价(%)", "Below floor (%)"),
+        "sold_to_province": ("售达省份", "Sold-to province"),
+        "sold_to_region": ("售达区域", "Sold-to region"),
+        "sold_to_city": ("售达城市", "Sold-to city"),
+        "territory": ("授权区域", "Authorised territory"),
+        "month": ("月份", "Month"),
+        "stock": ("月末库存(件)", "Month-end stock"),
+        "stock_ratio": ("库存/中位数(倍)", "Stock to median (x)"),
+        "sell_in": ("当月进货(件)", "Sell-in that month"),
+        "abnormal": ("异常月", "Abnormal month"),
+        "quarter": ("季度", "Quarter"),
+        "revenue_year_ago": ("去年同期(元)", "A year earlier (CNY)"),
+        "yoy": ("同比(%)", "Year on year (%)"),
+    }
+)
 
 GUIDE_PRICE = "24-cross-region-selling-and-price-chaos.md"
 GUIDE_CONFLICT = "25-vertical-horizontal-channel-conflict.md"
@@ -100,7 +141,7 @@ class ConflictArgs(BaseModel):
     The first three checks scan the lookback_quarters x 3 months that end with the period's last month (the whole
     period if it is longer); to scan all history keep period "latest" and raise lookback_quarters (8 = two years).
     Results: data = list of findings (kind, partner, severity 高/中/低, summary, metrics, evidence, suggested
-    action); tables 发现清单 and 按类型与严重度统计.
+    action); tables 发现清单 (findings) and 按类型与严重度统计 (counts by type and severity).
     """
 
     period: str = Field(
@@ -484,17 +525,17 @@ def _cross_region(scan: _Scan) -> list[Finding]:
         rows = lines[lines["partner_id"] == row.partner_id]
         evidence = pd.DataFrame(
             {
-                "订单号": rows["order_id"],
-                "行号": rows["line_no"],
-                "日期": rows["date"].astype(str),
-                "产品编码": rows["sku"],
-                "数量(件)": rows["quantity"],
-                "成交单价(元/件)": rows["price"].round(2),
-                "销售额(元)": rows["amount"].round(2),
-                "售达省份": rows["sold_to_province"],
-                "售达区域": rows["sold_to_region"],
-                "售达城市": rows["sold_to_city"],
-                "授权区域": rows["territory"],
+                "order_id": rows["order_id"],
+                "line_no": rows["line_no"],
+                "date": rows["date"].astype(str),
+                "sku": rows["sku"],
+                "quantity": rows["quantity"],
+                "price": rows["price"].round(2),
+                "revenue": rows["amount"].round(2),
+                "sold_to_province": rows["sold_to_province"],
+                "sold_to_region": rows["sold_to_region"],
+                "sold_to_city": rows["sold_to_city"],
+                "territory": rows["territory"],
             }
         ).reset_index(drop=True)
         metrics = {
@@ -557,17 +598,17 @@ def _below_floor(scan: _Scan) -> list[Finding]:
         rows = lines[(lines["partner_id"] == row.partner_id) & (lines["sku"] == row.sku)]
         evidence = pd.DataFrame(
             {
-                "订单号": rows["order_id"],
-                "行号": rows["line_no"],
-                "日期": rows["date"].astype(str),
-                "产品编码": rows["sku"],
-                "数量(件)": rows["quantity"],
-                "成交单价(元/件)": rows["price"].round(2),
-                "最低限价(元/件)": rows["floor_price"].round(2),
-                "低于限价(%)": (rows["depth"] * 100).round(2),
-                "销售额(元)": rows["amount"].round(2),
-                "售达省份": rows["sold_to_province"],
-                "售达城市": rows["sold_to_city"],
+                "order_id": rows["order_id"],
+                "line_no": rows["line_no"],
+                "date": rows["date"].astype(str),
+                "sku": rows["sku"],
+                "quantity": rows["quantity"],
+                "price": rows["price"].round(2),
+                "floor_price": rows["floor_price"].round(2),
+                "below_floor": (rows["depth"] * 100).round(2),
+                "revenue": rows["amount"].round(2),
+                "sold_to_province": rows["sold_to_province"],
+                "sold_to_city": rows["sold_to_city"],
             }
         ).reset_index(drop=True)
         months = [str(m) for m in row.months]
@@ -653,11 +694,11 @@ def _stock_buildup(scan: _Scan) -> list[Finding]:
         own = own[around]
         evidence = pd.DataFrame(
             {
-                "月份": own["month"].dt.strftime("%Y-%m"),
-                "月末库存(件)": own["stock"],
-                "库存/中位数(倍)": (own["stock"] / median).round(4),
-                "当月进货(件)": own["units"],
-                "异常月": own["month"].isin(group["month"]).map({True: "是", False: ""}),
+                "month": own["month"].dt.strftime("%Y-%m"),
+                "stock": own["stock"],
+                "stock_ratio": (own["stock"] / median).round(4),
+                "sell_in": own["units"],
+                "abnormal": own["month"].isin(group["month"]).map({True: "是", False: ""}),
             }
         ).reset_index(drop=True)
         metrics = {
@@ -755,10 +796,10 @@ def _declining(scan: _Scan) -> list[Finding]:
         gap = float((group["revenue_ago"] - group["revenue"]).sum())
         evidence = pd.DataFrame(
             {
-                "季度": keys,
-                "销售额(元)": group["revenue"].round(2).to_numpy(),
-                "去年同期(元)": group["revenue_ago"].round(2).to_numpy(),
-                "同比(%)": (group["yoy"] * 100).round(2).to_numpy(),
+                "quarter": keys,
+                "revenue": group["revenue"].round(2).to_numpy(),
+                "revenue_year_ago": group["revenue_ago"].round(2).to_numpy(),
+                "yoy": (group["yoy"] * 100).round(2).to_numpy(),
             }
         )
         metrics = {
@@ -831,19 +872,19 @@ def _summary_table(findings: list[Finding]) -> pd.DataFrame:
         units, amount = _involved(f)
         rows.append(
             {
-                "类型": f.kind_zh,
-                "伙伴编号": f.partner_id,
-                "伙伴": f.partner_name,
-                "区域": f.region,
-                "严重度": f.severity,
-                "涉及数量(件)": units,
-                "涉及金额(元)": None if amount is None else round(amount, 2),
-                "说明": f.summary,
+                "kind": f.kind_zh,
+                "partner_id": f.partner_id,
+                "partner_name": f.partner_name,
+                "region": f.region,
+                "severity": f.severity,
+                "units": units,
+                "amount": None if amount is None else round(amount, 2),
+                "summary": f.summary,
             }
         )
-    columns = ["类型", "伙伴编号", "伙伴", "区域", "严重度", "涉及数量(件)", "涉及金额(元)", "说明"]
+    columns = ["kind", "partner_id", "partner_name", "region", "severity", "units", "amount", "summary"]
     frame = pd.DataFrame(rows, columns=columns)
-    for column in ("涉及数量(件)", "涉及金额(元)"):
+    for column in ("units", "amount"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     return frame
 
@@ -851,9 +892,12 @@ def _summary_table(findings: list[Finding]) -> pd.DataFrame:
 def _count_table(findings: list[Finding], checks: list[str]) -> pd.DataFrame:
     rows = []
     for kind in checks:
-        counts = {s: sum(1 for f in findings if f.kind == kind and f.severity == s) for s in ("高", "中", "低")}
-        rows.append({"类型": KIND_ZH[kind], **counts, "合计": sum(counts.values())})
-    return pd.DataFrame(rows, columns=["类型", "高", "中", "低", "合计"])
+        counts = {
+            SEVERITY_COLUMNS[s]: sum(1 for f in findings if f.kind == kind and f.severity == s)
+            for s in ("高", "中", "低")
+        }
+        rows.append({"kind": KIND_ZH[kind], **counts, "total": sum(counts.values())})
+    return pd.DataFrame(rows, columns=["kind", "high", "medium", "low", "total"])
 
 
 def _explanation(findings: list[Finding], checks: list[str], scan: _Scan, hidden: int) -> str:
@@ -952,7 +996,8 @@ def detect_conflicts(store: Store, args: ConflictArgs) -> ToolResult:
                 "平均同比 高/中": [DECLINE_HIGH, DECLINE_MEDIUM],
             },
         },
-        tables={"发现清单": _summary_table(findings), "按类型与严重度统计": _count_table(findings, checks)},
+        tables={"findings": _summary_table(findings), "counts": _count_table(findings, checks)},
+        labels=LABELS,
         figures=figures,
         warnings=scan.warnings,
         missing=missing,

@@ -14,7 +14,7 @@ from company.capabilities import Availability, Missing, availability
 from company.periods import Period
 from company.schema import COST_TYPES
 from company.store import Store
-from tools.base import ToolError, ToolResult, register, resolve_period
+from tools.base import COMMON_LABELS, Labels, ToolError, ToolResult, register, resolve_period
 from tools.metrics import partner_metrics
 
 GroupBy = Literal["channel_type", "region", "partner"]
@@ -33,6 +33,64 @@ GROUP_ALIASES = {
 NO_TYPE, NO_REGION = "未分类", "未指定区域"
 LEVEL_NAMES = {0: "直营/直销", 1: "一级", 2: "二级"}
 HHI_LOW, HHI_HIGH = 1_500, 2_500
+# Canonical column of each cost type in 费用构成 (a type only the data knows gets cost_type_<n>).
+COST_TYPE_COLUMNS: dict[str, tuple[str, str]] = {
+    "物流": ("cost_logistics", "Logistics"),
+    "促销": ("cost_promotion", "Promotion"),
+    "返利": ("cost_rebate", "Rebates"),
+    "培训": ("cost_training", "Training"),
+    "人员": ("cost_personnel", "Personnel"),
+    "市场推广": ("cost_marketing", "Marketing"),
+    "其他": ("cost_other", "Other"),
+}
+
+LABELS = COMMON_LABELS | Labels(
+    {
+        # tables
+        "by_channel_type": ("按渠道类型", "By channel type"),
+        "by_region": ("按区域", "By region"),
+        "by_partner": ("按伙伴", "By partner"),
+        "cost_breakdown": ("费用构成", "Cost breakdown"),
+        "incentive_roi": ("激励投入产出", "Incentive ROI"),
+        "concentration": ("集中度", "Concentration"),
+        "channel_length": ("渠道长度对比", "Channel length"),
+        # columns
+        "channel_type": ("渠道类型", "Channel type"),
+        "partners": ("伙伴数", "Partners"),
+        "cost": ("渠道费用(元)", "Channel cost (CNY)"),
+        "expense_ratio": ("费用率(%)", "Expense ratio (%)"),
+        "gross_profit": ("毛利(元)", "Gross profit (CNY)"),
+        "gross_margin": ("毛利率(%)", "Gross margin (%)"),
+        "contribution": ("贡献(元)", "Contribution (CNY)"),
+        "contribution_margin": ("贡献率(%)", "Contribution margin (%)"),
+        "channel_level": ("渠道层级", "Channel level"),
+        "direct_cost": ("直接费用(元)", "Direct cost (CNY)"),
+        "allocated_cost": ("分摊费用(元)", "Allocated cost (CNY)"),
+        "cost_to_serve": ("服务成本(元)", "Cost to serve (CNY)"),
+        "cost_per_10k_revenue": ("每万元销售服务成本(元)", "Cost to serve per 10,000 CNY of sales (CNY)"),
+        **{key: (f"{zh}(元)", f"{en} (CNY)") for zh, (key, en) in COST_TYPE_COLUMNS.items()},
+        "cost_total": ("合计(元)", "Total (CNY)"),
+        "incentive_roi.gross_profit": ("本期毛利(元)", "Gross profit (CNY)"),
+        "gross_profit_year_ago": ("去年同期毛利(元)", "Gross profit a year earlier (CNY)"),
+        "incremental_gross_profit": ("增量毛利(元)", "Incremental gross profit (CNY)"),
+        "incentive_spend": ("激励投入(元)", "Incentive spend (CNY)"),
+        "roi": ("激励投入产出比(倍)", "Incentive ROI (x)"),
+        "rank": ("排名", "Rank"),
+        "revenue_share": ("销售占比(%)", "Share of sales (%)"),
+        "cumulative_share": ("累计占比(%)", "Cumulative share (%)"),
+        "level_name": ("层级名称", "Level"),
+    }
+)
+# Columns left empty when the data lacks what they are computed from (never a 0 % expense ratio for costs
+# never recorded).
+NEEDS_COSTS = {
+    "cost", "expense_ratio", "contribution", "contribution_margin", "direct_cost", "allocated_cost", "cost_to_serve",
+    "cost_per_10k_revenue", "incentive_spend", "roi",
+}  # fmt: skip
+NEEDS_UNIT_COSTS = {
+    "gross_profit", "gross_margin", "contribution", "contribution_margin", "gross_profit_year_ago",
+    "incremental_gross_profit",
+}  # fmt: skip
 
 # Costs booked only to a channel type (and maybe a region) are pooled per (type, region, cost type) and spread
 # over that pool's partners by their revenue in the period; a pool with no selling partner stays unallocated.
@@ -185,8 +243,8 @@ def _scope(frame: pd.DataFrame, args: CostArgs) -> pd.DataFrame:
 
 
 # ---- group tables -------------------------------------------------------------------------------------------
-def _group_table(partners: pd.DataFrame, ledger: pd.DataFrame, key: str, label: str) -> pd.DataFrame:
-    """Revenue, cost, expense ratio, gross margin and contribution per value of `key`."""
+def _group_table(partners: pd.DataFrame, ledger: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Revenue, cost, expense ratio, gross margin and contribution per value of `key` (its first column)."""
     sales = partners.groupby(key, dropna=False).agg(
         revenue=("revenue", "sum"), gross_profit=("gross_profit", "sum"), partners=("partner_id", "count")
     )
@@ -197,15 +255,15 @@ def _group_table(partners: pd.DataFrame, ledger: pd.DataFrame, key: str, label: 
     out = out.sort_values(["revenue", "cost"], ascending=False, ignore_index=True)
     return pd.DataFrame(
         {
-            label: out["group"],
-            "伙伴数": out["partners"].astype(int),
-            "销售额(元)": out["revenue"].round(2),
-            "渠道费用(元)": out["cost"].round(2),
-            "费用率(%)": _percent_of(out["cost"], out["revenue"]),
-            "毛利(元)": out["gross_profit"].round(2),
-            "毛利率(%)": _percent_of(out["gross_profit"], out["revenue"]),
-            "贡献(元)": out["contribution"].round(2),
-            "贡献率(%)": _percent_of(out["contribution"], out["revenue"]),
+            key: out["group"],
+            "partners": out["partners"].astype(int),
+            "revenue": out["revenue"].round(2),
+            "cost": out["cost"].round(2),
+            "expense_ratio": _percent_of(out["cost"], out["revenue"]),
+            "gross_profit": out["gross_profit"].round(2),
+            "gross_margin": _percent_of(out["gross_profit"], out["revenue"]),
+            "contribution": out["contribution"].round(2),
+            "contribution_margin": _percent_of(out["contribution"], out["revenue"]),
         }
     )
 
@@ -224,36 +282,39 @@ def _partner_costs(partners: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame
 def _partner_table(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "伙伴编号": df["partner_id"],
-            "伙伴名称": df["name"],
-            "渠道类型": df["channel_type"],
-            "区域": df["region"],
-            "渠道层级": df["channel_level"],
-            "销售额(元)": df["revenue"].round(2),
-            "直接费用(元)": df["direct"].round(2),
-            "分摊费用(元)": df["allocated"].round(2),
-            "服务成本(元)": df["cost"].round(2),
-            "每万元销售服务成本(元)": (df["cost"] / (df["revenue"].where(df["revenue"] > 0) / 10_000)).round(2),
-            "费用率(%)": _percent_of(df["cost"], df["revenue"]),
-            "毛利(元)": df["gross_profit"].round(2),
-            "毛利率(%)": _percent_of(df["gross_profit"], df["revenue"]),
-            "贡献(元)": df["contribution"].round(2),
-            "贡献率(%)": _percent_of(df["contribution"], df["revenue"]),
+            "partner_id": df["partner_id"],
+            "name": df["name"],
+            "channel_type": df["channel_type"],
+            "region": df["region"],
+            "channel_level": df["channel_level"],
+            "revenue": df["revenue"].round(2),
+            "direct_cost": df["direct"].round(2),
+            "allocated_cost": df["allocated"].round(2),
+            "cost_to_serve": df["cost"].round(2),
+            "cost_per_10k_revenue": (df["cost"] / (df["revenue"].where(df["revenue"] > 0) / 10_000)).round(2),
+            "expense_ratio": _percent_of(df["cost"], df["revenue"]),
+            "gross_profit": df["gross_profit"].round(2),
+            "gross_margin": _percent_of(df["gross_profit"], df["revenue"]),
+            "contribution": df["contribution"].round(2),
+            "contribution_margin": _percent_of(df["contribution"], df["revenue"]),
         }
     )
 
 
-def _breakdown(ledger: pd.DataFrame, key: str, label: str, groups: pd.Series) -> pd.DataFrame:
-    """Cost per cost type for each group of the main table (groups without costs show 0)."""
-    types = [*COST_TYPES, *sorted(set(ledger["cost_type"]) - set(COST_TYPES))]
+def _breakdown(ledger: pd.DataFrame, key: str, groups: pd.Series) -> tuple[pd.DataFrame, Labels]:
+    """Cost per cost type for each group of the main table (groups without costs show 0), and the labels of the
+    cost types only this data has."""
+    extra = sorted(set(ledger["cost_type"]) - set(COST_TYPES))
+    types = [*COST_TYPES, *extra]
     rows = ledger[ledger[key].notna()] if key == "partner_id" else ledger
     wide = rows.pivot_table(index=key, columns="cost_type", values="amount", aggfunc="sum", fill_value=0.0)
     wide = wide.reindex(index=groups.tolist(), columns=types, fill_value=0.0).fillna(0.0)
-    out = pd.DataFrame({label: groups.tolist()})
+    columns = {t: COST_TYPE_COLUMNS[t][0] for t in COST_TYPES} | {t: f"cost_type_{n}" for n, t in enumerate(extra, 1)}
+    out = pd.DataFrame({key: groups.tolist()})
     for t in types:
-        out[f"{t}(元)"] = wide[t].round(2).to_numpy()
-    out["合计(元)"] = wide.sum(axis=1).round(2).to_numpy()
-    return out
+        out[columns[t]] = wide[t].round(2).to_numpy()
+    out["cost_total"] = wide.sum(axis=1).round(2).to_numpy()
+    return out, Labels({columns[t]: (f"{t}(元)", f"{t} (CNY)") for t in extra})
 
 
 def _roi_table(
@@ -292,12 +353,12 @@ def _roi_table(
     df = df.reset_index().sort_values("spend", ascending=False, ignore_index=True)
     table = pd.DataFrame(
         {
-            "渠道类型": df["channel_type"],
-            "本期毛利(元)": df["gp"].round(2),
-            "去年同期毛利(元)": df["gp_ago"].round(2),
-            "增量毛利(元)": df["incremental"].round(2),
-            "激励投入(元)": df["spend"].round(2),
-            "激励投入产出比(倍)": df["roi"],
+            "channel_type": df["channel_type"],
+            "gross_profit": df["gp"].round(2),
+            "gross_profit_year_ago": df["gp_ago"].round(2),
+            "incremental_gross_profit": df["incremental"].round(2),
+            "incentive_spend": df["spend"].round(2),
+            "roi": df["roi"],
         }
     )
     return table, warnings
@@ -312,14 +373,14 @@ def _concentration(partners: pd.DataFrame, top_n: int) -> tuple[pd.DataFrame, fl
     top_share = float(share.head(top_n).sum())
     table = pd.DataFrame(
         {
-            "排名": np.arange(1, len(top) + 1),
-            "伙伴编号": top["partner_id"].to_numpy(),
-            "伙伴名称": top["name"].to_numpy(),
-            "渠道类型": top["channel_type"].to_numpy(),
-            "区域": top["region"].to_numpy(),
-            "销售额(元)": top["revenue"].round(2).to_numpy(),
-            "销售占比(%)": (share.head(top_n) * 100).round(2).to_numpy(),
-            "累计占比(%)": (share.head(top_n).cumsum() * 100).round(2).to_numpy(),
+            "rank": np.arange(1, len(top) + 1),
+            "partner_id": top["partner_id"].to_numpy(),
+            "name": top["name"].to_numpy(),
+            "channel_type": top["channel_type"].to_numpy(),
+            "region": top["region"].to_numpy(),
+            "revenue": top["revenue"].round(2).to_numpy(),
+            "revenue_share": (share.head(top_n) * 100).round(2).to_numpy(),
+            "cumulative_share": (share.head(top_n).cumsum() * 100).round(2).to_numpy(),
         }
     )
     return table, top_share, hhi
@@ -333,14 +394,14 @@ def _length_table(costs: pd.DataFrame) -> pd.DataFrame:
     names = ["未知" if pd.isna(v) else LEVEL_NAMES.get(int(v), f"{int(v)}级") for v in out["channel_level"]]
     return pd.DataFrame(
         {
-            "渠道层级": out["channel_level"],
-            "层级名称": names,
-            "伙伴数": out["partners"].astype(int),
-            "销售额(元)": out["revenue"].round(2),
-            "渠道费用(元)": out["cost"].round(2),
-            "毛利率(%)": _percent_of(out["gp"], out["revenue"]),
-            "费用率(%)": _percent_of(out["cost"], out["revenue"]),
-            "贡献率(%)": _percent_of(out["gp"] - out["cost"], out["revenue"]),
+            "channel_level": out["channel_level"],
+            "level_name": names,
+            "partners": out["partners"].astype(int),
+            "revenue": out["revenue"].round(2),
+            "cost": out["cost"].round(2),
+            "gross_margin": _percent_of(out["gp"], out["revenue"]),
+            "expense_ratio": _percent_of(out["cost"], out["revenue"]),
+            "contribution_margin": _percent_of(out["gp"] - out["cost"], out["revenue"]),
         }
     )
 
@@ -402,24 +463,20 @@ def cost_analysis(store: Store, args: CostArgs) -> ToolResult:
             "请在产品表补充单位成本。"
         )
 
-    by_type = _group_table(partners, ledger, "channel_type", "渠道类型")
-    by_region = _group_table(partners, ledger, "region", "区域")
+    by_type = _group_table(partners, ledger, "channel_type")
+    by_region = _group_table(partners, ledger, "region")
     partner_costs = _partner_costs(partners, ledger)
     by_partner = _partner_table(partner_costs)
-    main_name = f"按{GROUP_LABELS[args.group_by]}"
-    tables = {"按渠道类型": by_type, "按区域": by_region, "按伙伴": by_partner}
+    main_name = f"by_{args.group_by}"
+    tables = {"by_channel_type": by_type, "by_region": by_region, "by_partner": by_partner}
     tables = {main_name: tables[main_name], **{k: v for k, v in tables.items() if k != main_name}}
     main = tables[main_name]
 
-    key, label = {
-        "channel_type": ("channel_type", "渠道类型"),
-        "region": ("region", "区域"),
-        "partner": ("partner_id", "伙伴编号"),
-    }[args.group_by]
-    breakdown = _breakdown(ledger, key, label, main[label])
+    key = "partner_id" if args.group_by == "partner" else args.group_by
+    breakdown, type_labels = _breakdown(ledger, key, main[key])
     if args.group_by == "partner":
-        breakdown.insert(1, "伙伴名称", main["伙伴名称"].to_numpy())
-    tables["费用构成"] = breakdown
+        breakdown.insert(1, "name", main["name"].to_numpy())
+    tables["cost_breakdown"] = breakdown
     first_month = pd.Timestamp(facts["first_sale"]).date().replace(day=1)
     last_sale = pd.Timestamp(facts["last_sale"]).date()
     not_comparable = None
@@ -437,11 +494,11 @@ def cost_analysis(store: Store, args: CostArgs) -> ToolResult:
     roi, roi_warnings = _roi_table(
         partners, ago, ledger, args.incentive_cost_types, period.year_ago.label, not_comparable
     )
-    tables["激励投入产出"] = roi
+    tables["incentive_roi"] = roi
     warnings += roi_warnings
     concentration, top_share, hhi = _concentration(partners, args.top_n)
-    tables["集中度"] = concentration
-    tables["渠道长度对比"] = _length_table(partner_costs)
+    tables["concentration"] = concentration
+    tables["channel_length"] = _length_table(partner_costs)
 
     available = availability(store)
     missing = _unmeasured(available, tables)
@@ -453,16 +510,16 @@ def cost_analysis(store: Store, args: CostArgs) -> ToolResult:
     gross_profit = float(partners["gross_profit"].sum()) if available.has("unit_costs") else math.nan
     cost = float(ledger["amount"].sum()) if available.has("costs") else math.nan
     verdict = hhi_verdict(hhi)
-    name_col = "伙伴名称" if args.group_by == "partner" else label
-    ranked = main[main["费用率(%)"].notna()].sort_values("费用率(%)", ascending=False)
+    name_col = "name" if args.group_by == "partner" else key
+    ranked = main[main["expense_ratio"].notna()].sort_values("expense_ratio", ascending=False)
     if ranked.empty:  # no costs: the expense-ratio comparison has nothing to compare
-        ranked = main.sort_values("销售额(元)", ascending=False).head(1).assign(**{"费用率(%)": math.nan})
+        ranked = main.sort_values("revenue", ascending=False).head(1).assign(expense_ratio=math.nan)
     high, low = ranked.iloc[0], ranked.iloc[-1]
-    incentive_spend = float(roi["激励投入(元)"].sum())
-    incremental = roi["增量毛利(元)"].sum(min_count=1)
+    incentive_spend = float(roi["incentive_spend"].sum())
+    incremental = roi["incremental_gross_profit"].sum(min_count=1)
     overall_roi = (
         round(float(incremental) / incentive_spend, 4)
-        if incentive_spend > 0 and roi["去年同期毛利(元)"].notna().all() and pd.notna(incremental)
+        if incentive_spend > 0 and roi["gross_profit_year_ago"].notna().all() and pd.notna(incremental)
         else None
     )
 
@@ -477,21 +534,21 @@ def cost_analysis(store: Store, args: CostArgs) -> ToolResult:
         "前N名销售占比(%)": round(top_share * 100, 2),
         "HHI": round(hhi, 2),
         "集中度判断": verdict,
-        "费用率最高分组": str(high[name_col]) if pd.notna(high["费用率(%)"]) else None,
-        "费用率最高(%)": _num(high["费用率(%)"]),
-        "费用率最低分组": str(low[name_col]) if pd.notna(low["费用率(%)"]) else None,
-        "费用率最低(%)": _num(low["费用率(%)"]),
+        "费用率最高分组": str(high[name_col]) if pd.notna(high["expense_ratio"]) else None,
+        "费用率最高(%)": _num(high["expense_ratio"]),
+        "费用率最低分组": str(low[name_col]) if pd.notna(low["expense_ratio"]) else None,
+        "费用率最低(%)": _num(low["expense_ratio"]),
         "未分摊费用(元)": round(unallocated_total, 2),
         "激励投入(元)": round(incentive_spend, 2),
         "激励投入产出比(倍)": overall_roi,
     }
-    gap = float(high["费用率(%)"]) - float(low["费用率(%)"])
+    gap = float(high["expense_ratio"]) - float(low["expense_ratio"])
     if not available.has("costs"):
         comparison = f"没有渠道费用数据，费用率与贡献未计算；范围内销售额 {revenue:,.2f} 元；"
     elif len(ranked) > 1:
         comparison = (
-            f"按{GROUP_LABELS[args.group_by]}看，{high[name_col]}费用率最高（{high['费用率(%)']:.2f}%），"
-            f"{low[name_col]}最低（{low['费用率(%)']:.2f}%），相差 {gap:.2f} 个百分点；"
+            f"按{GROUP_LABELS[args.group_by]}看，{high[name_col]}费用率最高（{high['expense_ratio']:.2f}%），"
+            f"{low[name_col]}最低（{low['expense_ratio']:.2f}%），相差 {gap:.2f} 个百分点；"
         )
     else:
         comparison = f"范围内只有{high[name_col]}一组有销售；"
@@ -521,6 +578,7 @@ def cost_analysis(store: Store, args: CostArgs) -> ToolResult:
         formula=formula,
         parameters={**args.model_dump(), "period": period.key},
         tables=tables,
+        labels=LABELS | type_labels,
         figures=figures,
         warnings=warnings,
         missing=missing,
@@ -530,23 +588,23 @@ def cost_analysis(store: Store, args: CostArgs) -> ToolResult:
 def _unmeasured(available: Availability, tables: dict[str, pd.DataFrame]) -> list[Missing]:
     """Blank the columns whose inputs the data lacks (never a 0 % expense ratio for costs never recorded)."""
     missing: list[Missing] = []
-    blank: list[str] = []
+    blank: set[str] = set()
     if not available.has("costs"):
         missing.append(
             available.missing("costs", "费用率、贡献、服务成本和激励投入产出没有计算；只给出销售额、毛利与集中度")
         )
-        blank += ["费用", "贡献", "服务成本", "激励", "投入产出"]
+        blank |= NEEDS_COSTS
     if not available.has("unit_costs"):
         missing.append(available.missing("unit_costs", "毛利、毛利率与贡献没有计算"))
-        blank += ["毛利", "贡献"]
+        blank |= NEEDS_UNIT_COSTS
     if not available.has("partner_types"):
         missing.append(available.missing("partner_types", f"按渠道类型的对比只有「{NO_TYPE}」一组"))
     if not available.has("channel_levels"):
         missing.append(available.missing("channel_levels", "渠道长度对比没有计算"))
-        tables.pop("渠道长度对比", None)
+        tables.pop("channel_length", None)
     for name, frame in tables.items():
         for column in frame.columns:
-            if any(word in column for word in blank) and pd.api.types.is_numeric_dtype(frame[column]):
+            if column in blank and pd.api.types.is_numeric_dtype(frame[column]):
                 frame[column] = np.nan
         tables[name] = frame
     return missing

@@ -18,7 +18,7 @@ from company.periods import Period
 from company.semantic import growth
 from company.store import Store
 from company.units import money, percent
-from tools.base import ToolError, ToolResult, latest_date, register, resolve_period
+from tools.base import COMMON_LABELS, Labels, ToolError, ToolResult, latest_date, register, resolve_period
 from tools.metrics import partner_metrics
 
 EPS = 1e-9  # achievement == threshold must count as reached despite float division
@@ -28,6 +28,80 @@ MAX_SCALE = 5.0  # rates beyond five times the draft are no longer a tweak of th
 BELOW = "未达门槛"
 NO_TARGET = "无目标"
 MODE_NAMES = {"full": "全额累进", "marginal": "分段累进"}
+
+LABELS = COMMON_LABELS | Labels(
+    {
+        # tables
+        "rebate_detail": ("返利明细", "Rebate detail"),
+        "by_tier": ("按档位汇总", "By tier"),
+        "by_region": ("按区域汇总", "By region"),
+        "near_next_tier": ("临近下一档", "Near the next tier"),
+        "schedule": ("返利方案", "Rebate schedule"),
+        "budget_comparison": ("预算对比", "Budget comparison"),
+        "schedule_comparison": ("方案对比", "Schedule comparison"),
+        "partners_losing_rebate": ("失去返利的伙伴", "Partners losing their rebate"),
+        "new_by_tier": ("新方案按档位汇总", "New schedule by tier"),
+        "rebate_total_grid": ("返利合计矩阵", "Total rebate grid"),
+        "paid_partners_grid": ("获返利伙伴数矩阵", "Partners paid grid"),
+        "scenarios": ("情景明细", "Scenarios"),
+        # rebate_detail
+        "partner_type": ("类型", "Type"),
+        "target": ("目标(元)", "Target (CNY)"),
+        "achievement": ("完成率(%)", "Achievement (%)"),
+        "growth_yoy": ("同比增长(%)", "Growth year on year (%)"),
+        "tier_reached": ("达到档位", "Tier reached"),
+        "tier_rate": ("档位返点(%)", "Tier rate (%)"),
+        "base_rebate": ("基础返利(元)", "Base rebate (CNY)"),
+        "growth_bonus": ("增长奖励(元)", "Growth bonus (CNY)"),
+        "rebate_before_cap": ("封顶前返利(元)", "Rebate before cap (CNY)"),
+        "cap_cut": ("封顶扣减(元)", "Cut by cap (CNY)"),
+        "rebate_due": ("应得返利(元)", "Rebate earned (CNY)"),
+        "effective_rate": ("综合返点(%)", "Effective rate (%)"),
+        "eligible": ("符合条件", "Eligible"),
+        "ineligible_reason": ("不符合原因", "Why not eligible"),
+        "rebate_amount": ("返利(元)", "Rebate (CNY)"),
+        # schedule, by_tier, by_region
+        "tier": ("档位", "Tier"),
+        "achievement_range": ("完成率区间", "Achievement range"),
+        "threshold": ("门槛完成率(%)", "Threshold achievement (%)"),
+        "rate": ("返点(%)", "Rate (%)"),
+        "partners": ("伙伴数(家)", "Partners"),
+        "partner_share": ("伙伴占比(%)", "Share of partners (%)"),
+        "paid_partners": ("获返利伙伴数(家)", "Partners paid"),
+        "rebate_to_revenue": ("返利占销售额(%)", "Rebate to revenue (%)"),
+        "ineligible_partners": ("不符合条件伙伴数(家)", "Partners not eligible"),
+        "rebate_ratio": ("返利费用率(%)", "Rebate ratio (%)"),
+        "rebate_share": ("返利占比(%)", "Share of rebate (%)"),
+        # near_next_tier
+        "next_tier": ("下一档", "Next tier"),
+        "gap_points": ("差距(百分点)", "Gap (points)"),
+        "revenue_needed": ("需增加销售额(元)", "Extra revenue needed (CNY)"),
+        "rebate_now": ("当前返利(元)", "Rebate now (CNY)"),
+        "rebate_at_next_tier": ("达档后返利(元)", "Rebate at the next tier (CNY)"),
+        "rebate_increase": ("增加返利(元)", "Extra rebate (CNY)"),
+        "marginal_rate": ("新增销售的返点(%)", "Rate on the extra revenue (%)"),
+        # budget_comparison
+        "rebate_total": ("返利合计(元)", "Total rebate (CNY)"),
+        "budget": ("预算(元)", "Budget (CNY)"),
+        "budget_gap": ("差额(元)（正数为超出）", "Over budget (CNY; negative = under)"),
+        "budget_use": ("预算使用率(%)", "Budget used (%)"),
+        # schedule_comparison, partners_losing_rebate
+        "item": ("项目", "Item"),
+        "threshold_old": ("原门槛完成率(%)", "Old threshold achievement (%)"),
+        "threshold_new": ("新门槛完成率(%)", "New threshold achievement (%)"),
+        "rate_old": ("原返点(%)", "Old rate (%)"),
+        "rate_new": ("新返点(%)", "New rate (%)"),
+        "rebate_old": ("原返利(元)", "Old rebate (CNY)"),
+        "rebate_new": ("新返利(元)", "New rebate (CNY)"),
+        # scenarios and the grids
+        "threshold_step": ("门槛调整(百分点)", "Threshold change (points)"),
+        "rate_step": ("返点调整(百分点)", "Rate change (points)"),
+        "entry_threshold": ("入门门槛(%)", "Entry threshold (%)"),
+        "top_rate": ("最高档返点(%)", "Top tier rate (%)"),
+        "change_vs_current": ("较当前方案(元)", "Change against the current schedule (CNY)"),
+        "threshold_change": ("门槛调整", "Threshold change"),
+    }
+)
 
 
 # ---- formatting ---------------------------------------------------------------------------------------
@@ -47,6 +121,21 @@ def _points(step: float) -> str:
     if abs(step) < EPS:
         return "不变"
     return f"{step * 100:+.2f}".rstrip("0").rstrip(".") + "个百分点"
+
+
+def _points_en(points: float) -> str:
+    """A step already in points, in English: 0.5 -> '+0.5 pt', 0 -> 'unchanged'."""
+    if abs(points) < EPS:
+        return "unchanged"
+    return f"{points:+.2f}".rstrip("0").rstrip(".") + " pt"
+
+
+def _step_column(points: float) -> str:
+    """The canonical column of a rate step in points: 0.5 -> rate_up_0_5pt, -0.5 -> rate_down_0_5pt."""
+    if abs(points) < EPS:
+        return "rate_unchanged"
+    size = f"{abs(points):.2f}".rstrip("0").rstrip(".").replace(".", "_")
+    return f"rate_{'up' if points > 0 else 'down'}_{size}pt"
 
 
 def _qty(value: float) -> str:
@@ -463,8 +552,14 @@ def _finish(result: ToolResult, frame: pd.DataFrame) -> ToolResult:
     def relabel(text: str) -> str:
         return text.replace("完成率", "同比达成率").replace(NO_TARGET, "去年同期无销售")
 
+    def relabel_en(text: str) -> str:
+        return text.replace("Achievement", "Year-on-year ratio").replace("achievement", "year-on-year ratio")
+
+    result.labels = result.labels.relabelled(relabel, relabel_en) | Labels(
+        {"target": ("去年同期销售额(元)", "Revenue a year earlier (CNY)")}
+    )
     for name, table in result.tables.items():
-        table = table.rename(columns=lambda c: "去年同期销售额(元)" if c == "目标(元)" else relabel(c))
+        table = table.copy()
         for column in table.columns:
             if pd.api.types.is_string_dtype(table[column]) or table[column].dtype == object:
                 table[column] = table[column].map(lambda v: relabel(v) if isinstance(v, str) else v)
@@ -610,10 +705,10 @@ def _schedule_table(schedule: RebateSchedule) -> pd.DataFrame:
         upper = schedule.tiers[number].threshold if number < len(schedule.tiers) else None
         rows.append(
             {
-                "档位": f"{_pct(tier.threshold)}档",
-                "完成率区间": _range_text(tier.threshold, upper),
-                "门槛完成率(%)": round(tier.threshold * 100, 2),
-                "返点(%)": round(tier.rate * 100, 2),
+                "tier": f"{_pct(tier.threshold)}档",
+                "achievement_range": _range_text(tier.threshold, upper),
+                "threshold": round(tier.threshold * 100, 2),
+                "rate": round(tier.rate * 100, 2),
             }
         )
     return pd.DataFrame(rows)
@@ -634,28 +729,30 @@ def _detail_table(
     paid = np.where(eligible, amounts["due"], 0.0)
     table = pd.DataFrame(
         {
-            "伙伴编号": frame["partner_id"],
-            "伙伴名称": frame["name"],
-            "区域": frame["region"].fillna("未填区域"),
-            "类型": frame["type"].fillna("未填类型"),
-            "销售额(元)": revenue.round(2),
-            "目标(元)": frame["target"].round(2),
-            "完成率(%)": (amounts["achievement"] * 100).round(2),
-            "同比增长(%)": (frame["growth_yoy"] * 100).round(2),
-            "达到档位": [_tier_label(schedule, t) for t in amounts["tier"]],
-            "档位返点(%)": (amounts["tier_rate"] * 100).round(2),
-            "基础返利(元)": amounts["base_rebate"],
-            "增长奖励(元)": amounts["bonus"],
-            "封顶前返利(元)": amounts["before"],
-            "封顶扣减(元)": amounts["cut"],
-            "应得返利(元)": amounts["due"],
-            "综合返点(%)": np.where(revenue > 0, amounts["due"] / revenue.where(revenue > 0, 1) * 100, np.nan).round(2),
-            "符合条件": np.where(eligible, "是", "否"),
-            "不符合原因": reasons,
-            "返利(元)": paid,
+            "partner_id": frame["partner_id"],
+            "name": frame["name"],
+            "region": frame["region"].fillna("未填区域"),
+            "partner_type": frame["type"].fillna("未填类型"),
+            "revenue": revenue.round(2),
+            "target": frame["target"].round(2),
+            "achievement": (amounts["achievement"] * 100).round(2),
+            "growth_yoy": (frame["growth_yoy"] * 100).round(2),
+            "tier_reached": [_tier_label(schedule, t) for t in amounts["tier"]],
+            "tier_rate": (amounts["tier_rate"] * 100).round(2),
+            "base_rebate": amounts["base_rebate"],
+            "growth_bonus": amounts["bonus"],
+            "rebate_before_cap": amounts["before"],
+            "cap_cut": amounts["cut"],
+            "rebate_due": amounts["due"],
+            "effective_rate": np.where(revenue > 0, amounts["due"] / revenue.where(revenue > 0, 1) * 100, np.nan).round(
+                2
+            ),
+            "eligible": np.where(eligible, "是", "否"),
+            "ineligible_reason": reasons,
+            "rebate_amount": paid,
         }
     )
-    return table.sort_values(["返利(元)", "应得返利(元)", "伙伴编号"], ascending=[False, False, True]).reset_index(
+    return table.sort_values(["rebate_amount", "rebate_due", "partner_id"], ascending=[False, False, True]).reset_index(
         drop=True
     )
 
@@ -669,46 +766,44 @@ def _tier_summary(detail: pd.DataFrame, schedule: RebateSchedule) -> pd.DataFram
     rates = [np.nan, 0.0] + [round(t.rate * 100, 2) for t in schedule.tiers]
     rows = []
     for label, text, rate in zip(labels, ranges, rates, strict=True):
-        group = detail[detail["达到档位"] == label]
-        revenue, paid = float(group["销售额(元)"].sum()), float(group["返利(元)"].sum())
+        group = detail[detail["tier_reached"] == label]
+        revenue, paid = float(group["revenue"].sum()), float(group["rebate_amount"].sum())
         rows.append(
             {
-                "档位": label,
-                "完成率区间": text,
-                "返点(%)": rate,
-                "伙伴数(家)": len(group),
-                "伙伴占比(%)": round(len(group) / len(detail) * 100, 2) if len(detail) else 0.0,
-                "获返利伙伴数(家)": int((group["返利(元)"] > 0).sum()),
-                "销售额(元)": round(revenue, 2),
-                "返利(元)": round(paid, 2),
-                "返利占销售额(%)": round(paid / revenue * 100, 2) if revenue > 0 else np.nan,
+                "tier": label,
+                "achievement_range": text,
+                "rate": rate,
+                "partners": len(group),
+                "partner_share": round(len(group) / len(detail) * 100, 2) if len(detail) else 0.0,
+                "paid_partners": int((group["rebate_amount"] > 0).sum()),
+                "revenue": round(revenue, 2),
+                "rebate_amount": round(paid, 2),
+                "rebate_to_revenue": round(paid / revenue * 100, 2) if revenue > 0 else np.nan,
             }
         )
     return pd.DataFrame(rows)
 
 
 def _region_summary(detail: pd.DataFrame) -> pd.DataFrame:
-    total = float(detail["返利(元)"].sum())
+    total = float(detail["rebate_amount"].sum())
     grouped = (
-        detail.groupby("区域", sort=False)
+        detail.groupby("region", sort=False)
         .agg(
-            **{
-                "伙伴数(家)": ("伙伴编号", "size"),
-                "获返利伙伴数(家)": ("返利(元)", lambda s: int((s > 0).sum())),
-                "不符合条件伙伴数(家)": ("符合条件", lambda s: int((s == "否").sum())),
-                "销售额(元)": ("销售额(元)", "sum"),
-                "返利(元)": ("返利(元)", "sum"),
-            }
+            partners=("partner_id", "size"),
+            paid_partners=("rebate_amount", lambda s: int((s > 0).sum())),
+            ineligible_partners=("eligible", lambda s: int((s == "否").sum())),
+            revenue=("revenue", "sum"),
+            rebate_amount=("rebate_amount", "sum"),
         )
         .reset_index()
     )
-    grouped["销售额(元)"] = grouped["销售额(元)"].round(2)
-    grouped["返利(元)"] = grouped["返利(元)"].round(2)
-    grouped["返利费用率(%)"] = (
-        grouped["返利(元)"] / grouped["销售额(元)"].where(grouped["销售额(元)"] > 0) * 100
-    ).round(2)
-    grouped["返利占比(%)"] = (grouped["返利(元)"] / total * 100).round(2) if total > 0 else 0.0
-    return grouped.sort_values(["返利(元)", "区域"], ascending=[False, True]).reset_index(drop=True)
+    grouped["revenue"] = grouped["revenue"].round(2)
+    grouped["rebate_amount"] = grouped["rebate_amount"].round(2)
+    grouped["rebate_ratio"] = (grouped["rebate_amount"] / grouped["revenue"].where(grouped["revenue"] > 0) * 100).round(
+        2
+    )
+    grouped["rebate_share"] = (grouped["rebate_amount"] / total * 100).round(2) if total > 0 else 0.0
+    return grouped.sort_values(["rebate_amount", "region"], ascending=[False, True]).reset_index(drop=True)
 
 
 def _near_next_tier(
@@ -724,17 +819,17 @@ def _near_next_tier(
             continue
         rows.append((i, float(above[0])))
     columns = [
-        "伙伴编号",
-        "伙伴名称",
-        "区域",
-        "完成率(%)",
-        "下一档",
-        "差距(百分点)",
-        "需增加销售额(元)",
-        "当前返利(元)",
-        "达档后返利(元)",
-        "增加返利(元)",
-        "新增销售的返点(%)",
+        "partner_id",
+        "name",
+        "region",
+        "achievement",
+        "next_tier",
+        "gap_points",
+        "revenue_needed",
+        "rebate_now",
+        "rebate_at_next_tier",
+        "rebate_increase",
+        "marginal_rate",
     ]
     if not rows:
         return pd.DataFrame(columns=columns)
@@ -750,22 +845,22 @@ def _near_next_tier(
     needed = (what_if["revenue"] - frame["revenue"].iloc[index].fillna(0)).to_numpy(float)
     table = pd.DataFrame(
         {
-            "伙伴编号": what_if["partner_id"].to_numpy(),
-            "伙伴名称": what_if["name"].to_numpy(),
-            "区域": what_if["region"].fillna("未填区域").to_numpy(),
-            "完成率(%)": (achievement[index] * 100).round(2),
-            "下一档": [f"{_pct(t)}档" for t in nxt],
-            "差距(百分点)": ((nxt - achievement[index]) * 100).round(2),
-            "需增加销售额(元)": needed.round(2),
-            "当前返利(元)": now,
-            "达档后返利(元)": after,
-            "增加返利(元)": np.round(after - now, 2),
-            "新增销售的返点(%)": np.where(
-                needed > 0, (after - now) / np.where(needed > 0, needed, 1) * 100, np.nan
-            ).round(2),
+            "partner_id": what_if["partner_id"].to_numpy(),
+            "name": what_if["name"].to_numpy(),
+            "region": what_if["region"].fillna("未填区域").to_numpy(),
+            "achievement": (achievement[index] * 100).round(2),
+            "next_tier": [f"{_pct(t)}档" for t in nxt],
+            "gap_points": ((nxt - achievement[index]) * 100).round(2),
+            "revenue_needed": needed.round(2),
+            "rebate_now": now,
+            "rebate_at_next_tier": after,
+            "rebate_increase": np.round(after - now, 2),
+            "marginal_rate": np.where(needed > 0, (after - now) / np.where(needed > 0, needed, 1) * 100, np.nan).round(
+                2
+            ),
         }
     )
-    return table.sort_values(["差距(百分点)", "伙伴编号"]).reset_index(drop=True)
+    return table.sort_values(["gap_points", "partner_id"]).reset_index(drop=True)
 
 
 # ---- tools ------------------------------------------------------------------------------------------------
@@ -795,11 +890,11 @@ def simulate_rebate(store: Store, args: RebateArgs) -> ToolResult:
     by_region = _region_summary(detail)
     near = _near_next_tier(frame, schedule, amounts, eligible, args.near_window)
 
-    total = round(float(detail["返利(元)"].sum()), 2)
-    revenue = round(float(detail["销售额(元)"].sum()), 2)
-    paid_count = int((detail["返利(元)"] > 0).sum())
-    ineligible = detail[detail["符合条件"] == "否"]
-    forfeited = round(float(ineligible["应得返利(元)"].sum()), 2)
+    total = round(float(detail["rebate_amount"].sum()), 2)
+    revenue = round(float(detail["revenue"].sum()), 2)
+    paid_count = int((detail["rebate_amount"] > 0).sum())
+    ineligible = detail[detail["eligible"] == "否"]
+    forfeited = round(float(ineligible["rebate_due"].sum()), 2)
     figures: dict[str, Any] = {
         "伙伴数": len(detail),
         "获返利伙伴数": paid_count,
@@ -808,16 +903,16 @@ def simulate_rebate(store: Store, args: RebateArgs) -> ToolResult:
         "销售额合计(元)": revenue,
         "返利费用率(%)": round(total / revenue * 100, 2) if revenue > 0 else None,
         "因不符合条件取消的返利(元)": forfeited,
-        "封顶扣减合计(元)": round(float(detail.loc[detail["符合条件"] == "是", "封顶扣减(元)"].sum()), 2),
+        "封顶扣减合计(元)": round(float(detail.loc[detail["eligible"] == "是", "cap_cut"].sum()), 2),
         "临近下一档伙伴数": len(near),
-        "临近下一档增加返利(元)": round(float(near["增加返利(元)"].sum()), 2) if len(near) else 0.0,
+        "临近下一档增加返利(元)": round(float(near["rebate_increase"].sum()), 2) if len(near) else 0.0,
     }
     tables = {
-        "返利明细": detail,
-        "按档位汇总": by_tier,
-        "按区域汇总": by_region,
-        "临近下一档": near,
-        "返利方案": _schedule_table(schedule),
+        "rebate_detail": detail,
+        "by_tier": by_tier,
+        "by_region": by_region,
+        "near_next_tier": near,
+        "schedule": _schedule_table(schedule),
     }
 
     sentences = [
@@ -831,13 +926,13 @@ def simulate_rebate(store: Store, args: RebateArgs) -> ToolResult:
         figures.update(
             {"预算(元)": args.budget, "预算差额(元)": gap, "预算使用率(%)": round(total / args.budget * 100, 2)}
         )
-        tables["预算对比"] = pd.DataFrame(
+        tables["budget_comparison"] = pd.DataFrame(
             [
                 {
-                    "返利合计(元)": total,
-                    "预算(元)": args.budget,
-                    "差额(元)（正数为超出）": gap,
-                    "预算使用率(%)": round(total / args.budget * 100, 2),
+                    "rebate_total": total,
+                    "budget": args.budget,
+                    "budget_gap": gap,
+                    "budget_use": round(total / args.budget * 100, 2),
                 }
             ]
         )
@@ -862,6 +957,7 @@ def simulate_rebate(store: Store, args: RebateArgs) -> ToolResult:
             formula=FORMULA,
             parameters=args.model_dump(mode="json") | {"schedule_text": schedule.describe()},
             tables=tables,
+            labels=LABELS,
             figures=figures,
             warnings=warnings,
             data={"schedule": schedule.model_dump(mode="json")},
@@ -914,22 +1010,22 @@ def _floor6(factor: float) -> float:
 def _compare_table(old: RebateSchedule, new: RebateSchedule) -> pd.DataFrame:
     rows = [
         {
-            "项目": f"第{n}档",
-            "原门槛完成率(%)": round(a.threshold * 100, 2),
-            "新门槛完成率(%)": round(b.threshold * 100, 2),
-            "原返点(%)": round(a.rate * 100, 2),
-            "新返点(%)": round(b.rate * 100, 2),
+            "item": f"第{n}档",
+            "threshold_old": round(a.threshold * 100, 2),
+            "threshold_new": round(b.threshold * 100, 2),
+            "rate_old": round(a.rate * 100, 2),
+            "rate_new": round(b.rate * 100, 2),
         }
         for n, (a, b) in enumerate(zip(old.tiers, new.tiers, strict=True), start=1)
     ]
     if old.growth_bonus_rate:
         rows.append(
             {
-                "项目": f"增长奖励（同比≥{_pct(old.growth_bonus_threshold)}）",
-                "原门槛完成率(%)": np.nan,
-                "新门槛完成率(%)": np.nan,
-                "原返点(%)": round(old.growth_bonus_rate * 100, 2),
-                "新返点(%)": round((new.growth_bonus_rate or 0) * 100, 2),
+                "item": f"增长奖励（同比≥{_pct(old.growth_bonus_threshold)}）",
+                "threshold_old": np.nan,
+                "threshold_new": np.nan,
+                "rate_old": round(old.growth_bonus_rate * 100, 2),
+                "rate_new": round((new.growth_bonus_rate or 0) * 100, 2),
             }
         )
     return pd.DataFrame(rows)
@@ -1042,12 +1138,12 @@ def fit_rebate_budget(store: Store, args: FitBudgetArgs) -> ToolResult:
     lost = (old_paid > 0) & (new_paid <= 0)
     lost_table = pd.DataFrame(
         {
-            "伙伴编号": frame["partner_id"][lost].to_numpy(),
-            "伙伴名称": frame["name"][lost].to_numpy(),
-            "区域": frame["region"][lost].fillna("未填区域").to_numpy(),
-            "完成率(%)": (frame["achievement"][lost] * 100).round(2).to_numpy(),
-            "原返利(元)": old_paid[lost],
-            "新返利(元)": new_paid[lost],
+            "partner_id": frame["partner_id"][lost].to_numpy(),
+            "name": frame["name"][lost].to_numpy(),
+            "region": frame["region"][lost].fillna("未填区域").to_numpy(),
+            "achievement": (frame["achievement"][lost] * 100).round(2).to_numpy(),
+            "rebate_old": old_paid[lost],
+            "rebate_new": new_paid[lost],
         }
     )
     if lost.any():
@@ -1076,10 +1172,11 @@ def fit_rebate_budget(store: Store, args: FitBudgetArgs) -> ToolResult:
             ),
             parameters=args.model_dump(mode="json"),
             tables={
-                "方案对比": _compare_table(old, new),
-                "失去返利的伙伴": lost_table,
-                "新方案按档位汇总": _tier_summary(detail, new),
+                "schedule_comparison": _compare_table(old, new),
+                "partners_losing_rebate": lost_table,
+                "new_by_tier": _tier_summary(detail, new),
             },
+            labels=LABELS,
             figures=figures,
             warnings=warnings,
             data={"schedule": new.model_dump(mode="json"), "feasible": feasible},
@@ -1104,51 +1201,61 @@ def rebate_sensitivity(store: Store, args: SensitivityArgs) -> ToolResult:
             total = round(float(paid.sum()), 2)
             rows.append(
                 {
-                    "门槛调整(百分点)": round(t_step * 100, 2),
-                    "返点调整(百分点)": round(r_step * 100, 2),
-                    "入门门槛(%)": round(scenario.tiers[0].threshold * 100, 2),
-                    "最高档返点(%)": round(scenario.tiers[-1].rate * 100, 2),
-                    "返利合计(元)": total,
-                    "较当前方案(元)": round(total - current, 2),
-                    "获返利伙伴数(家)": int((paid > 0).sum()),
-                    "返利费用率(%)": round(total / revenue * 100, 2) if revenue > 0 else np.nan,
+                    "threshold_step": round(t_step * 100, 2),
+                    "rate_step": round(r_step * 100, 2),
+                    "entry_threshold": round(scenario.tiers[0].threshold * 100, 2),
+                    "top_rate": round(scenario.tiers[-1].rate * 100, 2),
+                    "rebate_total": total,
+                    "change_vs_current": round(total - current, 2),
+                    "paid_partners": int((paid > 0).sum()),
+                    "rebate_ratio": round(total / revenue * 100, 2) if revenue > 0 else np.nan,
                 }
             )
     long = pd.DataFrame(rows)
     if any(t.rate + s < 0 for t in schedule.tiers for s in args.rate_steps):
         warnings.append("部分情景下返点调整后低于 0，已按 0 计算。")
 
-    def grid(value: str, unit: str) -> pd.DataFrame:
-        table = long.pivot(index="门槛调整(百分点)", columns="返点调整(百分点)", values=value)
-        table.columns = [f"返点{_points(c / 100)}({unit})" for c in table.columns]
-        table.insert(0, "门槛调整", [f"门槛{_points(i / 100)}" for i in table.index])
+    grid_labels: dict[str, tuple[str, str]] = {}
+
+    def grid(name: str, value: str, unit: str, unit_en: str) -> pd.DataFrame:
+        table = long.pivot(index="threshold_step", columns="rate_step", values=value)
+        keys = [_step_column(c) for c in table.columns]
+        grid_labels.update(
+            {
+                f"{name}.{key}": (f"返点{_points(c / 100)}({unit})", f"Rate {_points_en(c)} ({unit_en})")
+                for key, c in zip(keys, table.columns, strict=True)
+            }
+        )
+        table.columns = keys
+        table.insert(0, "threshold_change", [f"门槛{_points(i / 100)}" for i in table.index])
         return table.reset_index(drop=True)
 
-    lowest, highest = long.loc[long["返利合计(元)"].idxmin()], long.loc[long["返利合计(元)"].idxmax()]
+    lowest, highest = long.loc[long["rebate_total"].idxmin()], long.loc[long["rebate_total"].idxmax()]
 
     def name(row: pd.Series) -> str:
-        return f"门槛{_points(row['门槛调整(百分点)'] / 100)}、返点{_points(row['返点调整(百分点)'] / 100)}"
+        return f"门槛{_points(row['threshold_step'] / 100)}、返点{_points(row['rate_step'] / 100)}"
 
     sentences = [f"当前方案合计 {_money(current)}，{int((_paid(frame, schedule, eligible) > 0).sum())} 家获返利。"]
     pieces = []
     up_t = [s for s in args.threshold_steps if s > 0]
     if up_t and 0.0 in args.rate_steps:
-        row = long[(long["门槛调整(百分点)"] == round(up_t[0] * 100, 2)) & (long["返点调整(百分点)"] == 0)].iloc[0]
+        row = long[(long["threshold_step"] == round(up_t[0] * 100, 2)) & (long["rate_step"] == 0)].iloc[0]
         pieces.append(
-            f"门槛整体{_points(up_t[0])}时合计 {_money(row['返利合计(元)'])}（{_signed_money(row['较当前方案(元)'])}，"
-            f"{int(row['获返利伙伴数(家)'])} 家获返利）"
+            f"门槛整体{_points(up_t[0])}时合计 {_money(row['rebate_total'])}"
+            f"（{_signed_money(row['change_vs_current'])}，{int(row['paid_partners'])} 家获返利）"
         )
     up_r = [s for s in args.rate_steps if s > 0]
     if up_r and 0.0 in args.threshold_steps:
-        row = long[(long["门槛调整(百分点)"] == 0) & (long["返点调整(百分点)"] == round(up_r[0] * 100, 2))].iloc[0]
+        row = long[(long["threshold_step"] == 0) & (long["rate_step"] == round(up_r[0] * 100, 2))].iloc[0]
         pieces.append(
-            f"返点整体{_points(up_r[0])}时合计 {_money(row['返利合计(元)'])}（{_signed_money(row['较当前方案(元)'])}）"
+            f"返点整体{_points(up_r[0])}时合计 {_money(row['rebate_total'])}"
+            f"（{_signed_money(row['change_vs_current'])}）"
         )
     if pieces:
         sentences.append("；".join(pieces) + "。")
     sentences.append(
-        f"所列 {len(long)} 个情景中最低 {_money(lowest['返利合计(元)'])}（{name(lowest)}），"
-        f"最高 {_money(highest['返利合计(元)'])}（{name(highest)}）。"
+        f"所列 {len(long)} 个情景中最低 {_money(lowest['rebate_total'])}（{name(lowest)}），"
+        f"最高 {_money(highest['rebate_total'])}（{name(highest)}）。"
     )
     return _finish(
         ToolResult(
@@ -1160,14 +1267,15 @@ def rebate_sensitivity(store: Store, args: SensitivityArgs) -> ToolResult:
             "增长奖励、封顶与前置条件不变，按原方案规则重算每家返利后加总。" + FORMULA,
             parameters=args.model_dump(mode="json"),
             tables={
-                "返利合计矩阵": grid("返利合计(元)", "元"),
-                "获返利伙伴数矩阵": grid("获返利伙伴数(家)", "家"),
-                "情景明细": long,
+                "rebate_total_grid": grid("rebate_total_grid", "rebate_total", "元", "CNY"),
+                "paid_partners_grid": grid("paid_partners_grid", "paid_partners", "家", "partners"),
+                "scenarios": long,
             },
+            labels=LABELS | Labels(grid_labels),
             figures={
                 "当前方案返利合计(元)": current,
-                "最低情景返利(元)": float(lowest["返利合计(元)"]),
-                "最高情景返利(元)": float(highest["返利合计(元)"]),
+                "最低情景返利(元)": float(lowest["rebate_total"]),
+                "最高情景返利(元)": float(highest["rebate_total"]),
                 "情景数": len(long),
             },
             warnings=warnings,

@@ -15,7 +15,7 @@ from company.capabilities import Availability, Missing, availability
 from company.periods import Period
 from company.schema import TIER_NAMES
 from company.store import Store
-from tools.base import ToolError, ToolResult, register, resolve_period
+from tools.base import COMMON_LABELS, Labels, ToolError, ToolResult, register, resolve_period
 from tools.metrics import partner_metrics
 
 DEFAULTS_FILE = Path(__file__).with_name("scorecard.toml")
@@ -45,6 +45,53 @@ KPI_INPUTS: dict[str, tuple[str, ...]] = {
 }
 PERCENT_KPIS = {k for k, (_l, unit, _d) in KPIS.items() if unit == "%"}
 TIER_ORDER = ("A", "B", "C", "D")
+# English KPI names (the settings page shows the same ones, ui/text.yaml scorecard.kpi) and units.
+KPI_EN: dict[str, str] = {
+    "achievement": "Target achievement",
+    "growth_yoy": "Growth year on year",
+    "collection_rate": "Collection rate",
+    "inventory_days": "Days of inventory",
+    "price_compliance": "Price compliance",
+    "territory_compliance": "Territory compliance",
+    "satisfaction": "Satisfaction",
+    "training_hours": "Training hours",
+    "revenue": "Sales volume",
+}
+UNIT_EN = {"%": "%", "天": "days", "分": "points", "小时": "hours", "元": "CNY"}
+
+LABELS = COMMON_LABELS | Labels(
+    {
+        # tables
+        "scorecard": ("记分卡", "Scorecard"),
+        "tier_distribution": ("分级分布", "Tier distribution"),
+        "tier_changes": ("升降级", "Tier changes"),
+        "weights": ("权重", "Weights"),
+        # scorecard and tier_changes
+        "partner_type": ("类型", "Type"),
+        "score": ("得分", "Score"),
+        "tier": ("级别", "Tier"),
+        "tier_name": ("级别名称", "Tier name"),
+        "previous_tier": ("上期级别", "Previous tier"),
+        "movement": ("变动", "Change"),
+        "gap_to_next": ("距上一级(分)", "Gap to next tier (points)"),
+        "lever": ("最该提升的指标", "KPI to improve"),
+        "lever_points": ("可增加(分)", "Possible gain (points)"),
+        **{
+            key: (f"{zh}({unit})", f"{KPI_EN[key]} ({UNIT_EN[unit]})")
+            for key, (zh, unit, _d) in KPIS.items()
+            if key != "revenue"  # the revenue column is 销售额(元), not the KPI's name 销售规模
+        },
+        # tier_distribution
+        "partners": ("伙伴数", "Partners"),
+        "share": ("占比(%)", "Share (%)"),
+        "average_score": ("平均得分", "Average score"),
+        # weights
+        "kpi": ("指标", "KPI"),
+        "default_weight": ("默认权重(%)", "Default weight (%)"),
+        "weight": ("实际权重(%)", "Weight used (%)"),
+        "status": ("说明", "Note"),
+    }
+)
 
 
 @lru_cache(maxsize=1)
@@ -237,11 +284,12 @@ def partner_scorecard(store: Store, args: ScorecardArgs) -> ToolResult:
             "filters": args.filters,
         },
         tables={
-            "记分卡": _drop_unmeasured(table, weights),
-            "分级分布": distribution,
-            "升降级": _drop_unmeasured(moves, weights),
-            "权重": _weights_table(defaults_used, weights, missing),
+            "scorecard": _drop_unmeasured(table, weights),
+            "tier_distribution": distribution,
+            "tier_changes": _drop_unmeasured(moves, weights),
+            "weights": _weights_table(defaults_used, weights, missing),
         },
+        labels=LABELS,
         figures=figures,
         warnings=warnings,
         missing=missing,
@@ -285,17 +333,17 @@ def _weights_table(default: dict[str, float], used: dict[str, float], missing: l
     for key in dict.fromkeys([*default, *used]):
         rows.append(
             {
-                "指标": KPIS[key][0],
-                "默认权重(%)": round(default.get(key, 0.0) * 100, 2),
-                "实际权重(%)": round(used.get(key, 0.0) * 100, 2),
-                "说明": "已计入" if key in used else "缺少数据，未计入",
+                "kpi": KPIS[key][0],
+                "default_weight": round(default.get(key, 0.0) * 100, 2),
+                "weight": round(used.get(key, 0.0) * 100, 2),
+                "status": "已计入" if key in used else "缺少数据，未计入",
             }
         )
     return pd.DataFrame(rows)
 
 
 def _drop_unmeasured(table: pd.DataFrame, weights: dict[str, float]) -> pd.DataFrame:
-    drop = [f"{label}({unit})" for key, (label, unit, _d) in KPIS.items() if key not in weights and key != "revenue"]
+    drop = [key for key in KPIS if key not in weights and key != "revenue"]
     return table.drop(columns=[c for c in drop if c in table.columns])
 
 
@@ -330,26 +378,26 @@ def _filter(frame: pd.DataFrame, args: ScorecardArgs) -> pd.DataFrame:
 def _table(frame: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(
         {
-            "伙伴编号": frame["partner_id"],
-            "伙伴名称": frame["name"],
-            "区域": frame["region"],
-            "类型": frame["type"],
-            "得分": frame["score"],
-            "级别": frame["tier"],
-            "级别名称": frame["tier"].map(TIER_NAMES),
-            "上期级别": frame["previous_tier"],
-            "变动": frame["movement"],
-            "距上一级(分)": frame["gap_to_next"],
-            "最该提升的指标": frame["lever"].map(lambda k: KPIS[k][0] if isinstance(k, str) else None),
-            "可增加(分)": frame["lever_points"],
+            "partner_id": frame["partner_id"],
+            "name": frame["name"],
+            "region": frame["region"],
+            "partner_type": frame["type"],
+            "score": frame["score"],
+            "tier": frame["tier"],
+            "tier_name": frame["tier"].map(TIER_NAMES),
+            "previous_tier": frame["previous_tier"],
+            "movement": frame["movement"],
+            "gap_to_next": frame["gap_to_next"],
+            "lever": frame["lever"].map(lambda k: KPIS[k][0] if isinstance(k, str) else None),
+            "lever_points": frame["lever_points"],
         }
     )
-    for key, (label, unit, _d) in KPIS.items():
+    for key in KPIS:
         if key == "revenue":
             continue  # shown as 销售额 below
         values = frame[key].astype("float64")
-        out[f"{label}({unit})"] = (values * 100).round(2) if key in PERCENT_KPIS else values.round(2)
-    out["销售额(元)"] = frame["revenue"].round(2)
+        out[key] = (values * 100).round(2) if key in PERCENT_KPIS else values.round(2)
+    out["revenue"] = frame["revenue"].round(2)
     return out.reset_index(drop=True)
 
 
@@ -358,11 +406,11 @@ def _distribution(frame: pd.DataFrame) -> pd.DataFrame:
     total = int(counts.sum())
     return pd.DataFrame(
         {
-            "级别": list(TIER_ORDER),
-            "级别名称": [TIER_NAMES[t] for t in TIER_ORDER],
-            "伙伴数": counts.to_numpy(),
-            "占比(%)": [round(c / total * 100, 2) if total else 0.0 for c in counts],
-            "平均得分": [
+            "tier": list(TIER_ORDER),
+            "tier_name": [TIER_NAMES[t] for t in TIER_ORDER],
+            "partners": counts.to_numpy(),
+            "share": [round(c / total * 100, 2) if total else 0.0 for c in counts],
+            "average_score": [
                 round(float(frame.loc[frame["tier"] == t, "score"].mean()), 2) if c else None
                 for t, c in zip(TIER_ORDER, counts, strict=True)
             ],

@@ -10,9 +10,39 @@ from pydantic import BaseModel, Field
 from company.capabilities import Missing
 from company.periods import Period, PeriodError, parse_period, period_of
 from company.store import Store
-from tools.base import TOOLS, ToolError, ToolResult, register, span_of
+from tools.base import TOOLS, Labels, ToolError, ToolResult, register, span_of
 from tools.metrics import partner_metrics, period_total, period_totals
 from tools.scorecard import KPIS
+
+LABELS = Labels(
+    {
+        # tables
+        "goals": ("目标", "Goals"),
+        "measures": ("措施", "Measures"),
+        "phases": ("阶段安排", "Phases"),
+        "kpis": ("考核指标", "KPIs"),
+        # columns
+        "area": ("领域", "Area"),
+        "goal": ("目标", "Goal"),
+        "baseline": ("基线", "Baseline"),
+        "target": ("目标值", "Target"),
+        "kpis.target": ("目标", "Target"),
+        "unit": ("单位", "Unit"),
+        "basis": ("依据", "Basis"),
+        "action": ("措施", "Measure"),
+        "detail": ("说明", "Detail"),
+        "owner": ("负责", "Owner"),
+        "partners": ("涉及伙伴", "Partners concerned"),
+        "phase": ("阶段", "Phase"),
+        "weeks": ("周次", "Weeks"),
+        "start": ("开始", "Start"),
+        "end": ("结束", "End"),
+        "tasks": ("主要任务", "Main tasks"),
+        "kpi": ("指标", "KPI"),
+        "formula": ("计算", "Formula"),
+        "review_dates": ("复盘日期", "Review dates"),
+    }
+)
 
 ROLES = {
     "渠道总监": "整体目标与资源调配，主持月度与季度复盘",
@@ -258,11 +288,12 @@ def quarterly_work_plan(store: Store, args: WorkPlanArgs) -> ToolResult:
         "达标伙伴占比目标 = 上季度占比 + 10 个百分点（不超过 100%）",
         parameters={"quarter": quarter.key, "basis": basis.key, **args.model_dump()},
         tables={
-            "目标": _goal_table(goals),
-            "措施": _measure_table(measures),
-            "阶段安排": _phase_table(phases),
-            "考核指标": _kpi_table(kpis),
+            "goals": _goal_table(goals),
+            "measures": _measure_table(measures),
+            "phases": _phase_table(phases),
+            "kpis": _kpi_table(kpis),
         },
+        labels=LABELS,
         figures={g.name + "目标": g.target for g in goals} | {g.name + "基线": g.baseline for g in goals},
         warnings=[*period_notes, *(w for r in (card, cost, conflicts) if r is not None for w in r.warnings)],
         missing=missing,
@@ -482,7 +513,14 @@ def _risks(cost, conflicts, card) -> list[str]:
 def _goal_table(goals: list[Goal]) -> pd.DataFrame:
     return pd.DataFrame(
         [
-            {"领域": g.area, "目标": g.name, "基线": g.baseline, "目标值": g.target, "单位": g.unit, "依据": g.basis}
+            {
+                "area": g.area,
+                "goal": g.name,
+                "baseline": g.baseline,
+                "target": g.target,
+                "unit": g.unit,
+                "basis": g.basis,
+            }
             for g in goals
         ]
     )
@@ -491,7 +529,13 @@ def _goal_table(goals: list[Goal]) -> pd.DataFrame:
 def _measure_table(measures: list[Measure]) -> pd.DataFrame:
     return pd.DataFrame(
         [
-            {"领域": m.area, "措施": m.action, "说明": m.detail, "负责": m.owner, "涉及伙伴": "、".join(m.partners)}
+            {
+                "area": m.area,
+                "action": m.action,
+                "detail": m.detail,
+                "owner": m.owner,
+                "partners": "、".join(m.partners),
+            }
             for m in measures
         ]
     )
@@ -501,12 +545,12 @@ def _phase_table(phases: list[Phase]) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                "阶段": p.name,
-                "周次": p.weeks,
-                "开始": p.start.isoformat(),
-                "结束": p.end.isoformat(),
-                "主要任务": "；".join(p.tasks),
-                "负责": p.owner,
+                "phase": p.name,
+                "weeks": p.weeks,
+                "start": p.start.isoformat(),
+                "end": p.end.isoformat(),
+                "tasks": "；".join(p.tasks),
+                "owner": p.owner,
             }
             for p in phases
         ]
@@ -517,13 +561,13 @@ def _kpi_table(kpis: list[Kpi]) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                "指标": k.name,
-                "计算": k.formula,
-                "基线": k.baseline,
-                "目标": k.target,
-                "单位": k.unit,
-                "负责": k.owner,
-                "复盘日期": "、".join(d.isoformat() for d in k.review_dates),
+                "kpi": k.name,
+                "formula": k.formula,
+                "baseline": k.baseline,
+                "target": k.target,
+                "unit": k.unit,
+                "owner": k.owner,
+                "review_dates": "、".join(d.isoformat() for d in k.review_dates),
             }
             for k in kpis
         ]
