@@ -557,10 +557,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
             print(path)
         print(f"共 {len(written)} 个文件，用时 {time.perf_counter() - started:.1f} 秒。", file=sys.stderr)
         return 0
+    from advisor.data_questions import named_quarter
     from advisor.drafts import initial_args
+    from company import clock
 
-    # The same arguments the chat would keep for 「给华东做一份2026Q1的…，预算300万」.
-    slots = {"region": args.region, "period": args.quarter, "budget": args.budget}
+    # The same arguments the chat would keep for 「给华东做一份2026Q1的…，预算300万」; 本季度 / 下季度 / Q4 2026 are
+    # read with the chat's time words (the one time resolver), so a relative quarter is never dropped.
+    quarter = (named_quarter(args.quarter, clock.today()) or args.quarter) if args.quarter else None
+    slots = {"region": args.region, "period": quarter, "budget": args.budget}
     plan_args = initial_args(kind, {k: v for k, v in slots.items() if v})
     document = generate(kind, plan_args, store, search)
     PlanLibrary(settings.data_dir / "plans").save(document)

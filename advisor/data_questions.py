@@ -1104,6 +1104,12 @@ class _Parser:
             )
         return None
 
+    def _rates_for_groups(self) -> list[str]:
+        """The rates that can be computed for what the question lists (哪些产品低于10%: not 完成率, a partner's)."""
+        dims = [DIMENSIONS[s.value[0]] for s in self.scan.of("group") if s.value and s.value[0] in DIMENSIONS]
+        fits = [k for k in RATE_OPTIONS if all(src in d.expressions for d in dims for src in METRICS[k].sources)]
+        return fits or list(RATE_OPTIONS)
+
     def _with_metric(self, label: str) -> str:
         """The question with a metric filled in: each clarification option re-runs the whole question."""
         text = self.display.rstrip("？?。. ")
@@ -1892,7 +1898,7 @@ class _Parser:
                     "低于或高于的百分比指哪个指标？例如完成率、回款率、毛利率、费用率。",
                     "Which rate does the percentage apply to? For example achievement, collection rate, gross margin "
                     "or expense ratio.",
-                    [self._with_metric(METRICS[k].label(self.lang)) for k in RATE_OPTIONS],
+                    [self._with_metric(METRICS[k].label(self.lang)) for k in self._rates_for_groups()],
                 )
         if not metric_spans and not any(t.metric for t in thresholds) and not inherit:
             # headcount of each distributor: the figure asked for is one the data does not have; say so
@@ -3089,7 +3095,7 @@ def evidence(store: Store, question: str, previous: QuerySpec | dict | None = No
             # 哪些问题客户回款率低于80%: a figure, a bound and a number are a data question the data half answers
             return "ask" if kinds & {"entity", "name", "time", "threshold"} else "partial"
         # 给我看看华东的经销商: names the company's regions and partners, only the figure is missing
-        anchored = kinds & {"entity", "name", "time", "rank", "limit"}
+        anchored = kinds & {"entity", "name", "time", "rank", "limit", "threshold"}  # 哪些产品低于10%: a bound
         return "ask" if parsed.reason == "missing_metric" and anchored else "none"
     if parser.unused:  # part of the question meant nothing to the data
         return "partial"

@@ -155,7 +155,7 @@ class LLMTurn:
         for run in self.tool_runs:
             if not run.ok:
                 continue
-            intent = intent or TOOL_INTENTS.get(run.name)
+            intent = intent or (ASSISTANT_TOOLS[run.name].intent if run.name in ASSISTANT_TOOLS else None)
             result = run.result
             if hasattr(result, "labelled"):  # a channel tool's ToolResult
                 labelled = result.labelled(language).items()  # headers in the answer's language
@@ -186,7 +186,8 @@ class LLMTurn:
         )
 
 
-TOOL_INTENTS = {
+# What answering with a channel tool means (the route shown); query_data and search_knowledge say it when registered.
+CHANNEL_TOOL_INTENTS = {
     "partner_scorecard": "scorecard",
     "cost_analysis": "cost",
     "simulate_rebate": "incentive",
@@ -194,8 +195,6 @@ TOOL_INTENTS = {
     "rebate_sensitivity": "incentive",
     "detect_conflicts": "conflict",
     "quarterly_work_plan": "work_plan",
-    QUERY_DATA: "data",
-    SEARCH_KNOWLEDGE: "guidance",
 }
 
 
@@ -255,32 +254,70 @@ def _function(name: str, description: str, parameters: dict[str, Any]) -> dict[s
     return {"type": "function", "function": {"name": name, "description": description, "parameters": parameters}}
 
 
-def tool_specs(store: Store | None = None, *, catalog: QueryCatalog | None = None) -> list[dict[str, Any]]:
-    """Every registered tool (its argument model's JSON schema and docstring), query_data (its schema from the
-    semantic layer and the live catalog of the store's dataset) and search_knowledge."""
-    from tools.registry import TOOLS
+@dataclass(frozen=True)
+class AssistantTool:
+    """A function the model may call, registered like every other: its spec for the model (built from the live
+    catalog), the route an answer built on it takes, and how a turn runs it."""
 
-    specs = []
-    for name, tool in TOOLS.items():
+    name: str
+    intent: str
+    spec: Callable[[QueryCatalog], dict[str, Any]]
+    run: Callable[[_Turn, ToolRun], None]
+
+
+ASSISTANT_TOOLS: dict[str, AssistantTool] = {}
+
+
+def register_assistant_tool(tool: AssistantTool) -> AssistantTool:
+    ASSISTANT_TOOLS[tool.name] = tool
+    return tool
+
+
+def _channel_spec(name: str) -> Callable[[QueryCatalog], dict[str, Any]]:
+    def spec(_catalog: QueryCatalog) -> dict[str, Any]:  # the argument model's JSON schema and its docstring
+        from tools.registry import TOOLS
+
+        tool = TOOLS[name]
         schema = _compact_schema(tool.args.model_json_schema())
         schema.pop("description", None)  # it is the function description already
-        specs.append(_function(name, inspect.cleandoc(tool.description), schema))
-    specs.append(query_tool(catalog or query_catalog(store)))
-    specs.append(
-        _function(
-            SEARCH_KNOWLEDGE,
-            SEARCH_DESCRIPTION,
-            {
-                "type": "object",
-                "properties": {
-                    "query": {"type": "string", "description": "检索词 search query"},
-                    "k": {"type": "integer", "default": 5, "minimum": 1, "maximum": SEARCH_K_MAX},
-                },
-                "required": ["query"],
+        return _function(name, inspect.cleandoc(tool.description), schema)
+
+    return spec
+
+
+def _search_spec(_catalog: QueryCatalog) -> dict[str, Any]:
+    return _function(
+        SEARCH_KNOWLEDGE,
+        SEARCH_DESCRIPTION,
+        {
+            "type": "object",
+            "properties": {
+                "query": {"type": "string", "description": "检索词 search query"},
+                "k": {"type": "integer", "default": 5, "minimum": 1, "maximum": SEARCH_K_MAX},
             },
-        )
+            "required": ["query"],
+        },
     )
-    return specs
+
+
+def _register_builtin_tools() -> None:
+    """Every channel tool of tools.registry, query_data (its schema from the semantic layer and the dataset's
+    live catalog) and search_knowledge: one registry, one dispatch."""
+    from tools.registry import TOOLS
+
+    for name in TOOLS:
+        intent = CHANNEL_TOOL_INTENTS.get(name)
+        if intent is None:
+            raise CanmouError(f"工具「{name}」没有登记回答类型（CHANNEL_TOOL_INTENTS），大模型无法使用它。")
+        register_assistant_tool(AssistantTool(name, intent, _channel_spec(name), _Turn.registered))
+    register_assistant_tool(AssistantTool(QUERY_DATA, "data", query_tool, _Turn.query_data))
+    register_assistant_tool(AssistantTool(SEARCH_KNOWLEDGE, "guidance", _search_spec, _Turn.search))
+
+
+def tool_specs(store: Store | None = None, *, catalog: QueryCatalog | None = None) -> list[dict[str, Any]]:
+    """The functions offered to the model: every registered assistant tool's spec."""
+    catalog = catalog or query_catalog(store)
+    return [tool.spec(catalog) for tool in ASSISTANT_TOOLS.values()]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -938,12 +975,10 @@ class _Turn:
             if call.get("error"):
                 said = str(call["error"])[:200]
                 raise _ArgumentError(f"工具「{name}」的参数不是合法的 JSON（{said}），请改正后重新调用。")
-            if name == SEARCH_KNOWLEDGE:
-                self._search(run)
-            elif name == QUERY_DATA:
-                self._query_data(run)
-            else:
-                self._registered(run)
+            tool = ASSISTANT_TOOLS.get(name)
+            if tool is None:
+                raise _ArgumentError(f"没有名为「{name}」的工具；可用的工具：{'、'.join(ASSISTANT_TOOLS)}。")
+            tool.run(self, run)
         except QuerySpecError as exc:
             self.query_failures.append(exc.message)
             run.error = exc.message
@@ -962,20 +997,16 @@ class _Turn:
         self.emit("tool", run)
         return run
 
-    def _registered(self, run: ToolRun) -> None:
+    def registered(self, run: ToolRun) -> None:
         from tools.registry import TOOLS
 
-        tool = TOOLS.get(run.name)
-        if tool is None:
-            names = "、".join([*TOOLS, QUERY_DATA, SEARCH_KNOWLEDGE])
-            raise _ArgumentError(f"没有名为「{run.name}」的工具；可用的工具：{names}。")
-        result = tool(self.store, run.args)
+        result = TOOLS[run.name](self.store, run.args)
         run.result = result
         run.payload = _tool_payload(result, self.language)
         run.numbers = result.numbers() | _numbers_in(run.payload)
         self.step(f"运行工具 {run.name}", f"{result.title}｜{result.period}")
 
-    def _query_data(self, run: ToolRun) -> None:
+    def query_data(self, run: ToolRun) -> None:
         """Check the model's spec against the live catalog and run it with the data engine; no text is parsed."""
         from advisor.data_questions import answer_spec, context_for, lacking_inputs
 
@@ -1013,7 +1044,7 @@ class _Turn:
         run.numbers = _numbers_in(run.payload) | _frame_numbers(result.frame)
         self.step("查询数据", f"{asked}｜{run.payload['window']}")
 
-    def _search(self, run: ToolRun) -> None:
+    def search(self, run: ToolRun) -> None:
         query = run.args.get("query")
         if not isinstance(query, str) or not query.strip():
             raise _ArgumentError("search_knowledge 需要参数 query：写出要检索的关键词。")
@@ -1333,3 +1364,6 @@ def check_grounding(
         shown = "、".join(f"「{raw}」" for raw in unbacked[:8]) + (" 等" if len(unbacked) > 8 else "")
         flags.append(f"数字 {shown} 在本轮的工具结果中找不到，可能是模型编造或自行推算的；请以表格中的数据为准。")
     return flags
+
+
+_register_builtin_tools()

@@ -136,12 +136,12 @@ ACTION_RE = re.compile(
 CLARIFY_OPTIONS = [
     "指南问答：渠道管理怎么做",
     "数据问答：查销售额、完成率等",
-    PLAN_KINDS["incentive"].zh,
-    PLAN_KINDS["work_plan"].zh,
+    f"起草{PLAN_KINDS['incentive'].zh}",  # not the bare name: typing 渠道策略 asks about it, not for a draft
+    f"起草{PLAN_KINDS['work_plan'].zh}",
     "伙伴记分卡与分级",
     "窜货乱价排查",
     "费用与投入产出分析",
-    PLAN_KINDS["strategy"].zh,
+    f"起草{PLAN_KINDS['strategy'].zh}",
 ]
 OPTION_INTENTS: dict[str, Intent] = dict(
     zip(

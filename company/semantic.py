@@ -47,9 +47,16 @@ class QuerySpecError(CanmouError):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-PRODUCT_KEY = (
-    "coalesce((SELECT min(p2.sku) FROM products p1 JOIN products p2 ON p2.name = p1.name WHERE p1.sku = x.sku), x.sku)"
-)
+def product_key_sql(alias: str) -> str:
+    """A product's identity: one name under several codes (开博通 sold as three SKUs) is one product, keyed by its
+    first code; every place that groups or lists products uses this (the one owner of product identity)."""
+    return (
+        f"coalesce((SELECT min(p2.sku) FROM products p1 JOIN products p2 ON p2.name = p1.name "
+        f"WHERE p1.sku = {alias}.sku), {alias}.sku)"
+    )
+
+
+PRODUCT_KEY = product_key_sql("x")
 
 
 @dataclass(frozen=True)
@@ -1559,7 +1566,9 @@ class _Compiler:
             def own(d: Dimension) -> str | None:
                 return d.expressions.get("partners")
         elif dim.key in ("product", "category"):
-            table, alias, expr = "products", "pr", {"product": "pr.sku", "category": "pr.category"}[dim.key]
+            # members are products as the sales group them (one per name); a filter still names codes
+            members = {"product": product_key_sql("pr"), "category": "pr.category"}
+            table, alias, expr = "products", "pr", members[dim.key]
 
             def own(d: Dimension) -> str | None:
                 return {"product": "pr.sku", "category": "pr.category"}.get(d.key)

@@ -616,7 +616,7 @@ def _decode(data: bytes, source: str) -> str:
 
     try:
         return data.decode(detect_encoding(data))
-    except DataFileError as exc:
+    except (DataFileError, UnicodeDecodeError) as exc:  # the encoding is guessed from a sample; bad bytes after it
         raise DocumentError(
             f"{source} 不是可识别的文本（不是 UTF-8、GBK/GB18030 或 Windows-1252 编码），可能已损坏或其实是别的格式。"
             "请用记事本或 WPS 打开确认，另存为 UTF-8 编码后再上传。"

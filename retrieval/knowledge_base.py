@@ -513,6 +513,8 @@ class KnowledgeBase:
                 data = path.read_bytes()
                 document, chunks, rows = self._prepare(doc.doc_id, doc.source, data, step)
                 with self._writing(ADD_WAIT_S, step, TOKENISED):
+                    if doc.doc_id not in {d.doc_id for d in self.documents()}:
+                        continue  # removed by another process while this one waited: never bring it back
                     self._write(doc.doc_id, doc.source, data, document, chunks, rows, doc.origin, step)
             except CanmouError as exc:
                 outcomes.append(AddOutcome(doc.source, error=exc.message))

@@ -1303,3 +1303,32 @@ def test_an_english_follow_up_that_narrows_the_previous_ranking_stays_with_the_d
     assert reply.spec is not None and reply.spec["dimensions"] == ["partner"] and len(reply.tables[0].frame) > 0
     assert reply.spec["window"] == first.spec["window"]
     assert any(f["field"] == "partner_type" for f in reply.spec["filters"]), reply.spec
+
+
+def test_a_product_sold_under_another_code_of_its_name_is_not_unsold(tmp_path):
+    store = make_store(
+        tmp_path,
+        partners=[partner("P1")],
+        products=[
+            product("A-1", name="开博通"),
+            product("A-2", name="开博通"),
+            product("B-1", name="高特灵"),
+            product("C-1", name="清凉茶"),
+        ],
+        sales=[
+            sale("P1", "A-1", "2026-05-10", 1, 100),
+            sale("P1", "A-2", "2026-05-11", 1, 100),
+            sale("P1", "B-1", "2026-05-12", 1, 150),
+            sale("P1", "A-1", "2026-04-12", 1, 150),
+            sale("P1", "C-1", "2026-04-12", 1, 150),
+        ],
+    )
+    answer = answer_data_question(store, "5月没有卖出去的产品")
+    assert isinstance(answer, DataAnswer), answer
+    assert list(answer.frame["product_name"]) == ["清凉茶"]
+
+
+def test_the_rates_offered_for_a_bound_in_percent_fit_what_is_listed(company):
+    result = answer_data_question(company, "哪些产品低于10%")
+    assert isinstance(result, Clarification) and result.reason == "missing_metric", result
+    assert result.options == ["哪些产品低于10%的毛利率"]  # 完成率 / 回款率 / 费用率 are a partner's, not a product's

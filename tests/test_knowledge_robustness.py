@@ -315,3 +315,12 @@ def test_damaged_files_are_reported_one_by_one_and_the_rest_are_added(tmp_path):
     outcomes = kb.add_uploads([(name, data) for name, data in files.items()])
     assert [o.ok for o in outcomes] == [False, False, True]
     assert all(str(ROOT) not in (o.error or "") and "Traceback" not in (o.error or "") for o in outcomes)
+
+
+def test_a_text_whose_bad_bytes_lie_after_the_sampled_start_is_explained(tmp_path):
+    from knowledge.loaders import load_document
+
+    data = "\ufeff渠道管理制度\n第一条 总则。\n".encode() + b"\xff\xfe\xfd"
+    with pytest.raises(CanmouError) as caught:
+        load_document(data, "制度.txt")
+    assert "制度.txt" in caught.value.message and "UTF-8" in caught.value.message

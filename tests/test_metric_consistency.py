@@ -156,7 +156,9 @@ def test_the_cost_tables_are_the_data_questions(edged_store, table, dimension):
         assert shown.loc[group, "revenue"] == pytest.approx(round(row["revenue"], 2), abs=0.005), group
         assert shown.loc[group, "gross_profit"] == pytest.approx(round(row["gross_profit"], 2), abs=0.005), group
         assert shown.loc[group, "gross_margin"] == pytest.approx(round(row["gross_margin"] * 100, 2), abs=0.005), group
-        assert shown.loc[group, "expense_ratio"] == pytest.approx(round(row["expense_ratio"] * 100, 2), abs=0.005), group
+        assert shown.loc[group, "expense_ratio"] == pytest.approx(round(row["expense_ratio"] * 100, 2), abs=0.005), (
+            group
+        )
 
 
 def _per_group(store, spec: QuerySpec, dimension: str) -> pd.DataFrame:

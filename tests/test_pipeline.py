@@ -89,6 +89,11 @@ def test_choosing_a_plan_option_drafts_that_plan(ctx, option):
     assert reply.draft is not None and reply.draft.kind == OPTION_INTENTS[option]
 
 
+def test_typing_a_plan_kinds_bare_name_asks_about_it_not_for_a_draft(ctx):
+    reply = answer("渠道策略", ctx)
+    assert reply.draft is None, reply.markdown[:200]
+
+
 def test_guidance_answer_cites_every_sentence(ctx):
     reply = answer("经销商跨区窜货怎么处理？", ctx)
     assert reply.route.intent == "guidance" and reply.citations

@@ -181,7 +181,8 @@ def test_one_vocabulary_names_the_plan_kinds_everywhere(capsys):
     assert kinds <= set(HANDLERS)  # every kind is a chat intent that drafts
     assert KIND_NAMES == {k.id: k.zh for k in PLAN_KINDS.values()}  # the 方案 page's choices
     for kind in PLAN_KINDS.values():
-        assert kind.zh in CLARIFY_OPTIONS and OPTION_INTENTS[kind.zh] == kind.id  # the router's options
+        option = f"起草{kind.zh}"
+        assert option in CLARIFY_OPTIONS and OPTION_INTENTS[option] == kind.id  # the router's options
         assert plan_kind(kind.en).id == plan_kind(kind.zh).id == kind.id
         assert kind.name("en") == kind.en and kind.name("zh") == kind.zh
         assert build_parser().parse_args(["plan", kind.id]).kind == kind.id

@@ -139,7 +139,9 @@ def test_every_tool_on_sales_only_data_names_what_it_lacks(sales_only, tool):
         assert weights.loc["完成率", "weight"] == 0 and weights.loc["销售规模", "weight"] > 0
         assert abs(weights["weight"].sum() - 100) < 0.01
         card = result.tables["scorecard"]
-        assert "price_compliance" not in card.columns and "territory_compliance" not in card.columns  # never a silent 100 %
+        assert (
+            "price_compliance" not in card.columns and "territory_compliance" not in card.columns
+        )  # never a silent 100 %
 
 
 @pytest.mark.parametrize("kind", ["work_plan", "incentive", "strategy"])
