@@ -538,3 +538,35 @@ def test_a_key_the_endpoint_echoes_partly_is_masked_in_the_error(stub):
     ok, message = check_connection(openai_settings(stub))
     assert not ok and "HTTP 400" in message and "invalid request for key ***" in message
     assert not [KEY[i : i + 8] for i in range(len(KEY) - 7) if KEY[i : i + 8] in message]
+
+
+# ---- the model's tools: one registry ----------------------------------------------------------------------------
+def test_query_data_and_search_knowledge_are_registered_like_every_channel_tool(loaded_store):
+    from advisor.llm import ASSISTANT_TOOLS
+    from tools.registry import TOOLS
+
+    assert set(ASSISTANT_TOOLS) == {*TOOLS, "query_data", "search_knowledge"}
+    assert [s["function"]["name"] for s in tool_specs(loaded_store)] == list(ASSISTANT_TOOLS)
+    assert ASSISTANT_TOOLS["query_data"].intent == "data" and ASSISTANT_TOOLS["search_knowledge"].intent == "guidance"
+
+
+def test_a_newly_registered_assistant_tool_is_offered_and_run(fake, loaded_store, kb):
+    from advisor.llm import ASSISTANT_TOOLS, AssistantTool, register_assistant_tool
+
+    def spec(_catalog):
+        return {"type": "function", "function": {"name": "count_regions", "description": "区域个数", "parameters": {}}}
+
+    def run(turn, tool_run):
+        tool_run.result = len(loaded_store.region_names())
+        tool_run.payload = {"regions": tool_run.result}
+        tool_run.numbers = {float(tool_run.result)}
+
+    register_assistant_tool(AssistantTool("count_regions", "data", spec, run))
+    try:
+        assert "count_regions" in [s["function"]["name"] for s in tool_specs(loaded_store)]
+        fake.enqueue(tool_calls=[("count_regions", {})])
+        fake.enqueue("一共有这些区域。")
+        turn = run_llm_turn(fake, "有几个区域", [], loaded_store, kb)
+        assert [r.name for r in turn.tool_runs] == ["count_regions"] and turn.tool_runs[0].ok
+    finally:
+        ASSISTANT_TOOLS.pop("count_regions")
