@@ -1468,6 +1468,19 @@ def _create_products(con: duckdb.DuckDBPyConnection, plan: ImportPlan) -> None:
         )
     report.created_product_count = len(new)
     report.created_products = new[:50]
+    if "name" in side:  # one code under several names in the lines: the product keeps the most frequent one; say so
+        mixed = con.execute(
+            "SELECT sku, list(name ORDER BY n DESC, name) FROM ("
+            "SELECT sku, products_name AS name, count(*) AS n FROM stg.typed WHERE products_name IS NOT NULL "
+            "GROUP BY ALL) GROUP BY sku HAVING count(*) > 1 ORDER BY sku LIMIT 6"
+        ).fetchall()
+        for sku, names in mixed[:5]:
+            report.notes.append(
+                f"产品编号 {sku} 在文件里写作{'、'.join(f'「{n}」' for n in names[:4])}：按出现最多的「{names[0]}」计，"
+                "其余名称下的行也算在它名下；如是录入错误，请在源系统更正编号后重新导入。"
+            )
+        if len(mixed) > 5:
+            report.notes.append("还有更多产品编号对应多个名称，均按出现最多的名称计。")
 
 
 def _key_match(keys: list[str], left: str, right: str) -> str:

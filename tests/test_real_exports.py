@@ -260,3 +260,18 @@ def test_a_split_customer_gets_the_region_of_most_lines_ties_to_the_smallest(tmp
     assert regions == {"Acme": "East", "Bolt": "South"}
     categories = dict(zip(store.table("products")["sku"], store.table("products")["category"], strict=True))
     assert categories == {"P-1": "Cars", "P-2": "Ships"}
+
+
+def test_a_product_code_written_under_several_names_is_reported_on_import(tmp_path):
+    """A pharmacy export writes code 2367010 as 高特灵 on most lines and 开博通 on a few: the product keeps the most
+    frequent name, and the import report says so instead of folding the other lines in silently."""
+    from company.importers import import_file
+    from company.store import Store
+
+    lines = ["订单号,日期,客户,商品编码,商品名称,实收金额,销售数量"]
+    lines += [f"O{i},2018-01-0{i},C{i},2367010,高特灵,10,1" for i in range(1, 4)]
+    lines += ["O8,2018-01-08,C8,2367010,开博通,28,1", "O9,2018-01-09,C9,2367011,开博通,28,1"]
+    report = import_file(Store(tmp_path / "store"), ("\n".join(lines) + "\n").encode("utf-8"), filename="药店.csv")
+    text = "\n".join(report.notes)
+    assert "2367010" in text and "「高特灵」、「开博通」" in text and "按出现最多的「高特灵」计" in text
+    assert "2367011" not in text
