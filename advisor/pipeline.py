@@ -67,6 +67,15 @@ def answer(question: str, ctx: Context, on_event: Event | None = None) -> Answer
         return composer.answer_out_of_scope(question, routed.model_copy(update={"intent": None}), steps)
     if routed.intent is None:
         return composer.answer_clarify(question, routed, steps)
+    drafting = routed.intent in PLAN_KINDS or routed.intent == "revise"
+    if drafting and ctx.user is not None and not ctx.user.permissions.can_draft_plans:  # an executive reads only
+        refused = (
+            "您的账号是只读的（高管），可以查看数据和方案，不能起草或修改方案；需要方案请联系区域经理或管理员。"
+            if routed.language == "zh"
+            else "Your account is read-only (executive): you can read data and plans, not draft or revise them."
+        )
+        _notify(on_event, Step(label="权限", detail=refused), steps)
+        return Answer(question=question, route=routed, markdown=refused, steps=steps)
     if ctx.settings.llm_backend != "offline" and routed.intent not in ("help", "revise"):
         from advisor.llm_answers import answer_with_llm  # imported only when an LLM is configured
 

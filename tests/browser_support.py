@@ -1,4 +1,4 @@
-"""Helpers for the real-browser tests: a prepared data folder, the Streamlit server, Chromium, screenshots.
+"""Helpers for the real-browser tests: a prepared data folder, the Streamlit server, Chromium, sign-in, screenshots.
 
 Chromium is Debian's /usr/bin/chromium (never a browser downloaded by Playwright), started with the flags
 this machine needs on a closed network and a new empty profile; the app listens on 127.0.0.1 only.
@@ -7,6 +7,7 @@ this machine needs on a closed network and a new empty profile; the app listens 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -36,6 +37,10 @@ CHROMIUM_FLAGS = [
 # Seed 7 (the default) with 60 partners happens to have no 华东 distributor under 80% last quarter;
 # seed 2 has two (63.6% and 70.5%), so the data question in the chat test has rows to show.
 SAMPLE_SEED = "2"
+# `prepare` makes the first admin with a random password (printed once); the tests then set a known one through
+# the same command an administrator would use on the server.
+ADMIN = "admin"
+ADMIN_PASSWORD = "browser-admin-pass"
 MAX_SHOT_HEIGHT = 15000  # Chromium cannot capture much beyond 16384 px in one image
 
 # Streamlit's box for an uncaught exception, and st.error's box (the app's own messages for failures).
@@ -97,6 +102,23 @@ def prepare_data(env: dict[str, str], log: Path) -> None:
             )
         if done.returncode != 0:
             raise RuntimeError(f"python -m advisor {' '.join(args)} failed ({done.returncode}):\n{tail(log)}")
+    set_password(env, ADMIN, ADMIN_PASSWORD)
+
+
+def set_password(env: dict[str, str], name: str, password: str) -> None:
+    """`python -m advisor users passwd NAME --password-stdin`, as an administrator resets a password on the server."""
+    done = subprocess.run(
+        [sys.executable, "-m", "advisor", "users", "passwd", name, "--password-stdin"],
+        cwd=ROOT,
+        env=env,
+        input=password + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"users passwd {name} failed ({done.returncode}): {done.stdout}{done.stderr}")
 
 
 def tail(path: Path, lines: int = 40) -> str:
@@ -186,6 +208,15 @@ def launch_chromium(playwright, profile_dir: Path):
     )
     context.add_init_script(EXCEPTION_WATCH)
     return context
+
+
+def sign_in(page, name: str, password: str, timeout: float = 90_000) -> None:
+    """Fill the sign-in form that stands before every page and wait for the chat page behind it."""
+    page.get_by_label(re.compile("^(用户名|User name)$")).fill(name)  # whichever interface language is saved
+    page.get_by_label(re.compile("^(密码|Password)$")).fill(password)
+    page.get_by_role("button", name=re.compile("^(登录|Sign in)$")).click()
+    page.get_by_placeholder(re.compile("^(问数据|Ask about your data)")).wait_for(timeout=timeout)
+    wait_idle(page, timeout)
 
 
 def wait_idle(page, timeout: float = 60_000) -> None:

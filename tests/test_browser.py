@@ -1,4 +1,5 @@
-"""The app in headless Chromium: chat (data, guidance, rebate draft and Word download), import, upload, language.
+"""The app in headless Chromium: chat (data, guidance, rebate draft and Word download), import, upload, language,
+and sign-in with roles (an admin creates managers; a manager is kept to their region and their own history).
 
 Each step saves a full screenshot to test-artifacts/browser/NN-name.png and fails if Streamlit showed an
 exception box at any moment of the step. Needs Debian's /usr/bin/chromium (`make browser-deps` installs it).
@@ -15,6 +16,8 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect, sync_playwright
 
 from tests.browser_support import (
+    ADMIN,
+    ADMIN_PASSWORD,
     ARTIFACTS,
     CHROMIUM,
     DOCUMENT,
@@ -29,6 +32,7 @@ from tests.browser_support import (
     prepare_data,
     sales_csv_gbk,
     screenshot,
+    sign_in,
     wait_idle,
 )
 from tests.test_i18n import chinese_ui_text
@@ -76,14 +80,26 @@ def chromium(tmp_path_factory):
             context.close()
 
 
-@pytest.fixture
-def page(chromium, app_server):
-    """A new tab, hence a new Streamlit session, on the app's first page."""
+def open_tab(chromium, app_server, name: str = ADMIN, password: str = ADMIN_PASSWORD, shot: str | None = None):
+    """A new tab, hence a new Streamlit session, signed in as `name` on the app's first page (the chat); `shot`
+    names a screenshot of the sign-in form, taken before signing in."""
     tab = chromium.new_page()
     tab.set_default_timeout(ANSWER_TIMEOUT)
     tab.goto(app_server.url + "/")
+    if shot:
+        expect(tab.get_by_role("button", name=re.compile("^(登录|Sign in)$"))).to_be_visible()
+        assert chat_input(tab).count() == 0, "no page before sign-in"
+        finish(tab, shot)
+    sign_in(tab, name, password)
     expect(chat_input(tab)).to_be_visible()
     wait_idle(tab)
+    return tab
+
+
+@pytest.fixture
+def page(chromium, app_server):
+    """A new tab signed in as the admin (every page is behind the sign-in form)."""
+    tab = open_tab(chromium, app_server)
     try:
         yield tab
     finally:
@@ -412,3 +428,72 @@ def test_11_chinese_mode_puts_streamlits_own_widget_words_in_chinese(page):
     query.press("Enter")
     wait_idle(page)
     assert_no_exception(page, "11-chinese-widget-words")
+
+
+MANAGER_PASSWORD = "manager-pass-1"
+
+
+def add_manager(page, name: str, region: str) -> None:
+    """On 管理, the admin adds a regional manager for `region` with a password."""
+    page.get_by_label("用户名", exact=True).last.fill(name)  # the add form's (the page has no sign-in form now)
+    regions = page.get_by_test_id("stMultiSelect").filter(has_text="区域（区域经理必填）")
+    regions.locator("input").click()
+    page.get_by_role("option", name=region, exact=True).click()
+    page.keyboard.press("Escape")
+    page.get_by_label("密码（至少 8 个字符）", exact=True).fill(MANAGER_PASSWORD)
+    page.get_by_label("再输入一次密码", exact=True).first.fill(MANAGER_PASSWORD)
+    page.get_by_role("button", name="添加账号", exact=True).click()
+    expect(page.get_by_text(f"已添加账号：{name}（区域经理：{region}）")).to_be_visible()
+    wait_idle(page)
+
+
+def nav_links(page) -> list[str]:
+    """The page names in the sidebar navigation (each link also holds its icon's name, on a line of its own)."""
+    links = page.get_by_test_id("stSidebarNav").get_by_role("link").all()
+    return [link.inner_text().strip().splitlines()[-1].strip() for link in links]
+
+
+def history_titles(page) -> list[str]:
+    sidebar = page.get_by_test_id("stSidebar")
+    return [b.inner_text().strip() for b in sidebar.locator('[class*="st-key-conv-"] button').all()]
+
+
+def test_12_sign_in_roles_and_region_scope(page, chromium, app_server):
+    """The admin creates two regional managers on 管理; the 华东 manager is refused 华南 and answered for 华东, has
+    no 设置 or 管理, and the 华南 manager sees none of the 华东 manager's conversations."""
+    use_sample_company(page)  # test 04 may have left its imported dataset active; managers cannot switch
+    expect(page.get_by_test_id("stSidebar").get_by_text("已登录：admin（管理员）")).to_be_visible()
+    assert "管理" in nav_links(page) and "设置" in nav_links(page), nav_links(page)
+    open_page(page, "管理", "管理")
+    add_manager(page, "li", "华东")
+    add_manager(page, "wang", "华南")
+    table = page.get_by_test_id("stDataFrame").first
+    expect(table.get_by_role("gridcell", name="li", exact=True, include_hidden=True)).to_be_attached()
+    finish(page, "12a-admin-created-managers")
+
+    li = open_tab(chromium, app_server, "li", MANAGER_PASSWORD, shot="12b-sign-in-form")
+    try:
+        expect(li.get_by_test_id("stSidebar").get_by_text("已登录：li（区域经理：华东）")).to_be_visible()
+        assert nav_links(li) == ["对话", "方案", "数据中心", "知识库"], nav_links(li)  # no 设置, no 管理
+        finish(li, "12c-manager-signed-in-no-settings")
+        ask(li, "华南上个月销售额是多少")
+        expect(last_answer(li).get_by_text("不在您的权限范围内", exact=False).first).to_be_visible()
+        expect(last_answer(li).get_by_test_id("stDataFrame")).to_have_count(0)
+        finish(li, "12d-manager-refused-other-region")
+        ask(li, "华东上个月销售额是多少")
+        expect(last_answer(li).get_by_test_id("stDataFrame").first).to_be_visible()
+        expect(last_answer(li).get_by_text("华南")).to_have_count(0)
+        finish(li, "12e-manager-own-region-table")
+        assert len(history_titles(li)) == 1, history_titles(li)
+    finally:
+        li.close()
+
+    wang = open_tab(chromium, app_server, "wang", MANAGER_PASSWORD)
+    try:
+        expect(wang.get_by_test_id("stSidebar").get_by_text("已登录：wang（区域经理：华南）")).to_be_visible()
+        assert history_titles(wang) == [], history_titles(wang)
+        expect(wang.get_by_text("华东上个月销售额是多少")).to_have_count(0)
+        assert "设置" not in nav_links(wang)
+        finish(wang, "12f-second-manager-sees-no-other-history")
+    finally:
+        wang.close()

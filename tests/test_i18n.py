@@ -18,6 +18,7 @@ from advisor.llm_backends import BACKENDS
 from advisor.settings import reset_settings
 from advisor.workspace import open_knowledge
 from tests.conftest import ROOT
+from tests.test_ui_auth import sign_in
 from tools.scorecard import KPIS
 from ui.i18n import ONLY_EN, ONLY_ZH, TEXT_FILE, TextTableError, placeholders, shared, table
 
@@ -229,7 +230,7 @@ def interface_texts(node, out: list[str]) -> list[str]:
 
 
 def english_page(page: str) -> AppTest:
-    app = AppTest.from_file(str(ROOT / "ui" / "pages" / page), default_timeout=120)
+    app = sign_in(AppTest.from_file(str(ROOT / "ui" / "pages" / page), default_timeout=120))
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     return app

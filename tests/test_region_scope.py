@@ -203,3 +203,11 @@ def test_conversations_from_before_accounts_belong_to_local(tmp_path):
     assert History(path, owner="alice").conversations() == []
     assert [c.id for c in History(path, owner="local").conversations()] == ["old1"]
     assert [c.id for c in History(path).conversations()] == ["old1"], "the command line on the server sees all"
+
+
+def test_an_executive_cannot_draft_a_plan_through_any_entry(loaded_store):
+    executive = User("ed", "executive")
+    for question in ("设计一个返利方案", "Draft a channel strategy"):
+        reply = answer(question, _ctx(loaded_store, executive))
+        assert reply.draft is None and ("只读" in reply.markdown or "read-only" in reply.markdown), reply.markdown[:200]
+    assert answer("设计一个返利方案", _ctx(loaded_store, EAST)).draft is not None  # a manager still drafts

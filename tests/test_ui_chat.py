@@ -9,13 +9,14 @@ from streamlit.testing.v1 import AppTest
 from advisor.workspace import open_knowledge
 from tests.conftest import ROOT
 from tests.test_knowledge_base import DOC
+from tests.test_ui_auth import sign_in
 from tests.test_ui_data import texts
 
 PAGE = str(ROOT / "ui" / "pages" / "chat.py")
 
 
 def run_page() -> AppTest:
-    app = AppTest.from_file(PAGE, default_timeout=120)
+    app = sign_in(AppTest.from_file(PAGE, default_timeout=120))
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     return app
@@ -82,10 +83,13 @@ def test_a_reopened_conversation_shows_its_tables_chart_and_sources(loaded_store
     assert "三百人" in texts(fresh)
 
 
-def test_each_window_lists_only_its_own_conversations(loaded_store):
+def test_the_history_is_the_accounts_in_every_window_and_nobody_elses(loaded_store):
     mine = run_page()
     mine.chat_input[0].set_value("各大区销售额").run()
-    theirs = run_page()  # another browser window (or another person) opening the app
+    window = reload(mine)  # the same person in another browser window: their conversations
+    assert [b.label for b in history_buttons(window)] == ["各大区销售额"]
+    theirs = sign_in(AppTest.from_file(PAGE, default_timeout=120), name="zhao", role="executive")
+    theirs.run()  # another person
     assert not history_buttons(theirs)
     theirs.chat_input[0].set_value("有没有窜货？").run()
     assert [b.label for b in history_buttons(theirs)] == ["▸ 有没有窜货？"]
@@ -156,9 +160,8 @@ def history_buttons(app: AppTest) -> list:
 
 
 def reload(app: AppTest) -> AppTest:
-    """The same browser window after a reload: a new session with the same address."""
-    again = AppTest.from_file(PAGE, default_timeout=120)
-    again.query_params.update(app.query_params)
+    """The same user after a reload (or in another window): a new session, signed in as the same account."""
+    again = sign_in(AppTest.from_file(PAGE, default_timeout=120), name=app.session_state["auth_user"])
     again.run()
     assert not again.exception, [e.value for e in again.exception]
     return again

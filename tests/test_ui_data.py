@@ -5,13 +5,14 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
+from tests.test_ui_auth import sign_in
 
 APP = str(ROOT / "app.py")
 PAGE = str(ROOT / "ui" / "pages" / "data_center.py")
 
 
 def run_page(path=PAGE) -> AppTest:
-    app = AppTest.from_file(path, default_timeout=60)
+    app = sign_in(AppTest.from_file(path, default_timeout=60))  # the admin, who may import
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     return app
@@ -25,7 +26,7 @@ def texts(app: AppTest) -> str:
 
 def test_app_entry_opens_the_chat_page(loaded_store):
     app = run_page(APP)
-    assert app.title[0].value == "渠道参谋"
+    assert app.title[0].value == "渠道参谋" and app.chat_input, "signed in: the chat page, not the sign-in form"
 
 
 def test_overview_shows_counts_and_charts(loaded_store, small_company):

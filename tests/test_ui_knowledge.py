@@ -7,13 +7,14 @@ from streamlit.testing.v1 import AppTest
 from advisor.workspace import open_knowledge
 from tests.conftest import ROOT
 from tests.test_knowledge_base import DOC
+from tests.test_ui_auth import sign_in
 from tests.test_ui_data import texts
 
 PAGE = str(ROOT / "ui" / "pages" / "knowledge_base.py")
 
 
 def run_page() -> AppTest:
-    app = AppTest.from_file(PAGE, default_timeout=120)
+    app = sign_in(AppTest.from_file(PAGE, default_timeout=120))  # the admin, who may add and remove
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     return app

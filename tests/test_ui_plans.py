@@ -9,13 +9,14 @@ from streamlit.testing.v1 import AppTest
 
 from advisor.plans import PlanLibrary, generate
 from tests.conftest import ROOT
+from tests.test_ui_auth import sign_in
 from tests.test_ui_data import texts
 
 PAGE = str(ROOT / "ui" / "pages" / "plans.py")
 
 
 def run_page() -> AppTest:
-    app = AppTest.from_file(PAGE, default_timeout=120)
+    app = sign_in(AppTest.from_file(PAGE, default_timeout=120))
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     return app

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from advisor.settings import get_settings, settings_file
 from tests.conftest import ROOT
 from tests.stub_openai import StubOpenAI
+from tests.test_ui_auth import sign_in
 from tests.test_ui_data import texts
 
 SETTINGS = str(ROOT / "ui" / "pages" / "settings.py")
@@ -17,7 +18,7 @@ PAGES = ["chat.py", "data_center.py", "knowledge_base.py", "plans.py", "settings
 
 
 def run(path: str) -> AppTest:
-    app = AppTest.from_file(path, default_timeout=120)
+    app = sign_in(AppTest.from_file(path, default_timeout=120))  # settings are the admin's
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     return app

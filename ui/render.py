@@ -133,6 +133,7 @@ def draft_docx(draft) -> bytes:
     """The Word version of a chat draft: the document the chat shows, rendered to .docx when the user asks for it.
     It is also kept in the plan library (listed on the 方案 page), one file per draft version."""
     from advisor.plans import render_docx, save_draft
-    from ui import state
+    from ui import auth, state
 
-    return render_docx(save_draft(draft, state.settings().data_dir / "plans"))
+    user = auth.current_user()  # the download is recorded in the audit log as theirs
+    return render_docx(save_draft(draft, state.settings().data_dir / "plans", user=user.name if user else None))

@@ -1,15 +1,20 @@
-"""对话: the chat assistant — this session's history in the sidebar, steps in st.status, answers with sources."""
+"""对话: the chat assistant — the signed-in user's history in the sidebar, steps in st.status, answers with sources.
+
+Answers read the user's scoped store (a manager's regions); an executive may not draft plans, so a draft request is
+refused here before anything is computed (the pipeline does not check can_draft_plans)."""
 
 from __future__ import annotations
 
-import uuid
-
 import streamlit as st
 
+from advisor.accounts import User, scope_violation
 from advisor.conversation import Conversation, Deps, UnknownConversation
+from advisor.evidence import words as evidence_words
+from advisor.router import OPTION_INTENTS, route
 from advisor.types import Step
 from company.errors import CanmouError
-from ui import dataset, state
+from documents.kinds import PLAN_KINDS
+from ui import auth, state
 from ui.i18n import t
 from ui.render import render_answer
 
@@ -21,16 +26,20 @@ STARTERS = {
 }
 
 
-def session_owner() -> str:
-    """This browser session's history key, kept in the address so that reloading the page keeps the history.
+def drafts_a_plan(question: str) -> bool:
+    """The question asks for a new plan draft, as the pipeline would route it (advisor.evidence.decide keeps a plan
+    intent only with drafting words, or for a clarifying option that names the plan)."""
+    routed = route(question)
+    if routed.intent not in PLAN_KINDS:
+        return False
+    return question in OPTION_INTENTS or bool(evidence_words(question)[0])
 
-    Not an account (sign-in comes later): it only keeps one window's conversations out of another's sidebar.
-    """
-    owner = st.session_state.get("owner") or st.query_params.get("session") or uuid.uuid4().hex
-    st.session_state["owner"] = owner
-    if st.query_params.get("session") != owner:
-        st.query_params["session"] = owner
-    return owner
+
+def offered(question: str, user: User, store) -> bool:
+    """An example question this user can ask: no draft for a role that may not draft, no region outside theirs."""
+    if not user.permissions.can_draft_plans and drafts_a_plan(question):
+        return False
+    return scope_violation(question, user, store) is None
 
 
 def sidebar(history) -> None:
@@ -43,10 +52,11 @@ def sidebar(history) -> None:
         st.caption(t("chat.history"))
         conversations = history.conversations(30)
         current_id = st.session_state.get("conversation_id")
+        titles = st.container(key="content-history")  # the titles are the user's own questions (content)
         for conversation in conversations:
             current = conversation.id == current_id
             label = ("▸ " if current else "") + conversation.title
-            if st.button(label, key=f"conv-{conversation.id}", width="stretch"):
+            if titles.button(label, key=f"conv-{conversation.id}", width="stretch"):
                 st.session_state["conversation_id"] = conversation.id
                 st.session_state.pop("confirm_delete", None)
                 st.rerun()
@@ -76,21 +86,28 @@ def delete_control(history, conversation) -> None:
         st.rerun()
 
 
-def welcome() -> None:
+def welcome(user: User, store) -> None:
     st.markdown(t("chat.welcome"))
-    store = state.store()
     if store.exists():
         profile = store.profile()
         loaded = "chat.loaded.sample" if profile.is_sample else "chat.loaded.company"
         st.caption(t(loaded, name=profile.name, docs=state.knowledge().stats()["documents"]))
-    st.caption(t("chat.own"))
+    if user.permissions.can_import:
+        st.caption(t("chat.own"))
+    groups = {
+        group: [(number, t(f"chat.starter.{starter}")) for number, starter in enumerate(starters)]
+        for group, starters in STARTERS.items()
+    }
+    groups = {group: [(n, q) for n, q in questions if offered(q, user, store)] for group, questions in groups.items()}
+    groups = {group: questions for group, questions in groups.items() if questions}
+    if not groups:
+        return
     st.markdown(t("chat.try"))
-    columns = st.columns(len(STARTERS))
-    for column, (group, starters) in zip(columns, STARTERS.items(), strict=True):
+    columns = st.columns(len(groups))
+    for column, (group, questions) in zip(columns, groups.items(), strict=True):
         with column:
             st.caption(t(group))
-            for number, starter in enumerate(starters):
-                question = t(f"chat.starter.{starter}")
+            for number, question in questions:
                 if st.button(question, key=f"starter-{group}-{number}", width="stretch"):
                     st.session_state["pending"] = question
                     st.rerun()
@@ -111,9 +128,13 @@ def replay(history, conversation_id: str) -> None:
                         st.rerun()
 
 
-def ask(question: str, history) -> None:
+def ask(question: str, history, user: User, store) -> None:
     with st.chat_message("user"):
         st.container(key="content-question-asked").markdown(question)
+    if not user.permissions.can_draft_plans and drafts_a_plan(question):
+        with st.chat_message("assistant"):
+            st.warning(t("chat.no_draft"))
+        return
     with st.chat_message("assistant"):
         status = st.status(t("chat.working"), expanded=False)
         stream = st.empty()
@@ -130,7 +151,7 @@ def ask(question: str, history) -> None:
                 stream.empty()
 
         try:
-            deps = Deps(store=state.store(), kb=state.knowledge(), settings=state.settings(), history=history)
+            deps = Deps(store=store, kb=state.knowledge(), settings=state.settings(), history=history, user=user)
             conversation = Conversation.open(deps, st.session_state.get("conversation_id"), question)
             st.session_state["conversation_id"] = conversation.id
             reply = conversation.ask(question, on_event)
@@ -145,18 +166,20 @@ def ask(question: str, history) -> None:
     st.rerun()
 
 
+user = auth.require_user()
 st.title(t("app.name"))
-dataset.header()
-history = state.history(owner=session_owner())
+auth.dataset_header(user)
+history = state.history(owner=user.name)
+store = auth.store_for(user)
 sidebar(history)
-if not state.store().exists():
-    st.info(t("chat.nodata"))
+if not store.exists():
+    st.info(t("chat.nodata" if user.permissions.can_import else "chat.nodata_ask_admin"))
 conversation = st.session_state.get("conversation_id")
 if conversation:
     replay(history, conversation)
 else:
-    welcome()
+    welcome(user, store)
 typed = st.chat_input(t("chat.input"))
 question = typed or st.session_state.pop("pending", None)
 if question:
-    ask(question, history)
+    ask(question, history, user, store)

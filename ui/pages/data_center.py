@@ -1,5 +1,8 @@
 """数据中心: the active dataset (overview, currency, kept columns), switching datasets, and CSV/XLSX import
-with a checked preview that goes into the company's own dataset, never into the sample company."""
+with a checked preview that goes into the company's own dataset, never into the sample company.
+
+Everyone sees the overview of the data their account may read (a manager: their regions); only an admin changes the
+data: import, the sample company, the dataset's name and currency, kept columns."""
 
 from __future__ import annotations
 
@@ -16,21 +19,36 @@ from company.errors import CanmouError, ImportRejected
 from company.importers import IGNORE, KEEP_DIMENSION, KEEP_MEASURE, ImportPlan, plan_import
 from company.reading import RawFile, read_source
 from company.schema import SALES, TABLES, Table
+from company.store import Store
 from company.units import CURRENCIES
-from ui import dataset, state
+from ui import auth, state
 from ui.i18n import file_uploader, language, t
 
 AUTO = ""  # the choice "detect automatically" in the table and currency selects
 
 
-@st.cache_data(show_spinner=False)
-def _status(folder: str, version: str) -> pd.DataFrame:
-    return pd.DataFrame([s.to_dict() for s in state.store().status()])
+def _store(folder: str, regions: tuple[str, ...] | None, scoped: bool) -> Store:
+    """The store a cache key names: the whole dataset, or the read-only view of `regions` (None: every region)."""
+    whole = Store(folder)
+    return whole.scoped(regions) if scoped else whole
+
+
+def _key(store: Store) -> tuple[str, tuple[str, ...] | None, bool, str]:
+    """What the cached overview depends on: the dataset, the reader's scope and the data's version."""
+    scoped = store.read_only
+    return str(store.folder), getattr(store, "regions", None), scoped, store.version()
 
 
 @st.cache_data(show_spinner=False)
-def _overview(folder: str, version: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    store = state.store()
+def _status(folder: str, regions: tuple[str, ...] | None, scoped: bool, version: str) -> pd.DataFrame:
+    return pd.DataFrame([s.to_dict() for s in _store(folder, regions, scoped).status()])
+
+
+@st.cache_data(show_spinner=False)
+def _overview(
+    folder: str, regions: tuple[str, ...] | None, scoped: bool, version: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    store = _store(folder, regions, scoped)
     by_month = store.query(
         "SELECT date_trunc('month', date) AS month, sum(revenue) / 10000 AS revenue_wan "
         "FROM sales GROUP BY 1 ORDER BY 1"
@@ -49,9 +67,8 @@ def status_table(status: pd.DataFrame) -> pd.DataFrame:
     return status[list(columns)].rename(columns={k: t(f"data.status.{v}") for k, v in columns.items()})
 
 
-def show_overview() -> None:
-    store = state.store()
-    key = (str(store.folder), store.version())
+def show_overview(store: Store) -> None:
+    key = _key(store)
     money = store.profile().money
     status = _status(*key)
     cols = st.columns([1, 1, 1, 2])  # the sales period (2024-12 ~ 2026-11) needs the width of two
@@ -298,7 +315,7 @@ def _forget_upload() -> None:
     st.session_state.pop("import_mapping_override", None)
 
 
-def import_section() -> None:
+def import_section(user) -> None:
     st.subheader(t("data.import.title"))
     st.caption(t("data.import.caption"))
     settings = state.settings()
@@ -392,7 +409,7 @@ def import_section() -> None:
     if st.button(t("data.import.confirm"), type="primary", key="commit_import"):
         bar = st.progress(0.3, text=t("data.import.writing"))
         try:
-            done = commit_to_dataset(plan, dataset=target)
+            done = commit_to_dataset(plan, dataset=target, user=user.name)
         except ImportRejected as exc:
             _forget_upload()
             st.error(exc.message)
@@ -410,7 +427,7 @@ def import_section() -> None:
         st.rerun()
 
 
-def sample_section(has_sample: bool) -> None:
+def sample_section(has_sample: bool, user) -> None:
     settings = state.settings()
     with st.expander(t("data.sample.remake" if has_sample else "data.sample.make"), expanded=not has_sample):
         st.write(t("data.sample.about"))
@@ -429,21 +446,28 @@ def sample_section(has_sample: bool) -> None:
                 int(months),
                 settings.sample_seed,
                 progress=lambda f, m: bar.progress(min(f, 1.0), text=m),
+                user=user.name,
             )
             st.session_state["last_import"] = t("data.sample.made", partners=int(partners), months=int(months))
             st.rerun()
 
 
+user = auth.require_user()
+can_change = user.permissions.can_import
 st.title(t("data.title"))
-dataset.header()
+auth.dataset_header(user)
 if message := st.session_state.pop("last_import", None):
     st.success(message)
-has_data = state.store().exists()
-if has_data:
-    show_overview()
-    dataset_section()
-    attributes_section()
+readable = auth.store_for(user)
+if readable.exists():
+    show_overview(readable)
+    if can_change:
+        dataset_section()
+        attributes_section()
 else:
-    st.info(t("data.nodata"))
-sample_section(any(d.profile.is_sample and d.store.exists() for d in workspaces(state.settings()).list()))
-import_section()
+    st.info(t("data.nodata" if can_change else "data.nodata_ask_admin"))
+if can_change:
+    sample_section(any(d.profile.is_sample and d.store.exists() for d in workspaces(state.settings()).list()), user)
+    import_section(user)
+else:
+    st.caption(t("data.read_only"))

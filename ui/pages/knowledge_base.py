@@ -1,13 +1,17 @@
-"""知识库: upload documents with progress, list and remove them, and a search console with legs and scores."""
+"""知识库: upload documents with progress, list and remove them, and a search console with legs and scores.
+
+Everyone may search and list; adding and removing documents is an admin's (recorded in the audit log)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
+from advisor.accounts import User
+from advisor.audit import AuditLog
 from company.errors import CanmouError
 from knowledge.loaders import SUPPORTED
-from ui import state
+from ui import auth, state
 from ui.i18n import file_uploader, t
 
 # The guides' topics, named in ui/text.yaml (knowledge.topic.<id>); an uploaded document's own topic shows as is.
@@ -33,7 +37,11 @@ def topic_name(topic: str | None) -> str:
     return t(f"knowledge.topic.{topic}") if topic in TOPICS else topic or ""
 
 
-def upload_section(kb) -> None:
+def audit(event: str, user: User, **details) -> None:
+    AuditLog(state.settings().data_dir).record(event, user.name, target="document", **details)
+
+
+def upload_section(kb, user: User) -> None:
     st.subheader(t("knowledge.upload.title"))
     st.caption(t("knowledge.upload.caption", types=" ".join(SUPPORTED)))
     files = file_uploader(
@@ -54,6 +62,8 @@ def upload_section(kb) -> None:
             results.append(("error", t("knowledge.upload.failed", name=upload.name, message=outcome.error)))
             continue
         doc = outcome.document
+        if not outcome.duplicate_of:
+            audit("import", user, file=upload.name, id=doc.doc_id, title=doc.title)
         if outcome.duplicate_of:
             results.append(("info", t("knowledge.upload.duplicate", name=upload.name, title=doc.title)))
         else:
@@ -69,7 +79,7 @@ def upload_section(kb) -> None:
     st.rerun()
 
 
-def documents_section(kb) -> None:
+def documents_section(kb, user: User) -> None:
     st.subheader(t("knowledge.documents.title"))
     docs = kb.documents()
     if not docs:
@@ -93,6 +103,8 @@ def documents_section(kb) -> None:
         ]
     )
     st.dataframe(frame, hide_index=True, width="stretch")
+    if not user.permissions.can_manage_knowledge:
+        return
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
     choice = c1.selectbox(
         t("knowledge.documents.remove"),
@@ -108,6 +120,7 @@ def documents_section(kb) -> None:
     )
     if c2.button(t("knowledge.documents.remove_button"), key="kb_remove", disabled=not choice):
         doc = kb.remove(choice)
+        audit("delete", user, id=doc.doc_id, title=doc.title)
         st.session_state["kb_messages"] = [("success", t("knowledge.documents.removed", title=doc.title))]
         st.rerun()
 
@@ -159,6 +172,7 @@ def search_section(kb) -> None:
             )
 
 
+user = auth.require_user()
 st.title(t("knowledge.title"))
 for kind, message in st.session_state.pop("kb_messages", []):
     getattr(st, kind)(message)
@@ -174,5 +188,8 @@ cols = st.columns(3)
 cols[0].metric(t("knowledge.metric.documents"), stats["documents"])
 cols[1].metric(t("knowledge.metric.chunks"), stats["chunks"], help=t("knowledge.metric.chunks_help"))
 search_section(knowledge)
-upload_section(knowledge)
-documents_section(knowledge)
+if user.permissions.can_manage_knowledge:
+    upload_section(knowledge, user)
+else:
+    st.caption(t("knowledge.documents.read_only"))
+documents_section(knowledge, user)

@@ -11,7 +11,7 @@ from company.schema import REGIONS
 from documents.docx import file_name
 from documents.kinds import PLAN_KINDS, UnknownPlanKind, plan_kind
 from documents.model import Paragraph, PlanDocument
-from ui import dataset, state
+from ui import auth, state
 from ui.i18n import language, t
 
 
@@ -56,7 +56,8 @@ def generate_form(defaults: dict | None = None, key: str = "new") -> None:
         key=f"{key}-kind",
     )
     period = c2.text_input(t("plans.period"), value=defaults.get("period", ""), key=f"{key}-period")
-    regions = ["", *REGIONS]
+    mine = user.permissions.regions  # a manager plans for their own regions only
+    regions = list(mine) if mine is not None else ["", *REGIONS]
     region = c3.selectbox(
         t("plans.region"),
         regions,
@@ -65,7 +66,7 @@ def generate_form(defaults: dict | None = None, key: str = "new") -> None:
         key=f"{key}-region",
     )
     budget = c4.number_input(
-        t("plans.budget", unit=state.store().profile().money.label(language())),
+        t("plans.budget", unit=auth.store_for(user).profile().money.label(language())),
         min_value=0.0,
         value=float(defaults.get("budget") or 0),
         step=100_000.0,
@@ -77,7 +78,7 @@ def generate_form(defaults: dict | None = None, key: str = "new") -> None:
                 document = generate(
                     kind,
                     plan_args(kind, period, region, budget),
-                    state.store(),
+                    auth.store_for(user),
                     state.knowledge().search,
                     version=defaults.get("version", 0) + 1,
                 )
@@ -139,13 +140,16 @@ def show(document: PlanDocument, plan_id: str) -> None:
         mime="text/markdown",
         key=f"md-{plan_id}",
     )
-    if c3.button(t("plans.delete"), key=f"delete-{plan_id}"):
-        library().delete(plan_id)
+    if user.permissions.can_draft_plans and c3.button(t("plans.delete"), key=f"delete-{plan_id}"):
+        library().delete(plan_id, user=user.name)
         st.session_state["plan_select"] = None
         st.rerun()
     notes = st.container(key=f"content-plan-notes-{plan_id}")
     for warning in document.warnings:
         notes.caption(t("plans.note", warning=warning))
+    if not user.permissions.can_draft_plans:  # an executive reads plans; drafting is a manager's or an admin's
+        st.container(key=f"content-plan-{plan_id}").markdown(render_markdown(document))
+        return
     editor(document, plan_id)
     with st.expander(t("plans.regenerate")):
         args = document.args
@@ -162,17 +166,27 @@ def show(document: PlanDocument, plan_id: str) -> None:
     st.container(key=f"content-plan-{plan_id}").markdown(render_markdown(document))
 
 
+def visible(plan, user) -> bool:
+    """A manager sees the plans of their own regions only (a whole-company plan holds every region's figures)."""
+    mine = user.permissions.regions
+    return mine is None or library().load(plan.plan_id).args.get("region") in mine
+
+
+user = auth.require_user()
 st.title(t("plans.title"))
-dataset.header()
+auth.dataset_header(user)
 if message := st.session_state.pop("plan_message", None):
     st.success(message)
-if not state.store().exists():
+if not auth.store_for(user).exists():
     st.info(t("plans.nodata"))
     st.stop()
-st.caption(t("plans.caption"))
-generate_form()
+if user.permissions.can_draft_plans:
+    st.caption(t("plans.caption"))
+    generate_form()
+else:
+    st.caption(t("plans.read_only"))
 # Newest first by the time each file was written (ids of drafts saved from the chat do not sort by date).
-saved = sorted(library().list(), key=lambda p: p.path.stat().st_mtime, reverse=True)
+saved = sorted((p for p in library().list() if visible(p, user)), key=lambda p: p.path.stat().st_mtime, reverse=True)
 if not saved:
     st.info(t("plans.none"))
     st.stop()

