@@ -26,6 +26,7 @@ from documents.kinds import PLAN_KINDS, PlanKindId, plan_kind
 from documents.markdown import as_text, render_markdown
 from documents.model import Metadata, PlanDocument
 from tests.conftest import ROOT
+from tests.test_ui_auth import sign_in
 from ui.render import draft_docx
 
 HEADING = re.compile(r"^#{2,4} (.+)$")
@@ -158,7 +159,7 @@ def test_plans_page_generates_the_text_of_the_chat_draft(loaded_store, data_dir)
     draft = answer("起草一份华南的渠道策略", chat).draft
     assert draft.args == {"period": "latest", "region": "华南"}
 
-    app = AppTest.from_file(str(ROOT / "ui" / "pages" / "plans.py"), default_timeout=180)
+    app = sign_in(AppTest.from_file(str(ROOT / "ui" / "pages" / "plans.py"), default_timeout=180))
     app.run()
     app.selectbox(key="new-kind").set_value("strategy")
     app.selectbox(key="new-region").set_value("华南")
