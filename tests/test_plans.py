@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 from advisor.plans import PlanLibrary, generate
 from tests.conftest import ROOT
 from tests.test_cli import run
+from tests.test_ui_auth import sign_in
 from tests.test_ui_data import texts
 from tools.registry import TOOLS
 
@@ -49,7 +50,7 @@ def test_library_round_trip_and_numbers(loaded_store, tmp_path):
 
 
 def test_plans_page_generates_edits_and_offers_downloads(loaded_store):
-    app = AppTest.from_file(PAGE, default_timeout=180)
+    app = sign_in(AppTest.from_file(PAGE, default_timeout=180))
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     assert "还没有保存的方案" in texts(app)
@@ -66,6 +67,6 @@ def test_plans_page_generates_edits_and_offers_downloads(loaded_store):
 
 
 def test_plans_page_without_data(data_dir):
-    app = AppTest.from_file(PAGE, default_timeout=60)
+    app = sign_in(AppTest.from_file(PAGE, default_timeout=60))
     app.run()
     assert not app.exception and "还没有公司数据" in texts(app)
