@@ -22,9 +22,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-
 from advisor.audit import LOCAL  # the one operator of a deployment without sign-in; rows from before accounts
 from advisor.language import language_of
 from advisor.settings import Settings, get_settings
@@ -167,6 +164,8 @@ class Accounts:
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
+        from argon2 import PasswordHasher  # only where passwords are hashed or checked, not on every `ask`
+
         self._hasher = PasswordHasher()
 
     @classmethod
@@ -212,6 +211,8 @@ class Accounts:
         if entry is None or entry.password_hash is None:
             self._hasher.hash(password)  # the same work as a real check: timing does not reveal the name exists
             return None
+        from argon2.exceptions import InvalidHashError, VerificationError
+
         try:
             self._hasher.verify(entry.password_hash, password)
         except (VerificationError, InvalidHashError):

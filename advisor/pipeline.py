@@ -61,6 +61,8 @@ def answer(question: str, ctx: Context, on_event: Event | None = None) -> Answer
                 _notify(on_event, Step(label="权限", detail=refused), steps)
                 cue = whole.model_copy(update={"clarify": None, "options": []})
                 return Answer(question=question, route=cue, markdown=refused, steps=steps)
+    if ctx.store.exists():  # one answer reads one version of the data, even while an admin imports
+        ctx = replace(ctx, store=ctx.store.pinned())
     routed, decision = _route_by_evidence(question, ctx)
     _notify(on_event, Step(label="理解问题", detail=describe(routed)), steps)
     if decision == "out_of_scope":

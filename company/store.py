@@ -15,6 +15,7 @@ SQL run on it can reach the other regions. A scoped store refuses every write.
 
 from __future__ import annotations
 
+import copy
 import errno
 import fcntl
 import hashlib
@@ -60,15 +61,35 @@ _SCOPE_BUILD_LOCK = threading.Lock()
 _STALE_TMP_S = 3600.0
 
 
-def _reader(path: Path) -> duckdb.DuckDBPyConnection:
+_OPEN: dict[Path, int] = {}  # cursors open on each version's shared connection
+_RETIRED: dict[Path, duckdb.DuckDBPyConnection] = {}  # superseded versions' connections still read by a cursor
+
+
+def _cursor(path: Path) -> duckdb.DuckDBPyConnection:
+    """A cursor on the version file's shared read-only connection. A superseded version's connection is retired,
+    and closed only when its last cursor is: a reader in another thread is never cut off mid-query by an import."""
     with _READERS_LOCK:
         con = _READERS.get(path)
         if con is None:
             for old in [p for p in _READERS if p.parent == path.parent]:  # superseded versions
-                _READERS.pop(old).close()
+                _RETIRED[old] = _READERS.pop(old)
+                if not _OPEN.get(old):
+                    _RETIRED.pop(old).close()
             config = SCOPED_CONFIG if path.parent.parent.name == SCOPES else {}
             con = _READERS[path] = duckdb.connect(str(path), read_only=True, config=config)
-        return con
+        cursor = con.cursor()
+        _OPEN[path] = _OPEN.get(path, 0) + 1
+        return cursor
+
+
+def _release(path: Path, cursor: duckdb.DuckDBPyConnection) -> None:
+    cursor.close()
+    with _READERS_LOCK:
+        _OPEN[path] -= 1
+        if not _OPEN[path]:
+            del _OPEN[path]
+            if path in _RETIRED:
+                _RETIRED.pop(path).close()
 
 
 @dataclass(frozen=True)
@@ -152,6 +173,19 @@ class Store:
         """The whole dataset (for checks against the company's full region list; never for answers)."""
         return Store(self.folder)
 
+    @staticmethod
+    def _pinned(path: Path | None) -> bool:
+        """Whether a pinned version can still be read: its file is there, or a connection to it is still open (an
+        answer that outlived two imports then reads the current version rather than failing)."""
+        return path is not None and (path.exists() or path in _READERS or path in _RETIRED)
+
+    def pinned(self) -> Store:
+        """This store fixed at its current version: every query of one answer reads the same data even when an
+        import swaps versions meanwhile (an answer is the old data's or the new data's, never half of each)."""
+        clone = copy.copy(self)
+        clone._pinned_path = self.path()
+        return clone
+
     def region_names(self) -> list[str]:
         """The partners' regions present in this store's data, sorted."""
         if not self.exists():
@@ -168,7 +202,11 @@ class Store:
             return None
         return self.folder / name if name else None
 
+    _pinned_path: Path | None = None  # set by pinned(): the version one answer reads
+
     def path(self) -> Path | None:
+        if self._pinned(self._pinned_path):
+            return self._pinned_path
         # A writer moves the pointer, then removes versions older than the previous one; re-reading the
         # pointer a few times covers a reader that read it just before a swap.
         for attempt in range(5):
@@ -231,7 +269,7 @@ class Store:
         for attempt in range(3):
             path = self._require()
             try:
-                cursor = _reader(path).cursor()
+                cursor = _cursor(path)
                 break
             except duckdb.IOException:
                 if attempt == 2:
@@ -240,7 +278,7 @@ class Store:
         try:
             yield cursor
         finally:
-            cursor.close()
+            _release(path, cursor)
 
     def query(self, sql: str, params: list | dict | None = None) -> pd.DataFrame:
         """Run parameterised SQL on a read-only connection and return a DataFrame."""
@@ -455,6 +493,8 @@ class ScopedStore(Store):
         return "全部区域" if self.regions is None else "、".join(self.regions) or "（没有区域）"
 
     def path(self) -> Path | None:
+        if self._pinned(self._pinned_path):
+            return self._pinned_path
         for attempt in range(3):
             whole = super().path()
             if whole is None or self.regions is None:
@@ -494,10 +534,10 @@ class ScopedStore(Store):
 
     def _remove_stale_copies(self, scope_dir: Path) -> None:
         """Copies of versions the folder no longer holds, and temporary files of copies that died long ago."""
-        for copy in scope_dir.glob("*.duckdb"):
-            if not (self.folder / (copy.name.split(".")[0] + ".duckdb")).exists():
-                copy.unlink(missing_ok=True)
-                Path(str(copy) + ".wal").unlink(missing_ok=True)
+        for scoped_copy in scope_dir.glob("*.duckdb"):
+            if not (self.folder / (scoped_copy.name.split(".")[0] + ".duckdb")).exists():
+                scoped_copy.unlink(missing_ok=True)
+                Path(str(scoped_copy) + ".wal").unlink(missing_ok=True)
         for tmp in scope_dir.glob("*.tmp"):
             try:
                 if time.time() - tmp.stat().st_mtime > _STALE_TMP_S:

@@ -163,16 +163,44 @@ def bench_plans(seed: int) -> dict:
     }
 
 
+def _bench_load(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str] | None) -> int:
+    """`bench load`: the sample company of the settings (240 × 24 by default) unless --partners/--months are given
+    (their defaults, 5,000 partners, are for `bench data`)."""
+    import sys
+
+    from eval.bench_load import main_figures
+    from eval.bench_load import run as run_load
+
+    if args.users < 1 or args.duration <= 0 or args.imports < 0 or args.think < 0:
+        parser.error("--users 至少为 1，--duration 须大于 0，--imports 和 --think 不能为负数。")
+
+    def given(flag: str) -> bool:
+        return any(a == flag or a.startswith(flag + "=") for a in (sys.argv[1:] if argv is None else argv))
+
+    figures = run_load(
+        users=args.users,
+        duration=args.duration,
+        imports=args.imports,
+        partners=args.partners if given("--partners") else None,
+        months=args.months if given("--months") else None,
+        seed=args.seed if given("--seed") else None,
+        think=args.think,
+        progress=None if args.json else lambda message: print(message, file=sys.stderr, flush=True),
+    )
+    return main_figures(figures, args.json)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval", description="渠道参谋 评测与基准")
     sub = parser.add_subparsers(dest="command", required=True)
     bench = sub.add_parser("bench", help="性能基准")
     bench.add_argument(
         "target",
-        choices=["data", "questions", "plans", "import", "answer", "kb"],
+        choices=["data", "questions", "plans", "import", "answer", "kb", "load"],
         help="data：生成并载入示例公司；questions：数据问答用时（示例公司与 --partners × --months 公司）；"
         "plans：为示例公司生成 7 个区域的季度计划（Word）；answer：一问一答用时（进程内与 ask 命令行）；"
-        "kb：把 --mb MB 的合成中文文本加入一个新知识库的用时与峰值内存",
+        "kb：把 --mb MB 的合成中文文本加入一个新知识库的用时与峰值内存；"
+        "load：--users 个登录用户同时提问 --duration 秒，期间管理员导入销售明细 --imports 次（有错误时退出码为 1）",
     )
     bench.add_argument("--partners", type=int, default=5000)
     bench.add_argument("--months", type=int, default=24)
@@ -180,6 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--no-import", action="store_true", help="跳过销售 CSV 重新导入的计时")
     bench.add_argument("--lines", type=int, default=2_000_000, help="import：经销商销售导出的行数")
     bench.add_argument("--mb", type=float, default=1.0, help="kb：合成文本的大小（MB）")
+    bench.add_argument("--users", type=int, default=20, help="load：同时提问的用户数")
+    bench.add_argument("--duration", type=float, default=300.0, help="load：持续提问的秒数")
+    bench.add_argument("--imports", type=int, default=2, help="load：运行期间管理员导入销售明细的次数")
+    bench.add_argument("--think", type=float, default=0.0, help="load：每个用户两问之间平均停顿的秒数")
     bench.add_argument("--json", action="store_true")
     data = sub.add_parser("data", help="数据问答评测：与 pandas 独立计算的结果逐题比对的准确率")
     data.add_argument("--json", action="store_true", help="以 JSON 输出全部数字与失败明细")
@@ -249,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print_kb(figures)
         return 0 if not figures["error"] else 1
+    if args.target == "load":
+        return _bench_load(parser, args, argv)
     if args.target == "plans":
         figures = bench_plans(args.seed)
         if args.json:

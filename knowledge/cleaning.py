@@ -10,7 +10,6 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Collection
 
-from datasketch import MinHash, MinHashLSH
 from rapidfuzz import fuzz
 
 SENTENCE_END = "。！？；：.!?;:」”’）)】"
@@ -230,6 +229,8 @@ def duplicate_positions(texts: list[str], progress: Callable[[int, int], None] |
         return drop
     # crc32 is deterministic across runs (Python's hash() is not), so an upload deduplicates the same way
     # every time; datasketch mixes it with the MurmurHash3 finaliser before permuting.
+    from datasketch import MinHash, MinHashLSH  # ~0.7 s to import: only when a document is added
+
     empty = MinHash(num_perm=MINHASH_PERMUTATIONS, seed=1, hashfunc=zlib.crc32)
     index = MinHashLSH(num_perm=MINHASH_PERMUTATIONS, params=LSH_BANDS)
     keys: dict[int, str] = {}

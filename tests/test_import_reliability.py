@@ -205,3 +205,38 @@ def test_a_partial_file_cannot_add_a_row_without_its_required_columns(company):
         import_file(company, csv("partner_id,tier\nP1,C\nP9,B\n"), filename="tiers.csv")
     assert "P9 在渠道伙伴中还不存在：这个文件没有「伙伴名称」列，只能更新已有的记录" in caught.value.message
     assert company.table("partners").set_index("partner_id").loc["P1", "tier"] == "A"  # nothing written
+
+
+def test_readers_in_other_threads_are_never_cut_off_when_a_write_swaps_versions(company):
+    """A new version used to close the old version's shared connection under other threads' running queries
+    (ResourceInUseException / Connection already closed during an import)."""
+    stop = threading.Event()
+    errors: list[str] = []
+
+    def read() -> None:
+        while not stop.is_set():
+            try:
+                company.query("SELECT partner_id, sum(revenue) FROM sales GROUP BY 1")
+            except Exception as exc:  # any failure of a reader is the bug
+                errors.append(f"{type(exc).__name__}: {exc}")
+
+    readers = [threading.Thread(target=read) for _ in range(6)]
+    for thread in readers:
+        thread.start()
+    for _ in range(20):
+        company.write(lambda con: con.execute("UPDATE sales SET revenue = revenue + 1"))
+    stop.set()
+    for thread in readers:
+        thread.join()
+    assert errors == []
+
+
+def test_a_pinned_store_reads_one_version_while_writes_go_on(company):
+    pinned = company.pinned()
+    before = pinned.scalar("SELECT sum(revenue) FROM sales")
+    company.write(lambda con: con.execute("UPDATE sales SET revenue = revenue + 1"))
+    assert pinned.scalar("SELECT sum(revenue) FROM sales") == before  # one answer, one version
+    assert company.scalar("SELECT sum(revenue) FROM sales") == before + 2
+    for _ in range(3):  # the pinned version is gone at last: the current one, never an error
+        company.write(lambda con: con.execute("UPDATE sales SET revenue = revenue + 1"))
+    assert pinned.scalar("SELECT sum(revenue) FROM sales") in (before, before + 8)
