@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from advisor.language import CJK
+from documents.markdown import plain
 from retrieval.chunking import ARTICLE, ARTICLE_NUMBER, REFERENCE, article_number, sentences
 from retrieval.search import QUESTION_WORDS, Evidence, analyse
 
@@ -344,10 +345,10 @@ def render(unit: Unit, number: int) -> list[str]:
     """The unit's lines, each sentence or item followed by its citation."""
     cite = f"[{number}]"
     if unit.kind == "sentence":
-        return [_end(unit.lead) + cite]
+        return [plain(_end(unit.lead)) + cite]
     if unit.kind == "row":
-        return [_end(unit.items[0]) + cite]
-    lines = [_end(unit.lead) + cite] if unit.lead else []
+        return [plain(_end(unit.items[0])) + cite]
+    lines = [plain(_end(unit.lead)) + cite] if unit.lead else []
     for index, item in enumerate(unit.items, start=1):
         # a list that continues from the previous passage keeps its own numbers (第四步 is not step 1)
         own = unit.marks[index - 1] if index <= len(unit.marks) else ""
@@ -362,7 +363,8 @@ def render(unit: Unit, number: int) -> list[str]:
             mark = f"- {own}"
         else:
             mark = f"{index}."
-        lines.append(f"{mark}{'' if mark.endswith(('：', '）', '、')) else ' '}{_end(item)}{cite}")
+        # quoted as text: an uploaded document's ![..](http://..) or <img> never renders (or fetches anything)
+        lines.append(f"{mark}{'' if mark.endswith(('：', '）', '、')) else ' '}{plain(_end(item))}{cite}")
     return lines
 
 

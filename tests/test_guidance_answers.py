@@ -334,3 +334,17 @@ def test_a_long_list_does_not_outrank_the_sentence_that_answers_by_its_length_al
     answer = passage("同时给培训部门自己也设指标：课程覆盖率、考试合格率、受训后三个月的行为改变率。", rank=2)
     best = choose("培训部门自己的KPI该怎么定，看哪几个指标？", [checklist, answer])[0]
     assert "课程覆盖率" in best.text
+
+
+def test_a_quoted_passage_of_an_uploaded_document_is_shown_as_text_never_as_markdown():
+    from markdown_it import MarkdownIt
+
+    upload = passage(
+        "收货规则如下：\n- 到货当天验收 ![t](http://example.invalid/x.png)\n- 异常拍照上报 <img src=x>",
+        doc_id="upload:abc",
+        title="收货制度",
+    )
+    lines = [line for unit in choose("收货规则有哪些", [upload]) for line in render(unit, 1)]
+    html = MarkdownIt("commonmark", {"html": True}).render("\n".join(lines))
+    assert "<img" not in html and "<a " not in html
+    assert "到货当天验收" in html
