@@ -37,6 +37,24 @@ from knowledge.cleaning import (
 )
 
 SUPPORTED = (".md", ".markdown", ".txt", ".docx", ".pdf", ".html", ".htm", ".csv", ".xlsx")
+# The built-in guides' topics (their front matter's `topic`), in the order the 知识库 page lists them; an uploaded
+# document's own topic is shown as written.
+GUIDE_TOPICS = (
+    "strategy",
+    "selection",
+    "training",
+    "incentive",
+    "monitoring",
+    "optimisation",
+    "relationship",
+    "control",
+    "vms",
+    "programming",
+    "alliance",
+    "internet",
+    "conflict",
+    "templates",
+)
 CN_NUMERAL = "[一二三四五六七八九十百零〇]+"
 HEADING_PATTERNS = (
     (1, re.compile(r"^第(?P<n>[一二三四五六七八九十百零〇\d]+)[章篇部分]\s*\S")),

@@ -508,6 +508,22 @@ class _Scan:
         return f"{lo.isoformat()}~{hi.isoformat()}" if lo <= hi else f"{self.start.isoformat()}~{self.end.isoformat()}"
 
 
+def _line_evidence(rows: pd.DataFrame, **columns: pd.Series) -> pd.DataFrame:
+    """A finding's evidence: the sales lines behind it (order, line, date, product, units, price), then the columns
+    the finding is about."""
+    return pd.DataFrame(
+        {
+            "order_id": rows["order_id"],
+            "line_no": rows["line_no"],
+            "date": rows["date"].astype(str),
+            "sku": rows["sku"],
+            "quantity": rows["quantity"],
+            "price": rows["price"].round(2),
+            **columns,
+        }
+    ).reset_index(drop=True)
+
+
 def _cross_region(scan: _Scan) -> list[Finding]:
     summary = scan.store.query(CROSS_SUMMARY_SQL, scan.params())
     lines = scan.store.query(CROSS_LINES_SQL, scan.params()) if not summary.empty else pd.DataFrame()
@@ -523,21 +539,14 @@ def _cross_region(scan: _Scan) -> list[Finding]:
         if len(months) >= CROSS_REPEAT_MONTHS:
             severity = _step_up(severity)
         rows = lines[lines["partner_id"] == row.partner_id]
-        evidence = pd.DataFrame(
-            {
-                "order_id": rows["order_id"],
-                "line_no": rows["line_no"],
-                "date": rows["date"].astype(str),
-                "sku": rows["sku"],
-                "quantity": rows["quantity"],
-                "price": rows["price"].round(2),
-                "revenue": rows["amount"].round(2),
-                "sold_to_province": rows["sold_to_province"],
-                "sold_to_region": rows["sold_to_region"],
-                "sold_to_city": rows["sold_to_city"],
-                "territory": rows["territory"],
-            }
-        ).reset_index(drop=True)
+        evidence = _line_evidence(
+            rows,
+            revenue=rows["amount"].round(2),
+            sold_to_province=rows["sold_to_province"],
+            sold_to_region=rows["sold_to_region"],
+            sold_to_city=rows["sold_to_city"],
+            territory=rows["territory"],
+        )
         metrics = {
             "lines": int(row.lines),
             "units": float(row.units),
@@ -596,21 +605,14 @@ def _below_floor(scan: _Scan) -> list[Finding]:
         depth = float(row.max_depth)
         severity: Severity = "高" if depth >= FLOOR_DEPTH_HIGH else "中" if depth >= FLOOR_DEPTH_MEDIUM else "低"
         rows = lines[(lines["partner_id"] == row.partner_id) & (lines["sku"] == row.sku)]
-        evidence = pd.DataFrame(
-            {
-                "order_id": rows["order_id"],
-                "line_no": rows["line_no"],
-                "date": rows["date"].astype(str),
-                "sku": rows["sku"],
-                "quantity": rows["quantity"],
-                "price": rows["price"].round(2),
-                "floor_price": rows["floor_price"].round(2),
-                "below_floor": (rows["depth"] * 100).round(2),
-                "revenue": rows["amount"].round(2),
-                "sold_to_province": rows["sold_to_province"],
-                "sold_to_city": rows["sold_to_city"],
-            }
-        ).reset_index(drop=True)
+        evidence = _line_evidence(
+            rows,
+            floor_price=rows["floor_price"].round(2),
+            below_floor=(rows["depth"] * 100).round(2),
+            revenue=rows["amount"].round(2),
+            sold_to_province=rows["sold_to_province"],
+            sold_to_city=rows["sold_to_city"],
+        )
         months = [str(m) for m in row.months]
         product = row.product_name if isinstance(row.product_name, str) else row.sku
         metrics = {

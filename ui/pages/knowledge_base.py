@@ -10,27 +10,12 @@ import streamlit as st
 from advisor.accounts import User
 from advisor.audit import AuditLog
 from company.errors import CanmouError
-from knowledge.loaders import SUPPORTED
+from knowledge.loaders import GUIDE_TOPICS, SUPPORTED
 from ui import auth, state
 from ui.i18n import file_uploader, t
 
-# The guides' topics, named in ui/text.yaml (knowledge.topic.<id>); an uploaded document's own topic shows as is.
-TOPICS = (
-    "strategy",
-    "selection",
-    "training",
-    "incentive",
-    "monitoring",
-    "optimisation",
-    "relationship",
-    "control",
-    "vms",
-    "programming",
-    "alliance",
-    "internet",
-    "conflict",
-    "templates",
-)
+# The guides' topics are named in ui/text.yaml (knowledge.topic.<id>); an uploaded document's own topic shows as is.
+TOPICS = GUIDE_TOPICS
 
 
 def topic_name(topic: str | None) -> str:
