@@ -431,7 +431,9 @@ def cmd_tool(args: argparse.Namespace) -> int:
     except json.JSONDecodeError as exc:
         print(f'--args 不是有效的 JSON：{exc.msg}。示例：\'{{"period": "2026Q3"}}\'', file=sys.stderr)
         return 2
-    result = TOOLS[args.name](open_store(), arguments)
+    store = open_store()
+    result = TOOLS[args.name](store, arguments)
+    code = store.profile().currency
     if args.json:
         _print_json(
             {
@@ -441,7 +443,9 @@ def cmd_tool(args: argparse.Namespace) -> int:
                 "explanation": result.explanation,
                 "formula": result.formula,
                 "parameters": result.parameters,
+                # canonical names a script can rely on, and what each is called in --lang (in the data's currency)
                 "figures": result.figures,
+                "figure_labels": {k: localise_text(v, code) for k, v in result.figure_labels(args.lang).items()},
                 "warnings": result.warnings,
                 "missing": [m.to_dict() for m in result.missing],
                 "tables": {
@@ -451,8 +455,6 @@ def cmd_tool(args: argparse.Namespace) -> int:
             }
         )
         return 0
-    store = open_store()
-    code = store.profile().currency
     dataset = active_dataset()
     text = f"{result.title}\n{result.period}\n\n{result.explanation}\n\n计算方法：{result.formula}"
     print(localise_text(text, code))

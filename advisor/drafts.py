@@ -7,6 +7,7 @@ what changed, so "门槛提高到110%再算" recomputes rather than edits text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -16,7 +17,7 @@ import pandas as pd
 
 from advisor.types import AnswerTable, ChartSpec, Draft
 from company.store import Store
-from company.units import money
+from company.units import CURRENCIES, localise_text, money
 from documents.builders import build_plan, default_args
 from documents.kinds import plan_kind
 from documents.markdown import render_markdown
@@ -42,7 +43,7 @@ class Built:
 
 
 # ---- revisions: the user's words (router slots) -> changed arguments, and the change in words --------------------
-def apply_incentive_slots(args: dict, slots: dict) -> tuple[dict, list[str]]:
+def apply_incentive_slots(args: dict, slots: dict, everywhere: str = "全国") -> tuple[dict, list[str]]:
     """Apply the user's changes; returns the new arguments and what was changed, in words."""
     new = {**args, "schedule": {**args["schedule"], "tiers": [dict(t) for t in args["schedule"]["tiers"]]}}
     changes: list[str] = []
@@ -74,9 +75,7 @@ def apply_incentive_slots(args: dict, slots: dict) -> tuple[dict, list[str]]:
     if "budget" in slots:
         changes.append(f"预算：{money(args.get('budget'))} → {money(slots['budget'])}")
         new["budget"] = slots["budget"]
-    if "region" in slots and slots["region"] != args.get("region"):
-        changes.append(f"范围：{args.get('region') or '全国'} → {slots['region'] or '全国'}")
-        new["region"] = slots["region"]
+    _rescope(args, slots, new, changes, everywhere)
     if "period" in slots and slots["period"] not in ("next",):
         changes.append(f"测算期间：{args['period']} → {slots['period']}")
         new["period"] = slots["period"]
@@ -85,15 +84,20 @@ def apply_incentive_slots(args: dict, slots: dict) -> tuple[dict, list[str]]:
     return new, changes
 
 
+def _rescope(args: dict, slots: dict, new: dict, changes: list[str], everywhere: str) -> None:
+    """只看华东: the plan's region; `everywhere` names a plan without one (全国, or a manager's 华东、华南)."""
+    if "region" in slots and slots["region"] != args.get("region"):
+        changes.append(f"范围：{args.get('region') or everywhere} → {slots['region'] or everywhere}")
+        new["region"] = slots["region"]
+
+
 def _thresholds(values: list[float]) -> str:
     return "/".join(f"{v:.0%}" for v in values)
 
 
-def apply_work_plan_slots(args: dict, slots: dict) -> tuple[dict, list[str]]:
+def apply_work_plan_slots(args: dict, slots: dict, everywhere: str = "全国") -> tuple[dict, list[str]]:
     new, changes = dict(args), []
-    if "region" in slots and slots["region"] != args.get("region"):
-        changes.append(f"范围：{args.get('region') or '全国'} → {slots['region'] or '全国'}")
-        new["region"] = slots["region"]
+    _rescope(args, slots, new, changes, everywhere)
     period = slots.get("period")
     if period and period not in ("next", "上季度", "本季度") and period != args.get("quarter"):
         changes.append(f"计划季度：{args.get('quarter') or '下一季度'} → {period}")
@@ -104,18 +108,16 @@ def apply_work_plan_slots(args: dict, slots: dict) -> tuple[dict, list[str]]:
     return new, changes
 
 
-def apply_strategy_slots(args: dict, slots: dict) -> tuple[dict, list[str]]:
+def apply_strategy_slots(args: dict, slots: dict, everywhere: str = "全国") -> tuple[dict, list[str]]:
     new, changes = dict(args), []
-    if "region" in slots and slots["region"] != args.get("region"):
-        changes.append(f"范围：{args.get('region') or '全国'} → {slots['region'] or '全国'}")
-        new["region"] = slots["region"]
+    _rescope(args, slots, new, changes, everywhere)
     if slots.get("period") and slots["period"] != "next" and slots["period"] != args.get("period"):
         changes.append(f"分析期间：{args.get('period')} → {slots['period']}")
         new["period"] = slots["period"]
     return new, changes
 
 
-REVISIONS: dict[str, Callable[[dict, dict], tuple[dict, list[str]]]] = {
+REVISIONS: dict[str, Callable[..., tuple[dict, list[str]]]] = {
     "incentive": apply_incentive_slots,
     "work_plan": apply_work_plan_slots,
     "strategy": apply_strategy_slots,
@@ -192,21 +194,42 @@ def _numbers(document: PlanDocument) -> set[float]:
     return {v for v in out if v == v}  # NaN is not a number anyone reads
 
 
+# A label's unit: 返利合计(元) -> (返利合计, 元), 费用率(%) -> (费用率, %), 销售额目标 -> (销售额目标, "").
+LABEL_UNIT = re.compile(r"^(?P<name>.+?)\((?P<unit>[^()]+)\)$")
+CURRENCY_UNITS = {c.zh: c.code for c in CURRENCIES.values()}  # 元 -> CNY, 美元 -> USD
+
+
+def _name_and_unit(label: str) -> tuple[str, str]:
+    match = LABEL_UNIT.match(label)
+    return (match["name"], match["unit"]) if match else (label, "")
+
+
 def figure_changes(old: Draft, new: Draft) -> list[str]:
-    """Headline numbers that moved between two versions of a draft."""
+    """Headline numbers that moved between two versions of a draft, under the new document's Chinese labels; money
+    (a label whose unit is a currency) is written as 29.64 万元, in that currency.
+
+    A draft saved before figures had canonical names keys its figures by their Chinese labels: each is matched to
+    the new document's figure through the labels, by the label without its unit (the unit may since have been put
+    in the dataset's currency)."""
+    labels = new.document.figure_labels if new.document is not None else {}
+    by_label = {_name_and_unit(label)[0]: key for key, label in labels.items()}
     out = []
     for key, before in old.figures.items():
-        after = new.figures.get(key)
+        name = key if key in new.figures else by_label.get(_name_and_unit(key)[0], key)
+        after = new.figures.get(name)
         if isinstance(before, int | float) and isinstance(after, int | float) and before != after:
-            if "(元)" in key:
-                out.append(f"{key.replace('(元)', '')}：{money(before)} → {money(after)}")
+            label = labels.get(name, key)
+            shown, unit = _name_and_unit(label)
+            code = CURRENCY_UNITS.get(unit)
+            if code is not None:
+                out.append(f"{shown}：{localise_text(money(before), code)} → {localise_text(money(after), code)}")
             else:
-                out.append(f"{key}：{before:,} → {after:,}")
+                out.append(f"{label}：{before:,} → {after:,}")
     return out
 
 
 def revise(store: Store, draft: Draft, slots: dict, search: Search | None) -> tuple[Built, list[str]]:
-    args, changes = REVISIONS[draft.kind](draft.args, slots)
+    args, changes = REVISIONS[draft.kind](draft.args, slots, everywhere=store.scope_label())
     if not changes and not args.get("fit"):
         raise ToolError(
             "没有看出要改什么。可以这样说：「把返利门槛提高到110%再算一次」「预算改成150万」「只看华东」"

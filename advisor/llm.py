@@ -741,7 +741,8 @@ def _numbers_in(node: Any) -> set[float]:
 
 
 def _tool_payload(result: Any, language: str = "zh") -> dict[str, Any]:
-    """What the model reads of a tool result; tables under the labels the user sees (in the answer's language)."""
+    """What the model reads of a tool result; figures and tables under the labels the user sees (in the answer's
+    language)."""
     return {
         "tool": result.tool,
         "title": result.title,
@@ -749,7 +750,7 @@ def _tool_payload(result: Any, language: str = "zh") -> dict[str, Any]:
         "explanation": result.explanation,
         "formula": result.formula,
         "parameters": _jsonable(result.parameters),
-        "figures": _jsonable(result.figures),
+        "figures": _jsonable(result.labelled_figures(language)),
         "tables": {name: _table(frame) for name, frame in result.labelled(language).items()},
         "warnings": list(result.warnings),
     }

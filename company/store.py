@@ -169,6 +169,10 @@ class Store:
         regions=None sees every region, still read-only (an executive's view)."""
         return ScopedStore(self.folder, regions)
 
+    def scope_label(self, region: str | None = None) -> str:
+        """What a plan or answer covers: the region it names, else everything this store sees (全国)."""
+        return region or "全国"
+
     def unscoped(self) -> Store:
         """The whole dataset (for checks against the company's full region list; never for answers)."""
         return Store(self.folder)
@@ -487,6 +491,12 @@ class ScopedStore(Store):
     @property
     def key(self) -> str:
         return hashlib.sha1("\n".join(self.regions or ()).encode("utf-8")).hexdigest()[:12]
+
+    def scope_label(self, region: str | None = None) -> str:
+        """The named region, else the user's own regions (华东、华南): a manager's plan never says 全国."""
+        if region or self.regions is None:
+            return super().scope_label(region)
+        return self.describe_scope()
 
     def describe_scope(self) -> str:
         """全部区域 or 华东、华南, as the refusal below and the UI say it."""

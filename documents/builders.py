@@ -78,9 +78,15 @@ def _warnings(*results: ToolResult) -> list[str]:
     return list(dict.fromkeys(w for r in results for w in r.warnings))
 
 
-def _figures(result: ToolResult) -> dict[str, Any]:
-    """The tool's headline numbers (and labels) as plain values, kept with the document."""
-    return {k: cell(v) for k, v in result.figures.items() if v is None or isinstance(v, str | int | float | np.generic)}
+def _headline(result: ToolResult, *, keep_missing: bool = True) -> dict[str, dict[str, Any]]:
+    """The document's `figures` and `figure_labels`: the tool's headline figures by canonical name as plain values
+    (those with no value left out unless keep_missing), and the Chinese label of each."""
+    figures = {
+        k: cell(v) for k, v in result.figures.items() if v is None or isinstance(v, str | int | float | np.generic)
+    }
+    if not keep_missing:
+        figures = {k: v for k, v in figures.items() if v is not None}
+    return {"figures": figures, "figure_labels": {k: result.figure_label(k, LANGUAGE) for k in figures}}
 
 
 def in_currency(document: PlanDocument, store: Store) -> PlanDocument:
@@ -107,6 +113,7 @@ def in_currency(document: PlanDocument, store: Store) -> PlanDocument:
             chart.label = renamed.get(chart.label, chart.label) if chart.label else None
             chart.title, chart.x_label, chart.y_label = text(chart.title), text(chart.x_label), text(chart.y_label)
     document.warnings = [text(w) for w in document.warnings]
+    document.figure_labels = {k: text(v) for k, v in document.figure_labels.items()}
     return document
 
 
@@ -276,7 +283,7 @@ def build_quarterly_plan(
         lead="复盘要点（摘自指南）：",
     )
 
-    scope_text = region or "全国"
+    scope_text = store.scope_label(region)
     return in_currency(
         PlanDocument(
             kind="work_plan",
@@ -295,7 +302,7 @@ def build_quarterly_plan(
             appendix=_missing_section(result),
             warnings=_warnings(*(r for r in (result, card, cost, rebate) if r is not None)),
             args=args,
-            figures={k: v for k, v in _figures(result).items() if v is not None},
+            **_headline(result, keep_missing=False),
         ),
         store,
     )
@@ -368,7 +375,7 @@ def build_incentive_plan(
     result = TOOLS["simulate_rebate"](store, {k: v for k, v in args.items() if v is not None})
     schedule = RebateSchedule.model_validate(args["schedule"])
     figures = result.figures
-    scope = args.get("region") or "全国"
+    scope = store.scope_label(args.get("region"))
     guide = Guidance(search)
 
     eligibility = Section(
@@ -376,7 +383,7 @@ def build_incentive_plan(
         paragraphs=[
             f"{scope}范围内在考核期有销售目标的"
             + ("、".join(schedule.partner_types) if schedule.partner_types else "全部渠道伙伴")
-            + f"，共 {figures['伙伴数']} 家参与测算。"
+            + f"，共 {figures['partners']} 家参与测算。"
         ],
     )
     tiers = Section(
@@ -400,14 +407,14 @@ def build_incentive_plan(
     if "budget_comparison" in result.tables:
         budget.tables.append(_table(result, "budget_comparison", "测算返利与预算对比", "差额为正数表示超出预算。"))
         comparison = pd.DataFrame(
-            {"项目": ["预算", "测算返利合计"], "金额(元)": [figures["预算(元)"], figures["返利合计(元)"]]}
+            {"项目": ["预算", "测算返利合计"], "金额(元)": [figures["budget"], figures["rebate_total"]]}
         )
         budget.charts.append(Chart(kind="bar", title="测算返利与预算", data=comparison, x="项目", y=["金额(元)"]))
     else:
         budget.paragraphs.append(
             Paragraph(
-                text=f"本方案未设定预算：测算返利合计 {money(figures['返利合计(元)'])}，"
-                f"占销售额 {figures['返利费用率(%)']:.2f}%。给出预算后可重新测算预算差额。"
+                text=f"本方案未设定预算：测算返利合计 {money(figures['rebate_total'])}，"
+                f"占销售额 {figures['rebate_ratio']:.2f}%。给出预算后可重新测算预算差额。"
             )
         )
     simulation = Section(
@@ -482,7 +489,7 @@ def build_incentive_plan(
             appendix=_missing_section(result),
             warnings=_warnings(result),
             args=args,
-            figures=_figures(result),
+            **_headline(result),
             adjustments=adjustments,
         ),
         store,
@@ -514,8 +521,10 @@ def build_strategy(
     length = cost.tables.get("channel_length")
     measured = length is not None and length["contribution_margin"].notna().any()
     best = length.sort_values("contribution_margin", ascending=False).iloc[0] if measured else None
-    high_group = cost.figures.get("费用率最高分组")
-    high_text = f"费用率最高的渠道类型是{high_group}（{cost.figures['费用率最高(%)']:.2f}%）。" if high_group else ""
+    high_group = cost.figures.get("highest_ratio_group")
+    high_text = (
+        f"费用率最高的渠道类型是{high_group}（{cost.figures['highest_expense_ratio']:.2f}%）。" if high_group else ""
+    )
     length_text = (
         f"贡献率最高的是{best['level_name']}渠道（{best['contribution_margin']:.2f}%）；{high_text}"
         if best is not None
@@ -584,7 +593,7 @@ def build_strategy(
 
     control = Section(
         heading="渠道控制手段",
-        paragraphs=[f"本期排查发现 {conflicts.figures['发现总数']} 条渠道冲突信号：{conflicts.explanation}"],
+        paragraphs=[f"本期排查发现 {conflicts.figures['findings_total']} 条渠道冲突信号：{conflicts.explanation}"],
         tables=[_table(conflicts, "counts", "渠道冲突信号（按类型与严重度）", "单位：项。")],
     )
     control.closing = guide.bullets(
@@ -601,7 +610,7 @@ def build_strategy(
         tables=[Table(caption="实施路线图", frame=pd.DataFrame(wording.ROADMAP))],
     )
 
-    scope_text = region or "全国"
+    scope_text = store.scope_label(region)
     return in_currency(
         PlanDocument(
             kind="strategy",
@@ -619,7 +628,7 @@ def build_strategy(
             appendix=_missing_section(cost, conflicts, card),
             warnings=_warnings(cost, conflicts, card),
             args={"region": region, "period": period},
-            figures={k: v for k, v in _figures(cost).items() if v is not None},
+            **_headline(cost, keep_missing=False),
         ),
         store,
     )

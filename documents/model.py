@@ -196,8 +196,11 @@ class PlanDocument(BaseModel):
     appendix: list[Section] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)  # data caveats the tools reported
     args: dict[str, Any] = Field(default_factory=dict)  # the arguments that produced it, so it can be rebuilt
-    # headline numbers of the tools (返利合计(元), 销售额目标 …): a revision reports the ones that moved
+    # headline numbers of the tools by canonical name (rebate_total, revenue_target …): a revision reports the ones
+    # that moved. Documents saved before the canonical names are keyed by the Chinese labels and have no labels.
     figures: dict[str, float | int | str | None] = Field(default_factory=dict)
+    # the Chinese label of each figure, in the dataset's currency (rebate_total -> 返利合计(元)), for the renderers
+    figure_labels: dict[str, str] = Field(default_factory=dict)
     adjustments: list[str] = Field(default_factory=list)  # what the builder changed in its arguments (按预算调整返点…)
 
     @field_validator("kind", mode="before")

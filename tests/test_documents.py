@@ -174,7 +174,7 @@ def test_incentive_plan_payout_by_tier_equals_the_rebate_simulation(loaded_store
 
     budget = table_with(doc, ["返利合计(元)", "预算(元)"])
     assert column(budget, "预算(元)") == [300_000.0]
-    assert column(budget, "返利合计(元)") == [result.figures["返利合计(元)"]]
+    assert column(budget, "返利合计(元)") == [result.figures["rebate_total"]]
     assert len(doc.inline_shapes) == 2  # payout by tier, and payout against the budget
 
     examples = document.section("计算示例")

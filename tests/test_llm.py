@@ -115,7 +115,7 @@ def free_port() -> int:
 
 def test_scorecard_round_trip_runs_the_tool_and_sends_its_result_back(stub, loaded_store, kb):
     expected = TOOLS["partner_scorecard"](loaded_store, {})
-    partners, average = expected.figures["伙伴数"], expected.figures["平均得分"]
+    partners, average = expected.figures["partners"], expected.figures["average_score"]
     stub.enqueue_tool_calls(("partner_scorecard", {"period": "latest"}))
     stub.enqueue_text(f"{expected.period}共评估 {partners} 个伙伴，平均得分 {average} 分。")
     events = Events()
@@ -187,7 +187,7 @@ def test_knowledge_search_numbers_passages_across_calls_and_says_when_nothing_is
 
 def test_post_check_flags_an_invented_number_and_a_citation_that_points_nowhere(stub, loaded_store, kb):
     expected = TOOLS["partner_scorecard"](loaded_store, {})
-    average = expected.figures["平均得分"]
+    average = expected.figures["average_score"]
     stub.enqueue_tool_calls(("partner_scorecard", {}))
     stub.enqueue_text(f"平均得分 {average} 分，另有 987,654 元返利尚未兑现[9]。")
 

@@ -148,7 +148,7 @@ def test_incentive_draft_then_revisions_change_exactly_what_was_asked(ctx):
     for section in INCENTIVE_SECTIONS:
         assert section in first.markdown
     simulated = TOOLS["simulate_rebate"](ctx.store, {"budget": 1_500_000, "schedule": draft.args["schedule"]})
-    assert draft.figures["返利合计(元)"] == simulated.figures["返利合计(元)"]
+    assert draft.figures["rebate_total"] == simulated.figures["rebate_total"]
     assert_citations_resolve(first, ctx.kb)
 
     ctx.draft = draft
@@ -162,7 +162,7 @@ def test_incentive_draft_then_revisions_change_exactly_what_was_asked(ctx):
     }
     assert second.changes[0] == "入门门槛：90% → 95%"
     rerun = TOOLS["simulate_rebate"](ctx.store, {"budget": 1_500_000, "schedule": second.draft.args["schedule"]})
-    assert second.draft.figures["返利合计(元)"] == rerun.figures["返利合计(元)"]
+    assert second.draft.figures["rebate_total"] == rerun.figures["rebate_total"]
 
     ctx.draft = second.draft
     third = answer("预算改成200万", ctx)
@@ -186,7 +186,7 @@ def test_work_plan_and_strategy_drafts_have_their_sections(ctx):
     for section in WORK_PLAN_SECTIONS:
         assert section in plan.markdown
     expected = TOOLS["quarterly_work_plan"](ctx.store, {})
-    assert plan.draft.figures["销售额目标"] == expected.figures["销售额目标"]
+    assert plan.draft.figures["revenue_target"] == expected.figures["revenue_target"]
     ctx.draft = plan.draft
     south = answer("只看华南", ctx)
     assert south.draft.args["region"] == "华南" and south.changes[0] == "范围：全国 → 华南"
@@ -208,7 +208,7 @@ def test_fit_to_budget_scales_rates_only(ctx):
     old, new = ctx.draft.args["schedule"]["tiers"], fitted.draft.args["schedule"]["tiers"]
     assert [t["threshold"] for t in new] == [t["threshold"] for t in old]
     assert all(n["rate"] < o["rate"] for n, o in zip(new, old, strict=True))
-    assert fitted.draft.figures["返利合计(元)"] <= 200_000
+    assert fitted.draft.figures["rebate_total"] <= 200_000
 
 
 @pytest.mark.parametrize(

@@ -47,17 +47,23 @@ class Events:
 @pytest.mark.parametrize(
     "question, tool, args, figure",
     [
-        ("给华东经销商打分分级", "partner_scorecard", {"region": "华东"}, "A级伙伴数"),
-        ("做一个渠道费用分析", "cost_analysis", {}, "费用率(%)"),
-        ("有没有窜货？", "detect_conflicts", {}, "发现总数"),
-        ("设计一个返利方案，预算150万", "simulate_rebate", {"budget": 1_500_000}, "返利合计(元)"),
-        ("做一份下季度的渠道工作计划", "quarterly_work_plan", {}, "销售额目标"),
-        ("Design a rebate plan with a budget of 1.5 million", "simulate_rebate", {"budget": 1_500_000}, "获返利伙伴数"),
+        ("给华东经销商打分分级", "partner_scorecard", {"region": "华东"}, "tier_a_partners"),
+        ("做一个渠道费用分析", "cost_analysis", {}, "expense_ratio"),
+        ("有没有窜货？", "detect_conflicts", {}, "findings_total"),
+        ("设计一个返利方案，预算150万", "simulate_rebate", {"budget": 1_500_000}, "rebate_total"),
+        ("做一份下季度的渠道工作计划", "quarterly_work_plan", {}, "revenue_target"),
+        (
+            "Design a rebate plan with a budget of 1.5 million",
+            "simulate_rebate",
+            {"budget": 1_500_000},
+            "paid_partners",
+        ),
     ],
 )
 def test_tool_scenarios_call_the_tool_and_stream_a_grounded_answer(stub, ctx, question, tool, args, figure):
-    value = TOOLS[tool](ctx.store, args).figures[figure]
-    text = f"根据工具结果，{figure.split('(')[0]}为 {value:,}。"
+    result = TOOLS[tool](ctx.store, args)
+    value = result.figures[figure]
+    text = f"根据工具结果，{result.figure_label(figure).split('(')[0]}为 {value:,}。"
     stub.enqueue_tool_calls((tool, args))
     stub.enqueue_text(text, pieces=[text[:6], text[6:]])
     events = Events()
@@ -142,7 +148,7 @@ def test_a_backend_registered_by_a_test_is_chosen_in_settings_and_answers(
 ):
     settings = Settings(data_dir=data_dir, llm_backend="fake")
     ctx = Context(store=loaded_store, kb=guides_kb, settings=settings)
-    found = TOOLS["detect_conflicts"](ctx.store, {}).figures["发现总数"]
+    found = TOOLS["detect_conflicts"](ctx.store, {}).figures["findings_total"]
     fake_backend.model.enqueue(tool_calls=[("detect_conflicts", {})])
     fake_backend.model.enqueue(f"共发现 {found} 起疑似窜货。")
     reply = answer("有没有窜货？", ctx, Events())

@@ -46,7 +46,7 @@ def test_library_round_trip_and_numbers(loaded_store, tmp_path):
     assert again.title == document.title and again.args["kind"] == "work_plan"
     goals = again.section("季度目标").tables[0].frame.set_index("目标")
     expected = TOOLS["quarterly_work_plan"](loaded_store, {}).figures
-    assert goals.loc["销售额", "目标值"] == expected["销售额目标"]
+    assert goals.loc["销售额", "目标值"] == expected["revenue_target"]
 
 
 def test_plans_page_generates_edits_and_offers_downloads(loaded_store):

@@ -175,6 +175,22 @@ def test_a_managers_rebate_plan_and_tools_cover_only_their_region(loaded_store):
         assert _cells(TOOLS[name](loaded_store, {}).tables.values()) & others, f"{name} on the whole company"
 
 
+def test_a_manager_of_two_regions_gets_plans_titled_with_their_regions_not_all_of_china(loaded_store):
+    both = User("wang", "manager", ("华南", "华东"))
+    for request in ("设计一个返利方案", "做一份下季度工作计划", "做一份渠道策略"):
+        plan = answer(request, _ctx(loaded_store, both))
+        assert plan.draft is not None and REFUSED not in plan.markdown, request
+        title, scope = plan.draft.title, plan.draft.document.metadata.scope
+        assert "全国" not in title + scope and "华东、华南" in title + scope, (request, title, scope)
+        ctx = _ctx(loaded_store, both)
+        ctx.draft = plan.draft
+        revised = answer("只看华东", ctx)
+        assert revised.draft is not None and "范围：华东、华南 → 华东" in revised.changes, (request, revised.changes)
+        assert "华东" in revised.draft.title and "华南" not in revised.draft.title
+    whole = answer("设计一个返利方案", _ctx(loaded_store))
+    assert "全国" in whole.draft.title, "the whole company's plan is still 全国"
+
+
 def test_each_user_sees_reads_continues_and_deletes_only_their_own_conversations(tmp_path):
     path = tmp_path / "history.sqlite"
     alice, bob = History(path, owner="alice"), History(path, owner="bob")

@@ -141,9 +141,9 @@ def test_summary_table_counts_sorting_and_explanation(cross_store):
     assert list(table["amount"]) == [1800.0, 1350.0, 900.0, 900.0]
     counts = result.tables["counts"].set_index("kind")
     assert counts.loc["窜货", ["high", "medium", "low", "total"]].tolist() == [2, 2, 0, 4]
-    assert result.figures["发现总数"] == 4 and result.figures["高严重度项数"] == 2
+    assert result.figures["findings_total"] == 4 and result.figures["high_severity_findings"] == 2
     assert "窜货 4 项" in result.explanation and "伙伴A1" in result.explanation
-    assert result.figures["扫描开始"] == "2025-01-01" and result.figures["扫描结束"] == "2025-03-31"
+    assert result.figures["scan_start"] == "2025-01-01" and result.figures["scan_end"] == "2025-03-31"
 
 
 def test_min_severity_and_region_filter(cross_store):
@@ -367,7 +367,7 @@ def test_declining_streaks_yoy_and_severities(decline_store):
     assert d1.guide_source == "25-vertical-horizontal-channel-conflict.md" and d1.guide_topic == "conflict"
     assert "目标" in d1.suggested_action
     assert list(result.tables["findings"]["partner_id"]) == ["D4", "D1", "D2"]  # 高 by revenue gap, then 低
-    assert result.figures["同比截至季度"] == "2025Q4"
+    assert result.figures["decline_through"] == "2025Q4"
 
 
 def test_declining_anchor_follows_period_and_skips_incomplete_quarter(decline_store):
@@ -419,7 +419,7 @@ def test_clean_company_produces_zero_findings(clean_store):
         assert "未发现" in result.explanation
         assert result.tables["findings"].empty
         assert result.tables["counts"]["total"].tolist() == [0, 0, 0, 0]
-        assert result.figures["发现总数"] == 0
+        assert result.figures["findings_total"] == 0
         assert result.warnings == []
 
 

@@ -120,14 +120,14 @@ def test_expense_ratio_margin_and_contribution_by_channel_type(store):
         assert r["contribution_margin"] == pytest.approx(contrib_pct)
 
     f = result.figures
-    assert f["销售额(元)"] == pytest.approx(40_000)
-    assert f["渠道费用(元)"] == pytest.approx(3_800 + 2_000)
-    assert f["费用率(%)"] == pytest.approx(14.50)  # 5800 / 40000
-    assert f["毛利(元)"] == pytest.approx(20_500)
-    assert f["毛利率(%)"] == pytest.approx(51.25)
-    assert f["贡献(元)"] == pytest.approx(14_700)
-    assert (f["费用率最高分组"], f["费用率最高(%)"]) == ("直营", 68.00)
-    assert (f["费用率最低分组"], f["费用率最低(%)"]) == ("零售商", 6.40)
+    assert f["revenue"] == pytest.approx(40_000)
+    assert f["cost"] == pytest.approx(3_800 + 2_000)
+    assert f["expense_ratio"] == pytest.approx(14.50)  # 5800 / 40000
+    assert f["gross_profit"] == pytest.approx(20_500)
+    assert f["gross_margin"] == pytest.approx(51.25)
+    assert f["contribution"] == pytest.approx(14_700)
+    assert (f["highest_ratio_group"], f["highest_expense_ratio"]) == ("直营", 68.00)
+    assert (f["lowest_ratio_group"], f["lowest_expense_ratio"]) == ("零售商", 6.40)
     assert "直营" in result.explanation and "零售商" in result.explanation
     assert "61.60 个百分点" in result.explanation  # 68.00 - 6.40
     assert "按本期销售额占比" in result.formula
@@ -142,7 +142,7 @@ def test_zero_revenue_group_shows_cost_but_no_ratio(store):
     assert math.isnan(agent["expense_ratio"])
     north = row(result.tables["by_region"], "region", "华北")
     assert north["cost"] == pytest.approx(300) and math.isnan(north["expense_ratio"])
-    assert result.figures["未分摊费用(元)"] == pytest.approx(300)
+    assert result.figures["unallocated_cost"] == pytest.approx(300)
     assert any("代理商/华北" in w and "300.00" in w for w in result.warnings)
 
 
@@ -159,7 +159,7 @@ def test_region_table_includes_allocated_shared_costs(store):
     assert south["cost"] == pytest.approx(600)
     assert south["expense_ratio"] == pytest.approx(4.80)
     assert table["cost"].sum() == pytest.approx(5_800)
-    assert (result.figures["费用率最高分组"], result.figures["费用率最低分组"]) == ("华东", "华南")
+    assert (result.figures["highest_ratio_group"], result.figures["lowest_ratio_group"]) == ("华东", "华南")
     assert "13.02 个百分点" in result.explanation  # 17.82 - 4.80
 
 
@@ -183,9 +183,9 @@ def test_cost_to_serve_per_partner_with_allocation(store):
         assert r["cost_per_10k_revenue"] == pytest.approx(per_10k)
         assert r["expense_ratio"] == pytest.approx(ratio)
     assert row(table, "partner_id", "P1")["channel_type"] == "经销商"  # not the 直营 written on its cost row
-    assert (result.figures["费用率最高分组"], result.figures["费用率最低分组"]) == ("伙伴P4", "伙伴P5")
+    assert (result.figures["highest_ratio_group"], result.figures["lowest_ratio_group"]) == ("伙伴P4", "伙伴P5")
     # Allocated partner costs plus the unallocated pool give back every cost of the quarter.
-    assert table["cost_to_serve"].sum() + result.figures["未分摊费用(元)"] == pytest.approx(5_800)
+    assert table["cost_to_serve"].sum() + result.figures["unallocated_cost"] == pytest.approx(5_800)
 
 
 def test_cost_breakdown_by_cost_type(store):
@@ -226,7 +226,7 @@ def test_incentive_roi_against_year_ago(store):
     direct = row(roi, "channel_type", "直营")
     assert direct["incentive_spend"] == 0 and math.isnan(direct["roi"])
     assert any("直营" in w and "没有激励费用" in w for w in result.warnings)
-    assert result.figures["激励投入产出比(倍)"] == pytest.approx(5.0)  # (7200 + 2100 + 200) / 1900
+    assert result.figures["roi"] == pytest.approx(5.0)  # (7200 + 2100 + 200) / 1900
 
     only_rebate = run(store, incentive_cost_types=["返利"]).tables["incentive_roi"]
     assert row(only_rebate, "channel_type", "经销商")["roi"] == pytest.approx(7.2)  # 7200 / 1000
@@ -235,14 +235,14 @@ def test_incentive_roi_against_year_ago(store):
 def test_concentration_top_share_and_hhi(store):
     result = run(store, top_n=3)
     # shares 0.5, 0.1875, 0.125, 0.125, 0.0625 -> HHI = 0.3203125 × 10000
-    assert result.figures["HHI"] == pytest.approx(3203.125, abs=0.01)
-    assert result.figures["集中度判断"] == "高度集中"
-    assert result.figures["前N名销售占比(%)"] == pytest.approx(81.25)  # (20000 + 7500 + 5000) / 40000
+    assert result.figures["hhi"] == pytest.approx(3203.125, abs=0.01)
+    assert result.figures["concentration_verdict"] == "高度集中"
+    assert result.figures["top_n_share"] == pytest.approx(81.25)  # (20000 + 7500 + 5000) / 40000
     top = result.tables["concentration"]
     assert top["partner_id"].tolist() == ["P1", "P5", "P2"]
     assert top["cumulative_share"].tolist() == [50.00, 68.75, 81.25]
     assert "高度集中" in result.explanation
-    assert run(store).figures["前N名销售占比(%)"] == pytest.approx(100.0)
+    assert run(store).figures["top_n_share"] == pytest.approx(100.0)
 
 
 @pytest.mark.parametrize(
@@ -265,17 +265,17 @@ def test_channel_length_comparison(store):
 def test_region_filter_keeps_allocated_share_of_nationwide_pool(store):
     result = run(store, region="华东")
     assert "区域=华东" in result.title
-    assert result.figures["销售额(元)"] == pytest.approx(27_500)
-    assert result.figures["渠道费用(元)"] == pytest.approx(4_900)  # P1 gets 800 of the 经销商 pool, P2's 200 is out
+    assert result.figures["revenue"] == pytest.approx(27_500)
+    assert result.figures["cost"] == pytest.approx(4_900)  # P1 gets 800 of the 经销商 pool, P2's 200 is out
     assert set(result.tables["by_partner"]["partner_id"]) == {"P1", "P3", "P4"}
     # (20000² + 5000² + 2500²) / 27500² × 10000
-    assert result.figures["HHI"] == pytest.approx(5702.48, abs=0.01)
+    assert result.figures["hhi"] == pytest.approx(5702.48, abs=0.01)
 
 
 def test_partner_type_filter(store):
     result = run(store, partner_type="零售商")
-    assert result.figures["销售额(元)"] == pytest.approx(12_500)
-    assert result.figures["渠道费用(元)"] == pytest.approx(800)
+    assert result.figures["revenue"] == pytest.approx(12_500)
+    assert result.figures["cost"] == pytest.approx(800)
     assert result.tables["by_channel_type"]["channel_type"].tolist() == ["零售商"]
     assert result.explanation.startswith("范围内只有零售商一组有销售")
 
@@ -283,9 +283,9 @@ def test_partner_type_filter(store):
 def test_month_grain_allocates_within_the_month(store):
     result = run(store, period="2026-02", group_by="partner")
     f = result.figures
-    assert f["销售额(元)"] == pytest.approx(15_000)  # P1 10000 (B), P2 5000
-    assert f["渠道费用(元)"] == pytest.approx(400 + 400 + 1000 + 300)
-    assert f["费用率(%)"] == pytest.approx(14.00)
+    assert f["revenue"] == pytest.approx(15_000)  # P1 10000 (B), P2 5000
+    assert f["cost"] == pytest.approx(400 + 400 + 1000 + 300)
+    assert f["expense_ratio"] == pytest.approx(14.00)
     table = result.tables["by_partner"]
     assert row(table, "partner_id", "P1")["allocated_cost"] == pytest.approx(666.67)  # 1000 × 10000/15000
     p4 = row(table, "partner_id", "P4")  # staff cost but no sales this month
@@ -300,7 +300,7 @@ def test_no_year_ago_sales_leaves_roi_missing_with_warning(tmp_path):
     roi = result.tables["incentive_roi"]
     assert roi["roi"].isna().all()
     assert roi["gross_profit_year_ago"].isna().all()
-    assert result.figures["激励投入产出比(倍)"] is None
+    assert result.figures["roi"] is None
     assert any("去年同期（2025年第1季度）没有销售数据" in w for w in result.warnings)
 
 
@@ -324,11 +324,11 @@ def test_incomplete_current_period_is_warned(tmp_path):
 def test_no_costs_at_all_are_named_not_counted_as_zero(tmp_path):
     store = make_store(tmp_path, partners=PARTNERS, products=PRODUCTS, sales=SALES_2026Q1)
     result = run(store, group_by="partner")
-    assert result.figures["渠道费用(元)"] is None and result.figures["费用率(%)"] is None  # never "0 %"
+    assert result.figures["cost"] is None and result.figures["expense_ratio"] is None  # never "0 %"
     assert result.tables["by_partner"]["cost_to_serve"].isna().all()
     assert [m.key for m in result.missing] == ["costs"]
     assert "缺少「渠道费用」" in result.missing_lines()[0] and "导入渠道费用表" in result.missing_lines()[0]
-    assert result.figures["销售额(元)"] > 0 and result.figures["毛利率(%)"] is not None
+    assert result.figures["revenue"] > 0 and result.figures["gross_margin"] is not None
 
 
 def test_missing_unit_cost_is_warned(tmp_path):
@@ -350,7 +350,7 @@ def test_no_unit_cost_at_all_leaves_margin_uncomputed(tmp_path):
         sales=[sale("P1", "A", "2026-01-15", 10, 100)],
     )
     result = run(store)
-    assert result.figures["毛利率(%)"] is None and result.tables["by_channel_type"]["gross_profit"].isna().all()
+    assert result.figures["gross_margin"] is None and result.tables["by_channel_type"]["gross_profit"].isna().all()
     assert "unit_costs" in [m.key for m in result.missing]
 
 
@@ -397,19 +397,19 @@ def test_sample_company_is_consistent(loaded_store):
     start, end = span[span.index("（") + 1 : span.index("）")].split(" ~ ")
     total = loaded_store.query("SELECT sum(amount) AS t FROM costs WHERE month BETWEEN ? AND ?", [start, end])["t"][0]
     revenue = loaded_store.query("SELECT sum(revenue) AS r FROM sales WHERE date BETWEEN ? AND ?", [start, end])["r"][0]
-    assert result.figures["渠道费用(元)"] == pytest.approx(total, abs=0.05)
-    assert result.figures["销售额(元)"] == pytest.approx(revenue, abs=0.05)
+    assert result.figures["cost"] == pytest.approx(total, abs=0.05)
+    assert result.figures["revenue"] == pytest.approx(revenue, abs=0.05)
     for name in ("by_channel_type", "by_region"):
         assert result.tables[name]["cost"].sum() == pytest.approx(total, abs=0.5)
         ratios = result.tables[name]["expense_ratio"].dropna()
         assert ((ratios > 0) & (ratios < 100)).all()
     partners = result.tables["by_partner"]
-    assert partners["cost_to_serve"].sum() + result.figures["未分摊费用(元)"] == pytest.approx(total, abs=0.5)
+    assert partners["cost_to_serve"].sum() + result.figures["unallocated_cost"] == pytest.approx(total, abs=0.5)
     assert (partners["cost_to_serve"] >= 0).all() and partners["cost_to_serve"].notna().all()
     by_type = result.tables["by_channel_type"].set_index("channel_type")["expense_ratio"]
-    assert by_type.idxmax() == "直营" == result.figures["费用率最高分组"]
+    assert by_type.idxmax() == "直营" == result.figures["highest_ratio_group"]
     length = result.tables["channel_length"].set_index("channel_level")["expense_ratio"]
     assert length[0] > length[2]  # direct stores carry their own staff
-    assert 0 < result.figures["HHI"] <= 10_000
+    assert 0 < result.figures["hhi"] <= 10_000
     # The small sample spans 12 months: the latest quarter has no year-ago quarter.
     assert any("去年同期（" in w and "没有销售数据" in w for w in result.warnings)

@@ -90,7 +90,7 @@ def test_full_mode_pays_whole_revenue_at_highest_tier_reached(five):
     assert table.loc["D", "tier_reached"] == "未达门槛"
     assert table.loc["D", "rebate_amount"] == 0
     assert table.loc["E", "rebate_amount"] == pytest.approx(1_000_000 * 1.3 * 0.04)  # 52,000: base capped at 130%
-    assert result.figures["返利合计(元)"] == pytest.approx(30_000 + 13_800 + 46_000 + 52_000)
+    assert result.figures["rebate_total"] == pytest.approx(30_000 + 13_800 + 46_000 + 52_000)
 
     tiers = result.tables["by_tier"].set_index("tier")
     assert tiers.loc["110%档", "partners"] == 2
@@ -151,7 +151,7 @@ def test_rate_cap_and_amount_cap(five):
     table = rows(result)
     assert table.loc[["A", "C", "E"], "rebate_amount"].tolist() == [25_000, 25_000, 25_000]
     assert table.loc["B", "rebate_amount"] == pytest.approx(13_800)
-    assert result.figures["封顶扣减合计(元)"] == pytest.approx(5_000 + 21_000 + 27_000)
+    assert result.figures["cap_cut"] == pytest.approx(5_000 + 21_000 + 27_000)
 
 
 def test_each_precondition_excludes_with_its_reason(tmp_path):
@@ -186,7 +186,7 @@ def test_each_precondition_excludes_with_its_reason(tmp_path):
         assert table.loc[pid, "eligible"] == "否"
         assert table.loc[pid, "rebate_amount"] == 0
     assert table.loc["P7", "rebate_amount"] == pytest.approx(30_000)
-    assert result.figures["获返利伙伴数"] == 1
+    assert result.figures["paid_partners"] == 1
 
     relaxed = schedule(min_collection_rate=0.8, require_territory_compliance=False, require_price_compliance=False)
     table = rows(simulate(store, relaxed))
@@ -199,7 +199,7 @@ def test_each_precondition_excludes_with_its_reason(tmp_path):
 def test_missing_collections_table_skips_the_check_with_a_warning(tmp_path):
     store = company(tmp_path, FIVE, collections=False)
     result = simulate(store)
-    assert result.figures["返利合计(元)"] == pytest.approx(141_800)
+    assert result.figures["rebate_total"] == pytest.approx(141_800)
     assert [m.instead for m in result.missing if m.key == "collections"] == ["「回款率」前置条件没有核查"]
 
 
@@ -211,7 +211,7 @@ def test_period_without_sales_is_refused_naming_the_data_span(five):
 
 def test_budget_comparison(five):
     result = simulate(five, budget=120_000)
-    assert result.figures["预算差额(元)"] == pytest.approx(141_800 - 120_000)
+    assert result.figures["budget_gap"] == pytest.approx(141_800 - 120_000)
     assert result.tables["budget_comparison"].iloc[0]["budget_use"] == pytest.approx(118.17)
     assert "超出 2.18 万元" in result.explanation
     assert "结余 8,200.00 元" in simulate(five, budget=150_000).explanation
@@ -231,19 +231,19 @@ def test_partners_near_next_tier_with_extra_payout(five):
 
 def test_fit_budget_by_scaling_rates(five):
     result = fit_rebate_budget(five, FitBudgetArgs(period=Q, budget=100_000))
-    factor = result.figures["缩放系数"]
+    factor = result.figures["scale_factor"]
     assert factor == pytest.approx(100_000 / 141_800, abs=1e-5)
-    assert result.figures["新方案返利合计(元)"] <= 100_000
+    assert result.figures["rebate_total_new"] <= 100_000
     # published rates floored to 0.01 point: 1.05%, 2.11%, 2.82%
     compare = result.tables["schedule_comparison"]
     assert compare["rate_new"].tolist() == [1.05, 2.11, 2.82]
-    assert result.figures["新方案返利合计(元)"] == pytest.approx(
+    assert result.figures["rebate_total_new"] == pytest.approx(
         1_000_000 * 0.0211 + 920_000 * 0.0105 + 1_150_000 * 0.0282 + 1_300_000 * 0.0282
     )
 
     def total(k):
         tiers = [{"threshold": t.threshold, "rate": t.rate * k} for t in DEFAULT_SCHEDULE.tiers]
-        return simulate(five, schedule(tiers=tiers)).figures["返利合计(元)"]
+        return simulate(five, schedule(tiers=tiers)).figures["rebate_total"]
 
     assert total(factor) <= 100_000 < total(factor * 1.001)
 
@@ -252,40 +252,40 @@ def test_fit_budget_scaling_is_not_proportional_under_caps(five):
     capped = schedule(cap_amount=25_000)  # A 30,000, C 46,000, E 52,000 capped -> total 88,800
     result = fit_rebate_budget(five, FitBudgetArgs(period=Q, budget=80_000, schedule=capped))
     # C and E stay capped at 25,000 each; A and B scale: 50,000 + (30,000 + 13,800) k = 80,000
-    assert result.figures["缩放系数"] == pytest.approx(30_000 / 43_800, abs=1e-5)
-    assert result.figures["缩放系数"] != pytest.approx(80_000 / 88_800, abs=0.01)
-    assert result.figures["新方案返利合计(元)"] <= 80_000
+    assert result.figures["scale_factor"] == pytest.approx(30_000 / 43_800, abs=1e-5)
+    assert result.figures["scale_factor"] != pytest.approx(80_000 / 88_800, abs=0.01)
+    assert result.figures["rebate_total_new"] <= 80_000
 
     # Under budget: the schedule is kept, and the headroom factor is 75,000 + 13,800 k = 95,000
     kept = fit_rebate_budget(five, FitBudgetArgs(period=Q, budget=95_000, schedule=capped))
     assert kept.tables["schedule_comparison"]["rate_new"].tolist() == [1.5, 3.0, 4.0]
-    assert kept.figures["可上调倍数"] == pytest.approx(20_000 / 13_800, abs=1e-5)
+    assert kept.figures["max_scale_factor"] == pytest.approx(20_000 / 13_800, abs=1e-5)
     raised = fit_rebate_budget(five, FitBudgetArgs(period=Q, budget=95_000, schedule=capped, allow_increase=True))
-    assert raised.figures["缩放系数"] == pytest.approx(20_000 / 13_800, abs=1e-5)
-    assert 94_000 < raised.figures["新方案返利合计(元)"] <= 95_000
+    assert raised.figures["scale_factor"] == pytest.approx(20_000 / 13_800, abs=1e-5)
+    assert 94_000 < raised.figures["rebate_total_new"] <= 95_000
     # Every partner capped at 25,000 means at most 100,000 can ever be paid: a larger budget cannot be used up
     ceiling = fit_rebate_budget(five, FitBudgetArgs(period=Q, budget=150_000, schedule=capped, allow_increase=True))
     assert "仍用不完预算" in ceiling.explanation
-    assert ceiling.figures["缩放系数"] == pytest.approx(25_000 / 13_800, abs=1e-5)  # where B hits the cap
-    assert 99_900 < ceiling.figures["新方案返利合计(元)"] <= 100_000
+    assert ceiling.figures["scale_factor"] == pytest.approx(25_000 / 13_800, abs=1e-5)  # where B hits the cap
+    assert 99_900 < ceiling.figures["rebate_total_new"] <= 100_000
 
 
 def test_fit_budget_by_raising_entry_threshold(five):
     result = fit_rebate_budget(five, FitBudgetArgs(period=Q, budget=130_000, method="raise_entry_threshold"))
-    assert result.figures["新入门门槛(%)"] == pytest.approx(92.5)  # first 0.5-point step above B's 92%
-    assert result.figures["新方案返利合计(元)"] == pytest.approx(141_800 - 13_800)
+    assert result.figures["entry_threshold_new"] == pytest.approx(92.5)  # first 0.5-point step above B's 92%
+    assert result.figures["rebate_total_new"] == pytest.approx(141_800 - 13_800)
     assert result.tables["partners_losing_rebate"]["partner_id"].tolist() == ["B"]
-    assert result.figures["可满足预算"] == "是"
+    assert result.figures["budget_met"] == "是"
 
 
 def test_impossible_budget_is_reported(five):
     # Even with the entry threshold at 99.5% the 100% and 110% tiers pay 128,000 > 120,000.
     result = fit_rebate_budget(five, FitBudgetArgs(period=Q, budget=120_000, method="raise_entry_threshold"))
-    assert result.figures["可满足预算"] == "否"
-    assert result.figures["新方案返利合计(元)"] is None
+    assert result.figures["budget_met"] == "否"
+    assert result.figures["rebate_total_new"] is None
     assert "无法满足预算" in result.explanation
     assert "99.5%" in result.explanation
-    assert result.figures["最高入门门槛下返利合计(元)"] == pytest.approx(128_000)
+    assert result.figures["rebate_total_at_highest_threshold"] == pytest.approx(128_000)
 
     with pytest.raises(ValidationError, match="预算必须大于 0"):
         FitBudgetArgs(budget=0)
@@ -363,14 +363,14 @@ def test_region_filter_and_registry_call(tmp_path):
     )
     result = TOOLS["simulate_rebate"](store, {"period": Q, "region": "华北"})
     assert result.tables["rebate_detail"]["partner_id"].tolist() == ["N"]
-    assert result.figures["返利合计(元)"] == pytest.approx(30_000)
+    assert result.figures["rebate_total"] == pytest.approx(30_000)
     assert result.parameters["schedule"]["tiers"][0] == {"threshold": 0.9, "rate": 0.015}
 
 
 def test_sample_company_tables_agree(loaded_store):
     result = TOOLS["simulate_rebate"](loaded_store, {"budget": 400_000})
     detail = result.tables["rebate_detail"]
-    total = result.figures["返利合计(元)"]
+    total = result.figures["rebate_total"]
     assert total > 0
     assert detail["rebate_amount"].sum() == pytest.approx(total)
     assert result.tables["by_tier"]["rebate_amount"].sum() == pytest.approx(total)
@@ -380,11 +380,11 @@ def test_sample_company_tables_agree(loaded_store):
     assert (detail.loc[detail["eligible"] == "否", "rebate_amount"] == 0).all()
     assert (detail.loc[detail["eligible"] == "否", "ineligible_reason"] != "").all()
     assert (detail.loc[detail["target"].isna(), "ineligible_reason"].str.contains("无目标")).all()
-    assert result.figures["预算差额(元)"] == pytest.approx(total - 400_000)
+    assert result.figures["budget_gap"] == pytest.approx(total - 400_000)
 
     fitted = TOOLS["fit_rebate_budget"](loaded_store, {"budget": round(total * 0.8, 2)})
-    assert fitted.figures["新方案返利合计(元)"] <= total * 0.8
-    assert fitted.figures["新方案返利合计(元)"] > total * 0.79
+    assert fitted.figures["rebate_total_new"] <= total * 0.8
+    assert fitted.figures["rebate_total_new"] > total * 0.79
 
     grid = TOOLS["rebate_sensitivity"](loaded_store, {}).tables["rebate_total_grid"].set_index("threshold_change")
     assert grid.loc["门槛不变", "rate_unchanged"] == pytest.approx(total)

@@ -1,6 +1,6 @@
-"""Tool results carry canonical snake_case table and column names; each tool declares their Chinese and English labels
-once, and only the renderers (chat answer, plan documents, the LLM's view, the command line) apply them, in the
-answer's language. No code reads a tool result by its display label."""
+"""Tool results carry canonical snake_case table, column and headline-figure names; each tool declares their Chinese
+and English labels once, and only the renderers (chat answer, plan documents, the LLM's view, the command line) apply
+them, in the answer's language. No code reads a tool result by its display label."""
 
 from __future__ import annotations
 
@@ -134,6 +134,120 @@ def test_the_scorecard_kpi_names_in_english_are_the_settings_page_names():
     assert {k: v["zh"] for k, v in kpis.items()} == {k: v[0] for k, v in scorecard.KPIS.items()}
 
 
+# ---- the headline figures: canonical names, each with a Chinese and an English label -----------------------------
+# Every branch that adds a figure: no budget, a budget, a schedule that already fits (how far the rates could rise),
+# rates raised to use the budget, an entry threshold that cannot meet the budget (RUNS), and a two-year company whose
+# conflict scan has a year-on-year quarter.
+FIGURE_RUNS = [
+    *RUNS,
+    ("simulate_rebate", {}),
+    ("fit_rebate_budget", {"budget": 1e12}),
+    ("fit_rebate_budget", {"budget": 1e12, "allow_increase": True}),
+]
+
+
+@pytest.fixture(scope="module")
+def two_years(tmp_path_factory) -> Store:
+    company = generate(partners=20, months=24, seed=5)
+    store = Store(tmp_path_factory.mktemp("two-years") / "company" / "sample")
+    store.replace_all(company.tables, meta={"source": "sample"})
+    store.save_profile(Profile(name="两年公司", kind="sample"))
+    return store
+
+
+@pytest.fixture(scope="module")
+def figure_results(store, results, two_years):
+    out = dict(results) | {f"{name}{args}": TOOLS[name](store, args) for name, args in FIGURE_RUNS[len(RUNS) :]}
+    return out | {"detect_conflicts (two years)": TOOLS["detect_conflicts"](two_years, {})}
+
+
+FIGURE_KEYS = [f"{name}{args}" for name, args in FIGURE_RUNS] + ["detect_conflicts (two years)"]
+
+
+@pytest.mark.parametrize("key", FIGURE_KEYS)
+def test_every_figure_has_a_canonical_name_and_both_labels(figure_results, key):
+    result = figure_results[key]
+    assert result.figures and result.unlabelled_figures() == [], key
+    for name in result.figures:
+        assert CANONICAL.match(name), f"{key}: figure {name!r} is not a canonical snake_case name"
+        assert not re.search(r"(yuan|cny|pct|percent)", name), name
+        zh, en = result.figure_label(name, "zh"), result.figure_label(name, "en")
+        assert CJK.search(zh) or zh == en == "HHI", f"{key}.{name}: the Chinese label is {zh!r}"
+        assert not CJK.search(en) and en != name, f"{key}.{name}: the English label is {en!r}"
+        assert zh.endswith("(元)") == en.endswith("(CNY)"), (zh, en)
+    for language in ("zh", "en"):
+        labelled = result.labelled_figures(language)
+        assert list(labelled.values()) == list(result.figures.values()), f"{key}: two figures share a {language} label"
+
+
+# What a user read in Chinese before the figures had canonical names (they were keyed by these labels).
+CHINESE_FIGURES = {
+    "partner_scorecard{}": [
+        "A级伙伴数", "B级伙伴数", "C级伙伴数", "D级伙伴数", "伙伴数", "平均得分", "升级数", "降级数",
+    ],
+    "cost_analysis{}": [
+        "销售额(元)", "渠道费用(元)", "费用率(%)", "毛利(元)", "毛利率(%)", "贡献(元)", "贡献率(%)", "前N名销售占比(%)",
+        "HHI", "集中度判断", "费用率最高分组", "费用率最高(%)", "费用率最低分组", "费用率最低(%)", "未分摊费用(元)",
+        "激励投入(元)", "激励投入产出比(倍)",
+    ],
+    "simulate_rebate{'budget': 100000}": [
+        "伙伴数", "获返利伙伴数", "不符合条件伙伴数", "返利合计(元)", "销售额合计(元)", "返利费用率(%)",
+        "因不符合条件取消的返利(元)", "封顶扣减合计(元)", "临近下一档伙伴数", "临近下一档增加返利(元)", "预算(元)",
+        "预算差额(元)", "预算使用率(%)",
+    ],
+    "fit_rebate_budget{'budget': 1000000000000.0}": [
+        "预算(元)", "原方案返利合计(元)", "缩放系数", "可上调倍数", "新方案返利合计(元)", "预算结余(元)",
+        "原获返利伙伴数", "新获返利伙伴数", "失去返利伙伴数", "可满足预算",
+    ],
+    "fit_rebate_budget{'budget': 50000, 'method': 'raise_entry_threshold'}": [
+        "预算(元)", "原方案返利合计(元)", "最高入门门槛下返利合计(元)", "新入门门槛(%)", "新方案返利合计(元)",
+        "预算结余(元)", "原获返利伙伴数", "新获返利伙伴数", "失去返利伙伴数", "可满足预算",
+    ],
+    "rebate_sensitivity{}": ["当前方案返利合计(元)", "最低情景返利(元)", "最高情景返利(元)", "情景数"],
+    "detect_conflicts (two years)": [
+        "发现总数", "高严重度项数", "中严重度项数", "低严重度项数", "窜货项数", "乱价项数", "压货项数", "持续下滑项数",
+        "扫描开始", "扫描结束", "同比截至季度",
+    ],
+    "quarterly_work_plan{}": [
+        "销售额目标", "达标伙伴占比目标", "费用率目标", "回款率目标", "高严重度渠道冲突目标", "A/B级伙伴占比目标",
+        "销售额基线", "达标伙伴占比基线", "费用率基线", "回款率基线", "高严重度渠道冲突基线", "A/B级伙伴占比基线",
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("key", list(CHINESE_FIGURES))
+def test_the_chinese_labels_of_the_figures_are_what_users_read_before(figure_results, key):
+    assert list(figure_results[key].labelled_figures("zh")) == CHINESE_FIGURES[key]
+
+
+def test_the_english_labels_of_the_figures_are_english(figure_results):
+    card = figure_results["partner_scorecard{}"].labelled_figures("en")
+    assert list(card)[:5] == ["Tier A partners", "Tier B partners", "Tier C partners", "Tier D partners", "Partners"]
+    rebate = figure_results["simulate_rebate{'budget': 100000}"]
+    assert rebate.figure_label("rebate_total", "en") == "Total rebate (CNY)"
+    assert rebate.figure_label("budget_gap", "en") == "Budget gap (CNY)"
+    assert rebate.figure_label("partners", "en") == "Partners", "the figure's own label, not the column's"
+    plan = figure_results["quarterly_work_plan{}"]
+    assert plan.figure_label("revenue_target", "en") == "Revenue target"
+    assert plan.figure_label("expense_ratio_baseline", "en") == "Expense ratio baseline"
+
+
+def test_a_figure_reads_as_the_column_of_the_same_quantity_unless_it_has_its_own_label(figure_results):
+    rebate = figure_results["simulate_rebate{'budget': 100000}"]
+    comparison = rebate.tables["budget_comparison"].iloc[0]
+    for name in ("rebate_total", "budget", "budget_use"):
+        assert rebate.figures[name] == comparison[name]
+        assert rebate.figure_label(name) == rebate.label(name, "zh", "budget_comparison")
+    assert rebate.figures["budget_gap"] == comparison["budget_gap"]
+    assert (rebate.figure_label("budget_gap"), rebate.label("budget_gap", "zh", "budget_comparison")) == (
+        "预算差额(元)",
+        "差额(元)（正数为超出）",
+    )
+    cost = figure_results["cost_analysis{}"]
+    assert cost.figures["revenue"] == pytest.approx(cost.tables["by_channel_type"]["revenue"].sum())
+    assert cost.figure_label("revenue") == cost.label("revenue", "zh", "by_channel_type") == "销售额(元)"
+
+
 # ---- the renderers: the answer's language, the dataset's currency -----------------------------------------------
 @pytest.fixture
 def dollar_ctx(loaded_store, tmp_path):
@@ -202,6 +316,45 @@ def test_plan_documents_store_the_tools_chinese_labels(store):
     chart = next(c for c in document.charts() if c.title == "各渠道类型销售额")
     assert (chart.x, chart.y) == ("渠道类型", ["销售额(元)"])
     assert "channel_type" not in render_markdown(document) and "by_channel_type" not in render_markdown(document)
+
+
+def test_the_llm_reads_the_figures_under_the_labels_of_the_answer_language(results):
+    result = results["simulate_rebate{'budget': 100000}"]
+    english, chinese = _tool_payload(result, "en")["figures"], _tool_payload(result, "zh")["figures"]
+    assert english["Total rebate (CNY)"] == chinese["返利合计(元)"] == result.figures["rebate_total"]
+    assert english["Budget gap (CNY)"] == chinese["预算差额(元)"] == result.figures["budget_gap"]
+    assert not [k for k in english if CJK.search(k)] and list(chinese.values()) == list(english.values())
+
+
+def test_the_tool_command_prints_canonical_figures_with_their_labels(loaded_store, capsys):
+    arguments = ["tool", "simulate_rebate", "--args", '{"budget": 100000}', "--json"]
+    assert cli_main([*arguments, "--lang", "en"]) == 0
+    english = json.loads(capsys.readouterr().out)
+    expected = TOOLS["simulate_rebate"](loaded_store, {"budget": 100000}).figures
+    assert english["figures"] == pytest.approx(expected), "a script reads the figures by their canonical names"
+    assert english["figure_labels"]["rebate_total"] == "Total rebate (CNY)"
+    assert set(english["figure_labels"]) == set(expected)
+    assert cli_main(arguments) == 0
+    chinese = json.loads(capsys.readouterr().out)
+    assert chinese["figures"] == english["figures"] and chinese["figure_labels"]["budget_gap"] == "预算差额(元)"
+    loaded_store.save_profile(Profile(name="Demo Inc", kind="sample", currency="USD"))
+    assert cli_main([*arguments, "--lang", "en"]) == 0
+    assert json.loads(capsys.readouterr().out)["figure_labels"]["rebate_total"] == "Total rebate (USD)"
+
+
+def test_plan_documents_keep_canonical_figures_with_their_chinese_labels(store, loaded_store):
+    document = build_incentive_plan(store, None, {"budget": 100000})
+    result = TOOLS["simulate_rebate"](store, {"budget": 100000})
+    assert document.figures == pytest.approx(result.figures)
+    assert document.figure_labels == {k: result.figure_label(k, "zh") for k in result.figures}
+    assert PlanDocument.from_json(document.to_json()).figure_labels["budget_gap"] == "预算差额(元)"
+    plan = drafts.build("work_plan", store, drafts.initial_args("work_plan", {}), None).draft.document
+    assert plan.figure_labels["revenue_target"] == "销售额目标" and "revenue_target" in plan.figures
+    strategy = build_strategy(store, None)
+    assert strategy.figure_labels["expense_ratio"] == "费用率(%)" and "expense_ratio" in strategy.figures
+    loaded_store.save_profile(Profile(name="Demo Inc", kind="sample", currency="USD"))
+    dollars = build_incentive_plan(loaded_store, None, {"budget": 100000})
+    assert dollars.figure_labels["rebate_total"] == "返利合计(美元)" and dollars.figure_labels["partners"] == "伙伴数"
 
 
 # ---- what was saved before this change still opens ---------------------------------------------------------------
@@ -308,6 +461,22 @@ def test_a_draft_saved_before_the_change_opens_renders_and_revises(loaded_store,
     assert revised.draft.version == 2 and revised.draft.document is not None
 
 
+@pytest.mark.parametrize("saved", ["before the change", "after it"])
+def test_a_revision_reports_moved_figures_by_their_labels_in_the_datasets_currency(loaded_store, saved):
+    """Money is written in the dataset's currency; an old draft's figures (keyed 预算差额(元)) are matched to the new
+    document's through its labels, whose unit is now 美元."""
+    loaded_store.save_profile(Profile(name="Demo Inc", kind="sample", currency="USD"))
+    if saved == "before the change":
+        draft = load_answer(json.loads(json.dumps(SAVED_ANSWER))).draft
+    else:
+        draft = drafts.build("incentive", loaded_store, ARGS, None).draft
+        assert draft.figures["budget_gap"] == pytest.approx(296394.13)
+    revised, changes = drafts.revise(loaded_store, draft, {"budget": 200_000}, None)
+    assert "预算差额：29.64 万美元 → 24.64 万美元" in changes
+    assert not [c for c in changes if c.startswith("预算差额") and "万元" in c]
+    assert revised.draft.figures["budget_gap"] == pytest.approx(246394.13)
+
+
 def test_a_plan_saved_before_the_change_is_listed_and_opens(tmp_path):
     folder = tmp_path / "plans"
     folder.mkdir()
@@ -343,15 +512,10 @@ def _chinese(node: ast.AST) -> bool:
 
 
 def _exempt(target: ast.AST) -> bool:
-    """Not a tool result or frame: the headline figures (keyed by their Chinese names, shown as they are), a
-    Literal type, or a module constant (an alias or lookup table keyed by Chinese words)."""
-    names = [
-        n.attr if isinstance(n, ast.Attribute) else n.id
-        for n in ast.walk(target)
-        if isinstance(n, ast.Attribute | ast.Name)
-    ]
+    """Not a tool result or frame: a Literal type, or a module constant (an alias or lookup table keyed by Chinese
+    words)."""
     head = target.id if isinstance(target, ast.Name) else target.attr if isinstance(target, ast.Attribute) else ""
-    return "figures" in names or head == "Literal" or (head.isupper() and len(head) > 1)
+    return head == "Literal" or (head.isupper() and len(head) > 1)
 
 
 def label_reads(source: str, path: str = "<source>") -> list[str]:
@@ -398,6 +562,9 @@ def test_no_code_reads_a_tool_result_or_frame_by_a_display_label():
         'basis = "目标(元)" in detail.columns',
         'first = result.table("记分卡")',
         'ranked = main.assign(**{"费用率(%)": math.nan})',
+        'total = result.figures["返利合计(元)"]',
+        'high = cost.figures.get("费用率最高分组")',
+        "text = f\"{figures['发现总数']} 条\"",
     ],
 )
 def test_the_scan_catches_a_planted_label_read(planted):
@@ -407,8 +574,7 @@ def test_the_scan_catches_a_planted_label_read(planted):
 @pytest.mark.parametrize(
     "allowed",
     [
-        'total = result.figures["返利合计(元)"]',
-        'high = cost.figures.get("费用率最高分组")',
+        'total = result.figures["rebate_total"]',
         'paid = detail[detail["tier_reached"] == "无目标"]',
         'mode = MODE_ALIASES["全额累进"]',
         'raise ToolError(f"没有区域「{region}」。")',
@@ -416,7 +582,7 @@ def test_the_scan_catches_a_planted_label_read(planted):
         'Severity = Literal["低", "中", "高"]',
     ],
 )
-def test_the_scan_leaves_text_values_and_figures_alone(allowed):
+def test_the_scan_leaves_text_values_and_canonical_reads_alone(allowed):
     assert label_reads(allowed) == [], allowed
 
 

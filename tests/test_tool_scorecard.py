@@ -77,7 +77,7 @@ def test_scores_tiers_gaps_and_levers_worked_by_hand(store):
         75.0
     )
     assert math.isnan(card.loc["P4", "score"]), "a partner with no data cannot be scored"
-    assert result.figures["A级伙伴数"] == 1 and result.figures["D级伙伴数"] == 2
+    assert result.figures["tier_a_partners"] == 1 and result.figures["tier_d_partners"] == 2
     assert "P4" not in card.index[card["achievement"].notna()]
     assert result.warnings == [
         "数据截至 2026-02-10，2026年第1季度只有部分数据（2026-01-01 ~ 2026-02-10）。",

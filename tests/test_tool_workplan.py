@@ -78,7 +78,7 @@ def test_goals_are_computed_from_the_basis_quarter(store):
     )
     # collections 20,000 / 23,000 = 86.96% -> the 95% target
     assert goals.loc["回款率", "baseline"] == pytest.approx(86.96) and goals.loc["回款率", "target"] == 95.0
-    assert result.figures["销售额目标"] == pytest.approx(21_600)
+    assert result.figures["revenue_target"] == pytest.approx(21_600)
 
 
 def test_numbers_match_the_tools_they_come_from(store):
@@ -86,9 +86,10 @@ def test_numbers_match_the_tools_they_come_from(store):
     cost = TOOLS["cost_analysis"](store, {"period": "2026Q1"})
     conflicts = TOOLS["detect_conflicts"](store, {"period": "2026Q1"})
     goals = result.tables["goals"].set_index("goal")
-    assert goals.loc["费用率", "baseline"] == cost.figures["费用率(%)"]
-    assert goals.loc["高严重度渠道冲突", "baseline"] == conflicts.figures["高严重度项数"]
-    assert any(m.source == "cost_analysis" and cost.figures["费用率最高分组"] in m.action for m in result.data.measures)
+    assert goals.loc["费用率", "baseline"] == cost.figures["expense_ratio"]
+    assert goals.loc["高严重度渠道冲突", "baseline"] == conflicts.figures["high_severity_findings"]
+    high = cost.figures["highest_ratio_group"]
+    assert any(m.source == "cost_analysis" and high in m.action for m in result.data.measures)
 
 
 def test_phases_and_review_dates_fit_the_plan_quarter(store):

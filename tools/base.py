@@ -2,8 +2,8 @@
 
 A tool is a pure function (store, args) -> ToolResult. Its argument model's docstring is the
 description an LLM sees when the tool is offered by tool calling, so it is written for a model.
-Results carry canonical snake_case table and column names; each tool declares their Chinese and English
-labels once (a Labels map), and only renderers (chat answer, plan documents, CLI, the LLM's view) apply them.
+Results carry canonical snake_case table, column and headline-figure names; each tool declares their Chinese and
+English labels once (a Labels map), and only renderers (chat answer, plan documents, CLI, the LLM's view) apply them.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ class Labels:
     """Chinese and English labels of canonical table and column names, declared once per tool.
 
     A key "table.column" labels that column in that table only (本期毛利(元) in the ROI table, 毛利(元)
-    elsewhere); a plain key labels the name everywhere. `a | b` is a with b's labels added or replacing.
+    elsewhere); a key "figures.name" labels a headline figure only (伙伴数 as a figure, 伙伴数(家) as a column);
+    a plain key labels the name everywhere. `a | b` is a with b's labels added or replacing.
     """
 
     def __init__(self, entries: Mapping[str, Label | tuple[str, str]] | None = None):
@@ -83,6 +84,9 @@ class Labels:
         return Labels({key: Label(zh(label.zh), en(label.en)) for key, label in self._entries.items()})
 
 
+# The scope of the labels of headline figures: "figures.partners" labels the figure `partners`, not the column.
+FIGURES = "figures"
+
 # Columns several tools show under the same label.
 COMMON_LABELS = Labels(
     {
@@ -97,8 +101,9 @@ COMMON_LABELS = Labels(
 class ToolResult(BaseModel):
     """Tables, a short explanation, the formula and parameters used, and the period, for one tool run.
 
-    `tables` are keyed by canonical snake_case names and have canonical column names; `labels` says how a
-    renderer shows them in Chinese or English (labelled()).
+    `tables` are keyed by canonical snake_case names and have canonical column names, and `figures` (the headline
+    numbers) by canonical snake_case names too; `labels` says how a renderer shows them in Chinese or English
+    (labelled(), labelled_figures()).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -131,6 +136,22 @@ class ToolResult(BaseModel):
         """The tables as a user reads them, in the answer's language: {table label: frame with labelled headers}."""
         chosen = [n for n in (list(self.tables) if names is None else names) if n in self.tables]
         return {self.label(n, language): self.labels.frame(self.tables[n], language, n) for n in chosen}
+
+    def figure_label(self, name: str, language: str = "zh") -> str:
+        """The label of a headline figure (a "figures.name" label first, else the name's plain label)."""
+        return self.labels.text(name, language, FIGURES)
+
+    def figure_labels(self, language: str = "zh") -> dict[str, str]:
+        """{figure name: its label} in the answer's language."""
+        return {name: self.figure_label(name, language) for name in self.figures}
+
+    def labelled_figures(self, language: str = "zh") -> dict[str, float | int | str | None]:
+        """The headline figures as a user reads them, in the answer's language: {label: value}."""
+        return {self.figure_label(name, language): value for name, value in self.figures.items()}
+
+    def unlabelled_figures(self) -> list[str]:
+        """Figure names that have no label."""
+        return [name for name in self.figures if self.labels.get(name, FIGURES) is None]
 
     def numbers(self) -> set[float]:
         """Every number this result shows (headline figures and table cells), for answer checks."""

@@ -38,6 +38,12 @@ KIND_ZH: dict[str, str] = {
     "stock_buildup": "压货",
     "declining": "持续下滑",
 }
+KIND_EN: dict[str, str] = {
+    "cross_region": "Cross-region selling",
+    "below_floor": "Below-floor price",
+    "stock_buildup": "Stock build-up",
+    "declining": "Sustained decline",
+}
 SEVERITY_RANK = {"低": 0, "中": 1, "高": 2}
 SEVERITIES: tuple[Severity, ...] = ("低", "中", "高")
 SEVERITY_COLUMNS = {"高": "high", "中": "medium", "低": "low"}  # 按类型与严重度统计: one column per severity
@@ -79,6 +85,16 @@ LABELS = COMMON_LABELS | Labels(
         "quarter": ("季度", "Quarter"),
         "revenue_year_ago": ("去年同期(元)", "A year earlier (CNY)"),
         "yoy": ("同比(%)", "Year on year (%)"),
+        # headline figures
+        "findings_total": ("发现总数", "Findings"),
+        **{
+            f"{en}_severity_findings": (f"{zh}严重度项数", f"{en.capitalize()}-severity findings")
+            for zh, en in SEVERITY_COLUMNS.items()
+        },
+        **{f"{k}_findings": (f"{KIND_ZH[k]}项数", f"{KIND_EN[k]} findings") for k in KINDS},
+        "scan_start": ("扫描开始", "Scan start"),
+        "scan_end": ("扫描结束", "Scan end"),
+        "decline_through": ("同比截至季度", "Year on year compared up to"),
     }
 )
 
@@ -965,14 +981,17 @@ def detect_conflicts(store: Store, args: ConflictArgs) -> ToolResult:
     findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], KINDS.index(f.kind), -_magnitude(f), f.partner_id))
 
     figures: dict[str, float | int | str | None] = {
-        "发现总数": len(findings),
-        **{f"{s}严重度项数": sum(1 for f in findings if f.severity == s) for s in ("高", "中", "低")},
-        **{f"{KIND_ZH[k]}项数": sum(1 for f in findings if f.kind == k) for k in checks},
-        "扫描开始": start.isoformat(),
-        "扫描结束": period.end.isoformat(),
+        "findings_total": len(findings),
+        **{
+            f"{SEVERITY_COLUMNS[s]}_severity_findings": sum(1 for f in findings if f.severity == s)
+            for s in ("高", "中", "低")
+        },
+        **{f"{k}_findings": sum(1 for f in findings if f.kind == k) for k in checks},
+        "scan_start": start.isoformat(),
+        "scan_end": period.end.isoformat(),
     }
     if "decline_anchor" in scan.notes:
-        figures["同比截至季度"] = scan.notes["decline_anchor"]
+        figures["decline_through"] = scan.notes["decline_anchor"]
     return ToolResult(
         tool="detect_conflicts",
         title="渠道冲突排查（窜货、乱价、压货、持续下滑）",

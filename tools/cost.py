@@ -79,6 +79,15 @@ LABELS = COMMON_LABELS | Labels(
         "revenue_share": ("销售占比(%)", "Share of sales (%)"),
         "cumulative_share": ("累计占比(%)", "Cumulative share (%)"),
         "level_name": ("层级名称", "Level"),
+        # headline figures (revenue, cost, expense_ratio … incentive_spend, roi read as the columns do)
+        "top_n_share": ("前N名销售占比(%)", "Top-N share of sales (%)"),
+        "hhi": ("HHI", "HHI"),
+        "concentration_verdict": ("集中度判断", "Concentration"),
+        "highest_ratio_group": ("费用率最高分组", "Group with the highest expense ratio"),
+        "highest_expense_ratio": ("费用率最高(%)", "Highest expense ratio (%)"),
+        "lowest_ratio_group": ("费用率最低分组", "Group with the lowest expense ratio"),
+        "lowest_expense_ratio": ("费用率最低(%)", "Lowest expense ratio (%)"),
+        "unallocated_cost": ("未分摊费用(元)", "Unallocated cost (CNY)"),
     }
 )
 # Columns left empty when the data lacks what they are computed from (never a 0 % expense ratio for costs
@@ -524,23 +533,23 @@ def cost_analysis(store: Store, args: CostArgs) -> ToolResult:
     )
 
     figures = {
-        "销售额(元)": round(revenue, 2),
-        "渠道费用(元)": _num(round(cost, 2)),
-        "费用率(%)": _num(_percent_of(cost, revenue)),
-        "毛利(元)": _num(round(gross_profit, 2)),
-        "毛利率(%)": _num(_percent_of(gross_profit, revenue)),
-        "贡献(元)": _num(round(gross_profit - cost, 2)),
-        "贡献率(%)": _num(_percent_of(gross_profit - cost, revenue)),
-        "前N名销售占比(%)": round(top_share * 100, 2),
-        "HHI": round(hhi, 2),
-        "集中度判断": verdict,
-        "费用率最高分组": str(high[name_col]) if pd.notna(high["expense_ratio"]) else None,
-        "费用率最高(%)": _num(high["expense_ratio"]),
-        "费用率最低分组": str(low[name_col]) if pd.notna(low["expense_ratio"]) else None,
-        "费用率最低(%)": _num(low["expense_ratio"]),
-        "未分摊费用(元)": round(unallocated_total, 2),
-        "激励投入(元)": round(incentive_spend, 2),
-        "激励投入产出比(倍)": overall_roi,
+        "revenue": round(revenue, 2),
+        "cost": _num(round(cost, 2)),
+        "expense_ratio": _num(_percent_of(cost, revenue)),
+        "gross_profit": _num(round(gross_profit, 2)),
+        "gross_margin": _num(_percent_of(gross_profit, revenue)),
+        "contribution": _num(round(gross_profit - cost, 2)),
+        "contribution_margin": _num(_percent_of(gross_profit - cost, revenue)),
+        "top_n_share": round(top_share * 100, 2),
+        "hhi": round(hhi, 2),
+        "concentration_verdict": verdict,
+        "highest_ratio_group": str(high[name_col]) if pd.notna(high["expense_ratio"]) else None,
+        "highest_expense_ratio": _num(high["expense_ratio"]),
+        "lowest_ratio_group": str(low[name_col]) if pd.notna(low["expense_ratio"]) else None,
+        "lowest_expense_ratio": _num(low["expense_ratio"]),
+        "unallocated_cost": round(unallocated_total, 2),
+        "incentive_spend": round(incentive_spend, 2),
+        "roi": overall_roi,
     }
     gap = float(high["expense_ratio"]) - float(low["expense_ratio"])
     if not available.has("costs"):
@@ -554,7 +563,7 @@ def cost_analysis(store: Store, args: CostArgs) -> ToolResult:
         comparison = f"范围内只有{high[name_col]}一组有销售；"
     ratios = "、".join(
         f"{name} {figures[key]:.2f}%"
-        for name, key in (("整体费用率", "费用率(%)"), ("毛利率", "毛利率(%)"))
+        for name, key in (("整体费用率", "expense_ratio"), ("毛利率", "gross_margin"))
         if figures[key] is not None
     )
     explanation = (

@@ -100,6 +100,37 @@ LABELS = COMMON_LABELS | Labels(
         "top_rate": ("最高档返点(%)", "Top tier rate (%)"),
         "change_vs_current": ("较当前方案(元)", "Change against the current schedule (CNY)"),
         "threshold_change": ("门槛调整", "Threshold change"),
+        # headline figures: a figure that is a column's quantity keeps its name (rebate_total, budget, rebate_ratio,
+        # budget_use); "figures.<name>" gives it the figure's own label where it reads differently from the column
+        "figures.partners": ("伙伴数", "Partners"),
+        "figures.paid_partners": ("获返利伙伴数", "Partners paid"),
+        "figures.ineligible_partners": ("不符合条件伙伴数", "Partners not eligible"),
+        "figures.revenue": ("销售额合计(元)", "Total revenue (CNY)"),
+        "figures.cap_cut": ("封顶扣减合计(元)", "Total cut by caps (CNY)"),
+        "figures.budget_gap": ("预算差额(元)", "Budget gap (CNY)"),
+        "forfeited_rebate": ("因不符合条件取消的返利(元)", "Rebate withheld from ineligible partners (CNY)"),
+        "near_next_tier_partners": ("临近下一档伙伴数", "Partners near the next tier"),
+        "near_next_tier_rebate_increase": ("临近下一档增加返利(元)", "Extra rebate if they reach it (CNY)"),
+        # fit_rebate_budget
+        "rebate_total_old": ("原方案返利合计(元)", "Total rebate, current schedule (CNY)"),
+        "rebate_total_new": ("新方案返利合计(元)", "Total rebate, new schedule (CNY)"),
+        "scale_factor": ("缩放系数", "Scale factor"),
+        "max_scale_factor": ("可上调倍数", "Largest possible scale-up (x)"),
+        "rebate_total_at_highest_threshold": (
+            "最高入门门槛下返利合计(元)",
+            "Total rebate at the highest entry threshold (CNY)",
+        ),
+        "entry_threshold_new": ("新入门门槛(%)", "New entry threshold (%)"),
+        "budget_left": ("预算结余(元)", "Budget left (CNY)"),
+        "paid_partners_old": ("原获返利伙伴数", "Partners paid, current schedule"),
+        "paid_partners_new": ("新获返利伙伴数", "Partners paid, new schedule"),
+        "partners_lost": ("失去返利伙伴数", "Partners losing their rebate"),
+        "budget_met": ("可满足预算", "Budget can be met"),
+        # rebate_sensitivity
+        "rebate_total_current": ("当前方案返利合计(元)", "Total rebate, current schedule (CNY)"),
+        "rebate_total_lowest": ("最低情景返利(元)", "Lowest scenario total (CNY)"),
+        "rebate_total_highest": ("最高情景返利(元)", "Highest scenario total (CNY)"),
+        "scenario_count": ("情景数", "Scenarios"),
     }
 )
 
@@ -896,16 +927,16 @@ def simulate_rebate(store: Store, args: RebateArgs) -> ToolResult:
     ineligible = detail[detail["eligible"] == "否"]
     forfeited = round(float(ineligible["rebate_due"].sum()), 2)
     figures: dict[str, Any] = {
-        "伙伴数": len(detail),
-        "获返利伙伴数": paid_count,
-        "不符合条件伙伴数": len(ineligible),
-        "返利合计(元)": total,
-        "销售额合计(元)": revenue,
-        "返利费用率(%)": round(total / revenue * 100, 2) if revenue > 0 else None,
-        "因不符合条件取消的返利(元)": forfeited,
-        "封顶扣减合计(元)": round(float(detail.loc[detail["eligible"] == "是", "cap_cut"].sum()), 2),
-        "临近下一档伙伴数": len(near),
-        "临近下一档增加返利(元)": round(float(near["rebate_increase"].sum()), 2) if len(near) else 0.0,
+        "partners": len(detail),
+        "paid_partners": paid_count,
+        "ineligible_partners": len(ineligible),
+        "rebate_total": total,
+        "revenue": revenue,
+        "rebate_ratio": round(total / revenue * 100, 2) if revenue > 0 else None,
+        "forfeited_rebate": forfeited,
+        "cap_cut": round(float(detail.loc[detail["eligible"] == "是", "cap_cut"].sum()), 2),
+        "near_next_tier_partners": len(near),
+        "near_next_tier_rebate_increase": round(float(near["rebate_increase"].sum()), 2) if len(near) else 0.0,
     }
     tables = {
         "rebate_detail": detail,
@@ -923,9 +954,7 @@ def simulate_rebate(store: Store, args: RebateArgs) -> ToolResult:
     ]
     if args.budget is not None:
         gap = round(total - args.budget, 2)
-        figures.update(
-            {"预算(元)": args.budget, "预算差额(元)": gap, "预算使用率(%)": round(total / args.budget * 100, 2)}
-        )
+        figures.update({"budget": args.budget, "budget_gap": gap, "budget_use": round(total / args.budget * 100, 2)})
         tables["budget_comparison"] = pd.DataFrame(
             [
                 {
@@ -946,7 +975,7 @@ def simulate_rebate(store: Store, args: RebateArgs) -> ToolResult:
     if len(near):
         sentences.append(
             f"另有 {len(near)} 家距下一档不超过 {args.near_window * 100:g} 个百分点，"
-            f"若全部冲档成功将再增加返利 {_money(figures['临近下一档增加返利(元)'])}。"
+            f"若全部冲档成功将再增加返利 {_money(figures['near_next_tier_rebate_increase'])}。"
         )
     return _finish(
         ToolResult(
@@ -1039,7 +1068,7 @@ def fit_rebate_budget(store: Store, args: FitBudgetArgs) -> ToolResult:
     warnings += more
     old_paid = _paid(frame, old, eligible)
     old_total = round(float(old_paid.sum()), 2)
-    figures: dict[str, Any] = {"预算(元)": budget, "原方案返利合计(元)": old_total}
+    figures: dict[str, Any] = {"budget": budget, "rebate_total_old": old_total}
     sentences = [
         f"原方案（{old.steps_text()}）合计 {_money(old_total)}，"
         + (
@@ -1061,21 +1090,21 @@ def fit_rebate_budget(store: Store, args: FitBudgetArgs) -> ToolResult:
         most = total_at(factor) if plateau else None
         if plateau and not most:
             new = old
-            figures["缩放系数"] = 1.0
+            figures["scale_factor"] = 1.0
             sentences.append("没有符合条件且达到门槛的伙伴，调整返点不会改变返利合计，方案保持不变。")
         elif plateau and (factor == 1.0 or not args.allow_increase):
             new = old
-            figures.update({"缩放系数": 1.0, "可上调倍数": _floor6(factor)})
+            figures.update({"scale_factor": 1.0, "max_scale_factor": _floor6(factor)})
             sentences.append(f"方案保持不变；{_plateau_text(factor, most)}，用不完预算。")
         elif old_total <= budget and not args.allow_increase:
             new = old
-            figures.update({"缩放系数": 1.0, "可上调倍数": _floor6(factor)})
+            figures.update({"scale_factor": 1.0, "max_scale_factor": _floor6(factor)})
             sentences.append(
                 f"方案保持不变；若要用足预算，返点可整体上调到 {factor:.4f} 倍（设 allow_increase=true 生成新方案）。"
             )
         else:
             new = _scaled(old, factor, publish=True)
-            figures["缩放系数"] = _floor6(factor)
+            figures["scale_factor"] = _floor6(factor)
             new_total = _total(frame, new, eligible)
             verb = "上调" if factor > 1 else "下调"
             example = f"{_pct(old.tiers[-1].rate)} → {_pct(new.tiers[-1].rate)}"
@@ -1114,7 +1143,7 @@ def fit_rebate_budget(store: Store, args: FitBudgetArgs) -> ToolResult:
                 feasible = False
                 if steps >= 1:
                     best = _total(frame, candidate, eligible)
-                    figures["最高入门门槛下返利合计(元)"] = best
+                    figures["rebate_total_at_highest_threshold"] = best
                     sentences.append(
                         f"无法满足预算：即使把入门门槛提高到 {_pct(candidate.tiers[0].threshold)}（{ceiling_text}），"
                         f"返利合计仍为 {_money(best)}，超出预算 {_money(best - budget)}。"
@@ -1131,7 +1160,7 @@ def fit_rebate_budget(store: Store, args: FitBudgetArgs) -> ToolResult:
             )
         elif feasible:
             sentences.append("无需提高门槛，方案保持不变。")
-        figures["新入门门槛(%)"] = round(new.tiers[0].threshold * 100, 2)
+        figures["entry_threshold_new"] = round(new.tiers[0].threshold * 100, 2)
 
     new_paid = _paid(frame, new, eligible)
     new_total = round(float(new_paid.sum()), 2)
@@ -1150,12 +1179,12 @@ def fit_rebate_budget(store: Store, args: FitBudgetArgs) -> ToolResult:
         sentences.append(f"{int(lost.sum())} 家伙伴因此失去返利（原合计 {_money(float(old_paid[lost].sum()))}）。")
     figures.update(
         {
-            "新方案返利合计(元)": new_total if feasible else None,
-            "预算结余(元)": round(budget - new_total, 2) if feasible else None,
-            "原获返利伙伴数": int((old_paid > 0).sum()),
-            "新获返利伙伴数": int((new_paid > 0).sum()),
-            "失去返利伙伴数": int(lost.sum()),
-            "可满足预算": "是" if feasible else "否",
+            "rebate_total_new": new_total if feasible else None,
+            "budget_left": round(budget - new_total, 2) if feasible else None,
+            "paid_partners_old": int((old_paid > 0).sum()),
+            "paid_partners_new": int((new_paid > 0).sum()),
+            "partners_lost": int(lost.sum()),
+            "budget_met": "是" if feasible else "否",
         }
     )
     detail = _detail_table(frame, new, _amounts(frame, new), eligible, reasons)
@@ -1273,10 +1302,10 @@ def rebate_sensitivity(store: Store, args: SensitivityArgs) -> ToolResult:
             },
             labels=LABELS | Labels(grid_labels),
             figures={
-                "当前方案返利合计(元)": current,
-                "最低情景返利(元)": float(lowest["rebate_total"]),
-                "最高情景返利(元)": float(highest["rebate_total"]),
-                "情景数": len(long),
+                "rebate_total_current": current,
+                "rebate_total_lowest": float(lowest["rebate_total"]),
+                "rebate_total_highest": float(highest["rebate_total"]),
+                "scenario_count": len(long),
             },
             warnings=warnings,
             data={"schedule": schedule.model_dump(mode="json")},

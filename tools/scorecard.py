@@ -90,6 +90,10 @@ LABELS = COMMON_LABELS | Labels(
         "default_weight": ("默认权重(%)", "Default weight (%)"),
         "weight": ("实际权重(%)", "Weight used (%)"),
         "status": ("说明", "Note"),
+        # headline figures (partners and average_score read as the tier_distribution columns do)
+        **{f"tier_{t.lower()}_partners": (f"{t}级伙伴数", f"Tier {t} partners") for t in TIER_ORDER},
+        "promoted_partners": ("升级数", "Partners promoted"),
+        "demoted_partners": ("降级数", "Partners demoted"),
     }
 )
 
@@ -241,17 +245,17 @@ def partner_scorecard(store: Store, args: ScorecardArgs) -> ToolResult:
     moves = _table(shown[shown["movement"].isin(["升级", "降级"])].sort_values("score", ascending=False))
     counts = shown["tier"].value_counts()
     top = shown.sort_values("score", ascending=False).iloc[0] if len(shown) else None
-    figures = {f"{t}级伙伴数": int(counts.get(t, 0)) for t in TIER_ORDER}
+    figures = {f"tier_{t.lower()}_partners": int(counts.get(t, 0)) for t in TIER_ORDER}
     figures |= {
-        "伙伴数": len(shown),
-        "平均得分": round(float(shown["score"].mean()), 2) if len(shown) else None,
-        "升级数": int((shown["movement"] == "升级").sum()),
-        "降级数": int((shown["movement"] == "降级").sum()),
+        "partners": len(shown),
+        "average_score": round(float(shown["score"].mean()), 2) if len(shown) else None,
+        "promoted_partners": int((shown["movement"] == "升级").sum()),
+        "demoted_partners": int((shown["movement"] == "降级").sum()),
     }
+    tiers = "、".join(f"{t} 级 {figures[f'tier_{t.lower()}_partners']} 个" for t in TIER_ORDER)
     explanation = (
-        f"{period.label}共评估 {len(shown)} 个伙伴：A 级 {figures['A级伙伴数']} 个、B 级 {figures['B级伙伴数']} 个、"
-        f"C 级 {figures['C级伙伴数']} 个、D 级 {figures['D级伙伴数']} 个；较上期升级 {figures['升级数']} 个、"
-        f"降级 {figures['降级数']} 个。"
+        f"{period.label}共评估 {len(shown)} 个伙伴：{tiers}；较上期升级 {figures['promoted_partners']} 个、"
+        f"降级 {figures['demoted_partners']} 个。"
         + (f"得分最高的是{top['name']}（{top['score']:.1f} 分）。" if top is not None else "")
     )
     formula = (

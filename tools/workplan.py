@@ -14,6 +14,17 @@ from tools.base import TOOLS, Labels, ToolError, ToolResult, register, span_of
 from tools.metrics import partner_metrics, period_total, period_totals
 from tools.scorecard import KPIS
 
+# The goals a plan can set: canonical key -> (Chinese name, English name). The figures are <key>_target and
+# <key>_baseline, labelled 销售额目标 / Revenue target.
+GOALS: dict[str, tuple[str, str]] = {
+    "revenue": ("销售额", "Revenue"),
+    "on_target_share": ("达标伙伴占比", "On-target partner share"),
+    "expense_ratio": ("费用率", "Expense ratio"),
+    "collection_rate": ("回款率", "Collection rate"),
+    "high_severity_conflicts": ("高严重度渠道冲突", "High-severity channel conflicts"),
+    "ab_tier_share": ("A/B级伙伴占比", "Tier A/B partner share"),
+}
+
 LABELS = Labels(
     {
         # tables
@@ -41,6 +52,9 @@ LABELS = Labels(
         "kpi": ("指标", "KPI"),
         "formula": ("计算", "Formula"),
         "review_dates": ("复盘日期", "Review dates"),
+        # headline figures
+        **{f"{key}_target": (f"{zh}目标", f"{en} target") for key, (zh, en) in GOALS.items()},
+        **{f"{key}_baseline": (f"{zh}基线", f"{en} baseline") for key, (zh, en) in GOALS.items()},
     }
 )
 
@@ -55,6 +69,7 @@ ROLES = {
 
 class Goal(BaseModel):
     area: str
+    key: str  # canonical, one of GOALS: names the plan's figures (revenue -> revenue_target, revenue_baseline)
     name: str
     baseline: float | None
     target: float
@@ -251,16 +266,16 @@ def quarterly_work_plan(store: Store, args: WorkPlanArgs) -> ToolResult:
     kpis = [
         Kpi(
             name=g.name,
-            formula=KPI_FORMULAS.get(g.name, ""),
+            formula=KPI_FORMULAS.get(g.key, ""),
             baseline=g.baseline,
             target=g.target,
             unit=g.unit,
-            owner=KPI_OWNERS.get(g.name, "渠道总监"),
+            owner=KPI_OWNERS.get(g.key, "渠道总监"),
             review_dates=reviews,
         )
         for g in goals
     ]
-    scope_label = args.region or "全国"
+    scope_label = store.scope_label(args.region)
     plan = WorkPlan(
         title=f"{quarter.label}渠道工作计划（{scope_label}）",
         quarter=quarter.key,
@@ -294,7 +309,7 @@ def quarterly_work_plan(store: Store, args: WorkPlanArgs) -> ToolResult:
             "kpis": _kpi_table(kpis),
         },
         labels=LABELS,
-        figures={g.name + "目标": g.target for g in goals} | {g.name + "基线": g.baseline for g in goals},
+        figures={f"{g.key}_target": g.target for g in goals} | {f"{g.key}_baseline": g.baseline for g in goals},
         warnings=[*period_notes, *(w for r in (card, cost, conflicts) if r is not None for w in r.warnings)],
         missing=missing,
         data=plan,
@@ -302,20 +317,20 @@ def quarterly_work_plan(store: Store, args: WorkPlanArgs) -> ToolResult:
 
 
 KPI_FORMULAS = {
-    "销售额": "Σ 销售额（元）",
-    "达标伙伴占比": "完成率 ≥ 100% 的伙伴数 ÷ 有目标的伙伴数",
-    "费用率": "渠道费用 ÷ 销售额",
-    "回款率": "实收 ÷ 应收",
-    "高严重度渠道冲突": "未处理完毕的高严重度案件数",
-    "A/B级伙伴占比": "A、B 级伙伴数 ÷ 伙伴总数",
+    "revenue": "Σ 销售额（元）",
+    "on_target_share": "完成率 ≥ 100% 的伙伴数 ÷ 有目标的伙伴数",
+    "expense_ratio": "渠道费用 ÷ 销售额",
+    "collection_rate": "实收 ÷ 应收",
+    "high_severity_conflicts": "未处理完毕的高严重度案件数",
+    "ab_tier_share": "A、B 级伙伴数 ÷ 伙伴总数",
 }
 KPI_OWNERS = {
-    "销售额": "渠道总监",
-    "达标伙伴占比": "区域经理",
-    "费用率": "财务部",
-    "回款率": "财务部",
-    "高严重度渠道冲突": "渠道管理部",
-    "A/B级伙伴占比": "区域经理",
+    "revenue": "渠道总监",
+    "on_target_share": "区域经理",
+    "expense_ratio": "财务部",
+    "collection_rate": "财务部",
+    "high_severity_conflicts": "渠道管理部",
+    "ab_tier_share": "区域经理",
 }
 
 
@@ -330,9 +345,9 @@ def _goals(store, quarter, basis, metrics, card, cost, conflicts, args) -> list[
     )
     with_target = metrics[metrics["achievement"].notna()]
     on_target = float((with_target["achievement"] >= 1).mean() * 100) if len(with_target) else None
-    ratio = cost.figures.get("费用率(%)") if cost is not None else None
+    ratio = cost.figures.get("expense_ratio") if cost is not None else None
     collection = period_total(store, basis, "collection_rate", args.region)
-    high = int(conflicts.figures.get("高严重度项数", 0)) if conflicts is not None else None
+    high = int(conflicts.figures.get("high_severity_findings", 0)) if conflicts is not None else None
     tiers = card.data["tier"].value_counts() if card is not None else pd.Series(dtype=int)
     ab_share = (
         float((tiers.get("A", 0) + tiers.get("B", 0)) / len(card.data) * 100)
@@ -342,7 +357,8 @@ def _goals(store, quarter, basis, metrics, card, cost, conflicts, args) -> list[
     goals = [
         Goal(
             area="销售",
-            name="销售额",
+            key="revenue",
+            name=GOALS["revenue"][0],
             baseline=round(base_revenue, 2),
             target=round(reference * (1 + args.revenue_growth), 2),
             unit="元",
@@ -353,7 +369,8 @@ def _goals(store, quarter, basis, metrics, card, cost, conflicts, args) -> list[
         goals.append(
             Goal(
                 area="伙伴管理",
-                name="达标伙伴占比",
+                key="on_target_share",
+                name=GOALS["on_target_share"][0],
                 baseline=round(on_target, 2),
                 target=round(min(100.0, on_target + 10), 2),
                 unit="%",
@@ -364,7 +381,8 @@ def _goals(store, quarter, basis, metrics, card, cost, conflicts, args) -> list[
         goals.append(
             Goal(
                 area="费用控制",
-                name="费用率",
+                key="expense_ratio",
+                name=GOALS["expense_ratio"][0],
                 baseline=ratio,
                 target=round(max(0.0, ratio - args.cost_cut_points), 2),
                 unit="%",
@@ -375,7 +393,8 @@ def _goals(store, quarter, basis, metrics, card, cost, conflicts, args) -> list[
         goals.append(
             Goal(
                 area="回款",
-                name="回款率",
+                key="collection_rate",
+                name=GOALS["collection_rate"][0],
                 baseline=round(collection * 100, 2),
                 target=round(max(collection, args.collection_target) * 100, 2),
                 unit="%",
@@ -386,7 +405,8 @@ def _goals(store, quarter, basis, metrics, card, cost, conflicts, args) -> list[
         goals.append(
             Goal(
                 area="渠道秩序",
-                name="高严重度渠道冲突",
+                key="high_severity_conflicts",
+                name=GOALS["high_severity_conflicts"][0],
                 baseline=high,
                 target=0,
                 unit="件",
@@ -397,7 +417,8 @@ def _goals(store, quarter, basis, metrics, card, cost, conflicts, args) -> list[
         goals.append(
             Goal(
                 area="伙伴结构",
-                name="A/B级伙伴占比",
+                key="ab_tier_share",
+                name=GOALS["ab_tier_share"][0],
                 baseline=round(ab_share, 2),
                 target=round(min(100.0, ab_share + 5), 2),
                 unit="%",
@@ -447,13 +468,13 @@ def _measures(metrics, achievement_by_region, card, cost, conflicts, rebate) -> 
             )
         )
     figures = cost.figures if cost is not None else {}
-    high_group, high_ratio = figures.get("费用率最高分组"), figures.get("费用率最高(%)")
+    high_group, high_ratio = figures.get("highest_ratio_group"), figures.get("highest_expense_ratio")
     if high_group:
         measures.append(
             Measure(
                 area="费用控制",
                 action=f"复核费用率最高的「{high_group}」渠道费用",
-                detail=f"上季度费用率 {high_ratio}%（整体 {cost.figures['费用率(%)']}%）："
+                detail=f"上季度费用率 {high_ratio}%（整体 {cost.figures['expense_ratio']}%）："
                 "逐项核对物流、促销与人员费用，停止投入产出比低的活动",
                 owner="财务部",
                 source="cost_analysis",
@@ -483,14 +504,14 @@ def _measures(metrics, achievement_by_region, card, cost, conflicts, rebate) -> 
                 source="partner_metrics",
             )
         )
-    total = rebate.figures.get("返利合计(元)") if rebate is not None else None
+    total = rebate.figures.get("rebate_total") if rebate is not None else None
     if total is not None:
         measures.append(
             Measure(
                 area="激励",
                 action="按现行阶梯返利测算本季返利预算",
                 detail=f"按上季度数据测算返利合计 {total:,.2f} 元，"
-                f"{rebate.figures.get('临近下一档伙伴数', 0)} 家伙伴临近下一档；"
+                f"{rebate.figures.get('near_next_tier_partners', 0)} 家伙伴临近下一档；"
                 "前置条件（回款率、无窜货乱价）照常执行",
                 owner="财务部",
                 source="simulate_rebate",
@@ -501,12 +522,14 @@ def _measures(metrics, achievement_by_region, card, cost, conflicts, rebate) -> 
 
 def _risks(cost, conflicts, card) -> list[str]:
     risks = ["季末冲量可能引发压货与窜货：返利按动销和回款核算，季末两周加密库存核查。"]
-    if cost is not None and cost.figures.get("集中度判断") == "高度集中":
-        risks.append(f"销售高度集中（HHI {cost.figures['HHI']}）：头部伙伴变动风险大，需培育第二梯队。")
-    if conflicts is not None and conflicts.figures.get("发现总数", 0):
-        risks.append(f"上季度发现 {conflicts.figures['发现总数']} 起渠道冲突信号，处理不及时会影响价格体系与伙伴信心。")
-    if card is not None and card.figures.get("降级数", 0):
-        risks.append(f"上季度有 {card.figures['降级数']} 家伙伴降级，需防止其流失或消极经营。")
+    if cost is not None and cost.figures.get("concentration_verdict") == "高度集中":
+        risks.append(f"销售高度集中（HHI {cost.figures['hhi']}）：头部伙伴变动风险大，需培育第二梯队。")
+    if conflicts is not None and conflicts.figures.get("findings_total", 0):
+        risks.append(
+            f"上季度发现 {conflicts.figures['findings_total']} 起渠道冲突信号，处理不及时会影响价格体系与伙伴信心。"
+        )
+    if card is not None and card.figures.get("demoted_partners", 0):
+        risks.append(f"上季度有 {card.figures['demoted_partners']} 家伙伴降级，需防止其流失或消极经营。")
     return risks
 
 
