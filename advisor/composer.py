@@ -6,16 +6,19 @@ followed by its citation [n]; when the evidence gate finds nothing, the answer s
 
 from __future__ import annotations
 
+import dataclasses
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from advisor.guidance_answer import Similarity, choose, render, source_phrase
+from advisor.guidance_answer import Neighbour, Similarity, choose, render, source_phrase
 from advisor.types import Answer, AnswerTable, ChartSpec, Route, Step
 from documents.markdown import plain
+from retrieval.chunking import Chunk
 from retrieval.citations import Citations, key_sentences
-from retrieval.search import NOT_FOUND, SearchResult
+from retrieval.search import NOT_FOUND, Evidence, SearchResult
 from tools.base import ToolResult
 
 PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
@@ -59,18 +62,27 @@ def cited_guidance(
     return lines
 
 
+def _cite_neighbour(citations: Citations, evidence: Evidence, chunk: Chunk) -> int:
+    """The citation number of a neighbouring passage a quoted list was made whole from."""
+    return citations.cite(dataclasses.replace(evidence, chunk=chunk))
+
+
 def answer_guidance(
     question: str,
     route: Route,
     result: SearchResult | None,
     steps: list[Step],
     similarity: Similarity | None = None,
+    neighbour: Neighbour | None = None,
 ) -> Answer:
-    """The answer first, quoted whole from the best passage, then close runners-up, then where it comes from."""
+    """The answer first, quoted whole from the best passage, then close runners-up, then where it comes from.
+
+    `neighbour` gives a passage's neighbours in its document, so that a quoted list cut by a passage boundary is
+    quoted whole."""
     citations = Citations()
     zh = route.language == "zh"
     passages = [] if result is None else result.passages[:PASSAGES] if result.found else result.plausible_passages[:3]
-    units = choose(question, passages, similarity) if passages else []
+    units = choose(question, passages, similarity, neighbour=neighbour) if passages else []
     if result is None:
         markdown = "知识库还没有准备好（没有索引）。请先运行 `make run` 或在「知识库」页面加入文档。"
     elif not units:
@@ -83,7 +95,8 @@ def answer_guidance(
     else:
         blocks = []
         for unit in units:
-            blocks.append("\n".join(render(unit, citations.cite(unit.evidence))))
+            neighbouring = partial(_cite_neighbour, citations, unit.evidence)
+            blocks.append("\n".join(render(unit, citations.cite(unit.evidence), neighbouring)))
         origins = list(dict.fromkeys(source_phrase(u.evidence, route.language) for u in units))
         if zh:
             credit = f"以上摘自{'、'.join(origins)}。"

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from advisor.language import CJK
 from documents.markdown import plain
-from retrieval.chunking import ARTICLE, ARTICLE_NUMBER, REFERENCE, article_number, sentences
+from retrieval.chunking import ARTICLE, ARTICLE_NUMBER, REFERENCE, Chunk, article_number, sentences
 from retrieval.search import QUESTION_WORDS, Evidence, analyse
 
 # Weights of a unit's score (chosen on the dev half of `python -m eval guidance`): shared ideas count 1, meaning
@@ -32,7 +32,10 @@ W_SHAPE = 1.0
 W_ONE_CHARACTER = 0.35  # weight of a one-character idea of the question (卖 / 定 / 看)
 W_BEST_ITEM = 0.5  # a list's shared ideas: this share from its best item (with the lead-in), the rest from all of it
 LINE_BUDGET = 12  # lines of quotes after which no runner-up is added
-RUNNER_UP = 0.7  # a runner-up is quoted when it scores at least this share of the best unit
+RUNNER_UP = 0.7
+# A best sentence this short (代理商和经销商最容易混淆，判断标准是"货是谁的"。) opens what its next sentence says
+# (买断的是经销商…): the answer quotes both.
+SHORT_SENTENCE = 40
 Similarity = Callable[[str, list[str]], list[float]]  # question, texts -> cosine similarity per text
 
 ITEM = re.compile(
@@ -52,7 +55,9 @@ INLINE_SERIES = re.compile(
     r"一是.{2,}二是|[（(]1[)）].{2,}[（(]2[)）]|[（(]一[)）].{2,}[（(]二[)）]|(?:[^、，。]{1,12}、){2,}"
 )
 DEFINES = re.compile(r"是指|指的是|即|就是|称为|叫做|定义|^[^，。]{1,20}(?:指|是)")
-FULL_STOP = re.compile(r"[^。！？!?]*[。！？!?]+[”’」）)]*|[^。！？!?]+$")
+ENDS = "。！？!?"
+CLOSERS = "”’」』）)\"'"
+OPENS, SHUTS = "“‘「『（(", "”’」』）)"
 QUOTE_CHARS = 260  # longer than this, a sentence is cut at its clauses
 COUNTER = re.compile(r"(?:几|多少)\s*(个点|档|级|天|年|个月|家|次|成|层|类|种|项|条|分|倍|周|小时|日)")
 DEFINING_AFTER = r"\s*(?:是指|指的是|指|即|就是|不是|不依靠|不靠|并不|是一种|是把|是让|是由|是厂家|是企业)"
@@ -129,6 +134,11 @@ class Unit:
     items: list[str] = field(default_factory=list)
     ordered: bool = False
     marks: list[str] = field(default_factory=list)  # each item's own number as written (4. / 第四步 / （四）)
+    follow: str = ""  # a sentence's next sentence in the same paragraph
+    # A list made whole across passages (whole_list): the passage the lead-in and each item were read from,
+    # None for this unit's own passage; each line cites its own passage.
+    lead_from: Chunk | None = None
+    items_from: list[Chunk | None] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -151,7 +161,7 @@ def _sentences(line: str) -> list[str]:
     if ARTICLE.match(line) and len(line) <= QUOTE_CHARS:
         return [line]
     out: list[str] = []
-    for piece in FULL_STOP.findall(line):
+    for piece in _full_stops(line):
         parts = sentences(piece) if len(piece) > QUOTE_CHARS else [piece]
         for part in parts:
             if out and QUALIFIER.match(part.strip()) and len(out[-1]) + len(part) <= QUOTE_CHARS:
@@ -159,6 +169,67 @@ def _sentences(line: str) -> list[str]:
             else:
                 out.append(part)
     return [s.strip() for s in out if len(s.strip()) >= 4]
+
+
+Neighbour = Callable[[Chunk, int], "Chunk | None"]  # the passage before (-1) or after (+1) one of its document
+
+
+def whole_list(unit: Unit, neighbour: Neighbour | None) -> Unit:
+    """A quoted list made whole across passages: a list running to its passage's end takes the items the next
+    passage continues it with, and a list opening a passage takes the lead-in and items the previous passage began
+    it with (same document and section). Passages of about 300 characters often cut a list in two (第三十条 出现
+    下列情形之一…：(一)… | (二)…(三)…), and half a list answers nothing. Units are ranked as retrieved; only the
+    ones quoted are completed."""
+    if unit.kind != "list" or neighbour is None:
+        return unit
+    chunk = unit.evidence.chunk
+    lines = [line for line in chunk.text.splitlines() if line.strip()]
+    own = units_of(unit.evidence)
+    lead, items, marks, lead_from = unit.lead, list(unit.items), list(unit.marks), None
+    sources: list[Chunk | None] = [None] * len(items)
+    if unit.position == len(own) - 1 and lines and ITEM.match(_clean(lines[-1])):
+        following = neighbour(chunk, 1)
+        if following is not None and following.heading_path == chunk.heading_path:
+            first = units_of(replace(unit.evidence, chunk=following))[:1]
+            if first and first[0].kind == "list" and not first[0].lead and first[0].ordered == unit.ordered:
+                items, marks = items + first[0].items, marks + first[0].marks
+                sources += [following] * len(first[0].items)
+    if unit.position == 0 and not lead and lines and ITEM.match(_clean(lines[0])):
+        previous = neighbour(chunk, -1)
+        if previous is not None and previous.heading_path == chunk.heading_path:
+            last = units_of(replace(unit.evidence, chunk=previous))[-1:]
+            earlier = [line for line in previous.text.splitlines() if line.strip()]
+            if last and last[0].kind == "list" and last[0].lead and ITEM.match(_clean(earlier[-1])):
+                lead, items, marks = last[0].lead, last[0].items + items, last[0].marks + marks
+                lead_from, sources = previous, [previous] * len(last[0].items) + sources
+    if (lead, items) == (unit.lead, unit.items):
+        return unit
+    return replace(unit, lead=lead, items=items, marks=marks, lead_from=lead_from, items_from=sources)
+
+
+def _full_stops(line: str) -> list[str]:
+    """The line cut after each 。！？ that is not inside quotes or brackets: 可以问他们："主推哪个牌子？""老板最看重
+    什么？"——答案会比老板的介绍更真实。 is one sentence (a straight quote " opens and closes by turns)."""
+    pieces, start, depth, straight, i = [], 0, 0, False, 0
+    while i < len(line):
+        char = line[i]
+        if char == '"':
+            straight = not straight
+        elif char in OPENS:
+            depth += 1
+        elif char in SHUTS:
+            depth = max(0, depth - 1)
+        elif char in ENDS and not depth and not straight:
+            while i + 1 < len(line) and line[i + 1] in ENDS:
+                i += 1
+            while i + 1 < len(line) and line[i + 1] in CLOSERS and line[i + 1] != '"':
+                i += 1
+            pieces.append(line[start : i + 1])
+            start = i + 1
+        i += 1
+    if line[start:].strip():
+        pieces.append(line[start:])
+    return pieces
 
 
 def units_of(evidence: Evidence) -> list[Unit]:
@@ -191,7 +262,7 @@ def units_of(evidence: Evidence) -> list[Unit]:
         parts = _sentences(_clean(line))
         following = lines[i + 1] if i + 1 < len(lines) else ""
         if parts and LEAD_IN.search(parts[-1]) and ITEM.match(following):
-            out += [Unit(evidence, len(out), "sentence", lead=s) for s in parts[:-1]]
+            out += _sentence_units(evidence, len(out), parts[:-1])
             items, marks, i = _items(lines, i + 1)
             out.append(
                 Unit(
@@ -205,11 +276,17 @@ def units_of(evidence: Evidence) -> list[Unit]:
                 )
             )
             continue
-        out += [
-            Unit(evidence, len(out), "sentence", lead=s) for s in parts if not LEAD_IN.search(s) or s is not parts[-1]
-        ]
+        out += _sentence_units(evidence, len(out), [s for s in parts if not LEAD_IN.search(s) or s is not parts[-1]])
         i += 1
     return out
+
+
+def _sentence_units(evidence: Evidence, position: int, parts: list[str]) -> list[Unit]:
+    """One unit per sentence of a paragraph, each knowing the sentence after it (see SHORT_SENTENCE)."""
+    return [
+        Unit(evidence, position + n, "sentence", lead=text, follow=parts[n + 1] if n + 1 < len(parts) else "")
+        for n, text in enumerate(parts)
+    ]
 
 
 def _items(lines: list[str], start: int) -> tuple[list[str], list[str], int]:
@@ -341,14 +418,20 @@ def _end(text: str) -> str:
     return text if text[-1:] in "。！？.!?；;：:" else text + "。"
 
 
-def render(unit: Unit, number: int) -> list[str]:
-    """The unit's lines, each sentence or item followed by its citation."""
+def render(unit: Unit, number: int, cite_passage: Callable[[Chunk], int] | None = None) -> list[str]:
+    """The unit's lines, each sentence or item followed by its citation: [number] for the unit's own passage,
+    cite_passage(chunk) for a lead-in or item a list made whole took from a neighbouring passage."""
     cite = f"[{number}]"
+
+    def cited(source: Chunk | None) -> str:
+        return f"[{cite_passage(source)}]" if source is not None and cite_passage is not None else cite
+
     if unit.kind == "sentence":
         return [plain(_end(unit.lead)) + cite]
     if unit.kind == "row":
         return [plain(_end(unit.items[0])) + cite]
-    lines = [plain(_end(unit.lead)) + cite] if unit.lead else []
+    lines = [plain(_end(unit.lead)) + cited(unit.lead_from)] if unit.lead else []
+    sources = unit.items_from or [None] * len(unit.items)
     for index, item in enumerate(unit.items, start=1):
         # a list that continues from the previous passage keeps its own numbers (第四步 is not step 1)
         own = unit.marks[index - 1] if index <= len(unit.marks) else ""
@@ -364,18 +447,30 @@ def render(unit: Unit, number: int) -> list[str]:
         else:
             mark = f"{index}."
         # quoted as text: an uploaded document's ![..](http://..) or <img> never renders (or fetches anything)
-        lines.append(f"{mark}{'' if mark.endswith(('：', '）', '、')) else ' '}{plain(_end(item))}{cite}")
+        space = "" if mark.endswith(("：", "）", "、")) else " "
+        lines.append(f"{mark}{space}{plain(_end(item))}{cited(sources[index - 1])}")
     return lines
 
 
 def choose(
-    question: str, passages: Sequence[Evidence], similarity: Similarity | None = None, extra: int = 3
+    question: str,
+    passages: Sequence[Evidence],
+    similarity: Similarity | None = None,
+    extra: int = 3,
+    neighbour: Neighbour | None = None,
 ) -> list[Unit]:
     """The best unit, then up to `extra` runners-up close to it (not parts of it, not repeats)."""
     ranked = rank_units(question, passages, similarity)
     if not ranked:
         return []
     best_score, best = ranked[0]
+    if (
+        best.kind == "sentence"
+        and best.follow
+        and len(best.lead) <= SHORT_SENTENCE
+        and not _states_figure(question, best)
+    ):
+        best = replace(best, lead=best.lead + best.follow, follow="")
     chosen = [best]
     seen = {_clean(best.text)}
     lines = _size(best)
@@ -391,7 +486,17 @@ def choose(
         seen.add(text)
         lines += _size(unit)
     # Runners-up from the best unit's passage keep their reading order after it.
-    return [chosen[0], *sorted(chosen[1:], key=lambda u: (u.evidence.rank, u.position))]
+    ordered = [chosen[0], *sorted(chosen[1:], key=lambda u: (u.evidence.rank, u.position))]
+    quoted: list[Unit] = []
+    for unit in (whole_list(u, neighbour) for u in ordered):
+        if not any(_clean(unit.text) in _clean(q.text) for q in quoted):  # both halves of one list: quoted once
+            quoted.append(unit)
+    return quoted
+
+
+def _states_figure(question: str, unit: Unit) -> bool:
+    """A 多少 / 几档 question the sentence already answers with its figure."""
+    return shape_of(question) == "figure" and bool(NUMBER.search(ORDINALS.sub("", unit.lead)))
 
 
 def _size(unit: Unit) -> int:

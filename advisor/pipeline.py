@@ -202,8 +202,8 @@ def _guidance(question, routed, ctx: Context, steps, on_event) -> Answer:
         else (f"找到 {len(result.relevant)} 段相关依据" if result.found else "没有足够相关的段落")
     )
     _notify(on_event, Step(label="检索知识库", detail=detail), steps)
-    similarity = ctx.kb.similarities if ctx.kb is not None else None
-    reply = composer.answer_guidance(question, routed, result, steps, similarity)
+    similarity, neighbour = (ctx.kb.similarities, ctx.kb.neighbour) if ctx.kb is not None else (None, None)
+    reply = composer.answer_guidance(question, routed, result, steps, similarity, neighbour)
     if ctx.kb is not None and not ctx.kb.use_guides and not reply.citations:
         note = (
             "（内置指南已在「设置」中关闭，目前只检索您上传的文档。）"

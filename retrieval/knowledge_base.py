@@ -586,6 +586,10 @@ class KnowledgeBase:
             best.setdefault(vector_id.split("#", 1)[0], 1.0 - float(dist))
         return list(best.items())[:n]
 
+    def neighbour(self, chunk: Chunk, step: int) -> Chunk | None:
+        """The passage before (-1) or after (+1) a passage of the same document (a list cut between two)."""
+        return self.searcher().neighbour(chunk, step)
+
     def similarities(self, query: str, texts: list[str]) -> list[float]:
         """Cosine similarity of the query to each text, with the knowledge base's embedding model."""
         if not texts:

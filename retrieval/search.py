@@ -265,6 +265,14 @@ class HybridSearcher:
         top = np.argsort(-scores, kind="stable")[:CANDIDATES_PER_LEG]
         return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
 
+    def neighbour(self, chunk: Chunk, step: int) -> Chunk | None:
+        """The passage `step` places after (before, when negative) this one in the same document, if any."""
+        i = self.position.get(chunk.chunk_id)
+        j = None if i is None else i + step
+        if j is None or not 0 <= j < len(self.chunks) or self.chunks[j].doc_id != chunk.doc_id:
+            return None
+        return self.chunks[j]
+
     def search(
         self,
         query: str,

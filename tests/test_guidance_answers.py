@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from advisor.composer import answer_guidance
-from advisor.guidance_answer import choose, render, shape_of, units_of
+from advisor.guidance_answer import choose, render, shape_of, units_of, whole_list
 from advisor.pipeline import Context, answer
 from advisor.settings import Settings
 from advisor.types import Route
@@ -348,3 +348,92 @@ def test_a_quoted_passage_of_an_uploaded_document_is_shown_as_text_never_as_mark
     html = MarkdownIt("commonmark", {"html": True}).render("\n".join(lines))
     assert "<img" not in html and "<a " not in html
     assert "到货当天验收" in html
+
+
+# ---- quotes that say the whole thing --------------------------------------------------------------------------
+def test_a_question_mark_inside_quotes_does_not_end_the_sentence():
+    text = (
+        "和业务员单独聊十分钟往往比和老板谈一小时更有用。"
+        '可以问他们："主推哪个牌子？""老板最看重什么？"——答案会比老板的介绍更真实。'
+    )
+    assert [u.lead for u in units_of(passage(text))] == [
+        "和业务员单独聊十分钟往往比和老板谈一小时更有用。",
+        '可以问他们："主推哪个牌子？""老板最看重什么？"——答案会比老板的介绍更真实。',
+    ]
+    assert [u.lead for u in units_of(passage("他问：“到底谁的货？”大家都答不上。下一句。"))] == [
+        "他问：“到底谁的货？”大家都答不上。",
+        "下一句。",
+    ]
+
+
+def test_a_short_opening_sentence_is_quoted_with_the_sentence_that_says_it():
+    text = '代理商和经销商最容易混淆，判断标准是"货是谁的"。买断的是经销商，库存风险在他；只促成交易拿提成的是代理商。'
+    best = choose("代理商跟经销商咋区分", [passage(text)])[0]
+    assert best.lead == text, "the criterion and what it decides, not the criterion alone"
+    long_first = (
+        "经销商的选择要兼顾资金实力、网络覆盖、团队能力、配合意愿和信誉，任何一项明显不合格都不宜签约。其余从略。"
+    )
+    assert choose("选经销商看什么", [passage(long_first)])[0].lead == long_first.split("。")[0] + "。"
+
+
+CUT_LIST = (
+    "第三十条 出现下列情形之一，主管部门可以使用保证金：\n（一）无正当理由不向直销员支付报酬的；",
+    "（二）发生停业、解散等情况，无力支付退货款的；\n（三）因产品问题给消费者造成损失、无力赔偿的。\n第三十一条 其他。",
+)
+
+
+def _cut_list_passages() -> tuple[Evidence, Evidence]:
+    first, second = (passage(text, rank=rank, doc_id="law") for rank, text in ((1, CUT_LIST[0]), (2, CUT_LIST[1])))
+    return first, second
+
+
+def test_a_list_cut_between_two_passages_is_quoted_whole():
+    first, second = _cut_list_passages()
+    chunks = {0: first.chunk, 1: second.chunk}
+
+    def neighbour(chunk, step):
+        index = 0 if chunk is first.chunk else 1
+        return chunks.get(index + step)
+
+    question = "什么情况下可以动用保证金"
+    half = next(u for u in choose(question, [first]) if u.kind == "list")
+    assert len(half.items) == 1, "without its neighbours the passage holds one item"
+    whole = next(u for u in choose(question, [first], neighbour=neighbour) if u.kind == "list")
+    assert whole.lead == "第三十条 出现下列情形之一，主管部门可以使用保证金："
+    assert [i[:5] for i in whole.items] == ["无正当理由", "发生停业、", "因产品问题"]
+    # found from its second half, the list still opens with its lead-in and first item
+    found_late = next(u for u in choose("无力赔偿时保证金能用吗", [second], neighbour=neighbour) if u.kind == "list")
+    assert found_late.lead.startswith("第三十条") and len(found_late.items) == 3
+    other_section = Chunk("law#9", "law", 9, "demo.md", "示例指南", ("另一节",), {}, "（四）别的内容。")
+    assert len(whole_list(half, lambda chunk, step: other_section if step == 1 else None).items) == 1
+
+
+def test_the_knowledge_base_answers_with_the_whole_list(tmp_path):
+    duties = [
+        "每周一中午前报送上周的进货、销售和库存数量，按单品逐行填写，不得合并",
+        "新开终端在开户当周录入门店名称、地址、联系人和所属业务员",
+        "月末盘点后三天内上传盘点表，差异超过百分之二的须附书面说明",
+        "退货和调拨单据当天录入，注明原因、批次号和对方经销商的编号",
+        "价格调整须在执行前一天报备，写明调整范围、起止日期和申请人",
+        "促销活动结束后五个工作日内提交核销资料，包括照片和签收单",
+        "系统账号专人专用，人员离职当天停用，交接记录由区域经理签字",
+        "每季度末配合厂家稽查人员抽盘仓库，抽盘结果双方签字确认存档",
+    ]
+    items = "\n".join(f"{n}. 第{n}项要求：{duty}；" for n, duty in enumerate(duties, start=1))
+    kb = KnowledgeBase(tmp_path / "kb")
+    kb.add("报数制度.md", f"# 报数制度\n\n## 报数要求\n\n经销商报数的要求如下：\n\n{items}\n".encode())
+    assert len(kb.chunks()) > 1, "the list is longer than one passage"
+    reply = answer_guidance(
+        "报数有哪些要求",
+        Route(intent="guidance", confidence=1.0),
+        kb.search("报数有哪些要求", k=8),
+        [],
+        kb.similarities,
+        kb.neighbour,
+    )
+    first = reply.markdown.split("\n\n")[0]
+    assert first.startswith("经销商报数的要求如下：") and all(f"第{n}项要求" in first for n in range(1, 9)), first
+    assert reply.markdown.count("经销商报数的要求如下") == 1, "the list's two passages are quoted once"
+    lines = first.splitlines()
+    assert lines[1].endswith("[1]") and lines[-1].endswith("[2]"), "each item cites the passage it was read from"
+    assert "- [2] 报数制度" in reply.markdown
