@@ -769,8 +769,9 @@ LIMIT_PATTERNS = [
     (re.compile(rf"\b(?:lowest|smallest|worst|fewest)\s+{N_EN}\b"), "asc"),
     (
         re.compile(
-            rf"\b{N_EN}\s+(?=(?:partners?|distributors?|dealers?|customers?|agents?|retailers?|wholesalers?"
-            r"|regions?|provinces?|cities|city|products?|skus?|items?|categories|category|channels?|tiers?)\b)"
+            rf"\b{N_EN}\s+(?=(?:non-[a-z]+\s+)?(?:partners?|distributors?|dealers?|customers?|agents?|retailers?"
+            r"|wholesalers?|regions?|provinces?|cities|city|products?|skus?|items?|categories|category|channels?"
+            r"|tiers?|countries|country|states?|segments?|territories|territory)\b)"
         ),
         None,
     ),
@@ -782,6 +783,29 @@ RANK_SUPERLATIVE = [
     (re.compile(r"\b(?:lowest|smallest|least|fewest|worst|weakest|slowest)\b"), "asc"),
 ]
 RANK_TOP = [(re.compile(r"\btop\b"), "desc"), (re.compile(r"\bbottom\b"), "asc")]
+POLITE = re.compile(
+    r"麻烦(?:你|您)?(?:帮(?:我|忙))?|(?:请(?:你|您)?)?帮(?:我|忙)?(?:查|看|算|统计|拉|找|数)(?:一下|一查|下)?|"
+    r"谢谢(?:你|您|啦|了)?|多谢|辛苦(?:了|啦)?"
+)
+# biggest first / 大的排前面: the whole list in that order, not the one biggest (read before the superlatives)
+RANK_ORDER = [
+    (
+        re.compile(
+            r"\b(?:biggest|highest|largest|most|greatest|best|top)(?: ones?)? first\b|"
+            r"\bfrom (?:the )?(?:highest|biggest|largest|high|big|large) to (?:the )?(?:lowest|smallest|low|small)\b|"
+            r"(?:最?大|最?高|最?多)的(?:排|放)(?:在)?(?:前面|最前|前)"
+        ),
+        "desc",
+    ),
+    (
+        re.compile(
+            r"\b(?:smallest|lowest|least|fewest|worst)(?: ones?)? first\b|"
+            r"\bfrom (?:the )?(?:lowest|smallest|low|small) to (?:the )?(?:highest|biggest|largest|high|big|large)\b|"
+            r"(?:最?小|最?低|最?少)的(?:排|放)(?:在)?(?:前面|最前|前)"
+        ),
+        "asc",
+    ),
+]
 RANK_FULL = [
     (
         re.compile(
@@ -1215,6 +1239,10 @@ class _Parser:
                     span.value = limit
                     if d and direction is None:
                         direction, where = d, span
+        for pattern, d in RANK_ORDER:
+            for _m, span in self.scan.take_all(pattern, "rank"):
+                if direction is None:
+                    direction, where = d, span
         for pattern, d in RANK_SUPERLATIVE:
             for _m, span in self.scan.take_all(pattern, "rank"):
                 if direction is None or where is None or where.kind == "limit":
@@ -1284,6 +1312,9 @@ class _Parser:
         nouns = "|".join(sorted({n + "s" for n in PARTNER_NOUNS_EN} | set(PARTNER_NOUNS_EN), key=len, reverse=True))
         for m in re.finditer(rf"\b(?:how many|number of|count of)(?=\s+(?:{nouns})\b)", work):
             candidates.append((m.start(), m.end(), "partner_count", m.group(0)))
+        # the countries with the most customers: customers counted per country (the ranking word is read apart)
+        for m in re.finditer(rf"\b(?:most|fewest|least|more|fewer)\s+({nouns})\b", self.scan.text, re.IGNORECASE):
+            candidates.append((m.start(1), m.end(1), "partner_count", m.group(1)))
         types = "|".join(re.escape(w) for w in PARTNER_NOUNS_ZH)
         for m in re.finditer(rf"(?:多少|几)\s*(?:个|家|位)?(?=\s*(?:{types}))", work):
             candidates.append((m.start(), m.end(), "partner_count", m.group(0)))
@@ -1359,6 +1390,16 @@ class _Parser:
         for m, span in self.scan.take_all(re.compile(_alt(bare_zh)), "group"):
             span.value = (bare_zh[m.group(0)], None, False)
             out.append(span)
+        # 销售额超过3000元的药 / 完成率低于80%的省: a one-character word ending the question after 的 names what is
+        # listed
+        short_zh = {
+            w: d for w, d in self.context.dim_words_zh.items() if len(w) < BARE_ZH_MIN and not DIMENSIONS[d].is_time
+        }
+        if short_zh:
+            closing = re.compile(rf"(?<=的)(?:{_alt(short_zh)})(?=\s*(?:有哪些|是哪些|呢)?\s*[?？!！。.]?\s*$)")
+            for m, span in self.scan.take_all(closing, "group"):
+                span.value = (short_zh[m.group(0)], None, False)
+                out.append(span)
         bare_en = {w: d for w, d in self.context.dim_words_en.items() if not DIMENSIONS[d].is_time}
         for m, span in self.scan.take_all(re.compile(rf"\b(?:{_alt(bare_en)})\b"), "group"):
             span.value = (bare_en[m.group(0)], None, False)
@@ -1814,6 +1855,8 @@ class _Parser:
         return merged
 
     def parse(self) -> _Parsed | Clarification:
+        # 麻烦帮我查一下…谢谢: jieba would cut 帮/我查/一下, and 我查 would look like a name
+        self.scan.take_all(POLITE, "filler")
         quoted = self._quoted()
         streak = self._streak()
         # 费用占销售额的比例 is the expense ratio, not a share of something: read before the share words

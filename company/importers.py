@@ -1356,15 +1356,19 @@ def _write(con: duckdb.DuckDBPyConnection, plan: ImportPlan) -> None:
     select = _sql_list(fields, "i.") + ("".join(f', i."{c}"' for c in attr_cols))
     source = "stg.typed i"
     if spec.name == "sales":
+        # the staged lines as stored: lines written under another product's name moved to it (a view over stg)
+        moved = _lines_to_their_named_product(con) if "name" in plan.side_fields.get("products", []) else []
+        if not moved:
+            con.execute("CREATE OR REPLACE TEMP VIEW _typed AS SELECT * FROM stg.typed")
         _create_partners(con, plan)
-        _create_products(con, plan)
+        _create_products(con, plan, moved)
         fields_no_pid = [f for f in fields if f != "partner_id"]
         select = (
             _sql_list(fields_no_pid, "i.")
             + ", coalesce(i.partner_id, m.partner_id) AS partner_id"
             + "".join(f', i."{c}"' for c in attr_cols)
         )
-        source = "stg.typed i LEFT JOIN _name_ids m ON i.partner_id IS NULL AND m.name = i.partner_name"
+        source = "_typed i LEFT JOIN _name_ids m ON i.partner_id IS NULL AND m.name = i.partner_name"
     columns = fields + attr_cols
     if plan.replace_table:
         _replace(con, plan, spec, select, source)
@@ -1401,7 +1405,7 @@ def _create_partners(con: duckdb.DuckDBPyConnection, plan: ImportPlan) -> None:
     agg = ", ".join(f"{expr} AS {name}" for name, expr in attrs.items())
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _by_key AS SELECT partner_id, partner_name, {agg} "
-        "FROM stg.typed GROUP BY partner_id, partner_name"
+        "FROM _typed GROUP BY partner_id, partner_name"
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _existing_names AS "
@@ -1438,18 +1442,19 @@ def _create_partners(con: duckdb.DuckDBPyConnection, plan: ImportPlan) -> None:
     report.created_partners = [{"partner_id": p, "name": n, "region": r} for p, n, r in rows[:50]]
 
 
-def _create_products(con: duckdb.DuckDBPyConnection, plan: ImportPlan) -> None:
+def _create_products(con: duckdb.DuckDBPyConnection, plan: ImportPlan, moved: list[tuple] | None = None) -> None:
     """SKUs the store lacks, with name/category/list price from the sales file where it has them; existing
     products get missing names and categories filled (a product line becomes the category)."""
     report = plan.report
     side = set(plan.side_fields.get("products", []))
+    moved = moved or []
     values = {
         "name": _mode("products_name") if "name" in side else "NULL",
         "category": _mode("products_category") if "category" in side else "NULL",
         "list_price": "max(products_list_price)" if "list_price" in side else "NULL",
     }
     agg = ", ".join(f"{expr} AS {name}" for name, expr in values.items())
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _file_products AS SELECT sku, {agg} FROM stg.typed GROUP BY sku")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _file_products AS SELECT sku, {agg} FROM _typed GROUP BY sku")
     new = [
         r[0]
         for r in con.execute(
@@ -1469,9 +1474,16 @@ def _create_products(con: duckdb.DuckDBPyConnection, plan: ImportPlan) -> None:
     report.created_product_count = len(new)
     report.created_products = new[:50]
     if "name" in side:  # one code under several names in the lines: the product keeps the most frequent one; say so
+        for sku, name, owner, lines in moved[:5]:
+            report.notes.append(
+                f"产品编号 {sku} 有 {lines:,} 行写作「{name}」：按行上的名称计入「{name}」（编号 {owner}），"
+                f"不算在 {sku} 名下；如是名称录错，请在源系统更正后重新导入。"
+            )
+        if len(moved) > 5:
+            report.notes.append("还有更多写着其他产品名称的行，均按行上的名称计入该产品。")
         mixed = con.execute(
             "SELECT sku, list(name ORDER BY n DESC, name) FROM ("
-            "SELECT sku, products_name AS name, count(*) AS n FROM stg.typed WHERE products_name IS NOT NULL "
+            "SELECT sku, products_name AS name, count(*) AS n FROM _typed WHERE products_name IS NOT NULL "
             "GROUP BY ALL) GROUP BY sku HAVING count(*) > 1 ORDER BY sku LIMIT 6"
         ).fetchall()
         for sku, names in mixed[:5]:
@@ -1481,6 +1493,42 @@ def _create_products(con: duckdb.DuckDBPyConnection, plan: ImportPlan) -> None:
             )
         if len(mixed) > 5:
             report.notes.append("还有更多产品编号对应多个名称，均按出现最多的名称计。")
+
+
+def _lines_to_their_named_product(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, int]]:
+    """Lines whose product name is another product's: the line counts for the product of that name.
+
+    A pharmacy export writes code 2367010 (高特灵 on 105 lines) as 开博通 on 19 lines, and 开博通 is what code
+    2367011 is called on 602 lines. Whoever asks about 开博通 means the lines that say 开博通, so those 19 lines are
+    moved to 2367011 before anything is stored. A name's product is the stored product of that name, else the code
+    the file writes it under most often. Returns (code, name, product it moved to, lines), the first six, for the
+    report. Only a code's minority names move (its own most frequent name stays); a name no code owns stays with
+    its line's code (reported below as a code under several names)."""
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _line_names AS
+        SELECT sku, products_name AS name, count(*) AS n,
+               row_number() OVER (PARTITION BY sku ORDER BY count(*) DESC, products_name) AS place
+        FROM stg.typed WHERE products_name IS NOT NULL AND sku IS NOT NULL GROUP BY sku, products_name"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _name_owner AS
+        SELECT name, coalesce((SELECT min(p.sku) FROM products p WHERE p.name = o.name), min(sku)) AS owner
+        FROM (SELECT name, sku FROM _line_names WHERE place = 1
+              UNION ALL SELECT name, sku FROM products WHERE name IS NOT NULL) o
+        GROUP BY name"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _moves AS
+        SELECT l.sku, l.name, o.owner, l.n FROM _line_names l JOIN _name_owner o USING (name)
+        WHERE l.place > 1 AND o.owner <> l.sku"""
+    )
+    moves = con.execute("SELECT * FROM _moves ORDER BY n DESC, sku, name LIMIT 6").fetchall()
+    con.execute(
+        """CREATE OR REPLACE TEMP VIEW _typed AS
+        SELECT i.* REPLACE (coalesce(m.owner, i.sku) AS sku)
+        FROM stg.typed i LEFT JOIN _moves m ON m.sku = i.sku AND m.name = i.products_name"""
+    )
+    return moves
 
 
 def _key_match(keys: list[str], left: str, right: str) -> str:

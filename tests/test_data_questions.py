@@ -339,6 +339,40 @@ def test_each_dimension_synonym(ctx, question, dimension):
     assert spec_of(ctx, question).dimensions == [dimension]
 
 
+@pytest.mark.parametrize(
+    ("question", "dimension"),
+    [("上季度销售额超过3000元的药", "product"), ("今年销售额超过1万的省", "province"), ("销量大于5的药？", "product")],
+)
+def test_a_one_character_word_ending_the_question_after_de_names_what_is_listed(ctx, question, dimension):
+    """…超过3000元的药 lists the products above 3000, not the total with a condition on it."""
+    spec = spec_of(ctx, question)
+    assert spec.dimensions == [dimension] and any(f.is_threshold for f in spec.filters), spec
+    assert spec_of(ctx, "全国的销售额").dimensions == [], "的 + a word inside the question is not a listing"
+
+
+def test_biggest_first_sorts_the_whole_list_instead_of_keeping_the_biggest(ctx):
+    for question, direction in [
+        ("revenue by region this year, biggest first", "desc"),
+        ("revenue by region this year, smallest first", "asc"),
+        ("今年各区域销售额，大的排前面", "desc"),
+    ]:
+        spec = spec_of(ctx, question)
+        assert spec.dimensions == ["region"] and spec.sort.direction == direction and spec.limit is None, question
+    assert spec_of(ctx, "which region had the biggest revenue this year").limit == 1
+
+
+def test_politeness_is_not_read_as_a_name(ctx):
+    plain = spec_of(ctx, "今年每个季度的销售额")
+    polite_forms = ["麻烦帮我查一下今年每个季度的销售额，谢谢", "帮忙看下今年每个季度的销售额"]
+    for polite in [*polite_forms, "请帮我算一下今年每个季度的销售额"]:
+        assert spec_of(ctx, polite) == plain, polite
+
+
+def test_the_most_customers_counts_customers_per_group(ctx):
+    spec = spec_of(ctx, "which region had the most dealers this year")
+    assert spec.metrics == ["partner_count"] and spec.dimensions == ["region"] and spec.limit == 1, spec
+
+
 def test_a_partner_type_word_filters_and_when_listed_also_groups_by_partner(ctx):
     filtered = spec_of(ctx, "华东的经销商销售额")
     assert filtered.dimensions == [] and ("partner_type", "经销商") in [(f.field, f.value) for f in filtered.filters]
