@@ -58,3 +58,28 @@ def test_deleting_the_shown_plan_shows_the_newest_remaining(loaded_store, data_d
     app.button(key=f"delete-{gone}").click().run()
     assert not app.exception, [e.value for e in app.exception]
     assert app.selectbox(key="plan_choice").value == keep and "华北" in app.subheader[0].value
+
+
+def test_regenerating_a_plan_keeps_what_the_form_does_not_change(loaded_store, data_dir):
+    """A rebate plan revised in the chat to a 110% entry threshold, regenerated here with a budget: the new version
+    keeps its tiers (the form shows region, period and budget only) and is a rebate plan, not a work plan."""
+    from advisor import drafts
+
+    draft = drafts.new_draft("incentive", loaded_store, {"region": "华东"}, None).draft
+    revised, _changes = drafts.revise(loaded_store, draft, {"threshold": 1.1}, None)
+    library = PlanLibrary(data_dir / "plans")
+    plan_id = library.save(revised.draft.document)
+    tiers = revised.draft.document.args["schedule"]["tiers"]
+    assert tiers[0]["threshold"] == 1.1
+
+    app = run_page()
+    assert app.selectbox(key="plan_choice").value == plan_id
+    assert app.selectbox(key=f"re-{plan_id}-kind").value == "incentive", "the form starts from the plan's own kind"
+    app.number_input(key=f"re-{plan_id}-budget").set_value(300_000.0)
+    app.button(key=f"re-{plan_id}-go").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    new_id = app.selectbox(key="plan_choice").value
+    assert new_id != plan_id
+    regenerated = library.load(new_id)
+    assert regenerated.kind == "incentive" and regenerated.args["budget"] == 300_000.0
+    assert regenerated.args["schedule"]["tiers"] == tiers and regenerated.args["region"] == "华东"

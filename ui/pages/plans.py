@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from advisor.drafts import incentive_args
+from advisor.drafts import REVISIONS, incentive_args
 from advisor.plans import PlanLibrary, generate, render_docx, render_markdown
 from company.errors import CanmouError
 from company.schema import REGIONS
@@ -31,8 +31,21 @@ def region_name(region: str) -> str:
     return region or t("plans.all_regions")
 
 
-def plan_args(kind: str, period: str, region: str, budget: float) -> dict:
+def plan_args(kind: str, period: str, region: str, budget: float, base: dict | None = None) -> dict:
+    """The arguments of the plan to generate. Regenerating a plan of the same kind starts from its own arguments
+    (a rebate plan keeps its tiers, 110% threshold and all) and changes what the form changed, the way the chat
+    revises a draft."""
     scope = region or None
+    if base is not None:
+        slots: dict = {"region": scope}
+        if period.strip():
+            slots["period"] = period.strip()
+        if budget:
+            slots["budget"] = budget
+        args = REVISIONS[kind](dict(base), slots)[0]
+        if not budget:
+            args.pop("budget", None)  # 0 in the form: no budget
+        return args
     if kind == "work_plan":
         return {"quarter": period.strip() or None, "region": scope}
     if kind == "incentive":
@@ -75,9 +88,10 @@ def generate_form(defaults: dict | None = None, key: str = "new") -> None:
     if st.button(t("plans.generate" if key == "new" else "plans.regenerate"), type="primary", key=f"{key}-go"):
         with st.spinner(t("plans.generating")):
             try:
+                base = defaults.get("args") if kind == defaults.get("kind") else None
                 document = generate(
                     kind,
-                    plan_args(kind, period, region, budget),
+                    plan_args(kind, period, region, budget, base),
                     auth.store_for(user),
                     state.knowledge().search,
                     version=defaults.get("version", 0) + 1,
@@ -155,7 +169,8 @@ def show(document: PlanDocument, plan_id: str) -> None:
         args = document.args
         generate_form(
             {
-                "kind": args.get("kind", "work_plan"),
+                "kind": document.kind,
+                "args": args,
                 "region": args.get("region"),
                 "period": args.get("quarter") or (args.get("period") if args.get("period") != "latest" else "") or "",
                 "budget": args.get("budget"),
