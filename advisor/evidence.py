@@ -26,6 +26,8 @@ DRAFT = re.compile(
 # Asking how / why / what something is: the knowledge base answers these unless they name company data.
 GUIDANCE = re.compile(
     r"怎么(?!样)|咋(?!样)|如何(?!$|[？?])|怎样(?!$|[？?])|为什么|为啥|为何|应该|应当|要不要|该不该|"
+    # root causes are asked as why: 乱价压不住，根子到底在哪 / 问题出在哪 / what causes it
+    r"根子|根源|症结|问题出在|原因(?:是|在|出在)|什么原因|怎么回事|\broot causes?\b|\bwhat causes\b|"
     r"是否(?:应该|需要|要|可以)|可不可以|能不能|建议|方法|"
     r"步骤|流程|原则|注意|技巧|要点|是什么|什么是|啥是|指什么|含义|定义|区别|作用|目的|意义|好处|"
     r"几档|几级|几种|几类|哪几(?:种|类|档|级|步|个方面|方面|点|条)|哪些(?:方法|做法|原则|形式|方式|手段|要求|条件|内容|步骤|方面|因素|标准|情况|"

@@ -139,6 +139,12 @@ def test_practice_questions_reach_the_knowledge_base(ctx, question):
     assert reply.route.intent == "guidance" and reply.citations, reply.markdown
 
 
+def test_a_root_cause_question_naming_a_conflict_gets_the_causes_before_the_scan(ctx):
+    """乱价压不住，根子在哪 asks why (the knowledge base), not only for the scan its 乱价 points to."""
+    reply = answer("稽查天天在查，低价乱价还是压不住，根子到底在哪？", ctx)
+    assert reply.citations and "激励" in reply.markdown.split("---")[0], reply.markdown[:400]
+
+
 @pytest.mark.parametrize(
     "question",
     [
