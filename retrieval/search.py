@@ -24,7 +24,10 @@ from retrieval.tokens import bigrams, words
 
 Leg = Literal["words", "bigrams", "dense"]
 LEGS: tuple[Leg, ...] = ("words", "bigrams", "dense")
-RRF_K = 60
+# RRF constant: 15 rather than the customary 60, chosen on the dev halves of the guidance questions written outside
+# the team (hit@5 0.839 at 60, 0.867-0.882 for 10-30): a passage both word legs rank first is not pushed out of the
+# first five because the dense leg missed it.
+RRF_K = 15
 # Measured with `python -m eval retrieval` (both halves of the labelled set, see README): the dense
 # leg finds what the words miss but is noisier, so it counts half.
 LEG_WEIGHTS: dict[str, float] = {"words": 1.0, "bigrams": 0.7, "dense": 0.5}
