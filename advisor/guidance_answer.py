@@ -342,8 +342,9 @@ def _shape_bonus(
     shape: str, unit: Unit, counter: str | None = None, subjects: Sequence[str] = (), penalty: bool = False
 ) -> float:
     text = unit.text
-    if penalty:  # a fine is stated where the text says 罚款 / 处…罚
-        return (0.3 if NUMBER.search(ORDINALS.sub("", text)) else -0.1) + (0.25 if "罚" in text else 0.0)
+    if penalty:  # a fine is stated where the text says 罚款 / 处…罚; 在本企业工作1年以上 is a number but no fine
+        fined = "罚" in text
+        return (0.3 if fined and NUMBER.search(ORDINALS.sub("", text)) else -0.1) + (0.25 if fined else 0.0)
     if shape == "enumeration":
         if unit.kind == "list":
             return 0.45

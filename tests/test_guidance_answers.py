@@ -304,6 +304,21 @@ def test_a_penalty_question_opens_with_the_penalty_article_not_the_rule_it_enfor
     assert best.text.startswith("第二十六条")
 
 
+def test_a_number_that_is_no_fine_does_not_answer_a_penalty_question():
+    """在本企业工作1年以上 is a number but no fine: the article that fines answers 会罚多少."""
+    trainers = passage(
+        "第十九条 对直销员进行业务培训的授课人员应当是直销企业的正式员工，并符合下列条件：\n"
+        "（一）在本企业工作1年以上；\n（二）具有高等教育本科以上学历和相关的法律、市场营销专业知识。"
+    )
+    penalty = passage(
+        "第四十六条 直销企业进行直销员业务培训违反本条例规定的，由工商行政管理部门责令改正，"
+        "处3万元以上10万元以下的罚款。",
+        rank=2,
+    )
+    best = choose("直销员培训的授课人员不符合条件，会罚多少？", [trainers, penalty])[0]
+    assert best.text.startswith("第四十六条"), best.text
+
+
 def test_a_penalty_for_a_later_paragraph_of_an_article_is_found_through_it():
     rules = passage(
         "第十七条 特许人向被特许人收取的推广、宣传费用，应当按照合同约定的用途使用。\n"
