@@ -247,6 +247,7 @@ class DataContext:
             qlist.append(NameEntry("product", str(row.sku), name, _normalise(name), {"category": cat}))
         by_id = {e.key.lower(): e for e in plist}
         by_id.update({e.key.lower(): e for e in qlist})
+        qlist += _brand_names(qlist)
 
         aliases: dict[str, tuple[str, str]] = {}
 
@@ -283,16 +284,42 @@ class DataContext:
         for a, v in TYPE_ENTITY.items():
             if v in values["partner_type"]:
                 alias(a, "partner_type", v)
+        # Other spellings of a country (uk, german …) unless a partner or product name uses the word: "Australian
+        # Collectors, Co." is a customer, so there "Australian" stays a name to look up, not the country.
+        named_words = {w for e in plist + qlist for w in re.findall(r"[a-z]+", e.norm)}
         for v in sorted(values["country"]):
             alias(v, "country", v)
             for zh, names in COUNTRY_ZH.items():
                 if v.lower() in names or v == zh:
                     alias(zh, "country", v)
                     for name in names:
-                        alias(name, "country", v)
+                        if name == v.lower() or not set(name.split()) <= named_words:
+                            alias(name, "country", v)
         pattern = _entity_pattern(aliases)
         full = sorted((e for e in plist + qlist if len(e.norm) >= 3), key=lambda e: len(e.norm), reverse=True)
         return cls(latest, values, plist, qlist, by_id, aliases, pattern, full)
+
+
+BRAND = re.compile(r"[(（]([^()（）]{2,16})[)）]\s*$")
+
+
+def _brand_names(products: list[NameEntry]) -> list[NameEntry]:
+    """A product called by its brand: 苯磺酸氨氯地平片(安内真) is asked about as 安内真. The brand in the name's closing
+    brackets names the product, unless it is also the brand of another product name (then it is no name)."""
+    brands: dict[str, set[str]] = {}
+    for entry in products:
+        m = BRAND.search(entry.name)
+        if m and CJK.search(m.group(1)):
+            brands.setdefault(_normalise(m.group(1)), set()).add(entry.name)
+    named = {entry.norm for entry in products}
+    return [
+        NameEntry("product", entry.key, entry.name, brand, entry.attrs)
+        for entry in products
+        if (m := BRAND.search(entry.name))
+        and (brand := _normalise(m.group(1))) in brands
+        and len(brands[brand]) == 1
+        and brand not in named
+    ]
 
 
 def _entity_pattern(aliases: dict[str, tuple[str, str]]) -> re.Pattern | None:
@@ -783,9 +810,19 @@ RANK_SUPERLATIVE = [
     (re.compile(r"\b(?:lowest|smallest|least|fewest|worst|weakest|slowest)\b"), "asc"),
 ]
 RANK_TOP = [(re.compile(r"\btop\b"), "desc"), (re.compile(r"\bbottom\b"), "asc")]
+# A threshold's number followed by partners (more than 20 customers / 超过20家客户): the count of those that bought.
+COUNTED_PARTNERS = re.compile(
+    r"\s*((?:active |different |distinct |unique )?(?:customer|client|dealer|distributor|partner|retailer|"
+    r"account|buyer|store|shop)s?(?: buying| who (?:bought|ordered|purchased))?\b|"
+    r"(?:家|个|位)(?:客户|经销商|伙伴|门店|零售商|代理商|批发商)?(?:在?(?:进货|下单|买过|购买))?)",
+    re.IGNORECASE,
+)
+COUNT_UNIT = re.compile(r"[\d一二两三四五六七八九十百千]\s*(?:家|位)\s*$")
+PARTNERS_BEFORE = re.compile(r"(?:客户|经销商|伙伴|门店|零售商|代理商|批发商|分销商)(?:数量?|个数)?\s*$")
 POLITE = re.compile(
     r"麻烦(?:你|您)?(?:帮(?:我|忙))?|(?:请(?:你|您)?)?帮(?:我|忙)?(?:查|看|算|统计|拉|找|数)(?:一下|一查|下)?|"
-    r"谢谢(?:你|您|啦|了)?|多谢|辛苦(?:了|啦)?"
+    r"谢谢(?:你|您|啦|了)?|多谢|辛苦(?:了|啦)?|"
+    r"(?:老板|领导|上面|总监|经理)(?:刚刚|刚才|刚)?(?:问(?:了)?我|让我(?:查|看|算)(?:一下|下)?)"
 )
 # biggest first / 大的排前面: the whole list in that order, not the one biggest (read before the superlatives)
 RANK_ORDER = [
@@ -1022,6 +1059,7 @@ class _Parser:
         if len(self.display) != len(self.scan.text):
             self.display = self.scan.text
         self.notes: list[str] = []
+        self.counted_types: list[str] = []  # partner types a counted noun names (超过10家经销商)
         self.unused: list[str] = []  # words neither understood nor names: reported back, or the answer stops
         self.windows: list[TimeWindow] = []
         self.time_group: str | None = None  # two adjacent periods named (2003年和2004年): one row each
@@ -1225,8 +1263,28 @@ class _Parser:
                 op = POST[m.group("post")] if m.groupdict().get("post") else table.get(cmp) or CMP_ZH.get(cmp or "")
                 if op is None:
                     continue
-                out.append(_Threshold(self.scan.take(m.start(), m.end(), "threshold"), op, parsed[0], parsed[1]))
+                span = self.scan.take(m.start(), m.end(), "threshold")
+                # more than 20 customers / 客户超过20家: a count of the partners that bought, not 20 yuan of revenue
+                counted = None if parsed[1] else COUNTED_PARTNERS.match(self.scan.text, span.end)
+                if counted:
+                    self.scan.take(counted.start(1), counted.end(1), "metric", "active_partners")
+                    self._count_type(counted.group(1))
+                elif not parsed[1] and COUNT_UNIT.search(self.scan.text[span.start : span.end]):
+                    # 客户超过20家的国家: the partners before the bound are what is counted
+                    noun = PARTNERS_BEFORE.search(self.scan.text[: span.start])
+                    if noun and self.scan.free(noun.start(), noun.end()):
+                        self.scan.take(noun.start(), noun.end(), "metric", "active_partners")
+                        self._count_type(noun.group(0))
+                        counted = noun
+                out.append(_Threshold(span, op, parsed[0], parsed[1], "active_partners" if counted else None))
         return out
+
+    def _count_type(self, words: str) -> None:
+        """The partner type a counted noun names (超过10家经销商 counts 经销商 when the data has that type)."""
+        for noun, value in {**PARTNER_NOUNS_ZH, **PARTNER_NOUNS_EN}.items():
+            if value and noun in words.lower() and value in self.context.values["partner_type"]:
+                self.counted_types.append(value)
+                return
 
     def _ranking(self) -> tuple[str | None, int | None, _Span | None, bool]:
         """(direction, limit, span of the ranking word, superlative?)"""
@@ -1318,6 +1376,10 @@ class _Parser:
         types = "|".join(re.escape(w) for w in PARTNER_NOUNS_ZH)
         for m in re.finditer(rf"(?:多少|几)\s*(?:个|家|位)?(?=\s*(?:{types}))", work):
             candidates.append((m.start(), m.end(), "partner_count", m.group(0)))
+        # 每个月有多少家在进货 / 几家下了单: the partners that bought, not every partner on the books
+        buying = r"(?:在|有|还在)?(?:进货|进了货|进过货|下单|下了单|下过单|买过|买了|采购|拿货|拿了货|有销售|有业绩)"
+        for m in re.finditer(rf"(?:多少|几)\s*(?:个|家|位)?(?:{types})?\s*{buying}", work):
+            candidates.append((m.start(), m.end(), "active_partners", m.group(0)))
         candidates.sort(key=lambda c: (-(c[1] - c[0]), c[0]))
         out = []
         for start, end, key, alias in candidates:
@@ -1466,11 +1528,24 @@ class _Parser:
         best = hits[0][1]
         return [entries[h[2]] for h in hits if h[1] >= best - 3]
 
+    def _split_joined(self, phrases: list[tuple[str, int, int, bool]]) -> list[tuple[str, int, int, bool]]:
+        """安内真和络活喜: two names joined by 和 / 与 / 跟 / 及 / 、 / and, when the whole names nothing and every
+        part names something."""
+        out = []
+        for phrase, start, end, explicit in phrases:
+            parts = [m for m in re.finditer(r"[^和与跟及、&]+|(?<=\s)(?:and)(?=\s)", phrase) if m.group(0).strip()]
+            pieces = [m for m in parts if m.group(0).strip().lower() != "and"]
+            if len(pieces) > 1 and not self._match(phrase) and all(self._match(m.group(0).strip()) for m in pieces):
+                out += [(m.group(0).strip(), start + m.start(), start + m.end(), explicit) for m in pieces]
+            else:
+                out.append((phrase, start, end, explicit))
+        return out
+
     def _resolve_names(self, phrases: list[tuple[str, int, int, bool]], entities: list[_Span]):
         """Match each leftover phrase to partner/product names; returns (entries, dropped entity spans, problem)."""
         resolved: list[NameEntry] = []
         dropped: list[_Span] = []
-        for phrase, start, end, explicit in phrases:
+        for phrase, start, end, explicit in self._split_joined(phrases):
             candidates = self._match(phrase)
             # The name may have swallowed an adjacent city or category (常州鑫源, 鲜橙果汁饮料): try them together.
             for ent in entities:
@@ -1487,6 +1562,9 @@ class _Parser:
             if len(candidates) > 1:
                 narrowed = self._narrow(candidates, [e for e in entities if e not in dropped])
                 candidates = narrowed or candidates
+            if len(candidates) > 1 and all(c.kind == "product" and c.name == candidates[0].name for c in candidates):
+                # one name under several codes is one product, keyed by its first code (product_key_sql)
+                candidates = [min(candidates, key=lambda c: c.key)]
             if not candidates:
                 measure = len(phrase) > 1 and phrase[-1:] in MEASURE_SUFFIX  # 投诉量: a figure, not a name
                 if not explicit and (NOT_IN_DATA.search(phrase) or self._lower_english(phrase) or measure):
@@ -1921,6 +1999,7 @@ class _Parser:
         marked = self._markers()
         metric_spans = early_metrics
         found, metric_types = self._metrics()
+        metric_types += self.counted_types  # 经销商超过10家: the partners counted are 经销商
         metric_spans = sorted(metric_spans + found, key=lambda t: t[0].start)
         entities = self._entities()
         nouns = self._nouns()
@@ -2116,7 +2195,15 @@ class _Parser:
             if listing and not other_explicit and "partner" not in groups:
                 groups.insert(0, "partner")
         partner_ids = list(dict.fromkeys(e.key for e in names if e.kind == "partner"))
-        skus = list(dict.fromkeys(e.key for e in names if e.kind == "product"))
+        # every code of a product name (开博通 under three codes): the query keys products by their first code
+        skus = list(
+            dict.fromkeys(
+                k
+                for e in names
+                if e.kind == "product"
+                for k in [e.key, *sorted(q.key for q in self.context.products if q.name == e.name)]
+            )
+        )
         # One name under several codes (开博通 sold as three SKUs): the name means all of them, summed
         one_name: dict[str, bool] = {}
         for kind, keys in (("partner", partner_ids), ("product", skus)):
@@ -3273,11 +3360,15 @@ def lacking_inputs(store: Store, spec: QuerySpec, language: Language) -> Clarifi
     if lacking:
         names = "、".join(f"「{INPUTS[k].zh}」" for k in lacking)
         how = "；".join(INPUTS[k].how_to_add() for k in lacking)
+        # what was asked for, then what it needs: 毛利 needs unit costs (the user asked about 毛利, not about costs)
+        asked = [m for m in spec.metrics if any(k in lacking for k in METRIC_INPUTS.get(m, ()))]
+        what_zh = "、".join(METRICS[m].label("zh") for m in asked)
+        what_en = ", ".join(METRICS[m].label("en") for m in asked)
         return Clarification(
-            question=f"这份数据回答不了这个问题：缺少{names}。补充方法：{how}。"
+            question=f"这份数据回答不了这个问题{f'（{what_zh}）' if asked else ''}：缺少{names}。补充方法：{how}。"
             if language == "zh"
-            else f"This data cannot answer that: it has no {', '.join(INPUT_EN.get(k, k) for k in lacking)}. "
-            f"To add it: {how}.",
+            else f"This data cannot answer that{f' ({what_en})' if asked else ''}: it has no "
+            f"{', '.join(INPUT_EN.get(k, k) for k in lacking)}. To add it: {how}.",
             reason="unsupported",
             language=language,
         )
