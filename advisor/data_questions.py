@@ -560,6 +560,9 @@ TIME_PATTERNS: list[tuple[re.Pattern, str]] = [
     ),
     # 近N个月 / 最近N个月 / 过去N个月 / last N months
     (re.compile(rf"(?:近|最近|过去|前)\s*{N_ZH}\s*个\s*月"), "recent_zh"),
+    # 近90天 / 最近30天 / 过去7天 / last 90 days: the days up to and including the anchor day
+    (re.compile(rf"(?:近|最近|过去)\s*{N_ZH}\s*(?:天|日)"), "recent_days"),
+    (re.compile(rf"\b(?:the\s+)?(?:last|past|previous|trailing)\s+{N_EN}\s+days\b"), "recent_days"),
     (re.compile(r"(?:近|最近|过去)\s*(半|一|1)\s*年"), "recent_year_zh"),
     (re.compile(rf"(?:近|最近|过去)\s*{N_ZH}\s*个\s*季度"), "recent_quarters_zh"),
     (re.compile(rf"\b(?:the\s+)?(?:last|past|previous|trailing)\s+{N_EN}\s+quarters\b"), "recent_quarters_en"),
@@ -652,6 +655,13 @@ def _window_from(kind: str, m: re.Match, latest: date, lang: Language) -> TimeWi
     if kind in ("recent_zh", "recent_en"):
         n = _count(g[0])
         return _recent_months(n, latest, lang) if n and n <= 120 else None
+    if kind == "recent_days":
+        n = _count(g[0])
+        if not n or n > 3660:
+            return None
+        start = latest - timedelta(days=n - 1)
+        label = f"近{n}天" if lang == "zh" else f"last {n} days"
+        return TimeWindow(start=start, end=latest, label=label, kind="custom")
     if kind in ("recent_quarters_zh", "recent_quarters_en"):
         n = _count(g[0])  # the last n complete quarters: 过去两个季度 = the two quarters before this one
         if not n or n > 40:
@@ -724,6 +734,7 @@ NUMBER = (
     r"(?:百分之\s*(?P<pct>[零一二两三四五六七八九十百点\d.]+)"
     r"|(?P<num>\d+(?:,\d{3})*(?:\.\d+)?|[零一二两三四五六七八九十百千万亿点]+)"
     r"\s*(?P<unit>%|个百分点|\s?percent\b|\s?pct\b|成[一二三四五六七八九]?|万元|万|亿元|亿|千元|元|块|天|日|次|件|箱|家|倍"
+    r"|个(?!月|季|百分点|工作日|星期|礼拜)|位"
     r"|\s?k\b|\s?m\b|\s?million\b|\s?billion\b|\s?thousand\b|\s?days?\b|\s?times\b|\s?units?\b|\s?cny\b|\s?rmb\b)?)"
 )
 CMP_ZH = LEXICON["CMP_ZH"]
@@ -817,7 +828,7 @@ COUNTED_PARTNERS = re.compile(
     r"(?:家|个|位)(?:客户|经销商|伙伴|门店|零售商|代理商|批发商)?(?:在?(?:进货|下单|买过|购买))?)",
     re.IGNORECASE,
 )
-COUNT_UNIT = re.compile(r"[\d一二两三四五六七八九十百千]\s*(?:家|位)\s*$")
+COUNT_UNIT = re.compile(r"[\d一二两三四五六七八九十百千]\s*(?:家|位|个)\s*(?:之间|以内|以上|以下)?\s*$")
 PARTNERS_BEFORE = re.compile(r"(?:客户|经销商|伙伴|门店|零售商|代理商|批发商|分销商)(?:数量?|个数)?\s*$")
 POLITE = re.compile(
     r"麻烦(?:你|您)?(?:帮(?:我|忙))?|(?:请(?:你|您)?)?帮(?:我|忙)?(?:查|看|算|统计|拉|找|数)(?:一下|一查|下)?|"
@@ -888,6 +899,7 @@ HOW_MANY_CUSTOMERS = re.compile(
     r"的?客户(?:有|数|数量)?(?:多少|几)\s*(?:个|家|位)?|(?:多少|几)\s*(?:个|家|位)?客户|how many customers"
 )
 NOT_IN_DATA = re.compile(LEXICON["NOT_IN_DATA"], re.IGNORECASE)
+NEGATION_REACH = 14  # characters before a name where 除了 / excluding is looked for ("last quarter excluding ")
 NEGATION = re.compile(
     r"(?:不算|不含|不包括|不计|除了|除去|去掉|去除|排除|剔除|扣除|非)\s*$"
     r"|(?:excluding|except(?: for)?|other than|without|not|non-?)\s*$"
@@ -1373,9 +1385,14 @@ class _Parser:
         # the countries with the most customers: customers counted per country (the ranking word is read apart)
         for m in re.finditer(rf"\b(?:most|fewest|least|more|fewer)\s+({nouns})\b", self.scan.text, re.IGNORECASE):
             candidates.append((m.start(1), m.end(1), "partner_count", m.group(1)))
+            self._count_type(m.group(1))
         types = "|".join(re.escape(w) for w in PARTNER_NOUNS_ZH)
         for m in re.finditer(rf"(?:多少|几)\s*(?:个|家|位)?(?=\s*(?:{types}))", work):
             candidates.append((m.start(), m.end(), "partner_count", m.group(0)))
+        # 哪个省的经销商最多 / B级客户最少的三个省: partners counted per group, not the group's revenue
+        for m in re.finditer(rf"({types})(?:数|数量|个数)?(?=\s*(?:最多|最少))", self.scan.text):
+            candidates.append((m.start(1), m.end(), "partner_count", m.group(0)))
+            self._count_type(m.group(1))
         # 每个月有多少家在进货 / 几家下了单: the partners that bought, not every partner on the books
         buying = r"(?:在|有|还在)?(?:进货|进了货|进过货|下单|下了单|下过单|买过|买了|采购|拿货|拿了货|有销售|有业绩)"
         for m in re.finditer(rf"(?:多少|几)\s*(?:个|家|位)?(?:{types})?\s*{buying}", work):
@@ -2110,7 +2127,7 @@ class _Parser:
         entities = sorted(entities, key=lambda e: e.start)
         negated = [
             bool(
-                NEGATION.search(self.scan.text[max(0, ent.start - 8) : ent.start])
+                NEGATION.search(self.scan.text[max(0, ent.start - NEGATION_REACH) : ent.start])
                 or EXCLUDING_AFTER.match(self.scan.text[ent.end : ent.end + 4])
             )
             for ent in entities
@@ -2157,15 +2174,24 @@ class _Parser:
         type_values = [v for v in metric_types]
         if average is not None and average[1]:  # 平均每家经销商: the average over the distributors
             type_values.append(average[1])
-        for word in partner_words:
+        previous_word, previous_negated = None, False
+        negated_words: list[_Span] = []
+        for word in sorted(partner_words, key=lambda w: w.start):
             if not word.value[1]:
                 continue
-            before = self.scan.text[max(0, word.start - 8) : word.start]
-            if NEGATION.search(before) or EXCLUDING_AFTER.match(self.scan.text, word.end):  # 不算电商平台
+            before = self.scan.text[max(0, word.start - NEGATION_REACH) : word.start]
+            # 不算电商平台 / excluding 经销商 and 代理商: the exclusion covers every type joined to the first
+            joined = previous_word is not None and CONJUNCTION.fullmatch(self.scan.text[previous_word.end : word.start])
+            after = EXCLUDING_AFTER.match(self.scan.text, word.end)
+            if NEGATION.search(before) or after or (joined and previous_negated):
                 excluded.setdefault("partner_type", []).append(word.value[1])
                 filters.append({"field": "partner_type", "op": "ne", "value": word.value[1]})
+                previous_negated = True
+                negated_words.append(word)
             else:
                 type_values.append(word.value[1])
+                previous_negated = False
+            previous_word = word
         for v in dict.fromkeys(type_values):
             by_dim.setdefault("partner_type", [])
             if v not in by_dim["partner_type"]:
@@ -2181,6 +2207,7 @@ class _Parser:
         share_of_filter = share and direction is None and not EACH_WORDS.search(self.scan.text)
         # 只看经销商呢 after 各省销售额: a filter on the previous frame, not a new grouping by partner
         narrowing = follow_up and ONLY.search(self.scan.text)
+        partner_words = [w for w in partner_words if w not in negated_words]  # excluding 经销商 lists nobody
         if partner_words and not counting and not share_of_filter and not narrowing:
             listing = any(s.value[2] for s in partner_words)
             listing = listing or bool(rank_span or limit or thresholds or AFTER_MARKERS.search(self.scan.text))
@@ -2663,7 +2690,18 @@ def _summary(spec: QuerySpec, frame: pd.DataFrame, lang: Language, window: str, 
                 ("增幅最大" if desc else "增幅最小") if zh else ("largest growth in" if desc else "smallest growth in")
             )
         first_row, last_row = frame.iloc[0], frame.iloc[-1]
-        if n == 1:
+        column = spec.sort.metric  # type: ignore[union-attr]
+        tied = n > 1 and column in frame.columns and frame[column].nunique(dropna=False) == 1
+        if tied:  # 哪个省的经销商最多 with two at the top: both, said as a tie
+            names = "、".join(item(row).split("（")[0] for _, row in frame.iterrows())
+            text = (
+                f"{head}{name}{order}的{noun}有 {n} 个并列：{names}（均为 {item(first_row).split('（', 1)[-1]}。"
+                if zh
+                else f"{head}: {n} {noun} tie for the {order} {name}: "
+                + ", ".join(item(row).split(" (")[0] for _, row in frame.iterrows())
+                + f" ({item(first_row).split(' (', 1)[-1]}."
+            )
+        elif n == 1:
             text = (
                 f"{head}{name}{order}的{noun}是 {item(first_row)}。"
                 if zh

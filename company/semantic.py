@@ -1705,10 +1705,16 @@ class _Compiler:
         sql += "\nGROUP BY ALL"
         if having:
             sql += "\nHAVING " + "\n   AND ".join(having)
+        limit = self.params.add("limit", spec.limit) if spec.limit is not None else None
+        if limit is not None and spec.sort is not None and self.time is None:
+            # 哪个省的经销商最多 with two provinces at the top: both are the answer (ties at the cut are kept)
+            ranked = f"{spec.sort.metric} {spec.sort.direction.upper()} NULLS LAST"
+            sql = f"SELECT * FROM (\n{sql}\n) ranked\nQUALIFY rank() OVER (ORDER BY {ranked}) <= {limit}"
+            limit = str(MAX_LIMIT)
         if order:
             sql += "\nORDER BY " + ", ".join(order)
-        if spec.limit is not None:
-            sql += f"\nLIMIT {self.params.add('limit', spec.limit)}"
+        if limit is not None:
+            sql += f"\nLIMIT {limit}"
         return CompiledQuery(sql, self.params.values, tuple(columns))
 
 

@@ -223,8 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     questions.add_argument(
         "--split",
-        choices=["dev", "test", "dev2", "dev3", "dev4", "dev5"],
-        help="只跑一部分（dev2–dev5 为后加的开发题）",
+        choices=["dev", "test", "dev2", "dev3", "dev4", "dev5", "dev6"],
+        help="只跑一部分（dev2–dev6 为后加的开发题）",
     )
     questions.add_argument("--extra-cases", type=Path, action="append", help="再加一批题（如第二批开发题）")
     questions.add_argument("--show", help="列出未答对的问题：all 或某个结论（wrong、clarified …）")

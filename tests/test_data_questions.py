@@ -1481,3 +1481,46 @@ def test_words_that_only_say_how_to_show_it_are_not_left_over(company, ctx):
     follow = answer_data_question(company, "华东按季度展开看看", previous)
     assert isinstance(follow, DataAnswer) and "quarter" in follow.spec.dimensions, follow
     assert spec_of(ctx, "今年哪些经销商一次饮料都没进过").absent
+
+
+def test_partners_counted_per_group_with_ties_at_the_top(tmp_path):
+    """哪个省的经销商最多 counts 经销商 per province, and two provinces tied at the top are both the answer."""
+    store = make_store(
+        tmp_path,
+        partners=[
+            partner("P1", province="江苏"),
+            partner("P2", province="江苏"),
+            partner("P3", province="浙江", city="杭州"),
+            partner("P4", province="浙江", city="杭州"),
+            partner("P5", province="广东", city="广州", region="华南"),
+            partner("R1", province="广东", city="广州", region="华南", type="零售商"),
+            partner("R2", province="广东", city="广州", region="华南", type="零售商"),
+        ],
+        products=[product("A")],
+        sales=[sale("P5", "A", "2026-05-01", 100, 100)],  # 广东 sells the most
+    )
+    reply = answer_data_question(store, "哪个省的经销商最多")
+    assert isinstance(reply, DataAnswer) and reply.spec.metrics == ["partner_count"], reply
+    assert sorted(reply.frame["province"]) == ["江苏", "浙江"] and "并列" in reply.summary, reply.summary
+    english = answer_data_question(store, "Which province has the most dealers?")
+    assert sorted(english.frame["province"]) == ["江苏", "浙江"] and "tie" in english.summary
+
+
+def test_an_exclusion_covers_every_type_joined_to_it_and_lists_nobody(ctx):
+    for question in ("revenue last quarter excluding 经销商 and 代理商", "上季度除了经销商和代理商的销售额"):
+        spec = spec_of(ctx, question)
+        assert spec.dimensions == [], question
+        assert sorted((f.field, f.op, f.value) for f in spec.filters) == [
+            ("partner_type", "ne", "代理商"),
+            ("partner_type", "ne", "经销商"),
+        ], question
+
+
+def test_recent_days_and_a_count_range(ctx):
+    window = spec_of(ctx, "近30天的销售额").window
+    assert (window.end - window.start).days == 29 and window.end == ctx.latest
+    spec = spec_of(ctx, "今年客户数在2到3个之间的省份")
+    assert spec.limit is None and sorted((f.op, f.value) for f in spec.filters if f.is_threshold) == [
+        ("ge", 2.0),
+        ("le", 3.0),
+    ]

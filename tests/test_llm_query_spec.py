@@ -225,7 +225,7 @@ def test_a_metric_the_data_lacks_and_a_period_without_data_come_back_as_cannot_a
     turn = run_llm_turn(model_for(stub), "各客户完成率", [], export_store, None)
 
     lacking, empty = sent_back(stub, 1)
-    assert lacking["cannot_answer"].startswith("这份数据回答不了这个问题：缺少「季度目标」")
+    assert lacking["cannot_answer"].startswith("这份数据回答不了这个问题（完成率）：缺少「季度目标」")
     assert empty["cannot_answer"].startswith("2026年第1季度没有数据：数据截至 2025-04-16")
     assert all(run.ok and not hasattr(run.result, "frame") for run in turn.tool_runs)
 
