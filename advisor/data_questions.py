@@ -414,16 +414,20 @@ def cn_number(text: str) -> float | None:
         if base is None or not frac or any(c not in CN_DIGITS for c in frac):
             return None
         return base + float("0." + "".join(str(CN_DIGITS[c]) for c in frac))
-    total, section, number = 0.0, 0.0, 0.0
-    for ch in text:
+    total, section, number, last_unit = 0.0, 0.0, 0.0, 0.0
+    for i, ch in enumerate(text):
         if ch in CN_DIGITS:
             number = CN_DIGITS[ch]
+            # 一万二 = 12,000 and 三千五 = 3,500: a last digit right after a unit counts in the next unit down
+            if i == len(text) - 1 and i > 0 and text[i - 1] not in CN_DIGITS and last_unit >= 100:
+                number *= last_unit / 10
         elif ch in CN_UNITS:
             section += (number or 1) * CN_UNITS[ch]
-            number = 0
+            number, last_unit = 0, CN_UNITS[ch]
         elif ch in CN_BIG:
-            total += (section + number) * CN_BIG[ch]
+            total += ((section + number) or 1) * CN_BIG[ch]  # 过亿 / 破万: one 亿, one 万
             section = number = 0
+            last_unit = CN_BIG[ch]
         else:
             return None
     return total + section + number
@@ -828,6 +832,12 @@ COUNTED_PARTNERS = re.compile(
     r"(?:家|个|位)(?:客户|经销商|伙伴|门店|零售商|代理商|批发商)?(?:在?(?:进货|下单|买过|购买))?)",
     re.IGNORECASE,
 )
+ONE_AFTER_TOP = re.compile(
+    r"\s+(?:selling\s+|performing\s+|grossing\s+)?(?:customer|client|dealer|distributor|partner|retailer|wholesaler|"
+    r"agent|product|sku|item|region|province|state|city|country|category|segment|seller|store)\b(?!s)",
+    re.IGNORECASE,
+)
+EACH_MARK = re.compile(r"每|各|\beach\b|\bevery\b|\bper\b|\bacross\b", re.IGNORECASE)
 COUNT_UNIT = re.compile(r"[\d一二两三四五六七八九十百千]\s*(?:家|位|个)\s*(?:之间|以内|以上|以下)?\s*$")
 PARTNERS_BEFORE = re.compile(r"(?:客户|经销商|伙伴|门店|零售商|代理商|批发商|分销商)(?:数量?|个数)?\s*$")
 POLITE = re.compile(
@@ -1072,6 +1082,7 @@ class _Parser:
             self.display = self.scan.text
         self.notes: list[str] = []
         self.counted_types: list[str] = []  # partner types a counted noun names (超过10家经销商)
+        self.negated_names: list[NameEntry] = []  # names the question excludes (除了开博通)
         self.unused: list[str] = []  # words neither understood nor names: reported back, or the answer stops
         self.windows: list[TimeWindow] = []
         self.time_group: str | None = None  # two adjacent periods named (2003年和2004年): one row each
@@ -1321,7 +1332,8 @@ class _Parser:
             for _m, span in self.scan.take_all(pattern, "rank"):
                 if direction is None:
                     direction, where = d, span
-                    limit = limit or 10
+                    # the top customer: one; the top customers: ten
+                    limit = limit or (1 if ONE_AFTER_TOP.match(self.scan.text, span.end) else 10)
         for pattern, d in RANK_FULL:
             for _m, span in self.scan.take_all(pattern, "rank"):
                 if direction is None:
@@ -1616,7 +1628,14 @@ class _Parser:
                     ),
                 )
             resolved.append(candidates[0])
+            if self._negated_at(start, end):  # 除了开博通 / excluding Classic Cars Co.
+                self.negated_names.append(candidates[0])
         return resolved, dropped, None
+
+    def _negated_at(self, start: int, end: int) -> bool:
+        """除了X / 不算X / excluding X / X以外: the words around a name exclude it."""
+        before = self.scan.text[max(0, start - NEGATION_REACH) : start]
+        return bool(NEGATION.search(before) or EXCLUDING_AFTER.match(self.scan.text, end))
 
     def _store_names(self, entities: list[_Span], nouns: list[_Span]) -> Clarification | None:
         """深圳直营 / 佛山直营店: a city and a partner type that together begin several partners' names. Read as a
@@ -2067,6 +2086,9 @@ class _Parser:
             return problem
         names += resolved
         entities = [e for e in entities if e not in dropped]
+        self.negated_names += [
+            span.value for span in self.scan.of("name") if span.value and self._negated_at(span.start, span.end)
+        ]
 
         metrics: list[str] = []
         for _span, key in metric_spans:
@@ -2221,6 +2243,37 @@ class _Parser:
             other_explicit = [d for d in explicit if not DIMENSIONS[d].is_time]
             if listing and not other_explicit and "partner" not in groups:
                 groups.insert(0, "partner")
+        # 每个大区卖得最好的客户 / top customer in each segment: the ranking runs within each group of the "each"
+        rank_within: list[str] = []
+        each = [
+            s.value[0]
+            for s in marked
+            if s.value[2]
+            and s.value[0] not in ("partner", "product")
+            and not DIMENSIONS[s.value[0]].is_time
+            and EACH_MARK.search(self.scan.text[s.start : s.end])
+        ]
+        ranked_nouns = (["partner"] if partner_words else []) + [
+            s.value[0] for s in nouns if s.value[0] == "product" and not s.value[2]
+        ]
+        if each and ranked_nouns and direction is not None and (limit or _superlative):
+            inner = ranked_nouns[0]
+            groups = [each[0], inner, *[g for g in groups if g not in (each[0], inner)]][:3]
+            rank_within = [each[0]]
+            limit = limit or 1
+        excluded_names = [e for e in names if any(e is n for n in self.negated_names)]
+        names = [e for e in names if not any(e is n for n in self.negated_names)]
+        for entry in excluded_names:  # every code of an excluded product name
+            dim = "partner" if entry.kind == "partner" else "product"
+            keys = [entry.key] + (
+                sorted(q.key for q in self.context.products if q.name == entry.name) if dim == "product" else []
+            )
+            excluded.setdefault(dim, [])
+            excluded[dim] += [k for k in dict.fromkeys(keys) if k not in excluded[dim]]
+        for dim in dict.fromkeys("partner" if e.kind == "partner" else "product" for e in excluded_names):
+            filters.append({"field": dim, "op": "not_in", "value": excluded[dim]})
+        if excluded_names:
+            self.scan.take_all(THE_REST, "filler")  # 其他药 / the other products: what the exclusion leaves
         partner_ids = list(dict.fromkeys(e.key for e in names if e.kind == "partner"))
         # every code of a product name (开博通 under three codes): the query keys products by their first code
         skus = list(
@@ -2319,6 +2372,7 @@ class _Parser:
             "sort": sort,
             "limit": limit if groups or inherits_groups else None,
             "per": per,
+            "rank_within": rank_within,
         }
         if follow_up:
             spec_data = self._inherit(
@@ -2544,6 +2598,36 @@ def _members_header(spec: QuerySpec, lang: Language) -> str:
     return f"{phrase}数" if lang == "zh" else phrase[0].upper() + phrase[1:]
 
 
+def _per_group_summary(spec: QuerySpec, frame: pd.DataFrame, lang: Language, head: str, name: str, column: str) -> str:
+    """每个大区卖得最好的客户: each group, then its top rows (ties included)."""
+    zh = lang == "zh"
+    within = spec.model_copy(update={"dimensions": spec.rank_within})
+    ranked = spec.model_copy(update={"dimensions": [d for d in spec.dimensions if d not in spec.rank_within]})
+    desc = spec.sort.direction == "desc"  # type: ignore[union-attr]
+    order = ("最高" if desc else "最低") if zh else ("highest" if desc else "lowest")
+    groups = []
+    for _key, part in frame.groupby([_group_column(d) for d in spec.rank_within], sort=False):
+        shown_rows = [(_row_label(r, ranked), _show(column, r[column], lang)) for _i, r in part.iterrows()]
+        group = _row_label(part.iloc[0], within)
+        if zh:
+            groups.append(f"{group}：" + "、".join(f"{label}（{value}）" for label, value in shown_rows))
+        else:
+            groups.append(f"{group}: " + ", ".join(f"{label} ({value})" for label, value in shown_rows))
+    shown, more = groups[:8], len(groups) - 8
+    dims = "、".join(DIMENSIONS[d].label(lang) for d in spec.rank_within)
+    top = (f"前 {spec.limit} 个" if zh else f"top {spec.limit} ") if spec.limit and spec.limit > 1 else ""
+    if zh:
+        tail = f"；另有 {more} 组见下表" if more > 0 else ""
+        noun = _member_noun(spec, ranked.dimensions[0], lang)
+        return f"{head}每个{dims}{name}{order}的{top}{noun}：{'；'.join(shown)}{tail}。"
+    tail = f"; {more} more groups in the table" if more > 0 else ""
+    return f"{head}: the {top}{order} {name} in each {dims}: {'; '.join(shown)}{tail}."
+
+
+def _group_column(dim: str) -> str:
+    return DIMENSIONS[dim].column
+
+
 def _row_label(row: pd.Series, spec: QuerySpec) -> str:
     parts = []
     for dim in spec.dimensions:
@@ -2632,6 +2716,8 @@ def _summary(spec: QuerySpec, frame: pd.DataFrame, lang: Language, window: str, 
             return f"{head}{name.removesuffix('数')}共 {len(frame)} 个（{why_zh}）：{'、'.join(shown)}{tail}。"
         tail = f" and {more} more (see the table)" if more > 0 else ""
         return f"{head}: {len(frame)} {name} ({why_en}): {', '.join(shown)}{tail}."
+    if spec.rank_within and not frame.empty and spec.sort is not None:
+        return _per_group_summary(spec, frame, lang, head, name, column)
     if frame.empty:
         missing = _missing_names(spec, context, lang)
         thresholds = _filter_text(

@@ -991,6 +991,14 @@ class QuerySpec(BaseModel):
     # The mean per member of this dimension (户均销售额, 平均每月销量, average revenue per customer): each metric's
     # total ÷ the number of members with a record in the window under the filters, or for a time dimension every
     # period of the window. One row per group of `dimensions`; sort and limit rank the averages.
+    # Sort and limit apply within each group of these dimensions (每个大区卖得最好的客户: dimensions [region, partner],
+    # rank_within [region], limit 1): the top rows of every group, not of the whole table.
+    rank_within: list[str] = Field(
+        default_factory=list,
+        description="在这些维度的每个分组内排序取前 limit 名（每个大区销售额最高的客户：dimensions=[region, partner]，"
+        "rank_within=[region]，sort 按销售额降序，limit=1）；须是 dimensions 的一部分且不能是全部，"
+        "并且要有 sort 和 limit",
+    )
     per: str | None = Field(
         None,
         description="求平均的维度 key：平均每个成员的指标 = 合计 ÷ 成员数（窗口内有记录的成员；时间维度按窗口内的"
@@ -1043,6 +1051,11 @@ class QuerySpec(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> QuerySpec:
+        if self.rank_within:
+            if not set(self.rank_within) < set(self.dimensions):
+                raise ValueError("rank_within 的维度必须是 dimensions 的一部分，且不能是全部维度")
+            if self.sort is None or self.limit is None:
+                raise ValueError("rank_within（每组内取前几名）需要同时给出 sort 和 limit")
         # Thresholds and the sort key are shown: a metric they use joins the requested ones.
         for field in [f.field for f in self.filters if f.is_threshold] + ([self.sort.metric] if self.sort else []):
             found = metric_of(field)
@@ -1537,6 +1550,10 @@ class _Compiler:
         names = {s: f"{prefix}_{s}" for s in (*PARTNER_SOURCES, "lost")}
         return "(" + metric.expression.format(buckets=f"{prefix}_buckets", **names) + ")"
 
+    def _dim_column(self, key: str) -> str:
+        """The output column of a dimension (the time dimension's bucket column for month / quarter / year)."""
+        return self.time.column if DIMENSIONS[key].is_time and self.time is not None else DIMENSIONS[key].column
+
     def _field_expr(self, field: str) -> str:
         metric, part = metric_of(field)  # type: ignore[misc]
         if part == "compare":
@@ -1706,10 +1723,15 @@ class _Compiler:
         if having:
             sql += "\nHAVING " + "\n   AND ".join(having)
         limit = self.params.add("limit", spec.limit) if spec.limit is not None else None
-        if limit is not None and spec.sort is not None and self.time is None:
-            # 哪个省的经销商最多 with two provinces at the top: both are the answer (ties at the cut are kept)
+        if limit is not None and spec.sort is not None and (self.time is None or spec.rank_within):
+            # 哪个省的经销商最多 with two provinces at the top: both are the answer (ties at the cut are kept);
+            # 每个大区卖得最好的客户: the top of every region (rank_within)
             ranked = f"{spec.sort.metric} {spec.sort.direction.upper()} NULLS LAST"
-            sql = f"SELECT * FROM (\n{sql}\n) ranked\nQUALIFY rank() OVER (ORDER BY {ranked}) <= {limit}"
+            within = [self._dim_column(d) for d in spec.rank_within]
+            partition = f"PARTITION BY {', '.join(within)} " if within else ""
+            sql = f"SELECT * FROM (\n{sql}\n) ranked\nQUALIFY rank() OVER ({partition}ORDER BY {ranked}) <= {limit}"
+            if within:
+                order = [*within, *[o for o in order if o not in within]]
             limit = str(MAX_LIMIT)
         if order:
             sql += "\nORDER BY " + ", ".join(order)

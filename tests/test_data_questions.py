@@ -1524,3 +1524,61 @@ def test_recent_days_and_a_count_range(ctx):
         ("ge", 2.0),
         ("le", 3.0),
     ]
+
+
+def test_an_excluded_name_is_left_out_not_answered_alone(pharmacy):
+    for question in ("除了安内真，6月其他药一共卖了多少钱", "6月除了络活喜以外的销售额"):
+        reply = answer_data_question(pharmacy, question)
+        assert isinstance(reply, DataAnswer), reply
+        excluded = [f for f in reply.spec.filters if f.op == "not_in"]
+        assert len(excluded) == 1 and excluded[0].field == "product", reply.spec
+    assert answer_data_question(pharmacy, "除了安内真，6月其他药一共卖了多少钱").frame["revenue"].tolist() == [200.0]
+    assert answer_data_question(pharmacy, "6月除了络活喜以外的销售额").frame["revenue"].tolist() == [140.0]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("过亿", 1e8),
+        ("破万", 1e4),
+        ("过千万", 1e7),
+        ("超过一万二", 12_000.0),
+        ("高于三千五", 3_500.0),
+        ("不到两百五", 250.0),
+    ],
+)
+def test_colloquial_chinese_amounts_in_bounds(ctx, text, value):
+    spec = spec_of(ctx, f"今年销售额{text}的省份")
+    assert [f.value for f in spec.filters if f.is_threshold] == [value]
+
+
+def test_the_best_partner_of_each_region_is_ranked_within_each_region(company):
+    """每个大区卖得最好的客户: one partner per region, not the one region that sold most."""
+    for question in ("每个区域二季度卖得最好的客户分别是谁", "top customer in each region in Q2 2026 by revenue"):
+        reply = answer_data_question(company, question)
+        assert isinstance(reply, DataAnswer) and reply.spec.rank_within == ["region"], (question, reply)
+        best = dict(zip(reply.frame["region"], reply.frame["partner_name"], strict=True))
+        assert best == {"华东": "杭州恒通食品有限公司", "华南": "深圳瑞丰食品代理有限公司"}, best
+    assert "华东" in reply.summary and "华南" in reply.summary
+    two = answer_data_question(company, "各区域二季度销售额前2的客户")
+    assert two.frame.groupby("region").size().to_dict() == {"华东": 2, "华南": 2}
+    assert answer_data_question(company, "哪个区域二季度销售额最高").spec.rank_within == []
+
+
+def test_a_spec_ranked_within_groups_is_checked():
+    window = {"start": "2026-04-01", "end": "2026-06-30", "label": "Q2", "kind": "quarter"}
+    with pytest.raises(ValidationError):
+        QuerySpec.model_validate(
+            {
+                "metrics": ["revenue"],
+                "dimensions": ["region"],
+                "rank_within": ["region"],
+                "sort": {"metric": "revenue", "direction": "desc"},
+                "limit": 1,
+                "window": window,
+            }
+        )
+    with pytest.raises(ValidationError):
+        QuerySpec.model_validate(
+            {"metrics": ["revenue"], "dimensions": ["region", "partner"], "rank_within": ["region"], "window": window}
+        )
