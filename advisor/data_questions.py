@@ -730,9 +730,14 @@ VERSUS = re.compile(
     r"\bvs\.?|\bversus\b|\bcompared (?:to|with)\b|相比|对比|比起|(?:和|跟|与).{1,16}比|比(?=上|去|前|今|本|\d)"
 )
 GROWTH = re.compile(
-    r"增长率|增长|增速|增幅|涨幅|上涨|提升|\bgrowth\b|\bgrew\b|\bgrow\b|\bgrowing\b|\bincreased?\b|\bchange\b"
+    r"增长率|增长|增速|增幅|涨幅|上涨|提升|\bgrowth\b|\bgrew\b|\bgrow\b|\bgrowing\b|\bincreased?\b|\bchange\b|"
+    r"(?:(?<=比上个月)|(?<=比上月)|(?<=比上季度)|(?<=比上个季度)|(?<=比上期))(?:高|多|好)"
 )
-DECLINE = re.compile(r"下降|下滑|减少|降幅|跌幅|下跌|\bdeclined?\b|\bdeclining\b|\bdropped\b|\bfell\b|\bdecreased?\b")
+_THAN_BEFORE = "(?:(?<=比上个月)|(?<=比上月)|(?<=比上季度)|(?<=比上个季度)|(?<=比上期)|(?<=比上一期)|(?<=比前一个月))"
+DECLINE = re.compile(
+    r"下降|下滑|减少|降幅|跌幅|下跌|\bdeclined?\b|\bdeclining\b|\bdropped\b|\bfell\b|\bdecreased?\b|"
+    rf"{_THAN_BEFORE}(?:低|少|差)"  # 每个月都比上个月低
+)
 
 NUMBER = (
     r"(?:百分之\s*(?P<pct>[零一二两三四五六七八九十百点\d.]+)"
@@ -837,6 +842,22 @@ ONE_AFTER_TOP = re.compile(
     r"agent|product|sku|item|region|province|state|city|country|category|segment|seller|store)\b(?!s)",
     re.IGNORECASE,
 )
+BY_BEFORE = re.compile(r"(?:\bby|\bper|\beach|按|各|每个?)\s*$", re.IGNORECASE)
+EVERY_PERIOD = re.compile(
+    r"\b(?:in |during )?(?:every|each) (?:single )?(quarter|month)\b(?: of)?|每(?:一)?个?(季度|月)都",
+    re.IGNORECASE,
+)
+
+
+THAN_BEFORE_SIGN = re.compile(r"比(?:上个?|前一个?)(?:月|季度|期)\s*(?:都|还|也)?\s*(低|少|差|高|多|好)")
+
+
+def _periods_in(window: TimeWindow, grain: str) -> int:
+    """How many whole months or quarters a window spans (2004 → 4 quarters; 9月到11月 → 3 months)."""
+    months = (window.end.year - window.start.year) * 12 + window.end.month - window.start.month + 1
+    return months if grain == "month" else max(0, months // 3)
+
+
 EACH_MARK = re.compile(r"每|各|\beach\b|\bevery\b|\bper\b|\bacross\b", re.IGNORECASE)
 COUNT_UNIT = re.compile(r"[\d一二两三四五六七八九十百千]\s*(?:家|位|个)\s*(?:之间|以内|以上|以下)?\s*$")
 PARTNERS_BEFORE = re.compile(r"(?:客户|经销商|伙伴|门店|零售商|代理商|批发商|分销商)(?:数量?|个数)?\s*$")
@@ -1736,7 +1757,10 @@ class _Parser:
     # -- assembly ----------------------------------------------------------------------------------------------
     # -- passes added for real questions ---------------------------------------------------------------------------
     def _streak(self) -> tuple[int, str] | None:
-        """连续两个季度 / each of the last 3 quarters → (2, quarter)."""
+        """连续两个季度 / each of the last 3 quarters → (2, quarter); 每个月都 / in every quarter of 2004 → (0, grain):
+        every period of the window asked about (counted once the window is known)."""
+        for m, _span in self.scan.take_all(EVERY_PERIOD, "streak"):
+            return 0, "month" if "月" in m.group(0) or "month" in m.group(0).lower() else "quarter"
         for m, _span in self.scan.take_all(STREAK, "streak"):
             g = m.groupdict()
             count = g.get("zh") or g.get("en") or g.get("en2")
@@ -2402,6 +2426,31 @@ class _Parser:
                     or (IN_BEFORE.search(self.scan.text[: e.start]) and SHARE_AFTER.match(self.scan.text, e.end))
                 )
             ]
+        if streak is not None and streak[0] == 0:  # every quarter of 2004: as many periods as the window holds
+            every = spec_data["window"] or self._default_window(spec_data["metrics"], spec_data["comparison"])
+            spec_data["window"] = every
+            n = _periods_in(every, streak[1])
+            if n < 2:
+                unit = "个月" if streak[1] == "month" else "个季度"
+                return self._clarify(
+                    "unsupported",
+                    f"「每{unit}都…」需要一个至少两{unit}的时期（现在是 {every.label}）。"
+                    "请说明时期，例如「2004年每个季度都下过单的客户」。",
+                    f"'every {streak[1]}' needs a period of at least two {streak[1]}s (now {every.label}); "
+                    "name one, e.g. 'customers who ordered in every quarter of 2004'.",
+                )
+            streak = (n, streak[1])
+            than = THAN_BEFORE_SIGN.search(self.scan.text)
+            if than and not any(f["field"] not in DIMENSIONS for f in spec_data["filters"]):
+                # 每个月都比上个月低: the change on the period before is below zero in each period
+                spec_data["comparison"] = "previous"
+                low = than.group(1) in "低少差"
+                spec_data["filters"].append(
+                    {"field": spec_data["metrics"][0] + "_change", "op": "lt" if low else "gt", "value": 0}
+                )
+            if not any(f["field"] not in DIMENSIONS for f in spec_data["filters"]):
+                # ordered in every quarter: something in each (the first figure above zero)
+                spec_data["filters"].append({"field": spec_data["metrics"][0], "op": "gt", "value": 0})
         if streak is not None:
             spec_data["streak"], spec_data["streak_grain"] = streak
             spec_data["dimensions"] = [d for d in spec_data["dimensions"] if not DIMENSIONS[d].is_time]
@@ -3159,6 +3208,11 @@ def _per_summary(spec: QuerySpec, frame: pd.DataFrame, lang: Language, head: str
     return f"{head}: {n} {noun}; the highest {measure} is {item(top)}, the lowest {item(low)}{coverage}."
 
 
+def _bucket_label(day: date, grain: str) -> str:
+    """The label a month or quarter bucket of the day carries in query results (2011-09, 2026Q3)."""
+    return f"{day.year}-{day.month:02d}" if grain == "month" else f"{day.year}Q{(day.month - 1) // 3 + 1}"
+
+
 def _answer_streak(store: Store, spec: QuerySpec, language: Language, notes: list[str]) -> DataAnswer:
     """Groups whose threshold filters hold in each of the last n periods (连续两个季度未完成目标)."""
     grain, n = spec.streak_grain or "quarter", spec.streak or 2
@@ -3167,13 +3221,27 @@ def _answer_streak(store: Store, spec: QuerySpec, language: Language, notes: lis
     if any(f.field.endswith("_change") for f in thresholds) and comparison == "none":
         comparison = "previous"
     dims = [d for d in spec.dimensions if not DIMENSIONS[d].is_time]
+    # 每个月都比上个月低: each period against the one just before it, one grain back (not the window's own
+    # previous period), so the query reaches one period before the window and the change is taken per group
+    step_back = comparison == "previous" and any(f.field.endswith("_change") for f in thresholds)
+    window = spec.window
+    if step_back:
+        months = 1 if grain == "month" else 3
+        window = window.model_copy(update={"start": add_months(window.start, -months)})
     per_period = spec.model_copy(
         update={"dimensions": [*dims, grain], "filters": [f for f in spec.filters if not f.is_threshold],
-                "sort": None, "limit": None, "streak": None, "share": "none", "comparison": comparison}
+                "sort": None, "limit": None, "streak": None, "share": "none",
+                "comparison": "none" if step_back else comparison, "window": window}
     )  # fmt: skip
     frame, sql, params = _run(store, per_period)
-    periods = sorted(frame[grain].dropna().unique())[-n:]
     keys = [c for c in frame.columns if c in {col for d in dims for col in DIMENSIONS[d].columns}]
+    if step_back:
+        frame = frame.sort_values([*keys, grain])
+        for key in {f.field.removesuffix("_change") for f in thresholds if f.field.endswith("_change")}:
+            before = frame.groupby(keys, dropna=False)[key].shift(1) if keys else frame[key].shift(1)
+            frame[key + "_change"] = (frame[key] / before.where(before != 0) - 1).astype(float)
+        frame = frame[frame[grain] >= _bucket_label(spec.window.start, grain)]
+    periods = sorted(frame[grain].dropna().unique())[-n:]
     frame = frame[frame[grain].isin(periods)]
     ok = pd.Series(True, index=frame.index)
     for f in thresholds:
@@ -3193,6 +3261,9 @@ def _answer_streak(store: Store, spec: QuerySpec, language: Language, notes: lis
     wide = frame.merge(winners, on=keys).pivot_table(index=keys, columns=grain, values=shown_field, aggfunc="first")
     wide = wide.reset_index()
     wide.columns = [str(c) for c in wide.columns]
+    for period in periods:  # nobody met it: the table still has a column per period
+        if str(period) not in wide.columns:
+            wide[str(period)] = pd.Series(dtype=float)
     metric, part = metric_of(shown_field)  # type: ignore[misc]
     table = wide.copy()
     for period in periods:
@@ -3346,6 +3417,10 @@ def evidence(store: Store, question: str, previous: QuerySpec | dict | None = No
         if parsed.reason == "unanswerable":  # 直销员上门推销要守哪些规矩: 规矩 is nothing of the data's
             if not kinds & {"entity", "name", "metric", "group"}:
                 return "none"  # 今天天气怎么样: a day and the weather, nothing of the data's
+            if "metric" in kinds and any(
+                BY_BEFORE.search(parser.scan.text[max(0, s.start - 6) : s.start]) for s in parser.scan.of("missing")
+            ):
+                return "ask"  # gross margin by sales rep: a figure grouped by something the data lacks, said so
             # 哪些问题客户回款率低于80%: a figure, a bound and a number are a data question the data half answers
             return "ask" if kinds & {"entity", "name", "time", "threshold"} else "partial"
         # 给我看看华东的经销商: names the company's regions and partners, only the figure is missing

@@ -1582,3 +1582,40 @@ def test_a_spec_ranked_within_groups_is_checked():
         QuerySpec.model_validate(
             {"metrics": ["revenue"], "dimensions": ["region", "partner"], "rank_within": ["region"], "window": window}
         )
+
+
+def test_every_period_of_a_window_is_a_streak_over_it(tmp_path):
+    """Which customers ordered in every quarter / 每个月都比上个月低: the condition in each period of the window."""
+    store = make_store(
+        tmp_path,
+        partners=[
+            partner("P1", name="Always Co"),
+            partner("P2", name="Sometimes Co"),
+            partner("P3", name="Falling Co"),
+        ],
+        products=[product("A")],
+        sales=[
+            *(sale("P1", "A", f"2025-{m:02d}-05", 1, 10) for m in (1, 4, 7, 10)),
+            sale("P2", "A", "2025-01-05", 1, 10),
+            sale("P2", "A", "2025-07-05", 1, 10),
+            *(sale("P3", "A", f"2025-{m:02d}-05", 1, price) for m, price in ((8, 50), (9, 40), (10, 30), (11, 20))),
+            *(sale("P1", "A", f"2025-{m:02d}-06", 1, price) for m, price in ((8, 5), (9, 50), (11, 5))),
+        ],
+    )
+    every = answer_data_question(store, "Which customers ordered in every quarter of 2025?")
+    assert isinstance(every, DataAnswer) and every.spec.streak == 4, every
+    assert every.frame["partner_name"].tolist() == ["Always Co"]
+    falling = answer_data_question(store, "2025年9月到11月销售额每个月都比上个月低的客户")
+    assert falling.spec.streak == 3 and falling.frame["partner_name"].tolist() == ["Falling Co"], falling.summary
+
+
+def test_a_figure_by_something_the_data_lacks_stays_with_the_data_side(company):
+    """gross margin by sales rep: the data side says it has no sales reps (the knowledge base has no answer)."""
+    assert evidence(company, "What's the gross margin by sales rep?") == "ask"
+    reply = answer_data_question(company, "What's the gross margin by sales rep?")
+    assert isinstance(reply, Clarification) and "sales rep" in reply.question
+
+
+def test_first_time_buyers_are_new_customers(ctx):
+    assert spec_of(ctx, "今年第一次下单的客户有多少个").metrics == ["new_partners"]
+    assert spec_of(ctx, "how many first-time customers this year").metrics == ["new_partners"]
