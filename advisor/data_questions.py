@@ -858,6 +858,17 @@ def _periods_in(window: TimeWindow, grain: str) -> int:
     return months if grain == "month" else max(0, months // 3)
 
 
+# A+B tier partners / A/B级客户 / A、B类: two tiers, each named in full (A tier and B tier), so both are read
+TIER_PAIR = re.compile(r"(?<![a-z0-9])([a-d])\s*[+/&、]\s*([a-d])\s*(tiers?|级|类)", re.IGNORECASE)
+
+
+def _tier_pair(m: re.Match) -> str:
+    word = m.group(3)
+    if word.startswith("tier"):
+        return f"{m.group(1)} tier and {m.group(2)} tier"
+    return f"{m.group(1)}{word}和{m.group(2)}{word}"
+
+
 EACH_MARK = re.compile(r"每|各|\beach\b|\bevery\b|\bper\b|\bacross\b", re.IGNORECASE)
 COUNT_UNIT = re.compile(r"[\d一二两三四五六七八九十百千]\s*(?:家|位|个)\s*(?:之间|以内|以上|以下)?\s*$")
 PARTNERS_BEFORE = re.compile(r"(?:客户|经销商|伙伴|门店|零售商|代理商|批发商|分销商)(?:数量?|个数)?\s*$")
@@ -1098,7 +1109,7 @@ class _Parser:
         self.previous = previous  # the frame of the conversation's last data answer (华南呢？ inherits it)
         self.lang: Language = language_of(question)
         self.display = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", question)).strip()
-        self.scan = _Scan(_normalise(question))
+        self.scan = _Scan(TIER_PAIR.sub(_tier_pair, _normalise(question)))
         if len(self.display) != len(self.scan.text):
             self.display = self.scan.text
         self.notes: list[str] = []
@@ -1416,7 +1427,8 @@ class _Parser:
         for m in re.finditer(rf"\b(?:how many|number of|count of)(?=\s+(?:{nouns})\b)", work):
             candidates.append((m.start(), m.end(), "partner_count", m.group(0)))
         # the countries with the most customers: customers counted per country (the ranking word is read apart)
-        for m in re.finditer(rf"\b(?:most|fewest|least|more|fewer)\s+({nouns})\b", self.scan.text, re.IGNORECASE):
+        most = rf"\b(?:most|fewest|least|more|fewer)\s+(?:[^\s\x00]+\s+)?({nouns})\b"  # the most 直营 stores
+        for m in re.finditer(most, self.scan.text, re.IGNORECASE):
             candidates.append((m.start(1), m.end(1), "partner_count", m.group(1)))
             self._count_type(m.group(1))
         types = "|".join(re.escape(w) for w in PARTNER_NOUNS_ZH)
@@ -1875,6 +1887,13 @@ class _Parser:
             if free(m.start("avg"), m.end("avg")) and free(m.start("per"), m.end("per")):
                 self.scan.take(m.start("avg"), m.end("avg"), "per")
                 return found(m.start("per"), m.end("per"), members_en[m.group("noun")])
+        # orders per customer / revenue per dealer: a figure per partner is the average per partner (not a listing)
+        english_metrics = sorted({a.lower() for m in METRICS.values() for a in m.synonyms_en}, key=len, reverse=True)
+        for m in re.finditer(rf"\bper\s+(?:each\s+)?(?P<noun>{_alt(PARTNER_NOUNS_EN)})\b(?!s)", work):
+            before = work[: m.start()].rstrip()
+            named = any(before.endswith(a) and not before[: -len(a)][-1:].isalpha() for a in english_metrics)
+            if named and free(m.start(), m.end()):
+                return found(m.start(), m.end(), members_en[m.group("noun")])
         for m in re.finditer(rf"(?P<avg>{AVERAGE_EN})\s+(?P<noun>{_alt(AVERAGE_TIME_EN)})\b", work):
             if free(m.start(), m.end()):  # average monthly revenue
                 return found(m.start(), m.end(), (AVERAGE_TIME_EN[m.group("noun")], None))
@@ -2426,6 +2445,16 @@ class _Parser:
                     or (IN_BEFORE.search(self.scan.text[: e.start]) and SHARE_AFTER.match(self.scan.text, e.end))
                 )
             ]
+        moved = [k for k in spec_data["metrics"] if k in ("new_partners", "lost_partners")]
+        if moved and "partner_count" in spec_data["metrics"] and spec_data["dimensions"] == ["partner"]:
+            # how many customers bought in Q1 but not in Q2: the number of them, not the list
+            spec_data.update(
+                metrics=moved[:1],
+                dimensions=[],
+                sort=None,
+                limit=None,
+                filters=[f for f in spec_data["filters"] if f["field"] not in ("new_partners", "lost_partners")],
+            )
         if streak is not None and streak[0] == 0:  # every quarter of 2004: as many periods as the window holds
             every = spec_data["window"] or self._default_window(spec_data["metrics"], spec_data["comparison"])
             spec_data["window"] = every

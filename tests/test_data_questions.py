@@ -1619,3 +1619,24 @@ def test_a_figure_by_something_the_data_lacks_stays_with_the_data_side(company):
 def test_first_time_buyers_are_new_customers(ctx):
     assert spec_of(ctx, "今年第一次下单的客户有多少个").metrics == ["new_partners"]
     assert spec_of(ctx, "how many first-time customers this year").metrics == ["new_partners"]
+
+
+def test_a_figure_per_customer_is_the_average_per_customer(ctx):
+    spec = spec_of(ctx, "revenue per customer in Q2 2026")
+    assert spec.per == "partner" and spec.dimensions == [], spec
+    assert spec_of(ctx, "revenue per region in Q2 2026").dimensions == ["region"], "per region is a grouping"
+
+
+def test_how_many_customers_stopped_buying_is_a_number(countries):
+    reply = answer_data_question(countries, "How many customers bought in 2025 but not in 2026?")
+    assert isinstance(reply, DataAnswer) and reply.spec.dimensions == [] and reply.spec.metrics == ["lost_partners"]
+    assert reply.frame["lost_partners"].tolist() == [1], reply.frame
+    listed = answer_data_question(countries, "Which customers bought in 2025 but not in 2026?")
+    assert listed.frame["partner_name"].tolist() == ["Australian Gift Network, Co"]
+
+
+def test_two_tiers_written_together_are_both_read(ctx):
+    for question in ("今年A/B级客户的销售额", "A+B tier partners: revenue this year", "今年A、B级客户的销售额"):
+        spec = spec_of(ctx, question)
+        tiers = [f.value for f in spec.filters if f.field == "tier"]
+        assert tiers == [["A", "B"]], (question, spec.filters)
