@@ -293,7 +293,8 @@ class DataContext:
                 if v.lower() in names or v == zh:
                     alias(zh, "country", v)
                     for name in names:
-                        if name == v.lower() or not set(name.split()) <= named_words:
+                        # short codes (us, uk, usa) stay: they are how people write the country
+                        if name == v.lower() or len(name) <= 3 or not set(name.split()) <= named_words:
                             alias(name, "country", v)
         pattern = _entity_pattern(aliases)
         full = sorted((e for e in plist + qlist if len(e.norm) >= 3), key=lambda e: len(e.norm), reverse=True)
@@ -2014,6 +2015,9 @@ class _Parser:
     def parse(self) -> _Parsed | Clarification:
         # 麻烦帮我查一下…谢谢: jieba would cut 帮/我查/一下, and 我查 would look like a name
         self.scan.take_all(POLITE, "filler")
+        for m in list(re.finditer(r"(?<![a-z])us(?![a-z])", self.scan.text)):  # give us the revenue: a pronoun
+            if self.display[m.start() : m.end()] != "US" and self.scan.free(m.start(), m.end()):
+                self.scan.take(m.start(), m.end(), "filler")
         quoted = self._quoted()
         streak = self._streak()
         # 费用占销售额的比例 is the expense ratio, not a share of something: read before the share words
@@ -2079,6 +2083,16 @@ class _Parser:
         metric_spans = early_metrics
         found, metric_types = self._metrics()
         metric_types += self.counted_types  # 经销商超过10家: the partners counted are 经销商
+        for span, key in found:  # 利润率 where the data has 利润 and no 利润率: not 利润 < 10%
+            if self.scan.text[span.end : span.end + 1] == "率" and not METRICS[key].is_ratio:
+                word = self.scan.text[span.start : span.end + 1]
+                return self._clarify(
+                    "unanswerable",
+                    f"这份数据回答不了这个问题：数据里没有「{word}」。有「{self.scan.text[span.start : span.end]}」，"
+                    "可以直接问它，或在「数据中心」导入包含它的数据。",
+                    f'This data cannot answer that: it has no "{word}" (it has '
+                    f'"{self.scan.text[span.start : span.end]}"; ask about that, or import data that has it).',
+                )
         metric_spans = sorted(metric_spans + found, key=lambda t: t[0].start)
         entities = self._entities()
         nouns = self._nouns()

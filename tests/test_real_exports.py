@@ -285,3 +285,34 @@ def test_lines_written_under_another_products_name_count_for_that_product(tmp_pa
     assert names == {"2367010": "高特灵", "2367011": "开博通"}
     share = answer_data_question(store, "18年1月开博通占了多少销售额")
     assert "58" in share.summary and "61.1%" in share.summary, share.summary
+
+
+def test_a_rate_of_a_kept_column_the_data_lacks_is_named_not_read_as_the_column(tmp_path):
+    """利润率 where the export keeps Profit and no margin: refused by name, never 利润 < 10%."""
+    from advisor.data_questions import Clarification, DataAnswer, answer_data_question
+    from company.importers import import_file
+    from company.store import Store
+
+    lines = ["Order ID,Order Date,Customer Name,Product ID,Sub-Category,Quantity,Sales,Profit"]
+    lines += [
+        f"O{i},2017-0{i}-05,C{i},P{i},{'Chairs' if i % 2 else 'Tables'},1,{1000 * i},{50 * i}" for i in range(1, 7)
+    ]
+    store = Store(tmp_path / "store")
+    import_file(store, ("\n".join(lines) + "\n").encode(), filename="superstore.csv")
+    refused = answer_data_question(store, "2017年销售额超过2000、利润率却低于10%的子品类")
+    assert isinstance(refused, Clarification) and "利润率" in refused.question, refused
+    profit = answer_data_question(store, "2017年各子品类利润")
+    assert isinstance(profit, DataAnswer) and sorted(profit.frame.iloc[:, -1].tolist()) == [450.0, 600.0]
+
+
+def test_us_as_a_pronoun_is_no_country(tmp_path):
+    from advisor.data_questions import answer_data_question
+    from company.importers import import_file
+    from company.store import Store
+
+    lines = ["Order ID,Order Date,Customer Name,Country,Product ID,Quantity,Sales"]
+    lines += ["O1,2004-01-05,Acme,USA,P1,1,100", "O2,2004-02-05,Bolt,France,P1,1,50"]
+    store = Store(tmp_path / "store")
+    import_file(store, ("\n".join(lines) + "\n").encode(), filename="orders.csv")
+    assert answer_data_question(store, "give us the revenue in 2004").frame["revenue"].tolist() == [150.0]
+    assert answer_data_question(store, "revenue from US customers in 2004").frame["revenue"].tolist() == [100.0]
