@@ -1430,15 +1430,17 @@ class _Parser:
         # the countries with the most customers: customers counted per country (the ranking word is read apart)
         most = rf"\b(?:most|fewest|least|more|fewer)\s+(?:[^\s\x00]+\s+)?({nouns})\b"  # the most 直营 stores
         for m in re.finditer(most, self.scan.text, re.IGNORECASE):
-            candidates.append((m.start(1), m.end(1), "partner_count", m.group(1)))
-            self._count_type(m.group(1))
+            if self.scan.free(m.start(1), m.end(1)):
+                candidates.append((m.start(1), m.end(1), "partner_count", m.group(1)))
+                self._count_type(m.group(1))
         types = "|".join(re.escape(w) for w in PARTNER_NOUNS_ZH)
         for m in re.finditer(rf"(?:多少|几)\s*(?:个|家|位)?(?=\s*(?:{types}))", work):
             candidates.append((m.start(), m.end(), "partner_count", m.group(0)))
         # 哪个省的经销商最多 / B级客户最少的三个省: partners counted per group, not the group's revenue
         for m in re.finditer(rf"({types})(?:数|数量|个数)?(?=\s*(?:最多|最少))", self.scan.text):
-            candidates.append((m.start(1), m.end(), "partner_count", m.group(0)))
-            self._count_type(m.group(1))
+            if self.scan.free(m.start(1), m.end()):
+                candidates.append((m.start(1), m.end(), "partner_count", m.group(0)))
+                self._count_type(m.group(1))
         # 每个月有多少家在进货 / 几家下了单: the partners that bought, not every partner on the books
         buying = r"(?:在|有|还在)?(?:进货|进了货|进过货|下单|下了单|下过单|买过|买了|采购|拿货|拿了货|有销售|有业绩)"
         for m in re.finditer(rf"(?:多少|几)\s*(?:个|家|位)?(?:{types})?\s*{buying}", work):
