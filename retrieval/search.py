@@ -32,9 +32,11 @@ RRF_K = 15
 # leg finds what the words miss but is noisier, so it counts half.
 LEG_WEIGHTS: dict[str, float] = {"words": 1.0, "bigrams": 0.7, "dense": 0.5}
 CANDIDATES_PER_LEG = 50
-# Calibrated on eval/retrieval_questions.jsonl and the out-of-domain questions in eval/ (see README).
+# Calibrated on eval/retrieval_questions.jsonl and the out-of-domain questions in eval/ (see README); coverage 0.5
+# -> 0.45 on 2026-12-01 (in-domain 0.944 -> 0.951, out-of-domain still all refused; an English question of the dev
+# guidance set whose best passage held 45% of its ideas now reaches it).
 GATE_SIMILARITY = 0.38
-GATE_COVERAGE = 0.5
+GATE_COVERAGE = 0.45
 # Above every out-of-domain question measured (max 0.33), below most in-domain ones the gate's word check misses.
 PLAUSIBLE_SIMILARITY = 0.34
 NOT_FOUND = "知识库中没有找到相关依据。"
