@@ -556,6 +556,14 @@ TIME_PATTERNS: list[tuple[re.Pattern, str]] = [
         ),
         "through_en",
     ),
+    # 2018年4、5、6三个月 / 4月、5月和6月: consecutive months named one by one
+    (
+        re.compile(
+            r"(?:(\d{4})\s*年\s*)?(?<!\d)((?:1[0-2]|[1-9])\s*月?(?:\s*[、,，和及]\s*(?:1[0-2]|[1-9])\s*月?)+)"
+            r"(?:\s*(?:这|[两三四五六])\s*个\s*月)?(?:份)?"
+        ),
+        "month_list_zh",
+    ),
     # 2026年4月到6月 / 4-6月
     (
         re.compile(
@@ -643,6 +651,15 @@ def _window_from(kind: str, m: re.Match, latest: date, lang: Language) -> TimeWi
         year = int(g[2]) if g[2] else latest.year
         first = (g[0] or "").lower() == "h1" or g[1] == "first"
         return _span(date(year, 1 if first else 7, 1), date(year, 6, 30) if first else date(year, 12, 31), lang)
+    if kind == "month_list_zh":
+        months = [int(n) for n in re.findall(r"\d+", g[1])]
+        if not g[1].rstrip().endswith("月") and not re.search(r"个\s*月", m.group(0)):
+            return None  # 1、2 with no 月 is a list of numbers, not of months
+        if any(b != a + 1 for a, b in itertools.pairwise(months)):
+            return None  # 1、3月: not one period
+        year = int(g[0]) if g[0] else latest.year
+        start, end = date(year, months[0], 1), month_end(date(year, months[-1], 1))
+        return TimeWindow(start=start, end=end, label=range_label(start, end, lang), kind="custom")
     if kind == "through_zh":
         return _through(int(g[0]) if g[0] else latest.year, _mn(g[1]), lang)
     if kind == "through_en":
@@ -1006,6 +1023,11 @@ class _Scan:
         self.spans.append(span)
         return span
 
+    def release(self, span: _Span) -> None:
+        """Give a taken span back (a pattern that matched but did not mean what it looked like)."""
+        self.work = self.work[: span.start] + self.text[span.start : span.end] + self.work[span.end :]
+        self.spans.remove(span)
+
     def take_all(self, pattern: re.Pattern, kind: str, value: Any = None) -> list[tuple[re.Match, _Span]]:
         out = []
         for m in list(pattern.finditer(self.work)):
@@ -1024,6 +1046,8 @@ def _find_windows(scan: _Scan, latest: date, lang: Language) -> list[tuple[int, 
         for m, span in scan.take_all(pattern, "time"):
             if (window := _window_from(kind, m, latest, lang)) is not None:
                 found.append((span.start, window))
+            elif kind == "month_list_zh":  # 1、3月: not one period; the months are read one by one below
+                scan.release(span)
     for pattern, value in RELATIVE_PATTERNS:
         for _m, span in scan.take_all(pattern, "time"):
             found.append((span.start, _ytd(latest, lang) if value == "ytd" else _relative(*value, latest, lang)))

@@ -1640,3 +1640,11 @@ def test_two_tiers_written_together_are_both_read(ctx):
         spec = spec_of(ctx, question)
         tiers = [f.value for f in spec.filters if f.field == "tier"]
         assert tiers == [["A", "B"]], (question, spec.filters)
+
+
+def test_months_named_one_by_one_are_one_period_only_when_they_follow_each_other(ctx):
+    window = spec_of(ctx, "2026年4、5、6三个月的销售额").window
+    assert (window.start, window.end) == (date(2026, 4, 1), date(2026, 6, 30))
+    assert spec_of(ctx, "2026年4月、5月和6月的销售额").window.start == date(2026, 4, 1)
+    gap = parse("2026年1、3月的销售额", ctx)
+    assert isinstance(gap, Clarification), "1月和3月 is not one period: asked back, never the whole year"
