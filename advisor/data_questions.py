@@ -887,6 +887,12 @@ def _tier_pair(m: re.Match) -> str:
     return f"{m.group(1)}{word}和{m.group(2)}{word}"
 
 
+PRODUCTS_COUNTED = re.compile(
+    r"(?:卖出|卖了|卖出了|动销|有销售|有卖出|出过货)?(?:的)?\s*(?:多少|几)\s*(?:种|个|款|样)\s*(?:产品|商品|药品?|品种|sku|货)|"
+    r"(?:产品|商品|药品?|品种|sku)\s*(?:有|一共有|共有)?\s*(?:多少|几)\s*(?:种|个|款|样)|"
+    r"\bhow many (?:different |distinct )?(?:products|skus|items)\b(?: (?:did we |were |have we )?(?:sell|sold))?",
+    re.IGNORECASE,
+)
 EACH_MARK = re.compile(r"每|各|\beach\b|\bevery\b|\bper\b|\bacross\b", re.IGNORECASE)
 COUNT_UNIT = re.compile(r"[\d一二两三四五六七八九十百千]\s*(?:家|位|个)\s*(?:之间|以内|以上|以下)?\s*$")
 PARTNERS_BEFORE = re.compile(r"(?:客户|经销商|伙伴|门店|零售商|代理商|批发商|分销商)(?:数量?|个数)?\s*$")
@@ -1465,6 +1471,10 @@ class _Parser:
             if self.scan.free(m.start(1), m.end()):
                 candidates.append((m.start(1), m.end(), "partner_count", m.group(0)))
                 self._count_type(m.group(1))
+        # 上个月卖出了多少种产品 / how many products did we sell: the products that sold, counted
+        for m in re.finditer(PRODUCTS_COUNTED, work):
+            if self.scan.free(m.start(), m.end()):
+                candidates.append((m.start(), m.end(), "active_products", m.group(0)))
         # 每个月有多少家在进货 / 几家下了单: the partners that bought, not every partner on the books
         buying = r"(?:在|有|还在)?(?:进货|进了货|进过货|下单|下了单|下过单|买过|买了|采购|拿货|拿了货|有销售|有业绩)"
         for m in re.finditer(rf"(?:多少|几)\s*(?:个|家|位)?(?:{types})?\s*{buying}", work):

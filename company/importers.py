@@ -1502,8 +1502,8 @@ def _lines_to_their_named_product(con: duckdb.DuckDBPyConnection) -> list[tuple[
     2367011 is called on 602 lines. Whoever asks about 开博通 means the lines that say 开博通, so those 19 lines are
     moved to 2367011 before anything is stored. A name's product is the stored product of that name, else the code
     the file writes it under most often. Returns (code, name, product it moved to, lines), the first six, for the
-    report. Only a code's minority names move (its own most frequent name stays); a name no code owns stays with
-    its line's code (reported below as a code under several names)."""
+    report. Only a code's minority names move (its own most frequent name stays); a name no code owns becomes a
+    product of its own, coded <code>·<name> (2367010·无名药), so every line counts under the name it was sold as."""
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _line_names AS
         SELECT sku, products_name AS name, count(*) AS n,
@@ -1519,8 +1519,9 @@ def _lines_to_their_named_product(con: duckdb.DuckDBPyConnection) -> list[tuple[
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _moves AS
-        SELECT l.sku, l.name, o.owner, l.n FROM _line_names l JOIN _name_owner o USING (name)
-        WHERE l.place > 1 AND o.owner <> l.sku"""
+        SELECT l.sku, l.name, coalesce(o.owner, l.sku || '·' || l.name) AS owner, l.n
+        FROM _line_names l LEFT JOIN _name_owner o USING (name)
+        WHERE l.place > 1 AND coalesce(o.owner, '') <> l.sku"""
     )
     moves = con.execute("SELECT * FROM _moves ORDER BY n DESC, sku, name LIMIT 6").fetchall()
     con.execute(

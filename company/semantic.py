@@ -512,6 +512,19 @@ _BASE_METRICS: dict[str, Metric] = {
             "窗口内有销售的伙伴数",
         ),
         Metric(
+            "active_products",
+            "有销售的产品数",
+            "products sold",
+            "count",
+            "种",
+            "products",
+            ("有销售的产品数", "动销产品数", "动销品种数", "卖出的产品数", "在售品种数", "动销SKU数", "品种数"),
+            ("products sold", "number of products sold", "active products", "distinct products sold"),
+            ("sales",),
+            "coalesce(sum({sales}.active_products), 0)",
+            "窗口内有销售的产品数（同名的多个编码算一种）",
+        ),
+        Metric(
             "order_count",
             "订单数",
             "orders",
@@ -1419,6 +1432,8 @@ class _Compiler:
                 cols.append("sum(x.quantity * pr.unit_cost) AS cogs")
             if "active_partners" in need:
                 cols.append("count(DISTINCT x.partner_id) AS active_partners")
+            if "active_products" in need:  # one name under several codes is one product (product_key_sql)
+                cols.append(f"count(DISTINCT {PRODUCT_KEY}) AS active_products")
             if need & {"order_count", "aov"}:
                 cols.append("count(DISTINCT x.order_id) AS order_count")
             if "order_lines" in need:

@@ -262,6 +262,7 @@ METRIC_PHRASES = {
     "collection_rate": ["回款率", "收款率", "collection rate"],
     "partner_count": ["伙伴数", "客户数", "number of partners"],
     "active_partners": ["活跃伙伴数", "有销售的伙伴", "active partners"],
+    "active_products": ["有销售的产品数", "动销品种数", "products sold"],
     "avg_price": ["单价", "平均单价", "均价", "average price"],
     "order_count": ["订单数", "订单量", "number of orders"],
     "order_lines": ["订单行数", "order lines"],
@@ -1648,3 +1649,11 @@ def test_months_named_one_by_one_are_one_period_only_when_they_follow_each_other
     assert spec_of(ctx, "2026年4月、5月和6月的销售额").window.start == date(2026, 4, 1)
     gap = parse("2026年1、3月的销售额", ctx)
     assert isinstance(gap, Clarification), "1月和3月 is not one period: asked back, never the whole year"
+
+
+def test_how_many_products_sold_counts_them_with_one_name_once(pharmacy, ctx):
+    for question in ("6月卖出了多少种药", "how many products did we sell in June 2026", "6月动销品种数"):
+        reply = answer_data_question(pharmacy, question)
+        assert isinstance(reply, DataAnswer) and reply.spec.metrics == ["active_products"], (question, reply)
+        assert reply.frame["active_products"].tolist() == [3], "安内真 under two codes is one product"
+    assert spec_of(ctx, "今年各区域卖出了几种产品").dimensions == ["region"]

@@ -265,7 +265,8 @@ def test_a_split_customer_gets_the_region_of_most_lines_ties_to_the_smallest(tmp
 def test_lines_written_under_another_products_name_count_for_that_product(tmp_path):
     """A pharmacy export writes code 2367010 as 高特灵 on most lines and 开博通 on one, and 开博通 is what code 2367011
     is called: the 开博通 line counts for 开博通 (whoever asks about 开博通 means the lines that say so), and the import
-    report says which lines moved. A code's own most frequent name stays with it; a name no code owns is reported."""
+    report says which lines moved. A code's own most frequent name stays with it; a name no code owns becomes a
+    product of its own (2367010·无名药)."""
     from advisor.data_questions import answer_data_question
     from company.importers import import_file
     from company.store import Store
@@ -278,11 +279,12 @@ def test_lines_written_under_another_products_name_count_for_that_product(tmp_pa
     report = import_file(store, ("\n".join(lines) + "\n").encode("utf-8"), filename="药店.csv")
     text = "\n".join(report.notes)
     assert "产品编号 2367010 有 1 行写作「开博通」" in text and "计入「开博通」（编号 2367011）" in text, text
-    assert "「高特灵」、「无名药」" in text and "按出现最多的「高特灵」计" in text, "a name no code owns is reported"
+    assert "产品编号 2367010 有 1 行写作「无名药」" in text and "编号 2367010·无名药" in text, "a name no code owns"
     totals = store.query("SELECT sku, sum(revenue) AS r FROM sales GROUP BY sku ORDER BY sku")
-    assert dict(zip(totals["sku"], totals["r"], strict=True)) == {"2367010": 37.0, "2367011": 58.0}
+    by_code = dict(zip(totals["sku"], totals["r"], strict=True))
+    assert by_code == {"2367010": 30.0, "2367010·无名药": 7.0, "2367011": 58.0}
     names = dict(zip(store.table("products")["sku"], store.table("products")["name"], strict=True))
-    assert names == {"2367010": "高特灵", "2367011": "开博通"}
+    assert names == {"2367010": "高特灵", "2367010·无名药": "无名药", "2367011": "开博通"}
     share = answer_data_question(store, "18年1月开博通占了多少销售额")
     assert "58" in share.summary and "61.1%" in share.summary, share.summary
 
