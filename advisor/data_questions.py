@@ -1459,9 +1459,11 @@ class _Parser:
             candidates.append((m.start(), m.end(), "partner_count", m.group(0)))
         # the countries with the most customers: customers counted per country (the ranking word is read apart)
         most = rf"\b(?:most|fewest|least|more|fewer)\s+(?:[^\s\x00]+\s+)?({nouns})\b"  # the most 直营 stores
+        # with a period (the most customers in 2011) the customers counted are the ones that bought in it
+        counted = "active_partners" if self.scan.of("time") else "partner_count"
         for m in re.finditer(most, self.scan.text, re.IGNORECASE):
             if self.scan.free(m.start(1), m.end(1)):
-                candidates.append((m.start(1), m.end(1), "partner_count", m.group(1)))
+                candidates.append((m.start(1), m.end(1), counted, m.group(1)))
                 self._count_type(m.group(1))
         types = "|".join(re.escape(w) for w in PARTNER_NOUNS_ZH)
         for m in re.finditer(rf"(?:多少|几)\s*(?:个|家|位)?(?=\s*(?:{types}))", work):
@@ -1469,7 +1471,7 @@ class _Parser:
         # 哪个省的经销商最多 / B级客户最少的三个省: partners counted per group, not the group's revenue
         for m in re.finditer(rf"({types})(?:数|数量|个数)?(?=\s*(?:最多|最少))", self.scan.text):
             if self.scan.free(m.start(1), m.end()):
-                candidates.append((m.start(1), m.end(), "partner_count", m.group(0)))
+                candidates.append((m.start(1), m.end(), counted, m.group(0)))
                 self._count_type(m.group(1))
         # 上个月卖出了多少种产品 / how many products did we sell: the products that sold, counted
         for m in re.finditer(PRODUCTS_COUNTED, work):

@@ -370,8 +370,9 @@ def test_politeness_is_not_read_as_a_name(ctx):
 
 
 def test_the_most_customers_counts_customers_per_group(ctx):
-    spec = spec_of(ctx, "which region had the most dealers this year")
-    assert spec.metrics == ["partner_count"] and spec.dimensions == ["region"] and spec.limit == 1, spec
+    spec = spec_of(ctx, "which region had the most dealers this year")  # with a period: the dealers that bought
+    assert spec.metrics == ["active_partners"] and spec.dimensions == ["region"] and spec.limit == 1, spec
+    assert spec_of(ctx, "which region has the most dealers").metrics == ["partner_count"]
 
 
 def test_a_partner_type_word_filters_and_when_listed_also_groups_by_partner(ctx):
@@ -1657,3 +1658,12 @@ def test_how_many_products_sold_counts_them_with_one_name_once(pharmacy, ctx):
         assert isinstance(reply, DataAnswer) and reply.spec.metrics == ["active_products"], (question, reply)
         assert reply.frame["active_products"].tolist() == [3], "安内真 under two codes is one product"
     assert spec_of(ctx, "今年各区域卖出了几种产品").dimensions == ["region"]
+
+
+def test_the_most_customers_in_a_period_counts_the_ones_that_bought_in_it(countries):
+    """Australia has two customers on the books but only one bought in 2026; France and Australia tie at one."""
+    reply = answer_data_question(countries, "which country had the fewest customers in 2026?")
+    assert reply.spec.metrics == ["active_partners"], reply.spec
+    assert sorted(reply.frame["country"]) == ["Australia", "France"]
+    books = answer_data_question(countries, "which country has the fewest customers?")
+    assert books.spec.metrics == ["partner_count"] and books.frame["country"].tolist() == ["France"]
