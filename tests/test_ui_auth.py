@@ -56,10 +56,12 @@ def whole_app(**user) -> AppTest:
     return app
 
 
-def texts(app: AppTest) -> str:
+def texts(app: AppTest, headings: bool = True) -> str:
+    """The page's text: Markdown, captions and messages, and (unless headings=False) its title and subheaders."""
     parts = [m.value for m in app.markdown] + [c.value for c in app.caption] + [i.value for i in app.info]
     parts += [e.value for e in app.error] + [s.value for s in app.success] + [w.value for w in app.warning]
-    parts += [t.value for t in app.title] + [h.value for h in app.subheader]
+    if headings:
+        parts += [t.value for t in app.title] + [h.value for h in app.subheader]
     return "\n".join(str(p) for p in parts)
 
 

@@ -6,6 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
 from tests.test_ui_auth import sign_in
+from tests.test_ui_auth import texts as page_texts
 
 APP = str(ROOT / "app.py")
 PAGE = str(ROOT / "ui" / "pages" / "data_center.py")
@@ -19,9 +20,8 @@ def run_page(path=PAGE) -> AppTest:
 
 
 def texts(app: AppTest) -> str:
-    parts = [m.value for m in app.markdown] + [c.value for c in app.caption] + [i.value for i in app.info]
-    parts += [e.value for e in app.error] + [s.value for s in app.success] + [w.value for w in app.warning]
-    return "\n".join(str(p) for p in parts)
+    """The page's text without headings (the tests that import this one look for messages, not titles)."""
+    return page_texts(app, headings=False)
 
 
 def test_app_entry_opens_the_chat_page(loaded_store):
