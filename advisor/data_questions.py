@@ -89,6 +89,23 @@ class ChartSpec(BaseModel):
     title: str = ""
 
 
+# A count metric whose members are the rows of the answer: 完成率低于80%的经销商有几家 lists the partners and
+# answers with how many there are
+COUNTS_MEMBERS = {"partner_count": "partner", "active_partners": "partner", "active_products": "product"}
+
+
+def counted_members(spec: QuerySpec) -> str | None:
+    """The dimension whose members a 有几家 / how many question counts (the answer's headline is their number),
+    when the question lists members meeting a condition (a bound or a streak) and asks how many."""
+    dims = [d for d in spec.dimensions if not DIMENSIONS[d].is_time]
+    if len(dims) != 1 or spec.limit is not None or spec.share != "none" or spec.per is not None:
+        return None
+    conditional = spec.streak or any(f.is_threshold and f.field not in COUNTS_MEMBERS for f in spec.filters)
+    if not conditional:
+        return None
+    return dims[0] if any(COUNTS_MEMBERS.get(m) == dims[0] for m in spec.metrics) else None
+
+
 class DataAnswer(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -103,6 +120,7 @@ class DataAnswer(BaseModel):
     compare_window: str | None = None
     language: Language = "zh"
     notes: list[str] = Field(default_factory=list)
+    members: int | None = None  # 有几家: how many members the rows are, the answer's headline figure
 
     def rows(self) -> list[dict[str, Any]]:
         return [{k: _plain(v) for k, v in row.items()} for row in self.frame.to_dict(orient="records")]
@@ -880,6 +898,30 @@ def _periods_in(window: TimeWindow, grain: str) -> int:
 TIER_PAIR = re.compile(r"(?<![a-z0-9])([a-d])\s*[+/&、]\s*([a-d])\s*(tiers?|级|类)", re.IGNORECASE)
 
 
+# 华东和华南一共 / A+B tier combined: the values named are one group, summed, not a row each
+COMBINED = re.compile(
+    r"合计|加起来|加一起|加在一起|合起来|一共|总共|总计|[a-z0-9\u4e00-\u9fff]\s*\+\s*[a-z0-9\u4e00-\u9fff]|"
+    r"\bcombined\b|\btogether\b|\bin total\b",
+    re.IGNORECASE,
+)
+# 低于所在大区的整体完成率 / below average: a bound that is another aggregate, not a number (asked back, by name)
+RELATIVE_BOUND = re.compile(
+    rf"(?:{_alt(CMP_ZH)}|(?<![占对])比)\s*(?:所在|所属|本|自己|各自|其|同|全国|全公司|公司)?\s*\S{{0,6}}?的?\s*"
+    r"(?:平均水平|平均值|平均数|均值|平均线|整体|总体|大盘|中位数|平均)(?:\S{0,6}?(?:水平|率|额|值|数))?|"
+    rf"\b(?:{_EN_CMP}|than)\s+(?:the\s+|their\s+|its\s+)?(?:\w+\s+){{0,2}}?(?:average|overall|mean|median)\b"
+    r"(?:\s+(?:\w+\s+)?(?:rate|level|figure|value))?",
+    re.IGNORECASE,
+)
+# how many distinct customers / 不同的客户: a count of members already counts each once; the word adds nothing
+DISTINCT = re.compile(
+    r"\b(?:distinct|different|unique|individual)\s+(?=(?:customers?|clients?|partners?|dealers?|distributors?|"
+    r"buyers?|stores?|accounts?|products?|skus?|items?|drugs?|medicines?)\b)|"
+    r"(?:不同|不重复|去重)的?\s*(?=客户|经销商|伙伴|商家|门店|产品|商品|药|品种|sku)",
+    re.IGNORECASE,
+)
+COMBINED_WORDS = re.compile(r"\bcombined\b|\btogether\b|\bin total\b", re.IGNORECASE)
+
+
 def _tier_pair(m: re.Match) -> str:
     word = m.group(3)
     if word.startswith("tier"):
@@ -890,7 +932,7 @@ def _tier_pair(m: re.Match) -> str:
 PRODUCTS_COUNTED = re.compile(
     r"(?:卖出|卖了|卖出了|动销|有销售|有卖出|出过货)?(?:的)?\s*(?:多少|几)\s*(?:种|个|款|样)\s*(?:产品|商品|药品?|品种|sku|货)|"
     r"(?:产品|商品|药品?|品种|sku)\s*(?:有|一共有|共有)?\s*(?:多少|几)\s*(?:种|个|款|样)|"
-    r"\bhow many (?:different |distinct )?(?:products|skus|items)\b(?: (?:did we |were |have we )?(?:sell|sold))?",
+    r"\bhow many (?:different |distinct )?(?:products|skus|items|drugs|medicines)\b(?: (?:did we |were |have we )?(?:sell|sold))?",
     re.IGNORECASE,
 )
 EACH_MARK = re.compile(r"每|各|\beach\b|\bevery\b|\bper\b|\bacross\b", re.IGNORECASE)
@@ -1150,6 +1192,7 @@ class _Parser:
         self.windows: list[TimeWindow] = []
         self.time_group: str | None = None  # two adjacent periods named (2003年和2004年): one row each
         self.bare_average: tuple[int, int] | None = None  # 平均 / average with no member named after it
+        self.combined = bool(COMBINED.search(_normalise(question)))  # the values named are summed as one
 
     # -- helpers -----------------------------------------------------------------------------------------------
     def _zh(self, zh: str, en: str) -> str:
@@ -1814,8 +1857,8 @@ class _Parser:
             return 0, "month" if "月" in m.group(0) or "month" in m.group(0).lower() else "quarter"
         for m, _span in self.scan.take_all(STREAK, "streak"):
             g = m.groupdict()
-            count = g.get("zh") or g.get("en") or g.get("en2")
-            grain = g.get("zh_grain") or g.get("en_grain") or g.get("en2_grain") or ""
+            count = g.get("zh") or g.get("en") or g.get("en2") or g.get("en3")
+            grain = g.get("zh_grain") or g.get("en_grain") or g.get("en2_grain") or g.get("en3_grain") or ""
             n = int(count) if count.isdigit() else (_count(count) or EN_NUMBERS.get(count))
             if n and n >= 2:
                 return int(n), "month" if "月" in grain or "month" in grain else "quarter"
@@ -2063,6 +2106,7 @@ class _Parser:
             (span, "expense_ratio") for _m, span in self.scan.take_all(EXPENSE_SHARE, "metric", "expense_ratio")
         ]
         share = bool(self.scan.take_all(SHARE_WORDS, "share"))
+        self.scan.take_all(COMBINED_WORDS, "combined")
         short = len(self.scan.text) <= 10 if self.lang == "zh" else len(self.scan.text.split()) <= 5
         follow_up = self.previous is not None and (bool(FOLLOW_UP.search(self.scan.text)) or short)
         if follow_up:
@@ -2120,6 +2164,10 @@ class _Parser:
         marked = self._markers()
         metric_spans = early_metrics
         found, metric_types = self._metrics()
+        if any(key in COUNTS_MEMBERS for _s, key in [*early_metrics, *found]):
+            for m in DISTINCT.finditer(self.scan.text):  # how many distinct customers: each counted once anyway
+                if self.scan.free(m.start(), m.end()):  # (the noun after it is read already)
+                    self.scan.take(m.start(), m.end(), "distinct")
         metric_types += self.counted_types  # 经销商超过10家: the partners counted are 经销商
         for span, key in found:  # 利润率 where the data has 利润 and no 利润率: not 利润 < 10%
             if self.scan.text[span.end : span.end + 1] == "率" and not METRICS[key].is_ratio:
@@ -2136,6 +2184,16 @@ class _Parser:
         nouns = self._nouns()
         if (ambiguous := self._store_names(entities, nouns)) is not None:
             return ambiguous
+        if relative := RELATIVE_BOUND.search(self.scan.text):
+            bound = self.display[relative.start() : relative.end()].strip()
+            return self._clarify(
+                "unsupported",
+                f"目前只能把指标和一个具体数字比较（例如「完成率低于80%」），还不能和「{bound}」这样的平均或整体水平比较。"
+                "可以先问各组的整体值（例如「上季度各大区的完成率」），再按那个数字问。",
+                f'A figure can only be compared with a number for now (e.g. "achievement below 80%"), not with '
+                f'"{bound}", an average or overall level. Ask for the groups\' overall figures first '
+                '(e.g. "achievement by region last quarter"), then ask with that number.',
+            )
         if absent and not metric_spans:  # 一件都没卖出去: the verb's measure
             metric_spans = [(_Span(0, 0, "metric", absent), absent)]
         inherit = follow_up and not metric_spans and not any(t.metric for t in thresholds)
@@ -2396,6 +2454,10 @@ class _Parser:
                 filters.append({"field": dim, "op": "in", "value": values})
                 if dim in groups and dim not in explicit:
                     groups.remove(dim)
+            elif self.combined and dim not in explicit:
+                filters.append({"field": dim, "op": "in", "value": values})
+                if dim in groups:
+                    groups.remove(dim)
             elif len(values) == 1:
                 filters.append({"field": dim, "op": "eq", "value": values[0]})
                 if dim in groups and dim not in explicit:
@@ -2536,7 +2598,9 @@ class _Parser:
             spec_data["streak"], spec_data["streak_grain"] = streak
             spec_data["dimensions"] = [d for d in spec_data["dimensions"] if not DIMENSIONS[d].is_time]
             if not spec_data["dimensions"]:
-                spec_data["dimensions"] = ["partner"]
+                # 每个月都有卖出的药有几种: the members counted are the products, not the partners
+                counted = [COUNTS_MEMBERS[m] for m in spec_data["metrics"] if m in COUNTS_MEMBERS]
+                spec_data["dimensions"] = counted[:1] or ["partner"]
         window = spec_data["window"]
         if (stop := self._unanswerable()) is not None:
             return stop
@@ -3354,15 +3418,18 @@ def _answer_streak(store: Store, spec: QuerySpec, language: Language, notes: lis
     table = table.rename(columns={c: DIM_HEADERS[c][0 if language == "zh" else 1] for c in keys if c in DIM_HEADERS})
 
     def condition_text(f) -> str:
+        if f.field in COUNTS_MEMBERS and f.op == "gt" and f.value == 0:  # every month with a sale: 有销售
+            return "有销售" if language == "zh" else "sales"
         measured, part = metric_of(f.field)  # type: ignore[misc]
         fmt = "ratio" if part == "change" or measured.is_ratio else "number"
-        return (
-            f"{measured.label(language)}{'变化' if part == 'change' else ''}{OP_ZH[f.op]}{format_value(fmt, f.value)}"
-        )
+        changed = ("变化" if language == "zh" else " change") if part == "change" else ""
+        op = (OP_ZH if language == "zh" else OP_EN)[f.op]
+        return f"{measured.label(language)}{changed}{op}{format_value(fmt, f.value)}"
 
     condition = "、".join(condition_text(f) for f in thresholds)
     grain_word = ("个季度" if grain == "quarter" else "个月") if language == "zh" else (f"{grain}s")
-    names = [str(v) for v in wide.get("partner_name", wide[keys[0]] if keys else pd.Series(dtype=str))][:10]
+    named = next((c for c in ("partner_name", "product_name") if c in wide.columns), keys[0] if keys else None)
+    names = [str(v) for v in (wide[named] if named else pd.Series(dtype=str))][:10]
     summary = (
         f"连续 {len(periods)} {grain_word}（{'、'.join(str(p) for p in periods)}）{condition}的共 {len(wide)} 个"
         + (f"：{'、'.join(names)}{'等' if len(wide) > 10 else ''}。" if len(wide) else "。")
@@ -3382,6 +3449,7 @@ def _answer_streak(store: Store, spec: QuerySpec, language: Language, notes: lis
         window=window,
         language=language,
         notes=list(notes),
+        members=len(wide) if counted_members(spec) else None,
     )
 
 
@@ -3421,6 +3489,7 @@ def answer_spec(store: Store, spec: QuerySpec, language: Language = "zh", notes:
         compare_window=compare.span(language) if compare else None,
         language=language,
         notes=notes,
+        members=len(frame) if counted_members(spec) else None,
     )
 
 
@@ -3474,6 +3543,8 @@ def evidence(store: Store, question: str, previous: QuerySpec | dict | None = No
         # 哪些客户的合同快到期了 / headcount of each distributor: data-shaped; the data says what it lacks.
         # 每月给店主多少陈列费 names a month and a store type but asks about practice: the knowledge base decides.
         return "ask"
+    if isinstance(parsed, Clarification) and "metric" in kinds and RELATIVE_BOUND.search(parser.scan.text):
+        return "ask"  # sales higher than the regional average: a data question with a bound the data side names
     ranked = {"rank", "group"} <= kinds or "threshold" in kinds
     measure = any(p[-1:] in MEASURE_SUFFIX or NOT_IN_DATA.search(p) for p in parser.unused)
     if isinstance(parsed, Clarification) and parsed.reason == "unanswerable" and ranked and measure:

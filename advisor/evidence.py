@@ -30,7 +30,7 @@ GUIDANCE = re.compile(
     r"根子|根源|症结|问题出在|原因(?:是|在|出在)|什么原因|怎么回事|\broot causes?\b|\bwhat causes\b|"
     r"是否(?:应该|需要|要|可以)|可不可以|能不能|建议|方法|"
     r"步骤|流程|原则|注意|技巧|要点|是什么|什么是|啥是|指什么|含义|定义|区别|作用|目的|意义|好处|"
-    r"几档|几级|几种|几类|哪几(?:种|类|档|级|步|个方面|方面|点|条)|哪些(?:方法|做法|原则|形式|方式|手段|要求|条件|内容|步骤|方面|因素|标准|情况|"
+    r"几档|几级|(?<!有)几种|(?<!有)几类|哪几(?:种|类|档|级|步|个方面|方面|点|条)|哪些(?:方法|做法|原则|形式|方式|手段|要求|条件|内容|步骤|方面|因素|标准|情况|"
     r"指标|权利|义务|责任|措施|环节|特点)|看啥|看什么|考虑什么|包括什么|包含什么|有什么用|"
     r"\bhow (?:to|should|do|does|can|could|would)\b|\bwhy\b|\bwhat (?:is|are|does|should|makes|happens)\b|"
     r"\bshould\b|\bbest practice|\badvice\b|\bdifference between\b|\bwhich (?:factors|criteria|steps)\b|"
@@ -53,8 +53,8 @@ GUIDANCE = re.compile(
     re.IGNORECASE,
 )
 # Words that lean towards practice but also open questions about the company's own figures (哪些渠道上季度销售额下降了,
-# 华东区一般每月卖多少): guidance only when the data does not answer the question outright.
-GUIDANCE_WEAK = re.compile(r"一般|通常|哪些(?:类型|渠道|问题)|哪类|哪种|哪几", re.IGNORECASE)
+# 华东区一般每月卖多少, 4到6月每个月都卖出的药有几种): guidance only when the data does not answer the question outright.
+GUIDANCE_WEAK = re.compile(r"一般|通常|有几种|有几类|哪些(?:类型|渠道|问题)|哪类|哪种|哪几", re.IGNORECASE)
 # A tool the user names (the scan, the scorecard, the cost analysis) rather than a figure they ask for.
 EXPLICIT = {
     "scorecard": re.compile(

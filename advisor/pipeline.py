@@ -224,6 +224,8 @@ def _data(question, routed, ctx: Context, steps, on_event) -> Answer:
         return composer.answer_clarify(question, clarified, steps)
     _notify(on_event, Step(label="查询数据", detail=f"{result.window}，{len(result.frame)} 行"), steps)
     values, charts = _chart_frame(result)
+    if result.members is not None:  # 有几家: the number of members is the answer; the rows list who they are
+        values = _members_frame(result)
     tables = [AnswerTable(name="结果", frame=result.table), AnswerTable(name="数值", frame=values)]
     context = _ranking_context(ctx.store, result)
     if context is not result:  # the chart draws the ranking around the answer; 数值 stays the answer's own rows
@@ -234,6 +236,7 @@ def _data(question, routed, ctx: Context, steps, on_event) -> Answer:
     markdown = f"{plain(result.summary)}\n\n{window_label}{result.window}\n\n{composer.md_table(result.table, 15)}"
     numbers = sorted(
         {float(v) for col in result.frame.select_dtypes("number").columns for v in result.frame[col].dropna()}
+        | ({float(result.members)} if result.members is not None else set())
     )
     return Answer(
         question=question,
@@ -247,6 +250,19 @@ def _data(question, routed, ctx: Context, steps, on_event) -> Answer:
         spec=result.spec.model_dump(mode="json"),
         numbers=numbers,
     )
+
+
+def _members_frame(result):
+    """One row: how many members (partners / products) the answer lists."""
+    import pandas as pd
+
+    from advisor.data_questions import counted_members
+    from company.semantic import DIMENSIONS
+
+    dim = DIMENSIONS[counted_members(result.spec) or "partner"]
+    english = result.language == "en"
+    label = f"{dim.en} count" if english else f"{dim.zh}数"
+    return pd.DataFrame({label: [result.members]})
 
 
 RANKING_CONTEXT = 10  # bars a "which is highest / top 3" chart shows, the answer's own rows first

@@ -1667,3 +1667,65 @@ def test_the_most_customers_in_a_period_counts_the_ones_that_bought_in_it(countr
     assert sorted(reply.frame["country"]) == ["Australia", "France"]
     books = answer_data_question(countries, "which country has the fewest customers?")
     assert books.spec.metrics == ["partner_count"] and books.frame["country"].tolist() == ["France"]
+
+
+def test_values_named_as_one_group_are_summed_not_listed(company, ctx):
+    """Q2 2026: tier A 14,000, tier B 25,000, tier C 3,000. A+B together is 39,000 of 42,000, one figure."""
+    for question in ("2026年第二季度A+B级客户的销售额占百分之几", "A+B tier partners: what % of Q2 2026 sales?"):
+        reply = ask(company, question)
+        assert reply.spec.dimensions == [] and reply.spec.share == "each", (question, reply.spec)
+        assert reply.frame["revenue_share"].tolist() == pytest.approx([39_000 / 42_000]), reply.frame
+    assert ask(company, "2026年第二季度华东和华南一共卖了多少").frame["revenue"].tolist() == [42_000.0]
+    assert spec_of(ctx, "2026年第二季度A、B级客户的销售额").dimensions == ["tier"], "without 合计: a row each"
+
+
+@pytest.mark.parametrize(
+    "question, bound",
+    [
+        ("上季度哪些A级客户的完成率低于所在大区的整体完成率", "低于所在大区的整体完成率"),
+        ("上季度完成率低于平均水平的经销商", "低于平均水平"),
+        ("which partners were below average achievement last quarter", "below average"),
+        ("partners whose sales were higher than the regional average", "higher than the regional average"),
+    ],
+)
+def test_a_bound_that_is_another_aggregate_is_asked_back_by_name(company, question, bound):
+    """A bound that is a group's average is not a number: answering without it would list a different set."""
+    reply = answer_data_question(company, question)
+    assert isinstance(reply, Clarification) and bound in reply.question, reply
+    assert evidence(company, question) == "ask", "the data side says what it cannot compare, not the guides"
+
+
+def test_how_many_members_meet_a_condition_is_answered_with_their_number(company, tmp_path):
+    """Q2 2026 dealers above 5,000: P1 (14,000) and P2 (18,000)."""
+    from advisor.pipeline import Context, answer
+    from advisor.settings import Settings
+
+    reply = ask(company, "2026年第二季度销售额超过5000的经销商有几家")
+    assert reply.members == 2 and sorted(reply.frame["partner_name"]) == ["南京恒通商贸有限公司", "杭州恒通食品有限公司"]
+    assert ask(company, "2026年第二季度销售额超过5000的经销商").members is None, "a list asked for is a list"
+    english = ask(company, "how many partners missed target two quarters in a row")
+    assert english.spec.streak == 2 and english.members == len(english.frame), english.spec
+    context = Context(store=company, kb=None, settings=Settings(data_dir=tmp_path / "data"))
+    piped = answer("2026年第二季度销售额超过5000的经销商有几家", context)
+    values = next(t.frame for t in piped.tables if t.name == "数值")
+    assert values.shape == (1, 1) and values.iloc[0, 0] == 2, values
+    assert next(t.frame for t in piped.tables if t.name == "结果").shape[0] == 2, "the rows still say who"
+
+
+def test_products_sold_in_every_month_are_counted_as_products(tmp_path):
+    store = make_store(
+        tmp_path,
+        partners=[partner("C1", type="零售商")],
+        products=[product("A", name="感冒灵"), product("B", name="板蓝根"), product("C", name="阿司匹林")],
+        sales=[
+            *(sale("C1", "A", f"2026-{m:02d}-03", 1, 10) for m in (4, 5, 6)),
+            *(sale("C1", "B", f"2026-{m:02d}-03", 1, 10) for m in (4, 6)),
+            sale("C1", "C", "2026-05-03", 1, 10),
+        ],
+    )
+    for question in ("2026年4、5、6三个月每个月都有卖出的药有几种", "how many drugs sold in every month of Q2 2026"):
+        reply = ask(store, question)
+        assert reply.spec.dimensions == ["product"] and reply.members == 1, (question, reply.spec)
+        assert reply.frame["product_name"].tolist() == ["感冒灵"]
+    assert evidence(store, "2026年4、5、6三个月每个月都有卖出的药有几种") == "answer"
+    assert ask(store, "how many different drugs were sold in May 2026?").frame["active_products"].tolist() == [2]
