@@ -91,6 +91,7 @@ class ChartSpec(BaseModel):
 
 # A count metric whose members are the rows of the answer: 完成率低于80%的经销商有几家 lists the partners and
 # answers with how many there are
+HOW_MANY = re.compile(r"多少|几|\bhow many\b|\bnumber of\b|\bcount of\b", re.IGNORECASE)
 COUNTS_MEMBERS = {"partner_count": "partner", "active_partners": "partner", "active_products": "product"}
 
 
@@ -932,7 +933,8 @@ def _tier_pair(m: re.Match) -> str:
 PRODUCTS_COUNTED = re.compile(
     r"(?:卖出|卖了|卖出了|动销|有销售|有卖出|出过货)?(?:的)?\s*(?:多少|几)\s*(?:种|个|款|样)\s*(?:产品|商品|药品?|品种|sku|货)|"
     r"(?:产品|商品|药品?|品种|sku)\s*(?:有|一共有|共有)?\s*(?:多少|几)\s*(?:种|个|款|样)|"
-    r"\bhow many (?:different |distinct )?(?:products|skus|items|drugs|medicines)\b(?: (?:did we |were |have we )?(?:sell|sold))?",
+    r"\bhow many (?:different |distinct )?(?:products|skus|items|drugs|medicines)\b"
+    r"(?: (?:did we |were |have we )?(?:sell|sold))?",
     re.IGNORECASE,
 )
 EACH_MARK = re.compile(r"每|各|\beach\b|\bevery\b|\bper\b|\bacross\b", re.IGNORECASE)
@@ -1173,6 +1175,7 @@ class _Parsed:
     notes: list[str]
     language: Language
     anchors: frozenset[str] = frozenset()  # what besides a metric word tied the question to the data
+    counts: bool = False  # 有几家 / how many: the number of the members listed is the answer
 
 
 class _Parser:
@@ -2629,7 +2632,7 @@ class _Parser:
             anchors.add("name")
         if follow_up:
             anchors.add("follow_up")
-        return _Parsed(spec, self.notes, self.lang, frozenset(anchors))
+        return _Parsed(spec, self.notes, self.lang, frozenset(anchors), bool(HOW_MANY.search(self.scan.text)))
 
     def _ranked_metric(self, metric_spans, rank_span: _Span | None, metrics: list[str]) -> str:
         if rank_span is None or not metric_spans:
@@ -3358,7 +3361,9 @@ def _bucket_label(day: date, grain: str) -> str:
     return f"{day.year}-{day.month:02d}" if grain == "month" else f"{day.year}Q{(day.month - 1) // 3 + 1}"
 
 
-def _answer_streak(store: Store, spec: QuerySpec, language: Language, notes: list[str]) -> DataAnswer:
+def _answer_streak(
+    store: Store, spec: QuerySpec, language: Language, notes: list[str], how_many: bool = False
+) -> DataAnswer:
     """Groups whose threshold filters hold in each of the last n periods (连续两个季度未完成目标)."""
     grain, n = spec.streak_grain or "quarter", spec.streak or 2
     thresholds = [f for f in spec.filters if f.is_threshold]
@@ -3449,14 +3454,17 @@ def _answer_streak(store: Store, spec: QuerySpec, language: Language, notes: lis
         window=window,
         language=language,
         notes=list(notes),
-        members=len(wide) if counted_members(spec) else None,
+        members=len(wide) if how_many and counted_members(spec) else None,
     )
 
 
-def answer_spec(store: Store, spec: QuerySpec, language: Language = "zh", notes: list[str] | None = None) -> DataAnswer:
-    """Run a QuerySpec on the read-only store and build the answer (frame, display table, chart, summary, SQL)."""
+def answer_spec(
+    store: Store, spec: QuerySpec, language: Language = "zh", notes: list[str] | None = None, counts: bool = False
+) -> DataAnswer:
+    """Run a QuerySpec on the read-only store and build the answer (frame, display table, chart, summary, SQL).
+    counts: the question asks how many (有几家): the number of members listed is the headline figure."""
     if spec.streak:
-        return _answer_streak(store, spec, language, list(notes or []))
+        return _answer_streak(store, spec, language, list(notes or []), counts)
     try:
         context = context_for(store)
     except StoreError:
@@ -3489,7 +3497,7 @@ def answer_spec(store: Store, spec: QuerySpec, language: Language = "zh", notes:
         compare_window=compare.span(language) if compare else None,
         language=language,
         notes=notes,
-        members=len(frame) if counted_members(spec) else None,
+        members=len(frame) if counts and counted_members(spec) else None,
     )
 
 
@@ -3512,7 +3520,7 @@ def answer_data_question(
         lacking = lacking_inputs(store, parsed.spec, parsed.language)
         if lacking is not None:
             return lacking
-        return answer_spec(store, parsed.spec, parsed.language, parsed.notes)
+        return answer_spec(store, parsed.spec, parsed.language, parsed.notes, counts=parsed.counts)
 
 
 def evidence(store: Store, question: str, previous: QuerySpec | dict | None = None) -> str:

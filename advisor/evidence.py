@@ -53,7 +53,8 @@ GUIDANCE = re.compile(
     re.IGNORECASE,
 )
 # Words that lean towards practice but also open questions about the company's own figures (哪些渠道上季度销售额下降了,
-# 华东区一般每月卖多少, 4到6月每个月都卖出的药有几种): guidance only when the data does not answer the question outright.
+# 华东区一般每月卖多少, 4到6月每个月都卖出的药有几种): guidance only when the data does not answer the question
+# outright.
 GUIDANCE_WEAK = re.compile(r"一般|通常|有几种|有几类|哪些(?:类型|渠道|问题)|哪类|哪种|哪几", re.IGNORECASE)
 # A tool the user names (the scan, the scorecard, the cost analysis) rather than a figure they ask for.
 EXPLICIT = {

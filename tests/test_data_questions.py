@@ -1701,7 +1701,8 @@ def test_how_many_members_meet_a_condition_is_answered_with_their_number(company
     from advisor.settings import Settings
 
     reply = ask(company, "2026年第二季度销售额超过5000的经销商有几家")
-    assert reply.members == 2 and sorted(reply.frame["partner_name"]) == ["南京恒通商贸有限公司", "杭州恒通食品有限公司"]
+    assert reply.members == 2
+    assert sorted(reply.frame["partner_name"]) == ["南京恒通商贸有限公司", "杭州恒通食品有限公司"]
     assert ask(company, "2026年第二季度销售额超过5000的经销商").members is None, "a list asked for is a list"
     english = ask(company, "how many partners missed target two quarters in a row")
     assert english.spec.streak == 2 and english.members == len(english.frame), english.spec
@@ -1729,3 +1730,15 @@ def test_products_sold_in_every_month_are_counted_as_products(tmp_path):
         assert reply.frame["product_name"].tolist() == ["感冒灵"]
     assert evidence(store, "2026年4、5、6三个月每个月都有卖出的药有几种") == "answer"
     assert ask(store, "how many different drugs were sold in May 2026?").frame["active_products"].tolist() == [2]
+
+
+def test_which_members_is_a_list_even_when_their_buying_is_counted(tmp_path):
+    store = make_store(
+        tmp_path,
+        partners=[partner("C1", name="Always Co"), partner("C2", name="Once Co")],
+        products=[product("A")],
+        sales=[*(sale("C1", "A", f"2025-{m:02d}-05", 1, 10) for m in (1, 4, 7, 10)), sale("C2", "A", "2025-01-05", 1, 9)],
+    )
+    listed = ask(store, "Which customers ordered in every quarter of 2025?")
+    assert listed.members is None and listed.frame["partner_name"].tolist() == ["Always Co"]
+    assert ask(store, "How many customers ordered in every quarter of 2025?").members == 1
