@@ -867,6 +867,14 @@ RANK_SUPERLATIVE = [
     (re.compile(r"\b(?:lowest|smallest|least|fewest|worst|weakest|slowest)\b"), "asc"),
 ]
 RANK_TOP = [(re.compile(r"\btop\b"), "desc"), (re.compile(r"\bbottom\b"), "asc")]
+# 第二高的省份 / the second biggest customer: one row, ranked n-th (before the superlative is read)
+NTH = re.compile(
+    r"第\s*(?P<zh>[二三四五六七八九十\d]{1,3})\s*(?=(?:高|多|大|低|少|小|好|差|快|慢|强|弱))|"
+    r"\b(?P<en>second|third|fourth|fifth|2nd|3rd|4th|5th)[ -](?=(?:highest|largest|biggest|most|best|greatest|"
+    r"lowest|smallest|least|fewest|worst|top)\b)",
+    re.IGNORECASE,
+)
+NTH_EN = {"second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5, "5th": 5}
 # A threshold's number followed by partners (more than 20 customers / 超过20家客户): the count of those that bought.
 COUNTED_PARTNERS = re.compile(
     r"\s*((?:active |different |distinct |unique )?(?:customer|client|dealer|distributor|partner|retailer|"
@@ -1195,6 +1203,7 @@ class _Parser:
         self.windows: list[TimeWindow] = []
         self.time_group: str | None = None  # two adjacent periods named (2003年和2004年): one row each
         self.bare_average: tuple[int, int] | None = None  # 平均 / average with no member named after it
+        self.nth = False  # 第二高: only the row ranked limit-th
         self.combined = bool(COMBINED.search(_normalise(question)))  # the values named are summed as one
 
     # -- helpers -----------------------------------------------------------------------------------------------
@@ -1421,6 +1430,11 @@ class _Parser:
     def _ranking(self) -> tuple[str | None, int | None, _Span | None, bool]:
         """(direction, limit, span of the ranking word, superlative?)"""
         direction, limit, where, superlative = None, None, None, False
+        for m, span in self.scan.take_all(NTH, "limit"):
+            n = NTH_EN.get((m.group("en") or "").lower()) or _count(m.group("zh") or "")
+            if n and n >= 2 and limit is None:
+                limit, self.nth = n, True
+                span.value = n
         for pattern, d in LIMIT_PATTERNS:
             for m, span in self.scan.take_all(pattern, "limit"):
                 n = _count(m.group(1))
@@ -1998,6 +2012,16 @@ class _Parser:
                 break
         return None
 
+    def _share_bound(self, first: _Span, last: _Span) -> Clarification:
+        bound = self.display[min(first.start, last.start) : max(first.end, last.end)].strip()
+        return self._clarify(
+            "unsupported",
+            f"目前还不能按占比筛选（「{bound}」）。可以先问各组的占比（例如「今年各省份销售额占比」），"
+            "再从结果里看哪些超过这个比例。",
+            f'Filtering by a share ("{bound}") is not supported yet. Ask for each group\'s share '
+            '(e.g. "share of revenue by province this year") and read off the ones above the bound.',
+        )
+
     def _ask_average(self) -> Clarification:
         """平均 / average with nothing to average over: per customer or per month, each option the whole question."""
         start, end = self.bare_average  # type: ignore[misc]
@@ -2271,6 +2295,9 @@ class _Parser:
                     continue
                 key = near.value
                 lo, hi = (near.end, t.span.start) if near.end <= t.span.start else (t.span.end, near.start)
+                if any(lo <= g.start and g.end <= hi + 1 for g in self.scan.of("share")):
+                    # 销售额占比超过5%的国家: a bound on the share, not on the figure itself; never dropped
+                    return self._share_bound(near, t.span)
                 between = [g for g in growth_spans if lo <= g.start and g.end <= hi + 1]
                 if between and comparison != "none":
                     part = "_change"
@@ -2278,6 +2305,8 @@ class _Parser:
                         t.value = -t.value
                         t.op = {"gt": "lt", "ge": "le", "lt": "gt", "le": "ge"}[t.op]
             value = t.value
+            if t.is_percent and not (METRICS[key].is_ratio or part) and self.scan.of("share"):
+                return self._share_bound(t.span, t.span)  # share of revenue above 10%: not revenue > 0.1
             if (METRICS[key].is_ratio or part) and not t.is_percent and abs(value) > 1.5:
                 value = value / 100  # 完成率低于80 → 80%
             if key not in metrics:
@@ -2471,6 +2500,11 @@ class _Parser:
                 filters.append({"field": dim, "op": "in", "value": values})
                 if dim not in groups and not (dim == "partner_type" and "partner" in groups):
                     groups.append(dim)
+        counted = [COUNTS_MEMBERS[m] for m in metrics if m in COUNTS_MEMBERS]
+        bounded = [f for f in filters if f["field"] not in DIMENSIONS and f["field"] not in COUNTS_MEMBERS]
+        if counted and bounded and not groups:
+            # How many SKUs had a GM above 45%: the bound is on each product, and the products are counted
+            groups.append(counted[0])
         if self.time_group and not any(DIMENSIONS[g].is_time for g in groups):
             groups.append(self.time_group)
         groups = [g for g in groups if not DIMENSIONS[g].is_time] + [g for g in groups if DIMENSIONS[g].is_time][:1]
@@ -2533,6 +2567,7 @@ class _Parser:
             "limit": limit if groups or inherits_groups else None,
             "per": per,
             "rank_within": rank_within,
+            "nth": self.nth and sort is not None and bool(groups or inherits_groups),
         }
         if follow_up:
             spec_data = self._inherit(
@@ -2795,13 +2830,24 @@ def _members_header(spec: QuerySpec, lang: Language) -> str:
     return f"{phrase}数" if lang == "zh" else phrase[0].upper() + phrase[1:]
 
 
+def _order_word(spec: QuerySpec, desc: bool, zh: bool) -> str:
+    """最高 / lowest, or for one row ranked n-th (第二高的省份) 第2高 / 2nd highest."""
+    word = ("高" if desc else "低") if zh else ("highest" if desc else "lowest")
+    if not spec.nth or spec.limit is None:
+        return f"最{word}" if zh else word
+    if zh:
+        return f"第{spec.limit}{word}"
+    suffix = {1: "st", 2: "nd", 3: "rd"}.get(spec.limit % 10 if spec.limit % 100 not in (11, 12, 13) else 0, "th")
+    return f"{spec.limit}{suffix} {word}"
+
+
 def _per_group_summary(spec: QuerySpec, frame: pd.DataFrame, lang: Language, head: str, name: str, column: str) -> str:
     """每个大区卖得最好的客户: each group, then its top rows (ties included)."""
     zh = lang == "zh"
     within = spec.model_copy(update={"dimensions": spec.rank_within})
     ranked = spec.model_copy(update={"dimensions": [d for d in spec.dimensions if d not in spec.rank_within]})
     desc = spec.sort.direction == "desc"  # type: ignore[union-attr]
-    order = ("最高" if desc else "最低") if zh else ("highest" if desc else "lowest")
+    order = _order_word(spec, desc, zh)
     groups = []
     for _key, part in frame.groupby([_group_column(d) for d in spec.rank_within], sort=False):
         shown_rows = [(_row_label(r, ranked), _show(column, r[column], lang)) for _i, r in part.iterrows()]
@@ -2966,7 +3012,7 @@ def _summary(spec: QuerySpec, frame: pd.DataFrame, lang: Language, window: str, 
     ranked = spec.sort is not None and spec.limit is not None and not thresholds
     if ranked:
         desc = spec.sort.direction == "desc"  # type: ignore[union-attr]
-        order = ("最高" if desc else "最低") if zh else ("highest" if desc else "lowest")
+        order = _order_word(spec, desc, zh)
         if part == "change":
             name = metric.label(lang) + (compare_word if zh else "")
             order = (

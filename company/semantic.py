@@ -1035,6 +1035,11 @@ class QuerySpec(BaseModel):
         "rank_within=[region]，sort 按销售额降序，limit=1）；须是 dimensions 的一部分且不能是全部，"
         "并且要有 sort 和 limit",
     )
+    nth: bool = Field(
+        False,
+        description="只要排在第 limit 名的那一行（第二高的省份：sort 按销售额降序，limit=2，nth=true）；"
+        "需要 sort 和 limit",
+    )
     per: str | None = Field(
         None,
         description="求平均的维度 key：平均每个成员的指标 = 合计 ÷ 成员数（窗口内有记录的成员；时间维度按窗口内的"
@@ -1087,6 +1092,8 @@ class QuerySpec(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> QuerySpec:
+        if self.nth and (self.sort is None or self.limit is None):
+            raise ValueError("nth（只要第几名）需要同时给出 sort 和 limit")
         if self.rank_within:
             if not set(self.rank_within) < set(self.dimensions):
                 raise ValueError("rank_within 的维度必须是 dimensions 的一部分，且不能是全部维度")
@@ -1767,13 +1774,16 @@ class _Compiler:
             ranked = f"{spec.sort.metric} {spec.sort.direction.upper()} NULLS LAST"
             within = [self._dim_column(d) for d in spec.rank_within]
             partition = f"PARTITION BY {', '.join(within)} " if within else ""
-            sql = f"SELECT * FROM (\n{sql}\n) ranked\nQUALIFY rank() OVER ({partition}ORDER BY {ranked}) <= {limit}"
+            cut = "=" if spec.nth else "<="  # 第二高的省份: the second row only (ties kept)
+            sql = f"SELECT * FROM (\n{sql}\n) ranked\nQUALIFY rank() OVER ({partition}ORDER BY {ranked}) {cut} {limit}"
             if within:
                 order = [*within, *[o for o in order if o not in within]]
             limit = str(MAX_LIMIT)
         if order:
             sql += "\nORDER BY " + ", ".join(order)
-        if limit is not None:
+        if limit is not None and spec.nth and spec.sort is not None and self.time is not None and not spec.rank_within:
+            sql += f"\nLIMIT 1 OFFSET {limit} - 1"  # the second-best month: one row, the limit-th
+        elif limit is not None:
             sql += f"\nLIMIT {limit}"
         return CompiledQuery(sql, self.params.values, tuple(columns))
 

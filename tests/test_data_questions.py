@@ -1737,8 +1737,34 @@ def test_which_members_is_a_list_even_when_their_buying_is_counted(tmp_path):
         tmp_path,
         partners=[partner("C1", name="Always Co"), partner("C2", name="Once Co")],
         products=[product("A")],
-        sales=[*(sale("C1", "A", f"2025-{m:02d}-05", 1, 10) for m in (1, 4, 7, 10)), sale("C2", "A", "2025-01-05", 1, 9)],
+        sales=[
+            *(sale("C1", "A", f"2025-{m:02d}-05", 1, 10) for m in (1, 4, 7, 10)),
+            sale("C2", "A", "2025-01-05", 1, 9),
+        ],
     )
     listed = ask(store, "Which customers ordered in every quarter of 2025?")
     assert listed.members is None and listed.frame["partner_name"].tolist() == ["Always Co"]
     assert ask(store, "How many customers ordered in every quarter of 2025?").members == 1
+
+
+def test_the_second_highest_is_one_row_ranked_second(company):
+    """Q2 2026 by partner: P2 18,000, P1 14,000, P4 7,000, P3 3,000."""
+    second = ask(company, "2026年第二季度销售额第二高的客户")
+    assert second.spec.nth and second.frame["partner_name"].tolist() == ["南京恒通商贸有限公司"], second.frame
+    assert "第2高" in second.summary and "最高" not in second.summary
+    third = ask(company, "which partner had the third lowest revenue in Q2 2026")
+    assert third.frame["partner_name"].tolist() == ["南京恒通商贸有限公司"] and "3rd lowest" in third.summary
+    months = ask(company, "2026年上半年销售额第二高的月份")
+    assert months.frame["month"].tolist() == ["2026-04"], months.frame  # 6月 18,000, 4月 13,000, 5月 11,000
+
+
+def test_a_bound_on_a_share_is_asked_back_never_applied_to_the_figure(company):
+    for question in ("今年销售额占比超过5%的省份", "share of revenue above 10% by region this year"):
+        reply = answer_data_question(company, question)
+        assert isinstance(reply, Clarification) and ("占比" in reply.question or "share" in reply.question), reply
+
+
+def test_how_many_products_above_a_bound_counts_the_products(company):
+    """Q2 2026 gross margin: 清泉矿泉水 (cost 60) sells at 90–100, 原味薯片 (cost 50) at 70–80."""
+    reply = ask(company, "How many SKUs had a GM above 35% in Q2 2026?")
+    assert reply.spec.dimensions == ["product"] and reply.members == 1, reply.frame
