@@ -15,6 +15,7 @@ quoted Chinese.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -29,6 +30,7 @@ from retrieval.search import QUESTION_WORDS, Evidence, analyse
 W_PRIOR = 0.25
 W_MEANING = 1.2
 W_SHAPE = 1.0
+W_RARE = 0.3  # weight of an idea's rarity among the candidate units (an IDF)
 W_ONE_CHARACTER = 0.35  # weight of a one-character idea of the question (卖 / 定 / 看)
 W_BEST_ITEM = 0.5  # a list's shared ideas: this share from its best item (with the lead-in), the rest from all of it
 LINE_BUDGET = 12  # lines of quotes after which no runner-up is added
@@ -67,6 +69,11 @@ WHY_MARK = re.compile(
 )
 QUALIFIER = re.compile(r"(?:但是|但|不过|否则|除非|除外|如果不|若不)[，,\s]?")
 ORDINALS = re.compile(r"第[一二三四五六七八九十百零〇\d]{1,6}[条款项章节步]")
+# 可以问四个问题： / 注意三点： / 分两种： — a count of things, then a colon: the things follow
+COUNTED_LEAD = re.compile(
+    r"([二两三四五六七八九十]|\d)\s*(?:个)?(?:问题|件事|个方面|方面|点|条|类|种|步)[^，。？！?!：:]{0,8}[：:]"
+)
+MAX_ANNOUNCED = 8
 STEPS = re.compile(r"先|再|然后|最后|首先|其次|第一步|第二步|之后")
 
 SHAPES: list[tuple[str, re.Pattern]] = [
@@ -92,7 +99,7 @@ SHAPES: list[tuple[str, re.Pattern]] = [
     (
         "definition",
         re.compile(
-            r"是什么|什么是|啥是|指什么|指啥|什么意思|啥意思|什么概念|啥概念|含义|定义|"
+            r"是什么|什么是|啥是|指什么|指啥|什么意思|啥意思|什么概念|啥概念|含义|定义|界定|认定|算不算|"
             r"\bwhat (?:is|does) .{0,40}\bmean|\bdefin|\bwhat(?: i|\')s (?:a |an |the )?\S+(?: \S+)?\??$",
             re.IGNORECASE,
         ),
@@ -282,11 +289,32 @@ def units_of(evidence: Evidence) -> list[Unit]:
 
 
 def _sentence_units(evidence: Evidence, position: int, parts: list[str]) -> list[Unit]:
-    """One unit per sentence of a paragraph, each knowing the sentence after it (see SHORT_SENTENCE)."""
+    """One unit per sentence of a paragraph, each knowing the sentence after it (see SHORT_SENTENCE). A sentence
+    announcing a number of things (可以问四个问题：他们在哪里获取信息？在哪里下单？…) is one unit with the sentences
+    that carry them: the announcement alone answers nothing."""
+    parts = _announced(parts)
     return [
         Unit(evidence, position + n, "sentence", lead=text, follow=parts[n + 1] if n + 1 < len(parts) else "")
         for n, text in enumerate(parts)
     ]
+
+
+def _announced(parts: list[str]) -> list[str]:
+    out: list[str] = []
+    n = 0
+    while n < len(parts):
+        text = parts[n]
+        m = COUNTED_LEAD.search(text)
+        count = article_number(m.group(1).replace("两", "二")) if m else None
+        if m and count and 2 <= count <= MAX_ANNOUNCED:
+            said = len([p for p in re.split(r"[；;]", text[m.end() :]) if p.strip()])  # items already in it
+            more = min(count - said, len(parts) - n - 1) if said < count else 0
+            if more > 0 and said + more == count:
+                text = "".join(parts[n : n + 1 + more])
+                n += more
+        out.append(text)
+        n += 1
+    return out
 
 
 def _items(lines: list[str], start: int) -> tuple[list[str], list[str], int]:
@@ -346,7 +374,7 @@ def _shape_bonus(
         fined = "罚" in text
         return (0.3 if fined and NUMBER.search(ORDINALS.sub("", text)) else -0.1) + (0.25 if fined else 0.0)
     if shape == "enumeration":
-        if unit.kind == "list":
+        if unit.kind == "list" or COUNTED_LEAD.search(text):  # 可以问四个问题：…？…？ is a list written inline
             return 0.45
         return 0.25 if INLINE_SERIES.search(text) else 0.0
     if shape == "figure":
@@ -386,6 +414,12 @@ def rank_units(
     texts = [(u.text + " " + " ".join(u.evidence.chunk.heading_path)).lower() for u in units]
     # An idea few of the candidate units share tells them apart (培训部门 among passages on 指标): weigh it more.
     weights = [_weight(c, concepts) for c in concepts]
+    if W_RARE:  # an idea few candidate units share (附则 among passages on 制度) tells them apart: it weighs more
+        held = [sum(1 for text in texts if _holds(c, text)) for c in concepts]
+        weights = [
+            w * (1 + W_RARE * math.log((len(texts) + 1) / (h + 1))) if h else w
+            for w, h in zip(weights, held, strict=True)
+        ]
     subjects = sorted({t for c in concepts for t in c if len(t) >= 2 and CJK.match(t)}, key=len, reverse=True)
     lexicals = [_lexical(concepts, weights, unit, text) for unit, text in zip(units, texts, strict=True)]
     # 第二十六条 特许人违反本条例第十六条…的，处1万元以下的罚款: a penalty article matches what the article it names

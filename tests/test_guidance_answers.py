@@ -458,3 +458,30 @@ def test_the_knowledge_base_answers_with_the_whole_list(tmp_path):
     lines = first.splitlines()
     assert lines[1].endswith("[1]") and lines[-1].endswith("[2]"), "each item cites the passage it was read from"
     assert "- [2] 报数制度" in reply.markdown
+
+
+def test_a_sentence_announcing_its_questions_is_quoted_with_them():
+    """可以问四个问题：…？…？…？…？ is a list written inline: cut at each ？ the announcement answered nothing."""
+    text = (
+        "渠道要贴着客户走。做客户匹配时可以问四个问题：他们在哪里获取信息？在哪里下单？多快要拿到货？"
+        "买之前要不要先摸到实物？答案不同，渠道就不同。"
+    )
+    units = units_of(passage(text))
+    announced = [u for u in units if "四个问题" in u.lead]
+    assert len(announced) == 1 and announced[0].lead.endswith("买之前要不要先摸到实物？"), units
+    assert not any(u.lead == "在哪里下单？" for u in units), "the items are not quoted one by one"
+    best = choose("匹配目标客户时要先问清楚哪几个问题", [passage(text)])[0]
+    assert "在哪里获取信息" in best.text and "先摸到实物" in best.text
+    two = units_of(passage("注意两点：口径要提前约定；目标要拆到月。另外要留余量。"))
+    assert [u.lead for u in two][:2] == ["注意两点：口径要提前约定；目标要拆到月。", "另外要留余量。"], two
+
+
+def test_asking_how_something_is_defined_by_law_gets_the_definition():
+    assert shape_of("法律上说的不正当竞争到底怎么界定的？") == "definition"
+    assert shape_of("我们的经销商名单算不算商业秘密") == "definition"
+    rules = passage(
+        "第四条 县级以上人民政府履行工商行政管理职责的部门对不正当竞争行为进行查处。\n"
+        "本法所称的不正当竞争行为，是指经营者在生产经营活动中，违反本法规定，扰乱市场竞争秩序的行为。"
+    )
+    best = choose("不正当竞争怎么界定", [rules])[0]
+    assert best.lead.startswith("本法所称的不正当竞争行为，是指"), best
