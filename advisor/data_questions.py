@@ -874,6 +874,14 @@ NTH = re.compile(
     r"lowest|smallest|least|fewest|worst|top)\b)",
     re.IGNORECASE,
 )
+# 销售额最高的三个月 / the 3 best months: months ranked, not a three-month period
+RANKED_PERIODS = re.compile(
+    r"(?P<zh_dir>最高|最多|最大|最好|最低|最少|最小|最差)的?\s*(?P<zh>[两二三四五六七八九十\d]{1,2})\s*个?\s*(?P<zh_grain>月|季度)(?!份?的)|"
+    r"\b(?:the\s+)?(?P<en_dir>top|best|biggest|highest|worst|lowest|bottom|weakest)\s+(?P<en>\d+|two|three|four|five|six)\s+"
+    r"(?P<en_grain>months|quarters)\b",
+    re.IGNORECASE,
+)
+LOW_WORDS = {"最低", "最少", "最小", "最差", "worst", "lowest", "bottom", "weakest"}
 NTH_EN = {"second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5, "5th": 5}
 # A threshold's number followed by partners (more than 20 customers / 超过20家客户): the count of those that bought.
 COUNTED_PARTNERS = re.compile(
@@ -946,6 +954,16 @@ PRODUCTS_COUNTED = re.compile(
     re.IGNORECASE,
 )
 EACH_MARK = re.compile(r"每|各|\beach\b|\bevery\b|\bper\b|\bacross\b", re.IGNORECASE)
+# customers with more than 20 stores: the bound follows a partner noun and "with" / 有 — it is the partner's own
+PARTNER_WITH = re.compile(
+    r"\b(customers?|clients?|dealers?|distributors?|partners?|retailers?|wholesalers?|agents?|零售商|经销商|客户|代理商|"
+    r"批发商|分销商|伙伴)\s*(?:that |which |who )?(?:with|having|has|have|own(?:s|ing)?|run(?:s|ning)?|拥有|有)\s*$",
+    re.IGNORECASE,
+)
+OWN_UNITS_OWNERS = {
+    "customer", "client", "dealer", "distributor", "partner", "retailer", "wholesaler", "agent",
+    "零售商", "经销商", "客户", "代理商", "批发商", "分销商", "伙伴",
+}  # fmt: skip
 COUNT_UNIT = re.compile(r"[\d一二两三四五六七八九十百千]\s*(?:家|位|个)\s*(?:之间|以内|以上|以下)?\s*$")
 PARTNERS_BEFORE = re.compile(r"(?:客户|经销商|伙伴|门店|零售商|代理商|批发商|分销商)(?:数量?|个数)?\s*$")
 POLITE = re.compile(
@@ -1407,12 +1425,27 @@ class _Parser:
                 span = self.scan.take(m.start(), m.end(), "threshold")
                 # more than 20 customers / 客户超过20家: a count of the partners that bought, not 20 yuan of revenue
                 counted = None if parsed[1] else COUNTED_PARTNERS.match(self.scan.text, span.end)
+                owner = PARTNER_WITH.search(self.scan.text[: span.start]) if counted else None
+                if owner and owner.group(1).lower().rstrip("s") in OWN_UNITS_OWNERS:
+                    # 零售商 with more than 10 stores: a count each partner has (its stores), not partners that
+                    # bought; the data has no such column, so it is named back, never dropped or misread
+                    phrase = self.scan.text[span.start : counted.end()].strip()
+                    self.scan.take(span.start, counted.end(), "missing")
+                    self.unused.append(phrase)
+                    continue
                 if counted:
                     self.scan.take(counted.start(1), counted.end(1), "metric", "active_partners")
                     self._count_type(counted.group(1))
                 elif not parsed[1] and COUNT_UNIT.search(self.scan.text[span.start : span.end]):
                     # 客户超过20家的国家: the partners before the bound are what is counted
                     noun = PARTNERS_BEFORE.search(self.scan.text[: span.start])
+                    owner = PARTNER_WITH.search(self.scan.text[: span.start])
+                    if owner and not noun:  # 客户有超过5家门店: a count each customer has, not in the data
+                        after = re.match(r"\s*[\u4e00-\u9fff]{0,4}", self.scan.text[span.end :])
+                        end = span.end + (after.end() if after else 0)
+                        self.unused.append(self.scan.text[span.start : end].strip())
+                        self.scan.take(span.start, end, "missing")
+                        continue
                     if noun and self.scan.free(noun.start(), noun.end()):
                         self.scan.take(noun.start(), noun.end(), "metric", "active_partners")
                         self._count_type(noun.group(0))
@@ -2140,6 +2173,15 @@ class _Parser:
             self.scan.take_all(THESE, "previous")  # 这几家 points back; its 几家 is not a count
         shift = self._shift_back() if follow_up else 0
         comparison = self._comparison()
+        ranked_periods = None
+        for m, span in self.scan.take_all(RANKED_PERIODS, "rank"):
+            count = m.group("zh") or m.group("en")
+            n = int(count) if count.isdigit() else (_count(count) or EN_NUMBERS.get(count.lower()))
+            grain = m.group("zh_grain") or m.group("en_grain")
+            if n and ranked_periods is None:
+                direction = "asc" if (m.group("zh_dir") or m.group("en_dir")).lower() in LOW_WORDS else "desc"
+                ranked_periods = (int(n), direction, span)
+                self.time_group = "month" if grain.startswith(("月", "month")) else "quarter"
         window = self._time()
         if follow_up and window is not None and window.kind == "month" and not YEAR_DIGITS.search(self.scan.text):
             # What was revenue in March 2025? → and April?: April of the year being discussed
@@ -2188,6 +2230,8 @@ class _Parser:
         names = ids + self._full_names()
         thresholds = self._thresholds()
         direction, limit, rank_span, _superlative = self._ranking()
+        if ranked_periods is not None and direction is None:
+            limit, direction, rank_span = ranked_periods
         marked = self._markers()
         metric_spans = early_metrics
         found, metric_types = self._metrics()
@@ -2584,6 +2628,9 @@ class _Parser:
                     "Items with no sales can be listed by one grouping at a time. Which one?",
                     [DIMENSIONS[d].label(self.lang) for d in dims],
                 )
+        if not share and self.combined and (spec_data.get("limit") or 0) > 1 and spec_data.get("sort"):
+            # 前十大客户一共贡献了多少毛利: the ranked rows summed (with their share of the whole)
+            spec_data["share"] = "top"
         if share:
             spec_data["share"] = "top" if spec_data.get("limit") and not self._each_word() else "each"
             # 华东的销售里乳制品占几成: 华东 names the whole the share is of, 乳制品 the part
@@ -2595,8 +2642,26 @@ class _Parser:
                 and (
                     WITHIN.match(self.scan.text, e.end)
                     or (IN_BEFORE.search(self.scan.text[: e.start]) and SHARE_AFTER.match(self.scan.text, e.end))
+                    or OF_WHOLE.search(self.scan.text[: e.start])  # what share of 电商平台 revenue came from 华东
                 )
             ]
+            for g in self.scan.of("group"):  # what share of 电商平台 revenue came from 华东: the type is the whole
+                typed = g.value and g.value[0] == "partner" and len(g.value) > 1 and g.value[1]
+                if typed and OF_WHOLE.search(self.scan.text[: g.start]):
+                    spec_data["share_within"].append("partner_type")
+            # 各大区的销售额里，经销商分别占多少: each region is the whole its partner types are shares of
+            for g in self.scan.of("group"):
+                dim = g.value[0] if g.value else None
+                if (
+                    dim in spec_data["dimensions"]
+                    and WITHIN.match(self.scan.text, g.end)
+                    and dim not in spec_data["share_within"]
+                    and (
+                        len(spec_data["dimensions"]) > 1
+                        or any(f["field"] in DIMENSIONS and f["field"] != dim for f in spec_data["filters"])
+                    )
+                ):
+                    spec_data["share_within"].append(dim)
         moved = [k for k in spec_data["metrics"] if k in ("new_partners", "lost_partners")]
         if moved and "partner_count" in spec_data["metrics"] and spec_data["dimensions"] == ["partner"]:
             # how many customers bought in Q1 but not in Q2: the number of them, not the list
@@ -2782,6 +2847,8 @@ def _header(column: str, lang: Language, comparison: str) -> str:
     if part == "compare":
         tag = ("去年同期", "same period last year") if comparison == "yoy" else ("上期", "previous period")
         return f"{name}（{tag[0]}）" if lang == "zh" else f"{name} ({tag[1]})"
+    if part == "share":  # 销售额占比: never the figure's own header (it would replace the figure's column)
+        return f"{name}占比" if lang == "zh" else f"{name} share"
     if part == "change":
         if lang == "zh":
             return f"{name}{'同比' if comparison == 'yoy' else '环比'}"
@@ -2815,7 +2882,9 @@ def _display_table(frame: pd.DataFrame, spec: QuerySpec, lang: Language) -> pd.D
             out[header] = frame[column].map(lambda v: "" if v is None or pd.isna(v) else str(v))
             continue
         metric, part = metric_of(column)  # type: ignore[misc]
-        if part == "change":
+        if part == "share":
+            out[header] = frame[column].map(lambda v: format_value("ratio", v))
+        elif part == "change":
             out[header] = frame[column].map(lambda v: format_value("ratio", v, signed=True))
         else:
             out[header] = frame[column].map(lambda v, m=metric: format_value(m.fmt, v))
@@ -3048,8 +3117,9 @@ def _summary(spec: QuerySpec, frame: pd.DataFrame, lang: Language, window: str, 
             first = f"{head}共 {n} 个{noun}" if zh else f"{head}: {n} {noun}"
         if metric.additive and not part and not spec.limit and not thresholds:
             total = float(valid[column].sum())
-            share = f"，占 {float(top[column]) / total * 100:.1f}%" if total else ""
-            share_en = f", {float(top[column]) / total * 100:.1f}% of the total" if total else ""
+            own_wholes = any(d in spec.dimensions for d in spec.share_within)  # shares of each group's own total
+            share = f"，占 {float(top[column]) / total * 100:.1f}%" if total and not own_wholes else ""
+            share_en = f", {float(top[column]) / total * 100:.1f}% of the total" if total and not own_wholes else ""
             text = (
                 f"{first}，{name}合计 {_show(key, total, lang)}；"
                 f"最高的是 {item(top)[:-1]}{share}），最低的是 {item(low)}。"
@@ -3203,6 +3273,19 @@ def _share_of_total(store: Store, spec: QuerySpec, frame: pd.DataFrame, lang: La
         )
         return combined, text
     frame = frame.copy()
+    per_group = [d for d in spec.share_within if d in spec.dimensions]
+    if per_group and spec.share == "each":
+        # 各大区的销售额里，经销商分别占多少: each region's own total (without the part's filters) is the whole
+        whole_spec = total_spec.model_copy(
+            update={"dimensions": per_group, "filters": [f for f in filters if f.field in spec.share_within]}
+        )
+        wholes, _sql, _params = _run(store, whole_spec)
+        keys = [c for d in per_group for c in DIMENSIONS[d].columns if c in wholes.columns and c in frame.columns]
+        merged = frame.merge(wholes[[*keys, key]].rename(columns={key: "_whole"}), on=keys, how="left")
+        frame[f"{key}_share"] = (merged[key] / merged["_whole"].where(merged["_whole"] != 0)).to_numpy()
+        within = "、".join(DIMENSIONS[d].label(lang) for d in per_group)
+        zh_text, en_text = f"占比按各{within}自己的{name}计算，见表。", f"Each share is of its own {within}'s {name}."
+        return frame, zh_text if lang == "zh" else en_text
     frame[f"{key}_share"] = frame[key] / total if total else math.nan
     if not spec.dimensions and len(frame):
         share = frame[f"{key}_share"].iloc[0]
@@ -3597,6 +3680,13 @@ def evidence(store: Store, question: str, previous: QuerySpec | dict | None = No
         # 哪些客户的合同快到期了 / headcount of each distributor: data-shaped; the data says what it lacks.
         # 每月给店主多少陈列费 names a month and a store type but asks about practice: the knowledge base decides.
         return "ask"
+    if (
+        isinstance(parsed, Clarification)
+        and parsed.reason == "unknown_name"
+        and {"group", "threshold"} <= kinds
+        and LISTING.search(parser.scan.text)
+    ):
+        return "ask"  # 哪些经销商的货款逾期超过90天了: the company's dealers, a bound, and a word the data lacks
     if isinstance(parsed, Clarification) and "metric" in kinds and RELATIVE_BOUND.search(parser.scan.text):
         return "ask"  # sales higher than the regional average: a data question with a bound the data side names
     ranked = {"rank", "group"} <= kinds or "threshold" in kinds
@@ -3637,6 +3727,7 @@ def evidence(store: Store, question: str, previous: QuerySpec | dict | None = No
     return "answer" if parsed.anchors & SPECIFIC_ANCHORS else "weak"
 
 
+OF_WHOLE = re.compile(r"\b(?:share|percent(?:age)?|%|proportion|portion|how much)\s+of\s+(?:the\s+|our\s+|all\s+)?$")
 WITHIN = re.compile(r"\s*的?\s*(?:销售额?|业绩|生意|收入|营收|销量|订单)?\s*(?:里|中|当中|之中|里面)")
 ONLY = re.compile(r"只看|只要|只算|仅看|仅限|\bonly\b|\bjust\b", re.IGNORECASE)
 YEAR_DIGITS = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)|今年|去年|前年|明年|this year|last year")

@@ -1768,3 +1768,43 @@ def test_how_many_products_above_a_bound_counts_the_products(company):
     """Q2 2026 gross margin: 清泉矿泉水 (cost 60) sells at 90–100, 原味薯片 (cost 50) at 70–80."""
     reply = ask(company, "How many SKUs had a GM above 35% in Q2 2026?")
     assert reply.spec.dimensions == ["product"] and reply.members == 1, reply.frame
+
+
+def test_the_best_months_are_months_ranked_not_a_three_month_period(company):
+    """2026 H1 by month: 6月 18,000, 4月 13,000, 5月 11,000, 2月 8,000, 3月 800."""
+    reply = ask(company, "2026年上半年销售额最高的三个月")
+    assert reply.spec.dimensions == ["month"] and reply.spec.limit == 3, reply.spec
+    assert reply.frame["month"].tolist() == ["2026-06", "2026-04", "2026-05"]
+    low = ask(company, "the worst 2 months by revenue in H1 2026")
+    assert low.frame["month"].tolist() == ["2026-03", "2026-02"], low.frame
+
+
+def test_the_top_ranked_summed_together_is_one_figure(company):
+    reply = ask(company, "2026年第二季度前两大客户一共贡献了多少销售额")
+    assert reply.spec.share == "top" and reply.frame["revenue"].tolist() == [32_000.0], reply.frame
+    assert "伙伴合计 32,000.00" in reply.summary, reply.summary
+
+
+def test_a_share_column_has_a_header_of_its_own(company):
+    table = ask(company, "2026年第二季度各区域销售额占比").table
+    assert "销售额占比" in table.columns and "销售额（元）" in table.columns, table.columns
+    assert table["销售额（元）"].tolist()[0].replace(",", "").startswith("32000"), "the figure is not overwritten"
+
+
+def test_a_share_of_each_groups_own_total(company):
+    """Q2 2026: 华东 32,000 (dealers P1, P2: all of it); 华南 10,000 (dealer none: P3 retailer, P4 agent)."""
+    reply = ask(company, "2026年第二季度各区域的销售额里，经销商分别占多少")
+    assert reply.spec.share_within == ["region"], reply.spec
+    shares = dict(zip(reply.frame["region"], reply.frame["revenue_share"], strict=True))
+    assert shares == {"华东": pytest.approx(1.0)}, shares
+    typed = ask(company, "What share of 经销商 revenue came from 华东 in Q2 2026?")
+    assert typed.frame["revenue_share"].tolist() == pytest.approx([1.0]) and typed.spec.share_within == ["partner_type"]
+
+
+def test_a_count_a_partner_has_is_named_back_not_read_as_buying_partners(company):
+    for question in ("Which 零售商 with more than 10 stores bought under 500k last quarter?", "客户有超过5家门店的有哪些"):
+        reply = answer_data_question(company, question)
+        assert isinstance(reply, Clarification), (question, reply)
+    counted = ask(company, "2026年第二季度客户超过1家的省份")
+    assert counted.spec.metrics[0] == "active_partners", "a place with more than N customers is still counted"
+    assert evidence(company, "哪些经销商的货款逾期超过90天了") == "ask", "a listing of the dealers the data half names"
