@@ -1802,7 +1802,10 @@ def test_a_share_of_each_groups_own_total(company):
 
 
 def test_a_count_a_partner_has_is_named_back_not_read_as_buying_partners(company):
-    for question in ("Which 零售商 with more than 10 stores bought under 500k last quarter?", "客户有超过5家门店的有哪些"):
+    for question in (
+        "Which 零售商 with more than 10 stores bought under 500k last quarter?",
+        "客户有超过5家门店的有哪些",
+    ):
         reply = answer_data_question(company, question)
         assert isinstance(reply, Clarification), (question, reply)
     counted = ask(company, "2026年第二季度客户超过1家的省份")
