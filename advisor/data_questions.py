@@ -590,6 +590,14 @@ TIME_PATTERNS: list[tuple[re.Pattern, str]] = [
         ),
         "range_zh",
     ),
+    # from April to June 2018 / between Apr and Jun 2018
+    (
+        re.compile(
+            rf"\b(?:from|between)\s+({MONTH_EN})\.?(?:\s*,?\s*(\d{{4}}))?\s+(?:to|through|thru|until|till|and|-)\s+"
+            rf"({MONTH_EN})\.?(?:\s*,?\s*(\d{{4}}))?\b"
+        ),
+        "range_en",
+    ),
     # 近N个月 / 最近N个月 / 过去N个月 / last N months
     (re.compile(rf"(?:近|最近|过去|前)\s*{N_ZH}\s*个\s*月"), "recent_zh"),
     # 近90天 / 最近30天 / 过去7天 / last 90 days: the days up to and including the anchor day
@@ -693,6 +701,13 @@ def _window_from(kind: str, m: re.Match, latest: date, lang: Language) -> TimeWi
         if start > end:
             return None
         return TimeWindow(start=start, end=end, label=range_label(start, end, lang), kind="custom")
+    if kind == "range_en":
+        y2 = int(g[3]) if g[3] else (int(g[1]) if g[1] else latest.year)
+        y1 = int(g[1]) if g[1] else y2
+        start, end = date(y1, MONTHS_EN[g[0]], 1), month_end(date(y2, MONTHS_EN[g[2]], 1))
+        if start > end:
+            return None
+        return TimeWindow(start=start, end=end, label=range_label(start, end, lang), kind="custom")
     if kind in ("recent_zh", "recent_en"):
         n = _count(g[0])
         return _recent_months(n, latest, lang) if n and n <= 120 else None
@@ -768,11 +783,13 @@ VERSUS = re.compile(
 )
 GROWTH = re.compile(
     r"增长率|增长|增速|增幅|涨幅|上涨|提升|\bgrowth\b|\bgrew\b|\bgrow\b|\bgrowing\b|\bincreased?\b|\bchange\b|"
+    r"\brose\b|\brisen\b|\brising\b|\bwent up\b|"
     r"(?:(?<=比上个月)|(?<=比上月)|(?<=比上季度)|(?<=比上个季度)|(?<=比上期))(?:高|多|好)"
 )
 _THAN_BEFORE = "(?:(?<=比上个月)|(?<=比上月)|(?<=比上季度)|(?<=比上个季度)|(?<=比上期)|(?<=比上一期)|(?<=比前一个月))"
 DECLINE = re.compile(
     r"下降|下滑|减少|降幅|跌幅|下跌|\bdeclined?\b|\bdeclining\b|\bdropped\b|\bfell\b|\bdecreased?\b|"
+    r"\bfallen\b|\bfalling\b|\bwent down\b|"
     rf"{_THAN_BEFORE}(?:低|少|差)"  # 每个月都比上个月低
 )
 
@@ -923,7 +940,8 @@ COMBINED = re.compile(
 )
 # 低于所在大区的整体完成率 / below average: a bound that is another aggregate, not a number (asked back, by name)
 RELATIVE_BOUND = re.compile(
-    rf"(?:{_alt(CMP_ZH)}|(?<![占对])比)\s*(?:所在|所属|本|自己|各自|其|同|全国|全公司|公司)?\s*\S{{0,6}}?的?\s*"
+    rf"(?:{_alt(CMP_ZH)}|(?<![占对])比)\s*(?:所在|所属|本|自己|各自|其|同|全国|全公司|公司)?\s*"
+    r"[^\d一二两三四五六七八九十百千万，,、；;。\s]{0,6}?的?\s*"
     r"(?:平均水平|平均值|平均数|均值|平均线|整体|总体|大盘|中位数|平均)(?:\S{0,6}?(?:水平|率|额|值|数))?|"
     rf"\b(?:{_EN_CMP}|than)\s+(?:the\s+|their\s+|its\s+)?(?:\w+\s+){{0,2}}?(?:average|overall|mean|median)\b"
     r"(?:\s+(?:\w+\s+)?(?:rate|level|figure|value))?",
@@ -1030,7 +1048,9 @@ STORE_SUFFIX = re.compile(r"店|门店|体验店")
 EXPENSE_SHARE = re.compile(r"(?:渠道)?费用(?:额)?占(?:销售额|销售|收入|营收|回款)的?(?:比例|比重|占比|百分比)")
 OF_GROUP = re.compile(r"\b(?:for|of|from|among|across)\s+(?:\S+\s*){0,3}$")
 PROFIT_SIGN = re.compile(r"亏|盈利|赚钱|\bloss|\bprofit|lost money|in the red|in the black", re.IGNORECASE)
-BOUGHT = re.compile(r"买过|下过单|购买过|有购买|有过订单|\b(?:bought|ordered|purchased)\b")
+BOUGHT = re.compile(
+    r"买过|买了|下过单|下了单|下单了|购买过|有购买|有过订单|进过货|进了货|\b(?:bought|ordered|purchased)\b"
+)
 HOW_MANY_CUSTOMERS = re.compile(
     r"的?客户(?:有|数|数量)?(?:多少|几)\s*(?:个|家|位)?|(?:多少|几)\s*(?:个|家|位)?客户|how many customers"
 )
@@ -1043,6 +1063,9 @@ NEGATION = re.compile(
 
 ATTRIBUTE_ZH: dict[str, str] = LEXICON["ATTRIBUTE_ZH"]
 SIGN_WORDS = [(re.compile(p), op) for p, op in LEXICON["SIGN_WORDS"]]
+FROM_TO = re.compile(
+    r"\bfrom\b.{1,24}\b(?:to|through|until|till)\b|从.{1,14}(?:到|至)|\d\s*月?\s*(?:到|至|-|~)\s*\d+\s*月"
+)
 LISTING = re.compile(r"哪些|哪几|哪个|名单|列出|是谁|\bwhich\b|\bwho\b|\blist\b|\bname them\b")
 EACH_WORDS = re.compile(r"各|每个|每一|分别|\beach\b|\bper\b|\bby\b")
 TIME_GROUP_WORDS = [
@@ -1116,22 +1139,48 @@ class _Scan:
 
 
 def _find_windows(scan: _Scan, latest: date, lang: Language) -> list[tuple[int, TimeWindow]]:
-    """Every time expression in the scan with where it starts, most specific pattern first (all are blanked out)."""
-    found: list[tuple[int, TimeWindow]] = []
+    """Every time expression in the scan with where it starts, most specific pattern first (all are blanked out).
+    A month, quarter or half named without its year takes the one year the question names elsewhere
+    (2018年5月比4月 / from April to June 2018 / 2011年9月和10月买过、11月没买), else the data's latest year."""
+    found: list[tuple[int, TimeWindow, bool]] = []  # (start, window, year written with it)
     for pattern, kind in TIME_PATTERNS:
         for m, span in scan.take_all(pattern, "time"):
             if (window := _window_from(kind, m, latest, lang)) is not None:
-                found.append((span.start, window))
+                found.append((span.start, window, kind not in YEARLESS or bool(YEAR_NAMED.search(m.group(0)))))
             elif kind == "month_list_zh":  # 1、3月: not one period; the months are read one by one below
                 scan.release(span)
     for pattern, value in RELATIVE_PATTERNS:
         for _m, span in scan.take_all(pattern, "time"):
-            found.append((span.start, _ytd(latest, lang) if value == "ytd" else _relative(*value, latest, lang)))
+            window = _ytd(latest, lang) if value == "ytd" else _relative(*value, latest, lang)
+            found.append((span.start, window, True))
     for pattern, kind in YEAR_PATTERNS:
         for m, span in scan.take_all(pattern, "time"):
             if (window := _window_from(kind, m, latest, lang)) is not None:
-                found.append((span.start, window))
-    return found
+                found.append((span.start, window, kind not in YEARLESS or bool(YEAR_NAMED.search(m.group(0)))))
+    years = {w.start.year for _s, w, named in found if named and w.start.year == w.end.year}
+    if len(years) == 1 and (year := years.pop()) != latest.year:
+        found = [(s, w if named else _in_year(w, year, lang), named) for s, w, named in found]
+    return [(s, w) for s, w, _named in found]
+
+
+# Time expressions that take the latest year when none is written with them (3月 / 上半年 / Q3 / 4-6月)
+YEARLESS = frozenset(
+    {"month_list_zh", "through_zh", "through_en", "range_zh", "range_en", "half_zh", "half_en", "first_quarters_en",
+     "quarter_only", "month_only", "month_only_en"}
+)  # fmt: skip
+YEAR_NAMED = re.compile(r"(?:19|20)\d{2}|今年|本年|去年|上年|前年|明年")
+
+
+def _in_year(window: TimeWindow, year: int, lang: Language) -> TimeWindow:
+    """The same months of another year (a window within one year)."""
+    if window.start.year != window.end.year:
+        return window
+    start, end = window.start.replace(year=year), month_end(window.end.replace(year=year, day=1))
+    if window.kind == "month":
+        return _month(year, start.month, lang)
+    if window.kind == "quarter":
+        return _quarter(year, (start.month - 1) // 3 + 1, lang)
+    return TimeWindow(start=start, end=end, label=range_label(start, end, lang), kind=window.kind)
 
 
 def _find_time(scan: _Scan, latest: date, lang: Language) -> TimeWindow | None:
@@ -1222,6 +1271,7 @@ class _Parser:
         self.time_group: str | None = None  # two adjacent periods named (2003年和2004年): one row each
         self.bare_average: tuple[int, int] | None = None  # 平均 / average with no member named after it
         self.nth = False  # 第二高: only the row ranked limit-th
+        self.rising = False  # rose / fell every month: change on the month before, within the window named
         self.combined = bool(COMBINED.search(_normalise(question)))  # the values named are summed as one
 
     # -- helpers -----------------------------------------------------------------------------------------------
@@ -1240,7 +1290,7 @@ class _Parser:
             out.append(self.scan.take(m.start(), m.end(), "quoted", inner))
         return out
 
-    def _comparison(self) -> str:
+    def _comparison(self, streak: tuple[int, str] | None = None) -> str:
         comparison = "none"
         if self.scan.take_all(YOY, "compare", "yoy"):
             comparison = "yoy"
@@ -1248,7 +1298,11 @@ class _Parser:
             comparison = "previous"
         grew = self.scan.take_all(GROWTH, "growth", 1)
         fell = self.scan.take_all(DECLINE, "growth", -1)
-        if (grew or fell) and comparison == "none":
+        if (grew or fell) and comparison == "none" and streak is not None and streak[0] == 0:
+            # rose every month from April to June: each month against the month before it
+            comparison = "previous"
+            self.rising = True
+        elif (grew or fell) and comparison == "none":
             comparison = "yoy"
             self.notes.append(
                 self._zh("“增长/下降”未注明对比期，按同比计算", "growth without a reference period: year over year")
@@ -2172,7 +2226,7 @@ class _Parser:
         if follow_up:
             self.scan.take_all(THESE, "previous")  # 这几家 points back; its 几家 is not a count
         shift = self._shift_back() if follow_up else 0
-        comparison = self._comparison()
+        comparison = self._comparison(streak)
         ranked_periods = None
         for m, span in self.scan.take_all(RANKED_PERIODS, "rank"):
             count = m.group("zh") or m.group("en")
@@ -2197,10 +2251,20 @@ class _Parser:
         absent = self._no_activity()
         lost_between = False
         distinct = list(dict.fromkeys((w.start, w.end) for w in self.windows))
-        if absent and len(distinct) == 2 and BOUGHT.search(self.scan.work):
+        if absent and len(distinct) == 2:
             # 2016年买过、2017年却一单都没下的客户: bought in one period, nothing in the next = lost customers
             first, second = self.windows[0], self.windows[-1]
             before = second.compared("previous")
+            if not BOUGHT.search(self.scan.work) or first.start > second.start:
+                # 9月下了单、8月却没下单 (back again, or new) / two periods and no purchase named: asked back
+                return self._clarify(
+                    "unsupported",
+                    f"「{first.label}」和「{second.label}」两个时期，目前只能算前一期买过、后一期没买的流失客户"
+                    "（或第一次下单的新客户）。请按这个顺序问，或分开问两个时期。",
+                    f"Of two periods ({first.label}, {second.label}) I can count customers who bought in the earlier "
+                    "one and not in the later one (lost), or first-time buyers (new). Please ask that way, or "
+                    "separately.",
+                )
             if (before.start, before.end) != (first.start, first.end):
                 return self._clarify(
                     "unsupported",
@@ -2663,7 +2727,20 @@ class _Parser:
                 ):
                     spec_data["share_within"].append(dim)
         moved = [k for k in spec_data["metrics"] if k in ("new_partners", "lost_partners")]
-        if moved and "partner_count" in spec_data["metrics"] and spec_data["dimensions"] == ["partner"]:
+        listed = [d for d in spec_data["dimensions"] if not DIMENSIONS[d].is_time]
+        if lost_between and listed and listed != ["partner"] and LISTING.search(self.scan.text):
+            # Which countries bought in H1 but not in H2: the countries are what bought; lost customers are
+            # counted per customer only, so it is asked back rather than answered per country
+            noun = DIMENSIONS[listed[0]].label(self.lang)
+            return self._clarify(
+                "unsupported",
+                f"「前一期买过、后一期没买」目前只能按客户算（流失客户），还不能按{noun}算。"
+                f"可以问「…没买的客户有哪些」，或分开问两个时期各{noun}的销售额。",
+                f"Bought in one period but not the next is counted per customer (lost customers), not per {noun}. "
+                f"Ask which customers, or ask each period's sales by {noun}.",
+            )
+        how_many = bool(HOW_MANY.search(self.scan.text)) and not LISTING.search(self.scan.text)
+        if moved and ("partner_count" in spec_data["metrics"] or how_many) and spec_data["dimensions"] == ["partner"]:
             # how many customers bought in Q1 but not in Q2: the number of them, not the list
             spec_data.update(
                 metrics=moved[:1],
@@ -2674,6 +2751,13 @@ class _Parser:
             )
         if streak is not None and streak[0] == 0:  # every quarter of 2004: as many periods as the window holds
             every = spec_data["window"] or self._default_window(spec_data["metrics"], spec_data["comparison"])
+            if self.rising and FROM_TO.search(self.scan.text) and _periods_in(every, streak[1]) >= 3:
+                # rose every month from August to November: August is where it starts from, the rises are in
+                # September, October and November
+                start = add_months(every.start, 1 if streak[1] == "month" else 3)
+                every = TimeWindow(start=start, end=every.end, label=range_label(start, every.end, self.lang))
+                since = f"{every.start:%Y-%m}"
+                self.notes.append(self._zh(f"以 {since} 之前的一期为起点", f"counted from the period before {since}"))
             spec_data["window"] = every
             n = _periods_in(every, streak[1])
             if n < 2:
@@ -3515,10 +3599,28 @@ def _answer_streak(
     frame, sql, params = _run(store, per_period)
     keys = [c for c in frame.columns if c in {col for d in dims for col in DIMENSIONS[d].columns}]
     if step_back:
+        measured = {f.field.removesuffix("_change") for f in thresholds if f.field.endswith("_change")}
+        if keys and all(METRICS[k].additive for k in measured):
+            # a month with no lines sold nothing: 0, so a product back in May after an empty April rose
+            months = 1 if grain == "month" else 3
+            starts = [window.start]
+            while add_months(starts[-1], months) <= spec.window.end:
+                starts.append(add_months(starts[-1], months))
+            grid = (
+                frame[keys]
+                .drop_duplicates()
+                .merge(pd.DataFrame({grain: [_bucket_label(d, grain) for d in starts]}), how="cross")
+            )
+            frame = grid.merge(frame, on=[*keys, grain], how="left")
+            frame[list(measured)] = frame[list(measured)].fillna(0.0)
         frame = frame.sort_values([*keys, grain])
         for key in {f.field.removesuffix("_change") for f in thresholds if f.field.endswith("_change")}:
             before = frame.groupby(keys, dropna=False)[key].shift(1) if keys else frame[key].shift(1)
-            frame[key + "_change"] = (frame[key] / before.where(before != 0) - 1).astype(float)
+            change = (frame[key] / before.where(before != 0) - 1).astype(float)
+            # from nothing to something is a rise (shown as +∞), from nothing to nothing no change
+            frame[key + "_change"] = change.mask((before == 0) & (frame[key] > 0), math.inf).mask(
+                (before == 0) & (frame[key] == 0), 0.0
+            )
         frame = frame[frame[grain] >= _bucket_label(spec.window.start, grain)]
     periods = sorted(frame[grain].dropna().unique())[-n:]
     frame = frame[frame[grain].isin(periods)]

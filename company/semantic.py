@@ -1853,6 +1853,8 @@ def format_value(fmt: Format | str, value: Any, *, signed: bool = False) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     v = float(value)
+    if math.isinf(v):  # a change from zero
+        return "+∞" if v > 0 else "−∞"
     if fmt == "ratio":
         return f"{v * 100:+.1f}%" if signed else percent(v)
     if fmt in ("money", "price"):

@@ -1811,3 +1811,37 @@ def test_a_count_a_partner_has_is_named_back_not_read_as_buying_partners(company
     counted = ask(company, "2026年第二季度客户超过1家的省份")
     assert counted.spec.metrics[0] == "active_partners", "a place with more than N customers is still counted"
     assert evidence(company, "哪些经销商的货款逾期超过90天了") == "ask", "a listing of the dealers the data half names"
+
+
+def test_a_month_named_without_its_year_takes_the_year_the_question_names(ctx):
+    spec = spec_of(ctx, "2025年5月销售额环比4月下降了多少")
+    assert (spec.window.start, spec.comparison) == (date(2025, 5, 1), "previous"), spec
+    ranged = spec_of(ctx, "revenue from April to June 2025")
+    assert (ranged.window.start, ranged.window.end) == (date(2025, 4, 1), date(2025, 6, 30)), ranged.window
+    assert spec_of(ctx, "3月的销售额").window.start.year == 2026, "no year anywhere: the latest one"
+
+
+def test_bought_in_the_later_period_but_not_the_earlier_is_asked_back(ctx):
+    """9月下了单、8月没下单 mixes new and returning customers: never answered as customers idle in both months."""
+    assert isinstance(parse("2026年5月下了单、4月却没下单的客户有多少个", ctx), Clarification)
+    lost = spec_of(ctx, "2026年4月下了单、5月却没下单的客户有多少个")
+    assert lost.metrics == ["lost_partners"] and lost.dimensions == [], "how many lost: a number"
+    per_region = parse("Which regions bought in Q1 2026 but not in Q2 2026?", ctx)
+    assert isinstance(per_region, Clarification), "lost is counted per customer, never as regions with a lost one"
+
+
+def test_rising_every_month_from_one_month_to_another_starts_from_the_first(tmp_path):
+    """From April to June: the rises are in May and June; a month with no sales is 0, and a rise from 0 counts."""
+    store = make_store(
+        tmp_path,
+        partners=[partner("C1")],
+        products=[product("A", name="甲"), product("B", name="乙"), product("C", name="丙")],
+        sales=[
+            *(sale("C1", "A", f"2025-{m:02d}-03", 1, p) for m, p in ((3, 90), (4, 10), (5, 20), (6, 30))),
+            *(sale("C1", "B", f"2025-{m:02d}-03", 1, p) for m, p in ((5, 20), (6, 30))),
+            *(sale("C1", "C", f"2025-{m:02d}-03", 1, p) for m, p in ((4, 10), (5, 30), (6, 20))),
+        ],
+    )
+    reply = ask(store, "products whose revenue rose every month from April to June 2025")
+    assert sorted(reply.frame["product_name"]) == ["乙", "甲"], reply.frame
+    assert "+∞" in reply.table.to_string(), "乙 rose from nothing in April"
