@@ -590,6 +590,8 @@ TIME_PATTERNS: list[tuple[re.Pattern, str]] = [
         ),
         "range_zh",
     ),
+    # 2014年以来 / since 2014: from the start of that year to the latest data
+    (re.compile(r"(\d{4})\s*年?\s*(?:以来|至今|到现在|到今天)|\bsince\s+(\d{4})\b"), "since_year"),
     # from April to June 2018 / between Apr and Jun 2018
     (
         re.compile(
@@ -701,6 +703,9 @@ def _window_from(kind: str, m: re.Match, latest: date, lang: Language) -> TimeWi
         if start > end:
             return None
         return TimeWindow(start=start, end=end, label=range_label(start, end, lang), kind="custom")
+    if kind == "since_year":
+        start = date(int(g[0] or g[1]), 1, 1)
+        return _span(start, latest, lang) if start <= latest else None
     if kind == "range_en":
         y2 = int(g[3]) if g[3] else (int(g[1]) if g[1] else latest.year)
         y1 = int(g[1]) if g[1] else y2
@@ -1063,6 +1068,19 @@ NEGATION = re.compile(
 
 ATTRIBUTE_ZH: dict[str, str] = LEXICON["ATTRIBUTE_ZH"]
 SIGN_WORDS = [(re.compile(p), op) for p, op in LEXICON["SIGN_WORDS"]]
+YEARLY = re.compile(
+    r"年年|逐年|每年都|一年比一年|连续\s*[两二三四五六七八九十\d]+\s*年|\bevery year\b|\byear after year\b|"
+    r"\b(?:two|three|four|five|\d+) (?:consecutive|straight) years\b|"
+    r"\b(?:two|three|four|five|\d+) years (?:in a row|running)\b",
+    re.IGNORECASE,
+)
+NEGATED_BEFORE = re.compile(r"(?:没|没有|未|从没|从来没|不曾|\bnever|\bdidn.?t|\bnot)\s*有?\s*$", re.IGNORECASE)
+NOT_BOUGHT = re.compile(
+    r"(?:却|但是?|而|可)?\s*(?:从来?没|没|没有|未|不曾)有?(?:买过|买|进过|进|采购过?|购买过?|下过单|拿过货?)|"
+    r"\bbut (?:no|not|never)\b|\bnever (?:bought|ordered|purchased|took)\b|"
+    r"\b(?:didn.?t|did not|haven.?t|have not) (?:buy|order|purchase|take)\b|\bwithout (?:buying|ordering)\b",
+    re.IGNORECASE,
+)
 FROM_TO = re.compile(
     r"\bfrom\b.{1,24}\b(?:to|through|until|till)\b|从.{1,14}(?:到|至)|\d\s*月?\s*(?:到|至|-|~)\s*\d+\s*月"
 )
@@ -2319,6 +2337,30 @@ class _Parser:
         nouns = self._nouns()
         if (ambiguous := self._store_names(entities, nouns)) is not None:
             return ambiguous
+        named_after = [e for e in entities if e.value and e.value[0] in DIMENSIONS]
+        bought = [m for m in BOUGHT.finditer(self.scan.text) if not NEGATED_BEFORE.search(self.scan.text[: m.start()])]
+        bought_not = NOT_BOUGHT.search(self.scan.text) if bought else None
+        if bought_not and any(e.start >= bought_not.start() for e in named_after):
+            # 买过 Technology、却没买过 Furniture 的客户: a combination each customer bought, not lines to filter
+            said = self.display[bought_not.start() :].strip()
+            return self._clarify(
+                "unsupported",
+                f"「{said}」要按每个客户的购买组合来筛选（买过一样、没买过另一样），"
+                "目前还算不了。可以分别问买过两样东西的客户名单，再对比。",
+                f'"{said}" needs each customer\'s combination of purchases '
+                "(bought one thing, never the other), which is not supported yet. Ask for the buyers of each "
+                "separately and compare the lists.",
+            )
+        if yearly := YEARLY.search(self.scan.text):
+            # 利润年年下滑 / grew every year: a streak over years is not supported (months and quarters are)
+            return self._clarify(
+                "unsupported",
+                f"「{self.display[yearly.start() : yearly.end()]}」是按年的连续条件，目前只能按月或按季度算连续"
+                "（例如「连续两个季度下滑」）。可以分别问各年的数字再对比。",
+                f'"{self.display[yearly.start() : yearly.end()]}" is a condition over years in a row; only months '
+                "and quarters in a row are supported (e.g. two quarters in a row). Ask for each year's figure "
+                "and compare.",
+            )
         if relative := RELATIVE_BOUND.search(self.scan.text):
             bound = self.display[relative.start() : relative.end()].strip()
             return self._clarify(

@@ -1845,3 +1845,23 @@ def test_rising_every_month_from_one_month_to_another_starts_from_the_first(tmp_
     reply = ask(store, "products whose revenue rose every month from April to June 2025")
     assert sorted(reply.frame["product_name"]) == ["乙", "甲"], reply.frame
     assert "+∞" in reply.table.to_string(), "乙 rose from nothing in April"
+
+
+def test_conditions_on_each_customers_purchases_and_on_years_in_a_row_are_named_back(ctx):
+    """Never answered as lines filtered: 买过A、没买过B is a combination per customer; 年年下滑 a streak over years."""
+    for question in (
+        "2026年买过饮料、却没买过休闲食品的客户有几个",
+        "Which customers bought 饮料 in 2026 but no 休闲食品?",
+        "2025年以来销售额年年下滑的品类",
+        "categories in the red two years running",
+    ):
+        reply = parse(question, ctx)
+        assert isinstance(reply, Clarification), (question, reply)
+    assert spec_of(ctx, "2026年买过饮料的客户有几个").metrics == ["active_partners"]
+
+
+def test_since_a_year_runs_to_the_latest_data_and_against_target_is_achievement(ctx):
+    window = spec_of(ctx, "2025年以来的销售额").window
+    assert (window.start, window.end >= date(2026, 6, 30)) == (date(2025, 1, 1), True), window
+    assert spec_of(ctx, "How did 南京恒通 do against target in Q2 2026?").metrics == ["achievement"]
+    assert spec_of(ctx, "2026年第二季度华东目标完成情况").metrics == ["achievement"]
