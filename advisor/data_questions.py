@@ -122,6 +122,7 @@ class DataAnswer(BaseModel):
     language: Language = "zh"
     notes: list[str] = Field(default_factory=list)
     members: int | None = None  # 有几家: how many members the rows are, the answer's headline figure
+    difference: float | None = None  # 华东比华南多卖了多少: the first named row's figure minus the second's
 
     def rows(self) -> list[dict[str, Any]]:
         return [{k: _plain(v) for k, v in row.items()} for row in self.frame.to_dict(orient="records")]
@@ -962,6 +963,18 @@ DISTINCT = re.compile(
 COMBINED_WORDS = re.compile(r"\bcombined\b|\btogether\b|\bin total\b", re.IGNORECASE)
 
 
+def _one_off(word: str, alias: str) -> bool:
+    """One letter added, missing or changed (oders / orders), two swapped (reveune / revenue)."""
+    a, b = word.lower(), alias.lower()
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]])
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
 def _tier_pair(m: re.Match) -> str:
     word = m.group(3)
     if word.startswith("tier"):
@@ -1081,6 +1094,12 @@ NOT_BOUGHT = re.compile(
     r"\b(?:didn.?t|did not|haven.?t|have not) (?:buy|order|purchase|take)\b|\bwithout (?:buying|ordering)\b",
     re.IGNORECASE,
 )
+DIFFERENCE = re.compile(
+    r"比.{1,16}?(?:多|少)\S{0,3}?(?:了)?多少|差(?:了)?多少|相差多少|差距(?:有)?多(?:少|大)|"
+    r"\bhow much (?:more|less)\b.{1,40}\bthan\b|\b(?:difference|gap) between\b",
+    re.IGNORECASE,
+)
+DIFFERENCE_WORDS = re.compile(r"\bhow much (?:more|less)\b|\bthan\b|\b(?:difference|gap) between\b", re.IGNORECASE)
 FROM_TO = re.compile(
     r"\bfrom\b.{1,24}\b(?:to|through|until|till)\b|从.{1,14}(?:到|至)|\d\s*月?\s*(?:到|至|-|~)\s*\d+\s*月"
 )
@@ -1269,6 +1288,7 @@ class _Parsed:
     language: Language
     anchors: frozenset[str] = frozenset()  # what besides a metric word tied the question to the data
     counts: bool = False  # 有几家 / how many: the number of the members listed is the answer
+    difference: tuple[str, str, str] | None = None  # 华东比华南多卖了多少: (dimension, first value, second value)
 
 
 class _Parser:
@@ -1680,6 +1700,16 @@ class _Parser:
                         continue
                     self.notes.append(self._zh(f"「{piece}」按「{alias}」理解", f'read "{piece}" as "{alias}"'))
                     return [(self.scan.take(i, i + n, "metric", metric.key), metric.key)]
+        # oders → orders, reveune → revenue: an English metric word of five or more letters, one letter off
+        for m in re.finditer(r"[a-z]{4,}", work):
+            word = m.group(0)
+            if word in STOP_EN or not self.scan.free(m.start(), m.end()):
+                continue
+            for metric in METRICS.values():
+                alias = next((a for a in (metric.en, *metric.synonyms_en) if " " not in a and _one_off(word, a)), None)
+                if alias is not None and len(alias) >= 5:
+                    self.notes.append(self._zh(f"「{word}」按「{alias}」理解", f'read "{word}" as "{alias}"'))
+                    return [(self.scan.take(m.start(), m.end(), "metric", metric.key), metric.key)]
         return []
 
     def _entities(self) -> list[_Span]:
@@ -1724,7 +1754,10 @@ class _Parser:
             w: d for w, d in self.context.dim_words_zh.items() if len(w) < BARE_ZH_MIN and not DIMENSIONS[d].is_time
         }
         if short_zh:
-            closing = re.compile(rf"(?<=的)(?:{_alt(short_zh)})(?=\s*(?:有哪些|是哪些|呢)?\s*[?？!！。.]?\s*$)")
+            closing = re.compile(
+                rf"(?<=的)(?:{_alt(short_zh)})(?=\s*(?:有哪些|是哪些|呢)?\s*[?？!！。.]?\s*$|\s*(?:占|一共|合计|加起来|总共)|"
+                r"\x00)"  # 前三的药占总销量多少: 占总销量 is read already
+            )
             for m, span in self.scan.take_all(closing, "group"):
                 span.value = (short_zh[m.group(0)], None, False)
                 out.append(span)
@@ -2239,6 +2272,8 @@ class _Parser:
         ]
         share = bool(self.scan.take_all(SHARE_WORDS, "share"))
         self.scan.take_all(COMBINED_WORDS, "combined")
+        if DIFFERENCE.search(self.scan.text):  # how much more … than: the words of a difference (see _difference)
+            self.scan.take_all(DIFFERENCE_WORDS, "difference")
         short = len(self.scan.text) <= 10 if self.lang == "zh" else len(self.scan.text.split()) <= 5
         follow_up = self.previous is not None and (bool(FOLLOW_UP.search(self.scan.text)) or short)
         if follow_up:
@@ -2858,7 +2893,22 @@ class _Parser:
             anchors.add("name")
         if follow_up:
             anchors.add("follow_up")
-        return _Parsed(spec, self.notes, self.lang, frozenset(anchors), bool(HOW_MANY.search(self.scan.text)))
+        counts = bool(HOW_MANY.search(self.scan.text))
+        return _Parsed(spec, self.notes, self.lang, frozenset(anchors), counts, self._difference(spec, entities))
+
+    def _difference(self, spec: QuerySpec, entities: list[_Span]) -> tuple[str, str, str] | None:
+        """华东比华南多卖了多少钱 / how much more did 华东 sell than 华南: two values of one grouping, first minus
+        second, when the rows are exactly those two."""
+        asked = DIFFERENCE.search(self.scan.text)
+        dims = [d for d in spec.dimensions if not DIMENSIONS[d].is_time]
+        pair = [f for f in spec.filters if f.op == "in" and isinstance(f.value, list) and len(f.value) == 2]
+        if not asked or len(dims) != 1 or len(pair) != 1 or pair[0].field != dims[0] or spec.comparison != "none":
+            return None
+        named = sorted((e for e in entities if e.value and e.value[0] == dims[0]), key=lambda e: e.start)
+        values = [str(e.value[1]) for e in named if len(e.value) > 1]
+        if sorted(values) != sorted(str(v) for v in pair[0].value):
+            return None
+        return dims[0], values[0], values[1]
 
     def _ranked_metric(self, metric_spans, rank_span: _Span | None, metrics: list[str]) -> str:
         if rank_span is None or not metric_spans:
@@ -3774,6 +3824,29 @@ def answer_spec(
     )
 
 
+def _with_difference(result: DataAnswer, difference: tuple[str, str, str]) -> DataAnswer:
+    """The answer to 华东比华南多卖了多少钱: the first row's figure minus the second's, said first."""
+    dim, first, second = difference
+    column = DIMENSIONS[dim].column
+    key = result.spec.metrics[0]
+    rows = {str(v): x for v, x in zip(result.frame.get(column, []), result.frame.get(key, []), strict=False)}
+    if first not in rows or second not in rows or pd.isna(rows[first]) or pd.isna(rows[second]):
+        return result
+    gap = float(rows[first]) - float(rows[second])
+    zh = result.language == "zh"
+    name = METRICS[key].label(result.language)
+    more = ("多" if gap >= 0 else "少") if zh else ("more" if gap >= 0 else "less")
+    said = (
+        f"{first}比{second}{name}{more} {_show(key, abs(gap), 'zh')}"
+        f"（{first} {_show(key, rows[first], 'zh')}，{second} {_show(key, rows[second], 'zh')}）。"
+        if zh
+        else f"{first} had {_show(key, abs(gap), 'en')} {more} {name} than {second} "
+        f"({_show(key, rows[first], 'en')} vs {_show(key, rows[second], 'en')})."
+    )
+    joiner = "" if zh else " "
+    return result.model_copy(update={"difference": gap, "summary": f"{said}{joiner}{result.summary}"})
+
+
 def answer_data_question(
     store: Store, question: str, previous: QuerySpec | dict | None = None
 ) -> DataAnswer | Clarification:
@@ -3793,7 +3866,8 @@ def answer_data_question(
         lacking = lacking_inputs(store, parsed.spec, parsed.language)
         if lacking is not None:
             return lacking
-        return answer_spec(store, parsed.spec, parsed.language, parsed.notes, counts=parsed.counts)
+        result = answer_spec(store, parsed.spec, parsed.language, parsed.notes, counts=parsed.counts)
+        return _with_difference(result, parsed.difference) if parsed.difference else result
 
 
 def evidence(store: Store, question: str, previous: QuerySpec | dict | None = None) -> str:

@@ -226,6 +226,8 @@ def _data(question, routed, ctx: Context, steps, on_event) -> Answer:
     values, charts = _chart_frame(result)
     if result.members is not None:  # 有几家: the number of members is the answer; the rows list who they are
         values = _members_frame(result)
+    elif result.difference is not None:  # 华东比华南多卖了多少: the gap is the answer; the rows show both
+        values = _difference_frame(result)
     tables = [AnswerTable(name="结果", frame=result.table), AnswerTable(name="数值", frame=values)]
     context = _ranking_context(ctx.store, result)
     if context is not result:  # the chart draws the ranking around the answer; 数值 stays the answer's own rows
@@ -237,6 +239,7 @@ def _data(question, routed, ctx: Context, steps, on_event) -> Answer:
     numbers = sorted(
         {float(v) for col in result.frame.select_dtypes("number").columns for v in result.frame[col].dropna()}
         | ({float(result.members)} if result.members is not None else set())
+        | ({float(result.difference)} if result.difference is not None else set())
     )
     return Answer(
         question=question,
@@ -263,6 +266,18 @@ def _members_frame(result):
     english = result.language == "en"
     label = f"{dim.en} count" if english else f"{dim.zh}数"
     return pd.DataFrame({label: [result.members]})
+
+
+def _difference_frame(result):
+    """One row: the first named group's figure minus the second's."""
+    import pandas as pd
+
+    from company.semantic import METRICS
+
+    metric = METRICS[result.spec.metrics[0]]
+    label = f"{metric.en} difference" if result.language == "en" else f"{metric.zh}差额"
+    value = result.difference * 100 if metric.fmt == "ratio" else result.difference
+    return pd.DataFrame({label + (" (%)" if metric.fmt == "ratio" else ""): [value]})
 
 
 RANKING_CONTEXT = 10  # bars a "which is highest / top 3" chart shows, the answer's own rows first

@@ -1865,3 +1865,24 @@ def test_since_a_year_runs_to_the_latest_data_and_against_target_is_achievement(
     assert (window.start, window.end >= date(2026, 6, 30)) == (date(2025, 1, 1), True), window
     assert spec_of(ctx, "How did 南京恒通 do against target in Q2 2026?").metrics == ["achievement"]
     assert spec_of(ctx, "2026年第二季度华东目标完成情况").metrics == ["achievement"]
+
+
+def test_how_much_more_one_group_sold_than_another_is_their_difference(company, tmp_path):
+    """Q2 2026: 华东 32,000 (P1 14,000 + P2 18,000), 华南 10,000 (P3 3,000 + P4 7,000)."""
+    from advisor.pipeline import Context, answer
+    from advisor.settings import Settings
+
+    reply = answer_data_question(company, "2026年第二季度华东比华南多卖了多少钱")
+    assert reply.difference == 22_000.0 and reply.summary.startswith("华东比华南销售额多 22,000.00"), reply.summary
+    english = answer_data_question(company, "how much more revenue did 华南 make than 华东 in Q2 2026?")
+    assert english.difference == -22_000.0 and "less revenue than 华东" in english.summary, english.summary
+    assert answer_data_question(company, "2026年第二季度华东和华南的销售额").difference is None
+    piped = answer("2026年第二季度华东比华南多卖了多少钱", Context(company, None, Settings(data_dir=tmp_path / "d")))
+    values = next(t.frame for t in piped.tables if t.name == "数值")
+    assert values.shape == (1, 1) and values.iloc[0, 0] == 22_000.0, values
+
+
+def test_an_english_metric_word_one_letter_off_is_read_and_said(company):
+    reply = ask(company, "On average, how many oders did each partner place in Q2 2026?")
+    assert reply.spec.metrics == ["order_count"] and reply.spec.per == "partner", reply.spec
+    assert any("oders" in n for n in reply.notes), reply.notes
