@@ -112,6 +112,12 @@ def _route_by_evidence(question: str, ctx: Context) -> tuple[Route, str]:
     run = asks_to_run(question)
     if tools and not draft and data not in ("answer", "ask") and not run:
         tools = ()  # 第二次窜货停货停几天: names 窜货 but asks about the rule, not for a scan
+    if data == "ask" and ctx.kb is not None:
+        # 客户买了直销的东西想退，可以找哪些地方办: the data side would only ask back, and the question speaks the
+        # words of the company's own documents (直销, over an uploaded regulation): the documents decide
+        searched = ctx.kb.search(question, k=composer.PASSAGES)
+        if searched.own_words and searched.found:
+            data = "partial"
     facts = Evidence(
         draft=draft, guidance=guidance, tools=tools, data=data, run=run, guidance_weak=only_weak_guidance(question)
     )

@@ -94,6 +94,9 @@ class SearchResult:
     passages: list[Evidence]
     expanded_terms: list[str] = field(default_factory=list)
     elapsed_ms: float = 0.0
+    # Words of the question that mark the company's own documents, when their passage ranks first (特许 / 直销
+    # over an uploaded regulation): the documents are the question's subject
+    own_words: list[str] = field(default_factory=list)
 
     @property
     def found(self) -> bool:
@@ -252,16 +255,21 @@ class HybridSearcher:
     def _speaks_own(self, terms: QueryTerms) -> bool:
         """A question idea that marks the company's documents: a word (not one character, not 第二) in 3% of
         their passages and five times as common as in the guides'."""
+        return bool(self._own_words(terms))
+
+    def _own_words(self, terms: QueryTerms) -> set[str]:
+        """The words of the question's ideas that mark the company's documents (see _speaks_own)."""
         own_n, guide_n = self._group_sizes
         if not own_n or not guide_n:
-            return False
+            return set()
+        marks: set[str] = set()
         for concept in terms.concepts:
             concept = {w for w in concept if len(w) >= 2 and not ORDINAL.match(w)}
             own = sum(self._df[True].get(w, 0) for w in concept) / own_n
             guide = sum(self._df[False].get(w, 0) for w in concept) / guide_n
             if own >= 0.03 and own >= 5 * guide:
-                return True
-        return False
+                marks |= concept
+        return marks
 
     def _lexical(self, index: bm25s.BM25, tokens: list[str], mask: np.ndarray) -> list[tuple[int, float]]:
         if not tokens:
@@ -318,12 +326,21 @@ class HybridSearcher:
         gate = {i: self._gate(terms, i, similarity.get(i)) for i in fused}
         fair = self._fair(fused, terms)
         order = sorted(fair, key=lambda i: (-fair[i], self._own(i) is False, i))[:k]
+        # A question in the company documents' own words (加盟 / franchising over a franchise regulation) whose
+        # best passage is theirs: their passages holding those words are evidence, however it is phrased
+        # (English questions cover few of a Chinese passage's words).
+        marks = self._own_words(terms) if order and self._own(order[0]) else set()
         passages = []
         for rank, i in enumerate(order, start=1):
             coverage, relevant = gate[i]
+            relevant = relevant or bool(marks and self._own(i) and marks & self.word_sets[i])
             passages.append(
                 Evidence(rank, fused[i], self.chunks[i], leg_info[i], similarity.get(i), coverage, relevant)
             )
         return SearchResult(
-            query, passages, [t for t in terms.expanded if t not in terms.words], (time.perf_counter() - started) * 1000
+            query,
+            passages,
+            [t for t in terms.expanded if t not in terms.words],
+            (time.perf_counter() - started) * 1000,
+            sorted(marks),
         )

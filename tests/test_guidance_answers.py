@@ -485,3 +485,52 @@ def test_asking_how_something_is_defined_by_law_gets_the_definition():
     )
     best = choose("不正当竞争怎么界定", [rules])[0]
     assert best.lead.startswith("本法所称的不正当竞争行为，是指"), best
+
+
+OWN_RETURNS = """# 加盟门店退换货规定
+
+## 一、适用范围
+
+本规定适用于与公司签订加盟合同的全部加盟门店，直营门店另行规定。
+
+## 二、退货条件
+
+加盟门店收货后发现质量问题的，应在收货之日起 7 日内提出退货，并附照片和批号。
+
+加盟门店因滞销申请退货的，每季度只能申请一次，退货金额不超过该加盟门店上季度进货额的 5%。
+
+## 三、换货
+
+临期商品（剩余保质期不足三分之一）可以在加盟门店之间调换，由区域督导审批，运费由调出方承担。
+
+## 四、处理时限
+
+区域督导应在收到加盟门店退换货申请后 3 个工作日内给出审批意见，逾期未答复的视为同意。
+
+## 五、违规处理
+
+加盟门店虚报质量问题骗取退货的，第一次扣减当季返利的 30%，第二次终止加盟合同。
+"""
+
+
+@pytest.mark.parametrize(
+    "question, figure",
+    [
+        ("Our franchise store in Shanghai wants to return slow sellers it took last quarter. What's the cap?", "5%"),
+        ("who signs off a franchise store's return - the area supervisor? and by when?", "加盟门店"),
+    ],
+)
+def test_a_question_in_the_words_of_the_companys_document_is_answered_from_it(
+    guides_kb, loaded_store, tmp_path, question, figure
+):
+    """加盟 / franchise is the uploaded rule's own subject (far more common in it than in the guides): a question
+    naming a city and a quarter, which the data side could only ask back about, is answered from the document."""
+    folder = tmp_path / "kb"
+    shutil.copytree(guides_kb.folder, folder)
+    kb = KnowledgeBase(folder)
+    kb.add("加盟门店退换货规定.md", OWN_RETURNS.encode("utf-8"))
+    assert kb.search(question, k=5).own_words, "the question speaks the document's words"
+    context = Context(store=loaded_store, kb=kb, settings=Settings(data_dir=tmp_path / "data"))
+    reply = answer(question, context)
+    assert reply.route.intent == "guidance" and reply.citations, reply.markdown
+    assert figure in reply.markdown and reply.citations[0].source == "加盟门店退换货规定.md", reply.markdown
