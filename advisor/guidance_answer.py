@@ -99,7 +99,8 @@ SHAPES: list[tuple[str, re.Pattern]] = [
     (
         "definition",
         re.compile(
-            r"是什么|什么是|啥是|指什么|指啥|什么意思|啥意思|什么概念|啥概念|含义|定义|界定|认定|算不算|"
+            r"是什么|什么是|啥是|指什么|指啥|什么意思|啥意思|什么概念|啥概念|含义|定义|界定|认定|算不算|什么算|怎样才算|"
+            r"\bwhat counts as\b|\bwhat is meant by\b|\bwhat(?: i|\')s (?:a |an |the )?['\"‘“][^'\"’”]{2,40}['\"’”]|"
             r"\bwhat (?:is|does) .{0,40}\bmean|\bdefin|\bwhat(?: i|\')s (?:a |an |the )?\S+(?: \S+)?\??$",
             re.IGNORECASE,
         ),
@@ -110,7 +111,11 @@ SHAPES: list[tuple[str, re.Pattern]] = [
 
 
 # What a fine or penalty comes to is a figure, however it is asked (what are the fines / 会怎么罚)
-PENALTY = re.compile(r"\bfines?\b|\bfined\b|\bpenalt(?:y|ies)\b|罚款?多少|怎么罚|罚几|罚多少", re.IGNORECASE)
+PENALTY = re.compile(
+    r"\bfines?\b|\bfined\b|\bpenalt(?:y|ies)\b|罚款?多少|怎么罚|罚几|罚多少|"
+    r"会怎样|会怎么样|会有什么后果|什么后果|\bwhat happens if\b|\bconsequences?\b",
+    re.IGNORECASE,
+)
 
 
 # 有几项拿不到证据咋办 asks what to do, whatever else it counts
@@ -371,7 +376,7 @@ def _shape_bonus(
 ) -> float:
     text = unit.text
     if penalty:  # a fine is stated where the text says 罚款 / 处…罚; 在本企业工作1年以上 is a number but no fine
-        fined = "罚" in text
+        fined = "罚" in text or "责令" in text
         return (0.3 if fined and NUMBER.search(ORDINALS.sub("", text)) else -0.1) + (0.25 if fined else 0.0)
     if shape == "enumeration":
         if unit.kind == "list" or COUNTED_LEAD.search(text):  # 可以问四个问题：…？…？ is a list written inline

@@ -534,3 +534,17 @@ def test_a_question_in_the_words_of_the_companys_document_is_answered_from_it(
     reply = answer(question, context)
     assert reply.route.intent == "guidance" and reply.citations, reply.markdown
     assert figure in reply.markdown and reply.citations[0].source == "加盟门店退换货规定.md", reply.markdown
+
+
+def test_what_counts_as_and_what_happens_if_are_read_for_what_they_ask():
+    assert shape_of("What counts as 'direct selling' legally?") == "definition"
+    assert shape_of("What's a 'direct-selling enterprise' under the regs - any company selling door to door?") == (
+        "definition"
+    )
+    assert shape_of("加盟备案一直拖着没办，被发现了会怎样？") == "figure", "a consequence: the sanction is the answer"
+    rules = passage(
+        "第八条 特许人应当自首次订立特许经营合同之日起15日内向商务主管部门备案。\n"
+        "第二十五条 特许人未依照本条例第八条的规定备案的，由商务主管部门责令限期备案，处1万元以上5万元以下的罚款。"
+    )
+    best = choose("备案一直拖着没办，被发现了会怎样", [rules])[0]
+    assert "责令限期备案" in best.text, best
