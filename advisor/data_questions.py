@@ -802,9 +802,10 @@ DECLINE = re.compile(
 NUMBER = (
     r"(?:百分之\s*(?P<pct>[零一二两三四五六七八九十百点\d.]+)"
     r"|(?P<num>\d+(?:,\d{3})*(?:\.\d+)?|[零一二两三四五六七八九十百千万亿点]+)"
-    r"\s*(?P<unit>%|个百分点|\s?percent\b|\s?pct\b|成[一二三四五六七八九]?|万元|万|亿元|亿|千元|元|块|天|日|次|件|箱|家|倍"
+    r"\s*(?P<unit>%|个百分点|\s?percent\b|\s?pct\b|成[一二三四五六七八九]?|万元|万|亿元|亿|千元|元|块|天|日|次|件|箱|盒|瓶|家|倍"
     r"|个(?!月|季|百分点|工作日|星期|礼拜)|位"
-    r"|\s?k\b|\s?m\b|\s?million\b|\s?billion\b|\s?thousand\b|\s?days?\b|\s?times\b|\s?units?\b|\s?cny\b|\s?rmb\b)?)"
+    r"|\s?k\b|\s?m\b|\s?million\b|\s?billion\b|\s?thousand\b|\s?days?\b|\s?times\b|\s?units?\b|\s?boxes\b"
+    r"|\s?box\b|\s?cases?\b|\s?pcs\b|\s?pieces?\b|\s?cny\b|\s?rmb\b)?)"
 )
 CMP_ZH = LEXICON["CMP_ZH"]
 CMP_EN = LEXICON["CMP_EN"]
@@ -1076,7 +1077,7 @@ NOT_IN_DATA = re.compile(LEXICON["NOT_IN_DATA"], re.IGNORECASE)
 NEGATION_REACH = 14  # characters before a name where 除了 / excluding is looked for ("last quarter excluding ")
 NEGATION = re.compile(
     r"(?:不算|不含|不包括|不计|除了|除去|去掉|去除|排除|剔除|扣除|非)\s*$"
-    r"|(?:excluding|except(?: for)?|other than|without|not|non-?)\s*$"
+    r"|(?:excluding|except(?: for)?|other than|without|not|non-?|outside(?: of)?(?: the)?)\s*$"
 )
 
 ATTRIBUTE_ZH: dict[str, str] = LEXICON["ATTRIBUTE_ZH"]
@@ -1100,6 +1101,9 @@ DIFFERENCE = re.compile(
     re.IGNORECASE,
 )
 DIFFERENCE_WORDS = re.compile(r"\bhow much (?:more|less)\b|\bthan\b|\b(?:difference|gap) between\b", re.IGNORECASE)
+QUANTITY_UNITS = frozenset(
+    {"件", "箱", "盒", "瓶", "unit", "units", "box", "boxes", "case", "cases", "pcs", "piece", "pieces"}
+)
 FROM_TO = re.compile(
     r"\bfrom\b.{1,24}\b(?:to|through|until|till)\b|从.{1,14}(?:到|至)|\d\s*月?\s*(?:到|至|-|~)\s*\d+\s*月"
 )
@@ -1542,7 +1546,10 @@ class _Parser:
                         self.scan.take(noun.start(), noun.end(), "metric", "active_partners")
                         self._count_type(noun.group(0))
                         counted = noun
-                out.append(_Threshold(span, op, parsed[0], parsed[1], "active_partners" if counted else None))
+                unit = (m.groupdict().get("unit") or "").strip().lower()
+                # 超过7000件 / more than 7,000 units: a count of goods is a bound on the quantity, never on money
+                goods = "quantity" if unit in QUANTITY_UNITS and "quantity" in METRICS else None
+                out.append(_Threshold(span, op, parsed[0], parsed[1], "active_partners" if counted else goods))
         return out
 
     def _count_type(self, words: str) -> None:

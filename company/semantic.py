@@ -325,7 +325,7 @@ _BASE_METRICS: dict[str, Metric] = {
             "quantity",
             "件",
             "units",
-            ("销量", "销售量", "出货量", "件数", "销售数量", "出货", "发货量", "多少货", "进货量", "进货数量"),
+            ("销量", "销售量", "出货量", "件数", "销售数量", "出货", "发货量", "多少货", "进货量", "进货数量", "走量"),
             ("units", "volume", "quantity", "units sold", "qty"),
             ("sales",),
             "coalesce(sum({sales}.quantity), 0)",

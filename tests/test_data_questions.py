@@ -1886,3 +1886,18 @@ def test_an_english_metric_word_one_letter_off_is_read_and_said(company):
     reply = ask(company, "On average, how many oders did each partner place in Q2 2026?")
     assert reply.spec.metrics == ["order_count"] and reply.spec.per == "partner", reply.spec
     assert any("oders" in n for n in reply.notes), reply.notes
+
+
+def test_a_bound_counted_in_goods_is_on_the_quantity_and_new_words_are_read(company, ctx):
+    """more than 7,000 units is never 7,000 yuan; 走量 is the quantity; topped 1M is more than 1M; outside is
+    an exclusion."""
+    units = spec_of(ctx, "Which 华东 partners took more than 100 units of 饮料 in Q2 2026?")
+    assert [(f.field, f.op, f.value) for f in units.filters if f.is_threshold] == [("quantity", "gt", 100.0)]
+    assert [(f.field, f.value) for f in spec_of(ctx, "2026年第二季度销量超过50箱的客户").filters if f.is_threshold] == [
+        ("quantity", 50.0)
+    ]
+    assert spec_of(ctx, "2026年第二季度华东走量最大的单品").metrics == ["quantity"]
+    topped = spec_of(ctx, "华东 partners whose Q2 2026 sales topped 10000")
+    assert [(f.field, f.op) for f in topped.filters if f.is_threshold] == [("revenue", "gt")]
+    outside = spec_of(ctx, "Q2 2026 revenue from outside 华东")
+    assert [(f.field, f.op, f.value) for f in outside.filters] == [("region", "ne", "华东")]
