@@ -901,8 +901,8 @@ NTH = re.compile(
 # 销售额最高的三个月 / the 3 best months: months ranked, not a three-month period
 RANKED_PERIODS = re.compile(
     r"(?P<zh_dir>最高|最多|最大|最好|最低|最少|最小|最差)的?\s*(?P<zh>[两二三四五六七八九十\d]{1,2})\s*个?\s*(?P<zh_grain>月|季度)(?!份?的)|"
-    r"\b(?:the\s+)?(?P<en_dir>top|best|biggest|highest|worst|lowest|bottom|weakest)\s+(?P<en>\d+|two|three|four|five|six)\s+"
-    r"(?P<en_grain>months|quarters)\b",
+    r"\b(?:the\s+)?(?P<en_dir>top|best|biggest|highest|worst|lowest|bottom|weakest)\s+(?:(?P<en>\d+|two|three|four|five|six)\s+)?"
+    r"(?P<en_grain>months?|quarters?)\b(?!\s+(?:of\s+)?(?:sales|revenue|growth)\b)",
     re.IGNORECASE,
 )
 LOW_WORDS = {"最低", "最少", "最小", "最差", "worst", "lowest", "bottom", "weakest"}
@@ -1103,6 +1103,10 @@ DIFFERENCE = re.compile(
 DIFFERENCE_WORDS = re.compile(r"\bhow much (?:more|less)\b|\bthan\b|\b(?:difference|gap) between\b", re.IGNORECASE)
 QUANTITY_UNITS = frozenset(
     {"件", "箱", "盒", "瓶", "unit", "units", "box", "boxes", "case", "cases", "pcs", "piece", "pieces"}
+)
+# What was the conversion rate in 2011 / 2017年各门店的坪效是多少: a figure of a period, asked for
+ASKS_FIGURE = re.compile(
+    r"\bwhat (?:was|were|is|are)\b|\bhow (?:much|many|high|big)\b|是多少|有多少|多少|多大|几", re.IGNORECASE
 )
 FROM_TO = re.compile(
     r"\bfrom\b.{1,24}\b(?:to|through|until|till)\b|从.{1,14}(?:到|至)|\d\s*月?\s*(?:到|至|-|~)\s*\d+\s*月"
@@ -2289,7 +2293,7 @@ class _Parser:
         comparison = self._comparison(streak)
         ranked_periods = None
         for m, span in self.scan.take_all(RANKED_PERIODS, "rank"):
-            count = m.group("zh") or m.group("en")
+            count = m.group("zh") or m.group("en") or "1"  # the best month: one
             n = int(count) if count.isdigit() else (_count(count) or EN_NUMBERS.get(count.lower()))
             grain = m.group("zh_grain") or m.group("en_grain")
             if n and ranked_periods is None:
@@ -2566,8 +2570,8 @@ class _Parser:
                 continue
             if span.value[2]:
                 explicit.append(dim)
-            elif dim in by_dim or dim in excluded:
-                continue  # 华东区域 / 英国以外的国家 → a filter, not a grouping
+            elif dim in by_dim or (dim in excluded and direction is None and not EACH_WORDS.search(self.scan.text)):
+                continue  # 华东区域 / 英国以外的国家 → a filter, not a grouping (ranked or 各…: still the grouping)
             if dim not in groups:
                 groups.append(dim)
         type_values = [v for v in metric_types]
@@ -2697,6 +2701,17 @@ class _Parser:
         if counted and bounded and not groups:
             # How many SKUs had a GM above 45%: the bound is on each product, and the products are counted
             groups.append(counted[0])
+        who = [g for g in self.scan.of("group") if self.scan.text[g.start : g.end] in ("谁", "who")]
+        named_dims = [
+            g.value[0]
+            for g in self.scan.of("group")
+            if g.value and g.value[0] not in ("partner", None) and g.value[0] in DIMENSIONS
+        ]
+        partner_nouns = [g for g in self.scan.of("group") if g.value and g.value[0] == "partner" and g not in who]
+        if who and named_dims and not partner_nouns and "partner" in groups and "partner" not in explicit:
+            # 其他大区上个月谁的毛利率最高: 谁 is the region named, not a partner
+            groups.remove("partner")
+            groups += [d for d in named_dims[:1] if d not in groups]
         if self.time_group and not any(DIMENSIONS[g].is_time for g in groups):
             groups.append(self.time_group)
         groups = [g for g in groups if not DIMENSIONS[g].is_time] + [g for g in groups if DIMENSIONS[g].is_time][:1]
@@ -2721,6 +2736,10 @@ class _Parser:
                         break
         inherits_groups = follow_up and not groups and bool(self.previous.dimensions)  # 前三名呢 / the bottom 5?
         if direction is not None:
+            if not groups and not inherits_groups and self.scan.of("missing"):
+                # Which sales rep had the best gross margin: what is ranked is what the data lacks; say so
+                if (stop := self._unanswerable()) is not None:
+                    return stop
             if not groups and not inherits_groups:
                 return self._clarify(
                     "missing_dimension",
@@ -2873,6 +2892,9 @@ class _Parser:
                 counted = [COUNTS_MEMBERS[m] for m in spec_data["metrics"] if m in COUNTS_MEMBERS]
                 spec_data["dimensions"] = counted[:1] or ["partner"]
         window = spec_data["window"]
+        if any(f["op"] in ("ne", "not_in") for f in spec_data["filters"]):
+            # 除了华东，其他大区…: 其他 is the rest once the named ones are excluded, read already
+            self.unused = [p for p in self.unused if not THE_REST.fullmatch(p)]
         if (stop := self._unanswerable()) is not None:
             return stop
         same_period = (
@@ -3898,6 +3920,7 @@ def evidence(store: Store, question: str, previous: QuerySpec | dict | None = No
         except (QuerySpecError, ValidationError):
             return "none"
     kinds = {s.kind for s in parser.scan.spans}
+    text = parser.scan.text
     groups = [s for s in parser.scan.spans if s.kind == "group"]
     each = any(s.value and s.value[2] for s in groups) or bool(groups and EACH_WORDS.search(parser.scan.text))
     listing = LISTING.search(parser.scan.text) or EACH_WORDS.search(parser.scan.text) or kinds & SPECIFIC_ANCHORS
@@ -3914,6 +3937,12 @@ def evidence(store: Store, question: str, previous: QuerySpec | dict | None = No
         return "ask"  # 哪些经销商的货款逾期超过90天了: the company's dealers, a bound, and a word the data lacks
     if isinstance(parsed, Clarification) and "metric" in kinds and RELATIVE_BOUND.search(parser.scan.text):
         return "ask"  # sales higher than the regional average: a data question with a bound the data side names
+    if (
+        isinstance(parsed, Clarification)
+        and parsed.reason == "unanswerable"
+        and ({"rank", "metric", "missing"} <= kinds or ({"missing", "time"} <= kinds and ASKS_FIGURE.search(text)))
+    ):
+        return "ask"  # Which sales rep had the best gross margin: a ranking of something the data lacks, said so
     ranked = {"rank", "group"} <= kinds or "threshold" in kinds
     measure = any(p[-1:] in MEASURE_SUFFIX or NOT_IN_DATA.search(p) for p in parser.unused)
     if isinstance(parsed, Clarification) and parsed.reason == "unanswerable" and ranked and measure:
