@@ -2570,7 +2570,12 @@ class _Parser:
                 continue
             if span.value[2]:
                 explicit.append(dim)
-            elif dim in by_dim or (dim in excluded and direction is None and not EACH_WORDS.search(self.scan.text)):
+            elif dim in by_dim or (
+                dim in excluded
+                and direction is None
+                and not EACH_WORDS.search(self.scan.text)
+                and not THE_REST.search(self.scan.text[max(0, span.start - 6) : span.start])  # 其他运输方式
+            ):
                 continue  # 华东区域 / 英国以外的国家 → a filter, not a grouping (ranked or 各…: still the grouping)
             if dim not in groups:
                 groups.append(dim)

@@ -1901,3 +1901,25 @@ def test_a_bound_counted_in_goods_is_on_the_quantity_and_new_words_are_read(comp
     assert [(f.field, f.op) for f in topped.filters if f.is_threshold] == [("revenue", "gt")]
     outside = spec_of(ctx, "Q2 2026 revenue from outside 华东")
     assert [(f.field, f.op, f.value) for f in outside.filters] == [("region", "ne", "华东")]
+
+
+def test_the_rest_after_an_exclusion_is_grouped_and_who_means_the_place_named(ctx):
+    rest = spec_of(ctx, "除了华东，其他大区2026年第二季度谁的销售额最高")
+    assert rest.dimensions == ["region"] and [(f.field, f.op) for f in rest.filters] == [("region", "ne")], rest
+    ranked = spec_of(ctx, "Excluding 零售商, rank channel types by Q2 2026 revenue")
+    assert ranked.dimensions == ["partner_type"] and ranked.filters[0].op == "ne", ranked
+    assert spec_of(ctx, "除了华东，其他大区2026年第二季度的销售额").dimensions == ["region"]
+    assert spec_of(ctx, "2026年第二季度谁的销售额最高").dimensions == ["partner"]
+    best = spec_of(ctx, "Best month of 2026 for revenue")
+    assert best.dimensions == ["month"] and best.limit == 1, best
+    assert spec_of(ctx, "2026年第二季度整体出货金额多少").metrics == ["revenue"]
+
+
+def test_a_ranking_or_figure_of_something_the_data_lacks_stays_with_the_data_and_names_it(company):
+    for question, missing in (
+        ("Which sales rep had the best gross margin in Q2 2026?", "sales rep"),
+        ("What was the conversion rate of website visits in Q2 2026?", "conversion rate"),
+    ):
+        reply = answer_data_question(company, question)
+        assert isinstance(reply, Clarification) and missing in reply.question, reply
+        assert evidence(company, question) == "ask", question
