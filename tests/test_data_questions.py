@@ -1923,3 +1923,8 @@ def test_a_ranking_or_figure_of_something_the_data_lacks_stays_with_the_data_and
         reply = answer_data_question(company, question)
         assert isinstance(reply, Clarification) and missing in reply.question, reply
         assert evidence(company, question) == "ask", question
+
+
+def test_the_rest_summed_together_is_one_total(company):
+    reply = ask(company, "除了华南，2026年第二季度其他大区一共卖了多少")
+    assert reply.spec.dimensions == [] and reply.frame["revenue"].tolist() == [32_000.0], reply.frame
