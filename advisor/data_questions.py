@@ -2570,12 +2570,15 @@ class _Parser:
                 continue
             if span.value[2]:
                 explicit.append(dim)
-            elif dim in by_dim or (
-                dim in excluded
-                and direction is None
-                and not EACH_WORDS.search(self.scan.text)
-                # 其他运输方式的订单数: a row each (其他大区一共卖了多少: one total)
-                and not (THE_REST.search(self.scan.text[max(0, span.start - 6) : span.start]) and not self.combined)
+            elif (
+                dim in by_dim
+                or (
+                    dim in excluded
+                    and direction is None
+                    and not EACH_WORDS.search(self.scan.text)
+                    # 其他运输方式的订单数: a row each (其他大区一共卖了多少: one total)
+                    and not (THE_REST.search(self.scan.text[max(0, span.start - 6) : span.start]) and not self.combined)
+                )
             ):
                 continue  # 华东区域 / 英国以外的国家 → a filter, not a grouping (ranked or 各…: still the grouping)
             if dim not in groups:
