@@ -997,10 +997,6 @@ PARTNER_WITH = re.compile(
     r"批发商|分销商|伙伴)\s*(?:that |which |who )?(?:with|having|has|have|own(?:s|ing)?|run(?:s|ning)?|拥有|有)\s*$",
     re.IGNORECASE,
 )
-OWN_UNITS_OWNERS = {
-    "customer", "client", "dealer", "distributor", "partner", "retailer", "wholesaler", "agent",
-    "零售商", "经销商", "客户", "代理商", "批发商", "分销商", "伙伴",
-}  # fmt: skip
 COUNT_UNIT = re.compile(r"[\d一二两三四五六七八九十百千]\s*(?:家|位|个)\s*(?:之间|以内|以上|以下)?\s*$")
 PARTNERS_BEFORE = re.compile(r"(?:客户|经销商|伙伴|门店|零售商|代理商|批发商|分销商)(?:数量?|个数)?\s*$")
 POLITE = re.compile(
@@ -1101,9 +1097,7 @@ DIFFERENCE = re.compile(
     re.IGNORECASE,
 )
 DIFFERENCE_WORDS = re.compile(r"\bhow much (?:more|less)\b|\bthan\b|\b(?:difference|gap) between\b", re.IGNORECASE)
-QUANTITY_UNITS = frozenset(
-    {"件", "箱", "盒", "瓶", "unit", "units", "box", "boxes", "case", "cases", "pcs", "piece", "pieces"}
-)
+QUANTITY_UNITS = frozenset(LEXICON["QUANTITY_UNITS"])  # 超过500箱 / more than 7,000 units: a bound on goods
 # What was the conversion rate in 2011 / 2017年各门店的坪效是多少: a figure of a period, asked for
 ASKS_FIGURE = re.compile(
     r"\bwhat (?:was|were|is|are)\b|\bhow (?:much|many|high|big)\b|是多少|有多少|多少|多大|几", re.IGNORECASE
@@ -1526,7 +1520,7 @@ class _Parser:
                 # more than 20 customers / 客户超过20家: a count of the partners that bought, not 20 yuan of revenue
                 counted = None if parsed[1] else COUNTED_PARTNERS.match(self.scan.text, span.end)
                 owner = PARTNER_WITH.search(self.scan.text[: span.start]) if counted else None
-                if owner and owner.group(1).lower().rstrip("s") in OWN_UNITS_OWNERS:
+                if owner:
                     # 零售商 with more than 10 stores: a count each partner has (its stores), not partners that
                     # bought; the data has no such column, so it is named back, never dropped or misread
                     phrase = self.scan.text[span.start : counted.end()].strip()
