@@ -32,8 +32,9 @@ W_MEANING = 1.2
 W_SHAPE = 1.0
 W_RARE = 0.3  # weight of an idea's rarity among the candidate units (an IDF)
 W_ONE_CHARACTER = 0.35  # weight of a one-character idea of the question (卖 / 定 / 看)
+W_LEAD = 0.3  # an enumeration question's list is the one whose lead-in names what is asked (厂家的主要义务：)
 W_BEST_ITEM = 0.5  # a list's shared ideas: this share from its best item (with the lead-in), the rest from all of it
-LINE_BUDGET = 12  # lines of quotes after which no runner-up is added
+LINE_BUDGET = 12  # lines of quotes after which only a runner-up of a line or two is added
 RUNNER_UP = 0.7
 # A best sentence this short (代理商和经销商最容易混淆，判断标准是"货是谁的"。) opens what its next sentence says
 # (买断的是经销商…): the answer quotes both.
@@ -68,6 +69,11 @@ WHY_MARK = re.compile(
     r"为了|^第[一二三四五六七八九十百]+条\s*为|目的|因为|原因|由于|否则|以免|避免|防止|在于|根子|根源|导致|结果"
 )
 QUALIFIER = re.compile(r"(?:但是|但|不过|否则|除非|除外|如果不|若不)[，,\s]?")
+# 这样经销商会更重视培训 / 因此… / 上述… say nothing without the sentence before them: the two are quoted as one
+ANAPHOR = re.compile(
+    r"(?:这样|这么做|这种|这类|这些|这个|这一点|这是|这时|这就|这也|这两|这三|这几|此时|因此|所以|为此|对此|由此|"
+    r"反之|上述|前者|后者)"
+)
 ORDINALS = re.compile(r"第[一二三四五六七八九十百零〇\d]{1,6}[条款项章节步]")
 # 可以问四个问题： / 注意三点： / 分两种： — a count of things, then a colon: the things follow
 COUNTED_LEAD = re.compile(
@@ -167,8 +173,9 @@ def _cells(line: str) -> list[str]:
 
 def _sentences(line: str) -> list[str]:
     """Whole sentences: a legal article's "…的，处…罚款；情节严重的，处…" stays one (no split at ；), a short
-    article stays whole (第十三条 …不少于3年。但是，被特许人同意的除外。), and a sentence opening with 但是 / 不过 /
-    否则 stays with the sentence it qualifies."""
+    article stays whole (第十三条 …不少于3年。但是，被特许人同意的除外。), a sentence opening with 但是 / 不过 /
+    否则 stays with the sentence it qualifies, and one opening with 这样 / 因此 / 上述 with the sentence it points
+    back to."""
     line = line.strip()
     if ARTICLE.match(line) and len(line) <= QUOTE_CHARS:
         return [line]
@@ -176,11 +183,17 @@ def _sentences(line: str) -> list[str]:
     for piece in _full_stops(line):
         parts = sentences(piece) if len(piece) > QUOTE_CHARS else [piece]
         for part in parts:
-            if out and QUALIFIER.match(part.strip()) and len(out[-1]) + len(part) <= QUOTE_CHARS:
+            if out and _leans_back(part) and len(out[-1]) + len(part) <= QUOTE_CHARS:
                 out[-1] += part
             else:
                 out.append(part)
     return [s.strip() for s in out if len(s.strip()) >= 4]
+
+
+def _leans_back(sentence: str) -> bool:
+    """A sentence that qualifies (但是…) or refers back to (这样… / 因此…) the one before it."""
+    sentence = sentence.strip()
+    return bool(QUALIFIER.match(sentence) or ANAPHOR.match(sentence))
 
 
 Neighbour = Callable[[Chunk, int], "Chunk | None"]  # the passage before (-1) or after (+1) one of its document
@@ -449,6 +462,8 @@ def rank_units(
         lexical = max([lexical, *(by_article.get(n, 0.0) for n in named if n)])
         bonus = _shape_bonus(shape, unit, counter, subjects, penalty)
         score = lexical + W_MEANING * sim + prior + W_SHAPE * bonus
+        if W_LEAD and shape == "enumeration" and unit.kind == "list" and unit.lead:
+            score += W_LEAD * _overlap(concepts, weights, unit.lead)
         scored.append((score, unit))
     scored.sort(key=lambda pair: (-pair[0], pair[1].evidence.rank, pair[1].position))
     return scored
@@ -515,10 +530,10 @@ def choose(
     seen = {_clean(best.text)}
     lines = _size(best)
     for score, unit in ranked[1:]:
-        if len(chosen) > extra or score < best_score * RUNNER_UP or lines >= LINE_BUDGET:
+        if len(chosen) > extra or score < best_score * RUNNER_UP:
             break
         if lines + _size(unit) > LINE_BUDGET + 2:
-            continue  # a second long list would bury the first: a shorter runner-up may still fit
+            continue  # a second long list would bury the first: a shorter runner-up (one sentence) may still fit
         text = _clean(unit.text)
         if text in seen or any(text in s or s in text for s in seen):
             continue

@@ -548,3 +548,39 @@ def test_what_counts_as_and_what_happens_if_are_read_for_what_they_ask():
     )
     best = choose("备案一直拖着没办，被发现了会怎样", [rules])[0]
     assert "责令限期备案" in best.text, best
+
+
+def test_a_sentence_that_points_back_is_quoted_with_the_sentence_it_points_to():
+    """这样经销商会更重视培训 alone does not say what 这样 is: the practice it follows is quoted with it."""
+    fund = passage(
+        "培训基金一般从渠道利润中提取。另一种常见做法是经销商按进货额的一定比例配套出资，厂家等额匹配，双方共管。"
+        "这样经销商会更重视培训，不会把参加培训当成给厂家面子。"
+    )
+    texts = [u.text for u in units_of(fund)]
+    assert texts[-1].startswith("另一种常见做法") and texts[-1].endswith("给厂家面子。"), texts
+    best = choose("经销商也出钱的培训基金怎么操作", [fund])[0]
+    assert "配套出资" in best.text and "更重视培训" in best.text, best
+
+
+def test_a_one_line_runner_up_still_fits_after_a_long_list():
+    """A long list used to close the answer to every runner-up, however close: a sentence of one line still fits."""
+    steps = "\n".join(f"{n}. 第{n}项工作要写清楚负责人和完成时间；" for n in range(1, 12))
+    plan = passage(f"联合生意计划的步骤：\n{steps}", rank=1)
+    grain = passage("联合生意计划的颗粒度要适中：年度计划到季度和主要品类即可，季度计划细化到月度和重点单品。", rank=2)
+    chosen = choose("联合生意计划怎么做，颗粒度多细", [plan, grain])
+    assert chosen[0].kind == "list" and len(chosen[0].items) == 11, chosen
+    assert any("月度和重点单品" in u.text for u in chosen[1:]), chosen
+
+
+def test_an_enumeration_question_takes_the_list_whose_lead_in_names_what_is_asked():
+    principles = passage(
+        "起草原则：\n- 可执行：每条义务都对应可以核查的指标。\n- 对等：厂家的义务同样写清楚，例如供货时效。\n"
+        "- 可退出：写明终止条件。",
+        rank=1,
+    )
+    duties = passage(
+        "厂家的主要义务：\n- 按约定时效供货，缺货时的通知与补偿方式\n- 提供产品培训、销售物料\n- 按时兑现返利和费用",
+        rank=2,
+    )
+    best = choose("经销合同里厂家的义务有哪些", [principles, duties])[0]
+    assert best.lead == "厂家的主要义务：", best
