@@ -63,11 +63,13 @@ CLOSERS = "”’」』）)\"'"
 OPENS, SHUTS = "“‘「『（(", "”’」』）)"
 QUOTE_CHARS = 260  # longer than this, a sentence is cut at its clauses
 COUNTER = re.compile(r"(?:几|多少)\s*(个点|档|级|天|年|个月|家|次|成|层|类|种|项|条|分|倍|周|小时|日)")
-DEFINING_AFTER = r"\s*(?:是指|指的是|指|即|就是|不是|不依靠|不靠|并不|是一种|是把|是让|是由|是厂家|是企业)"
+DEFINING_AFTER = r"[，,]?\s*(?:是指|指的是|指|即|就是|不是|不依靠|不靠|并不|是一种|是把|是让|是由|是厂家|是企业)"
 FORMULA_AFTER = r"[\u4e00-\u9fff]{0,3}\s*[=＝]"  # 价格合规率 = …, asked as 价格 合规
 WHY_MARK = re.compile(
     r"为了|^第[一二三四五六七八九十百]+条\s*为|目的|因为|原因|由于|否则|以免|避免|防止|在于|根子|根源|导致|结果"
 )
+DEONTIC = re.compile(r"不得|禁止|不能|不可|不允许|不应|可以|允许|应当|必须|须|无需|无须|不必|不需要|不要")
+W_YESNO = 0.15
 QUALIFIER = re.compile(r"(?:但是|但|不过|否则|除非|除外|如果不|若不)[，,\s]?")
 # 这样经销商会更重视培训 / 因此… / 上述… say nothing without the sentence before them: the two are quoted as one
 ANAPHOR = re.compile(
@@ -97,7 +99,7 @@ SHAPES: list[tuple[str, re.Pattern]] = [
         "figure",
         re.compile(
             r"多少|几天|几年|几个月|几次|几家|几成|几档|几级|几个点|多久|多长|多大|比例|占比|百分|上限|下限|门槛|"
-            r"\bhow (?:much|many|long|often|soon)\b|"
+            r"\bhow (?:much|many|long|often|soon|big|large|high|low|far)\b|\bcap(?:ped)?\b|\bceiling\b|"
             r"\bwhat (?:percentage|share|ratio|threshold|limit)\b|\bminimum\b|\bmaximum\b",
             re.IGNORECASE,
         ),
@@ -113,6 +115,17 @@ SHAPES: list[tuple[str, re.Pattern]] = [
     ),
     ("why", re.compile(r"为什么|为啥|为何|何必|\bwhy\b|\bwhat for\b|\bpurpose\b|目的是|图什么", re.IGNORECASE)),
     ("howto", re.compile(r"怎么|咋|如何|怎样|步骤|流程|\bhow (?:to|do|should|can|could|would)\b", re.IGNORECASE)),
+    (
+        "yesno",
+        re.compile(
+            r"能不能|能否|可不可以|可以吗|可以不|行不行|行吗|可否|是否|要不要|需不需要|用不用|得不得|算不算|会不会|"
+            r"吗[？?]|吗\s*$|吧[？?]?\s*$|([\u4e00-\u9fff])不\1|"
+            r"(?:^|[.?!,;:]\s*)(?:can|could|may|must|should|is|are|do|does|did|will|would)\s+"
+            r"(?:we|i|you|she|he|they|it|a|an|the|our|my|this|that|there)\b|"
+            r"\b(?:is it (?:ok|okay|legal|allowed|fine)|are we allowed|do (?:we|i) (?:have|need) to)\b",
+            re.IGNORECASE,
+        ),
+    ),
 ]
 
 
@@ -347,6 +360,7 @@ def _items(lines: list[str], start: int) -> tuple[list[str], list[str], int]:
     return items, marks, i
 
 
+LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z' -]*")
 ASKING = re.compile(r"^(?:哪|几|多少|什么|啥|怎|如何|为何|为啥)")  # 哪几个 / 几样 / 怎么样: how it is asked, not what
 
 
@@ -360,6 +374,12 @@ def _weight(concept: frozenset[str], concepts: list[frozenset[str]]) -> float:
     if all(any(t != u and t in u for other in concepts if other is not concept for u in other) for t in concept):
         return 0.0
     return W_ONE_CHARACTER if all(len(t) == 1 for t in concept) else 1.0
+
+
+def _untranslated(concept: frozenset[str]) -> bool:
+    """An English word of the question the glossary has no Chinese for (existing / behalf / certified). Where no
+    candidate holds it either, it tells them nothing apart and only dilutes the ideas that do."""
+    return all(LATIN_WORD.fullmatch(term) for term in concept)
 
 
 def _holds(concept: frozenset[str], low: str) -> bool:
@@ -407,6 +427,8 @@ def _shape_bonus(
             for term in subjects
         )
         return 0.4 if defined else 0.2 if DEFINES.search(text) else 0.0
+    if shape == "yesno":  # 可以 / 不得 / 应当: the sentence that permits, forbids or requires is the answer
+        return W_YESNO if DEONTIC.search(text) else 0.0
     if shape == "why":  # a reason or purpose: 为了… / 为规范…制定本条例 / 否则… / 根子在…
         return 0.2 if WHY_MARK.search(text) else 0.0
     if shape == "howto":
@@ -435,8 +457,8 @@ def rank_units(
     if W_RARE:  # an idea few candidate units share (附则 among passages on 制度) tells them apart: it weighs more
         held = [sum(1 for text in texts if _holds(c, text)) for c in concepts]
         weights = [
-            w * (1 + W_RARE * math.log((len(texts) + 1) / (h + 1))) if h else w
-            for w, h in zip(weights, held, strict=True)
+            w * (1 + W_RARE * math.log((len(texts) + 1) / (h + 1))) if h else (0.0 if _untranslated(c) else w)
+            for w, h, c in zip(weights, held, concepts, strict=True)
         ]
     subjects = sorted({t for c in concepts for t in c if len(t) >= 2 and CJK.match(t)}, key=len, reverse=True)
     lexicals = [_lexical(concepts, weights, unit, text) for unit, text in zip(units, texts, strict=True)]

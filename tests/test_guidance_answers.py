@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from advisor.composer import answer_guidance
-from advisor.guidance_answer import choose, render, shape_of, units_of, whole_list
+from advisor.guidance_answer import choose, rank_units, render, shape_of, units_of, whole_list
 from advisor.pipeline import Context, answer
 from advisor.settings import Settings
 from advisor.types import Route
@@ -584,3 +584,42 @@ def test_an_enumeration_question_takes_the_list_whose_lead_in_names_what_is_aske
     )
     best = choose("经销合同里厂家的义务有哪些", [principles, duties])[0]
     assert best.lead == "厂家的主要义务：", best
+
+
+def test_english_words_no_candidate_holds_do_not_water_down_the_words_that_match():
+    """existing / behalf / certified have no Chinese in the glossary: counted, they shrink every match alike, so the
+    retrieval rank and the shape bonus outweigh the words that do match."""
+    rules = [
+        passage("第十六条 特许人要求被特许人在订立合同前支付费用的，应当以书面形式说明费用的用途以及退还的条件。"),
+        passage("第十三条 特许经营期限应当不少于3年。", rank=2),
+    ]
+    plain_question = [round(s, 6) for s, _ in rank_units("franchise fee refund?", rules)]
+    padded = [round(s, 6) for s, _ in rank_units("existing franchise fee refund, certified on our behalf?", rules)]
+    assert plain_question == padded
+
+
+def test_yes_no_how_big_and_legal_definitions_are_read_as_asked():
+    for question in (
+        "加盟条件口头谈好就行了吧",
+        "直销员没办营业执照，会被当成无照经营查吗",
+        "条例管不管这事？",
+        "If a dealer refuses to hand over any financial records, can we still work with them?",
+        "Do we have to file before opening franchise stores",
+    ):
+        assert shape_of(question) == "yesno", question
+    assert shape_of("How big is the security deposit - is there a cap?") == "figure"
+    # a yes/no question is answered where the text permits or forbids
+    rebates = [
+        passage("返利用于降价销售的情况在年底尤其常见。", rank=1),
+        passage("返利不得用于降价销售，发现后按乱价处理。", rank=2),
+    ]
+    assert choose("经销商拿返利去降价卖货，行不行？", rebates)[0].text.startswith("返利不得")
+    # 本条例所称直销，是指…: the law's own definition, comma and all, of the very thing asked about
+    law = [
+        passage("本条例所称直销企业，是指依照本条例规定经批准采取直销方式销售产品的企业。", rank=1),
+        passage(
+            "本条例所称直销，是指直销企业招募直销员，由直销员在固定营业场所之外直接向最终消费者推销产品的经销方式。",
+            rank=2,
+        ),
+    ]
+    assert "固定营业场所之外" in choose("直销是什么意思", law)[0].text
