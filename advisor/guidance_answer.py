@@ -562,6 +562,18 @@ def choose(
         chosen.append(unit)
         seen.add(text)
         lines += _size(unit)
+    # 谁都能举报吗？会不会把我的名字透露出去: each question of the line gets the unit that answers it best
+    for part in _parts(question):
+        ranked_part = rank_units(part, passages, similarity)
+        unit = ranked_part[0][1] if ranked_part else None
+        text = _clean(unit.text) if unit else ""
+        if unit is None or text in seen or any(text in s or s in text for s in seen):
+            continue
+        if lines + _size(unit) > LINE_BUDGET + 2:
+            continue
+        chosen.append(unit)
+        seen.add(text)
+        lines += _size(unit)
     # Runners-up from the best unit's passage keep their reading order after it.
     ordered = [chosen[0], *sorted(chosen[1:], key=lambda u: (u.evidence.rank, u.position))]
     quoted: list[Unit] = []
@@ -569,6 +581,16 @@ def choose(
         if not any(_clean(unit.text) in _clean(q.text) for q in quoted):  # both halves of one list: quoted once
             quoted.append(unit)
     return quoted
+
+
+QUESTION_BREAK = re.compile(r"[？?]+\s*")
+
+
+def _parts(question: str) -> list[str]:
+    """The questions of a line that asks several (…吗？会不会…), each with at least two ideas of its own."""
+    parts = [p for p in QUESTION_BREAK.split(question) if p.strip()]
+    parts = [p for p in parts if len(_concepts(p)) >= 2]
+    return parts if len(parts) >= 2 else []
 
 
 def _states_figure(question: str, unit: Unit) -> bool:

@@ -623,3 +623,14 @@ def test_yes_no_how_big_and_legal_definitions_are_read_as_asked():
         ),
     ]
     assert "固定营业场所之外" in choose("直销是什么意思", law)[0].text
+
+
+def test_each_question_of_a_line_that_asks_two_gets_its_answer():
+    """谁都能举报吗？会不会把我的名字透露出去: the second question is answered too, though its sentence shares few words
+    with the first and would not pass as a runner-up."""
+    law = [
+        passage("第三十八条 任何单位和个人均有权对乱定价等价格违法行为进行举报，政府价格主管部门应当受理。"),
+        passage("举报者的身份由主管部门保密，不得透露。", rank=3),
+    ]
+    text = "\n".join(u.text for u in choose("别家乱定价，谁都能举报吗？会不会把我的名字透露出去", law))
+    assert "均有权" in text and "由主管部门保密" in text, text
