@@ -961,7 +961,13 @@ DISTINCT = re.compile(
     r"(?:不同|不重复|去重)的?\s*(?=客户|经销商|伙伴|商家|门店|产品|商品|药|品种|sku)",
     re.IGNORECASE,
 )
-COMBINED_WORDS = re.compile(r"\bcombined\b|\btogether\b|\bin total\b", re.IGNORECASE)
+# 去年四个季度 / 2004年十二个月: every quarter (month) of the year named, not a count or a rolling window
+ALL_PARTS = re.compile(r"(?:四|4)\s*个\s*(?=季度)|(?:十二|12)\s*个\s*(?=月)|\b(?:all\s+)?(?:four|4)\s+(?=quarters\b)")
+LOST_NAMED = re.compile(r"流失|\blost\b|\bchurn", re.IGNORECASE)
+COMPARED = re.compile(r"比|相比|对比|\bvs\.?|\bversus\b|\bcompared\b|\bthan\b", re.IGNORECASE)
+ALL_YEARS_TOTAL = re.compile(r"历年(?:来|以来)?(?=\s*的?\s*(?:累计|合计|总计|总共|一共|加起来))")
+YEAR_BEFORE = re.compile(r"(?:年|\b(?:19|20)\d{2}|\byear)\s*(?:的|'s)?\s*$", re.IGNORECASE)
+COMBINED_WORDS = re.compile(r"加起来|加一起|加在一起|合起来|\bcombined\b|\btogether\b|\bin total\b", re.IGNORECASE)
 
 
 def _one_off(word: str, alias: str) -> bool:
@@ -2204,6 +2210,27 @@ class _Parser:
             return [(_Span(0, 0, "metric", "revenue"), "revenue")]  # 同比下降的客户, top 5 customers: sales
         return []
 
+    def _reference_before(self) -> bool:
+        """Two periods where the earlier is exactly the one before the later, equally long (2016 and 2017)."""
+        first, second = sorted(self.windows, key=lambda w: w.start)[:: len(self.windows) - 1]
+        before = second.compared("previous")
+        return (before.start, before.end) == (first.start, first.end)
+
+    def _within_after_partners(self, end: int) -> bool:
+        """美国客户的销售额里: the partners of a place, named with no type of their own, then 里 / 中."""
+        for g in self.scan.of("group"):
+            typed = bool(g.value and len(g.value) > 1 and g.value[1])
+            if (
+                g.value
+                and g.value[0] == "partner"
+                and not typed
+                and g.start >= end
+                and not self.scan.text[end : g.start].strip()
+                and WITHIN.match(self.scan.text, g.end)
+            ):
+                return True
+        return False
+
     def _each_word(self) -> bool:
         return bool(EACH_WORDS.search(self.scan.text))
 
@@ -2277,6 +2304,10 @@ class _Parser:
         ]
         share = bool(self.scan.take_all(SHARE_WORDS, "share"))
         self.scan.take_all(COMBINED_WORDS, "combined")
+        self.scan.take_all(ALL_YEARS_TOTAL, "filler")  # 历年累计的 Sales: one total over every year, not per year
+        for m in list(ALL_PARTS.finditer(self.scan.work)):  # 去年四个季度按毛利排: the year's quarters, each a row
+            if YEAR_BEFORE.search(self.scan.text[: m.start()]) and self.scan.free(m.start(), m.end()):
+                self.scan.take(m.start(), m.end(), "filler")
         if DIFFERENCE.search(self.scan.text):  # how much more … than: the words of a difference (see _difference)
             self.scan.take_all(DIFFERENCE_WORDS, "difference")
         short = len(self.scan.text) <= 10 if self.lang == "zh" else len(self.scan.text.split()) <= 5
@@ -2333,6 +2364,14 @@ class _Parser:
                 )
             self.scan.take_all(BOUGHT, "absent")
             absent, lost_between, window = None, True, second
+        elif (
+            len(distinct) == 2
+            and LOST_NAMED.search(self.scan.text)
+            and not COMPARED.search(self.scan.text)
+            and self._reference_before()
+        ):
+            # 2017年流失了多少个（2016年下过单的）: the earlier period is the one lost customers are counted against
+            window = max(self.windows, key=lambda w: w.start)
         elif len(distinct) >= 2:  # H1 2026 versus H1 2025: the later period, compared; never one silently dropped
             paired = self._two_windows(comparison)
             if isinstance(paired, Clarification):
@@ -2637,8 +2676,14 @@ class _Parser:
             and not DIMENSIONS[s.value[0]].is_time
             and EACH_MARK.search(self.scan.text[s.start : s.end])
         ]
+        # 每个大区卖得最好的品类: any grouping noun (not a period) can be what is ranked within each region
         ranked_nouns = (["partner"] if partner_words else []) + [
-            s.value[0] for s in nouns if s.value[0] == "product" and not s.value[2]
+            s.value[0]
+            for s in nouns
+            if s.value[0] != "partner"
+            and not s.value[2]
+            and not DIMENSIONS[s.value[0]].is_time
+            and s.value[0] not in each
         ]
         if each and ranked_nouns and direction is not None and (limit or _superlative):
             inner = ranked_nouns[0]
@@ -2811,6 +2856,7 @@ class _Parser:
                 if e.value[0] in DIMENSIONS
                 and (
                     WITHIN.match(self.scan.text, e.end)
+                    or self._within_after_partners(e.end)  # 美国客户的销售额里 Classic Cars 占几成
                     or (IN_BEFORE.search(self.scan.text[: e.start]) and SHARE_AFTER.match(self.scan.text, e.end))
                     or OF_WHOLE.search(self.scan.text[: e.start])  # what share of 电商平台 revenue came from 华东
                 )

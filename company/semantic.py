@@ -312,6 +312,8 @@ _BASE_METRICS: dict[str, Metric] = {
                 "进货额",
                 "进货金额",
                 "进货",
+                "进了多少货",  # what a partner bought from us, in money (出了多少货 is units shipped)
+                "进多少货",
                 "出货金额",
                 "出货额",
                 "发货金额",

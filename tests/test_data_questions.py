@@ -1928,3 +1928,24 @@ def test_a_ranking_or_figure_of_something_the_data_lacks_stays_with_the_data_and
 def test_the_rest_summed_together_is_one_total(company):
     reply = ask(company, "除了华南，2026年第二季度其他大区一共卖了多少")
     assert reply.spec.dimensions == [] and reply.frame["revenue"].tolist() == [32_000.0], reply.frame
+
+
+def test_dev9_wordings_are_read_as_asked(company, ctx):
+    """Q2 2026: 华东 饮料 28,000 and 休闲食品 4,000; 华南 饮料 3,000 and 休闲食品 7,000. All data 华东: 56,000."""
+    best = ask(company, "2026年第二季度每个大区卖得最好的品类是哪个，销售额多少")
+    assert best.spec.rank_within == ["region"], best.spec
+    assert dict(zip(best.frame["region"], best.frame["category"], strict=True)) == {"华东": "饮料", "华南": "休闲食品"}
+    share = ask(company, "2026年第二季度华东客户的销售额里饮料占几成")
+    assert share.spec.share_within == ["region"], share.spec
+    assert share.frame["revenue_share"].tolist() == pytest.approx([28_000 / 32_000]), share.frame
+    assert spec_of(ctx, "2026年第二季度华东进了多少货").metrics == ["revenue"], "进货 is what they bought, in money"
+    assert spec_of(ctx, "2026年第二季度华东出了多少货").metrics == ["quantity"], "出货 is units shipped"
+    total = ask(company, "华东历年累计的销售额")
+    assert total.spec.dimensions == [] and total.frame["revenue"].tolist() == [56_000.0], total.frame
+    for question in ("华南的零售商和代理商加起来有多少家", "2026年四个季度按销售额排一下"):
+        assert evidence(company, question) == "answer", question
+    assert spec_of(ctx, "2026年四个季度按销售额排一下").dimensions == ["quarter"]
+    assert spec_of(ctx, "最近四个季度的销售额").dimensions == [], "a rolling window, not the year's quarters"
+    lost = spec_of(ctx, "2026年第二季度流失了多少个客户（第一季度下过单的）")
+    assert "lost_partners" in lost.metrics and lost.dimensions == [], lost
+    assert (lost.window.start.isoformat(), lost.window.end.isoformat()) == ("2026-04-01", "2026-06-30")
