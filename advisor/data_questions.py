@@ -1032,7 +1032,8 @@ RANK_ORDER = [
 RANK_FULL = [
     (
         re.compile(
-            r"排名靠前|从高到低|从大到小|降序|排行榜|排行|排名|排序|\branking\b|\branked\b|\brank\b|\bsorted\b|\bdescending\b"
+            r"排名靠前|从高到低|从大到小|降序|排行榜|排行|排名|排序|排个序|排个名|排一下|排一排|排下序|"
+            r"\branking\b|\branked\b|\brank\b|\bsorted\b|\bdescending\b"
         ),
         "desc",
     ),
@@ -1909,6 +1910,8 @@ class _Parser:
                     ),
                 )
             resolved.append(candidates[0])
+            if end > start and self.scan.free(start, end):  # 锦程商贸: a name read, as a full name's span is
+                self.scan.take(start, end, "resolved_name", candidates[0])
             if self._negated_at(start, end):  # 除了开博通 / excluding Classic Cars Co.
                 self.negated_names.append(candidates[0])
         return resolved, dropped, None
