@@ -1952,8 +1952,8 @@ def test_dev9_wordings_are_read_as_asked(company, ctx):
 
 
 def test_a_partial_name_read_counts_as_read_and_an_unordered_ranking_runs_high_to_low(company, ctx):
-    """恒通食品 is 杭州恒通食品有限公司, 鑫源超市 广州鑫源超市: read as names, the question is the data's (it was sent to the guides as words
-    the data did not know). 排一下 with no direction ranks from the highest."""
+    """恒通食品 is 杭州恒通食品有限公司 and 鑫源超市 is 广州鑫源超市: read as names, the question stays the data's
+    (it went to the guides as words the data did not know). 排一下 with no direction ranks from the highest."""
     assert evidence(company, "恒通食品和鑫源超市2026年第二季度各进了多少货") == "answer"
     ranked = spec_of(ctx, "2026年上半年各月按销售额排一下")
     assert ranked.sort is not None and ranked.sort.direction == "desc", ranked
