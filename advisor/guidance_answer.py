@@ -108,6 +108,7 @@ SHAPES: list[tuple[str, re.Pattern]] = [
         "definition",
         re.compile(
             r"是什么|什么是|啥是|指什么|指啥|什么意思|啥意思|什么概念|啥概念|含义|定义|界定|认定|算不算|什么算|怎样才算|"
+            r"怎么回事|咋回事|什么叫|啥叫|"
             r"\bwhat counts as\b|\bwhat is meant by\b|\bwhat(?: i|\')s (?:a |an |the )?['\"‘“][^'\"’”]{2,40}['\"’”]|"
             r"\bwhat (?:is|does) .{0,40}\bmean|\bdefin|\bwhat(?: i|\')s (?:a |an |the )?\S+(?: \S+)?\??$",
             re.IGNORECASE,

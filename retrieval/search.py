@@ -144,7 +144,8 @@ class QueryTerms:
 def analyse(query: str) -> QueryTerms:
     own = words(query)
     translated = translate(query) if re.search(r"[A-Za-z]", query) else []
-    translated_words = {w for phrase, _terms in translated for w in phrase.split()}
+    # direct-selling is one glossary phrase but two of the question's words: both are translated
+    translated_words = {w for phrase, _terms in translated for w in re.split(r"[\s\-']+", phrase) if w}
     # Every idea of the question counts for the gate; an English word the glossary cannot translate
     # stays itself (it still matches English text in uploaded documents).
     concepts = [
