@@ -202,6 +202,18 @@ class DataContext:
     extra_metrics: dict[str, Any] = field(default_factory=dict)
     dim_words_zh: dict[str, str] = field(default_factory=lambda: dict(DIM_WORDS_ZH))
     dim_words_en: dict[str, str] = field(default_factory=lambda: dict(DIM_WORDS_EN))
+    # The imported files' own names for the figures they filled (实收金额 / QUANTITYORDERED): (name, metric key)
+    header_metrics: list[tuple[str, str]] = field(default_factory=list)
+
+    def add_header_names(self, names: dict[str, list[str]]) -> None:
+        """A column's name in the user's own file names the figure it became (实收金额 is this data's 销售额)."""
+        found = {
+            header.lower(): key
+            for target, key in HEADER_METRICS.items()
+            for header in names.get(target, [])
+            if len(header.strip()) >= 2
+        }
+        self.header_metrics = sorted(found.items(), key=lambda pair: -len(pair[0]))
 
     def add_attributes(self, attributes: list, values: dict[str, list[str]]) -> None:
         """Attribute columns become dimensions (by name, and by value for filters) and measures."""
@@ -389,6 +401,7 @@ def context_for(store: Store) -> DataContext:
     context = DataContext.build(span.last, partners, products)
     context.span = span
     context.add_attributes(kept, values)
+    context.add_header_names(store.meta("header_names", {}) or {})
     with _CONTEXT_LOCK:
         while len(_CONTEXTS) >= _CONTEXT_CACHE_SIZE:
             _CONTEXTS.pop(next(iter(_CONTEXTS)))
@@ -2196,6 +2209,13 @@ class _Parser:
             if found:
                 self.scan.take_all(BOUGHT, "metric", "active_partners")
                 out.append((found[0][1], "active_partners"))
+        for header, key in self.context.header_metrics:  # the file's own column name: 实收金额 / QUANTITYORDERED
+            pattern = re.compile(
+                rf"(?<![a-z0-9]){re.escape(header)}(?![a-z0-9])" if header.isascii() else re.escape(header),
+                re.IGNORECASE,
+            )
+            for _m, span in self.scan.take_all(pattern, "metric", key):
+                out.append((span, key))
         for pattern, key in METRIC_PATTERNS:
             if key not in METRICS:
                 continue
@@ -4104,6 +4124,14 @@ COUNTED = re.compile(r"(?:前|后|倒数)?\s*(?:\d+|[一二两三四五六七八
 # 按销量排名可以吗 names only a metric and a ranking.
 SPECIFIC_ANCHORS = frozenset({"entity", "name", "time", "follow_up", "streak", "previous", "per"})
 
+
+# An imported column (table.field) and the figure its own name asks for
+HEADER_METRICS: dict[str, str] = {
+    "sales.revenue": "revenue",
+    "sales.quantity": "quantity",
+    "costs.amount": "cost",
+    "targets.target_revenue": "target",
+}
 
 # The data each metric and partner attribute needs (company.capabilities).
 METRIC_INPUTS: dict[str, tuple[str, ...]] = {

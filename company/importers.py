@@ -1382,6 +1382,14 @@ def _write(con: duckdb.DuckDBPyConnection, plan: ImportPlan) -> None:
     for a in plan.attributes:
         stored.setdefault((a.table, a.column), asdict(a))
     set_meta(con, "attributes", list(stored.values()))
+    # The file's own names for the columns it filled (实收金额 → revenue): users ask in them
+    names = get_meta(con, "header_names", {}) or {}
+    for header, target in plan.report.mapping.items():
+        if target and "." not in target and header.strip():
+            known = names.setdefault(f"{plan.report.table}.{target}", [])
+            if header.strip() not in known:
+                known.append(header.strip())
+    set_meta(con, "header_names", names)
 
 
 def _mode(column: str) -> str:

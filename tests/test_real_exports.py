@@ -318,3 +318,17 @@ def test_us_as_a_pronoun_is_no_country(tmp_path):
     import_file(store, ("\n".join(lines) + "\n").encode(), filename="orders.csv")
     assert answer_data_question(store, "give us the revenue in 2004").frame["revenue"].tolist() == [150.0]
     assert answer_data_question(store, "revenue from US customers in 2004").frame["revenue"].tolist() == [100.0]
+
+
+def test_a_figure_asked_by_the_files_own_column_name_is_read(loaded_store):
+    """The ERP export's 实收金额 became revenue and its 销售数量 quantity: asked by those names, they are the figures
+    (实收金额 used to be an unknown name, and the question was asked back)."""
+    from advisor.data_questions import DataAnswer, answer_data_question
+
+    export = exports.chinese_erp()
+    report = _import(export)
+    store = workspaces().get(report.dataset_id).store
+    reply = answer_data_question(store, "2018年实收金额合计是多少")
+    assert isinstance(reply, DataAnswer) and reply.spec.metrics == ["revenue"], reply
+    assert float(reply.frame["revenue"].iloc[0]) == pytest.approx(export.by_year[2018], abs=0.01)
+    assert answer_data_question(store, "2018年1月各客户的实收金额").spec.dimensions == ["partner"]
