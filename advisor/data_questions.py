@@ -207,12 +207,15 @@ class DataContext:
 
     def add_header_names(self, names: dict[str, list[str]]) -> None:
         """A column's name in the user's own file names the figure it became (实收金额 is this data's 销售额)."""
-        found = {
-            header.lower(): key
-            for target, key in HEADER_METRICS.items()
-            for header in names.get(target, [])
-            if len(header.strip()) >= 2
-        }
+        found: dict[str, str] = {}
+        for target, key in HEADER_METRICS.items():
+            for header in names.get(target, []):
+                # 实收金额 is also asked as 实收, 销售数量 as 销售… only where the stem is two characters or more
+                stem = re.sub(r"(?:金额|数量)$", "", header.strip())
+                for name in {header.strip(), stem}:
+                    taken = METRIC_WORDS.get(name.lower())  # 销售 (of 销售数量) already means 销售额: not taken
+                    if len(name) >= 2 and name.lower() not in found and (name == header.strip() or taken is None):
+                        found[name.lower()] = key
         self.header_metrics = sorted(found.items(), key=lambda pair: -len(pair[0]))
 
     def add_attributes(self, attributes: list, values: dict[str, list[str]]) -> None:
@@ -892,7 +895,7 @@ LIMIT_PATTERNS = [
         re.compile(
             rf"\b{N_EN}\s+(?=(?:non-[a-z]+\s+)?(?:partners?|distributors?|dealers?|customers?|agents?|retailers?"
             r"|wholesalers?|regions?|provinces?|cities|city|products?|skus?|items?|categories|category|channels?"
-            r"|tiers?|countries|country|states?|segments?|territories|territory)\b)"
+            r"|tiers?|countries|country|states?|segments?|territories|territory|drugs?|medicines?|stores?|shops?)\b)"
         ),
         None,
     ),
@@ -1045,12 +1048,12 @@ RANK_ORDER = [
 RANK_FULL = [
     (
         re.compile(
-            r"排名靠前|从高到低|从大到小|降序|排行榜|排行|排名|排序|排个序|排个名|排一下|排一排|排下序|"
-            r"\branking\b|\branked\b|\brank\b|\bsorted\b|\bdescending\b"
+            r"排名靠前|从高到低|从大到小|降序|排行榜|排行|排名|排序|\branking\b|\branked\b|\brank\b|\bsorted\b|\bdescending\b"
         ),
         "desc",
     ),
     (re.compile(r"排名靠后|从低到高|从小到大|升序|\bascending\b"), "asc"),
+    (re.compile(r"排个序|排个名|排一下|排一排|排下序"), "desc"),  # no direction said: the highest first
 ]
 
 # Grouping: a marker before a dimension word, or a listing word after it.
@@ -4125,6 +4128,10 @@ COUNTED = re.compile(r"(?:前|后|倒数)?\s*(?:\d+|[一二两三四五六七八
 SPECIFIC_ANCHORS = frozenset({"entity", "name", "time", "follow_up", "streak", "previous", "per"})
 
 
+# Every word that already names a figure (销售 → revenue), so a column's short name never takes it over
+METRIC_WORDS: dict[str, str] = {
+    word.lower(): m.key for m in METRICS.values() for word in (*m.synonyms_zh, *m.synonyms_en, m.zh, m.en)
+}
 # An imported column (table.field) and the figure its own name asks for
 HEADER_METRICS: dict[str, str] = {
     "sales.revenue": "revenue",

@@ -1957,3 +1957,4 @@ def test_a_partial_name_read_counts_as_read_and_an_unordered_ranking_runs_high_t
     assert evidence(company, "恒通食品和鑫源超市2026年第二季度各进了多少货") == "answer"
     ranked = spec_of(ctx, "2026年上半年各月按销售额排一下")
     assert ranked.sort is not None and ranked.sort.direction == "desc", ranked
+    assert spec_of(ctx, "2026年上半年各月按销售额从低到高排一下").sort.direction == "asc", "a direction said wins"

@@ -332,3 +332,5 @@ def test_a_figure_asked_by_the_files_own_column_name_is_read(loaded_store):
     assert isinstance(reply, DataAnswer) and reply.spec.metrics == ["revenue"], reply
     assert float(reply.frame["revenue"].iloc[0]) == pytest.approx(export.by_year[2018], abs=0.01)
     assert answer_data_question(store, "2018年1月各客户的实收金额").spec.dimensions == ["partner"]
+    assert answer_data_question(store, "2018年实收是多少").spec.metrics == ["revenue"], "实收 for 实收金额"
+    assert answer_data_question(store, "2018年销售是多少").spec.metrics == ["revenue"], "销售 of 销售数量 stays 销售额"
