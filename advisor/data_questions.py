@@ -979,6 +979,11 @@ DISTINCT = re.compile(
 )
 # 去年四个季度 / 2004年十二个月: every quarter (month) of the year named, not a count or a rolling window
 ALL_PARTS = re.compile(r"(?:四|4)\s*个\s*(?=季度)|(?:十二|12)\s*个\s*(?=月)|\b(?:all\s+)?(?:four|4)\s+(?=quarters\b)")
+# A word left unread that compares (不到应收 / 低于应收 / below billed): a condition, so never just noted
+UNREAD_CONDITION = re.compile(
+    r"不到|低于|高于|超过|少于|多于|大于|小于|不足|不及|\b(?:below|above|under|over|less than|more than)\b",
+    re.IGNORECASE,
+)
 LOST_NAMED = re.compile(r"流失|\blost\b|\bchurn", re.IGNORECASE)
 COMPARED = re.compile(r"比|相比|对比|\bvs\.?|\bversus\b|\bcompared\b|\bthan\b", re.IGNORECASE)
 ALL_YEARS_TOTAL = re.compile(r"历年(?:来|以来)?(?=\s*的?\s*(?:累计|合计|总计|总共|一共|加起来))")
@@ -2011,6 +2016,14 @@ class _Parser:
                     "可以去掉这部分再问，或在「数据中心」导入包含它的数据。",
                     f'This data cannot answer that: nothing in it corresponds to "{phrase}". '
                     "Ask without it, or import data that has it.",
+                )
+            if UNREAD_CONDITION.search(phrase):  # 实收不到应收85%: a bound that is another figure, never dropped
+                return self._clarify(
+                    "unsupported",
+                    f"条件「{phrase}」目前表达不了（只能把一个指标和具体数字比较，例如「完成率低于80%」）。"
+                    "可以分别查两个指标，或换成具体数字再问。",
+                    f'The condition "{phrase}" cannot be expressed yet (a figure can only be compared with a number, '
+                    'e.g. "achievement below 80%"). Ask for both figures, or give a number.',
                 )
             self.notes.append(self._zh(f"没有用上：「{phrase}」", f'not used: "{phrase}"'))
         return None

@@ -334,3 +334,6 @@ def test_a_figure_asked_by_the_files_own_column_name_is_read(loaded_store):
     assert answer_data_question(store, "2018年1月各客户的实收金额").spec.dimensions == ["partner"]
     assert answer_data_question(store, "2018年实收是多少").spec.metrics == ["revenue"], "实收 for 实收金额"
     assert answer_data_question(store, "2018年销售是多少").spec.metrics == ["revenue"], "销售 of 销售数量 stays 销售额"
+    # one figure bounded by another (实收 below 85% of 应收) cannot be expressed: named, never answered without it
+    bounded = answer_data_question(store, "2018年实收不到应收85%的客户")
+    assert not isinstance(bounded, DataAnswer) and "不到应收" in bounded.question, bounded
