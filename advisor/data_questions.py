@@ -216,6 +216,11 @@ class DataContext:
                     taken = METRIC_WORDS.get(name.lower())  # 销售 (of 销售数量) already means 销售额: not taken
                     if len(name) >= 2 and name.lower() not in found and (name == header.strip() or taken is None):
                         found[name.lower()] = key
+        for key, metric in self.extra_metrics.items():  # a kept measure 应收金额 is also asked as 应收
+            stem = re.sub(r"(?:金额|数量)$", "", metric.zh.strip())
+            if stem != metric.zh.strip() and len(stem) >= 2 and stem.lower() not in found:
+                if METRIC_WORDS.get(stem.lower()) is None:
+                    found[stem.lower()] = key
         self.header_metrics = sorted(found.items(), key=lambda pair: -len(pair[0]))
 
     def add_attributes(self, attributes: list, values: dict[str, list[str]]) -> None:
@@ -2018,6 +2023,9 @@ class _Parser:
                     "Ask without it, or import data that has it.",
                 )
             if UNREAD_CONDITION.search(phrase):  # 实收不到应收85%: a bound that is another figure, never dropped
+                # named with what it compares to (不到 → 不到应收85%), as the question wrote it
+                said = re.search(re.escape(phrase) + r"[^，,。；;？?！!\s的]{0,12}", self.scan.text)
+                phrase = said.group(0) if said else phrase
                 return self._clarify(
                     "unsupported",
                     f"条件「{phrase}」目前表达不了（只能把一个指标和具体数字比较，例如「完成率低于80%」）。"
@@ -2885,6 +2893,16 @@ class _Parser:
         if not share and self.combined and (spec_data.get("limit") or 0) > 1 and spec_data.get("sort"):
             # 前十大客户一共贡献了多少毛利: the ranked rows summed (with their share of the whole)
             spec_data["share"] = "top"
+        if share and len(spec_data["metrics"]) >= 2 and not spec_data["dimensions"]:
+            # 实收占应收的比例 / collected vs billed ratio: one figure over another, not each one's share of a whole
+            names = "、".join(METRICS[k].label(self.lang) for k in spec_data["metrics"])
+            return self._clarify(
+                "unsupported",
+                f"「{names}」两个指标之间的比值目前不能直接算（占比只能是一个指标在整体里的份额）。"
+                "可以分别问这两个指标，再相除。",
+                f"A ratio of one figure to another ({names}) cannot be computed yet (a share is one figure's part of "
+                "its whole). Ask for each figure separately.",
+            )
         if share:
             spec_data["share"] = "top" if spec_data.get("limit") and not self._each_word() else "each"
             # 华东的销售里乳制品占几成: 华东 names the whole the share is of, 乳制品 the part

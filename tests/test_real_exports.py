@@ -337,3 +337,8 @@ def test_a_figure_asked_by_the_files_own_column_name_is_read(loaded_store):
     # one figure bounded by another (实收 below 85% of 应收) cannot be expressed: named, never answered without it
     bounded = answer_data_question(store, "2018年实收不到应收85%的客户")
     assert not isinstance(bounded, DataAnswer) and "不到应收" in bounded.question, bounded
+    # the kept measure 应收金额 answers to 应收; 实收占应收的比例 is a ratio of two figures, asked back (it was
+    # answered as each figure's share of its own total, 100%)
+    assert answer_data_question(store, "2018年应收是多少").spec.metrics[0].startswith("x_")
+    ratio = answer_data_question(store, "2018年实收占应收的比例")
+    assert not isinstance(ratio, DataAnswer) and "比值" in ratio.question, ratio
