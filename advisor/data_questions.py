@@ -202,33 +202,32 @@ class DataContext:
     extra_metrics: dict[str, Any] = field(default_factory=dict)
     dim_words_zh: dict[str, str] = field(default_factory=lambda: dict(DIM_WORDS_ZH))
     dim_words_en: dict[str, str] = field(default_factory=lambda: dict(DIM_WORDS_EN))
-    # The imported files' own names for the figures they filled (实收金额 / QUANTITYORDERED): (name, metric key)
-    header_metrics: list[tuple[str, str]] = field(default_factory=list)
+    # The imported files' own names for the figures they filled (实收金额 / QUANTITYORDERED), matched as written
+    header_metrics: list[tuple[re.Pattern, str]] = field(default_factory=list)
 
     def add_header_names(self, names: dict[str, list[str]]) -> None:
         """A column's name in the user's own file names the figure it became (实收金额 is this data's 销售额)."""
         found: dict[str, str] = {}
         for target, key in HEADER_METRICS.items():
             for header in names.get(target, []):
-                # 实收金额 is also asked as 实收, 销售数量 as 销售… only where the stem is two characters or more
-                stem = re.sub(r"(?:金额|数量)$", "", header.strip())
-                for name in {header.strip(), stem}:
-                    taken = METRIC_WORDS.get(name.lower())  # 销售 (of 销售数量) already means 销售额: not taken
-                    if len(name) >= 2 and name.lower() not in found and (name == header.strip() or taken is None):
-                        found[name.lower()] = key
-        for key, metric in self.extra_metrics.items():  # a kept measure 应收金额 is also asked as 应收
-            stem = re.sub(r"(?:金额|数量)$", "", metric.zh.strip())
-            if stem != metric.zh.strip() and len(stem) >= 2 and stem.lower() not in found:
-                if METRIC_WORDS.get(stem.lower()) is None:
-                    found[stem.lower()] = key
-        self.header_metrics = sorted(found.items(), key=lambda pair: -len(pair[0]))
+                for name in (header.strip(), _short_name(header)):
+                    if name and len(name) >= 2:
+                        found.setdefault(name.lower(), key)
+        self.header_metrics = [
+            (
+                re.compile(rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])" if name.isascii() else re.escape(name), re.I),
+                key,
+            )
+            for name, key in sorted(found.items(), key=lambda pair: -len(pair[0]))
+        ]
 
     def add_attributes(self, attributes: list, values: dict[str, list[str]]) -> None:
         """Attribute columns become dimensions (by name, and by value for filters) and measures."""
         self.extra_dimensions, self.extra_metrics = attribute_catalog(attributes)
         for key, metric in list(self.extra_metrics.items()):  # Profit → 利润: the Chinese word users type
             zh = ATTRIBUTE_ZH.get(metric.en.lower()) or ATTRIBUTE_ZH.get(metric.zh.lower())
-            added = [w for w in (zh or "").split("|") if w and w not in metric.synonyms_zh]
+            aliases = [*(zh or "").split("|"), _short_name(metric.zh) or ""]  # 应收金额 is also asked as 应收
+            added = [w for w in aliases if w and w not in metric.synonyms_zh]
             if added:
                 self.extra_metrics[key] = dataclasses.replace(metric, synonyms_zh=(*metric.synonyms_zh, *added))
         for a in attributes:
@@ -2233,11 +2232,7 @@ class _Parser:
             if found:
                 self.scan.take_all(BOUGHT, "metric", "active_partners")
                 out.append((found[0][1], "active_partners"))
-        for header, key in self.context.header_metrics:  # the file's own column name: 实收金额 / QUANTITYORDERED
-            pattern = re.compile(
-                rf"(?<![a-z0-9]){re.escape(header)}(?![a-z0-9])" if header.isascii() else re.escape(header),
-                re.IGNORECASE,
-            )
+        for pattern, key in self.context.header_metrics:  # the file's own column name: 实收金额 / QUANTITYORDERED
             for _m, span in self.scan.take_all(pattern, "metric", key):
                 out.append((span, key))
         for pattern, key in METRIC_PATTERNS:
@@ -2259,7 +2254,8 @@ class _Parser:
 
     def _reference_before(self) -> bool:
         """Two periods where the earlier is exactly the one before the later, equally long (2016 and 2017)."""
-        first, second = sorted(self.windows, key=lambda w: w.start)[:: len(self.windows) - 1]
+        ordered = sorted(self.windows, key=lambda w: w.start)
+        first, second = ordered[0], ordered[-1]
         before = second.compared("previous")
         return (before.start, before.end) == (first.start, first.end)
 
@@ -4157,6 +4153,13 @@ COUNTED = re.compile(r"(?:前|后|倒数)?\s*(?:\d+|[一二两三四五六七八
 # partner it names, a period, the previous answer, or an average over its partners or months (一般每月卖多少).
 # 按销量排名可以吗 names only a metric and a ranking.
 SPECIFIC_ANCHORS = frozenset({"entity", "name", "time", "follow_up", "streak", "previous", "per"})
+
+
+def _short_name(name: str) -> str | None:
+    """实收金额 → 实收: how a column named …金额 / …数量 is often asked, unless that word already names a figure
+    (销售 of 销售数量 is 销售额)."""
+    stem = re.sub(r"(?:金额|数量)$", "", name.strip())
+    return stem if stem != name.strip() and len(stem) >= 2 and stem.lower() not in METRIC_WORDS else None
 
 
 # Every word that already names a figure (销售 → revenue), so a column's short name never takes it over

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from advisor.language import CJK
 from documents.markdown import plain
 from retrieval.chunking import ARTICLE, ARTICLE_NUMBER, REFERENCE, Chunk, article_number, sentences
-from retrieval.search import QUESTION_WORDS, Evidence, analyse
+from retrieval.search import LATIN, QUESTION_WORDS, Evidence, analyse
 
 # Weights of a unit's score (chosen on the dev half of `python -m eval guidance`): shared ideas count 1, meaning
 # (cosine) 1.2, the passage's rank 0.25 / rank, the shape bonus as given by _shape_bonus.
@@ -361,7 +361,6 @@ def _items(lines: list[str], start: int) -> tuple[list[str], list[str], int]:
     return items, marks, i
 
 
-LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z' -]*")
 ASKING = re.compile(r"^(?:哪|几|多少|什么|啥|怎|如何|为何|为啥)")  # 哪几个 / 几样 / 怎么样: how it is asked, not what
 
 
@@ -380,7 +379,7 @@ def _weight(concept: frozenset[str], concepts: list[frozenset[str]]) -> float:
 def _untranslated(concept: frozenset[str]) -> bool:
     """An English word of the question the glossary has no Chinese for (existing / behalf / certified). Where no
     candidate holds it either, it tells them nothing apart and only dilutes the ideas that do."""
-    return all(LATIN_WORD.fullmatch(term) for term in concept)
+    return all(LATIN.fullmatch(term.lower()) for term in concept)
 
 
 def _holds(concept: frozenset[str], low: str) -> bool:
@@ -552,29 +551,25 @@ def choose(
     chosen = [best]
     seen = {_clean(best.text)}
     lines = _size(best)
+
+    def add(unit: Unit) -> None:
+        """Quote the unit unless it repeats one chosen, or a long list would bury what is there."""
+        nonlocal lines
+        text = _clean(unit.text)
+        if text in seen or any(text in s or s in text for s in seen) or lines + _size(unit) > LINE_BUDGET + 2:
+            return  # a shorter runner-up (one sentence) may still fit after a long list
+        chosen.append(unit)
+        seen.add(text)
+        lines += _size(unit)
+
     for score, unit in ranked[1:]:
         if len(chosen) > extra or score < best_score * RUNNER_UP:
             break
-        if lines + _size(unit) > LINE_BUDGET + 2:
-            continue  # a second long list would bury the first: a shorter runner-up (one sentence) may still fit
-        text = _clean(unit.text)
-        if text in seen or any(text in s or s in text for s in seen):
-            continue
-        chosen.append(unit)
-        seen.add(text)
-        lines += _size(unit)
+        add(unit)
     # 谁都能举报吗？会不会把我的名字透露出去: each question of the line gets the unit that answers it best
     for part in _parts(question):
-        ranked_part = rank_units(part, passages, similarity)
-        unit = ranked_part[0][1] if ranked_part else None
-        text = _clean(unit.text) if unit else ""
-        if unit is None or text in seen or any(text in s or s in text for s in seen):
-            continue
-        if lines + _size(unit) > LINE_BUDGET + 2:
-            continue
-        chosen.append(unit)
-        seen.add(text)
-        lines += _size(unit)
+        if ranked_part := rank_units(part, passages, similarity):
+            add(ranked_part[0][1])
     # Runners-up from the best unit's passage keep their reading order after it.
     ordered = [chosen[0], *sorted(chosen[1:], key=lambda u: (u.evidence.rank, u.position))]
     quoted: list[Unit] = []
