@@ -220,7 +220,12 @@ def _read_csv(path: Path | None, data: bytes | None, name: str, folder: Path, co
                 stream.seek(max(bad - 1024 * 1024, 0))
                 encoding = legacy_encoding(stream.read(2 * 1024 * 1024))
     utf8 = folder / "source.csv"
-    if encoding in ("utf-8", "utf-8-sig"):
+    # Old Mac exports end lines in a bare \r (Tableau's Superstore sample, with one \r\n at the very end): DuckDB
+    # reads one kind of line ending per file, so such a file is rewritten with \n.
+    bare_cr = re.search(rb"\r(?!\n)", head_bytes.rstrip(b"\r")) is not None
+    if bare_cr:
+        _transcode(path, data, encoding, utf8, newlines=True)
+    elif encoding in ("utf-8", "utf-8-sig"):
         if data is not None:
             utf8.write_bytes(data)
         else:
@@ -232,7 +237,8 @@ def _read_csv(path: Path | None, data: bytes | None, name: str, folder: Path, co
     if not head_text.strip():
         raise DataFileError(f"文件 {name} 是空的，没有任何内容。")
     delimiter = _sniff_delimiter(head_text)
-    header_line = next(csv.reader(io.StringIO(head_text), delimiter=delimiter), [])
+    # newline=None: lines may end in \r\n, \n or a bare \r (old Mac exports, e.g. Tableau's Superstore sample)
+    header_line = next(csv.reader(io.StringIO(head_text, newline=None), delimiter=delimiter), [])
     headers = _headers(header_line, name)
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(headers))) + "}"
     cols = [f"c{i}" for i in range(len(headers))]
@@ -262,14 +268,26 @@ def _read_csv(path: Path | None, data: bytes | None, name: str, folder: Path, co
     return _finish(con, name, "csv", encoding, delimiter, headers, folder, cleaned=True)
 
 
-def _transcode(path: Path | None, data: bytes | None, encoding: str, target: Path) -> None:
+def _transcode(path: Path | None, data: bytes | None, encoding: str, target: Path, newlines: bool = False) -> None:
+    """The file as UTF-8 in target; newlines: every line ending (\r\n, \r) becomes \n."""
     decoder = codecs.getincrementaldecoder("gb18030" if encoding == "GB18030" else encoding)(errors="strict")
     source = io.BytesIO(data) if data is not None else open(path, "rb")
+    held = ""  # a \r at the end of a chunk waits for the next one: it may be half of \r\n
+
+    def lines(text: str, final: bool = False) -> str:
+        nonlocal held
+        if not newlines:
+            return text
+        text = held + text
+        held = "" if final or not text.endswith("\r") else "\r"
+        text = text[: len(text) - len(held)]
+        return text.replace("\r\n", "\n").replace("\r", "\n")
+
     try:
         with source, open(target, "w", encoding="utf-8", newline="") as out:
             while chunk := source.read(CHUNK):
-                out.write(decoder.decode(chunk))
-            out.write(decoder.decode(b"", final=True))
+                out.write(lines(decoder.decode(chunk)))
+            out.write(lines(decoder.decode(b"", final=True), final=True))
     except UnicodeDecodeError as exc:
         raise DataFileError(
             f"文件里有不属于 {encoding} 编码的字节（位置 {exc.start}）。请用 Excel 或 WPS 打开后「另存为」"

@@ -123,14 +123,15 @@ def summarize(outcomes: list[Outcome]) -> dict:
     return report
 
 
-def load_questions(docs: Path | None) -> list[dict]:
-    """The built-in set, plus every *questions.jsonl in the documents folder (a question names its document:
-    a built-in guide's file name puts it in the builtin set)."""
+def load_questions(docs: Path | None, extra: list[Path] | None = None) -> list[dict]:
+    """The built-in set, plus every *questions.jsonl in the documents folder and any extra files (a question names
+    its document: a built-in guide's file name puts it in the builtin set)."""
     from retrieval.knowledge_base import GUIDES_DIR
 
     guides = {p.name for p in GUIDES_DIR.glob("*.md")}
     questions = [{**q, "set": "builtin"} for q in load(BUILTIN_QUESTIONS)]
-    for path in sorted(docs.glob("*questions.jsonl")) if docs is not None else []:
+    files = sorted(docs.glob("*questions.jsonl")) if docs is not None else []
+    for path in files + list(extra or []):
         questions += [{**q, "set": "builtin" if q["doc"] in guides else "docs"} for q in load(path)]
     return questions
 
@@ -164,9 +165,18 @@ def evaluate(questions: list[dict], store, kb) -> list[Outcome]:
     return outcomes
 
 
-def run(json_output: bool = False, show: bool = False, docs: Path | None = None, split: str | None = None) -> dict:
+def run(
+    json_output: bool = False,
+    show: bool = False,
+    docs: Path | None = None,
+    split: str | None = None,
+    extra: list[Path] | None = None,
+) -> dict:
     os.environ.setdefault("CANMOU_TODAY", TODAY)
-    questions = load_questions(docs)
+    questions = load_questions(docs, extra)
+    missing = sorted({q["doc"] for q in questions if q["set"] == "docs"} - {p.name for p in (docs or Path()).iterdir()})
+    if docs is not None and missing:
+        raise SystemExit(f"--docs {docs} 里缺少这些文档：{'、'.join(missing)}（来源见 eval/round2/SOURCES.md）")
     if split:
         questions = [q for q in questions if q["split"] == split]
     with tempfile.TemporaryDirectory() as tmp:

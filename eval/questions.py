@@ -141,13 +141,26 @@ def build_sample(folder: Path):
     return store
 
 
+def export_file(folder: Path, slug: str) -> Path:
+    """The export in its folder: the file named in EXPORT_FILES, else the folder's only table file."""
+    named = folder / EXPORT_FILES.get(slug, "")
+    if slug in EXPORT_FILES and named.is_file():
+        return named
+    found = [p for p in sorted(folder.glob("*")) if p.suffix.lower() in (".csv", ".txt", ".xlsx")]
+    if len(found) != 1:
+        raise SystemExit(
+            f"{folder} 里应当正好有一个导出文件（csv/txt/xlsx），现在有 {len(found)} 个；来源见 eval/round2/SOURCES.md"
+        )
+    return found[0]
+
+
 def build_export(folder: Path, exports: Path, slug: str):
     from company.errors import ImportRejected
     from company.importers import import_file
     from company.store import Store
 
     store = Store(folder / slug)
-    source = exports / slug / EXPORT_FILES[slug]
+    source = export_file(exports / slug, slug)
     try:
         import_file(store, source, max_mb=1024)
     except ImportRejected as exc:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 
 def split_name(value: str) -> str:
-    """test, dev, or a later development batch (dev2, dev3 …)."""
-    if not re.fullmatch(r"test|dev\d*", value):
-        raise argparse.ArgumentTypeError(f"{value}：只能是 test、dev 或 dev2、dev3 这样的开发题批次。")
+    """test or dev, or a later batch of either (dev2, dev3 …, test2 …)."""
+    if not re.fullmatch(r"(test|dev)\d*", value):
+        raise argparse.ArgumentTypeError(f"{value}：只能是 test、dev，或 dev2、test2 这样的后加批次。")
     return value
 
 
@@ -235,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     questions.add_argument("--json", action="store_true")
     guidance = sub.add_parser("guidance", help="指南问答评测：是否从知识库回答、答案是否说出要点、检索命中率")
     guidance.add_argument("--docs", type=Path, help="外部真实文档所在文件夹（含 questions.jsonl），与内置指南一起检索")
+    guidance.add_argument(
+        "--questions", type=Path, action="append", help="再加一批题（如仓库里的 eval/round2/guidance_questions.jsonl）"
+    )
     guidance.add_argument("--split", type=split_name, help="只跑一部分：test、dev 或后加的开发题 dev2、dev3 …")
     guidance.add_argument("--show", choices=["all", "answers"], help="列出没有答好的问题（answers：连同答案）")
     guidance.add_argument("--json", action="store_true")
@@ -253,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "guidance":
         from eval.guidance import run as run_guidance
 
-        run_guidance(args.json, args.show, args.docs, args.split)
+        run_guidance(args.json, args.show, args.docs, args.split, args.questions)
         return 0
     if args.command == "retrieval":
         from eval.retrieval import run

@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import threading
+import uuid
 from functools import lru_cache
 from pathlib import Path
 
@@ -86,7 +87,9 @@ def prepare_tiktoken() -> None:
     for name, url in TIKTOKEN_URLS.items():
         target = folder / hashlib.sha1(url.encode()).hexdigest()
         if not target.exists():
-            tmp = target.with_suffix(".tmp")
+            # A name of its own: two processes starting at once (the app and `ask`, or two evaluations) each
+            # write their copy and move it into place; with one shared .tmp name the second move found nothing.
+            tmp = target.with_name(f"{target.name}.{uuid.uuid4().hex}.tmp")
             tmp.write_bytes(gzip.decompress((data / f"{name}.tiktoken.gz").read_bytes()))
             tmp.replace(target)
 

@@ -324,3 +324,28 @@ def test_a_text_whose_bad_bytes_lie_after_the_sampled_start_is_explained(tmp_pat
     with pytest.raises(CanmouError) as caught:
         load_document(data, "制度.txt")
     assert "制度.txt" in caught.value.message and "UTF-8" in caught.value.message
+
+
+def test_two_processes_preparing_the_token_files_at_once_both_succeed(tmp_path, monkeypatch):
+    """The app and `ask` starting together each unpack tiktoken's files; the one that moves its copy into place
+    second must not find its temporary file gone (the first evaluation on a fresh machine failed this way)."""
+    from pathlib import Path
+
+    from retrieval import tokens
+
+    monkeypatch.setenv("CANMOU_CACHE_DIR", str(tmp_path))
+    write_bytes = Path.write_bytes
+    interleaved = []
+
+    def write_then_let_the_other_process_finish(self, data):
+        written = write_bytes(self, data)
+        if not interleaved:  # the other process runs its whole preparation between this write and its move
+            interleaved.append(self.name)
+            tokens.prepare_tiktoken()
+        return written
+
+    monkeypatch.setattr(Path, "write_bytes", write_then_let_the_other_process_finish)
+    tokens.prepare_tiktoken()
+    files = sorted(p.name for p in (tmp_path / "tiktoken").iterdir())
+    assert interleaved and len(files) == len(tokens.TIKTOKEN_URLS), files
+    assert not any(name.endswith(".tmp") for name in files)
