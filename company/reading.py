@@ -221,8 +221,11 @@ def _read_csv(path: Path | None, data: bytes | None, name: str, folder: Path, co
                 encoding = legacy_encoding(stream.read(2 * 1024 * 1024))
     utf8 = folder / "source.csv"
     # Old Mac exports end lines in a bare \r (Tableau's Superstore sample, with one \r\n at the very end): DuckDB
-    # reads one kind of line ending per file, so such a file is rewritten with \n.
+    # reads one kind of line ending per file, so such a file is rewritten with \n. Their text, when it is not
+    # UTF-8, is Mac Roman: read as Windows-1252, Häberlin came out as HŠberlin and a no-break space as Ê.
     bare_cr = re.search(rb"\r(?!\n)", head_bytes.rstrip(b"\r")) is not None
+    if bare_cr and encoding == "cp1252":
+        encoding = "mac_roman"
     if bare_cr:
         _transcode(path, data, encoding, utf8, newlines=True)
     elif encoding in ("utf-8", "utf-8-sig"):

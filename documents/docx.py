@@ -23,7 +23,6 @@ from docx.shared import Cm, Emu, Pt, RGBColor
 from docx.table import Table as DocxTable
 from docx.text.paragraph import Paragraph as DocxParagraph
 
-from documents.charts import render_png
 from documents.kinds import PLAN_KINDS
 from documents.markdown import REFERENCES_NOTE, excerpt, metadata_lines
 from documents.model import CITATION, Paragraph, PlanDocument, Table, numbered_headings
@@ -457,6 +456,8 @@ def _chart(doc: Document, chart, number: int, style: DocxStyle) -> None:
     picture.alignment = WD_ALIGN_PARAGRAPH.CENTER
     picture.paragraph_format.keep_with_next = True
     picture.paragraph_format.first_line_indent = Pt(0)
+    from documents.charts import render_png  # matplotlib (~0.8 s) only when a chart is drawn
+
     picture.add_run().add_picture(io.BytesIO(render_png(chart)), width=Cm(style.chart_width_cm))
     caption = doc.add_paragraph(f"图{number}　{chart.caption or chart.title}", style="Caption")
     caption.alignment = WD_ALIGN_PARAGRAPH.CENTER

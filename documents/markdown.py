@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from documents.charts import render_png
 from documents.kinds import PLAN_KINDS
 from documents.model import Chart, Paragraph, PlanDocument, Reference, Table, numbered_headings
 from documents.tables import header, numeric_columns, rows
@@ -120,6 +119,8 @@ def _chart(chart: Chart, number: int, image_dir: Path | str | None, prefix: str)
     folder = Path(image_dir)
     folder.mkdir(parents=True, exist_ok=True)
     name = f"fig-{number}.png"
+    from documents.charts import render_png  # matplotlib (~0.8 s) only when a chart is drawn
+
     (folder / name).write_bytes(render_png(chart))
     return f"![{caption}]({prefix}{name})\n\n*{caption}*"
 

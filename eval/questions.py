@@ -256,8 +256,9 @@ def run(
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         stores = {"sample": build_sample(folder)}
-        if exports is not None:
-            extra = load(export_cases or exports.parent / "eval_data" / "export_cases.jsonl")
+        first_round = export_cases or (exports.parent / "eval_data" / "export_cases.jsonl" if exports else None)
+        if exports is not None and first_round.is_file():  # the first round's export cases, when present
+            extra = load(first_round)
             cases += extra
             for slug in sorted({c["dataset"] for c in extra}):
                 stores[slug] = build_export(folder, exports, slug)
