@@ -50,6 +50,7 @@ from company.semantic import (
     month_end,
     quarter_start,
     range_label,
+    row_geography,
     shift_date,
     spec_error_message,
     wan,
@@ -206,7 +207,16 @@ class DataContext:
     header_metrics: list[tuple[re.Pattern, str]] = field(default_factory=list)
 
     def add_header_names(self, names: dict[str, list[str]]) -> None:
-        """A column's name in the user's own file names the figure it became (实收金额 is this data's 销售额)."""
+        """A column's name in the user's own file names the figure it became (实收金额 is this data's 销售额) and
+        the dimension it feeds (TERRITORY is this data's region, 社保卡号 its customer); built-in words win."""
+        for target, key in HEADER_DIMENSIONS.items():
+            for header in names.get(target, []):
+                word = _normalise(header.strip())
+                words = {word, re.sub(r"(?<=[\u4e00-\u9fff])(?:编号|号|代码)$", "", word)}  # 社保卡号 / 社保卡
+                for w in words:
+                    if len(w) >= 2 and not re.fullmatch(r"[\d\W_]+", w):
+                        (self.dim_words_en if re.search("[a-z]", w) else self.dim_words_zh).setdefault(w, key)
+                        self.dim_words_zh.setdefault(w, key)  # 按STATUS: Chinese markers take Latin names too
         found: dict[str, str] = {}
         for target, key in HEADER_METRICS.items():
             for header in names.get(target, []):
@@ -408,6 +418,7 @@ def context_for(store: Store) -> DataContext:
     context = DataContext.build(span.last, partners, products)
     context.span = span
     context.add_attributes(kept, values)
+    context.extra_dimensions.update(row_geography(store.meta("row_geography", []) or []))
     context.add_header_names(store.meta("header_names", {}) or {})
     with _CONTEXT_LOCK:
         while len(_CONTEXTS) >= _CONTEXT_CACHE_SIZE:
@@ -431,6 +442,9 @@ MONTH_EN_FULL = "january|february|march|april|june|july|august|september|october
 CN_NUM = "[零〇一二两三四五六七八九十百千]+"
 N_ZH = rf"(\d{{1,3}}|{CN_NUM})"
 N_EN = r"(\d{1,4}|" + "|".join(EN_NUMBERS) + ")"
+
+
+CURRENCY_SIGN = re.compile(r"(?:US\$|[$¥￥€£])(?=\s*\d)")
 
 
 def _normalise(text: str) -> str:
@@ -1331,6 +1345,8 @@ class _Parser:
         self.context = context
         self.previous = previous  # the frame of the conversation's last data answer (华南呢？ inherits it)
         self.lang: Language = language_of(question)
+        # $100,000 / ¥50万: the currency sign before a figure says no more than the amount does
+        question = CURRENCY_SIGN.sub(" ", question)
         self.display = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", question)).strip()
         self.scan = _Scan(TIER_PAIR.sub(_tier_pair, _normalise(question)))
         if len(self.display) != len(self.scan.text):
@@ -1700,8 +1716,14 @@ class _Parser:
             if self.scan.free(m.start(), m.end()):
                 candidates.append((m.start(), m.end(), "active_products", m.group(0)))
         # 每个月有多少家在进货 / 几家下了单: the partners that bought, not every partner on the books
-        buying = r"(?:在|有|还在)?(?:进货|进了货|进过货|下单|下了单|下过单|买过|买了|采购|拿货|拿了货|有销售|有业绩)"
+        buying = (
+            r"(?:在|有|还在)?(?:进货|进了货|进过货|下单|下了单|下过单|买过|买了|采购|拿货|拿了货|有销售|有业绩"
+            r"|来了|来过|来买|光顾)"
+        )
         for m in re.finditer(rf"(?:多少|几)\s*(?:个|家|位)?(?:{types})?\s*{buying}", work):
+            candidates.append((m.start(), m.end(), "active_partners", m.group(0)))
+        # 3月来了多少顾客: the verb before the count (来了 / 买了 多少客户) counts those who came, not the books
+        for m in re.finditer(rf"{buying}\s*(?:多少|几)\s*(?:个|家|位)?\s*(?:{types})", work):
             candidates.append((m.start(), m.end(), "active_partners", m.group(0)))
         candidates.sort(key=lambda c: (-(c[1] - c[0]), c[0]))
         out = []
@@ -2590,6 +2612,17 @@ class _Parser:
             and all(METRICS[k].adds_up_over(DIMENSIONS["month"]) for k in metrics)
         ):
             return self._ask_average()
+        if average is None and self.bare_average is not None and self.scan.free(*self.bare_average) and metrics:
+            # 上季度平均满意度 / 平均完成率: a score or rate is already an average over its window; said so
+            self.scan.take(*self.bare_average, "filler")
+            word = self.scan.text[self.bare_average[0] : self.bare_average[1]]
+            self.unused = [u for u in self.unused if u.strip().lower() != word]
+            said = "、".join(METRICS[k].label(self.lang) for k in metrics)
+            self.notes.append(
+                self._zh(
+                    f"{said}本身是整体平均口径，给出期间的整体数值", f"{said} is itself an average: the overall figure"
+                )
+            )
         if not metrics:  # thresholds named no metric they could belong to
             return self._clarify(
                 "missing_metric",
@@ -4166,6 +4199,21 @@ METRIC_WORDS: dict[str, str] = {
     word.lower(): m.key for m in METRICS.values() for word in (*m.synonyms_zh, *m.synonyms_en, m.zh, m.en)
 }
 # An imported column (table.field) and the figure its own name asks for
+# The imported files' own names for the fields a dimension reads (TERRITORY → region, 社保卡号 → partner)
+HEADER_DIMENSIONS: dict[str, str] = {
+    "sales.partner_id": "partner",
+    "sales.partner_name": "partner",
+    "sales.sold_to_region": "region",
+    "sales.sold_to_province": "province",
+    "sales.sold_to_city": "city",
+    "sales.sold_to_country": "country",
+    "sales.sku": "product",
+    "partners.region": "region",
+    "partners.province": "province",
+    "partners.city": "city",
+    "partners.country": "country",
+}
+
 HEADER_METRICS: dict[str, str] = {
     "sales.revenue": "revenue",
     "sales.quantity": "quantity",

@@ -1390,6 +1390,8 @@ def _write(con: duckdb.DuckDBPyConnection, plan: ImportPlan) -> None:
             if header.strip() not in known:
                 known.append(header.strip())
     set_meta(con, "header_names", names)
+    if plan.report.table == "partners":  # a partner master gives each partner its region: the base rule holds
+        set_meta(con, "row_geography", [])
 
 
 def _mode(column: str) -> str:
@@ -1446,6 +1448,9 @@ def _create_partners(con: duckdb.DuckDBPyConnection, plan: ImportPlan) -> None:
         "UNION ALL SELECT name, partner_id FROM _new_partners WHERE name NOT IN (SELECT name FROM _existing_names)"
     )
     rows = con.execute("SELECT partner_id, name, region FROM _new_partners ORDER BY partner_id").fetchall()
+    if rows:  # partners made from the rows: the rows' own geography is what a sale's region means (row_geography)
+        fields = [f for f in ("region", "province", "city", "country") if f"sold_to_{f}" in has]
+        set_meta(con, "row_geography", sorted(set(fields) | set(get_meta(con, "row_geography", []) or [])))
     report.created_partner_count = len(rows)
     report.created_partners = [{"partner_id": p, "name": n, "region": r} for p, n, r in rows[:50]]
 

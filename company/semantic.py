@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 from datetime import date, timedelta
 from typing import Any, Literal
@@ -155,7 +155,7 @@ _BASE_DIMENSIONS: dict[str, Dimension] = {
             "partner",
             "伙伴",
             "partner",
-            ("伙伴", "经销商", "客户", "代理商", "渠道伙伴", "合作伙伴", "渠道商"),
+            ("伙伴", "经销商", "客户", "代理商", "渠道伙伴", "合作伙伴", "渠道商", "顾客"),
             ("partner", "distributor", "dealer", "customer"),
             {
                 "sales": "x.partner_id",
@@ -306,6 +306,9 @@ _BASE_METRICS: dict[str, Metric] = {
                 "销售收入",
                 "业绩",
                 "销售金额",
+                "消费金额",  # what a customer spends (a till or pharmacy export), never our 费用 (expenses)
+                "消费额",
+                "消费总额",
                 "销售",
                 "销额",
                 "业级",
@@ -551,7 +554,7 @@ _BASE_METRICS: dict[str, Metric] = {
             ("number of orders", "order count", "orders"),
             ("sales",),
             "coalesce(sum({sales}.order_count), 0)",
-            "窗口内不同订单号的个数",
+            "窗口内不同订单号的个数（没有订单号的行：同一客户同一天算一单）",
         ),
         Metric(
             "order_lines",
@@ -787,6 +790,23 @@ def attribute_catalog(attributes: list) -> tuple[dict[str, Dimension], dict[str,
             expressions = {a.table: f"x.{column}"} if a.table in PARTNER_SOURCES else {}
         dims[a.column] = Dimension(a.column, a.zh, a.en, names_zh, names_en, expressions, (a.column,))
     return dims, metrics
+
+
+GEOGRAPHY = ("region", "province", "city", "country")
+
+
+def row_geography(fields: list[str]) -> dict[str, Dimension]:
+    """Where a dataset's partners were made from its sales rows (an order export: Superstore's Region, State and
+    City are the order's), a sale's region is the row's own, not the one region given to its customer (the
+    region most of the customer's rows name): "West region sales" are the rows marked West. The store's meta
+    row_geography (company.importers) lists the fields for which this holds; the base definitions stand otherwise."""
+    out = {}
+    for key in fields:
+        if key in GEOGRAPHY and key in _BASE_DIMENSIONS:
+            base = _BASE_DIMENSIONS[key]
+            expressions = {**base.expressions, "sales": f"coalesce(x.sold_to_{key}, p.{key})"}
+            out[key] = replace(base, expressions=expressions)
+    return out
 
 
 SOURCE_ZH = {
@@ -1458,7 +1478,9 @@ class _Compiler:
             if "active_products" in need:  # one name under several codes is one product (product_key_sql)
                 cols.append(f"count(DISTINCT {PRODUCT_KEY}) AS active_products")
             if need & {"order_count", "aov"}:
-                cols.append("count(DISTINCT x.order_id) AS order_count")
+                # A till or pharmacy export has no order number: one customer's lines of one day are one purchase
+                one_purchase = "x.partner_id || '@' || CAST(x.date AS VARCHAR)"
+                cols.append(f"count(DISTINCT coalesce(x.order_id, {one_purchase})) AS order_count")
             if "order_lines" in need:
                 cols.append("count(*) AS order_lines")
             if "new_partners" in need:

@@ -1958,3 +1958,47 @@ def test_a_partial_name_read_counts_as_read_and_an_unordered_ranking_runs_high_t
     ranked = spec_of(ctx, "2026年上半年各月按销售额排一下")
     assert ranked.sort is not None and ranked.sort.direction == "desc", ranked
     assert spec_of(ctx, "2026年上半年各月按销售额从低到高排一下").sort.direction == "asc", "a direction said wins"
+
+
+def test_round2_dev_wordings_over_a_till_export_are_read_as_asked(tmp_path):
+    """A pharmacy till export (no order number; the customer is a 社保卡号): one customer's lines of one day are
+    one purchase (客单价), 顾客 and the card column name the customer, 消费金额 is what they spent (not 费用),
+    来了多少顾客 counts who came in the month, 1月买过、2月没再来 is the customers lost, and $ before a figure
+    is the amount."""
+    from company.importers import import_file
+    from company.store import Store
+
+    rows = [  # card, date, product, amount
+        ("C1", "2018-01-03", "A", 10.0),
+        ("C1", "2018-01-03", "B", 30.0),  # the same purchase as the line above
+        ("C1", "2018-02-05", "A", 20.0),
+        ("C2", "2018-01-09", "A", 50.0),
+        ("C3", "2018-02-11", "B", 70.0),
+    ]
+    lines = ["购药时间,社保卡号,商品编码,商品名称,销售数量,应收金额,实收金额"]
+    lines += [f"{d},{c},{p},药品{p},1,{v},{v}" for c, d, p, v in rows]
+    store = Store(tmp_path / "till")
+    import_file(store, ("\n".join(lines) + "\n").encode(), filename="till.csv")
+
+    def value(question: str) -> float:
+        reply = answer_data_question(store, question)
+        assert isinstance(reply, DataAnswer), (question, reply)
+        return float(reply.frame.select_dtypes("number").iloc[0, 0])
+
+    assert value("2018年客单价多少") == pytest.approx(180 / 4)  # 4 purchases: C1 twice, C2, C3
+    assert value("2018年1月订单数") == 2
+    assert value("一共有多少个顾客") == 3
+    assert value("2018年2月来了多少顾客") == 2
+    assert value("2018年1月买过、2月没再来的顾客有多少") == 1  # C2
+    top = answer_data_question(store, "消费金额最高的2个社保卡号")
+    assert top.spec.metrics == ["revenue"] and top.spec.dimensions == ["partner"], top.spec
+    assert top.frame["revenue"].tolist() == [70.0, 60.0]
+    spent = answer_data_question(store, "customers with more than $55 in sales in 2018")
+    assert isinstance(spent, DataAnswer) and spent.spec.filters[0].value == 55, spent
+
+
+def test_a_bare_average_of_a_rate_is_the_rate_itself(company, ctx):
+    """平均完成率 with nothing to average over: a rate is already an average over its window (it was refused as
+    a word the data has nothing for); 平均销售额 is still asked back (per customer or per month)."""
+    assert spec_of(ctx, "2026年第二季度平均完成率").metrics == ["achievement"]
+    assert isinstance(parse("今年平均销售额", ctx), Clarification)
