@@ -52,6 +52,18 @@ GUIDANCE = re.compile(
     r"\bhow (?:is|are)\b.{0,60}\b(?:calculated|computed|measured|worked out|set)\b",
     re.IGNORECASE,
 )
+# A question about what a document says (评审报告里…, 按规定…, per the template, does the review say …): the
+# knowledge base holds the document, whatever data words the question also uses (partner types, collection rate).
+DOCUMENT = re.compile(
+    r"(?:报告|评审|文件|文档|规定|条例|办法|法规|法律|模板|指南|手册|制度)(?:里|中|上|内|说|提到|要求|规定)|"
+    r"(?:按|根据|依照|依据|按照)(?:这份|该|本|这个|那份)?(?:报告|评审|文件|文档|规定|条例|办法|法规|法律|模板|指南|手册|制度)|"
+    r"\b(?:per|according to|under|in|does|do|did) (?:the|this|that|our)(?: [\w-]+){0,3}? "
+    r"(?:review|report|regulations?|rules|law|template|guides?|playbook|policy|document|doc|file|"
+    r"handbook|manual|plan template)\b|"
+    r"\bthe (?:review|report|regulation|template|playbook|handbook) (?:say|says|said|want|wants|recommend|recommends|"
+    r"require|requires|suggest|suggests|put|puts|list|lists)\b",
+    re.IGNORECASE,
+)
 # Words that lean towards practice but also open questions about the company's own figures (哪些渠道上季度销售额下降了,
 # 华东区一般每月卖多少, 4到6月每个月都卖出的药有几种): guidance only when the data does not answer the question
 # outright.
@@ -106,7 +118,7 @@ class Evidence:
 def words(question: str) -> tuple[bool, bool, tuple[str, ...]]:
     return (
         bool(DRAFT.search(question)),
-        bool(GUIDANCE.search(question) or GUIDANCE_WEAK.search(question)),
+        bool(GUIDANCE.search(question) or GUIDANCE_WEAK.search(question) or DOCUMENT.search(question)),
         tuple(name for name, pattern in EXPLICIT.items() if pattern.search(question)),
     )
 

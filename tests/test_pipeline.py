@@ -276,3 +276,20 @@ def test_an_imported_attribute_can_be_grouped_and_ranked_through_the_pipeline(tm
     if rows is not None:
         assert len(values) == rows  # 数值 stays the answer's own rows; the chart's ranking is a table of its own
         assert any(t.name == "排名" and len(t.frame) > rows for t in reply.tables)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "per the rebate plan template, a dealer's collection rate came in at 92% — how much of the rebate do they get?",
+        "按返利方案模板里的规定，回款率92%能拿多少返利",
+    ],
+)
+def test_a_question_about_what_a_document_says_goes_to_the_knowledge_base(ctx, question):
+    """A question that names the document it asks about (per the template / 模板里) is answered from it, even when it
+    also names data figures (回款率: it was asked back as a ratio of two figures)."""
+    from advisor.pipeline import answer
+
+    reply = answer(question, ctx)
+    assert reply.route.intent == "guidance" and reply.citations, reply.markdown[:200]
+    assert "80%" in reply.markdown.split("**")[0] or "80%" in reply.markdown, reply.markdown[:400]
