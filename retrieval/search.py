@@ -18,7 +18,7 @@ import numpy as np
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from retrieval.chunking import Chunk
-from retrieval.glossary import translate
+from retrieval.glossary import bridge, translate
 from retrieval.synonyms import expand_terms, expand_text
 from retrieval.tokens import bigrams, words
 
@@ -141,25 +141,29 @@ class QueryTerms:
     concepts: list[frozenset[str]]
 
 
-def analyse(query: str) -> QueryTerms:
+def analyse(query: str, known: Callable[[str], bool] | None = None) -> QueryTerms:
+    """The question's words and ideas; `known` (is this Chinese word in the texts searched?) lets an English word
+    the glossary lacks reach the dictionary's Chinese words that those texts use (banned -> 禁止)."""
     own = words(query)
     translated = translate(query) if re.search(r"[A-Za-z]", query) else []
     # direct-selling is one glossary phrase but two of the question's words: both are translated
     translated_words = {w for phrase, _terms in translated for w in re.split(r"[\s\-']+", phrase) if w}
-    # Every idea of the question counts for the gate; an English word the glossary cannot translate
-    # stays itself (it still matches English text in uploaded documents).
-    concepts = [
-        frozenset(expand_terms([w]))
-        for w in dict.fromkeys(own)
-        if w not in translated_words and w not in QUESTION_WORDS
-    ]
+    # Every idea of the question counts for the gate; an English word neither the glossary nor the dictionary can
+    # translate stays itself (it still matches English text in uploaded documents).
+    concepts: list[frozenset[str]] = []
     extra: list[str] = []
+    for w in dict.fromkeys(own):
+        if w in translated_words or w in QUESTION_WORDS:
+            continue
+        bridged = bridge(w, known) if known is not None and LATIN.fullmatch(w) else ()
+        extra += bridged
+        concepts.append(frozenset(expand_terms([w, *bridged])))
     for _phrase, terms in translated:
         tokens = list(dict.fromkeys(words(" ".join(terms))))
         extra += tokens
         concepts.append(frozenset(expand_terms(tokens)))
     expanded = expand_terms(own + extra)
-    text = " ".join([query, *expand_text(query), *(t for _p, terms in translated for t in terms)])
+    text = " ".join([query, *expand_text(query), *(t for _p, terms in translated for t in terms), *extra])
     # 特许人招加盟: 特许 and 加盟 are one idea once expanded, and count once
     return QueryTerms(own, expanded, bigrams(text), list(dict.fromkeys(concepts)))
 
@@ -216,6 +220,11 @@ class HybridSearcher:
         if not clauses:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def _knows(self, word: str) -> bool:
+        """A word the company's own documents use: our glossary already covers the built-in guides' terms, and the
+        dictionary's everyday senses (seeing -> 看到, leaked -> 泄气) only add noise there."""
+        return bool(self._df[True].get(word))
 
     def _foreign(self, concept: frozenset[str]) -> bool:
         return all(LATIN.fullmatch(w) and not (self._df[True].get(w) or self._df[False].get(w)) for w in concept)
@@ -303,7 +312,7 @@ class HybridSearcher:
         if not query or not self.chunks:
             return SearchResult(query, [], elapsed_ms=(time.perf_counter() - started) * 1000)
         mask = self._mask(sources, topics, guides)
-        terms = analyse(query)
+        terms = analyse(query, self._knows)
         ranked: dict[str, list[tuple[int, float]]] = {}
         if "words" in legs:
             ranked["words"] = self._lexical(self._words, terms.expanded, mask)

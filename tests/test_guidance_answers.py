@@ -644,3 +644,32 @@ def test_a_hyphenated_english_phrase_is_translated_whole_not_left_half_unread():
     assert any("直销" in c for c in concepts), concepts
     assert shape_of("政府指导价到底咋回事？") == "definition"
     assert any("政府" in c for c in analyse("Can the government bureau fine us?").concepts)
+
+
+IMPORT_RULES = """# 进口商品经营规定
+
+第三条 经销商应当建立进货查验制度，查验供货商的营业执照和产品合格证明。
+
+第四条 经销商不得销售没有中文标签的进口食品，也不得销售超过保质期的食品。
+
+第五条 经销商应当保存进货凭证，保存期限不少于二年。
+
+第六条 违反第四条的，由公司取消其当年全部返利。
+"""
+
+
+def test_an_english_word_the_glossary_lacks_reaches_the_documents_chinese_through_the_dictionary(guides_kb, tmp_path):
+    """labels / imported are in no glossary of ours; CC-CEDICT read backwards gives 标签 / 进口, kept because the
+    uploaded rules use them, so the English question finds its article among the 29 guides."""
+    folder = tmp_path / "kb"
+    shutil.copytree(guides_kb.folder, folder)
+    kb = KnowledgeBase(folder)
+    kb.add("进口商品经营规定.md", IMPORT_RULES.encode("utf-8"))
+    question = "can we sell imported food that has no labels?"
+    terms = analyse(question, kb.searcher()._knows)
+    assert any("标签" in concept and "labels" in concept for concept in terms.concepts)
+    assert not any("标签" in concept for concept in analyse(question).concepts)  # nothing to check it against
+    first = kb.search(question, k=5).passages[0]
+    assert first.chunk.source == "进口商品经营规定.md" and "中文标签" in first.chunk.text and first.relevant
+    # a built-in guide's question is not bent by everyday dictionary senses: only the documents' words count
+    assert not any("看到" in concept for concept in analyse("we're seeing low prices", kb.searcher()._knows).concepts)
