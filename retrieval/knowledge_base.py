@@ -7,6 +7,11 @@ embedded again. Every write (add, remove, reindex, that clean-up) holds one writ
 shared by all processes and threads: a running add's vectors and stored original are not in SQLite yet,
 so clean-up runs only when it holds the lock, i.e. when no add is running anywhere. Opening is cheap:
 a data question that never searches does not load chromadb.
+
+Searching reads the vectors from a snapshot beside SQLite (<collection>.vectors.npz), written from chromadb after
+a clean-up when every passage has its vectors, and valid while SQLite holds exactly the passages it was written
+for: a question in a new process then neither imports chromadb (1.3 s) nor runs the clean-up. A knowledge base
+of more than VECTOR_SNAPSHOT_MAX vectors is searched through chromadb's own index.
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
 import re
 import sqlite3
 import threading
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -27,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import filelock
+import numpy as np
 
 from company.errors import CanmouError
 from knowledge.loaders import SUPPORTED, LoadedDocument, load_document
@@ -44,6 +52,9 @@ DENSE_UNITS_PER_CHUNK = 4
 # 0.777, instead of 0.916 / 0.803 (passage text alone, without title and headings: 0.881 / 0.763).
 FULL_DENSE_MAX_CHUNKS = 400
 LOCK_FILE = "kb.lock"
+# Up to this many vectors (about 400 MB as float32 at 512 dimensions) a search compares the question with every
+# vector in memory, which is exact; a bigger knowledge base is searched through chromadb's approximate index.
+VECTOR_SNAPSHOT_MAX = 200_000
 ADD_WAIT_S = 900.0  # an add waits this long for another one (a 30 MB text takes minutes), reporting as it waits
 REMOVE_WAIT_S = 15.0  # a removal is a click: rather than hang, it says what is running
 LOCK_POLL_S = 1.0
@@ -57,6 +68,30 @@ _log = logging.getLogger(__name__)
 
 def _silent(_fraction: float, _message: str) -> None:
     pass
+
+
+@dataclass(frozen=True)
+class VectorSnapshot:
+    """Every passage's vectors, in memory for searching (see the module's notes)."""
+
+    chunk_ids: tuple[str, ...]  # the passage of each row (a passage has one to DENSE_UNITS_PER_CHUNK rows)
+    matrix: np.ndarray  # unit-length rows
+
+    def nearest(
+        self, vector: np.ndarray, n: int, allowed: Callable[[str], bool] | None = None
+    ) -> list[tuple[str, float]]:
+        """The n passages closest to the vector, each by its closest row, best first."""
+        if not len(self.chunk_ids):
+            return []
+        similarity = self.matrix @ vector
+        best: dict[str, float] = {}
+        for row in np.argsort(-similarity, kind="stable"):
+            chunk_id = self.chunk_ids[row]
+            if chunk_id not in best and (allowed is None or allowed(chunk_id)):
+                best[chunk_id] = float(similarity[row])
+                if len(best) >= n:
+                    break
+        return list(best.items())
 
 
 SCHEMA = """
@@ -553,21 +588,74 @@ class KnowledgeBase:
         ]
 
     def searcher(self) -> HybridSearcher:
-        self._consistent()
         with self._lock:
             if self._searcher is None:
+                chunks = self.chunks()
                 with self._db() as db:
                     rows = db.execute("SELECT words, bigrams FROM chunks ORDER BY doc_id, position").fetchall()
+                snapshot = self._snapshot([c.chunk_id for c in chunks])
+                dense = self._dense_query if snapshot is None else self._snapshot_query(snapshot)
                 self._searcher = HybridSearcher(
-                    self.chunks(), [r[0].split() for r in rows], [r[1].split() for r in rows], self._dense_query
+                    chunks, [r[0].split() for r in rows], [r[1].split() for r in rows], dense
                 )
             return self._searcher
+
+    def _snapshot_path(self) -> Path:
+        return self.folder / f"{self.collection_name}.vectors.npz"
+
+    def _snapshot(self, chunk_ids: list[str]) -> VectorSnapshot | None:
+        """The vectors of these passages: from the snapshot file when it was written for exactly them, else from
+        chromadb after the clean-up (and saved when every passage has its vectors); None above
+        VECTOR_SNAPSHOT_MAX vectors."""
+        digest = hashlib.sha1("\n".join([self.collection_name, *sorted(chunk_ids)]).encode()).hexdigest()
+        path = self._snapshot_path()
+        try:
+            with np.load(path, allow_pickle=False) as saved:
+                if str(saved["fingerprint"]) == digest and len(saved["chunk_ids"]) <= VECTOR_SNAPSHOT_MAX:
+                    return VectorSnapshot(tuple(saved["chunk_ids"].tolist()), saved["matrix"])
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            pass  # none yet, or unreadable: rebuilt below
+        self._consistent()
+        collection = self._chroma()
+        if collection.count() > VECTOR_SNAPSHOT_MAX:
+            return None
+        stored = collection.get(include=["embeddings"])
+        wanted = set(chunk_ids)
+        rows = [
+            (vector_id.split("#", 1)[0], vector)
+            for vector_id, vector in zip(stored["ids"], stored["embeddings"], strict=True)
+            if vector_id.split("#", 1)[0] in wanted  # a running add's vectors are not searched yet
+        ]
+        matrix = np.asarray([r[1] for r in rows], dtype=np.float32) if rows else np.zeros((0, 0), dtype=np.float32)
+        snapshot = VectorSnapshot(tuple(r[0] for r in rows), matrix)
+        if set(snapshot.chunk_ids) == wanted:  # every passage has its vectors (else the next clean-up embeds them)
+            tmp = path.with_name(f"{path.stem}.{os.getpid()}-{threading.get_ident()}.tmp.npz")
+            try:
+                np.savez(
+                    tmp,
+                    chunk_ids=np.array(snapshot.chunk_ids, dtype=str),
+                    matrix=snapshot.matrix,
+                    fingerprint=np.array(digest),
+                )
+                os.replace(tmp, path)
+            except OSError:  # a read-only folder: read chromadb again next time
+                tmp.unlink(missing_ok=True)
+        return snapshot
+
+    def _snapshot_query(self, snapshot: VectorSnapshot):
+        def query(text: str, n: int, _where: dict[str, Any] | None, allowed: Callable[[str], bool] | None):
+            return snapshot.nearest(self._embedder().embed([text])[0], n, allowed)
+
+        return query
 
     def warm_up(self) -> None:
         """Load the tokeniser, the embedding model and the indexes now rather than on the first question."""
         self.searcher().search("渠道", k=1)
 
-    def _dense_query(self, query: str, n: int, where: dict[str, Any] | None) -> list[tuple[str, float]]:
+    def _dense_query(
+        self, query: str, n: int, where: dict[str, Any] | None, _allowed: Callable[[str], bool] | None = None
+    ) -> list[tuple[str, float]]:
+        """Through chromadb's index (a knowledge base too big for the in-memory snapshot)."""
         collection = self._chroma()
         count = collection.count()
         if count == 0:

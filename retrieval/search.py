@@ -54,7 +54,8 @@ QUESTION_WORDS = frozenset(
 DENSE_CANDIDATES = 50
 LATIN = re.compile(r"[a-z][a-z0-9\-]*")
 ORDINAL = re.compile(r"第[一二三四五六七八九十百\d]")
-DenseQuery = Callable[[str, int, dict[str, Any] | None], list[tuple[str, float]]]
+# (question, how many passages, chromadb filter, which passage ids may be returned) -> [(passage id, similarity)]
+DenseQuery = Callable[[str, int, dict[str, Any] | None, Callable[[str], bool] | None], list[tuple[str, float]]]
 
 
 @dataclass
@@ -320,7 +321,8 @@ class HybridSearcher:
             ranked["bigrams"] = self._lexical(self._bigrams, terms.bigrams, mask)
         similarity: dict[int, float] = {}
         if self._dense is not None:  # the gate needs similarity even when the dense leg is not ranked
-            hits = self._dense(query, DENSE_CANDIDATES, self._where(sources, topics))
+            allowed = None if mask.all() else (lambda cid: cid in self.position and bool(mask[self.position[cid]]))
+            hits = self._dense(query, DENSE_CANDIDATES, self._where(sources, topics), allowed)
             dense = [
                 (self.position[cid], sim) for cid, sim in hits if cid in self.position and mask[self.position[cid]]
             ]

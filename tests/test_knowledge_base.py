@@ -152,3 +152,44 @@ def test_retrieval_needs_no_network(tmp_path, monkeypatch):
     kb.add("年会.txt", DOC.encode())
     result = kb.search("经销商年会表彰", k=2)
     assert result.found and result.passages[0].chunk.source == "年会.txt"
+
+
+def test_a_new_process_searches_the_vector_snapshot_without_chromadb(guides_kb, tmp_path):
+    """The `ask` of a new process: the snapshot written for exactly SQLite's passages is searched in memory, so
+    chromadb is never imported (1.3 s); a document added since makes it stale, and it is rebuilt with it."""
+    import shutil
+    import subprocess
+    import sys
+
+    folder = tmp_path / "knowledge"
+    shutil.copytree(guides_kb.folder, folder)
+    KnowledgeBase(folder).search("窜货怎么处理", k=3)  # writes the snapshot if the copy has none yet
+    probe = (
+        "import sys; from retrieval.knowledge_base import KnowledgeBase; "
+        f"r = KnowledgeBase({str(folder)!r}).search('经销商年度大会的会场按多少人准备', k=5); "
+        "print('chromadb' in sys.modules, r.passages[0].chunk.source, r.passages[0].similarity is not None)"
+    )
+
+    def run_probe() -> list[str]:
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout.split()
+
+    assert run_probe()[0] == "False"
+    KnowledgeBase(folder).add("年会.txt", DOC.encode("utf-8"))
+    imported, source, dense = run_probe()
+    assert (imported, source, dense) == ("True", "年会.txt", "True"), "a stale snapshot is rebuilt from chromadb"
+    assert run_probe()[:2] == ["False", "年会.txt"]
+
+
+def test_the_snapshot_finds_what_chromadbs_index_finds(guides_kb, monkeypatch):
+    from retrieval import knowledge_base
+
+    kb = KnowledgeBase(guides_kb.folder)
+    questions = ["阶梯返利一般分几档", "How do we stop cross-region selling?", "经销商满意度调查多久做一次"]
+    exact = {q: [p.chunk.chunk_id for p in kb.search(q, k=5).passages] for q in questions}
+    monkeypatch.setattr(knowledge_base, "VECTOR_SNAPSHOT_MAX", 0)  # too many vectors: chromadb's own index
+    through_index = KnowledgeBase(guides_kb.folder)
+    assert through_index._snapshot([c.chunk_id for c in through_index.chunks()]) is None
+    for question in questions:
+        assert [p.chunk.chunk_id for p in through_index.search(question, k=5).passages] == exact[question]
