@@ -172,6 +172,7 @@ PARTNER_NOUNS_EN = LEXICON["PARTNER_NOUNS_EN"]
 TYPE_ENTITY = LEXICON["TYPE_ENTITY"]
 # Chinese names of countries as English exports spell them (德国 → Germany); matched case-insensitively.
 COUNTRY_ZH = LEXICON["COUNTRY_ZH"]
+STATE_ZH = {name: (str(names[0]), tuple(str(n) for n in names[1:])) for name, names in LEXICON["STATE_ZH"].items()}
 REGION_ZH: dict[str, list[str]] = LEXICON["REGION_ZH"]
 ENTITY_VALUES_MAX = 300  # an attribute with more distinct values (phone numbers, addresses) is not matched by value
 
@@ -318,6 +319,10 @@ class DataContext:
             alias(v + "省", "province", v)
             if v in PROVINCE_EN:
                 alias(PROVINCE_EN[v], "province", v)
+            for name, (code, zh_names) in STATE_ZH.items():  # 加州 for California (or CA in a dealer export)
+                if v.lower() in (name, code):
+                    for zh in zh_names:
+                        alias(zh, "province", v)
         for v in sorted(values["city"]):
             alias(v, "city", v)
             alias(v + "市", "city", v)
@@ -448,14 +453,30 @@ CURRENCY_SIGN = re.compile(r"(?:US\$|[$¥￥€£])(?=\s*\d)")
 
 
 def _normalise(text: str) -> str:
-    """Full-width to half-width (NFKC), lower case, single spaces; 18年1月 / 24年Q3 → 2018年1月 / 2024年q3."""
+    """Full-width to half-width (NFKC), lower case, single spaces; 18年1月 / 24年Q3 / 14年一共 → 2018年1月 /
+    2024年q3 / 2014年一共."""
     text = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().lower()
-    return SHORT_YEAR.sub(lambda m: ("20" if int(m.group(1)) < 70 else "19") + m.group(1), text)
+    text = SHORT_YEAR.sub(lambda m: ("20" if int(m.group(1)) < 70 else "19") + m.group(1), text)
+    text = SHORT_YEAR_ALONE.sub(lambda m: ("20" if int(m.group(1)) < 70 else "19") + m.group(1), text)
+    return CHANGE_IN_PERCENT.sub(r"\1了多少%", text)
 
 
-# A two-digit year, only where a month, quarter or half follows (not 18年经验, not 12年老客户)
+# 增长了百分之几 / 下降了百分之多少: the change as a percentage (增长了多少%), not a share (SHARE_WORDS' 百分之几)
+CHANGE_IN_PERCENT = re.compile(
+    r"(增长|下降|下滑|上涨|上升|涨|跌|提升|提高|减少|增加|降低|多|少)了?\s*百分之\s*(?:多少|几)"
+)
+
+
+# A two-digit year, where a month, quarter or half follows (not 18年经验, not 12年老客户)
 SHORT_YEAR = re.compile(
     r"(?<![\d.])(\d{2})(?=\s*年\s*(?:\d{1,2}\s*月|第?\s*[一二三四1-4]\s*季|[上下]半年|q[1-4]|全年))"
+)
+# A two-digit year on its own (14年一共卖了多少, 04年比03年, 17年有多少客户), but not a number of years: not
+# after 近 / 过去 / 这 / 前 / 第 / 了 (近10年, 合作了12年), and not before 经验 / 老 / 以上 / 多 / 左右 / 了 / 内 /
+# 的时间 (18年经验, 12年老客户, 10年以上, 5年多)
+SHORT_YEAR_ALONE = re.compile(
+    r"(?<![\d.])(?<![近去这前后来第多几余了满超过])(?<!合作)(\d{2})"
+    r"(?=\s*年(?!\s*(?:经验|老|以上|以下|以来|以内|之内|之前|之后|多|左右|了|工龄|历史|内|里|期间|的?(?:老|经验|历史|时间)|[前后])))"
 )
 
 
@@ -1082,6 +1103,7 @@ RANK_FULL = [
 # Grouping: a marker before a dimension word, or a listing word after it.
 MARK_ZH = "各个|各|按照|按|每一个|每个|每家|每|分|哪几个|哪几家|哪一个|哪个|哪些|哪家|哪|不同"
 MARK_EN = r"by|per|each|every|across|which|for each|for every|among|all"
+COUNTED_BEFORE = re.compile(r"(?:多少|几)\s*(?:个|家|位|种)?\s*$")
 DIM_WORDS_ZH = LEXICON["DIM_WORDS_ZH"]
 BARE_ZH_MIN = 2  # bare (unmarked) Chinese dimension words need two characters: 区/市/省/月/年 alone are too common
 DIM_WORDS_EN = LEXICON["DIM_WORDS_EN"]
@@ -1659,6 +1681,8 @@ class _Parser:
         occupied = [(m.start(), m.end()) for a in metric_words for m in re.finditer(re.escape(a), self.scan.work)]
         by_length = sorted(zh_words, key=len, reverse=True)
         for m in list(re.finditer(rf"(?:{MARK_ZH})\s*", self.scan.work)):
+            if m.group(0).startswith("不同") and COUNTED_BEFORE.search(self.scan.work[: m.start()]):
+                continue  # 多少个不同客户: the distinct customers counted, not a breakdown by customer
             pos = m.end()
             for word in by_length:
                 end = pos + len(word)
@@ -1704,7 +1728,7 @@ class _Parser:
                 candidates.append((m.start(1), m.end(1), counted, m.group(1)))
                 self._count_type(m.group(1))
         types = "|".join(re.escape(w) for w in PARTNER_NOUNS_ZH)
-        for m in re.finditer(rf"(?:多少|几)\s*(?:个|家|位)?(?=\s*(?:{types}))", work):
+        for m in re.finditer(rf"(?:多少|几)\s*(?:个|家|位)?(?:不同的?)?(?=\s*(?:{types}))", work):
             candidates.append((m.start(), m.end(), "partner_count", m.group(0)))
         # 哪个省的经销商最多 / B级客户最少的三个省: partners counted per group, not the group's revenue
         for m in re.finditer(rf"({types})(?:数|数量|个数)?(?=\s*(?:最多|最少))", self.scan.text):
@@ -1720,7 +1744,7 @@ class _Parser:
             r"(?:在|有|还在)?(?:进货|进了货|进过货|下单|下了单|下过单|买过|买了|采购|拿货|拿了货|有销售|有业绩"
             r"|来了|来过|来买|光顾)"
         )
-        for m in re.finditer(rf"(?:多少|几)\s*(?:个|家|位)?(?:{types})?\s*{buying}", work):
+        for m in re.finditer(rf"(?:多少|几)\s*(?:个|家|位)?(?:不同的?)?(?:{types})?\s*{buying}", work):
             candidates.append((m.start(), m.end(), "active_partners", m.group(0)))
         # 3月来了多少顾客: the verb before the count (来了 / 买了 多少客户) counts those who came, not the books
         for m in re.finditer(rf"{buying}\s*(?:多少|几)\s*(?:个|家|位)?\s*(?:{types})", work):
@@ -2398,6 +2422,8 @@ class _Parser:
         self.all_time = bool(self.scan.take_all(ALL_TIME, "time")) and window is None  # 今年以来累计: the year
         average = self._average()  # 户均 / 平均每月: before 人均 is read as per employee and 每月 as a grouping
         for m in list(NOT_IN_DATA.finditer(self.scan.work)):  # 销售人员的人均业绩: named back, never dropped
+            if m.group(0).lower() in self.context.dim_words_zh or m.group(0).lower() in self.context.dim_words_en:
+                continue  # an imported column of that name (性别, age group): the data has it
             if self.scan.free(m.start(), m.end()):
                 self.scan.take(m.start(), m.end(), "missing")
                 self.unused.append(m.group(0))
@@ -4077,6 +4103,14 @@ def evidence(store: Store, question: str, previous: QuerySpec | dict | None = No
         and ({"rank", "metric", "missing"} <= kinds or ({"missing", "time"} <= kinds and ASKS_FIGURE.search(text)))
     ):
         return "ask"  # Which sales rep had the best gross margin: a ranking of something the data lacks, said so
+    if (
+        isinstance(parsed, Clarification)
+        and parsed.reason == "unanswerable"
+        and "missing" in kinds
+        and kinds & {"rank", "metric"}
+        and (listing or each)
+    ):
+        return "ask"  # 哪个医生开的处方最多 / 男顾客和女顾客各花了多少钱: a figure of something the data lacks, said so
     ranked = {"rank", "group"} <= kinds or "threshold" in kinds
     measure = any(p[-1:] in MEASURE_SUFFIX or NOT_IN_DATA.search(p) for p in parser.unused)
     if isinstance(parsed, Clarification) and parsed.reason == "unanswerable" and ranked and measure:
@@ -4130,7 +4164,9 @@ CONJUNCTION = re.compile(r"\s*(?:和|与|及|以及|跟|、|,|，|/|&|\band\b|\b
 THE_REST = re.compile(r"其他|其它|其余|剩下的?|剩余的?|\bother\b|\bthe rest\b")
 EXCLUDING_AFTER = re.compile(r"\s*(?:以外|之外|除外|不算|不计|不含|不包括)")
 ALL_TIME = re.compile(
-    r"历史累计|累计至今|累计|至今|迄今|总共|一共|\ball[- ]time\b|\bto date\b|\bcumulative(?:ly)?\b|\bever\b"
+    r"历史累计|累计至今|累计|至今|迄今|总共|一共|(?:所有|全部|历年)(?:的)?(?:年份|年度|记录|数据)(?:里|中|内|下来)?|"
+    r"\ball[- ]time\b|\bto date\b|\bcumulative(?:ly)?\b|\bever\b|\b(?:across |over |in )?all (?:the )?years\b|"
+    r"\ball (?:the )?(?:data|records)\b"
 )
 HALF_COVERED = 0.5
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import statistics
 import tempfile
 import time
@@ -79,6 +80,14 @@ def _rows(answer) -> list[tuple[list[str], list[float]]]:
     return out
 
 
+QUARTER_LABEL = re.compile(r"^(\d{4})\s*-?\s*q([1-4])$", re.IGNORECASE)
+
+
+def _label(text: str) -> str:
+    """A group label as written by the answer or the case: 2017Q1 and 2017-Q1 are one quarter."""
+    return QUARTER_LABEL.sub(r"\1Q\2", str(text).strip())
+
+
 def judge(case: dict, answer) -> tuple[str, str]:
     expect = case["expect"]
     kind = expect["kind"]
@@ -112,7 +121,8 @@ def judge(case: dict, answer) -> tuple[str, str]:
         wanted = expect["rows"]
         if len(rows) != len(wanted):
             return "wrong", f"期望 {len(wanted)} 行，得到 {len(rows)} 行"
-        order = [next((i for i, (texts, _n) in enumerate(rows) if key in texts), None) for key, _v in wanted]
+        labels = [{_label(t) for t in texts} for texts, _n in rows]
+        order = [next((i for i, held in enumerate(labels) if _label(key) in held), None) for key, _v in wanted]
         if None in order:
             return "wrong", f"缺少 {[k for (k, _v), o in zip(wanted, order, strict=True) if o is None][:3]}"
         for (key, value), index in zip(wanted, order, strict=True):

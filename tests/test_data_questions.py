@@ -2002,3 +2002,52 @@ def test_a_bare_average_of_a_rate_is_the_rate_itself(company, ctx):
     a word the data has nothing for); 平均销售额 is still asked back (per customer or per month)."""
     assert spec_of(ctx, "2026年第二季度平均完成率").metrics == ["achievement"]
     assert isinstance(parse("今年平均销售额", ctx), Clarification)
+
+
+def test_dev11_wordings_over_an_order_export_are_read_as_asked(tmp_path):
+    """Round-2 dev11 over an order export with states, categories and customers: 14年 alone is 2014 (18年经验 is
+    not), 增长了百分之几 is the change in %, 多少个不同客户下过单 counts the buyers, 加州 is California, 所有年份里
+    is all the data (not a breakdown by year), and 年龄段 / 男顾客 / 医生 are named back, never answered without."""
+    from company.importers import import_file
+    from company.store import Store
+
+    rows = [  # order, date, customer, state, category, sales
+        ("O1", "2014-03-02", "Ann", "California", "Furniture", 100.0),
+        ("O2", "2014-07-09", "Bob", "Texas", "Technology", 300.0),
+        ("O3", "2015-02-11", "Ann", "California", "Technology", 50.0),
+        ("O4", "2015-05-20", "Cid", "California", "Furniture", 250.0),
+        ("O5", "2015-09-01", "Bob", "Texas", "Furniture", 200.0),
+    ]
+    lines = ["Order ID,Order Date,Customer Name,State,Category,Product ID,Quantity,Sales"]
+    lines += [f"{o},{d},{c},{s},{g},{g[:3]}-1,1,{v}" for o, d, c, s, g, v in rows]
+    store = Store(tmp_path / "orders")
+    import_file(store, ("\n".join(lines) + "\n").encode(), filename="orders.csv")
+
+    def value(question: str) -> float:
+        reply = answer_data_question(store, question)
+        assert isinstance(reply, DataAnswer) and len(reply.frame) == 1, (question, reply)
+        return float(reply.frame.select_dtypes("number").iloc[0, 0])
+
+    assert value("14年一共卖了多少") == 400
+    assert value("15年加州Furniture卖了多少钱啊") == 250
+    assert value("15年有多少个不同客户下过单") == 3
+    growth = answer_data_question(store, "15年销售额比14年增长了百分之几")
+    assert isinstance(growth, DataAnswer) and growth.spec.comparison == "yoy", growth
+    assert growth.spec.window.start.year == 2015
+    top = answer_data_question(store, "所有年份里消费最多的前两个客户")
+    assert top.spec.dimensions == ["partner"] and top.frame["revenue"].tolist() == [500.0, 250.0], top.spec
+    for question, missing in [
+        ("不同年龄段的客户分别消费多少", "年龄段"),
+        ("男顾客和女顾客各花了多少钱", "男顾客"),
+        ("哪个医生开的处方最多", "医生"),
+    ]:
+        reply = answer_data_question(store, question)
+        assert not isinstance(reply, DataAnswer) and missing in reply.question, (question, reply)
+
+
+def test_a_two_digit_year_is_a_year_only_where_it_cannot_be_a_number_of_years():
+    from advisor.data_questions import _normalise
+
+    assert _normalise("04年比03年") == "2004年比2003年"
+    for text in ("18年经验的经销商", "12年老客户", "合作了12年的客户", "近10年销售额", "10年以上", "合作12年"):
+        assert _normalise(text) == text
