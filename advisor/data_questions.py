@@ -3089,6 +3089,9 @@ class _Parser:
         """华东比华南多卖了多少钱 / how much more did 华东 sell than 华南: two values of one grouping, first minus
         second, when the rows are exactly those two."""
         asked = DIFFERENCE.search(self.scan.text)
+        if asked and spec.comparison != "none" and not spec.dimensions and len(spec.metrics) == 1:
+            # 2018年4月比3月实收多了多少钱: this period's figure minus the period it is compared with
+            return "period", spec.window.label, spec.window.compared(spec.comparison, self.lang).label
         dims = [d for d in spec.dimensions if not DIMENSIONS[d].is_time]
         pair = [f for f in spec.filters if f.op == "in" and isinstance(f.value, list) and len(f.value) == 2]
         if not asked or len(dims) != 1 or len(pair) != 1 or pair[0].field != dims[0] or spec.comparison != "none":
@@ -4016,9 +4019,15 @@ def answer_spec(
 def _with_difference(result: DataAnswer, difference: tuple[str, str, str]) -> DataAnswer:
     """The answer to 华东比华南多卖了多少钱: the first row's figure minus the second's, said first."""
     dim, first, second = difference
-    column = DIMENSIONS[dim].column
     key = result.spec.metrics[0]
-    rows = {str(v): x for v, x in zip(result.frame.get(column, []), result.frame.get(key, []), strict=False)}
+    if dim == "period":  # one row: the figure and the compared period's figure beside it
+        frame = result.frame
+        if len(frame) != 1 or f"{key}_compare" not in frame:
+            return result
+        rows = {first: frame[key].iloc[0], second: frame[f"{key}_compare"].iloc[0]}
+    else:
+        column = DIMENSIONS[dim].column
+        rows = {str(v): x for v, x in zip(result.frame.get(column, []), result.frame.get(key, []), strict=False)}
     if first not in rows or second not in rows or pd.isna(rows[first]) or pd.isna(rows[second]):
         return result
     gap = float(rows[first]) - float(rows[second])

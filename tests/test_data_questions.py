@@ -2051,3 +2051,36 @@ def test_a_two_digit_year_is_a_year_only_where_it_cannot_be_a_number_of_years():
     assert _normalise("04年比03年") == "2004年比2003年"
     for text in ("18年经验的经销商", "12年老客户", "合作了12年的客户", "近10年销售额", "10年以上", "合作12年"):
         assert _normalise(text) == text
+
+
+def test_dev11_fillers_units_and_period_differences_over_a_till_export(tmp_path):
+    """卖出去 / 单子 / pls / got are how people talk, not names; 平均每单多少钱 and average spend per purchase are
+    客单价; 哪些药 groups by product; 4月比3月多了多少钱 is April minus March, said first."""
+    from company.importers import import_file
+    from company.store import Store
+
+    rows = [  # card, date, product, quantity, amount
+        ("C1", "2018-03-03", "A", 2, 30.0),
+        ("C2", "2018-03-09", "B", 1, 20.0),
+        ("C1", "2018-04-05", "A", 5, 80.0),
+        ("C3", "2018-04-11", "B", 1, 10.0),
+    ]
+    lines = ["购药时间,社保卡号,商品编码,商品名称,销售数量,应收金额,实收金额"]
+    lines += [f"{d},{c},{p},药品{p},{n},{v},{v}" for c, d, p, n, v in rows]
+    store = Store(tmp_path / "till")
+    import_file(store, ("\n".join(lines) + "\n").encode(), filename="till.csv")
+
+    def value(question: str) -> float:
+        reply = answer_data_question(store, question)
+        assert isinstance(reply, DataAnswer) and len(reply.frame) == 1, (question, reply)
+        return float(reply.frame.select_dtypes("number").iloc[0, 0])
+
+    assert value("18年总共卖出去多少件？") == 9
+    assert value("2018年4月平均每单多少钱") == 45
+    assert value("average spend per purchase in April 2018 pls") == 45
+    more = answer_data_question(store, "2018年4月比3月实收多了多少钱")
+    assert isinstance(more, DataAnswer) and more.difference == pytest.approx(40.0), more
+    assert more.summary.startswith("2018年4月比"), more.summary
+    drugs = answer_data_question(store, "2018年4月哪些药卖出去超过3盒")
+    assert isinstance(drugs, DataAnswer) and drugs.spec.dimensions == ["product"], drugs
+    assert drugs.frame["quantity"].tolist() == [5]
