@@ -1103,6 +1103,7 @@ RANK_FULL = [
 # Grouping: a marker before a dimension word, or a listing word after it.
 MARK_ZH = "各个|各|按照|按|每一个|每个|每家|每|分|哪几个|哪几家|哪一个|哪个|哪些|哪家|哪|不同"
 MARK_EN = r"by|per|each|every|across|which|for each|for every|among|all"
+ASKED_AFTER = "哪些|哪几个|哪几家|哪几|哪一个|哪个|哪家"
 COUNTED_BEFORE = re.compile(r"(?:多少|几)\s*(?:个|家|位|种)?\s*$")
 DIM_WORDS_ZH = LEXICON["DIM_WORDS_ZH"]
 BARE_ZH_MIN = 2  # bare (unmarked) Chinese dimension words need two characters: 区/市/省/月/年 alone are too common
@@ -1693,6 +1694,13 @@ class _Parser:
                 span = self.scan.take(m.start(), end, "group", (zh_words[word], PARTNER_NOUNS_ZH.get(word), True))
                 out.append(span)
                 break
+        # 销售额超过5万的州有哪几个 / …的品类是哪些: the grouping asked for after its word, not before it
+        asked_after = re.compile(rf"的\s*({_alt(by_length)})(?=\s*(?:有|是|都有|都是|分别是)?\s*(?:{ASKED_AFTER}))")
+        for m in [] if out else list(asked_after.finditer(self.scan.work)):  # only when nothing else groups
+            word = m.group(1)
+            if zh_words[word] != "partner" and self.scan.free(m.start(1), m.end(1)):
+                span = self.scan.take(m.start(1), m.end(1), "group", (zh_words[word], None, True))
+                out.append(span)
         en = re.compile(rf"\b(?:{MARK_EN})\s+(?:the\s+)?({_alt(en_words)})\b")
         for m, span in self.scan.take_all(en, "group"):
             word = m.group(1)

@@ -2034,6 +2034,11 @@ def test_dev11_wordings_over_an_order_export_are_read_as_asked(tmp_path):
     growth = answer_data_question(store, "15年销售额比14年增长了百分之几")
     assert isinstance(growth, DataAnswer) and growth.spec.comparison == "yoy", growth
     assert growth.spec.window.start.year == 2015
+    states = answer_data_question(store, "15年销售额超过200的州有哪几个")
+    assert states.spec.dimensions == ["province"] and states.frame["province"].tolist() == ["California"], states
+    small = answer_data_question(store, "which customers bought under 220 from us in 2015?")
+    assert small.spec.metrics == ["revenue"] and small.spec.dimensions == ["partner"], small.spec
+    assert sorted(small.frame["revenue"].tolist()) == [50.0, 200.0], small.frame
     top = answer_data_question(store, "所有年份里消费最多的前两个客户")
     assert top.spec.dimensions == ["partner"] and top.frame["revenue"].tolist() == [500.0, 250.0], top.spec
     for question, missing in [
