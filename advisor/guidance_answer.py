@@ -406,8 +406,17 @@ def _lexical(concepts: list[frozenset[str]], weights: list[float], unit: Unit, t
     return W_BEST_ITEM * best + (1 - W_BEST_ITEM) * whole
 
 
+TOTAL_ASKED = re.compile(r"总共|一共|合计|总计|共计|加起来|总量|in total|\btotal\b|altogether|overall", re.IGNORECASE)
+TOTAL_STATED = re.compile(r"总计|合计|共计|总共|一共|\btotal\b", re.IGNORECASE)
+
+
 def _shape_bonus(
-    shape: str, unit: Unit, counter: str | None = None, subjects: Sequence[str] = (), penalty: bool = False
+    shape: str,
+    unit: Unit,
+    counter: str | None = None,
+    subjects: Sequence[str] = (),
+    penalty: bool = False,
+    total: bool = False,
 ) -> float:
     text = unit.text
     if penalty:  # a fine is stated where the text says 罚款 / 处…罚; 在本企业工作1年以上 is a number but no fine
@@ -419,6 +428,8 @@ def _shape_bonus(
         return 0.25 if INLINE_SERIES.search(text) else 0.0
     if shape == "figure":
         text = ORDINALS.sub("", text)  # 第十六条 / 第二款 are not figures
+        if total and TOTAL_STATED.search(text) and NUMBER.search(text):
+            return 1.2  # 总共多少工作量 → 总计：12人天: the total line, not the rows it adds up (it shares no words)
         if counter and re.search(rf"[\d一二两三四五六七八九十百]+\s*{re.escape(counter)}", text):
             return 0.6  # 分几档 → 三到五档: the number of the very thing asked about
         return 0.3 if NUMBER.search(text) else -0.1
@@ -446,6 +457,7 @@ def rank_units(
     """Every unit of the passages with its score, best first."""
     shape = shape_of(question)
     penalty = bool(PENALTY.search(question))
+    total = bool(TOTAL_ASKED.search(question))
     asked = COUNTER.search(question)
     counter = asked.group(1) if asked else None
     units = [u for evidence in passages for u in units_of(evidence)]
@@ -486,7 +498,7 @@ def rank_units(
             for m in ARTICLE_NUMBER.finditer(ref.group(1))
         ]
         lexical = max([lexical, *(by_article.get(n, 0.0) for n in named if n)])
-        bonus = _shape_bonus(shape, unit, counter, subjects, penalty)
+        bonus = _shape_bonus(shape, unit, counter, subjects, penalty, total)
         score = lexical + W_MEANING * sim + prior + W_SHAPE * bonus
         if W_LEAD and shape == "enumeration" and unit.kind == "list" and unit.lead:
             score += W_LEAD * _overlap(concepts, weights, unit.lead)

@@ -673,3 +673,12 @@ def test_an_english_word_the_glossary_lacks_reaches_the_documents_chinese_throug
     assert first.chunk.source == "进口商品经营规定.md" and "中文标签" in first.chunk.text and first.relevant
     # a built-in guide's question is not bent by everyday dictionary senses: only the documents' words count
     assert not any("看到" in concept for concept in analyse("we're seeing low prices", kb.searcher()._knows).concepts)
+
+
+def test_a_question_for_a_total_opens_with_the_total_line_not_the_rows_it_adds_up():
+    table = passage(
+        "二期功能排期如下：\n| 序号 | 功能模块 | 工作量 |\n|---|---|---|\n| 1 | 培训管理 | 4人天 |\n"
+        "| 2 | 资料库 | 3人天 |\n| 3 | 支持工单 | 5人天 |\n\n**总计：12人天**"
+    )
+    reply = answer_guidance("二期一共多少工作量", Route(intent="guidance", confidence=1.0), _result(table), [])
+    assert reply.markdown.startswith("总计：12人天"), reply.markdown[:200]
