@@ -42,6 +42,8 @@ GUIDANCE = re.compile(
     r"最多能|最多可以|最少要|至少要|最高能|上限是|下限是|不得超过|不能超过|"
     # who decides, and what a rule's parameter may be set to: 谁说了算 / 权重可以拉到多少
     r"谁说了算|谁来定|谁决定|由谁|归谁管|哪个部门|哪级部门|"
+    # what comes next: 评审完了下一步要干啥 / what are the next steps
+    r"(?:下一步|接下来|然后)(?:要|该|应该|得|怎么|做|干|是)|\bnext steps?\b|\bwhat(?:'s| is| comes) next\b|"
     r"(?:可以|能|该|应该)(?:拉|调|提|设|定|给|放|降)到?多少|(?:权重|门槛|档位|系数|返点)[^，,。？?]{0,6}(?:设|定)(?:成|为|在)?多少|"
     r"能多?(?:给|拿|返|享受|得到|领)多少|算(?:提升|增长|下降|提高)了?多少|能(?![帮给]我|查|看|列|统计|算|不能)[^，,。？?]{1,12}吗|"
     r"\bcan (?:we|i|you|a|an|one|the|they)\b|\bis it (?:ok|okay|fine|allowed|legal|normal|reasonable|worth)\b|"

@@ -682,3 +682,12 @@ def test_a_question_for_a_total_opens_with_the_total_line_not_the_rows_it_adds_u
     )
     reply = answer_guidance("二期一共多少工作量", Route(intent="guidance", confidence=1.0), _result(table), [])
     assert reply.markdown.startswith("总计：12人天"), reply.markdown[:200]
+
+
+def test_what_comes_next_is_a_practice_question_and_its_fillers_are_no_ideas():
+    """评审完了下一步要干啥 was out of scope: no guidance cue, and 完 / 干 / 啥 counted as ideas no passage holds."""
+    from advisor.evidence import words
+
+    assert words("评审完了下一步要干啥")[1] and words("what are the next steps after the review?")[1]
+    ideas = {t for concept in analyse("评审完了下一步要干啥").concepts for t in concept}
+    assert "评审" in ideas and not ideas & {"完", "干", "啥"}
