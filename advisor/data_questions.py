@@ -610,6 +610,10 @@ RELATIVE_WORDS: list[tuple[str, Any]] = [
     (r"本月|这个月|当月|本月度|this month|current month|month[- ]to[- ]date|\bmtd\b", ("month", 0)),
     (r"上上个?月", ("month", -2)),
     (r"上月|上个月|上一个月|last month|previous month|prior month", ("month", -1)),
+    # the future (a forecast is not in the data): read as the period asked, which the data then says it lacks
+    (r"明年|下一年|next year", ("year", 1)),
+    (r"下季度|下个季度|下一季度|下一个季度|next quarter", ("quarter", 1)),
+    (r"下个月|下一个月|下月|next month", ("month", 1)),
 ]
 
 YEAR_WORD = r"(?:(\d{4})\s*年|(今年|本年|去年|上年|前年))"

@@ -2041,6 +2041,8 @@ def test_dev11_wordings_over_an_order_export_are_read_as_asked(tmp_path):
     assert sorted(small.frame["revenue"].tolist()) == [50.0, 200.0], small.frame
     top = answer_data_question(store, "所有年份里消费最多的前两个客户")
     assert top.spec.dimensions == ["partner"] and top.frame["revenue"].tolist() == [500.0, 250.0], top.spec
+    future = answer_data_question(store, "下季度加州销售额多少")  # was all the data, per quarter
+    assert not isinstance(future, DataAnswer) and future.reason == "no_data" and "季度没有数据" in future.question
     for question, missing in [
         ("不同年龄段的客户分别消费多少", "年龄段"),
         ("男顾客和女顾客各花了多少钱", "男顾客"),
