@@ -66,6 +66,48 @@ DOCUMENT = re.compile(
     r"require|requires|suggest|suggests|put|puts|list|lists)\b",
     re.IGNORECASE,
 )
+# The nouns a question names a document by, and how the document's own title may say them.
+DOCUMENT_NOUNS: dict[str, tuple[str, ...]] = {
+    "报告": ("报告", "report", "review"),
+    "评审": ("评审", "review"),
+    "规定": ("规定",),
+    "条例": ("条例",),
+    "办法": ("办法",),
+    "法规": ("法", "规定", "条例"),
+    "法律": ("法",),
+    "模板": ("模板", "template"),
+    "手册": ("手册", "handbook", "manual"),
+    "制度": ("制度", "policy"),
+    "review": ("review", "评审", "报告"),
+    "report": ("report", "报告"),
+    "regulation": ("规定", "条例", "办法", "regulation"),
+    "rules": ("规定", "规则", "rules"),
+    "law": ("法", "law"),
+    "template": ("模板", "template"),
+    "handbook": ("手册", "handbook"),
+    "manual": ("手册", "manual"),
+    "policy": ("制度", "政策", "policy"),
+}
+
+
+def named_document(question: str, documents: list[tuple[str, str]]) -> str | None:
+    """The one uploaded document a question is about (评审报告里… / what does this regulation say…), among
+    (doc_id, title and file name) of the company's own documents: the question refers to a document and names it
+    by a noun its title holds. None when it names none, or several match."""
+    low = " ".join(m.group(0) for m in DOCUMENT.finditer(question)).lower()  # the words that refer to it
+    if not low:
+        return None
+    said = [
+        titles for noun, titles in DOCUMENT_NOUNS.items() if re.search(rf"{noun}s?\b" if noun.isascii() else noun, low)
+    ]
+    for titles in said:  # each noun's likeliest title word first: a regulation is a 规定 before it is a 办法
+        for title in titles:
+            matches = [doc_id for doc_id, name in documents if title in name.lower()]
+            if matches:
+                return matches[0] if len(matches) == 1 else None
+    return None
+
+
 # Words that lean towards practice but also open questions about the company's own figures (哪些渠道上季度销售额下降了,
 # 华东区一般每月卖多少, 4到6月每个月都卖出的药有几种): guidance only when the data does not answer the question
 # outright.

@@ -145,6 +145,13 @@ def _route_by_evidence(question: str, ctx: Context) -> tuple[Route, str]:
     return routed, decision
 
 
+def _named_document(question: str, ctx: Context) -> str | None:
+    from advisor.evidence import named_document
+
+    own = [(d.doc_id, f"{d.title} {d.source}") for d in ctx.kb.documents() if not d.doc_id.startswith("guide:")]
+    return named_document(question, own) if own else None
+
+
 def _second_intent(question: str, ctx: Context) -> str | None:
     """For a mixed question answered with guidance first: the data answer or the tool the question names."""
     from advisor.evidence import EXPLICIT
@@ -202,6 +209,10 @@ def _help(question, routed, ctx: Context, steps, on_event) -> Answer:
 
 def _guidance(question, routed, ctx: Context, steps, on_event) -> Answer:
     result = ctx.kb.search(question, k=composer.PASSAGES) if ctx.kb is not None else None
+    if ctx.kb is not None and (named := _named_document(question, ctx)):
+        # 评审报告里最核心的建议是哪几条: the report answers, not a guide that happens to share its words
+        own = ctx.kb.search(question, k=composer.PASSAGES, sources=[named])
+        result = own if own.found else result
     detail = (
         "没有知识库"
         if result is None

@@ -691,3 +691,17 @@ def test_what_comes_next_is_a_practice_question_and_its_fillers_are_no_ideas():
     assert words("评审完了下一步要干啥")[1] and words("what are the next steps after the review?")[1]
     ideas = {t for concept in analyse("评审完了下一步要干啥").concepts for t in concept}
     assert "评审" in ideas and not ideas & {"完", "干", "啥"}
+
+
+def test_a_question_that_names_the_uploaded_document_is_answered_from_it(mixed_kb, loaded_store, tmp_path):
+    """办法里… / per the rules: the company's document named by the noun its title holds answers, not a guide that
+    shares the question's words (经销商分级 is the guides' subject)."""
+    from advisor.evidence import named_document
+
+    docs = [("doc:1", "区域服务商星级认证办法 星级认证办法.md"), ("doc:2", "价格管理规定 price.md")]
+    assert named_document("办法里对降级怎么规定的", docs) == "doc:1"
+    assert named_document("what does this regulation say about discounts?", docs) == "doc:2"
+    assert named_document("经销商怎么分级", docs) is None  # names no document
+    context = Context(store=loaded_store, kb=mixed_kb, settings=Settings(data_dir=tmp_path / "data"))
+    reply = answer("按办法里的规定，服务商不合格会怎样分级处理", context)
+    assert reply.citations and {c.source for c in reply.citations} == {"星级认证办法.md"}, reply.markdown[:300]
