@@ -36,7 +36,7 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("渠道长度", "层级", "扁平化", "中间环节", "length", "levels", "flatten"),
     ("渠道宽度", "独家分销", "选择性分销", "密集分销", "width", "exclusive", "selective", "intensive"),
     ("直销", "直营", "direct", "direct sales"),
-    ("电商", "线上", "网店", "电商平台", "直播", "online", "e-commerce", "ecommerce", "livestream"),
+    ("电商", "线上", "网上", "网店", "电商平台", "直播", "online", "e-commerce", "ecommerce", "livestream"),
     ("社群", "微信", "私域", "社交", "social", "wechat", "community"),
     ("线上线下", "o2o", "全渠道", "omnichannel", "omni-channel"),
     ("垂直营销", "垂直营销系统", "一体化", "vertical", "vms"),
@@ -75,6 +75,13 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("骗", "欺诈", "欺骗", "诈骗", "fraud", "scam", "cheat"),
     ("口头", "口头约定", "verbal", "oral"),
     ("公司章程", "章程", "重大变更", "articles of association"),
+    # Who is who in a law on selling (卖家 is 销售者 / 经营者, 买家 is 消费者, 厂家 is 生产者).
+    ("卖家", "商家", "店家", "销售者", "经营者", "seller", "sellers", "merchant", "merchants"),
+    ("买家", "顾客", "消费者", "购买者", "buyer", "buyers", "consumer", "consumers", "shopper", "shoppers"),
+    ("厂家", "生产者", "制造商", "manufacturer", "manufacturers", "producer", "producers"),
+    ("不符", "不符合", "不一致", "mismatch"),
+    ("质量检查", "质检", "监督检查", "抽查", "quality inspection", "quality check"),
+    ("标价", "明码标价", "价签", "标价签", "price tag", "price tags", "price label"),
     # How a question is asked says what kind of passage answers it.
     ("怎么办", "处理流程", "处理步骤", "应对措施", "怎么处理", "如何处理"),
     ("为什么", "原因", "根源", "成因", "根子", "怎么产生"),

@@ -705,3 +705,13 @@ def test_a_question_that_names_the_uploaded_document_is_answered_from_it(mixed_k
     context = Context(store=loaded_store, kb=mixed_kb, settings=Settings(data_dir=tmp_path / "data"))
     reply = answer("按办法里的规定，服务商不合格会怎样分级处理", context)
     assert reply.citations and {c.source for c in reply.citations} == {"星级认证办法.md"}, reply.markdown[:300]
+
+
+def test_plain_words_reach_how_a_law_on_selling_says_them():
+    """卖家 / 买家 / 厂家 / 说明不符 / 质量检查 are what a manager types; a law says 销售者 / 消费者 / 生产者 / 不符合 /
+    监督检查."""
+    from retrieval.synonyms import expand_terms
+
+    expanded = set(expand_terms(["卖家", "买家", "厂家", "不符", "质量检查", "网上"]))
+    assert {"销售者", "经营者", "消费者", "生产者", "不符合", "监督检查", "线上"} <= expanded
+    assert "客户" not in set(expand_terms(["买家"]))  # 客户 are the company's partners, not a shop's buyers
