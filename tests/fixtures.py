@@ -91,3 +91,21 @@ def import_dealer_export(folder: Path) -> Store:
         report = import_into_workspace(DEALER_EXPORT.encode("cp1252"), filename="dealers.csv")
         reset_settings()
     return Store(folder / "company" / report.dataset_id)
+
+
+def import_lines(folder: Path, lines: list[str], filename: str = "export.csv") -> Store:
+    """An export written as CSV lines (the header first), imported into a store of its own."""
+    from company.importers import import_file
+
+    store = Store(folder)
+    import_file(store, ("\n".join(lines) + "\n").encode("utf-8"), filename=filename)
+    return store
+
+
+def one_value(store: Store, question: str) -> float:
+    """The one figure a data question answers with (fails on a clarification or on several rows)."""
+    from advisor.data_questions import DataAnswer, answer_data_question
+
+    reply = answer_data_question(store, question)
+    assert isinstance(reply, DataAnswer) and len(reply.frame) == 1, (question, reply)
+    return float(reply.frame.select_dtypes("number").iloc[0, 0])

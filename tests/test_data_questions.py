@@ -7,6 +7,7 @@ import math
 import subprocess
 import sys
 from datetime import date
+from functools import partial
 
 import pandas as pd
 import pytest
@@ -25,7 +26,7 @@ from advisor.data_questions import (
 )
 from company.semantic import METRICS, QuerySpec, QuerySpecError, TimeWindow, build_spec, compile_spec
 from tests.conftest import ROOT
-from tests.fixtures import import_dealer_export, make_store, partner, product, sale
+from tests.fixtures import import_dealer_export, import_lines, make_store, one_value, partner, product, sale
 
 L = date(2026, 9, 30)  # the sample company's latest sales date, as in docs/semantic-layer.md
 
@@ -1965,8 +1966,6 @@ def test_round2_dev_wordings_over_a_till_export_are_read_as_asked(tmp_path):
     one purchase (客单价), 顾客 and the card column name the customer, 消费金额 is what they spent (not 费用),
     来了多少顾客 counts who came in the month, 1月买过、2月没再来 is the customers lost, and $ before a figure
     is the amount."""
-    from company.importers import import_file
-    from company.store import Store
 
     rows = [  # card, date, product, amount
         ("C1", "2018-01-03", "A", 10.0),
@@ -1977,13 +1976,8 @@ def test_round2_dev_wordings_over_a_till_export_are_read_as_asked(tmp_path):
     ]
     lines = ["购药时间,社保卡号,商品编码,商品名称,销售数量,应收金额,实收金额"]
     lines += [f"{d},{c},{p},药品{p},1,{v},{v}" for c, d, p, v in rows]
-    store = Store(tmp_path / "till")
-    import_file(store, ("\n".join(lines) + "\n").encode(), filename="till.csv")
-
-    def value(question: str) -> float:
-        reply = answer_data_question(store, question)
-        assert isinstance(reply, DataAnswer), (question, reply)
-        return float(reply.frame.select_dtypes("number").iloc[0, 0])
+    store = import_lines(tmp_path / "till", lines, "till.csv")
+    value = partial(one_value, store)
 
     assert value("2018年客单价多少") == pytest.approx(180 / 4)  # 4 purchases: C1 twice, C2, C3
     assert value("2018年1月订单数") == 2
@@ -2008,8 +2002,6 @@ def test_dev11_wordings_over_an_order_export_are_read_as_asked(tmp_path):
     """Round-2 dev11 over an order export with states, categories and customers: 14年 alone is 2014 (18年经验 is
     not), 增长了百分之几 is the change in %, 多少个不同客户下过单 counts the buyers, 加州 is California, 所有年份里
     is all the data (not a breakdown by year), and 年龄段 / 男顾客 / 医生 are named back, never answered without."""
-    from company.importers import import_file
-    from company.store import Store
 
     rows = [  # order, date, customer, state, category, sales
         ("O1", "2014-03-02", "Ann", "California", "Furniture", 100.0),
@@ -2020,13 +2012,8 @@ def test_dev11_wordings_over_an_order_export_are_read_as_asked(tmp_path):
     ]
     lines = ["Order ID,Order Date,Customer Name,State,Category,Product ID,Quantity,Sales"]
     lines += [f"{o},{d},{c},{s},{g},{g[:3]}-1,1,{v}" for o, d, c, s, g, v in rows]
-    store = Store(tmp_path / "orders")
-    import_file(store, ("\n".join(lines) + "\n").encode(), filename="orders.csv")
-
-    def value(question: str) -> float:
-        reply = answer_data_question(store, question)
-        assert isinstance(reply, DataAnswer) and len(reply.frame) == 1, (question, reply)
-        return float(reply.frame.select_dtypes("number").iloc[0, 0])
+    store = import_lines(tmp_path / "orders", lines, "orders.csv")
+    value = partial(one_value, store)
 
     assert value("14年一共卖了多少") == 400
     assert value("15年加州Furniture卖了多少钱啊") == 250
@@ -2063,8 +2050,6 @@ def test_a_two_digit_year_is_a_year_only_where_it_cannot_be_a_number_of_years():
 def test_dev11_fillers_units_and_period_differences_over_a_till_export(tmp_path):
     """卖出去 / 单子 / pls / got are how people talk, not names; 平均每单多少钱 and average spend per purchase are
     客单价; 哪些药 groups by product; 4月比3月多了多少钱 is April minus March, said first."""
-    from company.importers import import_file
-    from company.store import Store
 
     rows = [  # card, date, product, quantity, amount
         ("C1", "2018-03-03", "A", 2, 30.0),
@@ -2074,13 +2059,8 @@ def test_dev11_fillers_units_and_period_differences_over_a_till_export(tmp_path)
     ]
     lines = ["购药时间,社保卡号,商品编码,商品名称,销售数量,应收金额,实收金额"]
     lines += [f"{d},{c},{p},药品{p},{n},{v},{v}" for c, d, p, n, v in rows]
-    store = Store(tmp_path / "till")
-    import_file(store, ("\n".join(lines) + "\n").encode(), filename="till.csv")
-
-    def value(question: str) -> float:
-        reply = answer_data_question(store, question)
-        assert isinstance(reply, DataAnswer) and len(reply.frame) == 1, (question, reply)
-        return float(reply.frame.select_dtypes("number").iloc[0, 0])
+    store = import_lines(tmp_path / "till", lines, "till.csv")
+    value = partial(one_value, store)
 
     assert value("18年总共卖出去多少件？") == 9
     assert value("2018年4月平均每单多少钱") == 45
