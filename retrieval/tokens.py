@@ -53,14 +53,22 @@ def _jieba():
     return jieba
 
 
+# A field name written in camelCase (healthStatus, allocatedBudget in a system spec): its words are searchable too
+CAMEL = re.compile(r"\b[a-z][a-z0-9]*(?:[A-Z][a-z0-9]+)+\b")
+CAMEL_PART = re.compile(r"[A-Z]?[a-z0-9]+")
+
+
 def words(text: str) -> list[str]:
-    """jieba search-mode tokens, lower-cased, without stopwords and punctuation."""
+    """jieba search-mode tokens, lower-cased, without stopwords and punctuation; a camelCase name also gives its
+    words (healthStatus -> healthstatus, health, status)."""
     stop = stopwords()
     out = []
     for token in _jieba().cut_for_search(text.lower()):
         token = token.strip()
         if token and token not in stop and WORD_RE.fullmatch(token):
             out.append(token)
+    for name in CAMEL.finditer(text):
+        out += [part.lower() for part in CAMEL_PART.findall(name.group(0)) if part.lower() not in stop]
     return out
 
 

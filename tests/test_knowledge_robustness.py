@@ -349,3 +349,12 @@ def test_two_processes_preparing_the_token_files_at_once_both_succeed(tmp_path, 
     files = sorted(p.name for p in (tmp_path / "tiktoken").iterdir())
     assert interleaved and len(files) == len(tokens.TIKTOKEN_URLS), files
     assert not any(name.endswith(".tmp") for name in files)
+
+
+def test_a_camel_case_field_name_is_searchable_by_its_words():
+    """A system spec's healthStatus / top20Partners: an English question says health status / partners."""
+    from retrieval.tokens import words
+
+    tokens = words("字段 healthStatus 与 top20Partners")
+    assert {"healthstatus", "health", "status", "top20", "partners"} <= set(tokens)
+    assert "status" not in words("healthstatus")  # a lower-case word is not split
