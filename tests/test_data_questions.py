@@ -2021,6 +2021,10 @@ def test_dev11_wordings_over_an_order_export_are_read_as_asked(tmp_path):
     growth = answer_data_question(store, "15年销售额比14年增长了百分之几")
     assert isinstance(growth, DataAnswer) and growth.spec.comparison == "yoy", growth
     assert growth.spec.window.start.year == 2015
+    pair = answer_data_question(store, "2015年 Ann 跟 Cid 谁买的多？")
+    assert pair.spec.metrics == ["revenue"] and pair.frame["revenue"].tolist() == [250.0, 50.0], pair.spec
+    which = answer_data_question(store, "2015: Furniture vs Technology, which brought in more?")
+    assert which.spec.metrics == ["revenue"] and which.spec.dimensions == ["category"], which.spec
     states = answer_data_question(store, "15年销售额超过200的州有哪几个")
     assert states.spec.dimensions == ["province"] and states.frame["province"].tolist() == ["California"], states
     small = answer_data_question(store, "which customers bought under 220 from us in 2015?")
