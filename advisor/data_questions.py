@@ -1166,10 +1166,14 @@ NOT_BOUGHT = re.compile(
 )
 DIFFERENCE = re.compile(
     r"比.{1,16}?(?:多|少)\S{0,3}?(?:了)?多少|差(?:了)?多少|相差多少|差距(?:有)?多(?:少|大)|"
-    r"\bhow much (?:more|less)\b.{1,40}\bthan\b|\b(?:difference|gap) between\b",
+    r"\bhow much (?:more|less)\b.{1,40}\bthan\b|\b(?:difference|gap) between\b|"
+    r"\bhow much (?:higher|lower)(?: or (?:higher|lower))?\b",
     re.IGNORECASE,
 )
-DIFFERENCE_WORDS = re.compile(r"\bhow much (?:more|less)\b|\bthan\b|\b(?:difference|gap) between\b", re.IGNORECASE)
+DIFFERENCE_WORDS = re.compile(
+    r"\bhow much (?:more|less|higher|lower)(?: or (?:higher|lower))?\b|\bthan\b|\b(?:difference|gap) between\b",
+    re.IGNORECASE,
+)
 QUANTITY_UNITS = frozenset(LEXICON["QUANTITY_UNITS"])  # 超过500箱 / more than 7,000 units: a bound on goods
 # What was the conversion rate in 2011 / 2017年各门店的坪效是多少: a figure of a period, asked for
 ASKS_FIGURE = re.compile(
@@ -2131,7 +2135,8 @@ class _Parser:
         (H1 2026 versus H1 2025); otherwise ask, since one of them would be dropped."""
         distinct = list({(w.start, w.end): w for w in self.windows}.values())
         labels = "、".join(w.label for w in distinct)
-        if len(distinct) == 2 and (comparison != "none" or VERSUS.search(self.scan.text) or self.scan.of("growth")):
+        compared = comparison != "none" or VERSUS.search(self.scan.text) or self.scan.of("growth")
+        if len(distinct) == 2 and (compared or DIFFERENCE.search(self.scan.text)):  # how much more in A than in B
             current, other = sorted(distinct, key=lambda w: w.start, reverse=True)
             for kind in ("yoy", "previous"):
                 before = current.compared(kind)
@@ -4186,7 +4191,8 @@ THE_REST = re.compile(r"其他|其它|其余|剩下的?|剩余的?|\bother\b|\bt
 EXCLUDING_AFTER = re.compile(r"\s*(?:以外|之外|除外|不算|不计|不含|不包括)")
 ALL_TIME = re.compile(
     r"历史累计|累计至今|累计|至今|迄今|总共|一共|(?:所有|全部|历年)(?:的)?(?:年份|年度|记录|数据)(?:里|中|内|下来)?|"
-    r"\ball[- ]time\b|\bto date\b|\bcumulative(?:ly)?\b|\bever\b|\b(?:across |over |in )?all (?:the )?years\b|"
+    r"\ball[- ]time\b|\bto date\b|\bcumulative(?:ly)?\b|\bever\b|"
+    r"\b(?:across |over |in )?all (?:the )?(?:two |three |four |five |\d+ )?years\b|"
     r"\ball (?:the )?(?:data|records)\b"
 )
 HALF_COVERED = 0.5

@@ -2025,6 +2025,10 @@ def test_dev11_wordings_over_an_order_export_are_read_as_asked(tmp_path):
     assert pair.spec.metrics == ["revenue"] and pair.frame["revenue"].tolist() == [250.0, 50.0], pair.spec
     which = answer_data_question(store, "2015: Furniture vs Technology, which brought in more?")
     assert which.spec.metrics == ["revenue"] and which.spec.dimensions == ["category"], which.spec
+    more = answer_data_question(store, "how much more did we sell in May 2015 than in May 2014?")
+    assert isinstance(more, DataAnswer) and more.spec.comparison == "yoy" and more.difference == 250.0, more
+    gap = answer_data_question(store, "Q1 2015 vs Q1 2014 sales, how much higher or lower in dollars?")
+    assert isinstance(gap, DataAnswer) and gap.difference == -50.0, gap
     states = answer_data_question(store, "15年销售额超过200的州有哪几个")
     assert states.spec.dimensions == ["province"] and states.frame["province"].tolist() == ["California"], states
     small = answer_data_question(store, "which customers bought under 220 from us in 2015?")
