@@ -1743,7 +1743,9 @@ class _Parser:
             if self.scan.free(m.start(1), m.end(1)):
                 candidates.append((m.start(1), m.end(1), counted, m.group(1)))
                 self._count_type(m.group(1))
-        types = "|".join(re.escape(w) for w in PARTNER_NOUNS_ZH)
+        # the partner nouns, and the file's own name for its customer column (社保卡号, 会员卡号)
+        own_names = [w for w, dim in self.context.dim_words_zh.items() if dim == "partner" and CJK.search(w)]
+        types = _alt([*PARTNER_NOUNS_ZH, *own_names])
         for m in re.finditer(rf"(?:多少|几)\s*(?:个|家|位)?(?:不同的?)?(?=\s*(?:{types}))", work):
             candidates.append((m.start(), m.end(), "partner_count", m.group(0)))
         # 哪个省的经销商最多 / B级客户最少的三个省: partners counted per group, not the group's revenue
@@ -1758,7 +1760,7 @@ class _Parser:
         # 每个月有多少家在进货 / 几家下了单: the partners that bought, not every partner on the books
         buying = (
             r"(?:在|有|还在)?(?:进货|进了货|进过货|下单|下了单|下过单|买过|买了|采购|拿货|拿了货|有销售|有业绩"
-            r"|来了|来过|来买|光顾)"
+            r"|来了|来过|来买过|来买了|来买|光顾)"
         )
         for m in re.finditer(rf"(?:多少|几)\s*(?:个|家|位)?(?:不同的?)?(?:{types})?\s*{buying}", work):
             candidates.append((m.start(), m.end(), "active_partners", m.group(0)))

@@ -2071,6 +2071,7 @@ def test_dev11_fillers_units_and_period_differences_over_a_till_export(tmp_path)
     value = partial(one_value, store)
 
     assert value("18年总共卖出去多少件？") == 9
+    assert value("2018年一共有多少个不同的社保卡号来买过药") == 3
     assert value("2018年4月平均每单多少钱") == 45
     assert value("average spend per purchase in April 2018 pls") == 45
     more = answer_data_question(store, "2018年4月比3月实收多了多少钱")
