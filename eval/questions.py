@@ -49,7 +49,24 @@ class Outcome:
 
 
 def load(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """A question set, one JSON object per line; a missing file or a bad line stops with what to fix."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise SystemExit(
+            f"读不了题集文件 {path}：{exc.strerror or exc}。请检查路径（来源见 eval/round2/SOURCES.md）。"
+        ) from None
+    questions = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            questions.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise SystemExit(
+                f"题集文件 {path} 第 {number} 行不是有效的 JSON：{exc.msg}。请改正这一行后重跑。"
+            ) from None
+    return questions
 
 
 def _close(got: float, want: float) -> bool:

