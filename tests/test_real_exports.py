@@ -266,9 +266,9 @@ def test_a_region_asked_of_an_order_export_is_the_rows_region_until_a_partner_ma
     """In an order export (Superstore: Region, State, City per order) "West region sales" are the rows marked
     West, not the sales of customers whose most frequent region is West (Acme bought 200 in West and 300 in
     East, and was counted 500 in East); a partner master imported later gives each partner its region again."""
-    from advisor.data_questions import DataAnswer, answer_data_question
+    from advisor.data_questions import answer_data_question
     from company.importers import import_file
-    from company.store import Store
+    from tests.fixtures import import_lines, one_value
 
     rows = [
         ("O1", "2016-01-05", "Acme", "West", "Seattle", 200),
@@ -280,21 +280,14 @@ def test_a_region_asked_of_an_order_export_is_the_rows_region_until_a_partner_ma
     ]
     lines = ["Order ID,Order Date,Customer Name,Region,City,Product ID,Sales,Quantity"]
     lines += [f"{o},{d},{c},{r},{city},P-1,{v},1" for o, d, c, r, city, v in rows]
-    store = Store(tmp_path / "store")
-    import_file(store, ("\n".join(lines) + "\n").encode(), filename="orders.csv")
-
-    def figure(question: str) -> float:
-        reply = answer_data_question(store, question)
-        assert isinstance(reply, DataAnswer), reply
-        return float(reply.frame["revenue"].iloc[0])
-
-    assert figure("West region sales 2016") == 300
-    assert figure("2016年Boston的销售额") == 200
+    store = import_lines(tmp_path / "store", lines, "orders.csv")
+    assert one_value(store, "West region sales 2016") == 300
+    assert one_value(store, "2016年Boston的销售额") == 200
     by_region = answer_data_question(store, "2016年各区域销售额").frame.set_index("region")["revenue"]
     assert by_region.to_dict() == {"West": 300, "East": 300}
     partners = store.table("partners")[["partner_id", "name"]].assign(region=["North", "North"], type="经销商")
     import_file(store, partners.to_csv(index=False).encode(), filename="partners.csv", table="partners")
-    assert figure("North region sales 2016") == 600
+    assert one_value(store, "North region sales 2016") == 600
 
 
 def test_lines_written_under_another_products_name_count_for_that_product(tmp_path):
