@@ -57,6 +57,7 @@ from company.semantic import (
 )
 from company.store import Store
 from company.units import localise_columns, localise_text
+from retrieval.glossary import is_english_word
 
 LEXICON: dict = yaml.safe_load((Path(__file__).with_name("lexicon.yaml")).read_text(encoding="utf-8"))
 
@@ -206,6 +207,30 @@ class DataContext:
     dim_words_en: dict[str, str] = field(default_factory=lambda: dict(DIM_WORDS_EN))
     # The imported files' own names for the figures they filled (实收金额 / QUANTITYORDERED), matched as written
     header_metrics: list[tuple[re.Pattern, str]] = field(default_factory=list)
+    _spelling: frozenset[str] | None = field(default=None, repr=False)
+    _known_words: frozenset[str] | None = field(default=None, repr=False)
+    # Every (city, province, region, country) the sales are booked to: Columbus is in three states
+    places: list[tuple[str | None, ...]] = field(default_factory=list)
+    order_ids: bool = False  # the sales carry order numbers (else one customer's lines of one day are one order)
+
+    @property
+    def spelling(self) -> frozenset[str]:
+        """The English words this data's values, dimensions and metrics are named with (classic, segment,
+        revenue): what a word typed one letter off is checked against (see respell)."""
+        if self._spelling is None:
+            names = [*self.entity_aliases, *self.dim_words_en]
+            names += [w for m in METRICS.values() for w in (m.en, *m.synonyms_en)]
+            self._spelling = frozenset(w for n in names for w in re.findall(r"[a-z]{5,}", n.lower()))
+        return self._spelling
+
+    @property
+    def known_words(self) -> frozenset[str]:
+        """The spelling words plus every word of a partner's or product's name (Australian Collectors, Co.):
+        a word the data writes anywhere is never respelt."""
+        if self._known_words is None:
+            names = [e.norm for e in self.partners + self.products]
+            self._known_words = self.spelling | {w for n in names for w in re.findall(r"[a-z]{5,}", n)}
+        return self._known_words
 
     def add_header_names(self, names: dict[str, list[str]]) -> None:
         """A column's name in the user's own file names the figure it became (实收金额 is this data's 销售额) and
@@ -425,12 +450,43 @@ def context_for(store: Store) -> DataContext:
     context.add_attributes(kept, values)
     context.extra_dimensions.update(row_geography(store.meta("row_geography", []) or []))
     context.add_header_names(store.meta("header_names", {}) or {})
+    context.places = _places(store, store.meta("row_geography", []) or [])
+    with store.connect() as con:
+        context.order_ids = bool(con.execute("SELECT 1 FROM sales WHERE order_id IS NOT NULL LIMIT 1").fetchall())
     with _CONTEXT_LOCK:
         while len(_CONTEXTS) >= _CONTEXT_CACHE_SIZE:
             _CONTEXTS.pop(next(iter(_CONTEXTS)))
         _CONTEXTS[key] = context
     return context
 
+
+def _places(store: Store, row_fields: list[str]) -> list[tuple[str | None, ...]]:
+    """The distinct (city, province, region, country) of the sales, each field the sale's own where the export
+    gave one (row_geography), else its partner's: the same places the city and province filters read."""
+    where = {k: f"coalesce(x.sold_to_{k}, p.{k})" if k in row_fields else f"p.{k}" for k in PLACE_FIELDS}
+    with store.connect() as con:
+        return con.execute(
+            f"SELECT DISTINCT {', '.join(where.values())} FROM sales x JOIN partners p ON x.partner_id = p.partner_id "
+            f"WHERE {where['city']} IS NOT NULL"
+        ).fetchall()
+
+
+PLACE_FIELDS = ("city", "province", "region", "country")
+# （一个人一天算一笔） / (one customer per day counts as one order): how the question wants orders counted
+ORDER_DEFINITION = re.compile(
+    r"[(（]?\s*(?:一个人|每个人|每人|一位?(?:顾客|客户|客人|会员|病人|患者)|同一个?(?:人|顾客|客户))\s*"
+    r"(?:一天|每天|同一天|当天|一日)(?:内)?(?:的)?(?:购买|买的|消费|购药)?(?:记录)?\s*(?:只)?(?:算|记|计)(?:作|成|为)?\s*"
+    r"一\s*[笔单次]\s*[)）]?|"
+    r"\(?\s*(?:one|each|a|the same) (?:person|customer|buyer|patient|member)(?:'s)? "
+    r"(?:per|a|each|one|in a|on one|on the same) day(?:'s (?:purchases|lines|rows))? "
+    r"(?:counts?|=|is|are) (?:as )?(?:one|an?|a single) (?:order|purchase|transaction)\s*\)?"
+)
+RETURN_METRICS = frozenset({"return_amount", "return_lines"})
+# 退货一共有几笔 / 退款多少次: the number of returns (一共 may be read already, as a sum)
+RETURN_COUNT = re.compile(r"(退货|退款)[\x00\s]*(?:有|共有|一共有|总共有)?\s*((?:多少|几)\s*(?:笔|次|单|回))")
+# 2004年加起来多少钱 / 一共多少钱: 加起来 and 一共 are read as a sum (and 一共 as all time without a period); the money
+# asked for is the sales
+TOTAL_MONEY = re.compile(r"(?:加起来|一共|总共|合计|总计)\s*(?:是|有|卖了|能有)?\s*(多少钱)")
 
 # ---------------------------------------------------------------------------------------------------------------
 # Text helpers and numbers
@@ -1046,6 +1102,28 @@ def _one_off(word: str, alias: str) -> bool:
     return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
 
 
+def respell(text: str, context: DataContext) -> tuple[str, list[tuple[str, str]]]:
+    """calssic cars → classic cars, motorcyles → motorcycles, segmnet → segment: an English word of five or more
+    letters that is none of the data's words, no English word either, and one letter off exactly one of the
+    data's words is read as that word. Returns the text as read and the (typed, read) pairs, which the answer
+    states."""
+    fixed: list[tuple[str, str]] = []
+
+    def repair(m: re.Match) -> str:
+        typed = m.group(0)
+        word = typed.lower()
+        if word in context.known_words or word in STOP_EN:
+            return typed
+        close = [w for w in context.spelling if _one_off(word, w)]
+        if len(close) != 1 or is_english_word(word):
+            return typed
+        fixed.append((typed, close[0]))
+        return close[0]
+
+    text = re.sub(r"(?<![A-Za-z])[A-Za-z]{5,}(?![A-Za-z])", repair, text)
+    return text, fixed
+
+
 def _tier_pair(m: re.Match) -> str:
     word = m.group(3)
     if word.startswith("tier"):
@@ -1376,6 +1454,7 @@ class _Parser:
         self.context = context
         self.previous = previous  # the frame of the conversation's last data answer (华南呢？ inherits it)
         self.lang: Language = language_of(question)
+        question, respelt = respell(question, context)
         # $100,000 / ¥50万: the currency sign before a figure says no more than the amount does
         question = CURRENCY_SIGN.sub(" ", question)
         self.display = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", question)).strip()
@@ -1392,6 +1471,8 @@ class _Parser:
         self.nth = False  # 第二高: only the row ranked limit-th
         self.rising = False  # rose / fell every month: change on the month before, within the window named
         self.combined = bool(COMBINED.search(_normalise(question)))  # the values named are summed as one
+        for typed, read in respelt:
+            self.notes.append(self._zh(f"「{typed}」按「{read}」理解", f'read "{typed}" as "{read}"'))
 
     # -- helpers -----------------------------------------------------------------------------------------------
     def _zh(self, zh: str, en: str) -> str:
@@ -1856,7 +1937,7 @@ class _Parser:
         }
         if short_zh:
             closing = re.compile(
-                rf"(?<=的)(?:{_alt(short_zh)})(?=\s*(?:有哪些|是哪些|呢)?\s*[?？!！。.]?\s*$|\s*(?:占|一共|合计|加起来|总共)|"
+                rf"(?<=的)(?:{_alt(short_zh)})(?=\s*(?:有哪些|是哪些|呢)?\s*[?？!！。.]?\s*$|\s*(?:占|一共|合计|加起来|总共|[(（])|"
                 r"\x00)"  # 前三的药占总销量多少: 占总销量 is read already
             )
             for m, span in self.scan.take_all(closing, "group"):
@@ -2038,6 +2119,67 @@ class _Parser:
                 )
         return None
 
+    def _order_definition(self) -> Clarification | None:
+        """（一个人一天算一笔）: the question says how an order is counted. Without order numbers that is how the
+        data counts them, and the answer says so; with order numbers it is another count, which is named back."""
+        for m in list(ORDER_DEFINITION.finditer(self.scan.work)):
+            said = self.display[m.start() : m.end()].strip(" ()（）")
+            self.scan.take(m.start(), m.end(), "filler")
+            if self.context.order_ids:
+                return self._clarify(
+                    "unsupported",
+                    f"「{said}」：这份数据有订单号，订单数按订单号计，还不能改成按一人一天计。可以去掉这个说明再问（按订单号计）。",
+                    f'"{said}": this data has order numbers and counts orders by them; counting one customer per day '
+                    "instead is not supported. Ask without it to count by order number.",
+                )
+            self.notes.append(
+                self._zh(
+                    "订单数按一个顾客一天算一笔（这份数据没有订单号，本来就这样计）",
+                    "orders counted as one per customer per day (this data has no order numbers, so that is how "
+                    "they are counted)",
+                )
+            )
+        return None
+
+    def _same_name_city(self, entities: list[_Span]) -> Clarification | None:
+        """Columbus (Ohio, Georgia, Indiana): a city name that several provinces / states have, with none of
+        them named. Summing them would answer for three places; ask which, each option naming one."""
+        named: dict[str, set[str]] = {}
+        for s in entities:
+            if s.value and s.value[0] in PLACE_FIELDS[1:]:
+                named.setdefault(s.value[0], set()).add(s.value[1])
+        for span in entities:
+            if not span.value or span.value[0] != "city" or "province" in named:  # Columbus, Ohio: said which
+                continue
+            places = sorted(
+                {
+                    place["province"]
+                    for place in (dict(zip(PLACE_FIELDS, row, strict=True)) for row in self.context.places)
+                    if place["city"] == span.value[1]
+                    and place["province"]
+                    and all(place[dim] in values for dim, values in named.items())
+                }
+            )
+            if len(places) < 2:
+                continue
+            typed = self.display[span.start : span.end]
+            options = [
+                self.display[: span.start]
+                + self._zh(f"{typed}（{place}）", f"{typed}, {place}")
+                + self.display[span.end :]
+                for place in places[:10]
+            ]
+            every = self._zh(f"{typed}（{'、'.join(places)}合计）", f"{typed} ({', '.join(places)} combined)")
+            if len(places) <= 10:
+                options.append(self.display[: span.start] + every + self.display[span.end :])
+            return self._clarify(
+                "ambiguous_name",
+                f"「{typed}」在数据里有 {len(places)} 个同名城市（{'、'.join(places)}），您指的是哪一个？",
+                f'"{typed}" is a city in {len(places)} places ({", ".join(places)}). Which one do you mean?',
+                options,
+            )
+        return None
+
     def _narrow(self, candidates: list[NameEntry], entities: list[_Span]) -> list[NameEntry]:
         out = candidates
         for ent in entities:
@@ -2077,6 +2219,7 @@ class _Parser:
             self.unused = [named.group(0), *[p for p in self.unused if p not in named.group(0)]]
         for phrase in self.unused:
             if NOT_IN_DATA.search(phrase) or _is_noun(phrase) or phrase[-1:] in MEASURE_SUFFIX:
+                phrase = self._with_metric_words(phrase)
                 return self._clarify(
                     "unanswerable",
                     f"这份数据回答不了这个问题：数据里没有与「{phrase}」对应的字段或取值。"
@@ -2097,6 +2240,20 @@ class _Parser:
                 )
             self.notes.append(self._zh(f"没有用上：「{phrase}」", f'not used: "{phrase}"'))
         return None
+
+    def _with_metric_words(self, phrase: str) -> str:
+        """profit + margin: the unknown word with the metric word written right after or before it, named back
+        whole (the data has no "profit margin"; naming only "profit" reads as if the margin were there)."""
+        at = self.scan.text.find(phrase.lower())
+        if at < 0:
+            return phrase
+        start, end = at, at + len(phrase)
+        for span in self.scan.of("metric"):
+            if span.start >= end and not self.scan.text[end : span.start].strip():
+                end = span.end
+            elif span.end <= start and not self.scan.text[span.end : start].strip():
+                start = span.start
+        return self.display[start:end] if (start, end) != (at, at + len(phrase)) else phrase
 
     def _profit_key(self) -> str:
         """The dataset's own profit column when it kept one (superstore's Profit), else gross profit."""
@@ -2403,12 +2560,20 @@ class _Parser:
         for m in list(re.finditer(r"(?<![a-z])us(?![a-z])", self.scan.text)):  # give us the revenue: a pronoun
             if self.display[m.start() : m.end()] != "US" and self.scan.free(m.start(), m.end()):
                 self.scan.take(m.start(), m.end(), "filler")
+        defined = self._order_definition()  # asked back once the rest is read (the router sees a data question)
         quoted = self._quoted()
         streak = self._streak()
         # 费用占销售额的比例 is the expense ratio, not a share of something: read before the share words
         ratio_words = [
             (span, "expense_ratio") for _m, span in self.scan.take_all(EXPENSE_SHARE, "metric", "expense_ratio")
         ]
+        for m in list(TOTAL_MONEY.finditer(self.scan.work)):  # 加起来多少钱: the money is the sales; 加起来 the sum
+            if self.scan.free(m.start(1), m.end(1)):
+                ratio_words.append((self.scan.take(m.start(1), m.end(1), "metric", "revenue"), "revenue"))
+        for m in list(RETURN_COUNT.finditer(self.scan.work)):  # 退货一共有几笔: how many returns, not their amount
+            if self.scan.free(m.start(1), m.end(1)) and self.scan.free(m.start(2), m.end(2)):
+                ratio_words.append((self.scan.take(m.start(1), m.end(1), "metric", "return_lines"), "return_lines"))
+                self.scan.take(m.start(2), m.end(2), "filler")
         share = bool(self.scan.take_all(SHARE_WORDS, "share"))
         self.scan.take_all(COMBINED_WORDS, "combined")
         self.scan.take_all(ALL_YEARS_TOTAL, "filler")  # 历年累计的 Sales: one total over every year, not per year
@@ -2505,6 +2670,8 @@ class _Parser:
         marked = self._markers()
         metric_spans = early_metrics
         found, metric_types = self._metrics()
+        if defined is not None:
+            return defined
         if any(key in COUNTS_MEMBERS for _s, key in [*early_metrics, *found]):
             for m in DISTINCT.finditer(self.scan.text):  # how many distinct customers: each counted once anyway
                 if self.scan.free(m.start(), m.end()):  # (the noun after it is read already)
@@ -2524,6 +2691,8 @@ class _Parser:
         entities = self._entities()
         nouns = self._nouns()
         if (ambiguous := self._store_names(entities, nouns)) is not None:
+            return ambiguous
+        if (ambiguous := self._same_name_city(entities)) is not None:
             return ambiguous
         named_after = [e for e in entities if e.value and e.value[0] in DIMENSIONS]
         bought = [m for m in BOUGHT.finditer(self.scan.text) if not NEGATED_BEFORE.search(self.scan.text[: m.start()])]
@@ -3505,8 +3674,10 @@ def _summary(spec: QuerySpec, frame: pd.DataFrame, lang: Language, window: str, 
         if metric.additive and not part and not spec.limit and not thresholds:
             total = float(valid[column].sum())
             own_wholes = any(d in spec.dimensions for d in spec.share_within)  # shares of each group's own total
-            share = f"，占 {float(top[column]) / total * 100:.1f}%" if total and not own_wholes else ""
-            share_en = f", {float(top[column]) / total * 100:.1f}% of the total" if total and not own_wholes else ""
+            # a share of a positive whole only: returns (negative amounts) and net losses have none worth a percent
+            shares = total > 0 and float(top[column]) >= 0 and not own_wholes
+            share = f"，占 {float(top[column]) / total * 100:.1f}%" if shares else ""
+            share_en = f", {float(top[column]) / total * 100:.1f}% of the total" if shares else ""
             text = (
                 f"{first}，{name}合计 {_show(key, total, lang)}；"
                 f"最高的是 {item(top)[:-1]}{share}），最低的是 {item(low)}。"
@@ -3621,7 +3792,7 @@ def _run(store: Store, spec: QuerySpec) -> tuple[pd.DataFrame, str, dict[str, An
         raise QuerySpecError(f"查询没有执行成功，请检查公司数据是否完整（{type(exc).__name__}：{exc}）") from exc
     frame = frame[list(compiled.columns)].reset_index(drop=True)
     for column in frame.columns:
-        if column in ("partner_count", "active_partners", "year", "order_count", "order_lines"):
+        if column in ("partner_count", "active_partners", "year", "order_count", "order_lines", "return_lines"):
             frame[column] = frame[column].astype("int64") if frame[column].notna().all() else frame[column]
     return frame, compiled.sql, compiled.params
 
@@ -3782,7 +3953,7 @@ def _per_member(
         for key in spec.metrics:
             metric = METRICS[key]
             left = float(totals[key].sum()) - float(frame[key].sum())
-            if (metric.additive or key == "order_lines") and abs(left) > max(
+            if (metric.additive or key in ("order_lines", "return_lines")) and abs(left) > max(
                 0.005, abs(float(totals[key].sum())) * 1e-9
             ):
                 notes.append(
@@ -4014,6 +4185,8 @@ def answer_spec(
         notes += left_out
     else:
         frame, sql, params = _run(store, spec)
+        if spec.dimensions and set(spec.metrics) <= RETURN_METRICS:  # returns by product: those with returns
+            frame = frame[(frame[list(spec.metrics)] != 0).any(axis=1)].reset_index(drop=True)
         summary = _summary(spec, frame, language, window, context)
     if spec.share != "none":
         frame, sentence = _share_of_total(store, spec, frame, language)
@@ -4194,7 +4367,7 @@ EXCLUDING_AFTER = re.compile(r"\s*(?:以外|之外|除外|不算|不计|不含|�
 ALL_TIME = re.compile(
     r"历史累计|累计至今|累计|至今|迄今|总共|一共|(?:所有|全部|历年)(?:的)?(?:年份|年度|记录|数据)(?:里|中|内|下来)?|"
     r"\ball[- ]time\b|\bto date\b|\bcumulative(?:ly)?\b|\bever\b|"
-    r"\b(?:across |over |in )?all (?:the )?(?:two |three |four |five |\d+ )?years\b|"
+    r"\b(?:across |over |in )?all (?:the )?(?:two |three |four |five |\d+ )?(?:years|yrs)\b|"
     r"\ball (?:the )?(?:data|records)\b"
 )
 HALF_COVERED = 0.5
@@ -4302,6 +4475,8 @@ METRIC_INPUTS: dict[str, tuple[str, ...]] = {
     "satisfaction": ("satisfaction",),
     "training_hours": ("training",),
     "credit_limit": ("credit_limits",),
+    "return_amount": ("returns",),
+    "return_lines": ("returns",),
 }
 DIMENSION_INPUTS: dict[str, tuple[str, ...]] = {"partner_type": ("partner_types",), "tier": ("tiers",)}
 
@@ -4320,7 +4495,7 @@ INPUT_EN = {
     "targets": "quarterly targets",
     "costs": "channel costs (expenses)",
     "rebates_paid": "rebates paid",
-    "inventory": "channel inventory",
+    "inventory": "channel inventory (stock on hand)",
     "collections": "collections (payments received)",
     "unit_costs": "product unit costs",
     "partner_types": "partner types",
@@ -4328,6 +4503,7 @@ INPUT_EN = {
     "satisfaction": "satisfaction surveys",
     "training": "training records",
     "credit_limits": "credit limits",
+    "returns": "returns (sales lines with a negative amount)",
 }
 
 

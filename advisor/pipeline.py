@@ -253,6 +253,11 @@ def _data(question, routed, ctx: Context, steps, on_event) -> Answer:
     window_label = "期间：" if routed.language == "zh" else "Window: "
     # the summary names partners and products as imported: shown as text, never as Markdown (an image, a link)
     markdown = f"{plain(result.summary)}\n\n{window_label}{result.window}\n\n{composer.md_table(result.table, 15)}"
+    if result.notes:  # how the question was read (segmnet → segment) and what of it was not used, never hidden
+        notes_label = "说明：" if routed.language == "zh" else "Notes: "
+        markdown += (
+            f"\n\n{notes_label}{plain('；'.join(result.notes) if routed.language == 'zh' else '; '.join(result.notes))}"
+        )
     numbers = sorted(
         {float(v) for col in result.frame.select_dtypes("number").columns for v in result.frame[col].dropna()}
         | ({float(result.members)} if result.members is not None else set())

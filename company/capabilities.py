@@ -100,6 +100,13 @@ INPUTS: dict[str, Input] = {
             "SELECT count(*) FROM sales WHERE sold_to_province IS NOT NULL OR sold_to_region IS NOT NULL",
         ),
         Input(
+            "returns",
+            "退货记录",
+            "sales",
+            "销售明细里金额为负的退货、退款行（列：日期、客户、产品、数量、金额）",
+            "SELECT count(*) FROM sales WHERE revenue < 0",
+        ),
+        Input(
             "partner_types",
             "伙伴类型",
             "partners",

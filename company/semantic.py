@@ -271,13 +271,14 @@ class Metric:
             "amount_collected",
             "out_of_territory_qty",
             "below_floor_revenue",
+            "return_amount",
         }
 
     def adds_up_over(self, dim: Dimension) -> bool:
         """Whether the values of dim's members add up to the total, so that total ÷ members is the mean per member:
         additive metrics and order lines over any dimension; orders over time and partners (an order is one
         partner's, on one day) but not over products (one order holds several)."""
-        if self.additive or self.key == "order_lines":
+        if self.additive or self.key in ("order_lines", "return_lines"):
             return True
         return self.key == "order_count" and (dim.is_time or "partners" in dim.expressions)
 
@@ -581,6 +582,32 @@ _BASE_METRICS: dict[str, Metric] = {
             ("sales",),
             "coalesce(sum({sales}.order_lines), 0)",
             "窗口内销售明细的行数",
+        ),
+        Metric(
+            "return_amount",
+            "退货金额",
+            "returns",
+            "money",
+            "元",
+            "CNY",
+            ("退货金额", "退货额", "退款金额", "退款额", "退货", "退款"),
+            ("refund amounts", "refund amount", "return amount", "returns amount", "refunds", "returns", "refund"),
+            ("sales",),
+            "coalesce(sum({sales}.return_amount), 0)",
+            "窗口内金额为负的销售明细（退货、退款）之和，为负数",
+        ),
+        Metric(
+            "return_lines",
+            "退货笔数",
+            "return lines",
+            "count",
+            "笔",
+            "lines",
+            ("退货笔数", "退货次数", "退款笔数", "退款次数", "退货单数"),
+            ("return lines", "number of returns", "refund count", "number of refunds"),
+            ("sales",),
+            "coalesce(sum({sales}.return_lines), 0)",
+            "窗口内金额为负的销售明细行数",
         ),
         Metric(
             "aov",
@@ -1518,6 +1545,10 @@ class _Compiler:
                 cols.append(f"count(DISTINCT coalesce(x.order_id, {one_purchase})) AS order_count")
             if "order_lines" in need:
                 cols.append("count(*) AS order_lines")
+            if "return_amount" in need:  # returns and refunds: the export's negative lines
+                cols.append("coalesce(sum(x.revenue) FILTER (WHERE x.revenue < 0), 0) AS return_amount")
+            if "return_lines" in need:
+                cols.append("count(*) FILTER (WHERE x.revenue < 0) AS return_lines")
             if "new_partners" in need:
                 cols.append(
                     "count(DISTINCT x.partner_id) FILTER (WHERE NOT EXISTS (SELECT 1 FROM sales s0 "

@@ -104,6 +104,12 @@ def bridge(word: str, known: Callable[[str], bool]) -> tuple[str, ...]:
     return tuple(term for term in _lookup(word.lower(), dictionary()) if known(term))[:MAX_BRIDGED]
 
 
+def is_english_word(word: str) -> bool:
+    """A word our glossary or the dictionary's English side knows (its light stemming included)."""
+    word = word.lower()
+    return bool(_lookup(word, glossary()) or _lookup(word, dictionary()))
+
+
 def translate(text: str) -> list[tuple[str, tuple[str, ...]]]:
     """[(English phrase, Chinese terms)] for the glossary phrases in text, longest phrases first."""
     table = glossary()

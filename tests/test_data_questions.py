@@ -267,6 +267,8 @@ METRIC_PHRASES = {
     "avg_price": ["单价", "平均单价", "均价", "average price"],
     "order_count": ["订单数", "订单量", "number of orders"],
     "order_lines": ["订单行数", "order lines"],
+    "return_amount": ["退货金额", "退款", "refunds", "returns"],
+    "return_lines": ["退货笔数", "退货次数", "number of returns"],
     "aov": ["客单价", "average order value"],
     "new_partners": ["新增客户数", "new customers"],
     "lost_partners": ["流失客户", "lost customers"],

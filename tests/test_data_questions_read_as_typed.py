@@ -1,0 +1,115 @@
+"""Questions as users type them on real exports: misspelt values, a city several states have, returns, an order
+defined in brackets, 加起来多少钱, （按数量）. Each is answered as asked, said how it was read, or asked back."""
+
+from __future__ import annotations
+
+import pytest
+
+from advisor.data_questions import Clarification, DataAnswer, answer_data_question
+from advisor.pipeline import Context, answer
+from advisor.settings import Settings
+from tests.fixtures import make_store, partner, product, sale
+
+
+@pytest.fixture(scope="module")
+def dealers(tmp_path_factory):
+    """Product lines with English names; one city name in two states; a return line; order numbers kept."""
+    folder = tmp_path_factory.mktemp("dealers")
+    return make_store(
+        folder,
+        partners=[
+            partner("C1", name="Mini Gifts", city="Columbus", province="Ohio", region="East", country="USA"),
+            partner("C2", name="Toys4Kids", city="Columbus", province="Georgia", region="South", country="USA"),
+            partner("C3", name="Land of Toys", city="Boston", province="Massachusetts", region="East", country="USA"),
+        ],
+        products=[product("S1", category="Classic Cars"), product("S2", category="Motorcycles")],
+        sales=[
+            sale("C1", "S1", "2026-03-02", 2, 100, sold_to_province=None, sold_to_region=None),
+            sale("C2", "S1", "2026-03-03", 1, 100, sold_to_province=None, sold_to_region=None),
+            sale("C3", "S2", "2026-04-01", 3, 50, sold_to_province=None, sold_to_region=None),
+            {**sale("C3", "S2", "2026-04-09", -1, 50, sold_to_province=None, sold_to_region=None), "line_no": 2},
+        ],
+    )
+
+
+@pytest.fixture(scope="module")
+def till(tmp_path_factory):
+    """A pharmacy till export: no order numbers (one customer's lines of one day are one purchase), no returns."""
+    folder = tmp_path_factory.mktemp("till")
+    rows = [
+        sale("K1", "A", "2026-04-01", 1, 10),
+        sale("K1", "B", "2026-04-01", 2, 10),  # the same customer, the same day: one purchase
+        sale("K1", "A", "2026-04-02", 1, 10),
+        sale("K2", "A", "2026-04-02", 5, 10),
+    ]
+    for row in rows:
+        row["order_id"] = None
+    return make_store(
+        folder,
+        partners=[partner("K1"), partner("K2")],
+        products=[product("A", name="开博通", category="药品"), product("B", name="络活喜", category="药品")],
+        sales=rows,
+    )
+
+
+def test_a_misspelt_value_is_read_as_the_one_value_it_is_a_letter_off_and_the_answer_says_so(dealers):
+    reply = answer_data_question(dealers, "calssic cars revenue in 2026")
+    assert isinstance(reply, DataAnswer), reply
+    assert reply.frame["revenue"].tolist() == [300.0]
+    assert 'read "calssic" as "classic"' in reply.notes
+    moto = answer_data_question(dealers, "motorcyles revenue, all yrs")
+    assert isinstance(moto, DataAnswer) and moto.frame["revenue"].tolist() == [100.0], moto
+
+
+def test_an_unknown_word_next_to_a_metric_word_is_named_back_whole(dealers):
+    reply = answer_data_question(dealers, "whats our profit margin on classic cars?")
+    assert isinstance(reply, Clarification) and '"profit margin"' in reply.question, reply
+
+
+def test_a_city_several_states_have_is_asked_back_and_each_option_answers(dealers):
+    reply = answer_data_question(dealers, "how much did Columbus buy in 2026?")
+    assert isinstance(reply, Clarification) and reply.reason == "ambiguous_name", reply
+    assert "Georgia" in reply.question and "Ohio" in reply.question
+    assert "how much did Columbus, Ohio buy in 2026?" in reply.options
+    ohio = answer_data_question(dealers, "how much did Columbus, Ohio buy in 2026?")
+    assert isinstance(ohio, DataAnswer) and ohio.frame["revenue"].tolist() == [200.0], ohio
+    both = answer_data_question(dealers, reply.options[-1])  # the two together
+    assert isinstance(both, DataAnswer) and both.frame["revenue"].tolist() == [300.0], (reply.options[-1], both)
+    # one state named, or a city only one state has: answered at once
+    assert isinstance(answer_data_question(dealers, "Columbus in the South, 2026 revenue"), DataAnswer)
+    assert isinstance(answer_data_question(dealers, "Boston revenue 2026"), DataAnswer)
+
+
+def test_returns_are_the_negative_lines_and_a_breakdown_lists_only_periods_with_returns(dealers, till):
+    count = answer_data_question(dealers, "退货一共有几笔")
+    assert isinstance(count, DataAnswer) and count.frame["return_lines"].tolist() == [1], count
+    monthly = answer_data_question(dealers, "2026年各月退货金额")
+    assert isinstance(monthly, DataAnswer), monthly
+    assert monthly.frame["return_amount"].tolist() == [-50.0] and "占" not in monthly.summary
+    lacking = answer_data_question(till, "今年退货金额")
+    assert isinstance(lacking, Clarification) and "退货记录" in lacking.question, lacking
+
+
+def test_an_order_defined_in_brackets_is_counted_that_way_only_when_the_data_counts_so(till, dealers):
+    reply = answer_data_question(till, "2026年4月一共多少笔购药（一个人一天算一笔）")
+    assert isinstance(reply, DataAnswer), reply
+    assert reply.frame["order_count"].tolist() == [3]
+    assert any("一个顾客一天算一笔" in n for n in reply.notes)
+    with_numbers = answer_data_question(dealers, "2026年一共多少笔订单（一个人一天算一笔）")
+    assert isinstance(with_numbers, Clarification) and with_numbers.reason == "unsupported", with_numbers
+    assert "订单号" in with_numbers.question
+
+
+def test_money_added_up_and_a_ranking_basis_in_brackets(till):
+    money = answer_data_question(till, "开博通2026年加起来多少钱")
+    assert isinstance(money, DataAnswer) and money.spec.metrics == ["revenue"], money
+    assert money.frame["revenue"].tolist() == [70.0]
+    top = answer_data_question(till, "2026年前两名的药（按数量）")
+    assert isinstance(top, DataAnswer), top
+    assert top.spec.metrics == ["quantity"] and top.frame["quantity"].tolist() == [7.0, 2.0]
+
+
+def test_the_chat_answer_shows_how_the_question_was_read(dealers, tmp_path):
+    context = Context(store=dealers, kb=None, settings=Settings(data_dir=tmp_path / "data"))
+    reply = answer("calssic cars revenue in 2026", context)
+    assert reply.route.intent == "data" and 'Notes: read "calssic" as "classic"' in reply.markdown, reply.markdown
