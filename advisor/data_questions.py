@@ -2063,6 +2063,8 @@ class _Parser:
                         f'No partner or product named "{phrase}" was found. Please check the name.',
                     ),
                 )
+            if len({(c.kind, c.key) for c in candidates}) > 1 and self._explains_name(start, end, candidates):
+                continue  # 安内真（苯磺酸氨氯地平片）: the bracket gives the generic name of the one named before it
             if len({(c.kind, c.key) for c in candidates}) > 1:
                 options = self._options(candidates)
                 more = len(candidates) - len(options)
@@ -2084,6 +2086,21 @@ class _Parser:
             if self._negated_at(start, end):  # 除了开博通 / excluding Classic Cars Co.
                 self.negated_names.append(candidates[0])
         return resolved, dropped, None
+
+    def _explains_name(self, start: int, end: int, candidates: list[NameEntry]) -> bool:
+        """A phrase in brackets right after a name (or a name in brackets right after it) that also names that one
+        product or partner: an explanation of the name, not another name. Its span is read as part of it."""
+        for span in self.scan.spans:
+            if span.kind not in ("name", "resolved_name") or not isinstance(span.value, NameEntry):
+                continue
+            between = self.scan.text[span.end : start] if span.end <= start else self.scan.text[end : span.start]
+            if not re.fullmatch(r"\s*[)）]?\s*[(（]\s*", between):
+                continue
+            if any((c.kind, c.key) == (span.value.kind, span.value.key) for c in candidates):
+                if self.scan.free(start, end):
+                    self.scan.take(start, end, "filler")
+                return True
+        return False
 
     def _negated_at(self, start: int, end: int) -> bool:
         """除了X / 不算X / excluding X / X以外: the words around a name exclude it."""
@@ -3522,9 +3539,14 @@ def _filter_text(spec: QuerySpec, context: DataContext | None, lang: Language) -
             for v in values:
                 entry = context.by_id.get(str(v).lower()) if context and f.field in ("partner", "product") else None
                 shown.append(entry.name if entry else str(v))
+            named = list(dict.fromkeys(shown))  # one name under several codes (开博通's three SKUs) is said once
             name = DIMENSIONS[f.field].label(lang)
             joiner = "、" if lang == "zh" else ", "
-            parts.append(f"{name} {(OP_ZH if lang == 'zh' else OP_EN)[f.op]} {joiner.join(shown)}")
+            op = f.op
+            if len(named) == 1 < len(shown) and op in ("in", "not_in"):
+                op = {"in": "eq", "not_in": "ne"}[op]
+            shown = named
+            parts.append(f"{name} {(OP_ZH if lang == 'zh' else OP_EN)[op]} {joiner.join(shown)}")
         else:
             metric, part = metric_of(f.field)  # type: ignore[misc]
             fmt = "ratio" if part == "change" else metric.fmt

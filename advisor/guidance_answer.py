@@ -57,7 +57,10 @@ NUMBER = re.compile(
 INLINE_SERIES = re.compile(
     r"一是.{2,}二是|[（(]1[)）].{2,}[（(]2[)）]|[（(]一[)）].{2,}[（(]二[)）]|(?:[^、，。]{1,12}、){2,}"
 )
-DEFINES = re.compile(r"是指|指的是|即|就是|称为|叫做|定义|^[^，。]{1,20}(?:指|是)")
+# 是指 / 称为: what a thing is; 判断标准是 / 区别在于: how two things are told apart (代理商跟经销商咋区分)
+DEFINES = re.compile(
+    r"是指|指的是|即|就是|称为|叫做|定义|^[^，。]{1,20}(?:指|是)|标准是|区别在于|区别是|不同在于|差别在于|关键看"
+)
 ENDS = "。！？!?"
 CLOSERS = "”’」』）)\"'"
 OPENS, SHUTS = "“‘「『（(", "”’」』）)"
@@ -108,7 +111,8 @@ SHAPES: list[tuple[str, re.Pattern]] = [
         "definition",
         re.compile(
             r"是什么|什么是|啥是|指什么|指啥|什么意思|啥意思|什么概念|啥概念|含义|定义|界定|认定|算不算|什么算|怎样才算|"
-            r"怎么回事|咋回事|什么叫|啥叫|"
+            r"怎么回事|咋回事|什么叫|啥叫|区分|区别|分清|差别|有什么不同|有啥不同|"
+            r"\bdifference between\b|\bdiffers? from\b|\bdistinguish\b|\btell .{1,30} apart\b|\bversus\b|\bvs\.?\s|"
             r"\bwhat counts as\b|\bwhat is meant by\b|\bwhat(?: i|\')s (?:a |an |the )?['\"‘“][^'\"’”]{2,40}['\"’”]|"
             r"\bwhat (?:is|does) .{0,40}\bmean|\bdefin|\bwhat(?: i|\')s (?:a |an |the )?\S+(?: \S+)?\??$",
             re.IGNORECASE,

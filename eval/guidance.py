@@ -31,11 +31,12 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILTIN_QUESTIONS = ROOT / "eval" / "guidance_questions.jsonl"
 SOURCE_LIST = re.compile(r"\n\*\*(?:出处|Sources?)\*\*")
 DOCUMENT_SUFFIXES = (".md", ".txt", ".pdf", ".docx")
-NOISE = re.compile(r"\s+|\[\d+\]|\*\*|`|[“”\"'‘’「」『』]")
+# spaces, citation marks, emphasis, quote marks, and Markdown's backslash escapes (\| \_ \- render as | _ -)
+NOISE = re.compile(r"\s+|\[\d+\]|\*\*|`|[“”\"'‘’「」『』]|\\(?=[^\sA-Za-z0-9\u4e00-\u9fff])")
 
 
 def normalise(text: str) -> str:
-    """Compare text without spaces, citation marks, markdown emphasis or quote marks."""
+    """Compare text as it reads: without spaces, citation marks, markdown emphasis, quote marks or escapes."""
     return NOISE.sub("", text).lower()
 
 

@@ -7,6 +7,7 @@ finds 返利, 砸价 finds 乱价. Keep groups narrow: a loose group drags in un
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 GROUPS: tuple[tuple[str, ...], ...] = (
@@ -59,6 +60,9 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("品牌方", "特许人", "franchisor"),
     ("牌照", "许可证", "经营许可", "licence", "license"),
     ("罚款", "处罚", "罚", "fine", "fines", "penalty"),
+    ("后果", "法律责任", "罚则", "consequence", "consequences"),
+    ("标识", "标签", "标注", "label", "labels"),
+    ("废止", "取代", "repeal", "repealed", "supersede", "superseded"),
     ("备案", "登记", "filing", "register"),
     ("生效", "施行", "实施", "take effect", "effective"),
     # Plain words for what documents say formally (去哪投诉 → 举报, 要不要担责 → 连带责任).
@@ -129,3 +133,34 @@ def expand_text(text: str) -> list[str]:
         if hit:
             found.update(members)
     return sorted(found - {t for t in found if t in lowered})
+
+
+CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
+NEVER_TYPED_FOR = "的了是在有和与及个们吗呢"  # 的客户 is no typo of 新客户
+
+
+@lru_cache(maxsize=1)
+def _long_terms() -> tuple[str, ...]:
+    return tuple(t for t in all_terms() if len(t) >= 3 and all(CJK_CHAR.match(c) for c in t))
+
+
+def respell(text: str, is_word: Callable[[str], bool]) -> str:
+    """经消商 → 经销商: three or more Chinese characters that are one inner character off a term of the groups
+    (not the first or last character, not a function word), and no word of their own (is_word), are read as
+    that term."""
+    for term in _long_terms():
+        n = len(term)
+        i = 0
+        while i + n <= len(text):
+            piece = text[i : i + n]
+            wrong = [k for k in range(n) if piece[k] != term[k]]
+            if (
+                len(wrong) == 1
+                and 0 < wrong[0] < n - 1
+                and CJK_CHAR.match(piece[wrong[0]])
+                and piece[wrong[0]] not in NEVER_TYPED_FOR
+                and not is_word(piece)
+            ):
+                text = text[:i] + term + text[i + n :]
+            i += 1
+    return text

@@ -58,6 +58,11 @@ CAMEL = re.compile(r"\b[a-z][a-z0-9]*(?:[A-Z][a-z0-9]+)+\b")
 CAMEL_PART = re.compile(r"[A-Z]?[a-z0-9]+")
 
 
+def known_word(text: str) -> bool:
+    """A word of jieba's dictionary (or of ours added to it)."""
+    return bool(_jieba().dt.FREQ.get(text))
+
+
 def words(text: str) -> list[str]:
     """jieba search-mode tokens, lower-cased, without stopwords and punctuation; a camelCase name also gives its
     words (healthStatus -> healthstatus, health, status)."""

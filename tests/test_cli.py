@@ -208,3 +208,14 @@ def test_an_evaluation_set_that_is_missing_or_broken_is_named_with_what_to_fix(t
     broken.write_text('{"id": "q1"}\n{"id": \n', encoding="utf-8")
     with pytest.raises(SystemExit, match="第 2 行不是有效的 JSON"):
         load(broken)
+
+
+def test_the_guidance_judge_reads_answers_as_they_render():
+    """A key phrase is stated when the rendered text states it: Markdown escapes (\\| \\_), citation marks, emphasis
+    and spaces do not hide it; a different phrase is still not stated."""
+    from eval.guidance import answer_body, normalise
+
+    markdown = "资料库：accessLevel: 'all' \\| 'gold' \\| 'silver'[2]，编号 S18\\_3232。\n\n**出处**\n\n- [2] 评审报告"
+    body = normalise(answer_body(markdown))
+    assert normalise("'gold'|'silver'") in body and normalise("S18_3232") in body
+    assert normalise("'gold'|'bronze'") not in body and "评审报告" not in body

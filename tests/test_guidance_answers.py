@@ -209,6 +209,48 @@ def test_the_companys_document_is_not_buried_by_the_guides(mixed_kb):
     assert guide.passages[0].chunk.doc_id.startswith("guide:")  # a guides question still finds the guides first
 
 
+OWN_RULES = """# 华东大区经销商窜货处理细则
+
+## 第一章 总则
+
+第一条 为维护华东大区市场秩序，保护守约经销商的利益，制定本细则。
+
+第二条 本细则适用于与公司签订经销协议的华东大区全部经销商。
+
+## 第二章 认定
+
+第三条 经销商将产品销往授权区域以外，经稽查人员凭防伪码追溯确认的，认定为窜货。
+
+第四条 稽查人员应当在发现后三个工作日内将追溯记录、照片和购货凭证报大区渠道管理部。
+
+## 第三章 处理
+
+第五条 首次认定窜货的，书面警告，并扣除当季返利的百分之二十。
+
+第六条 一年内第二次认定窜货的，扣除当季返利的百分之五十，并从保证金中扣罚五万元。
+
+第七条 一年内第三次认定窜货的，终止经销协议，保证金不予退还。
+"""
+
+
+def test_a_company_document_that_covers_the_question_as_well_as_the_guides_is_ranked_on_its_own(
+    guides_kb, tmp_path
+):
+    """窜货 is the guides' subject too: raw fusion let them take four of the first five places. The company's own
+    rules hold the question's ideas as well as the guides do, so each source is ranked on its own: the document's
+    passages keep the order they have when it is searched alone and share the first places fairly."""
+    folder = tmp_path / "kb"
+    shutil.copytree(guides_kb.folder, folder)
+    kb = KnowledgeBase(folder)
+    kb.add("华东窜货处理细则.md", OWN_RULES.encode("utf-8"))
+    question = "经销商第二次窜货怎么罚"
+    mixed = [p.chunk.chunk_id for p in kb.search(question, k=5).passages]
+    alone = [p.chunk.chunk_id for p in kb.search(question, k=5, sources=["华东窜货处理细则.md"]).passages]
+    own = [c for c in mixed if c in alone]
+    assert len(own) >= 3 and own == alone[: len(own)], (mixed, alone)
+    assert any(c not in alone for c in mixed[:3]), "the guides' best passages still take their share"
+
+
 def test_the_built_in_guides_can_be_switched_off(mixed_kb, loaded_store, tmp_path):
     mixed_kb.use_guides = False
     assert {p.chunk.source for p in mixed_kb.search("阶梯返利一般分几档", k=5).passages} <= {"星级认证办法.md"}
@@ -659,16 +701,17 @@ IMPORT_RULES = """# 进口商品经营规定
 
 
 def test_an_english_word_the_glossary_lacks_reaches_the_documents_chinese_through_the_dictionary(guides_kb, tmp_path):
-    """labels / imported are in no glossary of ours; CC-CEDICT read backwards gives 标签 / 进口, kept because the
-    uploaded rules use them, so the English question finds its article among the 29 guides."""
+    """imported is in no glossary of ours; CC-CEDICT read backwards gives 进口, kept because the uploaded rules use
+    it, so the English question finds its article among the 29 guides (labels → 标签 is the glossary's since
+    questions about regulations needed it)."""
     folder = tmp_path / "kb"
     shutil.copytree(guides_kb.folder, folder)
     kb = KnowledgeBase(folder)
     kb.add("进口商品经营规定.md", IMPORT_RULES.encode("utf-8"))
     question = "can we sell imported food that has no labels?"
     terms = analyse(question, kb.searcher()._knows)
-    assert any("标签" in concept and "labels" in concept for concept in terms.concepts)
-    assert not any("标签" in concept for concept in analyse(question).concepts)  # nothing to check it against
+    assert any("进口" in concept and "imported" in concept for concept in terms.concepts)
+    assert not any("进口" in concept for concept in analyse(question).concepts)  # nothing to check it against
     first = kb.search(question, k=5).passages[0]
     assert first.chunk.source == "进口商品经营规定.md" and "中文标签" in first.chunk.text and first.relevant
     # a built-in guide's question is not bent by everyday dictionary senses: only the documents' words count
@@ -715,3 +758,41 @@ def test_plain_words_reach_how_a_law_on_selling_says_them():
     expanded = set(expand_terms(["卖家", "买家", "厂家", "不符", "质量检查", "网上"]))
     assert {"销售者", "经营者", "消费者", "生产者", "不符合", "监督检查", "线上"} <= expanded
     assert "客户" not in set(expand_terms(["买家"]))  # 客户 are the company's partners, not a shop's buyers
+
+
+def test_the_glossary_speaks_the_words_of_rules_and_labels():
+    """How English questions about a regulation reach its Chinese: labels → 标识, repealed → 废止, unpackaged → 裸装;
+    "sell in bulk" is selling loose goods, not the sell-in of stuffing the channel (压货)."""
+    from retrieval.glossary import translate
+
+    def terms(text: str) -> set[str]:
+        return {t for _phrase, found in translate(text) for t in found}
+
+    asked = terms("do we need labels on loose unpackaged food we sell in bulk?")
+    assert {"标识", "裸装", "散装"} <= asked and "压货" not in asked
+    assert "废止" in terms("which older rules did this regulation replace or repeal?")
+    assert {"没收", "缺陷", "变质"} <= terms("confiscated defective or spoiled goods")
+
+
+def test_a_channel_word_typed_one_character_off_is_read_as_that_word():
+    """经消商 is 经销商 typed wrong (one inner character, and no word of its own); 的客户 is no typo of 新客户 and a
+    real word is left alone."""
+    from retrieval.synonyms import respell
+    from retrieval.tokens import known_word
+
+    assert respell("代理商跟经消商咋区分啊", known_word) == "代理商跟经销商咋区分啊"
+    assert respell("分销商和代里商", known_word) == "分销商和代理商"
+    for text in ("经销商的客户", "新客户的返利", "阶梯返利怎么定"):
+        assert respell(text, known_word) == text
+    assert {"经销商"} <= {t for concept in analyse("代理商跟经消商咋区分").concepts for t in concept}
+
+
+def test_how_two_things_are_told_apart_is_answered_with_the_criterion_and_what_follows_it(guides_kb):
+    """代理商跟经销商咋区分: a definition question; the sentence that gives the criterion (判断标准是…) opens the
+    answer with the sentence after it, which applies the criterion (买断的是经销商)."""
+    assert shape_of("代理商跟经销商咋区分") == "definition"
+    assert shape_of("what's the difference between an agent and a distributor?") == "definition"
+    assert shape_of("how small a gap counts as no real difference?") != "definition"
+    result = guides_kb.search("代理商跟经消商咋区分啊，老搞混", k=5)
+    reply = answer_guidance("代理商跟经消商咋区分啊，老搞混", Route(intent="guidance", confidence=1.0), result, [])
+    assert "判断标准是" in reply.markdown.split("\n\n")[0] and "买断的是经销商" in reply.markdown.split("\n\n")[0]
