@@ -233,9 +233,7 @@ OWN_RULES = """# 华东大区经销商窜货处理细则
 """
 
 
-def test_a_company_document_that_covers_the_question_as_well_as_the_guides_is_ranked_on_its_own(
-    guides_kb, tmp_path
-):
+def test_a_company_document_that_covers_the_question_as_well_as_the_guides_is_ranked_on_its_own(guides_kb, tmp_path):
     """窜货 is the guides' subject too: raw fusion let them take four of the first five places. The company's own
     rules hold the question's ideas as well as the guides do, so each source is ranked on its own: the document's
     passages keep the order they have when it is searched alone and share the first places fairly."""
