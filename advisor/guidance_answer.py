@@ -137,7 +137,7 @@ SHAPES: list[tuple[str, re.Pattern]] = [
 # What a fine or penalty comes to is a figure, however it is asked (what are the fines / 会怎么罚)
 PENALTY = re.compile(
     r"\bfines?\b|\bfined\b|\bpenalt(?:y|ies)\b|罚款?多少|怎么罚|罚几|罚多少|"
-    r"会怎样|会怎么样|会有什么后果|什么后果|\bwhat happens if\b|\bconsequences?\b",
+    r"会怎样|会怎么样|会咋样|会有什么后果|什么后果|啥后果|咋罚|会被怎么|\bwhat happens if\b|\bconsequences?\b",
     re.IGNORECASE,
 )
 
@@ -175,6 +175,7 @@ class Unit:
     # None for this unit's own passage; each line cites its own passage.
     lead_from: Chunk | None = None
     items_from: list[Chunk | None] = field(default_factory=list)
+    table: bool = False  # a table read as the list its lead-in announces (quoted for enumeration questions only)
 
     @property
     def text(self) -> str:
@@ -319,9 +320,34 @@ def units_of(evidence: Evidence) -> list[Unit]:
                 )
             )
             continue
+        if parts and LEAD_IN.search(parts[-1]) and following.lstrip().startswith("|"):
+            # 再合并成四个运营群：| 客户群 | 特征 |…: the table is the list the lead-in announces (its rows are also
+            # units of their own, read next, for a question about one of them)
+            out += _sentence_units(evidence, len(out), parts[:-1])
+            if rows := _table_rows(lines, i + 1):
+                out.append(Unit(evidence, len(out), "list", lead=parts[-1], items=rows, table=True))
+            i += 1
+            continue
         out += _sentence_units(evidence, len(out), [s for s in parts if not LEAD_IN.search(s) or s is not parts[-1]])
         i += 1
     return out
+
+
+def _table_rows(lines: list[str], start: int) -> list[str]:
+    """The rows of the table starting at lines[start], each as 表头：值；… (the header row and rule left out)."""
+    header: list[str] | None = None
+    rows: list[str] = []
+    for line in lines[start:]:
+        if not line.lstrip().startswith("|"):
+            break
+        cells = _cells(line)
+        if all(re.fullmatch(r":?-{2,}:?", c) or not c for c in cells):
+            continue
+        if header is None:
+            header = cells
+            continue
+        rows.append("；".join(f"{h}：{c}" for h, c in zip(header, cells, strict=False) if c))
+    return rows
 
 
 def _sentence_units(evidence: Evidence, position: int, parts: list[str]) -> list[Unit]:
@@ -464,7 +490,7 @@ def rank_units(
     total = bool(TOTAL_ASKED.search(question))
     asked = COUNTER.search(question)
     counter = asked.group(1) if asked else None
-    units = [u for evidence in passages for u in units_of(evidence)]
+    units = [u for evidence in passages for u in units_of(evidence) if not u.table or shape == "enumeration"]
     if not units:
         return []
     meaning = similarity(question, [u.text for u in units]) if similarity else [0.0] * len(units)
@@ -575,7 +601,7 @@ def choose(
     def add(unit: Unit) -> None:
         """Quote the unit unless it repeats one chosen, or a long list would bury what is there."""
         nonlocal lines
-        text = _clean(unit.text)
+        text = _clean(unit.items[0] if unit.kind == "row" else unit.text)  # a row: as its table's list has it
         if text in seen or any(text in s or s in text for s in seen) or lines + _size(unit) > LINE_BUDGET + 2:
             return  # a shorter runner-up (one sentence) may still fit after a long list
         chosen.append(unit)

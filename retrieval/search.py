@@ -45,12 +45,20 @@ NOT_FOUND = "知识库中没有找到相关依据。"
 QUESTION_WORDS = frozenset(
     "不能 能不能 可不可以 可以吗 行不行 要不要 该不该 是不是 有没有 几种 几类 几个 几档 几级 分成 分为 分几 一般 通常 "
     "多久 多长 多大 多少 哪几 哪些 哪种 哪个 什么样 合适 比较 正常 大概 大约 具体 到底 究竟 主要 常见 当 时候 情况 "
-    "怎么办 办法 做法 给出 完给 算是 算 能 还 吗 呢 啥 干啥 干嘛 干什么 做啥 干 完 完了 "
+    "怎么办 办法 做法 给出 完给 算是 算 能 还 吗 呢 啥 干啥 干嘛 干什么 做啥 干 完 完了 咋样 怎样 怎么样 要是 "
     "actually really mean means meaning typical typically usually normally generally one two three came come "
     "almost pick choose get got make need needs thing things way ways kind kinds much many long ok okay fine "
     "still allowed exactly".split()
 ) | frozenset(STOPWORDS_EN_PLUS)
 
+# A question about what follows a breach (会咋样 / 有什么后果 / what happens if): searched with the words rules use
+# for sanctions too. Only the lexical legs read them; they are no idea of the question the gate counts.
+CONSEQUENCE = re.compile(
+    r"会咋样|会怎样|会怎么样|会怎么办|有什么后果|有啥后果|什么后果|啥后果|会被怎么|怎么罚|咋罚|怎么处罚|罚多少|"
+    r"\bwhat happens (?:if|when)\b",
+    re.IGNORECASE,
+)
+SANCTION_WORDS = ("罚则", "法律责任", "处罚", "罚款", "责令", "警告")
 DENSE_CANDIDATES = 50
 LATIN = re.compile(r"[a-z][a-z0-9\-]*")
 ORDINAL = re.compile(r"第[一二三四五六七八九十百\d]")
@@ -164,8 +172,10 @@ def analyse(query: str, known: Callable[[str], bool] | None = None) -> QueryTerm
         tokens = list(dict.fromkeys(words(" ".join(terms))))
         extra += tokens
         concepts.append(frozenset(expand_terms(tokens)))
-    expanded = expand_terms(own + extra)
-    text = " ".join([query, *expand_text(query), *(t for _p, terms in translated for t in terms), *extra])
+    # 会咋样 / what happens if: the answer is a sanction, which rules write under 罚则 / 法律责任 as 责令 / 罚款
+    sanction = list(SANCTION_WORDS) if CONSEQUENCE.search(query) else []
+    expanded = expand_terms(own + extra + sanction)
+    text = " ".join([query, *expand_text(query), *(t for _p, terms in translated for t in terms), *extra, *sanction])
     # 特许人招加盟: 特许 and 加盟 are one idea once expanded, and count once
     return QueryTerms(own, expanded, bigrams(text), list(dict.fromkeys(concepts)))
 
