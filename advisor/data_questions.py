@@ -2179,7 +2179,7 @@ class _Parser:
             )
             if len(places) < 2:
                 continue
-            typed = self.display[span.start : span.end]
+            typed, city = self.display[span.start : span.end], span.value[1]
             options = [
                 self.display[: span.start]
                 + self._zh(f"{typed}（{place}）", f"{typed}, {place}")
@@ -2191,8 +2191,10 @@ class _Parser:
                 options.append(self.display[: span.start] + every + self.display[span.end :])
             return self._clarify(
                 "ambiguous_name",
-                f"「{typed}」在数据里有 {len(places)} 个同名城市（{'、'.join(places)}），您指的是哪一个？",
-                f'"{typed}" is a city in {len(places)} places ({", ".join(places)}). Which one do you mean?',
+                f"数据里有 {len(places)} 个叫「{city}」的城市：{'、'.join(f'{city}（{p}）' for p in places)}。您指的是哪一个？"
+                "也可以选几个一起合计。",
+                f"The data has {len(places)} cities named {city}: {'; '.join(f'{city}, {p}' for p in places)}. "
+                "Which one do you mean? You can also take them together.",
                 options,
             )
         return None
