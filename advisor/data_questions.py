@@ -1944,8 +1944,14 @@ class _Parser:
                 span.value = (short_zh[m.group(0)], None, False)
                 out.append(span)
         bare_en = {w: d for w, d in self.context.dim_words_en.items() if not DIMENSIONS[d].is_time}
-        for m, span in self.scan.take_all(re.compile(rf"\b(?:{_alt(bare_en)})\b"), "group"):
-            span.value = (bare_en[m.group(0)], None, False)
+        # DEALSIZE / Ship Mode / Sub-Category, a file's column name asked as "deal size" / shipmode / sub category:
+        # a space or hyphen between its letters is allowed
+        squashed = {re.sub(r"[ -]", "", w): d for w, d in bare_en.items()}
+        long = sorted((w for w in squashed if re.fullmatch(r"[a-z]{6,}", w)), key=len, reverse=True)
+        spaced = "".join(f"|{'[ -]?'.join(map(re.escape, w))}" for w in long)
+        for m, span in self.scan.take_all(re.compile(rf"\b(?:{_alt(bare_en)}{spaced})\b"), "group"):
+            said = m.group(0)
+            span.value = (bare_en.get(said) or squashed[re.sub(r"[ -]", "", said)], None, False)
             out.append(span)
         # Time words left after the time expressions are gone mean a grouping: 今年月度销售额, 季度销量.
         time_zh = {w: d for w, d in self.context.dim_words_zh.items() if DIMENSIONS[d].is_time and w != "季"}
@@ -2027,6 +2033,8 @@ class _Parser:
         dropped: list[_Span] = []
         for phrase, start, end, explicit in self._split_joined(phrases):
             candidates = self._match(phrase)
+            if candidates and not explicit and self._word_inside_names(phrase, candidates):
+                candidates = []  # average (Tenex Chairmat w/ Average Lip): a word of the question, not a name
             # The name may have swallowed an adjacent city or category (常州鑫源, 鲜橙果汁饮料): try them together.
             for ent in entities:
                 if ent in dropped:
@@ -2086,6 +2094,18 @@ class _Parser:
             if self._negated_at(start, end):  # 除了开博通 / excluding Classic Cars Co.
                 self.negated_names.append(candidates[0])
         return resolved, dropped, None
+
+    def _word_inside_names(self, phrase: str, candidates: list[NameEntry]) -> bool:
+        """An English word typed in lower case (average, total, lines) that is a dictionary word and only a part of
+        the names it matches, never a whole name: the question's own word. A customer or product is asked for by
+        its name (Classic Cars Co., or a word of it the dictionary does not have)."""
+        word = phrase.strip()
+        return (
+            self._lower_english(word)
+            and " " not in word
+            and all(c.norm != _normalise(word) for c in candidates)
+            and is_english_word(word)
+        )
 
     def _explains_name(self, start: int, end: int, candidates: list[NameEntry]) -> bool:
         """A phrase in brackets right after a name (or a name in brackets right after it) that also names that one
@@ -2191,8 +2211,8 @@ class _Parser:
                 options.append(self.display[: span.start] + every + self.display[span.end :])
             return self._clarify(
                 "ambiguous_name",
-                f"数据里有 {len(places)} 个叫「{city}」的城市：{'、'.join(f'{city}（{p}）' for p in places)}。您指的是哪一个？"
-                "也可以选几个一起合计。",
+                f"数据里有 {len(places)} 个叫「{city}」的城市：{'、'.join(f'{city}（{p}）' for p in places)}。"
+                "您指的是哪一个？也可以选几个一起合计。",
                 f"The data has {len(places)} cities named {city}: {'; '.join(f'{city}, {p}' for p in places)}. "
                 "Which one do you mean? You can also take them together.",
                 options,
@@ -3396,8 +3416,8 @@ def _show(metric_key: str, value: Any, lang: Language, signed: bool = False, ave
     if text == "—" or metric.fmt == "ratio":
         return text
     suffix = (UNIT_SUFFIX_ZH if lang == "zh" else UNIT_SUFFIX_EN).get(metric.fmt, "")
-    if metric.fmt in ("count", "price") and metric.unit(lang) and lang == "zh":
-        suffix = f" {metric.unit(lang)}"  # 订单数 144 单, 客单价 … 元/单
+    if metric.fmt in ("count", "price") and metric.unit(lang) and (lang == "zh" or metric.fmt == "price"):
+        suffix = f" {metric.unit(lang)}"  # 订单数 144 单, 客单价 … 元/单, average order value … CNY/order
     if metric.key == "partner_count" and lang == "en":
         suffix = ""
     return text + suffix
@@ -3683,7 +3703,7 @@ def _summary(spec: QuerySpec, frame: pd.DataFrame, lang: Language, window: str, 
             text = (
                 f"{head}{name}{order}的{noun}是 {item(first_row)}。"
                 if zh
-                else f"{head}: the {noun.rstrip('s')} with the {order} {name} is {item(first_row)}."
+                else f"{head}: the {_singular(noun)} with the {order} {name} is {item(first_row)}."
             )
         elif zh:
             text = f"{head}{name}{order}的 {n} 个{noun}：第 1 是 {item(first_row)}，第 {n} 是 {item(last_row)}。"
@@ -3753,13 +3773,12 @@ def _member_noun(spec: QuerySpec, dim: str, lang: Language, n: int = 2) -> str:
     ptype = next((f.value for f in spec.filters if f.field == "partner_type" and f.op == "eq"), None)
     if dim == "partner" and ptype:
         noun = str(ptype) if zh else TYPE_NOUNS_EN.get(str(ptype), noun)
-    if not zh and n == 1:
-        noun = (
-            re.sub(r"ies\b", "y", noun, count=1)
-            if noun.startswith(("categor", "cit"))
-            else re.sub(r"s\b", "", noun, count=1)
-        )
-    return noun
+    return _singular(noun) if not zh and n == 1 else noun
+
+
+def _singular(noun: str) -> str:
+    """countries → country, cities → city, regions → region, partner types → partner type (the first plural)."""
+    return re.sub(r"ies\b", "y", noun, count=1) if re.search(r"ies\b", noun) else re.sub(r"s\b", "", noun, count=1)
 
 
 def _group_noun(spec: QuerySpec, n: int, lang: Language) -> str:

@@ -113,3 +113,23 @@ def test_the_chat_answer_shows_how_the_question_was_read(dealers, tmp_path):
     context = Context(store=dealers, kb=None, settings=Settings(data_dir=tmp_path / "data"))
     reply = answer("calssic cars revenue in 2026", context)
     assert reply.route.intent == "data" and 'Notes: read "calssic" as "classic"' in reply.markdown, reply.markdown
+
+
+def test_an_english_word_typed_in_lower_case_is_not_read_as_part_of_product_names(tmp_path):
+    """average is a word of the question even where two product names hold it (Chairmat w/ Average Lip); a name is
+    still found by its own word (Tenex), and a singular noun is spelt right (country, not countrie)."""
+    store = make_store(
+        tmp_path,
+        partners=[partner("C1", country="USA"), partner("C2", country="France")],
+        products=[product("A", name="Tenex Chairmat w/ Average Lip"), product("B", name="Average Joe Lamp")],
+        sales=[sale("C1", "A", "2026-03-02", 2, 100), sale("C2", "B", "2026-03-03", 1, 100)],
+    )
+    bare = answer_data_question(store, "average revenue in 2026 by country")
+    assert isinstance(bare, Clarification) and bare.reason == "missing_dimension", bare  # over what, not which name
+    assert isinstance(answer_data_question(store, "average revenue per customer in 2026"), DataAnswer)
+    tenex = answer_data_question(store, "Tenex revenue in 2026")
+    assert isinstance(tenex, DataAnswer) and tenex.frame["revenue"].tolist() == [200.0], tenex
+    top = answer_data_question(store, "which country bought the most in 2026")
+    assert isinstance(top, DataAnswer) and "the country with the highest revenue is USA" in top.summary, top.summary
+    aov = answer_data_question(store, "average order value in 2026")
+    assert isinstance(aov, DataAnswer) and "CNY/order" in aov.summary, aov.summary

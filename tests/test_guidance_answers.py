@@ -839,3 +839,66 @@ def test_what_follows_a_breach_is_searched_with_the_words_rules_use_for_sanction
     assert {"罚则", "责令"} <= set(terms.expanded) and not any("罚则" in c for c in terms.concepts)
     result = kb.search("要是拒绝市场监管的质量检查会咋样", k=5)
     assert any("给予警告" in p.chunk.text for p in result.passages[:3]), [p.chunk.text[:30] for p in result.passages]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "上个月刚复审过我们这家服务商，这个月又说要复审星级，这合规吗",  # a story, times, and whether it breaks a rule
+        "服务商星级复审没过会咋样",  # what follows a breach
+    ],
+)
+def test_whether_something_breaks_a_rule_or_what_it_is_for_is_asked_of_the_documents(
+    mixed_kb, loaded_store, tmp_path, question
+):
+    """这合规吗 / 会咋样 ask about rules and what follows a breach: the company's document answers, even where the
+    question tells a story with periods in it (上个月 / 这个月 sent it to the data, which asked for a name)."""
+    context = Context(store=loaded_store, kb=mixed_kb, settings=Settings(data_dir=tmp_path / "data"))
+    reply = answer(question, context)
+    assert reply.route.intent == "guidance" and reply.citations, reply.markdown
+    assert reply.citations[0].source == "星级认证办法.md", reply.markdown
+
+
+def test_what_a_score_is_made_of_is_a_method_question_and_which_dealers_still_runs_the_data(ctx):
+    method = answer("记分卡里完成率那块一般占几分，主要看哪些数据", ctx)
+    assert method.route.intent == "guidance" and method.citations, method.markdown
+    dealers = answer("哪些经销商上季度完成率低于80%", ctx)
+    assert dealers.route.intent == "data" and dealers.tables
+
+
+def test_rule_and_method_cues_and_which_of_our_own_asks_to_run_a_tool():
+    from advisor.evidence import asks_to_run, words
+
+    for question in (
+        "这个月又要抽查同一个产品，这合规吗",
+        "网店首页标价比详情页低，这样违规不",
+        "评分里合作深度占几分",
+        "健康度主要看哪些数据",
+        "这个系统平时拿来干啥，用在哪些场景",
+    ):
+        assert words(question)[1], question
+    assert not asks_to_run("健康度评分里合作深度占几分，主要看哪些数据")
+    assert asks_to_run("哪些经销商上季度窜货了") and asks_to_run("最近窜货情况")
+
+
+def test_a_passage_both_word_legs_rank_first_is_evidence_for_a_long_story_of_a_question():
+    """上个月省里刚抽查过…这合规吗: sixteen ideas, most of them the story; the article both word legs rank first
+    holds two (抽查, 产品) and is evidence, where the share of ideas alone (2 of 16) refused it. A passage that holds
+    one idea only is not."""
+    from retrieval.search import HybridSearcher
+    from retrieval.tokens import bigrams, words
+
+    texts = [
+        "第十五条 国家对产品质量实行以抽查为主要方式的监督检查制度。上级监督抽查的产品，下级不得另行重复抽查。",
+        "第二十条 经营者应当建立进货检查验收制度，验明产品合格证明。",
+        "渠道冲突是指渠道成员之间因为目标、利益或认知不一致而产生的矛盾。",
+    ]
+    chunks = [
+        Chunk(f"doc:x#{n}", "doc:x", n, "法.md", "法", ("一章",), {"paragraph": n}, t) for n, t in enumerate(texts)
+    ]
+    searcher = HybridSearcher(chunks, [words(t) for t in texts], [bigrams(t) for t in texts], None)
+    story = searcher.search("上个月省里刚抽查过我们这款货，这个月市局又说要来抽同一个产品，这合规吗", k=3)
+    assert story.passages[0].chunk.chunk_id == "doc:x#0" and story.passages[0].relevant
+    assert story.passages[0].coverage < 0.45  # the share of ideas alone would not have made it evidence
+    one_idea = searcher.search("上个月我们这款货卖得怎么样，这个月市局的人说要来，正常吗", k=3)
+    assert not any(p.relevant for p in one_idea.passages)

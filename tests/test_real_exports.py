@@ -370,3 +370,28 @@ def test_a_figure_asked_by_the_files_own_column_name_is_read(loaded_store):
     assert answer_data_question(store, "2018年应收是多少").spec.metrics[0].startswith("x_")
     ratio = answer_data_question(store, "2018年实收占应收的比例")
     assert not isinstance(ratio, DataAnswer) and "比值" in ratio.question, ratio
+
+
+def test_a_column_named_as_one_word_is_asked_with_spaces_and_the_other_way_round(tmp_path):
+    """DEALSIZE asked as "deal size", Ship Mode as "shipmode", Sub-Category as "sub category": each is the file's own
+    dimension (deal / size are stop words: "by deal size" was dropped and the total given for every deal size)."""
+    from advisor.data_questions import DataAnswer, answer_data_question
+    from company.importers import import_file
+    from company.store import Store
+
+    lines = ["ORDERNUMBER,ORDERDATE,CUSTOMERNAME,PRODUCTCODE,Sub-Category,Ship Mode,DEALSIZE,QUANTITYORDERED,SALES"]
+    lines += [
+        f"{i},2005-0{i}-05,C{i},P{i},{'Chairs' if i % 2 else 'Tables'},{'First' if i < 4 else 'Second'},"
+        f"{'Small' if i < 3 else 'Large'},1,{1000 * i}"
+        for i in range(1, 7)
+    ]
+    store = Store(tmp_path / "store")
+    import_file(store, ("\n".join(lines) + "\n").encode(), filename="orders.csv")
+    for question, rows in (
+        ("revenue by deal size for 2005", [3000.0, 18000.0]),
+        ("sales by shipmode 2005", [6000.0, 15000.0]),
+        ("sales by sub category 2005", [9000.0, 12000.0]),
+    ):
+        reply = answer_data_question(store, question)
+        assert isinstance(reply, DataAnswer) and len(reply.spec.dimensions) == 1, (question, reply)
+        assert sorted(reply.frame["revenue"].tolist()) == rows, (question, reply.frame)
