@@ -110,6 +110,36 @@ def is_english_word(word: str) -> bool:
     return bool(_lookup(word, glossary()) or _lookup(word, dictionary()))
 
 
+@lru_cache(maxsize=1)
+def _single_words() -> tuple[str, ...]:
+    return tuple(k for k in glossary() if WORD_RE.fullmatch(k) and len(k) >= 4)
+
+
+def respell(text: str) -> str:
+    """sumary → summary, goverment → government, franchize → franchise: a word of five or more letters that neither
+    the glossary nor the dictionary knows, one edit (a letter added, dropped, changed, or two swapped) from exactly
+    one glossary word (or from one word and its own forms), is read as that word. Two edits are left alone:
+    rewriting is two edits from recruiting, and the dictionary does not know it."""
+    from rapidfuzz import process
+    from rapidfuzz.distance import OSA
+
+    def repair(m: re.Match) -> str:
+        word = m.group(0).lower()
+        if _lookup(word, glossary()) or is_english_word(word):
+            return m.group(0)
+        found = sorted(process.extract(word, _single_words(), scorer=OSA.distance, score_cutoff=1, limit=4))
+        found = sorted(found, key=lambda f: (f[1], len(f[0])))
+        if not found:
+            return m.group(0)
+        best = found[0][0]
+        # distributor and distributors, franchise and franchisee: one word and its forms are no rivals
+        if any(not (f[0].startswith(best) or best.startswith(f[0])) for f in found[1:]):
+            return m.group(0)
+        return best
+
+    return re.sub(r"(?<![A-Za-z])[A-Za-z]{5,}(?![A-Za-z])", repair, text)
+
+
 def translate(text: str) -> list[tuple[str, tuple[str, ...]]]:
     """[(English phrase, Chinese terms)] for the glossary phrases in text, longest phrases first."""
     table = glossary()

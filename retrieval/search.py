@@ -19,6 +19,7 @@ from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from retrieval.chunking import Chunk
 from retrieval.glossary import bridge, translate
+from retrieval.glossary import respell as respell_english
 from retrieval.synonyms import expand_terms, expand_text, respell
 from retrieval.tokens import bigrams, known_word, words
 
@@ -155,6 +156,8 @@ def analyse(query: str, known: Callable[[str], bool] | None = None) -> QueryTerm
     """The question's words and ideas; `known` (is this Chinese word in the texts searched?) lets an English word
     the glossary lacks reach the dictionary's Chinese words that those texts use (banned -> 禁止)."""
     query = respell(query, known_word)
+    if re.search(r"[A-Za-z]{5}", query):
+        query = respell_english(query)
     own = words(query)
     translated = translate(query) if re.search(r"[A-Za-z]", query) else []
     # direct-selling is one glossary phrase but two of the question's words: both are translated

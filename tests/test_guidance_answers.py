@@ -902,3 +902,20 @@ def test_a_passage_both_word_legs_rank_first_is_evidence_for_a_long_story_of_a_q
     assert story.passages[0].coverage < 0.45  # the share of ideas alone would not have made it evidence
     one_idea = searcher.search("上个月我们这款货卖得怎么样，这个月市局的人说要来，正常吗", k=3)
     assert not any(p.relevant for p in one_idea.passages)
+
+
+def test_an_english_word_one_edit_off_a_glossary_word_is_read_as_it_and_pricing_rules_are_spoken():
+    """sumary / goverment / franchize are typos of glossary words (one edit); rewriting is two edits from
+    recruiting and stays itself. markdown, 'original price', honouring a price promise reach the pricing rules."""
+    from retrieval.glossary import respell, translate
+
+    assert respell("the sumary of the goverment review, our franchize fee") == (
+        "the summary of the government review, our franchise fee"
+    )
+    assert respell("without rewriting the main text") == "without rewriting the main text"
+    found = {
+        t
+        for _p, terms in translate("the original price of a markdown; stop honouring the price promise")
+        for t in terms
+    }
+    assert {"原价", "折价", "履行", "价格承诺"} <= found
