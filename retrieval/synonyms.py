@@ -61,7 +61,8 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("牌照", "许可证", "经营许可", "licence", "license"),
     ("罚款", "处罚", "罚", "fine", "fines", "penalty"),
     ("后果", "法律责任", "罚则", "consequence", "consequences"),
-    ("伪造", "冒用", "假冒", "仿冒", "冒充", "假", "假货", "forged", "forgery", "counterfeit", "counterfeits"),
+    # 贴了假的认证标志 is what a law calls 伪造或者冒用 (假冒 / fakes stay with counterfeit goods, not forged marks)
+    ("伪造", "冒用", "仿冒", "冒充", "假", "forged", "forgery"),
     ("标识", "标签", "标注", "label", "labels"),
     ("废止", "取代", "repeal", "repealed", "supersede", "superseded"),
     ("备案", "登记", "filing", "register"),
