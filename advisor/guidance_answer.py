@@ -148,10 +148,18 @@ WHAT_TO_DO = re.compile(
 )
 
 
+# 先搞哪个后搞哪个 / in what order: the steps in order, whatever it counts (那几种形式)
+SEQUENCE = re.compile(
+    r"先[^，,。？?]{0,6}后|先(?:搞|做|上|推)哪|哪个先|(?:什么|啥)顺序|先后顺序|"
+    r"\bin (?:what|which) order\b|\bfirst\b.{0,30}\bthen\b",
+    re.IGNORECASE,
+)
+
+
 def shape_of(question: str) -> str:
     if PENALTY.search(question):
         return "figure"
-    if WHAT_TO_DO.search(question):
+    if WHAT_TO_DO.search(question) or SEQUENCE.search(question):
         return "howto"
     for name, pattern in SHAPES:
         if pattern.search(question):
@@ -287,6 +295,10 @@ def units_of(evidence: Evidence) -> list[Unit]:
     while i < len(lines):
         line = lines[i]
         if line.lstrip().startswith("|"):
+            heading = evidence.chunk.heading_path[-1] if evidence.chunk.heading_path else ""
+            if i == 0 and heading and (rows := _table_rows(lines, 0)):
+                # a table opening its section (## 五个核心培训模块 | 模块 | 主要内容 |): the list the heading names
+                out.append(Unit(evidence, len(out), "list", lead=f"{_clean(heading)}：", items=rows, table=True))
             cells = _cells(line)
             if all(re.fullmatch(r":?-{2,}:?", c) or not c for c in cells):
                 i += 1

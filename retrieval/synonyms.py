@@ -63,6 +63,9 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("后果", "法律责任", "罚则", "consequence", "consequences"),
     # 贴了假的认证标志 is what a law calls 伪造或者冒用 (假冒 / fakes stay with counterfeit goods, not forged marks)
     ("伪造", "冒用", "仿冒", "冒充", "假", "forged", "forgery"),
+    # 分成哪几大块 is asked of a table of 模块; 优先级 of a field called priority (a specification's code)
+    ("模块", "板块", "大块", "module", "modules"),
+    ("优先级", "优先顺序", "priority", "priorities"),
     ("标识", "标签", "标注", "label", "labels"),
     ("废止", "取代", "repeal", "repealed", "supersede", "superseded"),
     ("备案", "登记", "filing", "register"),

@@ -919,3 +919,26 @@ def test_an_english_word_one_edit_off_a_glossary_word_is_read_as_it_and_pricing_
         for t in terms
     }
     assert {"原价", "折价", "履行", "价格承诺"} <= found
+
+
+def test_a_table_opening_its_section_is_the_list_its_heading_names_and_an_order_question_is_a_how_to():
+    """## 五个核心培训模块 then the table: asked 分成哪几大块, the modules are the answer, under the heading. 先搞哪个
+    后搞哪个 asks for an order (a how-to), whatever it counts (那几种形式)."""
+    table = Chunk(
+        "guide:t#1",
+        "guide:t",
+        1,
+        "t.md",
+        "培训体系",
+        ("培训体系", "五个核心培训模块"),
+        {"paragraph": 1},
+        "| 模块 | 主要内容 |\n|---|---|\n| 产品知识 | 卖点、竞品差异 |\n| 技术与售后 | 安装调试 |\n| 经营管理 | 库存、财务 |",
+    )
+    evidence = Evidence(rank=1, score=1.0, chunk=table, relevant=True, similarity=0.5, coverage=0.5)
+    reply = answer_guidance(
+        "经销商培训内容一般分成哪几大块", Route(intent="guidance", confidence=1.0), _result(evidence), []
+    )
+    first = reply.markdown.split("\n\n")[0]
+    assert first.startswith("五个核心培训模块：") and all(m in first for m in ("产品知识", "技术与售后", "经营管理"))
+    assert shape_of("产销联盟那几种形式，应该先搞哪个后搞哪个") == "howto"
+    assert shape_of("产销联盟有哪几种形式") == "enumeration"
