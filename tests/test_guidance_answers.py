@@ -932,7 +932,8 @@ def test_a_table_opening_its_section_is_the_list_its_heading_names_and_an_order_
         "培训体系",
         ("培训体系", "五个核心培训模块"),
         {"paragraph": 1},
-        "| 模块 | 主要内容 |\n|---|---|\n| 产品知识 | 卖点、竞品差异 |\n| 技术与售后 | 安装调试 |\n| 经营管理 | 库存、财务 |",
+        "| 模块 | 主要内容 |\n|---|---|\n| 产品知识 | 卖点、竞品差异 |\n"
+        "| 技术与售后 | 安装调试 |\n| 经营管理 | 库存、财务 |",
     )
     evidence = Evidence(rank=1, score=1.0, chunk=table, relevant=True, similarity=0.5, coverage=0.5)
     reply = answer_guidance(
