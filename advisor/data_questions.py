@@ -24,6 +24,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 
 from advisor.language import language_of
 from company import clock
@@ -1091,15 +1092,9 @@ COMBINED_WORDS = re.compile(r"加起来|加一起|加在一起|合起来|\bcombi
 
 
 def _one_off(word: str, alias: str) -> bool:
-    """One letter added, missing or changed (oders / orders), two swapped (reveune / revenue)."""
-    a, b = word.lower(), alias.lower()
-    if a == b or abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        diff = [i for i in range(len(a)) if a[i] != b[i]]
-        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]])
-    short, long = (a, b) if len(a) < len(b) else (b, a)
-    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+    """One letter added, missing or changed (oders / orders), two swapped (reveune / revenue): one edit of optimal
+    string alignment, the measure the knowledge base's typo reading uses too (retrieval.glossary.respell)."""
+    return OSA.distance(word.lower(), alias.lower()) == 1
 
 
 def respell(text: str, context: DataContext) -> tuple[str, list[tuple[str, str]]]:
