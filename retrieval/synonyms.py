@@ -145,27 +145,36 @@ NEVER_TYPED_FOR = "的了是在有和与及个们吗呢"  # 的客户 is no typo
 
 
 @lru_cache(maxsize=1)
-def _long_terms() -> tuple[str, ...]:
-    return tuple(t for t in all_terms() if len(t) >= 3 and all(CJK_CHAR.match(c) for c in t))
+def _one_off_index() -> dict[int, dict[str, str]]:
+    """For each length, the terms of three or more Chinese characters by each pattern with one inner character
+    blanked (经?商 → 经销商): a typed piece is looked up by its own patterns, not compared with every term."""
+    index: dict[int, dict[str, str]] = {}
+    for term in all_terms():
+        if len(term) < 3 or not all(CJK_CHAR.match(c) for c in term):
+            continue
+        for k in range(1, len(term) - 1):
+            index.setdefault(len(term), {}).setdefault(f"{term[:k]}\0{term[k + 1 :]}", term)
+    return index
 
 
 def respell(text: str, is_word: Callable[[str], bool]) -> str:
     """经消商 → 经销商: three or more Chinese characters that are one inner character off a term of the groups
     (not the first or last character, not a function word), and no word of their own (is_word), are read as
     that term."""
-    for term in _long_terms():
-        n = len(term)
+    for n, patterns in sorted(_one_off_index().items(), reverse=True):
         i = 0
         while i + n <= len(text):
             piece = text[i : i + n]
-            wrong = [k for k in range(n) if piece[k] != term[k]]
-            if (
-                len(wrong) == 1
-                and 0 < wrong[0] < n - 1
-                and CJK_CHAR.match(piece[wrong[0]])
-                and piece[wrong[0]] not in NEVER_TYPED_FOR
-                and not is_word(piece)
-            ):
-                text = text[:i] + term + text[i + n :]
+            for k in range(1, n - 1):
+                term = patterns.get(f"{piece[:k]}\0{piece[k + 1 :]}")
+                if (
+                    term is not None
+                    and term != piece
+                    and CJK_CHAR.match(piece[k])
+                    and piece[k] not in NEVER_TYPED_FOR
+                    and not is_word(piece)
+                ):
+                    text = text[:i] + term + text[i + n :]
+                    break
             i += 1
     return text
