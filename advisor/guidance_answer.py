@@ -290,27 +290,20 @@ def units_of(evidence: Evidence) -> list[Unit]:
     # **第一步：核实证据。** … is an item once the emphasis is gone
     lines = [_clean(line) if not line.lstrip().startswith("|") else line for line in evidence.chunk.text.splitlines()]
     lines = [line for line in lines if line.strip()]
-    header: list[str] | None = None
     i = 0
     while i < len(lines):
         line = lines[i]
         if line.lstrip().startswith("|"):
+            opens = i == 0
+            header, rows, i = _table(lines, i)
             heading = evidence.chunk.heading_path[-1] if evidence.chunk.heading_path else ""
-            if i == 0 and heading and (rows := _table_rows(lines, 0)):
+            if opens and heading and rows:
                 # a table opening its section (## 五个核心培训模块 | 模块 | 主要内容 |): the list the heading names
                 out.append(Unit(evidence, len(out), "list", lead=f"{_clean(heading)}：", items=rows, table=True))
-            cells = _cells(line)
-            if all(re.fullmatch(r":?-{2,}:?", c) or not c for c in cells):
-                i += 1
-                continue
-            if header is None:
-                header = cells
-            else:
-                row = "；".join(f"{h}：{c}" for h, c in zip(header, cells, strict=False) if c)
-                out.append(Unit(evidence, len(out), "row", lead=" | ".join(header), items=[row]))
-            i += 1
+            out += [
+                Unit(evidence, len(out) + n, "row", lead=" | ".join(header), items=[row]) for n, row in enumerate(rows)
+            ]
             continue
-        header = None
         if ITEM.match(line):  # a list whose lead-in is in an earlier passage: the items stand alone
             items, marks, i = _items(lines, i)
             out.append(Unit(evidence, len(out), "list", items=items, ordered=bool(ORDERED.match(line)), marks=marks))
@@ -336,7 +329,7 @@ def units_of(evidence: Evidence) -> list[Unit]:
             # 再合并成四个运营群：| 客户群 | 特征 |…: the table is the list the lead-in announces (its rows are also
             # units of their own, read next, for a question about one of them)
             out += _sentence_units(evidence, len(out), parts[:-1])
-            if rows := _table_rows(lines, i + 1):
+            if rows := _table(lines, i + 1)[1]:
                 out.append(Unit(evidence, len(out), "list", lead=parts[-1], items=rows, table=True))
             i += 1
             continue
@@ -345,21 +338,22 @@ def units_of(evidence: Evidence) -> list[Unit]:
     return out
 
 
-def _table_rows(lines: list[str], start: int) -> list[str]:
-    """The rows of the table starting at lines[start], each as 表头：值；… (the header row and rule left out)."""
-    header: list[str] | None = None
+def _table(lines: list[str], start: int) -> tuple[list[str], list[str], int]:
+    """The table starting at lines[start]: its header, its rows each as 表头：值；… (the rule left out), and the
+    index of the first line after it."""
+    header: list[str] = []
     rows: list[str] = []
-    for line in lines[start:]:
-        if not line.lstrip().startswith("|"):
-            break
-        cells = _cells(line)
+    end = start
+    while end < len(lines) and lines[end].lstrip().startswith("|"):
+        cells = _cells(lines[end])
+        end += 1
         if all(re.fullmatch(r":?-{2,}:?", c) or not c for c in cells):
             continue
-        if header is None:
+        if not header:
             header = cells
             continue
         rows.append("；".join(f"{h}：{c}" for h, c in zip(header, cells, strict=False) if c))
-    return rows
+    return header, rows, end
 
 
 def _sentence_units(evidence: Evidence, position: int, parts: list[str]) -> list[Unit]:
