@@ -372,3 +372,49 @@ def test_a_damaged_dictionary_cache_is_read_again(tmp_path, monkeypatch):
         assert "禁止" in glossary.bridge("banned", lambda word: word == "禁止")
     finally:
         glossary.dictionary.cache_clear()
+
+
+WORD_TRIE_SCRIPT = """
+import glob, json, sys
+import retrieval.tokens as T
+texts = [open(p, encoding="utf-8").read() for p in sorted(glob.glob(sys.argv[1] + "/*.md"))][:6]
+questions = ["窜货怎么处理", "代理商跟经消商咋区分啊", "What does channel width mean?", "苯磺酸氨氯地平片卖了多少"]
+jieba = T._jieba()
+source = type(jieba.dt.FREQ).__name__
+asked = [T.words(q) for q in questions]
+known = [T.known_word(w) for w in ("窜货", "渠道", "经消商")]
+after_questions = type(jieba.dt.FREQ).__name__
+trie_cuts = [list(jieba.cut_for_search(t)) for t in texts] if source != "dict" else None
+indexed = [T.words(t) for t in texts]
+T._load_dictionary(jieba, full=True)
+print(json.dumps({"source": source, "after_questions": after_questions, "after_indexing": type(jieba.dt.FREQ).__name__,
+                  "same_questions": asked == [T.words(q) for q in questions], "known": known,
+                  "same_cuts": trie_cuts is None or trie_cuts == [list(jieba.cut_for_search(t)) for t in texts],
+                  "same_index": indexed == [T.words(t) for t in texts]}))
+"""
+
+
+def test_a_fresh_process_reads_the_word_frequencies_from_a_trie_and_cuts_the_same_words(tmp_path):
+    """`ask` in a new process no longer waits 1 s for jieba's dict to unmarshal: the first full load writes a trie,
+    later processes open it, cut exactly as the dict does, and load the dict once they index a lot of text."""
+    import json
+
+    env = {**os.environ, "CANMOU_CACHE_DIR": str(tmp_path)}
+
+    def run() -> dict:
+        args = [sys.executable, "-c", WORD_TRIE_SCRIPT, str(ROOT / "knowledge" / "guides")]
+        done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    first = run()
+    assert first["source"] == "dict" and list(tmp_path.glob("jieba-*.marisa"))
+    second = run()
+    assert second["source"] == second["after_questions"] == "_TrieFrequencies"
+    assert second["after_indexing"] == "dict"  # six guides are more than FULL_DICTIONARY_AFTER characters
+    assert second["same_questions"] and second["same_cuts"] and second["same_index"]
+    assert second["known"] == [True, True, False]
+    for trie in tmp_path.glob("jieba-*.marisa"):  # a damaged trie: the dict is loaded and the trie written again
+        trie.write_bytes(b"not a trie")
+    assert run()["source"] == "dict"
+    assert run()["source"] == "_TrieFrequencies"
