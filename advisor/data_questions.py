@@ -262,8 +262,12 @@ class DataContext:
         """Attribute columns become dimensions (by name, and by value for filters) and measures."""
         self.extra_dimensions, self.extra_metrics = attribute_catalog(attributes)
         for key, metric in list(self.extra_metrics.items()):  # Profit → 利润: the Chinese word users type
-            zh = ATTRIBUTE_ZH.get(metric.en.lower()) or ATTRIBUTE_ZH.get(metric.zh.lower())
-            aliases = [*(zh or "").split("|"), _short_name(metric.zh) or ""]  # 应收金额 is also asked as 应收
+            of = self.extra_metrics.get(metric.of_column) if metric.of_column else None
+            base = of or metric
+            zh = ATTRIBUTE_ZH.get(base.en.lower()) or ATTRIBUTE_ZH.get(base.zh.lower())
+            aliases = [*(zh or "").split("|"), _short_name(base.zh) or ""]  # 应收金额 is also asked as 应收
+            if of is not None:  # its margin: 利润率
+                aliases = [f"{w}率" for w in aliases if w]
             added = [w for w in aliases if w and w not in metric.synonyms_zh]
             if added:
                 self.extra_metrics[key] = dataclasses.replace(metric, synonyms_zh=(*metric.synonyms_zh, *added))
@@ -510,11 +514,14 @@ CURRENCY_SIGN = re.compile(r"(?:US\$|[$¥￥€£])(?=\s*\d)")
 
 
 def _normalise(text: str) -> str:
-    """Full-width to half-width (NFKC), lower case, single spaces; 18年1月 / 24年Q3 / 14年一共 → 2018年1月 /
-    2024年q3 / 2014年一共."""
+    """Full-width to half-width (NFKC), lower case, single spaces; 18年1月 / 24年Q3 / 14年一共 / Q2 '04 → 2018年1月 /
+    2024年q3 / 2014年一共 / q2 2004."""
     text = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().lower()
     text = SHORT_YEAR.sub(lambda m: ("20" if int(m.group(1)) < 70 else "19") + m.group(1), text)
     text = SHORT_YEAR_ALONE.sub(lambda m: ("20" if int(m.group(1)) < 70 else "19") + m.group(1), text)
+    text = APOSTROPHE_YEAR.sub(lambda m: (" 20" if int(m.group(1)) < 70 else " 19") + m.group(1), text).replace(
+        "  ", " "
+    )
     return CHANGE_IN_PERCENT.sub(r"\1了多少%", text)
 
 
@@ -528,6 +535,9 @@ CHANGE_IN_PERCENT = re.compile(
 SHORT_YEAR = re.compile(
     r"(?<![\d.])(\d{2})(?=\s*年\s*(?:\d{1,2}\s*月|第?\s*[一二三四1-4]\s*季|[上下]半年|q[1-4]|全年))"
 )
+ORDERS_VALUED = re.compile(r"orders?")
+# An English two-digit year: Q2 '04, FY'17, sales in '03
+APOSTROPHE_YEAR = re.compile(r"(?<![\d'])['\u2018\u2019](\d{2})(?![\d%'\u2019a-z])")
 # A two-digit year on its own (14年一共卖了多少, 04年比03年, 17年有多少客户), but not a number of years: not
 # after 近 / 过去 / 这 / 前 / 第 / 了 (近10年, 合作了12年), and not before 经验 / 老 / 以上 / 多 / 左右 / 了 / 内 /
 # 的时间 (18年经验, 12年老客户, 10年以上, 5年多)
@@ -1460,6 +1470,7 @@ class _Parser:
         self.counted_types: list[str] = []  # partner types a counted noun names (超过10家经销商)
         self.negated_names: list[NameEntry] = []  # names the question excludes (除了开博通)
         self.unused: list[str] = []  # words neither understood nor names: reported back, or the answer stops
+        self.described: list[str] = []  # words describing partners (老年顾客): a kind the data cannot tell apart
         self.windows: list[TimeWindow] = []
         self.time_group: str | None = None  # two adjacent periods named (2003年和2004年): one row each
         self.bare_average: tuple[int, int] | None = None  # 平均 / average with no member named after it
@@ -1854,6 +1865,17 @@ class _Parser:
         if not out:
             out = self._misspelt_metric()
         out.sort(key=lambda t: t[0].start)
+        # the total value of cancelled orders: the orders are what is valued, not a second figure asked for
+        valued = [s.start for s, key in out if key == "revenue" and "value" in self.scan.text[s.start : s.end]]
+        if valued:
+            for span, key in list(out):
+                if (
+                    key == "order_count"
+                    and span.start > valued[0]
+                    and ORDERS_VALUED.fullmatch(self.scan.text[span.start : span.end])
+                ):
+                    out.remove((span, key))
+                    span.kind = "word"
         return out, type_filters
 
     def _misspelt_metric(self) -> list[tuple[_Span, str]]:
@@ -1949,10 +1971,17 @@ class _Parser:
             span.value = (bare_en.get(said) or squashed[re.sub(r"[ -]", "", said)], None, False)
             out.append(span)
         # Time words left after the time expressions are gone mean a grouping: 今年月度销售额, 季度销量.
+        # A one-character 年 / 月 inside a word (老年顾客, 年龄, 岁月) is no time word: the word is left over.
         time_zh = {w: d for w, d in self.context.dim_words_zh.items() if DIMENSIONS[d].is_time and w != "季"}
-        for m, span in self.scan.take_all(re.compile(_alt(time_zh)), "group"):
-            span.value = (time_zh[m.group(0)], None, False)
-            out.append(span)
+        text = self.scan.work
+        for m in list(re.finditer(_alt(time_zh), text)):
+            i, j = m.span()
+            if j - i == 1 and (_in_word(text[max(i - 1, 0) : j]) or _in_word(text[i : j + 1])):
+                continue
+            if self.scan.free(i, j):
+                span = self.scan.take(i, j, "group")
+                span.value = (time_zh[m.group(0)], None, False)
+                out.append(span)
         return out
 
     def _leftovers(self) -> list[tuple[str, int, int]]:
@@ -2022,6 +2051,16 @@ class _Parser:
                 out.append((phrase, start, end, explicit))
         return out
 
+    def _describes_partners(self, phrase: str, end: int) -> bool:
+        """A dictionary word right before a partner noun (老年顾客, 学生客户, 外地患者): a description of customers,
+        not a name; the data has no such attribute unless it matched one."""
+        from retrieval.tokens import known_word
+
+        follows = any(
+            s.start == end and s.kind == "group" and s.value and s.value[0] == "partner" for s in self.scan.spans
+        )
+        return follows and bool(CJK.match(phrase)) and known_word(phrase)
+
     def _resolve_names(self, phrases: list[tuple[str, int, int, bool]], entities: list[_Span]):
         """Match each leftover phrase to partner/product names; returns (entries, dropped entity spans, problem)."""
         resolved: list[NameEntry] = []
@@ -2052,6 +2091,12 @@ class _Parser:
                 measure = len(phrase) > 1 and phrase[-1:] in MEASURE_SUFFIX  # 投诉量: a figure, not a name
                 if not explicit and (NOT_IN_DATA.search(phrase) or self._lower_english(phrase) or measure):
                     self.unused.append(phrase)  # 竞品 / sales reps: named back, not looked up as a name
+                    continue
+                if not explicit and self._describes_partners(phrase, end):
+                    self.unused.append(phrase)  # 老年顾客: a kind of customer the data cannot tell apart
+                    self.described.append(phrase)
+                    if self.scan.free(start, end):
+                        self.scan.take(start, end, "missing")
                     continue
                 if not explicit and self._is_common(phrase):
                     if not self._is_filler(phrase):
@@ -2252,8 +2297,14 @@ class _Parser:
         if named and self.unused:
             self.unused = [named.group(0), *[p for p in self.unused if p not in named.group(0)]]
         for phrase in self.unused:
-            if NOT_IN_DATA.search(phrase) or _is_noun(phrase) or phrase[-1:] in MEASURE_SUFFIX:
-                phrase = self._with_metric_words(phrase)
+            named = None
+            if phrase in self.described:  # 老年顾客: named with the noun it describes
+                found = re.search(re.escape(phrase) + r"[^\s，,。？?的]{0,2}", self.display)
+                named = found.group(0) if found else phrase
+            elif NOT_IN_DATA.search(phrase) or _is_noun(phrase) or phrase[-1:] in MEASURE_SUFFIX:
+                named = self._with_metric_words(phrase)
+            if named is not None:
+                phrase = named
                 return self._clarify(
                     "unanswerable",
                     f"这份数据回答不了这个问题：数据里没有与「{phrase}」对应的字段或取值。"
@@ -2274,6 +2325,24 @@ class _Parser:
                 )
             self.notes.append(self._zh(f"没有用上：「{phrase}」", f'not used: "{phrase}"'))
         return None
+
+    def said(self) -> dict[str, str]:
+        """Each metric in the question's own words, with the metric words written next to it (销售目标完成 for
+        完成率): a refusal names what the user asked about as they wrote it."""
+        spans = sorted(self.scan.of("metric"), key=lambda s: s.start)
+        out: dict[str, str] = {}
+        for span in spans:
+            start, end = span.start, span.end
+            for other in spans:
+                if other.end <= start and not self.scan.text[other.end : start].strip():
+                    start = other.start
+            for other in spans:
+                if other.start >= end and not self.scan.text[end : other.start].strip():
+                    end = other.end
+            words = re.sub(r"了?\s*(?:多少|几)\s*$", "", self.display[start:end]).strip()
+            if words:
+                out.setdefault(span.value, words)
+        return out
 
     def _with_metric_words(self, phrase: str) -> str:
         """profit + margin: the unknown word with the metric word written right after or before it, named back
@@ -3526,6 +3595,13 @@ def _per_group_summary(spec: QuerySpec, frame: pd.DataFrame, lang: Language, hea
     return f"{head}: the {top}{order} {name} in each {dims}: {'; '.join(shown)}{tail}."
 
 
+def _in_word(text: str) -> bool:
+    """Two Chinese characters that jieba's dictionary holds as one word (老年, 年龄)."""
+    from retrieval.tokens import known_word
+
+    return bool(re.fullmatch(r"[\u4e00-\u9fff]{2}", text)) and known_word(text)
+
+
 def _group_column(dim: str) -> str:
     return DIMENSIONS[dim].column
 
@@ -4288,10 +4364,11 @@ def answer_data_question(
                 previous = QuerySpec.model_validate(previous)
             except ValidationError:
                 previous = None  # a spec of another dataset (its attributes are gone): start afresh
-        parsed = _Parser(question, context, previous).parse()
+        parser = _Parser(question, context, previous)
+        parsed = parser.parse()
         if isinstance(parsed, Clarification):
             return parsed
-        lacking = lacking_inputs(store, parsed.spec, parsed.language)
+        lacking = lacking_inputs(store, parsed.spec, parsed.language, parser.said())
         if lacking is not None:
             return lacking
         result = answer_spec(store, parsed.spec, parsed.language, parsed.notes, counts=parsed.counts)
@@ -4545,9 +4622,12 @@ INPUT_EN = {
 }
 
 
-def lacking_inputs(store: Store, spec: QuerySpec, language: Language) -> Clarification | None:
+def lacking_inputs(
+    store: Store, spec: QuerySpec, language: Language, said: dict[str, str] | None = None
+) -> Clarification | None:
     """「这份数据回答不了」 naming the missing input, instead of an empty or zero answer; also when the input
-    exists but not for the window asked about (2024年完成率 with targets from 2025)."""
+    exists but not for the window asked about (2024年完成率 with targets from 2025). `said`: each metric in the
+    question's own words (销售目标完成), named before the catalog's label when they differ."""
     available = availability(store)
     used_dims = set(spec.dimensions) | {f.field for f in spec.filters if f.field in DIMENSIONS}
     needed = [k for m in spec.metrics for k in METRIC_INPUTS.get(m, ())]
@@ -4559,8 +4639,15 @@ def lacking_inputs(store: Store, spec: QuerySpec, language: Language) -> Clarifi
         how = "；".join(INPUTS[k].how_to_add() for k in lacking)
         # what was asked for, then what it needs: 毛利 needs unit costs (the user asked about 毛利, not about costs)
         asked = [m for m in spec.metrics if any(k in lacking for k in METRIC_INPUTS.get(m, ()))]
-        what_zh = "、".join(METRICS[m].label("zh") for m in asked)
-        what_en = ", ".join(METRICS[m].label("en") for m in asked)
+        said = said or {}
+
+        def named(m: str, lang: Language) -> str:
+            label = METRICS[m].label(lang)
+            words = said.get(m, "")
+            return f"{words} → {label}" if words and words.lower() != label.lower() else label
+
+        what_zh = "、".join(named(m, "zh") for m in asked)
+        what_en = ", ".join(named(m, "en") for m in asked)
         return Clarification(
             question=f"这份数据回答不了这个问题{f'（{what_zh}）' if asked else ''}：缺少{names}。补充方法：{how}。"
             if language == "zh"

@@ -251,6 +251,7 @@ class Metric:
     expression: str
     definition: str
     column: str | None = None  # an imported measure column of sales (attribute), summed in the sales CTE
+    of_column: str | None = None  # the imported measure column a ratio divides by revenue (Profit → profit margin)
 
     @property
     def is_ratio(self) -> bool:
@@ -322,7 +323,7 @@ _BASE_METRICS: dict[str, Metric] = {
                 "出货额",
                 "发货金额",
             ),
-            ("revenue", "sales", "turnover in cny", "rev", "spent"),
+            ("revenue", "sales", "turnover in cny", "rev", "spent", "total value", "sales value", "value of"),
             ("sales",),
             "coalesce(sum({sales}.revenue), 0)",
             "Σ sales.revenue",
@@ -590,7 +591,7 @@ _BASE_METRICS: dict[str, Metric] = {
             "money",
             "元",
             "CNY",
-            ("退货金额", "退货额", "退款金额", "退款额", "退货", "退款"),
+            ("退货金额", "退货额", "退款金额", "退款额", "退货", "退款", "退过货", "退了货", "退过款"),
             ("refund amounts", "refund amount", "return amount", "returns amount", "refunds", "returns", "refund"),
             ("sales",),
             "coalesce(sum({sales}.return_amount), 0)",
@@ -826,6 +827,9 @@ def definition(key: str) -> Metric:
     return METRICS[key] if key in METRICS else TOOL_METRICS[key]
 
 
+PROFIT_COLUMN = re.compile(r"profit|利润", re.IGNORECASE)
+
+
 def attribute_catalog(attributes: list) -> tuple[dict[str, Dimension], dict[str, Metric]]:
     """Dimensions and measures for a dataset's imported attribute columns (company.catalog.AttributeInfo)."""
     dims: dict[str, Dimension] = {}
@@ -839,6 +843,14 @@ def attribute_catalog(attributes: list) -> tuple[dict[str, Dimension], dict[str,
                 a.column, a.zh, a.en, "number", "", "", names_zh, names_en, ("sales",),
                 f"coalesce(sum({{sales}}.{column}), 0)", f"Σ sales.{a.header}", column=a.column,
             )  # fmt: skip
+            if PROFIT_COLUMN.search(" ".join((*names_zh, *names_en))):  # Superstore's Profit: its margin on sales
+                metrics[f"{a.column}_margin"] = Metric(
+                    f"{a.column}_margin", f"{a.zh}率" if re.search(r"[\u4e00-\u9fff]", a.zh) else "利润率",
+                    f"{a.en} margin", "ratio", "%", "%",
+                    tuple(f"{n}率" for n in names_zh), (*(f"{n} margin" for n in names_en), "profit ratio"),
+                    ("sales",), f"sum({{sales}}.{column}) / nullif(sum({{sales}}.revenue), 0)",
+                    f"Σ sales.{a.header} ÷ 销售额", of_column=a.column,
+                )  # fmt: skip
             continue
         if a.kind != "dimension":
             continue
@@ -1556,8 +1568,9 @@ class _Compiler:
                 )
             for key in need:
                 measure = METRICS.get(key)
-                if measure is not None and measure.column:
-                    cols.append(f'sum(x."{measure.column}") AS "{measure.column}"')
+                summed = measure and (measure.column or measure.of_column)
+                if summed and f'AS "{summed}"' not in " ".join(cols):
+                    cols.append(f'sum(x."{summed}") AS "{summed}"')
             if need & {"price_compliance", "below_floor_revenue"}:
                 cols += [
                     f"sum(CASE WHEN {floor_checked_sql('pr.floor_price')} THEN x.revenue END) AS floor_checked_revenue",

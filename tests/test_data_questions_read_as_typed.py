@@ -133,3 +133,38 @@ def test_an_english_word_typed_in_lower_case_is_not_read_as_part_of_product_name
     assert isinstance(top, DataAnswer) and "the country with the highest revenue is USA" in top.summary, top.summary
     aov = answer_data_question(store, "average order value in 2026")
     assert isinstance(aov, DataAnswer) and "CNY/order" in aov.summary, aov.summary
+
+
+def test_an_english_two_digit_year_and_the_value_of_orders(dealers):
+    """Q2 '26 is 2026 Q2, not this year's Q2; "the total value of orders" is revenue, the orders are what is valued."""
+    aov = answer_data_question(dealers, "avg order value Q2 '26?")
+    assert isinstance(aov, DataAnswer), aov
+    assert aov.spec.window.start.isoformat() == "2026-04-01" and aov.spec.window.end.isoformat() == "2026-06-30"
+    value = answer_data_question(dealers, "What's the total value of orders in 2026?")
+    assert isinstance(value, DataAnswer), value
+    assert value.spec.metrics == ["revenue"] and value.frame["revenue"].tolist() == [400.0]
+
+
+def test_a_kind_of_customer_the_data_cannot_tell_apart_is_named_back_not_dropped(till):
+    """老年顾客: 年 inside 老年 is no grouping by year, and 老年 is no name: old customers are not told apart."""
+    reply = answer_data_question(till, "2026年4月老年顾客消费了多少")
+    assert isinstance(reply, Clarification) and "老年顾客" in reply.question, reply
+    monthly = answer_data_question(till, "2026年月度销售额")
+    assert isinstance(monthly, DataAnswer) and monthly.spec.dimensions == ["month"]
+
+
+def test_what_share_of_sales_one_product_makes_and_which_products_had_returns(till, dealers):
+    share = answer_data_question(till, "2026年4月开博通占销售额多少")
+    assert isinstance(share, DataAnswer), share
+    assert "占全部销售额" in share.summary and "77.8%" in share.summary
+    for question in ("哪些产品有过退货", "哪些产品退过货"):
+        returned = answer_data_question(dealers, question)
+        assert isinstance(returned, DataAnswer), (question, returned)
+        assert returned.spec.metrics == ["return_amount"] and len(returned.frame) == 1
+
+
+def test_a_refusal_names_what_was_asked_in_the_users_words(dealers):
+    rep = answer_data_question(dealers, "2026年哪个销售代表卖得最多")
+    assert isinstance(rep, Clarification) and "销售代表" in rep.question, rep
+    target = answer_data_question(dealers, "2026年销售目标完成了多少")
+    assert isinstance(target, Clarification) and "销售目标完成 → 完成率" in target.question, target

@@ -317,22 +317,30 @@ def test_lines_written_under_another_products_name_count_for_that_product(tmp_pa
     assert "58" in share.summary and "61.1%" in share.summary, share.summary
 
 
-def test_a_rate_of_a_kept_column_the_data_lacks_is_named_not_read_as_the_column(tmp_path):
-    """利润率 where the export keeps Profit and no margin: refused by name, never 利润 < 10%."""
+def test_the_rate_of_a_kept_profit_column_is_its_margin_on_sales_never_the_profit_itself(tmp_path):
+    """利润率 / profit margin where the export keeps Profit: Σ Profit ÷ Σ Sales (never 利润 < 10%); 毛利率 still needs
+    unit costs, and is refused by name."""
     from advisor.data_questions import Clarification, DataAnswer, answer_data_question
     from company.importers import import_file
     from company.store import Store
 
     lines = ["Order ID,Order Date,Customer Name,Product ID,Sub-Category,Quantity,Sales,Profit"]
-    lines += [
-        f"O{i},2017-0{i}-05,C{i},P{i},{'Chairs' if i % 2 else 'Tables'},1,{1000 * i},{50 * i}" for i in range(1, 7)
+    lines += [  # Chairs earn 5% on sales, Tables 15%
+        f"O{i},2017-0{i}-05,C{i},P{i},{'Chairs' if i % 2 else 'Tables'},1,{1000 * i},{(50 if i % 2 else 150) * i}"
+        for i in range(1, 7)
     ]
     store = Store(tmp_path / "store")
     import_file(store, ("\n".join(lines) + "\n").encode(), filename="superstore.csv")
-    refused = answer_data_question(store, "2017年销售额超过2000、利润率却低于10%的子品类")
-    assert isinstance(refused, Clarification) and "利润率" in refused.question, refused
+    low = answer_data_question(store, "2017年销售额超过2000、利润率却低于10%的子品类")
+    assert isinstance(low, DataAnswer), low
+    assert low.frame.iloc[:, 0].tolist() == ["Chairs"]
+    margin = answer_data_question(store, "profit margin by sub-category in 2017")
+    assert isinstance(margin, DataAnswer), margin
+    assert dict(zip(margin.frame.iloc[:, 0], margin.frame.iloc[:, -1], strict=True)) == {"Chairs": 0.05, "Tables": 0.15}
     profit = answer_data_question(store, "2017年各子品类利润")
-    assert isinstance(profit, DataAnswer) and sorted(profit.frame.iloc[:, -1].tolist()) == [450.0, 600.0]
+    assert isinstance(profit, DataAnswer) and sorted(profit.frame.iloc[:, -1].tolist()) == [450.0, 1800.0]
+    gross = answer_data_question(store, "2017年毛利率")
+    assert isinstance(gross, Clarification) and "毛利率" in gross.question and "单位成本" in gross.question
 
 
 def test_us_as_a_pronoun_is_no_country(tmp_path):
