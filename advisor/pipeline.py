@@ -122,18 +122,11 @@ def _route_by_evidence(question: str, ctx: Context) -> tuple[Route, str]:
         draft=draft, guidance=guidance, tools=tools, data=data, run=run, guidance_weak=only_weak_guidance(question)
     )
     # A partial data match (直销员要守哪些规矩) goes where the knowledge base says; a full one needs no search.
-    kb_found = (
-        ctx.kb.search(question, k=composer.PASSAGES).plausible if ctx.kb is not None and data == "partial" else None
-    )
+    kb_found = _kb_plausible(question, ctx) if ctx.kb is not None and data == "partial" else None
     decision = decide(routed.intent, facts, kb_found)
     if decision == "clarify" and ctx.kb is not None:  # nothing else speaks: does the knowledge base?
-        decision = decide(routed.intent, facts, ctx.kb.search(question, k=composer.PASSAGES).plausible)
-    elif (
-        decision == "guidance"
-        and data == "none"
-        and ctx.kb is not None
-        and not ctx.kb.search(question, k=composer.PASSAGES).plausible
-    ):
+        decision = decide(routed.intent, facts, _kb_plausible(question, ctx))
+    elif decision == "guidance" and data == "none" and ctx.kb is not None and not _kb_plausible(question, ctx):
         decision = "out_of_scope"  # 今天天气怎么样: a how-question nothing here can answer
     intent = {
         "data": "data",
@@ -143,6 +136,15 @@ def _route_by_evidence(question: str, ctx: Context) -> tuple[Route, str]:
     if decision in ("data", "guidance", "both") and intent != routed.intent:
         routed = routed.model_copy(update={"intent": intent, "clarify": None, "options": [], "confidence": 1.0})
     return routed, decision
+
+
+def _kb_plausible(question: str, ctx: Context) -> bool:
+    """The knowledge base holds plausible evidence: among all passages, or within the one document the question
+    names (which features does the review want built first: the review, searched alone, answers)."""
+    if ctx.kb.search(question, k=composer.PASSAGES).plausible:
+        return True
+    named = _named_document(question, ctx)
+    return bool(named and ctx.kb.search(question, k=composer.PASSAGES, sources=[named]).plausible)
 
 
 def _named_document(question: str, ctx: Context) -> str | None:

@@ -943,3 +943,46 @@ def test_a_table_opening_its_section_is_the_list_its_heading_names_and_an_order_
     assert first.startswith("五个核心培训模块：") and all(m in first for m in ("产品知识", "技术与售后", "经营管理"))
     assert shape_of("产销联盟那几种形式，应该先搞哪个后搞哪个") == "howto"
     assert shape_of("产销联盟有哪几种形式") == "enumeration"
+
+
+def test_a_question_naming_an_uploaded_document_finds_its_evidence_within_that_document():
+    """which features does the review want built first: the review alone holds plausible evidence (among all
+    passages the guides' general advice outranks it), so the question goes to the knowledge base, not out of scope."""
+    from types import SimpleNamespace
+
+    from advisor.pipeline import Context, _kb_plausible
+    from advisor.settings import Settings
+
+    class OneReview:
+        def documents(self):
+            return [SimpleNamespace(doc_id="doc:review", title="渠道管理系统 - 业务Review报告", source="review.md")]
+
+        def search(self, question, k=5, sources=None):
+            return SimpleNamespace(plausible=sources == ["doc:review"])
+
+    ctx = Context(store=None, kb=OneReview(), settings=Settings())
+    assert _kb_plausible("which features does the review want built right away?", ctx)
+    assert _kb_plausible("评审报告里说系统眼下啥水平？", ctx)
+    assert not _kb_plausible("which features should come first?", ctx)  # names no document
+
+
+def test_the_first_five_places_keep_the_company_documents_best_four_and_the_guides_best_one():
+    """Twelve guide passages outrank a regulation's article on raw scores: when the company's documents hold
+    relevant passages, their best four and the guides' best one take the first five places, in score order; a
+    source with nothing relevant among its best gives its places back."""
+    from types import SimpleNamespace
+
+    from retrieval.search import HybridSearcher, QueryTerms
+
+    searcher = HybridSearcher.__new__(HybridSearcher)
+    searcher.chunks = [SimpleNamespace(doc_id=f"guide:{i}") for i in range(6)] + [
+        SimpleNamespace(doc_id=f"doc:{i}") for i in range(6, 11)
+    ]
+    searcher._group_sizes = (5, 6)
+    searcher._df = {True: {}, False: {}}
+    terms = QueryTerms([], [], [], [])
+    order = list(range(11))  # guides 0-5 score highest, then the uploads 6-10
+    relevant = {i: (0.5, True) for i in order}
+    assert searcher._reserve(order, relevant, terms) == [0, 6, 7, 8, 9, 1, 2, 3, 4, 5, 10]
+    unrelated = {**relevant, **{i: (0.1, False) for i in range(6, 11)}}
+    assert searcher._reserve(order, unrelated, terms) == order
