@@ -39,6 +39,8 @@ GUIDANCE = re.compile(
     r"(?:可以|行|合适|对|正常|合理|妥当|有用|靠谱|合法|违法|允许)吗|行不行|比较(?:正常|合适|合理)|算(?:正常|合理|合格|达标)|"
     # 这合规吗 / 这样违规不 / 算不算违法: whether something breaks a rule is a question about the rules
     r"(?:合规|违规|违法|犯法|侵权|违约|合法)(?:吗|么|不|没)|算不算(?:违|侵|合)|合不合规|违不违|"
+    # 装机费也得标出来吗 / 必须备案吗: whether a rule requires something; 按啥顺序算 / 先后顺序: the order of steps
+    r"(?:得|必须|需要)[^，,。？?！!]{1,10}(?:吗|么)|(?:按|以|照)(?:啥|什么)(?:顺序|次序|先后)|先后顺序|啥顺序|什么顺序|"
     # 平时拿来干啥 / 用在哪些场景 / 主要看哪些数据 / 占几分: what a thing is for, what a score is made of
     r"(?:拿来|用来)(?:干|做)|用在哪|(?:哪些|什么|啥)场景|看哪些|看哪几|(?:占|值|算)(?:几|多少)分|"
     r"才算|多少分算|算[A-Da-d]级|多久.{0,8}一次|多长时间|多久之内|多久内|几天内|多少天内|什么要求|哪些要求|有何要求|"
@@ -62,7 +64,9 @@ GUIDANCE = re.compile(
 # knowledge base holds the document, whatever data words the question also uses (partner types, collection rate).
 DOCUMENT = re.compile(
     r"(?:报告|评审|文件|文档|规定|条例|办法|法规|法律|模板|指南|手册|制度)(?:里|中|上|内|说|提到|要求|规定)|"
-    r"(?:按|根据|依照|依据|按照)(?:这份|该|本|这个|那份)?(?:报告|评审|文件|文档|规定|条例|办法|法规|法律|模板|指南|手册|制度)|"
+    r"(?:按|根据|依照|依据|按照)(?:这份|该|本|这个|那份|这部|那部)?(?:报告|评审|文件|文档|规定|条例|办法|法规|法律|模板|指南|手册|制度)|"
+    # 例子里 / 那个算例中 / in the 10-yuan product example: a worked example of a document
+    r"(?:例子|示例|案例|算例|举例)(?:里|中)|\bin (?:the|that|this) (?:[\w-]+ ){0,4}example\b|"
     r"\b(?:per|according to|under|in|does|do|did) (?:the|this|that|our)(?: [\w-]+){0,3}? "
     r"(?:review|report|regulations?|rules|law|template|guides?|playbook|policy|document|doc|file|"
     r"handbook|manual|plan template)\b|"
@@ -70,14 +74,15 @@ DOCUMENT = re.compile(
     r"require|requires|suggest|suggests|put|puts|list|lists)\b",
     re.IGNORECASE,
 )
-# The nouns a question names a document by, and how the document's own title may say them.
-DOCUMENT_NOUNS: dict[str, tuple[str, ...]] = {
+# The nouns a question names a document by, and how the document's own title may say them (likeliest first; a
+# group in brackets is equally likely).
+DOCUMENT_NOUNS: dict[str, tuple[str | tuple[str, ...], ...]] = {
     "报告": ("报告", "report", "review"),
     "评审": ("评审", "review"),
     "规定": ("规定",),
     "条例": ("条例",),
     "办法": ("办法",),
-    "法规": ("法", "规定", "条例"),
+    "法规": (("法", "规定", "条例", "办法"),),  # laws and regulations alike: one of them, or none named
     "法律": ("法",),
     "模板": ("模板", "template"),
     "手册": ("手册", "handbook", "manual"),
@@ -106,7 +111,8 @@ def named_document(question: str, documents: list[tuple[str, str]]) -> str | Non
     ]
     for titles in said:  # each noun's likeliest title word first: a regulation is a 规定 before it is a 办法
         for title in titles:
-            matches = [doc_id for doc_id, name in documents if title in name.lower()]
+            alike = (title,) if isinstance(title, str) else title
+            matches = [doc_id for doc_id, name in documents if any(t in name.lower() for t in alike)]
             if matches:
                 return matches[0] if len(matches) == 1 else None
     return None

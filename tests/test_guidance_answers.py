@@ -743,6 +743,9 @@ def test_a_question_that_names_the_uploaded_document_is_answered_from_it(mixed_k
     assert named_document("办法里对降级怎么规定的", docs) == "doc:1"
     assert named_document("what does this regulation say about discounts?", docs) == "doc:2"
     assert named_document("经销商怎么分级", docs) is None  # names no document
+    laws = [("doc:3", "中华人民共和国产品质量法 产品质量法.md"), ("doc:4", "明码标价和禁止价格欺诈规定 price.md")]
+    assert named_document("法规里说的价格欺诈怎么定义", laws) is None  # 法规: either of them
+    assert named_document("按这部法律，销售者要担什么责任", laws) == "doc:3"
     context = Context(store=loaded_store, kb=mixed_kb, settings=Settings(data_dir=tmp_path / "data"))
     reply = answer("按办法里的规定，服务商不合格会怎样分级处理", context)
     assert reply.citations and {c.source for c in reply.citations} == {"星级认证办法.md"}, reply.markdown[:300]
@@ -986,3 +989,16 @@ def test_the_first_five_places_keep_the_company_documents_best_four_and_the_guid
     assert searcher._reserve(order, relevant, terms) == [0, 6, 7, 8, 9, 1, 2, 3, 4, 5, 10]
     unrelated = {**relevant, **{i: (0.1, False) for i in range(6, 11)}}
     assert searcher._reserve(order, unrelated, terms) == order
+
+
+def test_whether_a_rule_requires_something_the_order_of_steps_and_a_documents_example_are_asked_of_the_documents():
+    from advisor.evidence import words
+
+    for question in (
+        "卖空调顺带收的装机费也得公开标出来吗",  # whether a rule requires it
+        "库存超了、回款不够、还跨区卖了货，几项扣返利按啥顺序算？",  # the order of the steps, not a scan
+        "in the 10-yuan product example, how much does the factory net per unit?",  # a document's worked example
+        "例子里的经销商到手价是多少",
+    ):
+        assert words(question)[1], question
+    assert not words("上季度华东销售额多少")[1]
