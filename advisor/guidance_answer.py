@@ -544,7 +544,8 @@ def rank_units(
 
 
 def _end(text: str) -> str:
-    return text if text[-1:] in "。！？.!?；;：:" else text + "。"
+    """A full stop where the text has none; a code item (category: 'policy', viewCount) stays as written."""
+    return text if text[-1:] in "。！？.!?；;：:" or re.search(r"[A-Za-z_'\"]$", text) else text + "。"
 
 
 def render(unit: Unit, number: int, cite_passage: Callable[[Chunk], int] | None = None) -> list[str]:

@@ -433,10 +433,74 @@ def _markdown_level(line: str) -> int | None:
     return len(match.group(1)) if match else None
 
 
+FENCE = re.compile(r"^\s*(```|~~~)\s*([\w+#.-]*)")
+CODE_COMMENT = re.compile(r"^(?://+|#+|--|/\*+|\*)\s*(.*?)\s*(?:\*/)?$")
+CODE_NAME = re.compile(
+    r"^(?:(?:export|public|private|readonly|const|let|var|def|class|interface|type)\s+)*([A-Za-z_]\w*)"
+)
+
+
+def code_block(language: str, code: list[str]) -> list[str]:
+    """A fenced code block as a lead and list items, so that what it says survives rejoining and chunking: a
+    specification's `// 1. 业绩贡献（30分）` above `performance: {…}` becomes the item "1. 业绩贡献（30分）：
+    performance、score、revenueGrowth …"; a field with quoted values keeps them (partnerType: 'ISV' | 'SI'); a
+    trailing comment follows its field in brackets. Joined as prose, the block was one run-on sentence cut
+    anywhere, its comments apart from their fields."""
+    rows = [line.strip() for line in code]
+    first = next((r for r in rows if r), "")
+    opened = bool(re.search(r"[{(\[:]\s*$", first)) and not CODE_COMMENT.match(first)
+    lead = re.sub(r"\s*[{(\[:]\s*$", "", first) if opened else f"代码（{language or 'code'}）"
+    items: list[list[str]] = []
+    group: list[str] | None = None
+    depth = opened_at = 0  # brackets open before the row; the depth the current group's comment stands at
+    for row in rows[rows.index(first) + 1 :] if opened else rows:
+        if not row or depth < opened_at:
+            group = None  # a blank line, or a bracket closing around the comment, ends its group
+        before, depth = depth, depth + row.count("{") + row.count("[") - row.count("}") - row.count("]")
+        if not row or re.fullmatch(r"[})\];,]+", row):
+            continue
+        if comment := CODE_COMMENT.match(row):
+            if comment.group(1):
+                group, opened_at = [comment.group(1)], before
+                items.append(group)
+            continue
+        code_part, _, trailing = row.partition("//")
+        code_part = re.sub(r"\s*[{(\[]\s*$", "", code_part.strip())
+        name = CODE_NAME.match(code_part)
+        field_text = code_part if ("'" in code_part or '"' in code_part or not name) else name.group(1)
+        if trailing.strip():
+            field_text = f"{field_text}（{trailing.strip()}）"
+        if group is not None:
+            group.append(field_text)
+        else:
+            items.append([field_text])
+    lines = [f"{lead}："]
+    for item in items:
+        head, rest = item[0], item[1:]
+        lines.append(f"- {head}：{'、'.join(rest)}" if rest else f"- {head}")
+    return [*lines, ""]
+
+
+def _code_blocks(lines: list[str]) -> list[str]:
+    """Markdown lines with each fenced code block read by code_block (an unclosed fence runs to the end)."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        fence = FENCE.match(lines[i])
+        if not fence:
+            out.append(lines[i])
+            i += 1
+            continue
+        end = next((j for j in range(i + 1, len(lines)) if lines[j].strip().startswith(fence.group(1))), len(lines))
+        out += ["", *code_block(fence.group(2), lines[i + 1 : end])]
+        i = end + 1
+    return out
+
+
 def load_markdown(text: str, source: str) -> LoadedDocument:
     meta, body = _front_matter(text)
     body = re.sub(r"<!--.*?-->", "", body, flags=re.DOTALL)  # comments are not shown, so not content
-    lines = [normalise_spacing(line) for line in body.splitlines()]
+    lines = [normalise_spacing(line) for line in _code_blocks(body.splitlines())]
     dropped = sum(1 for line in lines if is_boilerplate(line))
     lines = [line for line in lines if not is_boilerplate(line)]
     title = str(meta.get("title") or "").strip()

@@ -382,3 +382,48 @@ def test_a_penalty_article_is_indexed_with_the_article_it_names():
     obligation = next(c for c in chunks if c.text.startswith("第十六条"))
     assert "refers" not in obligation.extra
     assert article_number("二十九") == 29 and article_number("一百零五") == 105 and article_number("十") == 10
+
+
+SPEC_WITH_CODE = """# 伙伴系统改进建议
+
+## 健康度评分
+
+**评分模型**：
+```typescript
+interface PartnerScore {
+  partnerId: string
+  total: number  // 0-100
+
+  parts: {
+    // 1. 进货表现（40分）
+    buying: {
+      growth: number
+      orderDays: number
+    }
+
+    // 2. 配合程度（60分）
+    cooperation: {
+      trainingHours: number
+    }
+  }
+  level: 'gold' | 'silver' | 'bronze'
+}
+```
+
+评分每季度更新一次。
+"""
+
+
+def test_a_fenced_code_block_keeps_each_comment_with_its_fields_as_one_list():
+    """A specification's typescript: `// 1. 进货表现（40分）` stays with `buying` and its fields, in one list under
+    the interface's name; joined as prose the block was one run-on sentence cut anywhere."""
+    doc = load_document(SPEC_WITH_CODE.encode("utf-8"), "spec.md")
+    text = "\n".join(b.text for b in doc.blocks)
+    assert "interface PartnerScore：" in text
+    assert "- 1. 进货表现（40分）：buying、growth、orderDays" in text
+    assert "- 2. 配合程度（60分）：cooperation、trainingHours" in text
+    assert "- total（0-100）" in text and "- level: 'gold' | 'silver' | 'bronze'" in text
+    assert "```" not in text and "评分每季度更新一次。" in text
+    chunks = chunk_document(doc, "doc:spec")
+    scored = next(c for c in chunks if "进货表现（40分）" in c.text)
+    assert "interface PartnerScore：" in scored.text and "配合程度（60分）" in scored.text
