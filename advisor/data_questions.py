@@ -2299,8 +2299,9 @@ class _Parser:
         for phrase in self.unused:
             named = None
             if phrase in self.described:  # 老年顾客: named with the noun it describes
-                found = re.search(re.escape(phrase) + r"[^\s，,。？?的]{0,2}", self.display)
-                named = found.group(0) if found else phrase
+                at = self.scan.text.find(phrase.lower())
+                noun = next((s for s in self.scan.of("group") if at >= 0 and s.start == at + len(phrase)), None)
+                named = self.display[at : noun.end] if noun is not None else phrase
             elif NOT_IN_DATA.search(phrase) or _is_noun(phrase) or phrase[-1:] in MEASURE_SUFFIX:
                 named = self._with_metric_words(phrase)
             if named is not None:
