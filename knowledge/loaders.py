@@ -435,17 +435,14 @@ def _markdown_level(line: str) -> int | None:
 
 FENCE = re.compile(r"^\s*(```|~~~)\s*([\w+#.-]*)")
 CODE_COMMENT = re.compile(r"^(?://+|#+|--|/\*+|\*)\s*(.*?)\s*(?:\*/)?$")
-CODE_NAME = re.compile(
-    r"^(?:(?:export|public|private|readonly|const|let|var|def|class|interface|type)\s+)*([A-Za-z_]\w*)"
-)
 
 
 def code_block(language: str, code: list[str]) -> list[str]:
     """A fenced code block as a lead and list items, so that what it says survives rejoining and chunking: a
     specification's `// 1. 业绩贡献（30分）` above `performance: {…}` becomes the item "1. 业绩贡献（30分）：
-    performance、score、revenueGrowth …"; a field with quoted values keeps them (partnerType: 'ISV' | 'SI'); a
-    trailing comment follows its field in brackets. Joined as prose, the block was one run-on sentence cut
-    anywhere, its comments apart from their fields."""
+    performance；score: number；…", each line as written (less an opening bracket); a line outside any commented
+    group is an item of its own. Joined as prose, the block was one run-on sentence cut anywhere, its comments
+    apart from their fields."""
     rows = [line.strip() for line in code]
     first = next((r for r in rows if r), "")
     opened = bool(re.search(r"[{(\[:]\s*$", first)) and not CODE_COMMENT.match(first)
@@ -464,12 +461,7 @@ def code_block(language: str, code: list[str]) -> list[str]:
                 group, opened_at = [comment.group(1)], before
                 items.append(group)
             continue
-        code_part, _, trailing = row.partition("//")
-        code_part = re.sub(r"\s*[{(\[]\s*$", "", code_part.strip())
-        name = CODE_NAME.match(code_part)
-        field_text = code_part if ("'" in code_part or '"' in code_part or not name) else name.group(1)
-        if trailing.strip():
-            field_text = f"{field_text}（{trailing.strip()}）"
+        field_text = re.sub(r"\s*:?\s*[{(\[]\s*$", "", re.sub(r"\s+", " ", row))  # as written, less `: {`
         if group is not None:
             group.append(field_text)
         else:
@@ -477,7 +469,7 @@ def code_block(language: str, code: list[str]) -> list[str]:
     lines = [f"{lead}："]
     for item in items:
         head, rest = item[0], item[1:]
-        lines.append(f"- {head}：{'、'.join(rest)}" if rest else f"- {head}")
+        lines.append(f"- {head}：{'；'.join(rest)}" if rest else f"- {head}")
     return [*lines, ""]
 
 

@@ -420,9 +420,9 @@ def test_a_fenced_code_block_keeps_each_comment_with_its_fields_as_one_list():
     doc = load_document(SPEC_WITH_CODE.encode("utf-8"), "spec.md")
     text = "\n".join(b.text for b in doc.blocks)
     assert "interface PartnerScore：" in text
-    assert "- 1. 进货表现（40分）：buying、growth、orderDays" in text
-    assert "- 2. 配合程度（60分）：cooperation、trainingHours" in text
-    assert "- total（0-100）" in text and "- level: 'gold' | 'silver' | 'bronze'" in text
+    assert "- 1. 进货表现（40分）：buying；growth: number；orderDays: number" in text
+    assert "- 2. 配合程度（60分）：cooperation；trainingHours: number" in text
+    assert "- total: number // 0-100" in text and "- level: 'gold' | 'silver' | 'bronze'" in text
     assert "```" not in text and "评分每季度更新一次。" in text
     chunks = chunk_document(doc, "doc:spec")
     scored = next(c for c in chunks if "进货表现（40分）" in c.text)
