@@ -536,6 +536,7 @@ SHORT_YEAR = re.compile(
     r"(?<![\d.])(\d{2})(?=\s*年\s*(?:\d{1,2}\s*月|第?\s*[一二三四1-4]\s*季|[上下]半年|q[1-4]|全年))"
 )
 ORDERS_VALUED = re.compile(r"orders?")
+TIME_POINT_SUFFIX = frozenset("底初末中内份度")  # 年底 / 月初 / 年中 / 月份: still a time
 # An English two-digit year: Q2 '04, FY'17, sales in '03
 APOSTROPHE_YEAR = re.compile(r"(?<![\d'])['\u2018\u2019](\d{2})(?![\d%'\u2019a-z])")
 # A two-digit year on its own (14年一共卖了多少, 04年比03年, 17年有多少客户), but not a number of years: not
@@ -1971,12 +1972,16 @@ class _Parser:
             span.value = (bare_en.get(said) or squashed[re.sub(r"[ -]", "", said)], None, False)
             out.append(span)
         # Time words left after the time expressions are gone mean a grouping: 今年月度销售额, 季度销量.
-        # A one-character 年 / 月 inside a word (老年顾客, 年龄, 岁月) is no time word: the word is left over.
+        # A one-character 年 / 月 in a word that is no time (老年顾客, 年龄, 年轻) is left over with that word; 历年 /
+        # 当月 / 月底 keep their time.
         time_zh = {w: d for w, d in self.context.dim_words_zh.items() if DIMENSIONS[d].is_time and w != "季"}
         text = self.scan.work
+        partners_at = {s.start for s in self.scan.of("group") if s.value and s.value[0] == "partner"}
         for m in list(re.finditer(_alt(time_zh), text)):
             i, j = m.span()
-            if j - i == 1 and (_in_word(text[max(i - 1, 0) : j]) or _in_word(text[i : j + 1])):
+            describes = _in_word(self.scan.text[max(i - 1, 0) : j]) and j in partners_at  # 老年顾客
+            no_time = _in_word(self.scan.text[i : j + 1]) and text[j : j + 1] not in TIME_POINT_SUFFIX  # 年龄, not 年底
+            if j - i == 1 and (describes or no_time):
                 continue
             if self.scan.free(i, j):
                 span = self.scan.take(i, j, "group")

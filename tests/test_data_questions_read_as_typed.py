@@ -151,6 +151,8 @@ def test_a_kind_of_customer_the_data_cannot_tell_apart_is_named_back_not_dropped
     assert isinstance(reply, Clarification) and "老年顾客" in reply.question, reply
     monthly = answer_data_question(till, "2026年月度销售额")
     assert isinstance(monthly, DataAnswer) and monthly.spec.dimensions == ["month"]
+    yearly = answer_data_question(till, "历年销售额")  # 历年 is a word, and still a time: by year
+    assert isinstance(yearly, DataAnswer) and yearly.spec.dimensions == ["year"], yearly
 
 
 def test_what_share_of_sales_one_product_makes_and_which_products_had_returns(till, dealers):
