@@ -537,6 +537,9 @@ SHORT_YEAR = re.compile(
 )
 ORDERS_VALUED = re.compile(r"orders?")
 TIME_POINT_SUFFIX = frozenset("底初末中内份度")  # 年底 / 月初 / 年中 / 月份: still a time
+# One character before 客户 / 经销商 that only points or counts (这 / 该 / 各 / 哪 / 的): not a kind of customer
+SIZE_KINDS = frozenset("大小")  # 大客户 / 小客户: a kind of customer, though 大 / 小 are stop words elsewhere (最大)
+NOT_A_KIND = frozenset("各每哪这那该本全总此其某的个家位名些几多有无是和与及或跟对给向被把从在按它他她我你们咱")
 # An English two-digit year: Q2 '04, FY'17, sales in '03
 APOSTROPHE_YEAR = re.compile(r"(?<![\d'])['\u2018\u2019](\d{2})(?![\d%'\u2019a-z])")
 # A two-digit year on its own (14年一共卖了多少, 04年比03年, 17年有多少客户), but not a number of years: not
@@ -1994,6 +1997,7 @@ class _Parser:
         from retrieval.tokens import _jieba  # loaded only for a chunk with Chinese left: ~0.8 s of dictionary
 
         out = []
+        partners_at = {s.start for s in self.scan.of("group") if s.value and s.value[0] == "partner"}
         for m in re.finditer(r"[^\x00,.;:!?，。；：！？、()（）\[\]【】'\"`~=+*/\\|<>#@$^&_-]+", self.scan.work):
             chunk, base = m.group(0), m.start()
             pos, p_start, p_end = 0, None, None
@@ -2011,7 +2015,12 @@ class _Parser:
                 if p_start is not None and word in MEASURE_SUFFIX:  # 退货率 / 投诉量: a measure, kept whole
                     p_end = pos
                     continue
-                if junk or (len(word) == 1 and CJK.match(word)):
+                one = len(word) == 1 and CJK.match(word)
+                kind = (not junk or word in SIZE_KINDS) and word not in NOT_A_KIND
+                if one and kind and base + pos in partners_at and p_start is None:
+                    out.append((word, base + t_start, base + pos))  # 老客户 / 大客户: a kind of customer, reported
+                    continue
+                if junk or one:
                     if p_start is not None:
                         out.append((self.display[base + p_start : base + p_end].strip(), base + p_start, base + p_end))
                         p_start = None
@@ -2064,14 +2073,16 @@ class _Parser:
         follows = any(
             s.start == end and s.kind == "group" and s.value and s.value[0] == "partner" for s in self.scan.spans
         )
-        return follows and bool(CJK.match(phrase)) and known_word(phrase)
+        if not follows or not CJK.match(phrase) or all(ch in NOT_A_KIND for ch in phrase):  # 这家客户 points
+            return False
+        return len(phrase) == 1 or known_word(phrase)
 
     def _resolve_names(self, phrases: list[tuple[str, int, int, bool]], entities: list[_Span]):
         """Match each leftover phrase to partner/product names; returns (entries, dropped entity spans, problem)."""
         resolved: list[NameEntry] = []
         dropped: list[_Span] = []
         for phrase, start, end, explicit in self._split_joined(phrases):
-            candidates = self._match(phrase)
+            candidates = [] if len(phrase) == 1 else self._match(phrase)  # 老客户's 老 names no 老 product
             if candidates and not explicit and self._word_inside_names(phrase, candidates):
                 candidates = []  # average (Tenex Chairmat w/ Average Lip): a word of the question, not a name
             # The name may have swallowed an adjacent city or category (常州鑫源, 鲜橙果汁饮料): try them together.

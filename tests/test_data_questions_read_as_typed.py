@@ -151,6 +151,9 @@ def test_a_kind_of_customer_the_data_cannot_tell_apart_is_named_back_not_dropped
     assert isinstance(reply, Clarification) and "老年顾客" in reply.question, reply
     monthly = answer_data_question(till, "2026年月度销售额")
     assert isinstance(monthly, DataAnswer) and monthly.spec.dimensions == ["month"]
+    for question in ("2026年4月老客户消费了多少", "2026年4月大客户消费了多少"):  # one character describes them too
+        kind = answer_data_question(till, question)
+        assert isinstance(kind, Clarification) and question[7:10] in kind.question, kind
     yearly = answer_data_question(till, "历年销售额")  # 历年 is a word, and still a time: by year
     assert isinstance(yearly, DataAnswer) and yearly.spec.dimensions == ["year"], yearly
 
