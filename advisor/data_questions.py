@@ -1239,7 +1239,8 @@ NEGATION = re.compile(
 ATTRIBUTE_ZH: dict[str, str] = LEXICON["ATTRIBUTE_ZH"]
 SIGN_WORDS = [(re.compile(p), op) for p, op in LEXICON["SIGN_WORDS"]]
 YEARLY = re.compile(
-    r"年年|逐年|每年都|一年比一年|连续\s*[两二三四五六七八九十\d]+\s*年|\bevery year\b|\byear after year\b|"
+    r"(?<![今去前明当同])年年|逐年|每年都|一年比一年|连续\s*[两二三四五六七八九十\d]+\s*年|"
+    r"\bevery year\b|\byear after year\b|"
     r"\b(?:two|three|four|five|\d+) (?:consecutive|straight) years\b|"
     r"\b(?:two|three|four|five|\d+) years (?:in a row|running)\b",
     re.IGNORECASE,

@@ -154,6 +154,8 @@ def test_a_kind_of_customer_the_data_cannot_tell_apart_is_named_back_not_dropped
     for question in ("2026年4月老客户消费了多少", "2026年4月大客户消费了多少"):  # one character describes them too
         kind = answer_data_question(till, question)
         assert isinstance(kind, Clarification) and question[7:10] in kind.question, kind
+    young = answer_data_question(till, "今年年轻客户的销售额")  # 今年 + 年轻: no streak of years (年年)
+    assert isinstance(young, Clarification) and "年轻客户" in young.question, young
     yearly = answer_data_question(till, "历年销售额")  # 历年 is a word, and still a time: by year
     assert isinstance(yearly, DataAnswer) and yearly.spec.dimensions == ["year"], yearly
 
