@@ -81,6 +81,9 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("摩擦", "掐架", "抢生意", "争抢", "friction", "clash"),
     ("课程", "培训内容", "课程体系", "curriculum", "course", "courses"),
     ("代价", "弊端", "坏处", "缺点", "downside", "drawback", "drawbacks"),
+    # 哪几点做得还不错 is asked of a list headed 优势; 送的小礼品 of what a rule calls 赠品
+    ("优势", "优点", "长处", "亮点", "做得好", "不错", "strength", "strengths"),
+    ("赠品", "礼品", "小礼品", "赠送", "gift", "gifts", "freebie", "freebies"),
     ("骗", "欺诈", "欺骗", "诈骗", "fraud", "scam", "cheat"),
     ("口头", "口头约定", "verbal", "oral"),
     ("公司章程", "章程", "重大变更", "articles of association"),

@@ -1003,3 +1003,11 @@ def test_whether_a_rule_requires_something_the_order_of_steps_and_a_documents_ex
         assert words(question)[1], question
     for question in ("上季度华东销售额多少", "华东经销商得了多少返利么", "需要补货的经销商有什么"):
         assert not words(question)[1], question  # 得了 / 什么: no rule asked about
+
+
+def test_what_was_done_well_free_gifts_and_english_only_tags_reach_the_words_documents_use():
+    ideas = {t for c in analyse("评审觉得这系统哪几点做得还不错？").concepts for t in c}
+    assert "优势" in ideas  # a review lists them under 优势
+    assert "赠品" in analyse("买东西送小礼品，礼品那块要写清楚啥").expanded
+    english_only = analyse("can our price tags be English only, without Chinese characters?")
+    assert {"外文", "外国", "汉字"} <= set(english_only.expanded)
