@@ -126,6 +126,7 @@ class DataAnswer(BaseModel):
     notes: list[str] = Field(default_factory=list)
     members: int | None = None  # 有几家: how many members the rows are, the answer's headline figure
     difference: float | None = None  # 华东比华南多卖了多少: the first named row's figure minus the second's
+    ratio: bool = False  # 实收占应收的百分之几: `difference` is the first figure over the second, in %
 
     def rows(self) -> list[dict[str, Any]]:
         return [{k: _plain(v) for k, v in row.items()} for row in self.frame.to_dict(orient="records")]
@@ -247,7 +248,7 @@ class DataContext:
         found: dict[str, str] = {}
         for target, key in HEADER_METRICS.items():
             for header in names.get(target, []):
-                for name in (header.strip(), _short_name(header)):
+                for name in (header.strip(), _short_name(header), *ATTRIBUTE_EN.get(header.strip(), ())):
                     if name and len(name) >= 2:
                         found.setdefault(name.lower(), key)
         self.header_metrics = [
@@ -269,8 +270,11 @@ class DataContext:
             if of is not None:  # its margin: 利润率
                 aliases = [f"{w}率" for w in aliases if w]
             added = [w for w in aliases if w and w not in metric.synonyms_zh]
-            if added:
-                self.extra_metrics[key] = dataclasses.replace(metric, synonyms_zh=(*metric.synonyms_zh, *added))
+            english = [w for w in ATTRIBUTE_EN.get(metric.zh, ()) if of is None and w not in metric.synonyms_en]
+            if added or english:  # 应收金额 is also asked as receivable
+                self.extra_metrics[key] = dataclasses.replace(
+                    metric, synonyms_zh=(*metric.synonyms_zh, *added), synonyms_en=(*metric.synonyms_en, *english)
+                )
         for a in attributes:
             if a.column not in self.extra_dimensions:
                 continue
@@ -360,6 +364,9 @@ class DataContext:
             alias(v, "category", v)
             for en in CATEGORY_EN.get(v, ()):
                 alias(en, "category", v)
+            for zh, ens in CATEGORY_EN.items():  # 家具 for an English export's Furniture
+                if v.lower() in ens:
+                    alias(zh, "category", v)
         for v in sorted(values["tier"]):
             for a in (f"{v}类", f"{v}级", f"{v}档", f"tier {v}", f"{v}-tier", f"{v} tier", f"tier-{v}"):
                 alias(a, "tier", v)
@@ -536,6 +543,7 @@ SHORT_YEAR = re.compile(
     r"(?<![\d.])(\d{2})(?=\s*年\s*(?:\d{1,2}\s*月|第?\s*[一二三四1-4]\s*季|[上下]半年|q[1-4]|全年))"
 )
 ORDERS_VALUED = re.compile(r"orders?")
+NEGATIVE_METRICS = frozenset({"return_amount"})  # negative by definition: ranked by size, largest return first
 TIME_POINT_SUFFIX = frozenset("底初末中内份度")  # 年底 / 月初 / 年中 / 月份: still a time
 # One character before 客户 / 经销商 that only points or counts (这 / 该 / 各 / 哪 / 的): not a kind of customer
 SIZE_KINDS = frozenset("大小")  # 大客户 / 小客户: a kind of customer, though 大 / 小 are stop words elsewhere (最大)
@@ -695,7 +703,7 @@ TIME_PATTERNS: list[tuple[re.Pattern, str]] = [
     # 今年前5个月 (with a year: the first months; without one 前N个月 means the last N months)
     (re.compile(rf"{YEAR_WORD}\s*前\s*{N_ZH}\s*个\s*月"), "first_months_zh"),
     # 上半年 / 2025年下半年 / H1 2025 / first half of 2025
-    (re.compile(rf"{YEAR_WORD}?\s*(上|下)半年"), "half_zh"),
+    (re.compile(rf"(?:{YEAR_WORD}|(\d{{4}}))?\s*(上|下)半年"), "half_zh"),
     (re.compile(r"\b(?:(h1|h2)|(first|second) half)(?:\s+(?:of\s+)?(\d{4}))?\b"), "half_en"),
     # 截至2026年6月 / 截至6月底 / through June 2026
     (re.compile(rf"(?:截至|截止到|截止|截至到)\s*(?:(\d{{4}})\s*年\s*)?{M_ZH}\s*月(?:份)?(?:底|末)?"), "through_zh"),
@@ -803,9 +811,9 @@ def _window_from(kind: str, m: re.Match, latest: date, lang: Language) -> TimeWi
         n = _count(g[2])
         year = _year_of(g[0], g[1], latest)
         return _span(date(year, 1, 1), month_end(date(year, n, 1)), lang) if n and 1 <= n <= 12 else None
-    if kind == "half_zh":
-        year = _year_of(g[0], g[1], latest)
-        first = g[2] == "上"
+    if kind == "half_zh":  # 2018年上半年 / 2018上半年 / 今年下半年
+        year = _year_of(g[0] or g[2], g[1], latest)
+        first = g[3] == "上"
         return _span(date(year, 1 if first else 7, 1), date(year, 6, 30) if first else date(year, 12, 31), lang)
     if kind == "half_en":
         year = int(g[2]) if g[2] else latest.year
@@ -1237,6 +1245,7 @@ NEGATION = re.compile(
 )
 
 ATTRIBUTE_ZH: dict[str, str] = LEXICON["ATTRIBUTE_ZH"]
+ATTRIBUTE_EN: dict[str, list[str]] = {k: v.split("|") for k, v in LEXICON["ATTRIBUTE_EN"].items()}
 SIGN_WORDS = [(re.compile(p), op) for p, op in LEXICON["SIGN_WORDS"]]
 YEARLY = re.compile(
     r"(?<![今去前明当同])年年|逐年|每年都|一年比一年|连续\s*[两二三四五六七八九十\d]+\s*年|"
@@ -1476,6 +1485,7 @@ class _Parser:
         self.negated_names: list[NameEntry] = []  # names the question excludes (除了开博通)
         self.unused: list[str] = []  # words neither understood nor names: reported back, or the answer stops
         self.described: list[str] = []  # words describing partners (老年顾客): a kind the data cannot tell apart
+        self.ratio = False  # 实收占应收的百分之几: two figures, the first over the second
         self.windows: list[TimeWindow] = []
         self.time_group: str | None = None  # two adjacent periods named (2003年和2004年): one row each
         self.bare_average: tuple[int, int] | None = None  # 平均 / average with no member named after it
@@ -1825,8 +1835,11 @@ class _Parser:
                 for m in re.finditer(rf"(?<![a-z]){re.escape(alias)}s?(?![a-z])", work):
                     candidates.append((m.start(), m.end(), metric.key, alias))
         nouns = "|".join(sorted({n + "s" for n in PARTNER_NOUNS_EN} | set(PARTNER_NOUNS_EN), key=len, reverse=True))
-        for m in re.finditer(rf"\b(?:how many|number of|count of)(?=\s+(?:{nouns})\b)", work):
-            candidates.append((m.start(), m.end(), "partner_count", m.group(0)))
+        for m in re.finditer(
+            rf"\b(?:how many|number of|count of)(?=\s+(?:(?:different|distinct|unique)\s+)?(?:{nouns})\b)", work
+        ):  # how many customers came in Q2 2018: with a period, the customers that bought in it
+            counted_now = "active_partners" if self.scan.of("time") else "partner_count"
+            candidates.append((m.start(), m.end(), counted_now, m.group(0)))
         # the countries with the most customers: customers counted per country (the ranking word is read apart)
         most = rf"\b(?:most|fewest|least|more|fewer)\s+(?:[^\s\x00]+\s+)?({nouns})\b"  # the most 直营 stores
         # with a period (the most customers in 2011) the customers counted are the ones that bought in it
@@ -3181,10 +3194,23 @@ class _Parser:
         ranked_metric = self._ranked_metric(metric_spans, rank_span, metrics)
         if direction is not None and not groups and rank_span is not None:
             # 最拉胯的5家 / 增速最慢的三个省: the counter or the word after the number names the grouping
-            counted = re.search(
-                r"(?:前|后|倒数)?\s*(?:\d+|[一二两三四五六七八九十]+)\s*(个|名|大|家|位)?\s*(\S{0,6})",
-                self.scan.text[rank_span.start :],
-            )
+            # 哪3个药…最大: the number and its noun stand before the ranking word
+            starts = [s.start for s in self.scan.of("limit") if s.start < rank_span.start] + [rank_span.start]
+            counted = None
+            for start in starts:
+                counted = re.match(
+                    r"\s*(?:前|后|倒数)?\s*(?:\d+|[一二两三四五六七八九十]+)\s*(个|名|大|家|位)?\s*(\S{0,6})",
+                    self.scan.text[start:],
+                ) or (
+                    re.search(
+                        r"(?:前|后|倒数)?\s*(?:\d+|[一二两三四五六七八九十]+)\s*(个|名|大|家|位)?\s*(\S{0,6})",
+                        self.scan.text[start:],
+                    )
+                    if start == rank_span.start
+                    else None
+                )
+                if counted:
+                    break
             if counted and counted.group(1) in ("家", "位"):
                 groups = ["partner"]
             elif counted:
@@ -3214,6 +3240,8 @@ class _Parser:
                 key += "_change"
                 if any(g.value == -1 for g in growth_words):  # 下滑最多的 / top 5 by decline: most negative first
                     direction = "asc"
+            if key in NEGATIVE_METRICS:  # 退货金额最大: the largest return is the most negative amount
+                direction = "asc" if direction == "desc" else "desc"
             sort = {"metric": key, "direction": direction}
         elif filters and any(f["field"] not in DIMENSIONS for f in filters) and groups:
             f = next(f for f in filters if f["field"] not in DIMENSIONS)
@@ -3256,6 +3284,10 @@ class _Parser:
         if not share and self.combined and (spec_data.get("limit") or 0) > 1 and spec_data.get("sort"):
             # 前十大客户一共贡献了多少毛利: the ranked rows summed (with their share of the whole)
             spec_data["share"] = "top"
+        if share and len(spec_data["metrics"]) == 2 and not spec_data["dimensions"] and self._same_unit(spec_data):
+            # 实收占应收的百分之几 / received as % of receivable: the first figure over the second (see _difference)
+            self.ratio = True
+            share = False
         if share and len(spec_data["metrics"]) >= 2 and not spec_data["dimensions"]:
             # 实收占应收的比例 / collected vs billed ratio: one figure over another, not each one's share of a whole
             names = "、".join(METRICS[k].label(self.lang) for k in spec_data["metrics"])
@@ -3394,6 +3426,12 @@ class _Parser:
         counts = bool(HOW_MANY.search(self.scan.text))
         return _Parsed(spec, self.notes, self.lang, frozenset(anchors), counts, self._difference(spec, entities))
 
+    def _same_unit(self, spec_data: dict) -> bool:
+        """Two figures in the same unit (an export's own amount column, with no unit of its own, beside money)."""
+        first, second = (METRICS[m] for m in spec_data["metrics"][:2])
+        alike = (first.fmt, first.unit_zh) == (second.fmt, second.unit_zh) and first.fmt != "ratio"
+        return alike or {first.fmt, second.fmt} == {"money", "number"}
+
     def _difference(self, spec: QuerySpec, entities: list[_Span]) -> tuple[str, str, str] | None:
         """华东比华南多卖了多少钱 / how much more did 华东 sell than 华南: two values of one grouping, first minus
         second, when the rows are exactly those two."""
@@ -3401,6 +3439,12 @@ class _Parser:
         if asked and spec.comparison != "none" and not spec.dimensions and len(spec.metrics) == 1:
             # 2018年4月比3月实收多了多少钱: this period's figure minus the period it is compared with
             return "period", spec.window.label, spec.window.compared(spec.comparison, self.lang).label
+        if self.ratio:  # 实收占应收的百分之几: the first figure over the second
+            return "ratio", spec.metrics[0], spec.metrics[1]
+        if asked and spec.comparison == "none" and not spec.dimensions and len(spec.metrics) == 2:
+            # 应收和实收差了多少: two figures in the same unit, the first named minus the second
+            if self._same_unit({"metrics": spec.metrics}):
+                return "metric", spec.metrics[0], spec.metrics[1]
         dims = [d for d in spec.dimensions if not DIMENSIONS[d].is_time]
         pair = [f for f in spec.filters if f.op == "in" and isinstance(f.value, list) and len(f.value) == 2]
         if not asked or len(dims) != 1 or len(pair) != 1 or pair[0].field != dims[0] or spec.comparison != "none":
@@ -3579,6 +3623,8 @@ def _members_header(spec: QuerySpec, lang: Language) -> str:
 def _order_word(spec: QuerySpec, desc: bool, zh: bool) -> str:
     """最高 / lowest, or for one row ranked n-th (第二高的省份) 第2高 / 2nd highest."""
     word = ("高" if desc else "低") if zh else ("highest" if desc else "lowest")
+    if spec.sort is not None and spec.sort.metric in NEGATIVE_METRICS:  # the most negative return is the largest
+        word = ("小" if desc else "大") if zh else ("smallest" if desc else "largest")
     if not spec.nth or spec.limit is None:
         return f"最{word}" if zh else word
     if zh:
@@ -4344,7 +4390,27 @@ def _with_difference(result: DataAnswer, difference: tuple[str, str, str]) -> Da
     """The answer to 华东比华南多卖了多少钱: the first row's figure minus the second's, said first."""
     dim, first, second = difference
     key = result.spec.metrics[0]
-    if dim == "period":  # one row: the figure and the compared period's figure beside it
+    if dim in ("metric", "ratio"):  # one row, two figures: 应收 minus (or over) 实收, named by their labels
+        frame = result.frame
+        if len(frame) != 1 or first not in frame or second not in frame:
+            return result
+        key = first
+        first, second = METRICS[first].label(result.language), METRICS[second].label(result.language)
+        rows = {first: frame[key].iloc[0], second: frame[difference[2]].iloc[0]}
+        if dim == "ratio":
+            if pd.isna(rows[first]) or pd.isna(rows[second]) or not float(rows[second]):
+                return result
+            ratio = float(rows[first]) / float(rows[second])
+            said = (
+                f"{first}是{second}的 {ratio:.1%}（{first} {_show(key, rows[first], 'zh')}，"
+                f"{second} {_show(key, rows[second], 'zh')}）。"
+                if result.language == "zh"
+                else f"{first} is {ratio:.1%} of {second} ({_show(key, rows[first], 'en')} vs "
+                f"{_show(key, rows[second], 'en')}). "
+            )
+            update = {"difference": ratio * 100, "ratio": True, "summary": f"{said}{result.summary}"}
+            return result.model_copy(update=update)
+    elif dim == "period":  # one row: the figure and the compared period's figure beside it
         frame = result.frame
         if len(frame) != 1 or f"{key}_compare" not in frame:
             return result
@@ -4356,7 +4422,7 @@ def _with_difference(result: DataAnswer, difference: tuple[str, str, str]) -> Da
         return result
     gap = float(rows[first]) - float(rows[second])
     zh = result.language == "zh"
-    name = METRICS[key].label(result.language)
+    name = "" if dim == "metric" else METRICS[key].label(result.language)
     more = ("多" if gap >= 0 else "少") if zh else ("more" if gap >= 0 else "less")
     said = (
         f"{first}比{second}{name}{more} {_show(key, abs(gap), 'zh')}"

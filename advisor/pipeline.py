@@ -298,7 +298,11 @@ def _difference_frame(result):
 
     from company.semantic import METRICS
 
-    metric = METRICS[result.spec.metrics[0]]
+    if result.ratio:  # 实收占应收的百分之几: the first figure over the second
+        return pd.DataFrame({"ratio (%)" if result.language == "en" else "比值（%）": [result.difference]})
+    metric = METRICS.get(result.spec.metrics[0])
+    if metric is None or len(result.spec.metrics) == 2:  # 应收和实收差了多少: two figures (one of the export's own)
+        return pd.DataFrame({"difference" if result.language == "en" else "差额": [result.difference]})
     label = f"{metric.en} difference" if result.language == "en" else f"{metric.zh}差额"
     value = result.difference * 100 if metric.fmt == "ratio" else result.difference
     return pd.DataFrame({label + (" (%)" if metric.fmt == "ratio" else ""): [value]})

@@ -175,3 +175,33 @@ def test_a_refusal_names_what_was_asked_in_the_users_words(dealers):
     assert isinstance(rep, Clarification) and "销售代表" in rep.question, rep
     target = answer_data_question(dealers, "2026年销售目标完成了多少")
     assert isinstance(target, Clarification) and "销售目标完成 → 完成率" in target.question, target
+
+
+def test_a_till_asked_in_everyday_english_and_a_half_year_written_without_its_year_character(till):
+    visits = answer_data_question(till, "how many different customers came in April 2026")
+    assert isinstance(visits, DataAnswer) and visits.spec.metrics == ["active_partners"], visits
+    assert visits.frame["active_partners"].tolist() == [2]
+    spend = answer_data_question(till, "avg spend per visit in April 2026")  # 90 over three customer-days
+    assert isinstance(spend, DataAnswer) and spend.frame["aov"].tolist() == [30.0], spend
+    taken = answer_data_question(till, "what did we take in on 开博通 in April 2026")
+    assert isinstance(taken, DataAnswer) and taken.frame["revenue"].tolist() == [70.0], taken
+    half = answer_data_question(till, "2026上半年销售额")
+    assert isinstance(half, DataAnswer) and half.spec.window.start.isoformat() == "2026-01-01", half
+    assert half.spec.window.end.isoformat() == "2026-06-30"
+
+
+def test_an_english_category_asked_in_chinese_and_the_largest_returns_first(dealers, tmp_path):
+    moto = answer_data_question(dealers, "2026年摩托车销售额")
+    assert isinstance(moto, DataAnswer) and moto.frame["revenue"].tolist() == [100.0], moto
+    returns = make_store(
+        tmp_path / "returns",
+        partners=[partner("K1")],
+        products=[product(code, name=name) for code, name in (("A", "开博通"), ("B", "络活喜"), ("C", "安内真"))],
+        sales=[
+            {**sale("K1", code, "2026-05-0" + str(i + 1), -1, price), "line_no": i + 1}
+            for i, (code, price) in enumerate((("A", 10), ("B", 30), ("C", 20)))
+        ],
+    )
+    biggest = answer_data_question(returns, "2026年哪2个药退货金额最大")
+    assert isinstance(biggest, DataAnswer), biggest
+    assert biggest.frame["return_amount"].tolist() == [-30.0, -20.0] and "最大的 2 个" in biggest.summary

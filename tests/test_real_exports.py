@@ -373,11 +373,17 @@ def test_a_figure_asked_by_the_files_own_column_name_is_read(loaded_store):
     # one figure bounded by another (实收 below 85% of 应收) cannot be expressed: named, never answered without it
     bounded = answer_data_question(store, "2018年实收不到应收85%的客户")
     assert not isinstance(bounded, DataAnswer) and "不到应收" in bounded.question, bounded
-    # the kept measure 应收金额 answers to 应收; 实收占应收的比例 is a ratio of two figures, asked back (it was
-    # answered as each figure's share of its own total, 100%)
+    # the kept measure 应收金额 answers to 应收; 实收占应收的比例 is the one figure over the other (it was once
+    # answered as each figure's share of its own total, 100%, then asked back), and 差了多少 their difference
     assert answer_data_question(store, "2018年应收是多少").spec.metrics[0].startswith("x_")
-    ratio = answer_data_question(store, "2018年实收占应收的比例")
-    assert not isinstance(ratio, DataAnswer) and "比值" in ratio.question, ratio
+    for question in ("2018年实收占应收的比例", "2018: received amount as % of receivable"):
+        ratio = answer_data_question(store, question)
+        assert isinstance(ratio, DataAnswer) and ratio.ratio, (question, ratio)
+        received, billed = (float(ratio.frame[m].iloc[0]) for m in ratio.spec.metrics)
+        assert ratio.spec.metrics[0] == "revenue" and ratio.difference == pytest.approx(received / billed * 100)
+    gap = answer_data_question(store, "2018年应收和实收差了多少")
+    billed, received = (float(gap.frame[m].iloc[0]) for m in gap.spec.metrics)
+    assert not gap.ratio and gap.difference == pytest.approx(billed - received) and "多" in gap.summary
 
 
 def test_a_column_named_as_one_word_is_asked_with_spaces_and_the_other_way_round(tmp_path):
