@@ -543,6 +543,8 @@ SHORT_YEAR = re.compile(
     r"(?<![\d.])(\d{2})(?=\s*年\s*(?:\d{1,2}\s*月|第?\s*[一二三四1-4]\s*季|[上下]半年|q[1-4]|全年))"
 )
 ORDERS_VALUED = re.compile(r"orders?")
+MONTHS_LISTED = re.compile(r"(?:1[0-2]|[1-9])\s*月?\s*[、,，和及]\s*(?:1[0-2]|[1-9])\s*月")
+MONTHS_ADDED = re.compile(r"一共|合计|总共|总计|共计|加起来|加在一起|合起来|累计|总和|\btotal\b|\bcombined\b", re.I)
 NEGATIVE_METRICS = frozenset({"return_amount"})  # negative by definition: ranked by size, largest return first
 TIME_POINT_SUFFIX = frozenset("底初末中内份度")  # 年底 / 月初 / 年中 / 月份: still a time
 # One character before 客户 / 经销商 that only points or counts (这 / 该 / 各 / 哪 / 的): not a kind of customer
@@ -1486,6 +1488,7 @@ class _Parser:
         self.unused: list[str] = []  # words neither understood nor names: reported back, or the answer stops
         self.described: list[str] = []  # words describing partners (老年顾客): a kind the data cannot tell apart
         self.ratio = False  # 实收占应收的百分之几: two figures, the first over the second
+        self.measured: list[str] = []  # 医保报销比例: words naming a rate the data would have to hold
         self.windows: list[TimeWindow] = []
         self.time_group: str | None = None  # two adjacent periods named (2003年和2004年): one row each
         self.bare_average: tuple[int, int] | None = None  # 平均 / average with no member named after it
@@ -1535,6 +1538,11 @@ class _Parser:
         Every window named is kept in self.windows, in the order written (2016年买过、2017年没下单)."""
         found = _find_windows(self.scan, self.context.today, self.lang)
         self.windows = [w for _start, w in sorted(found, key=lambda t: t[0])]
+        # 2018年5月和6月销量: months named one by one are a row each (as 2003年和2004年 are), unless the question
+        # counts them as one span (4、5、6三个月) or adds them up (一共 / 合计)
+        listed = [s for s in self.scan.of("time") if MONTHS_LISTED.search(self.scan.text[s.start : s.end])]
+        if listed and not re.search(r"个\s*月", self.scan.text) and not MONTHS_ADDED.search(self.scan.text):
+            self.time_group = "month"
         return found[0][1] if found else None
 
     def _default_window(self, metrics: list[str], comparison: str, streak: tuple[int, str] | None = None) -> TimeWindow:
@@ -2119,6 +2127,12 @@ class _Parser:
                 candidates = [min(candidates, key=lambda c: c.key)]
             if not candidates:
                 measure = len(phrase) > 1 and phrase[-1:] in MEASURE_SUFFIX  # 投诉量: a figure, not a name
+                # 医保报销比例: a word followed by 比例 / 占比 is a rate the data would have to hold
+                if any(s.kind == "share" and s.start == end for s in self.scan.spans):
+                    measure = True
+                    self.measured.append(phrase)
+                    if self.scan.free(start, end):
+                        self.scan.take(start, end, "missing")
                 if not explicit and (NOT_IN_DATA.search(phrase) or self._lower_english(phrase) or measure):
                     self.unused.append(phrase)  # 竞品 / sales reps: named back, not looked up as a name
                     continue
@@ -2332,7 +2346,12 @@ class _Parser:
                 at = self.scan.text.find(phrase.lower())
                 noun = next((s for s in self.scan.of("group") if at >= 0 and s.start == at + len(phrase)), None)
                 named = self.display[at : noun.end] if noun is not None else phrase
-            elif NOT_IN_DATA.search(phrase) or _is_noun(phrase) or phrase[-1:] in MEASURE_SUFFIX:
+            elif (
+                phrase in self.measured
+                or NOT_IN_DATA.search(phrase)
+                or _is_noun(phrase)
+                or phrase[-1:] in MEASURE_SUFFIX
+            ):
                 named = self._with_metric_words(phrase)
             if named is not None:
                 phrase = named
@@ -2382,7 +2401,7 @@ class _Parser:
         if at < 0:
             return phrase
         start, end = at, at + len(phrase)
-        for span in self.scan.of("metric"):
+        for span in [*self.scan.of("metric"), *self.scan.of("share")]:  # profit margin / 医保报销比例
             if span.start >= end and not self.scan.text[end : span.start].strip():
                 end = span.end
             elif span.end <= start and not self.scan.text[span.end : start].strip():
@@ -2903,6 +2922,9 @@ class _Parser:
                 phrases.append((q.value, q.start, q.end, True))
         phrases += [(p, start, end, False) for p, start, end in self._leftovers()]
         resolved, dropped, problem = self._resolve_names(phrases, entities)
+        if problem is not None and problem.reason == "unknown_name" and self.scan.of("missing"):
+            # 哪个医生开药最多: the data has no doctors whatever 开药 names; that is what the answer says
+            problem = self._unanswerable() or problem
         if problem is not None:
             return problem
         names += resolved

@@ -205,3 +205,14 @@ def test_an_english_category_asked_in_chinese_and_the_largest_returns_first(deal
     biggest = answer_data_question(returns, "2026年哪2个药退货金额最大")
     assert isinstance(biggest, DataAnswer), biggest
     assert biggest.frame["return_amount"].tolist() == [-30.0, -20.0] and "最大的 2 个" in biggest.summary
+
+
+def test_months_named_one_by_one_are_a_row_each_and_what_the_data_lacks_is_named(till):
+    each = answer_data_question(till, "2026年3月和4月销售额")
+    assert isinstance(each, DataAnswer) and each.spec.dimensions == ["month"], each
+    added = answer_data_question(till, "2026年3月和4月一共卖了多少钱")
+    assert isinstance(added, DataAnswer) and not added.spec.dimensions and added.frame["revenue"].tolist() == [90.0]
+    rate = answer_data_question(till, "2026年4月医保报销比例是多少")  # a rate the data would have to hold
+    assert isinstance(rate, Clarification) and "医保报销比例" in rate.question, rate
+    doctor = answer_data_question(till, "2026年哪个医生开药最多")  # 开药 names nothing; the data has no doctors
+    assert isinstance(doctor, Clarification) and "医生" in doctor.question, doctor
