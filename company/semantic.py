@@ -323,7 +323,10 @@ _BASE_METRICS: dict[str, Metric] = {
                 "出货额",
                 "发货金额",
             ),
-            ("revenue", "sales", "turnover in cny", "rev", "spent", "total value", "sales value", "value of"),
+            (
+                "revenue", "sales", "turnover in cny", "rev", "spent", "total value", "sales value", "value of",
+                "take in", "took in", "taken in", "takings",  # what a shop takes in: its till's revenue
+            ),  # fmt: skip
             ("sales",),
             "coalesce(sum({sales}.revenue), 0)",
             "Σ sales.revenue",
@@ -640,6 +643,11 @@ _BASE_METRICS: dict[str, Metric] = {
                 "average spend per order",
                 "average per order",
                 "spend per purchase",
+                "spend per visit",  # a till export: one visit is one customer's lines of one day
+                "average spend per visit",
+                "avg spend per visit",
+                "average spend",
+                "avg spend",
             ),
             ("sales",),
             "sum({sales}.revenue) / nullif(sum({sales}.order_count), 0)",
