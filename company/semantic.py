@@ -324,9 +324,19 @@ _BASE_METRICS: dict[str, Metric] = {
                 "发货金额",
             ),
             (
-                "revenue", "sales", "turnover in cny", "rev", "spent", "total value", "sales value", "value of",
-                "take in", "took in", "taken in", "takings",  # what a shop takes in: its till's revenue
-            ),  # fmt: skip
+                "revenue",
+                "sales",
+                "turnover in cny",
+                "rev",
+                "spent",
+                "total value",
+                "sales value",
+                "value of",
+                "take in",
+                "took in",
+                "taken in",
+                "takings",  # what a shop takes in: its till's revenue
+            ),
             ("sales",),
             "coalesce(sum({sales}.revenue), 0)",
             "Σ sales.revenue",
