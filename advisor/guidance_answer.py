@@ -226,6 +226,9 @@ def _leans_back(sentence: str) -> bool:
 Neighbour = Callable[[Chunk, int], "Chunk | None"]  # the passage before (-1) or after (+1) one of its document
 
 
+LIST_PASSAGES = 3  # passages after its own a quoted list may run on into
+
+
 def whole_list(unit: Unit, neighbour: Neighbour | None) -> Unit:
     """A quoted list made whole across passages: a list running to its passage's end takes the items the next
     passage continues it with, and a list opening a passage takes the lead-in and items the previous passage began
@@ -239,13 +242,21 @@ def whole_list(unit: Unit, neighbour: Neighbour | None) -> Unit:
     own = units_of(unit.evidence)
     lead, items, marks, lead_from = unit.lead, list(unit.items), list(unit.marks), None
     sources: list[Chunk | None] = [None] * len(items)
-    if unit.position == len(own) - 1 and lines and ITEM.match(_clean(lines[-1])):
-        following = neighbour(chunk, 1)
-        if following is not None and following.heading_path == chunk.heading_path:
-            first = units_of(replace(unit.evidence, chunk=following))[:1]
-            if first and first[0].kind == "list" and not first[0].lead and first[0].ordered == unit.ordered:
-                items, marks = items + first[0].items, marks + first[0].marks
-                sources += [following] * len(first[0].items)
+    current = chunk
+    running = unit.position == len(own) - 1 and lines and ITEM.match(_clean(lines[-1]))
+    for _ in range(LIST_PASSAGES):  # a long list (a specification's fields) runs on over several passages
+        following = neighbour(current, 1) if running else None
+        if following is None or following.heading_path != chunk.heading_path:
+            break
+        continued = units_of(replace(unit.evidence, chunk=following))
+        first = continued[:1]
+        if not (first and first[0].kind == "list" and not first[0].lead and first[0].ordered == unit.ordered):
+            break
+        items, marks = items + first[0].items, marks + first[0].marks
+        sources += [following] * len(first[0].items)
+        rest = [line for line in following.text.splitlines() if line.strip()]
+        running = len(continued) == 1 and bool(rest) and bool(ITEM.match(_clean(rest[-1])))
+        current = following
     if unit.position == 0 and not lead and lines and ITEM.match(_clean(lines[0])):
         previous = neighbour(chunk, -1)
         if previous is not None and previous.heading_path == chunk.heading_path:

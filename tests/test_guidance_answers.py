@@ -469,6 +469,25 @@ def test_a_list_cut_between_two_passages_is_quoted_whole():
     assert len(whole_list(half, lambda chunk, step: other_section if step == 1 else None).items) == 1
 
 
+def test_a_list_running_over_three_passages_is_quoted_whole():
+    """A specification's fields: the lead-in and two items, then two passages of items only, then the next part."""
+    texts = (
+        "健康度评分由以下维度构成：\n- 业绩贡献（30分）\n- 合作深度（25分）",
+        "- 活跃度（25分）\n- 满意度（20分）",
+        "- 预警规则：连续两季下滑\n- 改进建议：按维度给出",
+        "评分每季度更新一次。",
+    )
+    passages = [passage(text, rank=rank, doc_id="spec") for rank, text in enumerate(texts, start=1)]
+    chunks = [p.chunk for p in passages]
+
+    def neighbour(chunk, step):
+        index = chunks.index(chunk) + step
+        return chunks[index] if 0 <= index < len(chunks) else None
+
+    whole = next(u for u in choose("健康度评分分哪几个维度", passages[:1], neighbour=neighbour) if u.kind == "list")
+    assert [item[:3] for item in whole.items] == ["业绩贡", "合作深", "活跃度", "满意度", "预警规", "改进建"]
+
+
 def test_the_knowledge_base_answers_with_the_whole_list(tmp_path):
     duties = [
         "每周一中午前报送上周的进货、销售和库存数量，按单品逐行填写，不得合并",
