@@ -543,6 +543,8 @@ SHORT_YEAR = re.compile(
     r"(?<![\d.])(\d{2})(?=\s*年\s*(?:\d{1,2}\s*月|第?\s*[一二三四1-4]\s*季|[上下]半年|q[1-4]|全年))"
 )
 ORDERS_VALUED = re.compile(r"orders?")
+# A time expression that fixes its year: a year, or a relative word (今年 / 上季度 / 下个月 / this month / next quarter)
+YEAR_SAID = re.compile(r"\d{4}|[今去前明本上下这当]|\b(?:this|last|next|previous|current|ytd)\b", re.I)
 MONTHS_LISTED = re.compile(r"(?:1[0-2]|[1-9])\s*月?\s*[、,，和及]\s*(?:1[0-2]|[1-9])\s*月")
 MONTHS_ADDED = re.compile(r"一共|合计|总共|总计|共计|加起来|加在一起|合起来|累计|总和|\btotal\b|\bcombined\b", re.I)
 NEGATIVE_METRICS = frozenset({"return_amount"})  # negative by definition: ranked by size, largest return first
@@ -1533,10 +1535,40 @@ class _Parser:
             )
         return comparison
 
+    def _in_data_year(self, start: int, window: TimeWindow) -> TimeWindow:
+        """三月 / 一季度 / in March with no year: this year's, unless the data does not reach it; then the latest year
+        whose month (quarter) the data holds (a 2018 pharmacy export asked 3月份卖了多少 in 2026 means March 2018)."""
+        span = self.context.span
+        said = next((s for s in self.scan.of("time") if s.start == start), None)
+        if span is None or said is None or window.kind not in ("month", "quarter"):
+            return window
+        if YEAR_SAID.search(self.scan.text[said.start : said.end]) or (
+            window.start <= span.last and window.end >= span.first
+        ):
+            return window
+        for year in range(window.start.year - 1, span.first.year - 1, -1):
+            shifted = (
+                _month(year, window.start.month, self.lang)
+                if window.kind == "month"
+                else _quarter(year, (window.start.month - 1) // 3 + 1, self.lang)
+            )
+            if shifted.start <= span.last and shifted.end >= span.first:
+                self.notes.append(
+                    self._zh(
+                        f"没有写年份：按数据里最近的{shifted.label}",
+                        f"no year given: {shifted.label}, the latest in the data",
+                    )
+                )
+                return shifted
+        return window
+
     def _time(self) -> TimeWindow | None:
         """The window the question names, relative words resolved against today; None when it names none.
         Every window named is kept in self.windows, in the order written (2016年买过、2017年没下单)."""
-        found = _find_windows(self.scan, self.context.today, self.lang)
+        found = [
+            (start, self._in_data_year(start, w))
+            for start, w in _find_windows(self.scan, self.context.today, self.lang)
+        ]
         self.windows = [w for _start, w in sorted(found, key=lambda t: t[0])]
         # 2018年5月和6月销量: months named one by one are a row each (as 2003年和2004年 are), unless the question
         # counts them as one span (4、5、6三个月) or adds them up (一共 / 合计)
@@ -1875,10 +1907,11 @@ class _Parser:
             r"(?:在|有|还在)?(?:进货|进了货|进过货|下单|下了单|下过单|买过|买了|采购|拿货|拿了货|有销售|有业绩"
             r"|来了|来过|来买过|来买了|来买|光顾)"
         )
-        for m in re.finditer(rf"(?:多少|几)\s*(?:个|家|位)?(?:不同的?)?(?:{types})?\s*{buying}", work):
+        # 多少人买过药 / 来了多少人: people counted by the verb are the customers that bought
+        for m in re.finditer(rf"(?:多少|几)\s*(?:个|家|位|个人|人)?(?:不同的?)?(?:{types})?\s*{buying}", work):
             candidates.append((m.start(), m.end(), "active_partners", m.group(0)))
         # 3月来了多少顾客: the verb before the count (来了 / 买了 多少客户) counts those who came, not the books
-        for m in re.finditer(rf"{buying}\s*(?:多少|几)\s*(?:个|家|位)?\s*(?:{types})", work):
+        for m in re.finditer(rf"{buying}\s*(?:多少|几)\s*(?:(?:个|家|位)?\s*(?:{types})|个?人(?![民均次]))", work):
             candidates.append((m.start(), m.end(), "active_partners", m.group(0)))
         candidates.sort(key=lambda c: (-(c[1] - c[0]), c[0]))
         out = []

@@ -579,7 +579,8 @@ _BASE_METRICS: dict[str, Metric] = {
             "单",
             "orders",
             ("订单数", "订单量", "订单数量", "单量", "订单总数", "订单笔数", "订单", "下单次数", "下单"),
-            ("number of orders", "order count", "orders"),
+            # a till export's purchase (one customer's lines of one day) is its order
+            ("number of orders", "order count", "orders", "purchases", "number of purchases", "transactions"),
             ("sales",),
             "coalesce(sum({sales}.order_count), 0)",
             "窗口内不同订单号的个数（没有订单号的行：同一客户同一天算一单）",

@@ -216,3 +216,24 @@ def test_months_named_one_by_one_are_a_row_each_and_what_the_data_lacks_is_named
     assert isinstance(rate, Clarification) and "医保报销比例" in rate.question, rate
     doctor = answer_data_question(till, "2026年哪个医生开药最多")  # 开药 names nothing; the data has no doctors
     assert isinstance(doctor, Clarification) and "医生" in doctor.question, doctor
+
+
+def test_a_month_without_a_year_is_the_latest_one_the_data_holds_and_people_who_bought_are_counted(tmp_path):
+    """A 2018 till asked in 2026: 3月份 is March 2018 (said so), not a March the data does not reach; 多少人买过 and
+    来了多少人 count the customers that bought; "purchases" are its orders (one customer's day)."""
+    days = (("K1", "2018-03-02", 1), ("K2", "2018-03-05", 2), ("K1", "2018-04-01", 1))
+    rows = [sale(who, "A", day, units, 10) for who, day, units in days]
+    for row in rows:
+        row["order_id"] = None
+    old = make_store(tmp_path / "old", partners=[partner("K1"), partner("K2")], products=[product("A")], sales=rows)
+    march = answer_data_question(old, "3月份卖了多少钱")
+    assert isinstance(march, DataAnswer) and march.spec.window.start.isoformat() == "2018-03-01", march
+    assert march.frame["revenue"].tolist() == [30.0] and any("2018年3月" in n for n in march.notes)
+    people = answer_data_question(old, "2018年有多少人买过药")
+    assert isinstance(people, DataAnswer) and people.frame["active_partners"].tolist() == [2], people
+    monthly = answer_data_question(old, "2018年每个月来了多少人")
+    assert isinstance(monthly, DataAnswer) and monthly.frame["active_partners"].tolist() == [2, 1], monthly
+    visits = answer_data_question(old, "How many purchases were there in March 2018?")
+    assert isinstance(visits, DataAnswer) and visits.frame["order_count"].tolist() == [2], visits
+    future = answer_data_question(old, "下个月销售额多少")  # a relative word keeps its year: no data, said so
+    assert isinstance(future, Clarification), future
