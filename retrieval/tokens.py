@@ -118,7 +118,10 @@ def _load_dictionary(jieba, full: bool) -> None:
         dt.initialized = False
         dt.initialize()
         if not full:  # the trie is missing or damaged
-            _save_trie(jieba)
+            try:
+                _save_trie(jieba)
+            except (OSError, RuntimeError) as exc:  # a read-only cache folder: the dict still serves
+                logging.getLogger(__name__).warning("jieba 词频索引写不进缓存目录（%s），本进程照常使用完整词典。", exc)
         _full = True
     else:
         dt.FREQ, dt.total = _TrieFrequencies(found[0]), found[1]

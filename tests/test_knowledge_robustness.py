@@ -418,3 +418,22 @@ def test_a_fresh_process_reads_the_word_frequencies_from_a_trie_and_cuts_the_sam
         trie.write_bytes(b"not a trie")
     assert run()["source"] == "dict"
     assert run()["source"] == "_TrieFrequencies"
+
+
+def test_a_cache_folder_the_trie_cannot_be_written_to_still_cuts_words(tmp_path):
+    """The trie is an optimisation: where it cannot be written the dict serves, and nothing fails."""
+    import json
+
+    script = (
+        "import json, retrieval.tokens as T\n"
+        "from pathlib import Path\n"
+        f"T._trie_path = lambda jieba: Path({str(tmp_path / 'a-file')!r}) / 'jieba.marisa'\n"
+        "print(json.dumps({'words': T.words('经销商窜货怎么处理'), 'kind': type(T._jieba().dt.FREQ).__name__}))\n"
+    )
+    (tmp_path / "a-file").write_text("not a folder")
+    env = {**os.environ, "CANMOU_CACHE_DIR": str(tmp_path / "cache")}
+    args = [sys.executable, "-c", script]
+    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["kind"] == "dict" and "窜货" in result["words"]
