@@ -547,7 +547,6 @@ ORDERS_VALUED = re.compile(r"orders?")
 YEAR_SAID = re.compile(r"\d{4}|[今去前明本上下这当]|\b(?:this|last|next|previous|current|ytd)\b", re.I)
 MONTHS_LISTED = re.compile(r"(?:1[0-2]|[1-9])\s*月?\s*[、,，和及]\s*(?:1[0-2]|[1-9])\s*月")
 MONTHS_ADDED = re.compile(r"一共|合计|总共|总计|共计|加起来|加在一起|合起来|累计|总和|\btotal\b|\bcombined\b", re.I)
-NEGATIVE_METRICS = frozenset({"return_amount"})  # negative by definition: ranked by size, largest return first
 TIME_POINT_SUFFIX = frozenset("底初末中内份度")  # 年底 / 月初 / 年中 / 月份: still a time
 # One character before 客户 / 经销商 that only points or counts (这 / 该 / 各 / 哪 / 的): not a kind of customer
 SIZE_KINDS = frozenset("大小")  # 大客户 / 小客户: a kind of customer, though 大 / 小 are stop words elsewhere (最大)
@@ -3295,7 +3294,7 @@ class _Parser:
                 key += "_change"
                 if any(g.value == -1 for g in growth_words):  # 下滑最多的 / top 5 by decline: most negative first
                     direction = "asc"
-            if key in NEGATIVE_METRICS:  # 退货金额最大: the largest return is the most negative amount
+            if key in METRICS and METRICS[key].negative:  # 退货金额最大: the largest return is the most negative amount
                 direction = "asc" if direction == "desc" else "desc"
             sort = {"metric": key, "direction": direction}
         elif filters and any(f["field"] not in DIMENSIONS for f in filters) and groups:
@@ -3678,7 +3677,8 @@ def _members_header(spec: QuerySpec, lang: Language) -> str:
 def _order_word(spec: QuerySpec, desc: bool, zh: bool) -> str:
     """最高 / lowest, or for one row ranked n-th (第二高的省份) 第2高 / 2nd highest."""
     word = ("高" if desc else "低") if zh else ("highest" if desc else "lowest")
-    if spec.sort is not None and spec.sort.metric in NEGATIVE_METRICS:  # the most negative return is the largest
+    sorted_by = METRICS.get(spec.sort.metric) if spec.sort is not None else None
+    if sorted_by is not None and sorted_by.negative:  # the most negative return is the largest
         word = ("小" if desc else "大") if zh else ("smallest" if desc else "largest")
     if not spec.nth or spec.limit is None:
         return f"最{word}" if zh else word

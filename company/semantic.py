@@ -252,6 +252,7 @@ class Metric:
     definition: str
     column: str | None = None  # an imported measure column of sales (attribute), summed in the sales CTE
     of_column: str | None = None  # the imported measure column a ratio divides by revenue (Profit → profit margin)
+    negative: bool = False  # negative by definition (returns): its largest is its most negative, ranked by size
 
     @property
     def is_ratio(self) -> bool:
@@ -610,6 +611,7 @@ _BASE_METRICS: dict[str, Metric] = {
             ("sales",),
             "coalesce(sum({sales}.return_amount), 0)",
             "窗口内金额为负的销售明细（退货、退款）之和，为负数",
+            negative=True,
         ),
         Metric(
             "return_lines",
