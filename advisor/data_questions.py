@@ -94,7 +94,7 @@ class ChartSpec(BaseModel):
 
 # A count metric whose members are the rows of the answer: 完成率低于80%的经销商有几家 lists the partners and
 # answers with how many there are
-HOW_MANY = re.compile(r"多少|几|\bhow many\b|\bnumber of\b|\bcount of\b", re.IGNORECASE)
+HOW_MANY = re.compile(r"多少|(?<!哪)几|\bhow many\b|\bnumber of\b|\bcount of\b", re.IGNORECASE)
 COUNTS_MEMBERS = {"partner_count": "partner", "active_partners": "partner", "active_products": "product"}
 
 
@@ -281,6 +281,13 @@ class DataContext:
             for zh in (ATTRIBUTE_ZH.get(a.header.lower()) or "").split("|"):  # 子类|子品类: every alias
                 if zh:
                     self.dim_words_zh.setdefault(zh, a.column)
+            for en in ATTRIBUTE_WORDS_EN.get(a.header.lower().strip(), ()):  # shipping for Ship Mode
+                self.dim_words_en.setdefault(en, a.column)
+                self.dim_words_zh.setdefault(en, a.column)
+            held = {str(v) for v in values.get(a.column, [])}
+            for word, value in ATTRIBUTE_VALUES_ZH.get(a.header.lower().strip(), {}).items():  # 大单 for Large
+                if value in held:
+                    self.entity_aliases.setdefault(word, (a.column, value))
             for name in a.names():
                 word = _normalise(name)
                 self.dim_words_zh.setdefault(word, a.column)  # 按STATUS: Chinese markers take Latin names too
@@ -529,7 +536,12 @@ def _normalise(text: str) -> str:
     text = APOSTROPHE_YEAR.sub(lambda m: (" 20" if int(m.group(1)) < 70 else " 19") + m.group(1), text).replace(
         "  ", " "
     )
+    for pattern, read in SAID_AS:
+        text = pattern.sub(read, text)
     return CHANGE_IN_PERCENT.sub(r"\1了多少%", text)
+
+
+SAID_AS = [(re.compile(p), read) for p, read in LEXICON["SAID_AS"]]
 
 
 # 增长了百分之几 / 下降了百分之多少: the change as a percentage (增长了多少%), not a share (SHARE_WORDS' 百分之几)
@@ -1020,7 +1032,8 @@ LIMIT_PATTERNS = [
         re.compile(
             rf"\b{N_EN}\s+(?=(?:non-[a-z]+\s+)?(?:partners?|distributors?|dealers?|customers?|agents?|retailers?"
             r"|wholesalers?|regions?|provinces?|cities|city|products?|skus?|items?|categories|category|channels?"
-            r"|tiers?|countries|country|states?|segments?|territories|territory|drugs?|medicines?|stores?|shops?)\b)"
+            r"|tiers?|countries|country|states?|segments?|territories|territory|drugs?|medicines?|stores?|shops?"
+            r"|sub-?categor(?:y|ies)|product ?lines?|ship ?modes?|brands?|clients?|accounts?|buyers?|orders?)\b)"
         ),
         None,
     ),
@@ -1249,6 +1262,8 @@ NEGATION = re.compile(
 
 ATTRIBUTE_ZH: dict[str, str] = LEXICON["ATTRIBUTE_ZH"]
 ATTRIBUTE_EN: dict[str, list[str]] = {k: v.split("|") for k, v in LEXICON["ATTRIBUTE_EN"].items()}
+ATTRIBUTE_WORDS_EN: dict[str, list[str]] = {k: v.split("|") for k, v in LEXICON["ATTRIBUTE_WORDS_EN"].items()}
+ATTRIBUTE_VALUES_ZH: dict[str, dict[str, str]] = LEXICON["ATTRIBUTE_VALUES_ZH"]
 SIGN_WORDS = [(re.compile(p), op) for p, op in LEXICON["SIGN_WORDS"]]
 YEARLY = re.compile(
     r"(?<![今去前明当同])年年|逐年|每年都|一年比一年|连续\s*[两二三四五六七八九十\d]+\s*年|"
@@ -1496,6 +1511,8 @@ class _Parser:
         self.nth = False  # 第二高: only the row ranked limit-th
         self.rising = False  # rose / fell every month: change on the month before, within the window named
         self.combined = bool(COMBINED.search(_normalise(question)))  # the values named are summed as one
+        # the metrics and window of a spec that failed validation: what the data lacks is named before how it failed
+        self.attempted: dict[str, Any] | None = None
         for typed, read in respelt:
             self.notes.append(self._zh(f"「{typed}」按「{read}」理解", f'read "{typed}" as "{read}"'))
 
@@ -1539,18 +1556,29 @@ class _Parser:
         whose month (quarter) the data holds (a 2018 pharmacy export asked 3月份卖了多少 in 2026 means March 2018)."""
         span = self.context.span
         said = next((s for s in self.scan.of("time") if s.start == start), None)
-        if span is None or said is None or window.kind not in ("month", "quarter"):
+        ranged = (
+            window.kind not in ("month", "quarter")
+            and window.start.year == window.end.year
+            and window.start.day == 1
+            and window.end == month_end(window.end)
+        )
+        if span is None or said is None or (window.kind not in ("month", "quarter") and not ranged):
             return window
         if YEAR_SAID.search(self.scan.text[said.start : said.end]) or (
             window.start <= span.last and window.end >= span.first
         ):
             return window
         for year in range(window.start.year - 1, span.first.year - 1, -1):
-            shifted = (
-                _month(year, window.start.month, self.lang)
-                if window.kind == "month"
-                else _quarter(year, (window.start.month - 1) // 3 + 1, self.lang)
-            )
+            if ranged:  # 1月和2月 / 3到5月: the same months of an earlier year
+                start = window.start.replace(year=year, day=1)
+                end = month_end(date(year, window.end.month, 1))
+                shifted = window.model_copy(
+                    update={"start": start, "end": end, "label": range_label(start, end, self.lang)}
+                )
+            elif window.kind == "month":
+                shifted = _month(year, window.start.month, self.lang)
+            else:
+                shifted = _quarter(year, (window.start.month - 1) // 3 + 1, self.lang)
             if shifted.start <= span.last and shifted.end >= span.first:
                 self.notes.append(
                     self._zh(
@@ -3397,6 +3425,14 @@ class _Parser:
                 f"Bought in one period but not the next is counted per customer (lost customers), not per {noun}. "
                 f"Ask which customers, or ask each period's sales by {noun}.",
             )
+        if (
+            spec_data["dimensions"] == ["partner"]
+            and len(spec_data["metrics"]) > 1
+            and "partner_count" in spec_data["metrics"]
+            and not HOW_MANY.search(self.scan.text)
+        ):
+            # 哪几家没完成任务: listed one partner a row, a partner count beside each would be 1 on every row
+            spec_data["metrics"] = [m for m in spec_data["metrics"] if m != "partner_count"]
         how_many = bool(HOW_MANY.search(self.scan.text)) and not LISTING.search(self.scan.text)
         if moved and ("partner_count" in spec_data["metrics"] or how_many) and spec_data["dimensions"] == ["partner"]:
             # how many customers bought in Q1 but not in Q2: the number of them, not the list
@@ -3471,6 +3507,7 @@ class _Parser:
             spec = QuerySpec(**spec_data)
         except ValidationError as exc:
             message = spec_error_message(exc)
+            self.attempted = {"metrics": spec_data["metrics"], "window": window}
             return self._clarify("unsupported", message, f"This question cannot be answered as asked: {message}")
         anchors = {span.kind for span in self.scan.spans} - {"metric", "quoted"}
         if names:
@@ -4506,12 +4543,24 @@ def answer_data_question(
         parser = _Parser(question, context, previous)
         parsed = parser.parse()
         if isinstance(parsed, Clarification):
-            return parsed
+            return _lacking_first(store, parser, parsed)
         lacking = lacking_inputs(store, parsed.spec, parsed.language, parser.said())
         if lacking is not None:
             return lacking
         result = answer_spec(store, parsed.spec, parsed.language, parsed.notes, counts=parsed.counts)
         return _with_difference(result, parsed.difference) if parsed.difference else result
+
+
+def _lacking_first(store: Store, parser: _Parser, parsed: Clarification) -> Clarification:
+    """inventory of binders in a file with no stock at all: that the data has no inventory is the answer, not that
+    inventory is not recorded by sub-category."""
+    if parsed.reason != "unsupported" or not parser.attempted:
+        return parsed
+    try:
+        bare = QuerySpec(**parser.attempted)
+    except ValidationError:
+        return parsed
+    return lacking_inputs(store, bare, parser.lang, parser.said()) or parsed
 
 
 def evidence(store: Store, question: str, previous: QuerySpec | dict | None = None) -> str:
@@ -4578,6 +4627,8 @@ def evidence(store: Store, question: str, previous: QuerySpec | dict | None = No
         and FOLLOW_UP.search(parser.scan.text)
     ):
         return "answer"  # same thing but only 电商平台: the previous question's frame, narrowed; nothing left unread
+    if isinstance(parsed, Clarification) and parsed.reason == "ambiguous_name" and "metric" in kinds:
+        return "ask"  # how much did we sell of the 3D Systems Cube Printer: a figure of a name two products share
     if _covered_share(parser.scan) < HALF_COVERED:  # 申请直销牌照要准备哪些材料: 直销 and four words of no data
         return "partial" if kinds else "none"
     if isinstance(parsed, Clarification):
@@ -4601,6 +4652,8 @@ def evidence(store: Store, question: str, previous: QuerySpec | dict | None = No
         return "ask" if parsed.reason == "missing_metric" and anchored else "none"
     if parser.unused:  # part of the question meant nothing to the data
         return "partial"
+    if {"threshold", "group"} <= kinds and LISTING.search(text):
+        return "answer"  # 哪几家经销商销售额超过500万: which of the company's partners pass a bound it sets
     return "answer" if parsed.anchors & SPECIFIC_ANCHORS else "weak"
 
 

@@ -1,0 +1,97 @@
+"""Figures and values people name in their own words on an order export: losses, same day shipping, no. of, 大单, a
+name two products share, a stock figure or a target the export does not hold. Each is answered as asked, asked
+back, or named back; never answered for something else."""
+
+from __future__ import annotations
+
+import pytest
+
+from advisor.data_questions import Clarification, DataAnswer, answer_data_question, evidence
+from tests.fixtures import import_lines, make_store, partner, product, sale
+
+HEADER = (
+    "Order ID,Order Date,Ship Mode,Customer ID,Customer Name,Segment,Sub-Category,Product ID,Product Name,DEALSIZE,"
+    "Sales,Quantity,Profit"
+)
+LINES = [
+    "A-1,2025-01-10,Same Day,AL-1,Ann Lee,Consumer,Tables,T-1,Oak Table,Large,500,1,-120",
+    "A-2,2025-02-11,Standard Class,BR-2,Bob Ray,Corporate,Tables,T-2,Pine Table,Small,300,1,-30",
+    "A-3,2025-03-12,Same Day,CM-3,Cid Moe,Consumer,Binders,B-1,Ring Binder,Small,40,4,12",
+    "A-4,2025-04-13,Second Class,AL-1,Ann Lee,Consumer,Bookcases,K-1,Tall Bookcase,Medium,200,1,-60",
+    "A-5,2025-05-14,Standard Class,DF-4,Dee Fox,Home Office,Machines,M-1,Cube Printer 2nd Gen Magenta,Large,900,1,90",
+    "A-6,2025-06-15,First Class,EK-5,Eve Kim,Consumer,Machines,M-2,Cube Printer 2nd Gen White,Large,950,1,80",
+    "A-7,2024-07-16,Same Day,BR-2,Bob Ray,Corporate,Tables,T-1,Oak Table,Small,450,1,-10",
+]
+
+
+@pytest.fixture(scope="module")
+def orders(tmp_path_factory):
+    return import_lines(tmp_path_factory.mktemp("orders"), [HEADER, *LINES], filename="orders.csv")
+
+
+def test_losses_are_the_lowest_profit_and_which_n_lists_n(orders):
+    reply = answer_data_question(orders, "which 2 sub-categories lost the most money in 2025")
+    assert isinstance(reply, DataAnswer), reply
+    assert reply.frame.iloc[:, 0].tolist() == ["Tables", "Bookcases"], reply.frame
+    assert reply.frame.select_dtypes("number").iloc[:, 0].tolist() == [-150.0, -60.0]
+
+
+def test_a_ship_mode_said_with_shipping_and_no_dot_of_for_number_of(orders):
+    same_day = answer_data_question(orders, "same day shipping sales 2025")
+    assert isinstance(same_day, DataAnswer) and same_day.frame.select_dtypes("number").iloc[0, 0] == 540.0
+    by_mode = answer_data_question(orders, "sales by shipping 2025")
+    assert isinstance(by_mode, DataAnswer) and len(by_mode.frame) == 4, by_mode
+    buyers = answer_data_question(orders, "no. of customers who bought Tables in 2025")
+    assert isinstance(buyers, DataAnswer) and buyers.frame["active_partners"].tolist() == [2], buyers
+
+
+def test_a_deal_size_asked_in_chinese(orders):
+    big = answer_data_question(orders, "2025年大单的销售额")
+    assert isinstance(big, DataAnswer) and big.frame.select_dtypes("number").iloc[0, 0] == 2350.0, big
+
+
+def test_a_name_two_products_share_is_asked_back_by_the_data_side(orders):
+    question = "how much did we sell of the Cube Printer 2nd Gen"
+    reply = answer_data_question(orders, question)
+    assert isinstance(reply, Clarification) and reply.reason == "ambiguous_name", reply
+    assert sorted(reply.options) == ["Cube Printer 2nd Gen Magenta", "Cube Printer 2nd Gen White"]
+    assert evidence(orders, question) == "ask", "the data side asks which product, not the guides"
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("inventory of binders at the end of 2025?", "inventory"),
+        ("did we hit our 2025 sales target", "target"),
+        ("What did we spend on shipping costs in 2025?", "shipping costs"),
+    ],
+)
+def test_what_the_export_does_not_hold_is_named_back(orders, question, named):
+    reply = answer_data_question(orders, question)
+    assert isinstance(reply, Clarification) and named in reply.question, reply
+    assert "查询条件有误" not in reply.question, "an English question gets English, and the missing data first"
+
+
+def test_which_partners_are_listed_without_a_count_beside_each(tmp_path):
+    store = make_store(
+        tmp_path,
+        partners=[partner("P1", name="甲商行"), partner("P2", name="乙商行"), partner("P3", name="丙商行")],
+        products=[product("S1")],
+        sales=[sale("P1", "S1", "2026-04-02", 10, 100), sale("P2", "S1", "2026-04-03", 1, 100)],
+    )
+    which = answer_data_question(store, "2026年4月哪几家销售额超过50")
+    assert isinstance(which, DataAnswer) and which.members is None, which
+    assert "partner_count" not in which.spec.metrics and which.frame["partner_name"].tolist() == ["甲商行", "乙商行"]
+    assert evidence(store, "哪几家经销商销售额超过50") == "answer", "which partners pass a bound: a data question"
+    how_many = answer_data_question(store, "2026年4月销售额超过50的有几家")
+    assert isinstance(how_many, DataAnswer) and how_many.members == 2, how_many
+
+
+def test_months_without_a_year_named_together_are_those_of_the_latest_year_the_data_holds(tmp_path):
+    rows = [sale("K1", "A", day, 1, 10) for day in ("2018-01-05", "2018-01-09", "2018-02-03")]
+    for row in rows:
+        row["order_id"] = None
+    old = make_store(tmp_path, partners=[partner("K1")], products=[product("A")], sales=rows)
+    reply = answer_data_question(old, "1月和2月各有多少单")
+    assert isinstance(reply, DataAnswer), reply
+    assert reply.frame["order_count"].tolist() == [2, 1] and any("2018" in n for n in reply.notes), reply
