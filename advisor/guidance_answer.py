@@ -52,7 +52,7 @@ ORDERED = re.compile(
 EMPHASIS = re.compile(r"\*\*|__|`")
 LEAD_IN = re.compile(r"[：:]\s*$")
 NUMBER = re.compile(
-    r"\d|[一二两三四五六七八九十百千万]+(?:个|天|日|年|月|周|次|家|成|倍|档|级|层|类|种|条|项|分|%|％)|半年|季度|百分之"
+    r"\d|[一二两三四五六七八九十百千万]+(?:个|天|日|年|月|周|次|家|成|倍|档|级|层|类|种|条|项|分|折|%|％)|半年|季度|百分之"
 )
 INLINE_SERIES = re.compile(
     r"一是.{2,}二是|[（(]1[)）].{2,}[（(]2[)）]|[（(]一[)）].{2,}[（(]二[)）]|(?:[^、，。]{1,12}、){2,}"
@@ -612,6 +612,7 @@ def choose(
         and not _states_figure(question, best)
     ):
         best = replace(best, lead=best.lead + best.follow, follow="")
+    best = _whole_article(best, [u for _score, u in ranked])
     chosen = [best]
     seen = {_clean(best.text)}
     lines = _size(best)
@@ -641,6 +642,30 @@ def choose(
         if not any(_clean(unit.text) in _clean(q.text) for q in quoted):  # both halves of one list: quoted once
             quoted.append(unit)
     return quoted
+
+
+ARTICLE_CHARS = 240  # an article of a regulation up to this long is quoted whole when its opening answers
+
+
+def _whole_article(best: Unit, units: list[Unit]) -> Unit:
+    """第十一条 …对附带服务进行明码标价。 / 附带服务不由…提供的，应当以显著方式区分标记: an article's later paragraphs
+    say its exceptions and conditions, so a short article whose opening sentence is the best answer is quoted whole."""
+    if best.kind != "sentence" or not ARTICLE.match(best.lead):
+        return best
+    rest = sorted(
+        (u for u in units if u.evidence is best.evidence and u.position > best.position),
+        key=lambda u: u.position,
+    )
+    text = best.lead + best.follow
+    for unit in rest:
+        if _clean(unit.lead) in _clean(text):
+            continue  # the sentence already joined as the opening's follow
+        if unit.kind != "sentence" or ARTICLE.match(unit.lead):
+            break
+        if len(text) + len(unit.lead) > ARTICLE_CHARS:
+            return best
+        text += unit.lead
+    return replace(best, lead=text, follow="") if text != best.lead else best
 
 
 QUESTION_BREAK = re.compile(r"[？?]+\s*")

@@ -15,6 +15,7 @@ Three figures per half (dev/test) and per set:
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -36,8 +37,9 @@ NOISE = re.compile(r"\s+|\[\d+\]|\*\*|`|[“”\"'‘’「」『』]|\\(?=[^\sA
 
 
 def normalise(text: str) -> str:
-    """Compare text as it reads: without spaces, citation marks, markdown emphasis, quote marks or escapes."""
-    return NOISE.sub("", text).lower()
+    """Compare text as it reads: without spaces, citation marks, markdown emphasis, quote marks or escapes, and
+    with HTML entities as they render (&lt;10% reads <10%)."""
+    return NOISE.sub("", html.unescape(text)).lower()
 
 
 def answer_body(markdown: str) -> str:
