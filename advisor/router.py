@@ -58,7 +58,8 @@ CUES: dict[Intent, tuple[Cue, ...]] = {
     "help": _cues(
         (r"^(帮助|help|\?|？)$", 5),
         (r"你能做什么|能帮我做什么|怎么用|使用说明|功能有哪些", 4),
-        (r"what can you do|how do i use|\bhelp\b", 4),
+        # help as a request (help / what can you help with), not a word of a question (does that help us)
+        (r"what can you do|how do i use|^\s*help\b|what can you help|how (?:can|do|could) you help", 4),
     ),
     "incentive": _cues(
         (r"返利方案|激励方案|返点方案|返利政策|激励政策|奖励方案", 4),

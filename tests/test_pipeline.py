@@ -293,3 +293,15 @@ def test_a_question_about_what_a_document_says_goes_to_the_knowledge_base(ctx, q
     reply = answer(question, ctx)
     assert reply.route.intent == "guidance" and reply.citations, reply.markdown[:200]
     assert "80%" in reply.markdown.split("**")[0] or "80%" in reply.markdown, reply.markdown[:400]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "查到某经销商窜货，发了违规通知以后要给他几天时间解释？",  # 查到 tells what happened; 给他几天 asks the rule
+        "A dealer sold outside his territory and we sent a written notice. does that help us decide how long he gets?",
+    ],
+)
+def test_a_question_about_the_rule_is_not_a_scan_or_the_help_page(ctx, question):
+    reply = answer(question, ctx)
+    assert reply.route.intent == "guidance" and reply.citations, (reply.route, reply.markdown[:200])
