@@ -1030,3 +1030,17 @@ def test_what_was_done_well_free_gifts_and_english_only_tags_reach_the_words_doc
     assert "赠品" in analyse("买东西送小礼品，礼品那块要写清楚啥").expanded
     english_only = analyse("can our price tags be English only, without Chinese characters?")
     assert {"外文", "外国", "汉字"} <= set(english_only.expanded)
+
+
+def test_a_short_article_whose_opening_answers_is_quoted_whole_with_its_exception():
+    """第十一条: the first paragraph says what to price; the second, who marks an outside installer's fee apart."""
+    article = passage(
+        "第十一条 经营者销售商品，同时有偿提供配送、搬运、安装、调试等附带服务的，应当对附带服务进行明码标价。\n"
+        "附带服务不由销售商品的经营者提供的，应当以显著方式区分标记或者说明。\n"
+        "第十二条 经营者可以选择采用标价签、标价牌、价目表等有效形式进行明码标价。",
+        doc_id="upload:rules",
+        title="规定",
+    )
+    best = choose("卖空调顺带安装，安装收费要怎么标价", [article])[0]
+    assert best.lead.startswith("第十一条") and "以显著方式区分标记或者说明" in best.lead, best
+    assert "第十二条" not in best.lead, "an article is quoted whole, never with the next one"
