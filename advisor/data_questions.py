@@ -169,6 +169,7 @@ def _plain(value: Any) -> Any:
 REGION_EN = LEXICON["REGION_EN"]
 PROVINCE_EN = LEXICON["PROVINCE_EN"]
 CATEGORY_EN = LEXICON["CATEGORY_EN"]
+CATEGORY_SHORT: dict[str, list[str]] = LEXICON["CATEGORY_SHORT"]
 # Partner nouns: listing words (group by partner) that are also partner-type values when the value exists.
 PARTNER_NOUNS_ZH = LEXICON["PARTNER_NOUNS_ZH"]
 PARTNER_NOUNS_EN = LEXICON["PARTNER_NOUNS_EN"]
@@ -371,6 +372,8 @@ class DataContext:
             alias(v, "category", v)
             for en in CATEGORY_EN.get(v, ()):
                 alias(en, "category", v)
+            for short in CATEGORY_SHORT.get(v.lower(), ()):  # tech for Technology
+                alias(short, "category", v)
             for zh, ens in CATEGORY_EN.items():  # 家具 for an English export's Furniture
                 if v.lower() in ens:
                     alias(zh, "category", v)
@@ -1135,6 +1138,11 @@ def _one_off(word: str, alias: str) -> bool:
     return OSA.distance(word.lower(), alias.lower()) == 1
 
 
+# Words every data question is asked with, of five letters and more: a four-letter word one letter short of one
+# (ordr, totl) is read as it
+QUERY_WORDS_EN = frozenset({"total", "order", "orders", "sales", "average", "percent", "customer", "customers"})
+
+
 def respell(text: str, context: DataContext) -> tuple[str, list[tuple[str, str]]]:
     """calssic cars → classic cars, motorcyles → motorcycles, segmnet → segment: an English word of five or more
     letters that is none of the data's words, no English word either, and one letter off exactly one of the
@@ -1147,13 +1155,14 @@ def respell(text: str, context: DataContext) -> tuple[str, list[tuple[str, str]]
         word = typed.lower()
         if word in context.known_words or word in STOP_EN:
             return typed
-        close = [w for w in context.spelling if _one_off(word, w)]
+        words = context.spelling | QUERY_WORDS_EN if len(word) >= 5 else QUERY_WORDS_EN
+        close = [w for w in words if _one_off(word, w) and len(w) >= 5]  # ordr → order, not sale → sales
         if len(close) != 1 or is_english_word(word):
             return typed
         fixed.append((typed, close[0]))
         return close[0]
 
-    text = re.sub(r"(?<![A-Za-z])[A-Za-z]{5,}(?![A-Za-z])", repair, text)
+    text = re.sub(r"(?<![A-Za-z])[A-Za-z]{4,}(?![A-Za-z])", repair, text)
     return text, fixed
 
 
@@ -2595,7 +2604,7 @@ class _Parser:
         zh = [
             rf"(?:{AVERAGE_ZH})\s*(?:{AVERAGE_FILLER_ZH})?\s*(?:每|一)\s*{CLASSIFIER_ZH}\s*(?P<noun>{nouns})",
             rf"每\s*{CLASSIFIER_ZH}\s*(?P<noun>{nouns})\s*的?\s*(?:{AVERAGE_ZH})",
-            rf"平均\s*(?P<noun>{nouns})",  # 平均月销售额 / 平均客户贡献
+            rf"平均\s*(?P<noun>{nouns})(?![龄纪薪限])",  # 平均月销售额 / 平均客户贡献 (平均年龄 is an age)
             # 经销商平均每家: the member before its counter
             rf"(?P<noun>{nouns})\s*的?\s*(?:{AVERAGE_ZH})\s*每\s*(?:个|家|位|名|间|户|只)(?!\s*(?:{nouns}))",
         ]
@@ -4615,6 +4624,13 @@ def evidence(store: Store, question: str, previous: QuerySpec | dict | None = No
         and (listing or each)
     ):
         return "ask"  # 哪个医生开的处方最多 / 男顾客和女顾客各花了多少钱: a figure of something the data lacks, said so
+    if (
+        isinstance(parsed, Clarification)
+        and parsed.reason == "unanswerable"
+        and {"missing", "group"} <= kinds
+        and (ASKS_FIGURE.search(text) or AVERAGE_WORD.search(text))
+    ):
+        return "ask"  # the average age of our customers: a figure of the company's customers the data lacks
     ranked = {"rank", "group"} <= kinds or "threshold" in kinds
     measure = any(p[-1:] in MEASURE_SUFFIX or NOT_IN_DATA.search(p) for p in parser.unused)
     if isinstance(parsed, Clarification) and parsed.reason == "unanswerable" and ranked and measure:

@@ -18,6 +18,7 @@ from advisor.router import OPTION_INTENTS, describe, route
 from advisor.settings import Settings
 from advisor.types import Answer, AnswerTable, ChartSpec, Draft, Route, Step
 from advisor.types import notify as _notify
+from company.capabilities import availability
 from company.errors import CanmouError
 from company.store import Store
 from company.units import localise_columns, localise_text
@@ -112,6 +113,10 @@ def _route_by_evidence(question: str, ctx: Context) -> tuple[Route, str]:
     run = asks_to_run(question)
     if tools and not draft and data not in ("answer", "ask") and not run:
         tools = ()  # 第二次窜货停货停几天: names 窜货 but asks about the rule, not for a scan
+    if "cost" in tools and data == "ask" and not availability(ctx.store).has("costs"):
+        # marketing spend and the ROI on it, in an export with no costs: the data side names what is missing; the
+        # cost analysis could only show sales and concentration instead
+        tools = tuple(t for t in tools if t != "cost")
     if data == "ask" and ctx.kb is not None:
         # 客户买了直销的东西想退，可以找哪些地方办: the data side would only ask back, and the question speaks the
         # words of the company's own documents (直销, over an uploaded regulation): the documents decide

@@ -388,6 +388,7 @@ _BASE_METRICS: dict[str, Metric] = {
                 "目标完成了几成",
                 "目标完成得怎么样",
                 "目标完成多少",
+                "完成得",  # 谁完成得好 / 完成得最差的
             ),
             (
                 "achievement",

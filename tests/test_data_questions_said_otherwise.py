@@ -10,17 +10,17 @@ from advisor.data_questions import Clarification, DataAnswer, answer_data_questi
 from tests.fixtures import import_lines, make_store, partner, product, sale
 
 HEADER = (
-    "Order ID,Order Date,Ship Mode,Customer ID,Customer Name,Segment,Sub-Category,Product ID,Product Name,DEALSIZE,"
-    "Sales,Quantity,Profit"
+    "Order ID,Order Date,Ship Mode,Customer ID,Customer Name,Segment,Category,Sub-Category,Product ID,Product Name,"
+    "DEALSIZE,Sales,Quantity,Profit"
 )
 LINES = [
-    "A-1,2025-01-10,Same Day,AL-1,Ann Lee,Consumer,Tables,T-1,Oak Table,Large,500,1,-120",
-    "A-2,2025-02-11,Standard Class,BR-2,Bob Ray,Corporate,Tables,T-2,Pine Table,Small,300,1,-30",
-    "A-3,2025-03-12,Same Day,CM-3,Cid Moe,Consumer,Binders,B-1,Ring Binder,Small,40,4,12",
-    "A-4,2025-04-13,Second Class,AL-1,Ann Lee,Consumer,Bookcases,K-1,Tall Bookcase,Medium,200,1,-60",
-    "A-5,2025-05-14,Standard Class,DF-4,Dee Fox,Home Office,Machines,M-1,Cube Printer 2nd Gen Magenta,Large,900,1,90",
-    "A-6,2025-06-15,First Class,EK-5,Eve Kim,Consumer,Machines,M-2,Cube Printer 2nd Gen White,Large,950,1,80",
-    "A-7,2024-07-16,Same Day,BR-2,Bob Ray,Corporate,Tables,T-1,Oak Table,Small,450,1,-10",
+    "A-1,2025-01-10,Same Day,AL-1,Ann Lee,Consumer,Furniture,Tables,T-1,Oak Table,Large,500,1,-120",
+    "A-2,2025-02-11,Standard Class,BR-2,Bob Ray,Corporate,Furniture,Tables,T-2,Pine Table,Small,300,1,-30",
+    "A-3,2025-03-12,Same Day,CM-3,Cid Moe,Consumer,Office Supplies,Binders,B-1,Ring Binder,Small,40,4,12",
+    "A-4,2025-04-13,Second Class,AL-1,Ann Lee,Consumer,Furniture,Bookcases,K-1,Tall Bookcase,Medium,200,1,-60",
+    "A-5,2025-05-14,Second Class,DF-4,Dee Fox,Home,Technology,Machines,M-1,Cube Printer 2nd Gen Magenta,Large,900,1,90",
+    "A-6,2025-06-15,First Class,E-5,Eve Kim,Consumer,Technology,Machines,M-2,Cube Printer 2nd Gen White,Large,950,1,80",
+    "A-7,2024-07-16,Same Day,BR-2,Bob Ray,Corporate,Furniture,Tables,T-1,Oak Table,Small,450,1,-10",
 ]
 
 
@@ -95,3 +95,32 @@ def test_months_without_a_year_named_together_are_those_of_the_latest_year_the_d
     reply = answer_data_question(old, "1月和2月各有多少单")
     assert isinstance(reply, DataAnswer), reply
     assert reply.frame["order_count"].tolist() == [2, 1] and any("2018" in n for n in reply.notes), reply
+
+
+def test_a_short_category_name_an_absent_salesperson_or_age_and_typed_shorthand(orders):
+    both = answer_data_question(orders, "furniture vs tech profit 2025")
+    assert isinstance(both, DataAnswer) and sorted(both.frame.iloc[:, 0]) == ["Furniture", "Technology"], both
+    for question, named in (
+        ("who's our top salesperson by revenue in 2025?", "salesperson"),
+        ("what's the average age of our customers?", "age"),
+    ):
+        reply = answer_data_question(orders, question)
+        assert isinstance(reply, Clarification) and named in reply.question, reply
+        assert evidence(orders, question) == "ask", question
+    typed = answer_data_question(orders, "avg ordr value 2025")
+    assert isinstance(typed, DataAnswer) and typed.spec.metrics == ["aov"], typed
+    per_customer = answer_data_question(orders, "avg spend per customer in 2025")
+    assert isinstance(per_customer, DataAnswer) and per_customer.frame.iloc[0, 0] == pytest.approx(2890 / 5), (
+        per_customer
+    )
+    share = answer_data_question(orders, "what pct of 2025 revenue came from Large deals?")
+    assert isinstance(share, DataAnswer) and share.spec.share != "none", share
+
+
+def test_marketing_spend_in_an_export_without_costs_is_named_back_not_a_cost_analysis(orders, tmp_path):
+    from advisor.pipeline import Context, answer
+    from advisor.settings import Settings
+
+    ctx = Context(store=orders, kb=None, settings=Settings(data_dir=tmp_path / "data"))
+    reply = answer("what was our marketing spend in 2025 and the roi on it", ctx)
+    assert reply.route.intent == "data" and not reply.tables and "marketing spend" in reply.markdown, reply.markdown
