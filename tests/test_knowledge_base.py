@@ -205,3 +205,27 @@ def test_a_damaged_vector_snapshot_is_rebuilt_and_loses_nothing(small_kb):
     assert first.chunk.source == "年会.txt" and first.similarity is not None
     assert path.read_bytes()[:2] == b"PK", "the snapshot is written again"
     assert reopened.stats()["documents"] == 1
+
+
+def test_shop_floor_words_reach_the_formal_words_of_a_rule(small_kb):
+    """店庆打折 / 装机费 / 商场 are how a shop asks about 折价、减价 / 安装 / 交易场所 in a regulation."""
+    filler = (
+        "具体执行中的问题，由县级以上主管部门结合本地交易习惯予以说明，并在公开渠道发布参考样式和解释口径，便于经营者对照执行。"
+        * 2
+    )
+    rules = "".join(
+        f"{article}\n\n"
+        for article in (
+            "第一条 为了规范商品促销和经营者的价格行为，保护消费者的合法权益，制定本办法。" + filler,
+            "第二条 交易场所提供者不得强制场所内经营者参加折价、减价活动。" + filler,
+            "第三条 经营者有偿提供配送、安装等附带服务的，应当对附带服务单独标价。" + filler,
+            "第四条 经营者应当保存进货凭证不少于两年，以备主管部门检查。" + filler,
+        )
+    )
+    small_kb.add("促销办法.md", rules.encode())
+    for question, article in (
+        ("商场非要入驻的店跟着搞店庆打折，能不参加吗", "第二条"),
+        ("顺带收的装机费要标出来吗", "第三条"),
+    ):
+        result = small_kb.search(question, k=2)
+        assert result.passages and result.passages[0].chunk.text.startswith(article), (question, result.passages[0])
