@@ -222,6 +222,11 @@ def test_shop_floor_words_reach_the_formal_words_of_a_rule(small_kb):
             "第四条 经营者应当保存进货凭证不少于两年，以备主管部门检查。" + filler,
         )
     )
+    from retrieval.synonyms import expand_terms
+
+    pairs = (("打折", "折价"), ("装机", "安装"), ("商场", "交易场所"), ("结账", "结算"), ("烫伤", "人身损害"))
+    for said, formal in pairs:
+        assert formal in expand_terms([said]), said
     small_kb.add("促销办法.md", rules.encode())
     for question, article in (
         ("商场非要入驻的店跟着搞店庆打折，能不参加吗", "第二条"),
