@@ -214,6 +214,8 @@ class DataContext:
     _known_words: frozenset[str] | None = field(default=None, repr=False)
     # Every (city, province, region, country) the sales are booked to: Columbus is in three states
     places: list[tuple[str | None, ...]] = field(default_factory=list)
+    # A place name two fields hold (Washington: a state, and a city in another state): asked back when said alone
+    homonyms: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     order_ids: bool = False  # the sales carry order numbers (else one customer's lines of one day are one order)
 
     @property
@@ -303,6 +305,23 @@ class DataContext:
                     self.entity_aliases[text] = (a.column, str(value))
         self.entity_pattern = _entity_pattern(self.entity_aliases)
 
+    def add_place_homonyms(self) -> None:
+        """Washington: a state, and a city of another state the sales are booked to. Said alone it is asked back;
+        "Washington state" and "Washington city" (华盛顿市) each name one."""
+        provinces = {v.lower(): v for v in self.values.get("province", ())}
+        added = False
+        for row in self.places:
+            city, province = row[0], row[1]
+            if not city or city.lower() not in provinces or (province or "").lower() == city.lower():
+                continue
+            word = _normalise(city)
+            self.homonyms.setdefault(word, [("province", provinces[city.lower()]), ("city", city)])
+            for said in (f"{city} city", f"{city}市"):
+                self.entity_aliases.setdefault(_normalise(said), ("city", city))
+                added = True
+        if added:
+            self.entity_pattern = _entity_pattern(self.entity_aliases)
+
     @property
     def today(self) -> date:
         return self.span.today if self.span else clock.today()
@@ -343,10 +362,14 @@ class DataContext:
 
         aliases: dict[str, tuple[str, str]] = {}
 
+        homonyms: dict[str, list[tuple[str, str]]] = {}
+
         def alias(a: str, dim: str, value: str) -> None:
             a = _normalise(a)
             if len(a) >= 2 and a not in aliases:
                 aliases[a] = (dim, value)
+            elif len(a) >= 2 and aliases[a][0] != dim and {aliases[a][0], dim} <= set(PLACE_FIELDS):
+                homonyms.setdefault(a, [aliases[a]]).append((dim, value))  # Washington: a state and a city
 
         for v in sorted(values["region"]):
             for suffix in ("", "区", "大区", "地区", "区域", "片区"):
@@ -365,9 +388,14 @@ class DataContext:
                 if v.lower() in (name, code):
                     for zh in zh_names:
                         alias(zh, "province", v)
+        for v in sorted(values["province"]):
+            if re.search("[a-z]", v.lower()):
+                alias(f"{v} state", "province", v)  # Washington state: the state a city shares its name with
         for v in sorted(values["city"]):
             alias(v, "city", v)
             alias(v + "市", "city", v)
+            if re.search("[a-z]", v.lower()):
+                alias(f"{v} city", "city", v)
         for v in sorted(values["category"]):
             alias(v, "category", v)
             for en in CATEGORY_EN.get(v, ()):
@@ -399,7 +427,9 @@ class DataContext:
                             alias(name, "country", v)
         pattern = _entity_pattern(aliases)
         full = sorted((e for e in plist + qlist if len(e.norm) >= 3), key=lambda e: len(e.norm), reverse=True)
-        return cls(latest, values, plist, qlist, by_id, aliases, pattern, full)
+        context = cls(latest, values, plist, qlist, by_id, aliases, pattern, full)
+        context.homonyms = homonyms
+        return context
 
 
 BRAND = re.compile(r"[(（]([^()（）]{2,16})[)）]\s*$")
@@ -473,6 +503,7 @@ def context_for(store: Store) -> DataContext:
     context.extra_dimensions.update(row_geography(store.meta("row_geography", []) or []))
     context.add_header_names(store.meta("header_names", {}) or {})
     context.places = _places(store, store.meta("row_geography", []) or [])
+    context.add_place_homonyms()
     with store.connect() as con:
         context.order_ids = bool(con.execute("SELECT 1 FROM sales WHERE order_id IS NOT NULL LIMIT 1").fetchall())
     with _CONTEXT_LOCK:
@@ -1062,6 +1093,12 @@ RANKED_PERIODS = re.compile(
     r"(?P<en_grain>months?|quarters?)\b(?!\s+(?:of\s+)?(?:sales|revenue|growth)\b)",
     re.IGNORECASE,
 )
+# sales by territory - growth % / 各区域增长率: the change asked as a figure for every group, not a filter on its sign
+GROWTH_AS_FIGURE = re.compile(
+    r"\bgrowth\s*(?:%|rate|percent(?:age)?)|%\s*growth|\b(?:change|chg)\s*%|%\s*change|增长率|增幅|增速|涨幅|跌幅|变化率",
+    re.IGNORECASE,
+)
+NTH_BEFORE = re.compile(r"\b(second|third|fourth|fifth|2nd|3rd|4th|5th)\s*(?:the\s+)?$", re.IGNORECASE)
 LOW_WORDS = {"最低", "最少", "最小", "最差", "worst", "lowest", "bottom", "weakest"}
 NTH_EN = {"second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5, "5th": 5}
 # A threshold's number followed by partners (more than 20 customers / 超过20家客户): the count of those that bought.
@@ -2331,6 +2368,35 @@ class _Parser:
             )
         return None
 
+    def _place_homonym(self, entities: list[_Span]) -> Clarification | None:
+        """washington sales: the state or the city of that name (another state's)? Summing either would answer for
+        one place when the user may mean the other: ask, each option naming one."""
+        for span in entities:
+            typed = self.scan.text[span.start : span.end]
+            places = self.context.homonyms.get(typed)
+            if not places:
+                continue
+            shown = self.display[span.start : span.end]
+            labels = {"province": ("州/省", "state"), "city": ("城市", "city"), "region": ("区域", "region")}
+            options = [
+                self.display[: span.start]
+                + self._zh(
+                    f"{value}{'市' if dim == 'city' else '省' if dim == 'province' else '区域'}",
+                    f"{value} {labels.get(dim, ('', dim))[1]}",
+                )
+                + self.display[span.end :]
+                for dim, value in places
+            ]
+            kinds_zh = "、".join(labels.get(dim, (dim, dim))[0] for dim, _v in places)
+            kinds_en = " and ".join(labels.get(dim, (dim, dim))[1] for dim, _v in places)
+            return self._clarify(
+                "ambiguous_name",
+                f"「{shown}」在数据里既是{kinds_zh}的名字，您指的是哪一个？",
+                f'"{shown}" is both a {kinds_en} in this data. Which one do you mean?',
+                options,
+            )
+        return None
+
     def _same_name_city(self, entities: list[_Span]) -> Clarification | None:
         """Columbus (Ohio, Georgia, Indiana): a city name that several provinces / states have, with none of
         them named. Summing them would answer for three places; ask which, each option naming one."""
@@ -2817,6 +2883,11 @@ class _Parser:
             grain = m.group("zh_grain") or m.group("en_grain")
             if n and ranked_periods is None:
                 direction = "asc" if (m.group("zh_dir") or m.group("en_dir")).lower() in LOW_WORDS else "desc"
+                ordinal = NTH_BEFORE.search(self.scan.work[: m.start()])
+                if ordinal and not m.group("en") and self.scan.free(ordinal.start(1), ordinal.end(1)):
+                    n = NTH_EN[ordinal.group(1).lower()]  # 2nd best month: only the month ranked second
+                    self.scan.take(ordinal.start(1), ordinal.end(1), "limit", n)
+                    self.nth = True
                 ranked_periods = (int(n), direction, span)
                 self.time_group = "month" if grain.startswith(("月", "month")) else "quarter"
         window = self._time()
@@ -2915,6 +2986,8 @@ class _Parser:
         if (ambiguous := self._store_names(entities, nouns)) is not None:
             return ambiguous
         if (ambiguous := self._same_name_city(entities)) is not None:
+            return ambiguous
+        if (ambiguous := self._place_homonym(entities)) is not None:
             return ambiguous
         named_after = [e for e in entities if e.value and e.value[0] in DIMENSIONS]
         bought = [m for m in BOUGHT.finditer(self.scan.text) if not NEGATED_BEFORE.search(self.scan.text[: m.start()])]
@@ -3339,7 +3412,8 @@ class _Parser:
             sort = {"metric": f["field"], "direction": "asc" if f["op"] in ("lt", "le") else "desc"}
         growth_words = self.scan.of("growth")
         changed = any(f["field"].endswith("_change") for f in filters)
-        if growth_words and comparison != "none" and groups and direction is None and not changed:
+        rate_asked = GROWTH_AS_FIGURE.search(self.scan.text) and not LISTING.search(self.scan.text)
+        if growth_words and comparison != "none" and groups and direction is None and not changed and not rate_asked:
             # 同比下降的客户有哪些: the groups whose change has that sign, largest change first
             fell = any(g.value == -1 for g in growth_words)
             key = metrics[0] + "_change"
@@ -4673,7 +4747,9 @@ def evidence(store: Store, question: str, previous: QuerySpec | dict | None = No
     return "answer" if parsed.anchors & SPECIFIC_ANCHORS else "weak"
 
 
-OF_WHOLE = re.compile(r"\b(?:share|percent(?:age)?|%|proportion|portion|how much)\s+of\s+(?:the\s+|our\s+|all\s+)?$")
+OF_WHOLE = re.compile(
+    r"(?:\b(?:share|percent(?:age)?|proportion|portion|how much)|%)\s+of\s+(?:the\s+|our\s+|all\s+)?$"
+)
 WITHIN = re.compile(r"\s*的?\s*(?:销售额?|业绩|生意|收入|营收|销量|订单)?\s*(?:里|中|当中|之中|里面)")
 ONLY = re.compile(r"只看|只要|只算|仅看|仅限|\bonly\b|\bjust\b", re.IGNORECASE)
 YEAR_DIGITS = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)|今年|去年|前年|明年|this year|last year")

@@ -124,3 +124,37 @@ def test_marketing_spend_in_an_export_without_costs_is_named_back_not_a_cost_ana
     ctx = Context(store=orders, kb=None, settings=Settings(data_dir=tmp_path / "data"))
     reply = answer("what was our marketing spend in 2025 and the roi on it", ctx)
     assert reply.route.intent == "data" and not reply.tables and "marketing spend" in reply.markdown, reply.markdown
+
+
+def test_stacked_conditions_exclusions_and_the_whole_a_share_is_of(orders):
+    """The risky end: every condition is used, none is dropped, and a share names the whole it is of."""
+    rest = answer_data_question(orders, "2025 sales, all sub-categories except Tables and Machines")
+    assert isinstance(rest, DataAnswer) and len(rest.frame) == 1, rest
+    assert rest.frame.select_dtypes("number").iloc[0, 0] == 240.0, rest.frame
+    share = answer_data_question(orders, "what % of Furniture sales in 2025 came from the Consumer segmnt?")
+    assert isinstance(share, DataAnswer) and share.spec.share_within == ["category"], share.spec
+    assert share.frame.iloc[0]["revenue_share"] == pytest.approx(700 / 1000), share.frame
+    second = answer_data_question(orders, "2nd best month of 2025 by sales?")
+    assert isinstance(second, DataAnswer) and second.frame.iloc[:, 0].tolist() == ["2025-05"], second.frame
+    unit_price = answer_data_question(orders, "avg price per unit for Binders in 2025")
+    assert isinstance(unit_price, DataAnswer) and unit_price.frame.iloc[0, 0] == 10.0, unit_price.frame
+
+
+def test_growth_asked_as_a_figure_is_shown_for_every_group_not_used_as_a_filter(orders):
+    reply = answer_data_question(orders, "2025 vs 2024 sales by ship mode - growth %")
+    assert isinstance(reply, DataAnswer), reply
+    assert not any(f.field.endswith("_change") for f in reply.spec.filters), reply.spec
+    assert reply.spec.comparison == "yoy" and "x_ship_mode" in reply.spec.dimensions
+
+
+def test_a_place_name_that_is_a_state_and_another_states_city_is_asked_back(tmp_path):
+    lines = [
+        "Order ID,Order Date,Customer ID,Customer Name,Product ID,Product Name,City,State,Sales,Quantity",
+        "W-1,2025-01-10,C-1,Ann,P-1,Desk,Seattle,Washington,100,1",
+        "W-2,2025-02-10,C-2,Bob,P-1,Desk,Washington,District of Columbia,30,1",
+    ]
+    store = import_lines(tmp_path, lines, filename="places.csv")
+    asked = answer_data_question(store, "washington sales 2025")
+    assert isinstance(asked, Clarification) and asked.reason == "ambiguous_name", asked
+    answers = [answer_data_question(store, option) for option in asked.options]
+    assert sorted(a.frame.select_dtypes("number").iloc[0, 0] for a in answers) == [30.0, 100.0], answers
