@@ -638,7 +638,8 @@ def choose(
     # Runners-up from the best unit's passage keep their reading order after it.
     ordered = [chosen[0], *sorted(chosen[1:], key=lambda u: (u.evidence.rank, u.position))]
     quoted: list[Unit] = []
-    for unit in (whole_list(u, neighbour) for u in ordered):
+    everything = [u for _score, u in ranked]
+    for unit in (whole_list(_whole_article(u, everything), neighbour) for u in ordered):
         if not any(_clean(unit.text) in _clean(q.text) for q in quoted):  # both halves of one list: quoted once
             quoted.append(unit)
     return quoted
