@@ -1082,6 +1082,7 @@ RANK_TOP = [(re.compile(r"\btop\b"), "desc"), (re.compile(r"\bbottom\b"), "asc")
 # 第二高的省份 / the second biggest customer: one row, ranked n-th (before the superlative is read)
 NTH = re.compile(
     r"第\s*(?P<zh>[二三四五六七八九十\d]{1,3})\s*(?=(?:高|多|大|低|少|小|好|差|快|慢|强|弱))|"
+    r"(?<=排)(?:名)?\s*第\s*(?P<zh2>[二三四五六七八九十\d]{1,2})(?!\s*(?:季|个月|月|周|年|天|日))|"
     r"\b(?P<en>second|third|fourth|fifth|2nd|3rd|4th|5th)[ -](?=(?:highest|largest|biggest|most|best|greatest|"
     r"lowest|smallest|least|fewest|worst|top)\b)",
     re.IGNORECASE,
@@ -1097,6 +1098,10 @@ RANKED_PERIODS = re.compile(
 GROWTH_AS_FIGURE = re.compile(
     r"\bgrowth\s*(?:%|rate|percent(?:age)?)|%\s*growth|\b(?:change|chg)\s*%|%\s*change|增长率|增幅|增速|涨幅|跌幅|变化率",
     re.IGNORECASE,
+)
+# 哪天的销售额最高 / which day sold the most: a day as the grain (每天平均 is an average per day, read elsewhere)
+DAY_ASKED = re.compile(
+    r"哪一?天|哪一?日(?!本)|按天|按日(?!本)|逐日|\bwhich day\b|\bwhat day\b|\bby day\b|\bdaily\b", re.I
 )
 NTH_BEFORE = re.compile(r"\b(second|third|fourth|fifth|2nd|3rd|4th|5th)\s*(?:the\s+)?$", re.IGNORECASE)
 LOW_WORDS = {"最低", "最少", "最小", "最差", "worst", "lowest", "bottom", "weakest"}
@@ -1855,7 +1860,7 @@ class _Parser:
         """(direction, limit, span of the ranking word, superlative?)"""
         direction, limit, where, superlative = None, None, None, False
         for m, span in self.scan.take_all(NTH, "limit"):
-            n = NTH_EN.get((m.group("en") or "").lower()) or _count(m.group("zh") or "")
+            n = NTH_EN.get((m.group("en") or "").lower()) or _count(m.group("zh") or m.group("zh2") or "")
             if n and n >= 2 and limit is None:
                 limit, self.nth = n, True
                 span.value = n
@@ -2849,6 +2854,13 @@ class _Parser:
             if self.display[m.start() : m.end()] != "US" and self.scan.free(m.start(), m.end()):
                 self.scan.take(m.start(), m.end(), "filler")
         defined = self._order_definition()  # asked back once the rest is read (the router sees a data question)
+        if self.scan.take_all(DAY_ASKED, "time"):  # 哪天卖得最多: days are no grain of the data questions yet
+            return self._clarify(
+                "unsupported",
+                "按天（哪一天、每天）的数字目前还算不了，最细到月份。可以问「哪个月销售额最高」或「3月份销售额」。",
+                "Figures by day (which day, daily) are not supported yet; months are the finest grain. Ask which month "
+                "was highest, or for one month's figure.",
+            )
         quoted = self._quoted()
         streak = self._streak()
         # 费用占销售额的比例 is the expense ratio, not a share of something: read before the share words
@@ -3516,6 +3528,8 @@ class _Parser:
         ):
             # 哪几家没完成任务: listed one partner a row, a partner count beside each would be 1 on every row
             spec_data["metrics"] = [m for m in spec_data["metrics"] if m != "partner_count"]
+        if "gross_revenue" in spec_data["metrics"]:  # 不算退货的话，实收金额是多少: the sales, before returns
+            spec_data["metrics"] = [m for m in spec_data["metrics"] if m != "revenue"] or ["gross_revenue"]
         how_many = bool(HOW_MANY.search(self.scan.text)) and not LISTING.search(self.scan.text)
         if moved and ("partner_count" in spec_data["metrics"] or how_many) and spec_data["dimensions"] == ["partner"]:
             # how many customers bought in Q1 but not in Q2: the number of them, not the list
@@ -4717,6 +4731,13 @@ def evidence(store: Store, question: str, previous: QuerySpec | dict | None = No
         and FOLLOW_UP.search(parser.scan.text)
     ):
         return "answer"  # same thing but only 电商平台: the previous question's frame, narrowed; nothing left unread
+    if (
+        isinstance(parsed, Clarification)
+        and parsed.reason == "unsupported"
+        and "metric" in kinds
+        and DAY_ASKED.search(text)
+    ):
+        return "ask"  # 哪天的销售额最高: the data side says a day is finer than it counts
     if isinstance(parsed, Clarification) and parsed.reason == "ambiguous_name" and "metric" in kinds:
         return "ask"  # how much did we sell of the 3D Systems Cube Printer: a figure of a name two products share
     if _covered_share(parser.scan) < HALF_COVERED:  # 申请直销牌照要准备哪些材料: 直销 and four words of no data

@@ -274,6 +274,7 @@ class Metric:
             "out_of_territory_qty",
             "below_floor_revenue",
             "return_amount",
+            "gross_revenue",
         }
 
     def adds_up_over(self, dim: Dimension) -> bool:
@@ -613,6 +614,19 @@ _BASE_METRICS: dict[str, Metric] = {
             "coalesce(sum({sales}.return_amount), 0)",
             "窗口内金额为负的销售明细（退货、退款）之和，为负数",
             negative=True,
+        ),
+        Metric(
+            "gross_revenue",
+            "退货前销售额",
+            "sales before returns",
+            "money",
+            "元",
+            "CNY",
+            ("退货前销售额", "不算退货的销售额", "不含退货的销售额", "不算退货", "不含退货", "不计退货", "扣除退货前"),
+            ("sales before returns", "revenue before returns", "gross sales", "excluding returns", "before returns"),
+            ("sales",),
+            "coalesce(sum({sales}.gross_revenue), 0)",
+            "窗口内金额不为负的销售明细之和（不扣退货、退款）；没有退货时等于销售额",
         ),
         Metric(
             "return_lines",
@@ -1583,6 +1597,8 @@ class _Compiler:
                 cols.append("coalesce(sum(x.revenue) FILTER (WHERE x.revenue < 0), 0) AS return_amount")
             if "return_lines" in need:
                 cols.append("count(*) FILTER (WHERE x.revenue < 0) AS return_lines")
+            if "gross_revenue" in need:  # 不算退货: the lines sold, the export's negative lines left out
+                cols.append("coalesce(sum(x.revenue) FILTER (WHERE x.revenue >= 0), 0) AS gross_revenue")
             if "new_partners" in need:
                 cols.append(
                     "count(DISTINCT x.partner_id) FILTER (WHERE NOT EXISTS (SELECT 1 FROM sales s0 "

@@ -269,6 +269,7 @@ METRIC_PHRASES = {
     "order_lines": ["订单行数", "order lines"],
     "return_amount": ["退货金额", "退款", "refunds", "returns"],
     "return_lines": ["退货笔数", "退货次数", "number of returns"],
+    "gross_revenue": ["退货前销售额", "不算退货的销售额", "sales before returns"],
     "aov": ["客单价", "average order value"],
     "new_partners": ["新增客户数", "new customers"],
     "lost_partners": ["流失客户", "lost customers"],

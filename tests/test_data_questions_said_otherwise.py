@@ -158,3 +158,41 @@ def test_a_place_name_that_is_a_state_and_another_states_city_is_asked_back(tmp_
     assert isinstance(asked, Clarification) and asked.reason == "ambiguous_name", asked
     answers = [answer_data_question(store, option) for option in asked.options]
     assert sorted(a.frame.select_dtypes("number").iloc[0, 0] for a in answers) == [30.0, 100.0], answers
+
+
+def test_a_till_asked_in_the_words_of_a_pharmacist(tmp_path):
+    """退了几笔货 counts returns, 排第二 is the second row only, 不算退货 is the sales before returns, 哪天 is asked
+    back (days are finer than the data questions count)."""
+    rows = [
+        sale("K1", "A", "2018-01-03", 5, 10),
+        sale("K2", "B", "2018-01-04", 3, 10),
+        sale("K1", "A", "2018-01-05", -1, 10),
+        sale("K2", "C", "2018-01-06", 1, 10),
+    ]
+    for row in rows:
+        row["order_id"] = None
+    till = make_store(
+        tmp_path,
+        partners=[partner("K1"), partner("K2")],
+        products=[product("A", name="开博通"), product("B", name="络活喜"), product("C", name="安内真")],
+        sales=rows,
+    )
+    returns = answer_data_question(till, "1月份退了几笔货")
+    assert isinstance(returns, DataAnswer) and returns.frame["return_lines"].tolist() == [1], returns
+    second = answer_data_question(till, "销量排第二的药是哪个")
+    assert isinstance(second, DataAnswer) and second.frame["product_name"].tolist() == ["络活喜"], second.frame
+    gross = answer_data_question(till, "1月份不算退货的话，销售额是多少")
+    assert isinstance(gross, DataAnswer) and gross.frame["gross_revenue"].tolist() == [90.0], gross.frame
+    assert gross.spec.metrics == ["gross_revenue"]
+    day = answer_data_question(till, "哪天的销售额最高")
+    assert isinstance(day, Clarification) and "按天" in day.question, day
+    assert evidence(till, "哪天的销售额最高") == "ask"
+
+
+def test_everyday_english_for_exclusions_territories_and_what_customers_spend(orders):
+    left_out = answer_data_question(orders, "2025 sales by ship mode, leaving out Same Day")
+    assert isinstance(left_out, DataAnswer) and "Same Day" not in left_out.frame.iloc[:, 0].tolist(), left_out
+    spent = answer_data_question(orders, "On average, how much did each customer spend on Tables in 2025?")
+    assert isinstance(spent, DataAnswer) and "cost" not in spent.spec.metrics, spent
+    grew = answer_data_question(orders, "How much did sales grow in 2025 compared with 2024, in percent?")
+    assert isinstance(grew, DataAnswer) and grew.spec.comparison == "yoy", grew
