@@ -1306,8 +1306,10 @@ HOW_MANY_CUSTOMERS = re.compile(
 )
 NOT_IN_DATA = re.compile(LEXICON["NOT_IN_DATA"], re.IGNORECASE)
 NEGATION_REACH = 14  # characters before a name where 除了 / excluding is looked for ("last quarter excluding ")
+NEGATION_WORD = re.compile(r"(?:不是|不为|不等于|并非|不属于|没有|没|不|非|未|别)|(?:not|no|non|never|without)", re.I)
+NOT_BEFORE = re.compile(r"(?:(?<!是)不是|不为|不等于|并非|不属于)\s*$")
 NEGATION = re.compile(
-    r"(?:不算|不含|不包括|不计|除了|除去|去掉|去除|排除|剔除|扣除|非)\s*$"
+    r"(?:不算|不含|不包括|不计|除了|除去|去掉|去除|排除|剔除|扣除|非|(?<!是)不是|不为|不等于|并非|不属于)\s*$"
     r"|(?:excluding|except(?: for)?|other than|without|not|non-?|outside(?: of)?(?: the)?)\s*$"
 )
 
@@ -2253,6 +2255,19 @@ class _Parser:
                     if self.scan.free(start, end):
                         self.scan.take(start, end, "missing")
                     continue
+                if not explicit and NEGATION_WORD.fullmatch(phrase.strip()):
+                    # 状态不是Shipped的: a negation left over is a condition not understood; dropped, the answer would
+                    # be for its opposite
+                    return (
+                        resolved,
+                        dropped,
+                        self._clarify(
+                            "unanswerable",
+                            f"这份数据回答不了这个问题：「{phrase}」这个否定条件没能读懂。请换一种说法，例如「除了…」「不含…」。",
+                            f'This question cannot be answered as asked: the negation "{phrase}" was not understood. '
+                            "Please say it as excluding …",
+                        ),
+                    )
                 if not explicit and self._is_common(phrase):
                     if not self._is_filler(phrase):
                         self.unused.append(phrase)
@@ -2994,6 +3009,9 @@ class _Parser:
                 )
         metric_spans = sorted(metric_spans + found, key=lambda t: t[0].start)
         entities = self._entities()
+        for ent in entities:  # 状态不是Shipped: the negation is read with the value it excludes (the filters pass)
+            if (m := NOT_BEFORE.search(self.scan.text[: ent.start])) and self.scan.free(m.start(), m.end()):
+                self.scan.take(m.start(), m.end(), "exclude")
         nouns = self._nouns()
         if (ambiguous := self._store_names(entities, nouns)) is not None:
             return ambiguous

@@ -313,6 +313,9 @@ _BASE_METRICS: dict[str, Metric] = {
                 "消费金额",  # what a customer spends (a till or pharmacy export), never our 费用 (expenses)
                 "消费额",
                 "消费总额",
+                "订单金额",  # 状态为On Hold的订单金额: the orders' amount, not how many
+                "订单总额",
+                "订单额",
                 "销售",
                 "销额",
                 "业级",

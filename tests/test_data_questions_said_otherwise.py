@@ -196,3 +196,21 @@ def test_everyday_english_for_exclusions_territories_and_what_customers_spend(or
     assert isinstance(spent, DataAnswer) and "cost" not in spent.spec.metrics, spent
     grew = answer_data_question(orders, "How much did sales grow in 2025 compared with 2024, in percent?")
     assert isinstance(grew, DataAnswer) and grew.spec.comparison == "yoy", grew
+
+
+def test_a_negation_is_never_dropped_and_status_words_in_chinese(tmp_path):
+    lines = [
+        "ORDERNUMBER,ORDERDATE,CUSTOMERNAME,PRODUCTCODE,QUANTITYORDERED,PRICEEACH,SALES,STATUS",
+        "1,1/13/2004,Alpha Toys,S1,10,10,100,Shipped",
+        "2,2/14/2004,Alpha Toys,S2,5,20,40,Cancelled",
+        "3,3/15/2004,Beta Gifts,S1,30,10,300,On Hold",
+    ]
+    store = import_lines(tmp_path, lines, filename="dealers.csv")
+    not_shipped = answer_data_question(store, "2004年状态不是Shipped的销售额")
+    assert isinstance(not_shipped, DataAnswer) and not_shipped.frame["revenue"].tolist() == [340.0], not_shipped
+    on_hold = answer_data_question(store, "2004年状态为On Hold的订单金额")
+    assert isinstance(on_hold, DataAnswer) and on_hold.spec.metrics == ["revenue"], on_hold
+    cancelled = answer_data_question(store, "2004年被取消的订单有多少")
+    assert isinstance(cancelled, DataAnswer) and cancelled.frame["order_count"].tolist() == [1], cancelled
+    unread = answer_data_question(store, "2004年没有 Alpha 的销售额")
+    assert not (isinstance(unread, DataAnswer) and unread.frame["revenue"].tolist() == [440.0]), "never the opposite"
