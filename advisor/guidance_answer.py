@@ -599,6 +599,7 @@ def choose(
     similarity: Similarity | None = None,
     extra: int = 3,
     neighbour: Neighbour | None = None,
+    runner_up: float = RUNNER_UP,
 ) -> list[Unit]:
     """The best unit, then up to `extra` runners-up close to it (not parts of it, not repeats)."""
     ranked = rank_units(question, passages, similarity)
@@ -628,7 +629,7 @@ def choose(
         lines += _size(unit)
 
     for score, unit in ranked[1:]:
-        if len(chosen) > extra or score < best_score * RUNNER_UP:
+        if len(chosen) > extra or score < best_score * runner_up:
             break
         add(unit)
     # 谁都能举报吗？会不会把我的名字透露出去: each question of the line gets the unit that answers it best

@@ -1044,3 +1044,19 @@ def test_a_short_article_whose_opening_answers_is_quoted_whole_with_its_exceptio
     best = choose("卖空调顺带安装，安装收费要怎么标价", [article])[0]
     assert best.lead.startswith("第十一条") and "以显著方式区分标记或者说明" in best.lead, best
     assert "第十二条" not in best.lead, "an article is quoted whole, never with the next one"
+
+
+def test_an_english_question_quotes_one_more_runner_up_than_a_chinese_one():
+    """Five short sentences of similar weight: an English question (matched through the glossary, a less certain
+    ranking) gets one quote more than the same question asked in Chinese."""
+    text = passage(
+        "返利门槛要看历史完成率。返利档位一般三到五档。返利比例要算预算。返利兑现要按季度。返利条件要写清楚。"
+        "返利台账要每月核对。"
+    )
+    zh = answer_guidance("返利怎么定", Route(intent="guidance", confidence=1.0), _result(text), [])
+    en = answer_guidance(
+        "how do we set rebates", Route(intent="guidance", confidence=1.0, language="en"), _result(text), []
+    )
+    body = [line for line in zh.markdown.split("\n\n") if line.endswith("[1]")]
+    body_en = [line for line in en.markdown.split("\n\n") if line.endswith("[1]")]
+    assert len(body_en) == len(body) + 1, (zh.markdown, en.markdown)
