@@ -1103,6 +1103,7 @@ GROWTH_AS_FIGURE = re.compile(
 DAY_ASKED = re.compile(
     r"哪一?天|哪一?日(?!本)|按天|按日(?!本)|逐日|\bwhich day\b|\bwhat day\b|\bby day\b|\bdaily\b", re.I
 )
+NUMBERS_LISTED = re.compile(r"\d\s*[、,，和及至到~-]\s*\d")
 NTH_BEFORE = re.compile(r"\b(second|third|fourth|fifth|2nd|3rd|4th|5th)\s*(?:the\s+)?$", re.IGNORECASE)
 LOW_WORDS = {"最低", "最少", "最小", "最差", "worst", "lowest", "bottom", "weakest"}
 NTH_EN = {"second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5, "5th": 5}
@@ -1649,6 +1650,7 @@ class _Parser:
             (start, self._in_data_year(start, w))
             for start, w in _find_windows(self.scan, self.context.today, self.lang)
         ]
+        found = self._part_of_year(found)
         self.windows = [w for _start, w in sorted(found, key=lambda t: t[0])]
         # 2018年5月和6月销量: months named one by one are a row each (as 2003年和2004年 are), unless the question
         # counts them as one span (4、5、6三个月) or adds them up (一共 / 合计)
@@ -1656,6 +1658,25 @@ class _Parser:
         if listed and not re.search(r"个\s*月", self.scan.text) and not MONTHS_ADDED.search(self.scan.text):
             self.time_group = "month"
         return found[0][1] if found else None
+
+    def _part_of_year(self, found: list[tuple[int, TimeWindow]]) -> list[tuple[int, TimeWindow]]:
+        """Q4 … last year / Q1 this year / in March of 2016: a quarter or month written without its year, and a year
+        beside it, are that quarter of that year (one period), unless the two are compared (Q4 vs last year)."""
+        if len(found) != 2 or VERSUS.search(self.scan.text) or NUMBERS_LISTED.search(self.scan.text):
+            return found  # 2026年1、3月: two months listed, asked back as they are
+        spans = {s.start: self.scan.text[s.start : s.end] for s in self.scan.of("time")}
+        years = [(s, w) for s, w in found if w.kind in ("year", "ytd")]  # Q1 this year: this year's Q1
+        parts = [
+            (s, w) for s, w in found if w.kind in ("month", "quarter") and not re.search(r"\d{4}", spans.get(s, ""))
+        ]
+        if len(years) != 1 or len(parts) != 1:
+            return found
+        (start, part), year = parts[0], years[0][1].start.year
+        if part.kind == "month":
+            window = _month(year, part.start.month, self.lang)
+        else:
+            window = _quarter(year, (part.start.month - 1) // 3 + 1, self.lang)
+        return [(min(start, years[0][0]), window)]
 
     def _default_window(self, metrics: list[str], comparison: str, streak: tuple[int, str] | None = None) -> TimeWindow:
         """No time in the question: totals and rankings cover all the data; period KPIs and comparisons use the

@@ -4,6 +4,8 @@ back, or named back; never answered for something else."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from advisor.data_questions import Clarification, DataAnswer, answer_data_question, evidence
@@ -214,3 +216,19 @@ def test_a_negation_is_never_dropped_and_status_words_in_chinese(tmp_path):
     assert isinstance(cancelled, DataAnswer) and cancelled.frame["order_count"].tolist() == [1], cancelled
     unread = answer_data_question(store, "2004年没有 Alpha 的销售额")
     assert not (isinstance(unread, DataAnswer) and unread.frame["revenue"].tolist() == [440.0]), "never the opposite"
+
+
+def test_a_quarter_and_the_year_it_belongs_to_are_one_period(orders):
+    from company.clock import today
+
+    last = today().year - 1
+    for question, year in (
+        ("Q1 last year sales by ship mode", last),
+        ("sales by ship mode in Q1 of 2025", 2025),
+        ("2025's Q1 sales by ship mode", 2025),
+    ):
+        reply = answer_data_question(orders, question)
+        if isinstance(reply, DataAnswer):
+            assert reply.spec.window.start == date(year, 1, 1) and reply.spec.window.kind == "quarter", question
+        else:  # a quarter the data does not reach is named back, never read as two periods
+            assert year != 2025 and "2 periods" not in reply.question, reply
