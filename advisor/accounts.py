@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from advisor.audit import LOCAL  # the one operator of a deployment without sign-in; rows from before accounts
-from advisor.language import language_of
 from advisor.settings import Settings, get_settings
 from company.errors import CanmouError, StoreError
+from company.language import language_of
 from company.store import Store
 
 ACCOUNTS_FILE = "accounts.json"

@@ -26,11 +26,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from advisor.language import language_of
 from company import clock
 from company.capabilities import INPUTS, availability
 from company.catalog import attributes
 from company.errors import StoreError
+from company.language import language_of
 from company.periods import DataSpan, data_span
 from company.schema import TIER_NAMES
 from company.semantic import (

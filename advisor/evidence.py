@@ -39,6 +39,12 @@ GUIDANCE = re.compile(
     r"(?:可以|行|合适|对|正常|合理|妥当|有用|靠谱|合法|违法|允许)吗|行不行|比较(?:正常|合适|合理)|算(?:正常|合理|合格|达标)|"
     # 这合规吗 / 这样违规不 / 算不算违法: whether something breaks a rule is a question about the rules
     r"(?:合规|违规|违法|犯法|侵权|违约|合法)(?:吗|么|不|没)|算不算(?:违|侵|合)|合不合规|违不违|"
+    # 这样有问题吗 / is that a problem: whether a practice is acceptable
+    r"(?<!数据)(?:有|没)(?:问题|毛病)(?:吗|么|没)|有没有(?:问题|毛病)(?=\s*[？?。！!]?\s*$)|会不会有问题|"
+    r"\bis (?:that|this|it) (?:a problem|an issue|ok)\b|"
+    # what a plan is expected to bring, what a piece of work takes: 流失率预计能压到多少 / 要几个人天
+    r"预计(?:能|会|可以|可|要|将)|预期(?:能|会|可以|效果|目标)|(?:要|需要|得|花)(?:几|多少)个?(?:人天|人日|人月|工时)|"
+    r"\bhow much effort\b|\bhow many (?:person|man)[- ]days\b|"
     # 装机费也得标出来吗 / 必须备案吗: whether a rule requires something; 按啥顺序算 / 先后顺序: the order of steps
     r"(?:(?<![获取记])得(?![分到了出])|必须|需要)[^，,。？?！!什怎这那多]{1,10}(?:吗|么)(?=\s*[？?。！!]?\s*$)|(?:按|以|照)(?:啥|什么)(?:顺序|次序|先后)|先后顺序|啥顺序|什么顺序|"
     # 平时拿来干啥 / 用在哪些场景 / 主要看哪些数据 / 占几分: what a thing is for, what a score is made of

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from advisor.language import CJK
+from company.language import CJK
 from documents.markdown import plain
 from retrieval.chunking import ARTICLE, ARTICLE_NUMBER, REFERENCE, Chunk, article_number, sentences
 from retrieval.search import LATIN, QUESTION_WORDS, Evidence, analyse

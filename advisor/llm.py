@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ValidationError, model_validator
 
-from advisor.language import language_of
 from advisor.llm_backends import LLMError, explain_failure, get_backend
 from advisor.settings import KeyNeeded, Settings, get_settings, probe_settings
 from advisor.types import Answer, AnswerTable, Citation, Route, Step
 from company.errors import CanmouError, StoreError
+from company.language import language_of
 from company.periods import DataSpan, PeriodError, parse_period, resolve
 from company.semantic import (
     COMPARISONS,
@@ -762,7 +762,7 @@ def _tool_payload(result: Any, language: str = "zh") -> dict[str, Any]:
 
 
 def _language(question: str, language: str | None) -> Language:
-    """The language the router settled on, or the one detector's reading of the question (advisor.language)."""
+    """The language the router settled on, or the one detector's reading of the question (company.language)."""
     if language in ("zh", "en"):
         return language  # type: ignore[return-value]
     return language_of(question)

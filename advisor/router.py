@@ -10,9 +10,9 @@ import re
 from dataclasses import dataclass
 
 from advisor.data_questions import named_quarter, to_number
-from advisor.language import language_of
 from advisor.types import INTENT_NAMES, Intent, Route
 from company import clock
+from company.language import language_of
 from company.schema import PARTNER_TYPES, REGIONS
 from documents.kinds import PLAN_KINDS
 

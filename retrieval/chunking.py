@@ -14,6 +14,9 @@ MIN_UNIT_CHARS = 8
 ARTICLE = re.compile(r"\s*第[一二三四五六七八九十百零〇\d]{1,6}条[\s　]")
 SENTENCE_RE = re.compile(r"[^。！？!?；;\n]*[。！？!?；;\n]+[”’」）)]*|[^。！？!?；;\n]+$")
 CLAUSE_RE = re.compile(r"[^，,、：:]*[，,、：:]|[^，,、：:]+$")
+# A heading that states a figure (整体评分：7.5/10, 预算：120 万元): the fact is the heading's, so it is also the
+# first line of its section's first passage, where a search for the figure finds it and an answer quotes it.
+VALUE_HEADING = re.compile(r"^\W*[^：:]{1,20}[：:]\s*[^：:]{0,12}\d")
 
 
 @dataclass
@@ -113,11 +116,14 @@ def chunk_document(document: LoadedDocument, doc_id: str, count=count_tokens) ->
 
     for block in document.blocks:
         starts_article = ARTICLE.match(block.text) and pending
-        if block.heading_path != pending_path or (
-            starts_article and sum(len(p) + 1 for p in pending) + len(block.text) > TARGET_CHARS
-        ):
+        new_section = block.heading_path != pending_path
+        if new_section or (starts_article and sum(len(p) + 1 for p in pending) + len(block.text) > TARGET_CHARS):
             flush()  # a new section, or an article of a regulation (第十五条 …) that would not fit whole
             pending_path = block.heading_path
+            heading = block.heading_path[-1] if new_section and block.heading_path else ""
+            if VALUE_HEADING.match(heading.replace("*", "")):
+                pending_location = dict(block.location)
+                pending.append(heading)
         for unit in _units(block):
             size = sum(len(p) + 1 for p in pending)
             if (

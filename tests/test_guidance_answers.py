@@ -279,7 +279,7 @@ def test_ask_with_an_english_quarter_written_q4_does_not_crash(tmp_path):
 
 def test_router_and_parser_share_one_language_detector():
     from advisor import data_questions, router
-    from advisor.language import language_of
+    from company.language import language_of
 
     assert router.language_of is language_of and data_questions.language_of is language_of
     assert route_language("How many 直营 outlets do we have in 华中?") == "en"
@@ -1002,7 +1002,7 @@ def test_the_first_five_places_keep_the_company_documents_best_four_and_the_guid
     ]
     searcher._group_sizes = (5, 6)
     searcher._df = {True: {}, False: {}}
-    terms = QueryTerms([], [], [], [])
+    terms = QueryTerms([], [], [], [], [])
     order = list(range(11))  # guides 0-5 score highest, then the uploads 6-10
     relevant = {i: (0.5, True) for i in order}
     assert searcher._reserve(order, relevant, terms) == [0, 6, 7, 8, 9, 1, 2, 3, 4, 5, 10]
@@ -1060,3 +1060,54 @@ def test_an_english_question_quotes_one_more_runner_up_than_a_chinese_one():
     body = [line for line in zh.markdown.split("\n\n") if line.endswith("[1]")]
     body_en = [line for line in en.markdown.split("\n\n") if line.endswith("[1]")]
     assert len(body_en) == len(body) + 1, (zh.markdown, en.markdown)
+
+
+def test_an_english_question_trusts_the_embedding_more_than_a_chinese_one():
+    """An English question reaches Chinese passages' words only through the glossary, so a passage only the
+    multilingual embedding found counts for more than it does for a Chinese question."""
+    from retrieval.search import ENGLISH_LEG_WEIGHTS, LEG_WEIGHTS, RRF_K, HybridSearcher
+    from retrieval.tokens import bigrams, words
+
+    texts = ["渠道冲突是指渠道成员之间因为目标或利益不一致而产生的矛盾。", "因产品缺陷要求赔偿的诉讼时效期间为二年。"]
+    chunks = [Chunk(f"doc:y#{n}", "doc:y", n, "y.md", "y", ("一",), {"paragraph": n}, t) for n, t in enumerate(texts)]
+
+    def dense(_query, _n, _where, _allowed):
+        return [("doc:y#1", 0.5)]
+
+    searcher = HybridSearcher(chunks, [words(t) for t in texts], [bigrams(t) for t in texts], dense)
+    scores = {}
+    for question in ("what is the deadline for a buyer?", "顾客多久之内能来找我们？"):
+        found = {p.chunk.chunk_id: p for p in searcher.search(question, k=2).passages}
+        assert set(found["doc:y#1"].legs) == {"dense"}, found["doc:y#1"].legs
+        scores[question[:3]] = found["doc:y#1"].score
+    assert ENGLISH_LEG_WEIGHTS["dense"] > LEG_WEIGHTS["dense"]
+    assert scores["wha"] == pytest.approx(ENGLISH_LEG_WEIGHTS["dense"] / (RRF_K + 1))
+    assert scores["顾客多"] == pytest.approx(LEG_WEIGHTS["dense"] / (RRF_K + 1))
+
+
+def test_a_heading_that_states_a_figure_is_also_its_sections_first_line():
+    """### 整体评分：7.5/10 holds the answer to 总体打了几分: the passage under it starts with it, so search finds the
+    figure and the answer quotes it. A heading that states no figure (系统定位) stays a heading only."""
+    from knowledge.loaders import load_document
+    from retrieval.chunking import chunk_document
+
+    text = (
+        "# 系统评审报告\n\n## 一、系统整体评价\n\n### 系统定位\n\n管理渠道伙伴的关系、赋能和绩效。\n\n"
+        "### **整体评分：7.5/10** ⭐⭐⭐⭐\n\n**优势**：\n- 核心功能完备\n- 权限管理清晰\n"
+    )
+    chunks = chunk_document(load_document(text.encode(), "评审.md"), "doc:r")
+    scored = [c for c in chunks if "优势" in c.text]
+    assert scored and scored[0].text.splitlines()[0].replace("*", "").startswith("整体评分：7.5/10"), scored
+    assert not any("系统定位" in c.text for c in chunks)
+
+
+def test_a_word_and_its_parts_are_one_idea_for_the_gate():
+    """jieba's search mode gives 流失率 and 流失: the gate counts one idea, held by a passage with either. A part that
+    is not most of the word (个人 of 个人所得税) stays its own idea: a passage about 个人 is not about income tax."""
+    ideas = analyse("改完之后伙伴流失率预计能压到多少？").ideas
+    assert sum(1 for idea in ideas if "流失" in idea or "流失率" in idea) == 1
+    assert any({"流失", "流失率"} <= idea for idea in ideas)
+    assert "预期" in next(idea for idea in ideas if "预计" in idea)  # the review writes 预期提升
+    tax = analyse("个人所得税专项附加扣除有哪些").ideas
+    assert not any({"个人", "个人所得税"} <= idea for idea in tax)
+    assert len(analyse("改完之后伙伴流失率预计能压到多少？").concepts) > len(ideas)  # the composer weighs each word

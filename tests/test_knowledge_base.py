@@ -224,7 +224,17 @@ def test_shop_floor_words_reach_the_formal_words_of_a_rule(small_kb):
     )
     from retrieval.synonyms import expand_terms
 
-    pairs = (("打折", "折价"), ("装机", "安装"), ("商场", "交易场所"), ("结账", "结算"), ("烫伤", "人身损害"))
+    pairs = (
+        ("打折", "折价"),
+        ("装机", "安装"),
+        ("商场", "交易场所"),
+        ("结账", "结算"),
+        ("烫伤", "人身损害"),
+        ("吊牌价", "标示价格"),
+        ("收货", "进货"),
+        ("说明书", "产品说明"),
+        ("索赔", "赔偿"),
+    )
     for said, formal in pairs:
         assert formal in expand_terms([said]), said
     small_kb.add("促销办法.md", rules.encode())

@@ -305,3 +305,17 @@ def test_a_question_about_what_a_document_says_goes_to_the_knowledge_base(ctx, q
 def test_a_question_about_the_rule_is_not_a_scan_or_the_help_page(ctx, question):
     reply = answer(question, ctx)
     assert reply.route.intent == "guidance" and reply.citations, (reply.route, reply.markdown[:200])
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "网店首页写着59元，点进详情页变成79元，这样有问题吗？",  # 有问题吗: whether a practice is acceptable
+        "阶梯返利改完之后，返利费用率预计能压到多少？",  # 预计能: what a plan is expected to bring, no recorded figure
+        "经销商评分卡那块系统开发大概要几个人天？",  # 评分卡 names the topic; 要几个人天 asks an estimate, not a scan
+        "How much effort does building a partner scorecard take?",
+    ],
+)
+def test_whether_a_practice_is_acceptable_or_what_a_change_will_bring_is_not_read_as_data(ctx, question):
+    reply = answer(question, ctx)
+    assert reply.route.intent == "guidance", (reply.route, reply.markdown[:200])
