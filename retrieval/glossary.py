@@ -150,6 +150,8 @@ def translate(text: str) -> list[tuple[str, tuple[str, ...]]]:
         for size in range(min(MAX_PHRASE_WORDS, len(tokens) - i), 0, -1):
             phrase = " ".join(tokens[i : i + size])
             terms = table.get(phrase) if size > 1 else _lookup(phrase, table)
+            if not terms and size == 1 and "-" in phrase:  # A-level, re-sign: the word after the hyphen
+                terms = _lookup(phrase.rsplit("-", 1)[1], table)
             if terms:
                 found.append((phrase, terms))
                 i += size

@@ -57,7 +57,8 @@ QUESTION_WORDS = frozenset(
     "之后 以后 "
     "actually really mean means meaning typical typically usually normally generally one two three came come "
     "almost pick choose get got make need needs thing things way ways kind kinds much many long ok okay fine "
-    "still allowed exactly".split()
+    "still allowed exactly want wants gets would say says think tell right anything something else people us able "
+    "take go know look put simply".split()
 ) | frozenset(STOPWORDS_EN_PLUS)
 
 # A question about what follows a breach (会咋样 / 有什么后果 / what happens if): searched with the words rules use

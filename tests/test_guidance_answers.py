@@ -646,14 +646,14 @@ def test_an_enumeration_question_takes_the_list_whose_lead_in_names_what_is_aske
 
 
 def test_english_words_no_candidate_holds_do_not_water_down_the_words_that_match():
-    """existing / behalf / certified have no Chinese in the glossary: counted, they shrink every match alike, so the
+    """ongoing / behalf / certified have no Chinese in the glossary: counted, they shrink every match alike, so the
     retrieval rank and the shape bonus outweigh the words that do match."""
     rules = [
         passage("第十六条 特许人要求被特许人在订立合同前支付费用的，应当以书面形式说明费用的用途以及退还的条件。"),
         passage("第十三条 特许经营期限应当不少于3年。", rank=2),
     ]
     plain_question = [round(s, 6) for s, _ in rank_units("franchise fee refund?", rules)]
-    padded = [round(s, 6) for s, _ in rank_units("existing franchise fee refund, certified on our behalf?", rules)]
+    padded = [round(s, 6) for s, _ in rank_units("ongoing franchise fee refund, certified on our behalf?", rules)]
     assert plain_question == padded
 
 
@@ -1111,3 +1111,17 @@ def test_a_word_and_its_parts_are_one_idea_for_the_gate():
     tax = analyse("个人所得税专项附加扣除有哪些").ideas
     assert not any({"个人", "个人所得税"} <= idea for idea in tax)
     assert len(analyse("改完之后伙伴流失率预计能压到多少？").concepts) > len(ideas)  # the composer weighs each word
+
+
+def test_everyday_business_english_reaches_the_words_chinese_documents_use():
+    """A-level reads as its last word (level); a reviewer, a support ticket, a padded customer list and the effort
+    a module takes are what a review's 评审 / 工单 / 注水 / 人天 say. Words that only frame a question (want, would,
+    tell) are no idea the gate counts."""
+    from retrieval.glossary import translate
+
+    found = {t for _p, terms in translate("rated A-level by the reviewer; a support ticket module") for t in terms}
+    assert {"级别", "评审", "工单"} <= found
+    found = {t for _p, terms in translate("a padded customer list, and the effort it takes") for t in terms}
+    assert {"注水", "名单", "人天"} <= found
+    ideas = {t for idea in analyse("what would the review want us to tell partners?").ideas for t in idea}
+    assert not {"want", "would", "tell", "us"} & ideas
