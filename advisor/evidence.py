@@ -29,7 +29,7 @@ GUIDANCE = re.compile(
     # root causes are asked as why: 乱价压不住，根子到底在哪 / 问题出在哪 / what causes it
     r"根子|根源|症结|问题出在|原因(?:是|在|出在)|什么原因|怎么回事|\broot causes?\b|\bwhat causes\b|"
     r"是否(?:应该|需要|要|可以)|可不可以|能不能|建议|方法|"
-    r"步骤|流程|原则|注意|技巧|要点|是什么|什么是|啥是|指什么|含义|定义|区别|作用|目的|意义|好处|"
+    r"步骤|流程|原则|注意|技巧|要点|是什么|什么是|啥是|指什么|(?:啥|什么)意思|含义|定义|区别|作用|目的|意义|好处|"
     r"几档|几级|(?<!有)几种|(?<!有)几类|哪几(?:种|类|档|级|步|个方面|方面|点|条)|哪些(?:方法|做法|原则|形式|方式|手段|要求|条件|内容|步骤|方面|因素|标准|情况|"
     r"指标|权利|义务|责任|措施|环节|特点)|看啥|看什么|考虑什么|包括什么|包含什么|有什么用|"
     r"\bhow (?:to|should|do|does|can|could|would)\b|\bwhy\b|\bwhat (?:is|are|does|should|makes|happens)\b|"
@@ -61,6 +61,9 @@ GUIDANCE = re.compile(
     r"\bcan (?:we|i|you|a|an|one|the|they)\b|\bis it (?:ok|okay|fine|allowed|legal|normal|reasonable|worth)\b|"
     r"\bdo(?:es)? (?:we|i|a|an|the|they) (?:need|have to)\b|\bhow (?:long|often|soon|many days)\b|\bwhat counts as\b|"
     r"\bwhen (?:can|should|must|may|is|are|does|do)\b|\bwho (?:should|can|must|may)\b|"
+    # what others usually do: do ppl usually set aside / what's typical
+    r"\b(?:do|does|would) (?:people|ppl|companies|brands|firms|others|most [a-z]+)\b[^?？]{0,40}"
+    r"\b(?:usually|typically|normally|generally)\b|\bwhat(?:'s| is) (?:typical|normal|usual|standard)\b|"
     r"\bwhat (?:do|does) .{0,40}\bneed\b|"
     r"\bwhat (?:rules|requirements|conditions)\b|\ballowed to\b|\bdefin(?:e|ed|ition)\b|"
     r"\bhow (?:is|are)\b.{0,60}\b(?:calculated|computed|measured|worked out|set)\b",

@@ -54,7 +54,7 @@ QUESTION_WORDS = frozenset(
     "不能 能不能 可不可以 可以吗 行不行 要不要 该不该 是不是 有没有 几种 几类 几个 几档 几级 分成 分为 分几 一般 通常 "
     "多久 多长 多大 多少 哪几 哪些 哪种 哪个 什么样 合适 比较 正常 大概 大约 具体 到底 究竟 主要 常见 当 时候 情况 "
     "怎么办 办法 做法 给出 完给 算是 算 能 还 吗 呢 啥 干啥 干嘛 干什么 做啥 干 完 完了 咋样 怎样 怎么样 要是 "
-    "之后 以后 "
+    "之后 以后 几块 哪几种 哪几类 啥意思 那种 这种 那块 这块 那份 这份 这回 那家 这家 "
     "actually really mean means meaning typical typically usually normally generally one two three came come "
     "almost pick choose get got make need needs thing things way ways kind kinds much many long ok okay fine "
     "still allowed exactly want wants gets would say says think tell right anything something else people us able "

@@ -91,12 +91,16 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("卖家", "商家", "店家", "销售者", "经营者", "seller", "sellers", "merchant", "merchants"),
     ("买家", "顾客", "消费者", "购买者", "buyer", "buyers", "consumer", "consumers", "shopper", "shoppers"),
     ("厂家", "生产者", "制造商", "manufacturer", "manufacturers", "producer", "producers"),
-    ("不符", "不符合", "不一致", "mismatch"),
+    ("不符", "不符合", "不一致", "对不上", "mismatch"),
+    ("禁止", "不得", "不准", "不许", "不让", "prohibited", "forbidden"),
     ("质量检查", "质检", "监督检查", "抽查", "quality inspection", "quality check"),
     ("标价", "明码标价", "价签", "标价签", "price tag", "price tags", "price label"),
     ("吊牌价", "标示价格", "tag price", "marked price"),
+    ("上调", "调高", "提价", "涨价", "抬价", "raise the price"),
+    ("账本", "账目", "财务资料", "财务报表", "流水", "books", "financial records"),
+    ("地盘", "辖区", "授权区域"),
     ("说明书", "产品说明", "使用说明", "instructions", "user manual"),
-    ("收货", "进货", "验收", "到货", "goods receipt", "receiving"),
+    ("收货", "进货", "验收", "到货", "拿货", "goods receipt", "receiving"),
     ("诉讼", "起诉", "打官司", "lawsuit", "lawsuits", "sue"),
     # Shop-floor words for what a rule on selling says formally (店庆打折 → 折价、减价; 装机费 → 安装; 商场 → 交易场所).
     ("打折", "折扣", "折价", "减价", "降价", "优惠", "discount", "discounts", "markdown"),
@@ -112,10 +116,10 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("过期", "失效", "变质", "expired", "spoiled"),
     ("结账", "结算", "买单", "先消费后结算", "checkout", "pay after"),
     ("原价", "被比较价格", "划线价", "original price", "was price"),
-    ("预计", "预期", "预估", "expected", "projected", "forecast"),
+    ("预计", "预期", "预估", "估计", "expected", "projected", "forecast"),
     # How a question is asked says what kind of passage answers it.
     ("怎么办", "处理流程", "处理步骤", "应对措施", "怎么处理", "如何处理"),
-    ("为什么", "原因", "根源", "成因", "根子", "怎么产生"),
+    ("为什么", "为啥", "为何", "原因", "根源", "成因", "根子", "怎么产生"),
     ("怎么算", "计算", "公式", "测算", "算法", "怎么计算"),
 )
 

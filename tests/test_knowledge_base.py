@@ -234,6 +234,14 @@ def test_shop_floor_words_reach_the_formal_words_of_a_rule(small_kb):
         ("收货", "进货"),
         ("说明书", "产品说明"),
         ("索赔", "赔偿"),
+        ("对不上", "不符"),
+        ("不让", "禁止"),
+        ("拿货", "进货"),
+        ("为啥", "原因"),
+        ("账本", "财务资料"),
+        ("上调", "提价"),
+        ("地盘", "授权区域"),
+        ("估计", "预期"),
     )
     for said, formal in pairs:
         assert formal in expand_terms([said]), said

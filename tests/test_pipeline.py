@@ -314,6 +314,8 @@ def test_a_question_about_the_rule_is_not_a_scan_or_the_help_page(ctx, question)
         "阶梯返利改完之后，返利费用率预计能压到多少？",  # 预计能: what a plan is expected to bring, no recorded figure
         "经销商评分卡那块系统开发大概要几个人天？",  # 评分卡 names the topic; 要几个人天 asks an estimate, not a scan
         "How much effort does building a partner scorecard take?",
+        "垂直营销里说的那种“契约型”是啥意思？",  # 啥意思: a definition
+        "what % of channel sales or margin do ppl usually set aside for dealer training?",  # what others usually do
     ],
 )
 def test_whether_a_practice_is_acceptable_or_what_a_change_will_bring_is_not_read_as_data(ctx, question):
