@@ -242,6 +242,10 @@ def test_shop_floor_words_reach_the_formal_words_of_a_rule(small_kb):
         ("上调", "提价"),
         ("地盘", "授权区域"),
         ("估计", "预期"),
+        ("客人", "消费者"),
+        ("单子", "清单"),
+        ("次品", "以次充好"),
+        ("冒充", "以假充真"),
     )
     for said, formal in pairs:
         assert formal in expand_terms([said]), said
