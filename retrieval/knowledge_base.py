@@ -38,10 +38,10 @@ import numpy as np
 
 from company.errors import CanmouError
 from knowledge.loaders import SUPPORTED, LoadedDocument, load_document
-from retrieval.chunking import Chunk, chunk_document
+from retrieval.chunking import Chunk, _resolve_references, chunk_document
 from retrieval.embeddings import chroma_function, create_embedder, embed_batches, embedding_threads
 from retrieval.search import LEGS, HybridSearcher, Leg, SearchResult
-from retrieval.tokens import bigrams, words
+from retrieval.tokens import bigrams, tokenizer_fingerprint, words
 
 GUIDES_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "guides"
 EMBED_BATCH = 256  # texts per embedding call and chromadb upsert (upserts of 32 cost twice as much per vector)
@@ -106,6 +106,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     tokens INTEGER, words TEXT, bigrams TEXT
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -286,7 +287,7 @@ class KnowledgeBase:
         try:
             self._writer.acquire(timeout=0)
         except filelock.Timeout:
-            return {"orphan_vectors": 0, "embedded": 0, "orphan_files": 0, "busy": 1}
+            return {"orphan_vectors": 0, "embedded": 0, "orphan_files": 0, "retokenized": 0, "busy": 1}
         try:
             with self._lock:
                 return self._reconcile_locked(progress)
@@ -295,6 +296,7 @@ class KnowledgeBase:
 
     def _reconcile_locked(self, progress: Progress | None) -> dict[str, int]:
         self._reconciled = True
+        retokenized = self._retokenize_if_stale(progress)
         with self._db() as db:
             known = {
                 row[0]: row
@@ -316,9 +318,44 @@ class KnowledgeBase:
             if doc_id not in docs or path.suffix == ".tmp":
                 path.unlink()
                 files_removed += 1
-        if orphans or missing:
+        if orphans or missing or retokenized:
             self._searcher = None
-        return {"orphan_vectors": len(orphans), "embedded": len(missing), "orphan_files": files_removed, "busy": 0}
+        return {
+            "orphan_vectors": len(orphans),
+            "embedded": len(missing),
+            "orphan_files": files_removed,
+            "retokenized": retokenized,
+            "busy": 0,
+        }
+
+    def _retokenize_if_stale(self, progress: Progress | None) -> int:
+        """Passages indexed under another tokenizer (an older version's domain words) get their word and bigram
+        tokens again from their stored text, all in one transaction; returns how many."""
+        current = tokenizer_fingerprint()
+        with self._db() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'tokenizer'").fetchone()
+            if row is not None and row[0] == current:
+                return 0
+            if row is None and not db.execute("SELECT 1 FROM chunks LIMIT 1").fetchone():
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('tokenizer', ?)", (current,))  # a new, empty base
+                return 0
+        notify = progress or _silent
+        chunks = self.chunks()
+        by_doc: dict[str, list[Chunk]] = {}
+        for chunk in chunks:
+            by_doc.setdefault(chunk.doc_id, []).append(chunk)
+        for doc_chunks in by_doc.values():
+            _resolve_references(doc_chunks)  # 违反本条例第二十四条: indexed with the article it names, as when added
+        rows = []
+        for number, c in enumerate(chunks):
+            if number % TOKENS_REPORT_EVERY == 0:
+                notify(number / max(len(chunks), 1), f"按新版分词重建关键词索引：{number:,}/{len(chunks):,} 段")
+            rows.append((" ".join(words(c.indexed_text)), " ".join(bigrams(c.indexed_text)), c.chunk_id))
+        with self._db() as db:
+            db.executemany("UPDATE chunks SET words = ?, bigrams = ? WHERE chunk_id = ?", rows)
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('tokenizer', ?)", (current,))
+        logging.getLogger(__name__).info("知识库关键词索引已按新版分词重建：%d 段。", len(rows))
+        return len(rows)
 
     def _embed_rows(self, rows: list[tuple], doc_chunks: dict[str, int], progress: Progress | None) -> None:
         chunks = [Chunk(r[0], r[1], 0, r[2], r[4], tuple(json.loads(r[5])), {}, r[6], r[3]) for r in rows]

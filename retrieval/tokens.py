@@ -25,6 +25,25 @@ CJK_RE = re.compile(r"[\u4e00-\u9fff]")
 _jieba_lock = threading.Lock()
 
 
+# Bumped when words() or bigrams() change in code; the added domain words and the stopwords are read from their files.
+TOKENIZER_VERSION = 1
+
+
+@lru_cache(maxsize=1)
+def tokenizer_fingerprint() -> str:
+    """What the word and bigram tokens stored for every passage depend on: this code's version, jieba's, the domain
+    words added to jieba (the synonym groups) and the stopwords. A knowledge base indexed under another fingerprint
+    re-tokenises its passages (KnowledgeBase.reconcile): 标示价格 made one word must be one word on both sides."""
+    import jieba
+
+    from retrieval.synonyms import all_terms
+
+    digest = hashlib.sha1()
+    for part in (str(TOKENIZER_VERSION), jieba.__version__, *all_terms(), STOPWORDS_FILE.read_text(encoding="utf-8")):
+        digest.update(part.encode("utf-8") + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def cache_dir() -> Path:
     """A writable folder for jieba's and tiktoken's caches (CANMOU_CACHE_DIR, else ~/.cache/canmou)."""
     folder = Path(os.environ.get("CANMOU_CACHE_DIR") or Path.home() / ".cache" / "canmou")

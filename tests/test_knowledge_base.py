@@ -256,3 +256,26 @@ def test_shop_floor_words_reach_the_formal_words_of_a_rule(small_kb):
     ):
         result = small_kb.search(question, k=2)
         assert result.passages and result.passages[0].chunk.text.startswith(article), (question, result.passages[0])
+
+
+def test_a_base_indexed_by_an_older_tokenizer_is_retokenised_once_and_keeps_its_documents(small_kb, tmp_path):
+    """Domain words added to jieba (标示价格 as one word) must cut the stored passages as they cut the question: a base
+    whose tokens came from another tokenizer gets them again from its stored text, in one transaction, and only once."""
+    import sqlite3
+
+    small_kb.add("年会.txt", DOC.encode("utf-8"))
+    db = sqlite3.connect(small_kb.folder / "kb.sqlite")
+    with db:
+        fresh = dict(db.execute("SELECT chunk_id, words FROM chunks"))
+        db.execute("UPDATE chunks SET words = 'stale', bigrams = 'stale'")
+        db.execute("UPDATE meta SET value = 'an-older-tokenizer' WHERE key = 'tokenizer'")
+    db.close()
+    reopened = KnowledgeBase(small_kb.folder)
+    assert reopened.reconcile()["retokenized"] == len(fresh)
+    db = sqlite3.connect(small_kb.folder / "kb.sqlite")
+    assert dict(db.execute("SELECT chunk_id, words FROM chunks")) == fresh
+    db.close()
+    result = reopened.search("会场签到处安排几个人？", k=3)
+    assert result.found and result.passages[0].chunk.source == "年会.txt"
+    assert KnowledgeBase(small_kb.folder).reconcile()["retokenized"] == 0  # once
+    assert reopened.stats()["documents"] == 1
