@@ -32,7 +32,10 @@ GUIDANCE = re.compile(
     r"步骤|流程|原则|注意|技巧|要点|是什么|什么是|啥是|指什么|(?:啥|什么)意思|含义|定义|区别|作用|目的|意义|好处|"
     r"几档|几级|(?<!有)几种|(?<!有)几类|哪几(?:种|类|档|级|步|个方面|方面|点|条)|哪些(?:方法|做法|原则|形式|方式|手段|要求|条件|内容|步骤|方面|因素|标准|情况|"
     r"指标|权利|义务|责任|措施|环节|特点)|看啥|看什么|考虑什么|包括什么|包含什么|有什么用|"
-    r"\bhow (?:to|should|do|does|can|could|would)\b|\bwhy\b|\bwhat (?:is|are|does|should|makes|happens)\b|"
+    r"\bhow (?:to|should|do|does|can|could|would)\b|\bwhy\b|\bwhat (?:does|should|makes|happens)\b|"
+    # what is / are, unless it asks a figure (what is the average age of our customers: the company's data)
+    r"\bwhat (?:is|are)\b(?! (?:the |our |my )?(?:total|average|avg|mean|median|sum|number|count|share|percentage|"
+    r"percent|ratio|rate|growth|revenue|sales|profit|margin|top|best|worst|highest|lowest|most|least)\b)|"
     r"\bshould\b|\bbest practice|\badvice\b|\bdifference between\b|\bwhich (?:factors|criteria|steps)\b|"
     r"\bwhat to (?:check|look|include|do)\b|\bmeaning of\b|\bdefine\b|"
     # yes/no and criteria questions about practice: 直接按销量排名可以吗 / 多少分算A级 / 多久查一次 / 要守哪些规矩

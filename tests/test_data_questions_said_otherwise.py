@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 
 from advisor.data_questions import Clarification, DataAnswer, answer_data_question, evidence
+from advisor.evidence import words as evidence_words
 from tests.fixtures import import_lines, make_store, partner, product, sale
 
 HEADER = (
@@ -105,10 +106,12 @@ def test_a_short_category_name_an_absent_salesperson_or_age_and_typed_shorthand(
     for question, named in (
         ("who's our top salesperson by revenue in 2025?", "salesperson"),
         ("what's the average age of our customers?", "age"),
+        ("what is the average age of our customers?", "age"),  # what is … asks a figure here, not a definition
     ):
         reply = answer_data_question(orders, question)
         assert isinstance(reply, Clarification) and named in reply.question, reply
         assert evidence(orders, question) == "ask", question
+        assert not evidence_words(question)[1], question
     typed = answer_data_question(orders, "avg ordr value 2025")
     assert isinstance(typed, DataAnswer) and typed.spec.metrics == ["aov"], typed
     per_customer = answer_data_question(orders, "avg spend per customer in 2025")
