@@ -33,20 +33,21 @@ GUIDANCE = re.compile(
     r"几档|几级|(?<!有)几种|(?<!有)几类|哪几(?:种|类|档|级|步|个方面|方面|点|条)|哪些(?:方法|做法|原则|形式|方式|手段|要求|条件|内容|步骤|方面|因素|标准|情况|"
     r"指标|权利|义务|责任|措施|环节|特点)|看啥|看什么|考虑什么|包括什么|包含什么|有什么用|"
     r"\bhow (?:to|should|do|does|can|could|would)\b|\bwhy\b|\bwhat (?:does|should|makes|happens)\b|"
-    # what is / are, unless it asks a figure (what is the average age of our customers: the company's data)
-    r"\bwhat (?:is|are)\b(?! (?:the |our |my )?(?:total|average|avg|mean|median|sum|number|count|share|percentage|"
-    r"percent|ratio|rate|growth|revenue|sales|profit|margin|top|best|worst|highest|lowest|most|least)\b)|"
+    # what is / are, unless a figure follows within three words (what is the average age of our customers, what is
+    # our Q3 revenue: the company's data); the best way / most common causes are practice
+    r"\bwhat (?:is|are)\b(?!(?: [\w'-]+){0,2} (?:total|average|avg|mean|median|sum|number|count|share|percentage|"
+    r"percent|ratio|rate|growth|revenue|sales|profit|margin|returns?|inventory|stock|orders?|quantity|discount|top|"
+    r"best|worst|highest|lowest|most|least)\b)|"
+    r"\bwhat (?:is|are) the (?:best|most common|main|biggest|usual|top) (?:way|ways|practice|practices|cause|causes|"
+    r"reason|reasons|approach|method|mistake|mistakes|risk|risks)\b|"
     r"\bshould\b|\bbest practice|\badvice\b|\bdifference between\b|\bwhich (?:factors|criteria|steps)\b|"
     r"\bwhat to (?:check|look|include|do)\b|\bmeaning of\b|\bdefine\b|"
     # yes/no and criteria questions about practice: 直接按销量排名可以吗 / 多少分算A级 / 多久查一次 / 要守哪些规矩
     r"(?:可以|行|合适|对|正常|合理|妥当|有用|靠谱|合法|违法|允许)吗|行不行|比较(?:正常|合适|合理)|算(?:正常|合理|合格|达标)|"
     # 这合规吗 / 这样违规不 / 算不算违法: whether something breaks a rule is a question about the rules
     r"(?:合规|违规|违法|犯法|侵权|违约|合法)(?:吗|么|不|没)|算不算(?:违|侵|合)|合不合规|违不违|"
-    # 这样有问题吗 / is that a problem: whether a practice is acceptable
-    r"(?<!数据)(?:有|没)(?:问题|毛病)(?:吗|么|没)|有没有(?:问题|毛病)(?=\s*[？?。！!]?\s*$)|会不会有问题|"
-    r"\bis (?:that|this|it) (?:a problem|an issue|ok)\b|"
-    # what a plan is expected to bring, what a piece of work takes: 流失率预计能压到多少 / 要几个人天
-    r"预计(?:能|会|可以|可|要|将)|预期(?:能|会|可以|效果|目标)|(?:要|需要|得|花)(?:几|多少)个?(?:人天|人日|人月|工时)|"
+    # what a piece of work takes: 要几个人天
+    r"(?:要|需要|得|花)(?:几|多少)个?(?:人天|人日|人月|工时)|"
     r"\bhow much effort\b|\bhow many (?:person|man)[- ]days\b|"
     # 装机费也得标出来吗 / 必须备案吗: whether a rule requires something; 按啥顺序算 / 先后顺序: the order of steps
     r"(?:(?<![获取记])得(?![分到了出])|必须|需要)[^，,。？?！!什怎这那多]{1,10}(?:吗|么)(?=\s*[？?。！!]?\s*$)|(?:按|以|照)(?:啥|什么)(?:顺序|次序|先后)|先后顺序|啥顺序|什么顺序|"
@@ -65,7 +66,7 @@ GUIDANCE = re.compile(
     r"\bdo(?:es)? (?:we|i|a|an|the|they) (?:need|have to)\b|\bhow (?:long|often|soon|many days)\b|\bwhat counts as\b|"
     r"\bwhen (?:can|should|must|may|is|are|does|do)\b|\bwho (?:should|can|must|may)\b|"
     # what others usually do: do ppl usually set aside / what's typical
-    r"\b(?:do|does|would) (?:people|ppl|companies|brands|firms|others|most [a-z]+)\b[^?？]{0,40}"
+    r"\b(?:do|does|would) (?:people|ppl|companies|brands|firms|others|most (?!of\b)[a-z]+)\b[^?？]{0,40}"
     r"\b(?:usually|typically|normally|generally)\b|\bwhat(?:'s| is) (?:typical|normal|usual|standard)\b|"
     r"\bwhat (?:do|does) .{0,40}\bneed\b|"
     r"\bwhat (?:rules|requirements|conditions)\b|\ballowed to\b|\bdefin(?:e|ed|ition)\b|"
@@ -133,7 +134,14 @@ def named_document(question: str, documents: list[tuple[str, str]]) -> str | Non
 # Words that lean towards practice but also open questions about the company's own figures (哪些渠道上季度销售额下降了,
 # 华东区一般每月卖多少, 4到6月每个月都卖出的药有几种): guidance only when the data does not answer the question
 # outright.
-GUIDANCE_WEAK = re.compile(r"一般|通常|有几种|有几类|哪些(?:类型|渠道|问题)|哪类|哪种|哪几", re.IGNORECASE)
+GUIDANCE_WEAK = re.compile(
+    r"一般|通常|有几种|有几类|哪些(?:类型|渠道|问题)|哪类|哪种|哪几|"
+    # 这样有问题吗 / is that a problem (上季度华东销售额有问题吗 is the data's); 流失率预计能压到多少: what a change is
+    # expected to bring (下季度销售额预计能达到多少 the data answers or names back)
+    r"(?<!数据)(?:有|没)(?:问题|毛病)(?:吗|么|没)|有没有(?:问题|毛病)(?=\s*[？?。！!]?\s*$)|会不会有问题|"
+    r"\bis (?:that|this|it) (?:a problem|an issue|ok)\b|预计(?:能|会|可以|可|要|将)|预期(?:能|会|可以|效果|目标)",
+    re.IGNORECASE,
+)
 # A tool the user names (the scan, the scorecard, the cost analysis) rather than a figure they ask for.
 EXPLICIT = {
     "scorecard": re.compile(

@@ -16,7 +16,9 @@ SENTENCE_RE = re.compile(r"[^。！？!?；;\n]*[。！？!?；;\n]+[”’」�
 CLAUSE_RE = re.compile(r"[^，,、：:]*[，,、：:]|[^，,、：:]+$")
 # A heading that states a figure (整体评分：7.5/10, 预算：120 万元): the fact is the heading's, so it is also the
 # first line of its section's first passage, where a search for the figure finds it and an answer quotes it.
-VALUE_HEADING = re.compile(r"^\W*[^：:]{1,20}[：:]\s*[^：:]{0,12}\d")
+VALUE_HEADING = re.compile(
+    r"^\W*[^：:]{1,20}[：:]\s*[^：:\dA-Za-z]{0,12}\d[\d.,/%～~\-]*\s*(?:分|万元|万|亿|元|%|天|人天|家|个|次|倍|小时)?\W*$"
+)
 
 
 @dataclass

@@ -26,6 +26,7 @@ CEDICT_LINE = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/\s*$")
 # Glosses that name no meaning of their own (variant of 帐, surname Ma, abbr. for …, see 某词, classifier for …)
 CEDICT_SKIP = re.compile(r"variant of|^see |surname|abbr\.|classifier|used in|old variant|pr\.|^cl:")
 PARENTHESES = re.compile(r"\([^)]*\)")
+NEGATING = re.compile(r"(?:non|anti|un|dis|in|im|il|ir|mis|counter)-")  # non-compliant is not 合规
 LEADING = re.compile(r"^(?:to|a|an|the|be|one's|sb|sth) ")
 
 
@@ -150,8 +151,8 @@ def translate(text: str) -> list[tuple[str, tuple[str, ...]]]:
         for size in range(min(MAX_PHRASE_WORDS, len(tokens) - i), 0, -1):
             phrase = " ".join(tokens[i : i + size])
             terms = table.get(phrase) if size > 1 else _lookup(phrase, table)
-            if not terms and size == 1 and "-" in phrase:  # A-level, re-sign: the word after the hyphen
-                terms = _lookup(phrase.rsplit("-", 1)[1], table)
+            if not terms and size == 1 and "-" in phrase and not NEGATING.match(phrase):
+                terms = _lookup(phrase.rsplit("-", 1)[1], table)  # A-level, re-sign: the word after the hyphen
             if terms:
                 found.append((phrase, terms))
                 i += size

@@ -207,12 +207,18 @@ def analyse(query: str, known: Callable[[str], bool] | None = None) -> QueryTerm
 
 
 def _heads(tokens: list[str]) -> dict[str, list[str]]:
-    """Each token's longest word among the tokens that contains it as more than half of it (itself when none does)
-    -> that word's parts. 流失 is most of 流失率; 个人 is not 个人所得税 (a passage on 个人 is not on income tax)."""
-    heads: dict[str, list[str]] = {}
+    """Each token's longest word among the tokens that contains it as more than half of it (itself when none does),
+    followed up to the word no other contains (所得 → 所得税 → 个人所得税) -> that word's parts. 流失 is most of 流失率;
+    个人 is not 个人所得税 (a passage on 个人 is not on income tax)."""
+    parent: dict[str, str] = {}
     for token in tokens:
         longer = [t for t in tokens if len(t) > len(token) and token in t and 2 * len(token) > len(t)]
-        head = max(longer, key=len) if CJK_RE.search(token) and longer else token
+        parent[token] = max(longer, key=len) if CJK_RE.search(token) and longer else token
+    heads: dict[str, list[str]] = {}
+    for token in tokens:
+        head = token
+        while parent[head] != head:  # each step is longer: it ends
+            head = parent[head]
         heads.setdefault(head, [])
         if head != token:
             heads[head].append(token)
@@ -294,7 +300,7 @@ class HybridSearcher:
         foreign = len(terms.ideas) - len(concepts)
         covered = sum(1 for g in concepts if g & self.word_sets[i])
         coverage = covered / len(concepts) if concepts else 0.0
-        if covered <= foreign:  # quantum entanglement in simple terms: more unknown words than known ones
+        if covered <= foreign and terms.ideas:  # quantum entanglement in simple terms: more unknown words than known
             coverage = min(coverage, covered / len(terms.ideas))
         return coverage, (sim is not None and sim >= GATE_SIMILARITY) or (coverage >= GATE_COVERAGE and covered >= 2)
 

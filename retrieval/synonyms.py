@@ -98,7 +98,7 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("吊牌价", "标示价格", "tag price", "marked price"),
     ("上调", "调高", "提价", "涨价", "抬价", "raise the price"),
     ("账本", "账目", "财务资料", "财务报表", "流水", "books", "financial records"),
-    ("地盘", "辖区", "授权区域"),
+    ("地盘", "授权区域"),
     ("单子", "清单", "单据", "小票", "receipt", "receipts"),
     ("次品", "残次品", "劣质", "不合格产品", "以次充好", "substandard"),
     ("说明书", "产品说明", "使用说明", "instructions", "user manual"),
@@ -118,7 +118,7 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("过期", "失效", "变质", "expired", "spoiled"),
     ("结账", "结算", "买单", "先消费后结算", "checkout", "pay after"),
     ("原价", "被比较价格", "划线价", "original price", "was price"),
-    ("预计", "预期", "预估", "估计", "expected", "projected", "forecast"),
+    ("预计", "预期", "预估", "expected", "projected", "forecast"),
     # How a question is asked says what kind of passage answers it.
     ("怎么办", "处理流程", "处理步骤", "应对措施", "怎么处理", "如何处理"),
     ("为什么", "为啥", "为何", "原因", "根源", "成因", "根子", "怎么产生"),

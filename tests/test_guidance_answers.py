@@ -1125,3 +1125,41 @@ def test_everyday_business_english_reaches_the_words_chinese_documents_use():
     assert {"注水", "名单", "人天"} <= found
     ideas = {t for idea in analyse("what would the review want us to tell partners?").ideas for t in idea}
     assert not {"want", "would", "tell", "us"} & ideas
+
+
+def test_a_question_of_only_framing_words_is_searched_without_dividing_by_zero():
+    """why? / tell me more / 这种之后呢 leave no idea to cover: the gate says no evidence instead of failing."""
+    from retrieval.search import HybridSearcher
+    from retrieval.tokens import bigrams, words
+
+    texts = ["渠道冲突是指渠道成员之间因为目标或利益不一致而产生的矛盾。"]
+    chunks = [Chunk("doc:z#0", "doc:z", 0, "z.md", "z", ("一",), {"paragraph": 0}, texts[0])]
+
+    def dense(_query, _n, _where, _allowed):
+        return [("doc:z#0", 0.1)]
+
+    searcher = HybridSearcher(chunks, [words(t) for t in texts], [bigrams(t) for t in texts], dense)
+    for question in ("why?", "tell me more", "what would you say?", "这种之后呢？"):
+        assert not searcher.search(question, k=1).found, question
+
+
+def test_a_chain_of_parts_is_one_idea_and_a_negated_hyphen_word_is_not_its_last_part():
+    """所得 → 所得税 → 个人所得税: one idea (a passage on 企业所得税 holds one of two, not two of three); non-compliant
+    is not 合规."""
+    from retrieval.glossary import translate
+
+    ideas = analyse("个人所得税专项附加扣除有哪些").ideas
+    assert sum(1 for idea in ideas if "所得税" in idea) == 1
+    assert not translate("non-compliant")
+
+
+def test_is_there_a_problem_and_expected_figures_lean_to_the_data_when_it_answers():
+    """这样有问题吗 / 预计能 ask about practice only when the data has nothing to say: 上季度华东销售额有问题吗 is the data's.
+    what is / are followed by a figure asks the figure; what is the best way asks practice."""
+    from advisor.evidence import GUIDANCE, only_weak_guidance
+
+    for question in ("上季度华东销售额有问题吗", "下季度销售额预计能达到多少"):
+        assert only_weak_guidance(question), question
+    assert not GUIDANCE.search("what is our Q3 revenue") and not GUIDANCE.search("what are the total sales in 2024")
+    assert GUIDANCE.search("what is the best way to handle a dealer whose sales dropped")
+    assert not GUIDANCE.search("do most of our dealers usually hit target?")

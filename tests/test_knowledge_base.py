@@ -241,7 +241,6 @@ def test_shop_floor_words_reach_the_formal_words_of_a_rule(small_kb):
         ("账本", "财务资料"),
         ("上调", "提价"),
         ("地盘", "授权区域"),
-        ("估计", "预期"),
         ("客人", "消费者"),
         ("单子", "清单"),
         ("次品", "以次充好"),
