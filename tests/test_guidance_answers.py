@@ -1154,8 +1154,8 @@ def test_a_chain_of_parts_is_one_idea_and_a_negated_hyphen_word_is_not_its_last_
 
 
 def test_is_there_a_problem_and_expected_figures_lean_to_the_data_when_it_answers():
-    """这样有问题吗 / 预计能 ask about practice only when the data has nothing to say: 上季度华东销售额有问题吗 is the data's.
-    what is / are followed by a figure asks the figure; what is the best way asks practice."""
+    """这样有问题吗 / 预计能 ask about practice only when the data has nothing to say: 上季度华东销售额有问题吗 is the
+    data's. what is / are followed by a figure asks the figure; what is the best way asks practice."""
     from advisor.evidence import GUIDANCE, only_weak_guidance
 
     for question in ("上季度华东销售额有问题吗", "下季度销售额预计能达到多少"):
